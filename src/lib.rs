@@ -1,0 +1,1 @@
+//! drover: a terminal supervisor for fleets of AI coding-agent containers.
