@@ -1,0 +1,99 @@
+//! drover's own logs: a daily rolling file in the data dir (non-blocking writer), plus stderr
+//! (human text or JSON lines) when running headless or as a one-shot command.
+//!
+//! Invariant: in TUI mode nothing is written to the terminal — a stray line would corrupt the
+//! screen — so the TUI gets the file layer only.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{Builder, Rotation};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt;
+use tracing_subscriber::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where log lines go besides the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogSink {
+    /// The terminal belongs to the TUI: file only.
+    FileOnly,
+    /// Headless daemon or one-shot command: stderr too.
+    FileAndStderr(LogFormat),
+    /// No data dir yet (e.g. a config error): stderr only.
+    StderrOnly(LogFormat),
+}
+
+/// Keeps the file writer flushing; drop it last, at exit.
+pub struct LogGuard {
+    _file: Option<WorkerGuard>,
+}
+
+/// The default level from `-v`/`-q` counts; `DROVER_LOG` (EnvFilter syntax) overrides it.
+pub fn level_for(verbose: u8, quiet: u8) -> &'static str {
+    match i16::from(verbose) - i16::from(quiet) {
+        i16::MIN..=-2 => "error",
+        -1 => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    }
+}
+
+fn filter(level: &str) -> EnvFilter {
+    EnvFilter::try_from_env("DROVER_LOG").unwrap_or_else(|_| {
+        // Dependencies are noisy at debug; keep them at warn unless asked explicitly.
+        EnvFilter::new(format!("warn,drover={level}"))
+    })
+}
+
+/// Installs the global subscriber. Errors if the log folder cannot be created.
+pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Result<LogGuard> {
+    let (file_writer, guard) = match (data_dir, sink) {
+        (Some(dir), LogSink::FileOnly | LogSink::FileAndStderr(_)) => {
+            let logs = dir.join("logs");
+            // The appender complains on stderr when the folder is missing; create it first.
+            std::fs::create_dir_all(&logs)?;
+            let appender = Builder::new()
+                .rotation(Rotation::DAILY)
+                .filename_prefix("drover")
+                .filename_suffix("log")
+                .max_log_files(7)
+                .build(&logs)
+                .map_err(std::io::Error::other)?;
+            let (nb, guard) = tracing_appender::non_blocking(appender);
+            (Some(nb), Some(guard))
+        }
+        _ => (None, None),
+    };
+    let file_layer = file_writer.map(|w| fmt::layer().with_writer(w).with_ansi(false));
+    let stderr_format = match sink {
+        LogSink::FileOnly => None,
+        LogSink::FileAndStderr(f) | LogSink::StderrOnly(f) => Some(f),
+    };
+    let use_ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text_layer = (stderr_format == Some(LogFormat::Text)).then(|| {
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(use_ansi)
+            .with_target(false)
+    });
+    let json_layer = (stderr_format == Some(LogFormat::Json)).then(|| {
+        fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .flatten_event(true)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter(level))
+        .with(file_layer)
+        .with(text_layer)
+        .with(json_layer)
+        .try_init();
+    Ok(LogGuard { _file: guard })
+}
