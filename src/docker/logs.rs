@@ -1,0 +1,372 @@
+//! Container log plumbing: raw bytes are appended to a per-container file as they arrive (so a
+//! removed container loses nothing), split into bounded lines, and kept in a per-slot ring for
+//! the faces.
+//!
+//! Invariants: memory per slot is bounded by the ring caps plus one `max_line` of partial input,
+//! whatever the container prints (10 MB lines, no newlines at all, invalid UTF-8). Files rotate
+//! at `file_max` and keep `keep_files` old parts.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Splits a byte stream into lines of at most `max_line` bytes. A longer line is cut: its first
+/// `max_line` bytes are emitted with `truncated = true` and the rest is skipped up to the newline.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    max_line: usize,
+    /// Bytes dropped from the line currently being skipped.
+    skipping: Option<usize>,
+}
+
+/// One line out of a [`LineSplitter`], without its newline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitLine {
+    pub bytes: Vec<u8>,
+    /// The original line was longer; this many bytes were dropped.
+    pub dropped: usize,
+}
+
+impl LineSplitter {
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max_line: max_line.max(16),
+            skipping: None,
+        }
+    }
+
+    /// Feeds a chunk; calls `emit` for each completed (or cut) line.
+    pub fn feed(&mut self, mut chunk: &[u8], emit: &mut dyn FnMut(SplitLine)) {
+        while !chunk.is_empty() {
+            if let Some(dropped) = self.skipping.as_mut() {
+                match chunk.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        *dropped += i;
+                        let line = std::mem::take(&mut self.buf);
+                        emit(SplitLine {
+                            bytes: line,
+                            dropped: *dropped,
+                        });
+                        self.skipping = None;
+                        chunk = &chunk[i + 1..];
+                    }
+                    None => {
+                        *dropped += chunk.len();
+                        return;
+                    }
+                }
+                continue;
+            }
+            let room = self.max_line - self.buf.len();
+            match chunk.iter().take(room + 1).position(|b| *b == b'\n') {
+                Some(i) => {
+                    self.buf.extend_from_slice(&chunk[..i]);
+                    let line = std::mem::take(&mut self.buf);
+                    emit(SplitLine {
+                        bytes: strip_cr(line),
+                        dropped: 0,
+                    });
+                    chunk = &chunk[i + 1..];
+                }
+                None if chunk.len() <= room => {
+                    self.buf.extend_from_slice(chunk);
+                    return;
+                }
+                None => {
+                    self.buf.extend_from_slice(&chunk[..room]);
+                    self.skipping = Some(0);
+                    chunk = &chunk[room..];
+                }
+            }
+        }
+    }
+
+    /// Emits what is left at end of stream as a final line.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(SplitLine)) {
+        let dropped = self.skipping.take().unwrap_or(0);
+        if !self.buf.is_empty() || dropped > 0 {
+            emit(SplitLine {
+                bytes: std::mem::take(&mut self.buf),
+                dropped,
+            });
+        }
+    }
+}
+
+fn strip_cr(mut line: Vec<u8>) -> Vec<u8> {
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    line
+}
+
+/// Appends to `<dir>/<generation>.log`, rotating to `.log.1`, `.log.2`… at `max_bytes`.
+#[derive(Debug)]
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    written: u64,
+    max_bytes: u64,
+    keep: u32,
+}
+
+impl RotatingFile {
+    pub fn open(path: PathBuf, max_bytes: u64, keep: u32) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let written = file.metadata()?.len();
+        Ok(Self {
+            path,
+            file,
+            written,
+            max_bytes: max_bytes.max(4096),
+            keep,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.written + bytes.len() as u64 > self.max_bytes && self.written > 0 {
+            self.rotate()?;
+        }
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let part = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        if self.keep == 0 {
+            std::fs::remove_file(&self.path).ok();
+        } else {
+            std::fs::remove_file(part(self.keep)).ok();
+            for n in (1..self.keep).rev() {
+                std::fs::rename(part(n), part(n + 1)).ok();
+            }
+            std::fs::rename(&self.path, part(1))?;
+        }
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.written = 0;
+        Ok(())
+    }
+}
+
+/// A line kept in memory for the faces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingLine {
+    pub seq: u64,
+    pub ts_ms: u64,
+    pub stderr: bool,
+    pub text: String,
+}
+
+/// The newest lines of one slot, bounded in count and bytes.
+#[derive(Debug)]
+pub struct LogRing {
+    lines: VecDeque<RingLine>,
+    bytes: usize,
+    max_lines: usize,
+    max_bytes: usize,
+    next_seq: u64,
+}
+
+impl LogRing {
+    pub fn new(max_lines: usize, max_bytes: usize) -> Self {
+        Self {
+            lines: VecDeque::new(),
+            bytes: 0,
+            max_lines: max_lines.max(1),
+            max_bytes: max_bytes.max(1024),
+            next_seq: 0,
+        }
+    }
+
+    pub fn push(&mut self, ts_ms: u64, stderr: bool, text: String) {
+        self.bytes += text.len();
+        self.lines.push_back(RingLine {
+            seq: self.next_seq,
+            ts_ms,
+            stderr,
+            text,
+        });
+        self.next_seq += 1;
+        while self.lines.len() > self.max_lines
+            || (self.bytes > self.max_bytes && self.lines.len() > 1)
+        {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.text.len();
+            }
+        }
+    }
+
+    /// The newest `n` lines, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<RingLine> {
+        let skip = self.lines.len().saturating_sub(n);
+        self.lines.iter().skip(skip).cloned().collect()
+    }
+
+    /// Lines with `seq >= from`, oldest first (for followers).
+    pub fn since(&self, from: u64) -> Vec<RingLine> {
+        self.lines
+            .iter()
+            .filter(|l| l.seq >= from)
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+}
+
+/// Every slot's ring, shared between the log tasks (writers) and the faces (readers).
+#[derive(Clone, Debug)]
+pub struct LogHub {
+    rings: Arc<Mutex<HashMap<String, LogRing>>>,
+    max_lines: usize,
+    max_bytes: usize,
+}
+
+impl LogHub {
+    pub fn new(max_lines: usize, max_bytes: usize) -> Self {
+        Self {
+            rings: Arc::default(),
+            max_lines,
+            max_bytes,
+        }
+    }
+
+    pub fn push(&self, slot: &str, ts_ms: u64, stderr: bool, text: String) {
+        // A poisoned lock only means a reader panicked mid-read; the data is still usable.
+        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings
+            .entry(slot.to_string())
+            .or_insert_with(|| LogRing::new(self.max_lines, self.max_bytes))
+            .push(ts_ms, stderr, text);
+    }
+
+    pub fn tail(&self, slot: &str, n: usize) -> Vec<RingLine> {
+        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings.get(slot).map(|r| r.tail(n)).unwrap_or_default()
+    }
+
+    pub fn since(&self, slot: &str, from: u64) -> Vec<RingLine> {
+        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings.get(slot).map(|r| r.since(from)).unwrap_or_default()
+    }
+
+    /// (lines, bytes) held for `slot`.
+    pub fn usage(&self, slot: &str) -> (usize, usize) {
+        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
+        rings
+            .get(slot)
+            .map(|r| (r.len(), r.bytes()))
+            .unwrap_or((0, 0))
+    }
+}
+
+/// Where a container's log file lives: `<data>/logs/<slot>/<generation>.log`.
+pub fn log_path(data_dir: &Path, slot: &str, generation: u64) -> PathBuf {
+    data_dir
+        .join("logs")
+        .join(slot)
+        .join(format!("{generation}.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(max: usize, chunks: &[&[u8]]) -> Vec<SplitLine> {
+        let mut s = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.feed(c, &mut |l| out.push(l));
+        }
+        s.finish(&mut |l| out.push(l));
+        out
+    }
+
+    #[test]
+    fn lines_split_across_chunks() {
+        let out = split(64, &[b"hel", b"lo\nwor", b"ld\r\nlast"]);
+        let texts: Vec<&[u8]> = out.iter().map(|l| l.bytes.as_slice()).collect();
+        assert_eq!(texts, vec![&b"hello"[..], b"world", b"last"]);
+    }
+
+    #[test]
+    fn huge_line_is_cut_and_memory_stays_bounded() {
+        let mut s = LineSplitter::new(1024);
+        let mut out = Vec::new();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..160 {
+            s.feed(&chunk, &mut |l| out.push(l));
+            assert!(s.buf.len() <= 1024);
+        }
+        s.feed(b"\nnext\n", &mut |l| out.push(l));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].bytes.len(), 1024);
+        assert_eq!(out[0].dropped, 160 * 64 * 1024 - 1024);
+        assert_eq!(out[1].bytes, b"next");
+    }
+
+    #[test]
+    fn ring_respects_line_and_byte_caps() {
+        let mut r = LogRing::new(3, 4096);
+        for i in 0..10 {
+            r.push(i, false, format!("line {i}"));
+        }
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            r.tail(2)
+                .iter()
+                .map(|l| l.text.as_str())
+                .collect::<Vec<_>>(),
+            ["line 8", "line 9"]
+        );
+        let mut r = LogRing::new(1000, 2048);
+        for _ in 0..100 {
+            r.push(0, false, "y".repeat(500));
+        }
+        assert!(r.bytes() <= 2048, "{}", r.bytes());
+    }
+
+    #[test]
+    fn file_rotates_and_keeps_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s/1.log");
+        let mut f = RotatingFile::open(path.clone(), 4096, 2).unwrap();
+        for _ in 0..20 {
+            f.write(&[b'a'; 1000]).unwrap();
+        }
+        assert!(path.exists());
+        assert!(PathBuf::from(format!("{}.1", path.display())).exists());
+        assert!(PathBuf::from(format!("{}.2", path.display())).exists());
+        assert!(!PathBuf::from(format!("{}.3", path.display())).exists());
+        assert!(std::fs::metadata(&path).unwrap().len() <= 4096);
+    }
+}

@@ -1,0 +1,490 @@
+//! Docker adapter (bollard): the only place that speaks the Engine API. Every bollard type is
+//! converted here into plain drover types, so the supervisor and core never see bollard.
+//!
+//! Invariants: every container drover creates carries the fleet labels and the deterministic
+//! name from [`spec`]; a name conflict (409) is reported as [`DockerError::NameConflict`] with the
+//! existing container so the caller adopts or removes it — never creates a second one. Streams
+//! (events, logs) are plain `Stream`s; reconnection is the caller's policy.
+
+pub mod events;
+pub mod logs;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, ExecConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder, WaitContainerOptions,
+};
+use futures::{Stream, StreamExt};
+
+use spec::{LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach Docker at {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+    #[error("container name {name} is taken by {existing_id}")]
+    NameConflict { name: String, existing_id: String },
+    #[error("no such container or image: {0}")]
+    NotFound(String),
+    #[error("Docker refused: {0}")]
+    Api(String),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+impl DockerError {
+    /// True when the daemon itself is gone (as opposed to refusing one request).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, DockerError::Unreachable { .. })
+    }
+}
+
+/// Lifecycle status of a container as Docker reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerStatus {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Removing,
+    Dead,
+}
+
+/// A drover-labelled container from a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedContainer {
+    pub id: String,
+    pub name: String,
+    pub slot: String,
+    pub role: String,
+    pub generation: u64,
+    pub spec_hash: String,
+    pub status: ContainerStatus,
+}
+
+/// What `inspect` tells about a container's last run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerDetails {
+    pub id: String,
+    pub status: ContainerStatus,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub labels: HashMap<String, String>,
+    pub memory: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub readonly_rootfs: bool,
+    pub mounts: Vec<(String, String)>,
+}
+
+/// Output and exit code of a command run to completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
+    /// stdout and stderr interleaved, capped at 64 KiB.
+    pub output: String,
+}
+
+/// A chunk of container output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogChunk {
+    pub stderr: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// A connected Docker Engine client.
+#[derive(Clone, Debug)]
+pub struct Docker {
+    api: bollard::Docker,
+    host: String,
+}
+
+const OUTPUT_CAP: usize = 64 * 1024;
+
+impl Docker {
+    /// Connects to `host` (`unix://…`, `tcp://…`), or `$DOCKER_HOST`, or the local socket, and
+    /// negotiates the API version (older engines reject bollard's default).
+    pub async fn connect(host: Option<&str>) -> Result<Self, DockerError> {
+        let host = host
+            .map(str::to_string)
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |e: BollardError| DockerError::Unreachable {
+            host: host.clone(),
+            detail: e.to_string(),
+        };
+        let api = bollard::Docker::connect_with_host(&host).map_err(unreachable)?;
+        let api = api
+            .with_timeout(Duration::from_secs(60))
+            .negotiate_version()
+            .await
+            .map_err(unreachable)?;
+        Ok(Self { api, host })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn err(&self, e: BollardError) -> DockerError {
+        classify(&self.host, e)
+    }
+
+    pub async fn ping(&self) -> Result<(), DockerError> {
+        self.api.ping().await.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// Every container (running or not) labelled as part of `fleet`.
+    pub async fn list_fleet(&self, fleet: &str) -> Result<Vec<ListedContainer>, DockerError> {
+        let filter = spec::fleet_filter(fleet);
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&HashMap::from([("label", vec![filter.as_str()])]))
+            .build();
+        let list = self
+            .api
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Some(ListedContainer {
+                    id: c.id?,
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    slot: labels.get(LABEL_SLOT)?.clone(),
+                    role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
+                    generation: labels
+                        .get(LABEL_GENERATION)
+                        .and_then(|g| g.parse().ok())
+                        .unwrap_or(0),
+                    spec_hash: labels.get(LABEL_SPEC_HASH).cloned().unwrap_or_default(),
+                    status: match c.state {
+                        Some(ContainerSummaryStateEnum::RUNNING) => ContainerStatus::Running,
+                        Some(ContainerSummaryStateEnum::PAUSED) => ContainerStatus::Paused,
+                        Some(ContainerSummaryStateEnum::RESTARTING) => ContainerStatus::Restarting,
+                        Some(ContainerSummaryStateEnum::CREATED) => ContainerStatus::Created,
+                        Some(ContainerSummaryStateEnum::REMOVING) => ContainerStatus::Removing,
+                        Some(ContainerSummaryStateEnum::DEAD) => ContainerStatus::Dead,
+                        _ => ContainerStatus::Exited,
+                    },
+                })
+            })
+            .collect())
+    }
+
+    /// Creates a container named `name`. On a name conflict returns the existing container's id
+    /// in [`DockerError::NameConflict`].
+    pub async fn create(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, DockerError> {
+        let opts = CreateContainerOptionsBuilder::default().name(name).build();
+        match self.api.create_container(Some(opts), body).await {
+            Ok(r) => Ok(r.id),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {
+                let existing = self.inspect(name).await?;
+                Err(DockerError::NameConflict {
+                    name: name.to_string(),
+                    existing_id: existing.id,
+                })
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+        match self
+            .api
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+        {
+            // 304: already started — starting is idempotent.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            r => r.map_err(|e| self.err(e)),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let opts = StopContainerOptionsBuilder::default().t(t).build();
+        match self.api.stop_container(id, Some(opts)).await {
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            r => r.map_err(|e| self.err(e)),
+        }
+    }
+
+    pub async fn kill(&self, id: &str) -> Result<(), DockerError> {
+        let opts = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        self.api
+            .kill_container(id, Some(opts))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<(), DockerError> {
+        self.api.pause_container(id).await.map_err(|e| self.err(e))
+    }
+
+    pub async fn unpause(&self, id: &str) -> Result<(), DockerError> {
+        self.api
+            .unpause_container(id)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Force-removes the container and its anonymous volumes; a missing container is success.
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.api.remove_container(id, Some(opts)).await {
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            r => r.map_err(|e| self.err(e)),
+        }
+    }
+
+    pub async fn inspect(&self, id: &str) -> Result<ContainerDetails, DockerError> {
+        let c = self
+            .api
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| self.err(e))?;
+        let state = c.state.unwrap_or_default();
+        let hc = c.host_config.unwrap_or_default();
+        use bollard::models::ContainerStateStatusEnum as S;
+        Ok(ContainerDetails {
+            id: c.id.unwrap_or_default(),
+            status: match state.status {
+                Some(S::RUNNING) => ContainerStatus::Running,
+                Some(S::PAUSED) => ContainerStatus::Paused,
+                Some(S::CREATED) => ContainerStatus::Created,
+                Some(S::RESTARTING) => ContainerStatus::Restarting,
+                Some(S::REMOVING) => ContainerStatus::Removing,
+                Some(S::DEAD) => ContainerStatus::Dead,
+                _ => ContainerStatus::Exited,
+            },
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            started_at: state.started_at,
+            finished_at: state.finished_at,
+            labels: c.config.and_then(|cfg| cfg.labels).unwrap_or_default(),
+            memory: hc.memory,
+            nano_cpus: hc.nano_cpus,
+            pids_limit: hc.pids_limit,
+            cap_drop: hc.cap_drop.unwrap_or_default(),
+            security_opt: hc.security_opt.unwrap_or_default(),
+            readonly_rootfs: hc.readonly_rootfs.unwrap_or(false),
+            mounts: c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.source.unwrap_or_default(),
+                        m.destination.unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+        match self.api.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// Runs `cmd` inside running container `id` and waits for it (probes).
+    pub async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutcome, DockerError> {
+        let run = async {
+            let exec = self
+                .api
+                .create_exec(
+                    id,
+                    ExecConfig {
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        cmd: Some(cmd.to_vec()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            let mut output = String::new();
+            if let bollard::exec::StartExecResults::Attached {
+                output: mut stream, ..
+            } = self
+                .api
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|e| self.err(e))?
+            {
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| self.err(e))?;
+                    append_capped(&mut output, chunk.into_bytes().as_ref());
+                }
+            }
+            let inspect = self
+                .api
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(ExecOutcome {
+                exit_code: inspect.exit_code.unwrap_or(-1),
+                output,
+            })
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| DockerError::Timeout(timeout))?
+    }
+
+    /// Runs `cmd` in a throwaway container of `body`'s image and removes it (preflight checks).
+    pub async fn run_oneshot(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        timeout: Duration,
+    ) -> Result<ExecOutcome, DockerError> {
+        // A leftover from an interrupted earlier run would block the name.
+        self.remove(name).await?;
+        let id = self.create(name, body).await?;
+        let result = async {
+            self.start(&id).await?;
+            let mut wait = self.api.wait_container(&id, None::<WaitContainerOptions>);
+            let code = match tokio::time::timeout(timeout, wait.next()).await {
+                Err(_) => return Err(DockerError::Timeout(timeout)),
+                Ok(Some(Ok(r))) => r.status_code,
+                // A non-zero exit arrives as an error carrying the code.
+                Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => code,
+                Ok(Some(Err(e))) => return Err(self.err(e)),
+                Ok(None) => -1,
+            };
+            let mut output = String::new();
+            let mut logs = self.logs(&id, false, None);
+            while let Some(chunk) = logs.next().await {
+                match chunk {
+                    Ok(c) => append_capped(&mut output, &c.bytes),
+                    Err(_) => break,
+                }
+            }
+            Ok(ExecOutcome {
+                exit_code: code,
+                output,
+            })
+        }
+        .await;
+        self.remove(&id).await.ok();
+        result
+    }
+
+    /// Output of container `id`: with `follow`, a live stream until the container stops.
+    /// `since` (Unix seconds) skips older output when re-attaching.
+    pub fn logs(
+        &self,
+        id: &str,
+        follow: bool,
+        since: Option<i32>,
+    ) -> impl Stream<Item = Result<LogChunk, DockerError>> + Send + 'static {
+        let mut b = LogsOptionsBuilder::default()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true);
+        if let Some(s) = since {
+            b = b.since(s);
+        }
+        let host = self.host.clone();
+        self.api
+            .logs(id, Some(b.build()))
+            .map(move |item| match item {
+                Ok(out) => {
+                    use bollard::container::LogOutput as L;
+                    let (stderr, bytes) = match out {
+                        L::StdErr { message } => (true, message),
+                        L::StdOut { message } | L::Console { message } | L::StdIn { message } => {
+                            (false, message)
+                        }
+                    };
+                    Ok(LogChunk {
+                        stderr,
+                        bytes: bytes.to_vec(),
+                    })
+                }
+                Err(e) => Err(classify(&host, e)),
+            })
+    }
+
+    pub(crate) fn api(&self) -> &bollard::Docker {
+        &self.api
+    }
+}
+
+fn append_capped(out: &mut String, bytes: &[u8]) {
+    if out.len() < OUTPUT_CAP {
+        let room = OUTPUT_CAP - out.len();
+        let take = &bytes[..bytes.len().min(room)];
+        out.push_str(&String::from_utf8_lossy(take));
+    }
+}
+
+fn classify(host: &str, e: BollardError) -> DockerError {
+    match e {
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => DockerError::NotFound(message),
+        BollardError::DockerResponseServerError { message, .. } => DockerError::Api(message),
+        BollardError::RequestTimeoutError => DockerError::Unreachable {
+            host: host.to_string(),
+            detail: "request timed out".into(),
+        },
+        BollardError::DockerContainerWaitError { error, code } => {
+            DockerError::Api(format!("wait failed ({code}): {error}"))
+        }
+        other => DockerError::Unreachable {
+            host: host.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}

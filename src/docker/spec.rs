@@ -1,0 +1,273 @@
+//! What a slot's container looks like: deterministic name, drover's labels, and the create body
+//! (image, command, env, mounts, limits, hardening) built from a role's config.
+//!
+//! Invariants: the name is a pure function of (fleet, slot), so Docker itself refuses a
+//! duplicate; the spec hash covers everything that defines the container except secret *values*
+//! (pass_env contributes names only), so changing the config marks old containers stale without
+//! ever deriving anything from a secret.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use serde::Serialize;
+
+use crate::config::{Config, RoleSection};
+
+pub const LABEL_FLEET: &str = "io.drover.fleet";
+pub const LABEL_SLOT: &str = "io.drover.slot";
+pub const LABEL_ROLE: &str = "io.drover.role";
+pub const LABEL_GENERATION: &str = "io.drover.generation";
+pub const LABEL_SPEC_HASH: &str = "io.drover.spec-hash";
+
+/// `drover-<fleet>-<slot>`: Docker rejects a second container of that name (409), which is the
+/// last line of defence against duplicates.
+pub fn container_name(fleet: &str, slot: &str) -> String {
+    format!("drover-{fleet}-{slot}")
+}
+
+/// The label filter selecting every container of `fleet`.
+pub fn fleet_filter(fleet: &str) -> String {
+    format!("{LABEL_FLEET}={fleet}")
+}
+
+/// A bind mount as drover applies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BindMount {
+    pub source: PathBuf,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Everything that defines a role's containers, resolved from config (paths absolute).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoleSpec {
+    pub fleet: String,
+    pub role: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// Literal env from the config (values may be secrets: never log this struct's env).
+    #[serde(skip)]
+    pub env: Vec<(String, String)>,
+    /// Names only; values are read from drover's environment at create time.
+    pub pass_env: Vec<String>,
+    pub required_env: Vec<String>,
+    pub mounts: Vec<BindMount>,
+    pub memory: i64,
+    pub nano_cpus: i64,
+    pub pids: i64,
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub no_new_privileges: bool,
+    pub read_only_rootfs: bool,
+    pub preflight: Option<Vec<String>>,
+    pub probe_exec: Option<Vec<String>>,
+}
+
+impl RoleSpec {
+    /// Resolves role `role` of `cfg`, adding the upstream repo mount if configured.
+    pub fn from_config(cfg: &Config, role: &RoleSection) -> Self {
+        let mut mounts: Vec<BindMount> = Vec::new();
+        if let Some(up) = &cfg.file.upstream {
+            mounts.push(BindMount {
+                source: absolute(cfg.resolve(&up.repo)),
+                target: up.mount_target.clone(),
+                read_only: up.read_only,
+            });
+        }
+        mounts.extend(role.mounts.iter().map(|m| BindMount {
+            source: absolute(cfg.resolve(&m.source)),
+            target: m.target.clone(),
+            read_only: m.read_only,
+        }));
+        Self {
+            fleet: cfg.file.fleet.name.clone(),
+            role: role.name.clone(),
+            image: role.image.clone(),
+            command: role.command.clone(),
+            workdir: role.workdir.clone(),
+            user: role.user.clone(),
+            env: role
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            pass_env: role.pass_env.clone(),
+            required_env: role.required_env.clone(),
+            mounts,
+            memory: i64::try_from(role.limits.memory.0).unwrap_or(i64::MAX),
+            nano_cpus: (role.limits.cpus * 1e9) as i64,
+            pids: role.limits.pids,
+            cap_drop: role.security.cap_drop.clone(),
+            cap_add: role.security.cap_add.clone(),
+            no_new_privileges: role.security.no_new_privileges,
+            read_only_rootfs: role.security.read_only_rootfs,
+            preflight: role.preflight.as_ref().map(|p| p.command.clone()),
+            probe_exec: role.probe.as_ref().and_then(|p| p.exec.clone()),
+        }
+    }
+
+    /// A stable 64-bit FNV-1a hash (hex) of the spec. Literal env values count (they define the
+    /// container) but are folded in as hashes of `key=value`, never stored.
+    pub fn spec_hash(&self) -> String {
+        let mut h = Fnv64::new();
+        h.write(serde_json::to_string(self).unwrap_or_default().as_bytes());
+        let mut env: Vec<&(String, String)> = self.env.iter().collect();
+        env.sort();
+        for (k, v) in env {
+            h.write(k.as_bytes());
+            h.write(b"=");
+            h.write(v.as_bytes());
+            h.write(b"\0");
+        }
+        format!("{:016x}", h.finish())
+    }
+
+    /// The Docker create body for `slot` at `generation`. `lookup` reads drover's environment
+    /// (injected so tests control it); values go straight into the request and nowhere else.
+    pub fn create_body(
+        &self,
+        slot: &str,
+        generation: u64,
+        spec_hash: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> ContainerCreateBody {
+        let mut env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for name in &self.pass_env {
+            if let Some(v) = lookup(name) {
+                env.push(format!("{name}={v}"));
+            }
+        }
+        env.push(format!("DROVER_SLOT={slot}"));
+        env.push(format!("DROVER_ROLE={}", self.role));
+        env.push(format!("DROVER_FLEET={}", self.fleet));
+        let labels = HashMap::from([
+            (LABEL_FLEET.to_string(), self.fleet.clone()),
+            (LABEL_SLOT.to_string(), slot.to_string()),
+            (LABEL_ROLE.to_string(), self.role.clone()),
+            (LABEL_GENERATION.to_string(), generation.to_string()),
+            (LABEL_SPEC_HASH.to_string(), spec_hash.to_string()),
+        ]);
+        let mut security_opt = Vec::new();
+        if self.no_new_privileges {
+            security_opt.push("no-new-privileges:true".to_string());
+        }
+        let mounts = self
+            .mounts
+            .iter()
+            .map(|m| Mount {
+                typ: Some(MountType::BIND),
+                source: Some(m.source.display().to_string()),
+                target: Some(m.target.clone()),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            })
+            .collect();
+        let mut tmpfs = HashMap::new();
+        if self.read_only_rootfs {
+            // A read-only root still needs somewhere to write scratch files.
+            tmpfs.insert("/tmp".to_string(), "rw,nosuid,size=256m".to_string());
+        }
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: self.command.clone(),
+            env: Some(env),
+            labels: Some(labels),
+            working_dir: self.workdir.clone(),
+            user: self.user.clone(),
+            host_config: Some(HostConfig {
+                memory: Some(self.memory),
+                memory_swap: Some(self.memory),
+                nano_cpus: Some(self.nano_cpus),
+                pids_limit: Some(self.pids),
+                cap_drop: Some(self.cap_drop.clone()),
+                cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
+                security_opt: Some(security_opt),
+                readonly_rootfs: Some(self.read_only_rootfs),
+                mounts: Some(mounts),
+                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// True if any mount would hand the Docker socket to the agent.
+    pub fn mounts_docker_socket(&self) -> bool {
+        self.mounts
+            .iter()
+            .any(|m| m.source.file_name().is_some_and(|n| n == "docker.sock"))
+    }
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+/// FNV-1a: tiny, stable across Rust versions (unlike `DefaultHasher`), enough for change
+/// detection.
+struct Fnv64(u64);
+
+impl Fnv64 {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn spec() -> RoleSpec {
+        let text = "[fleet]\nname = \"t\"\n[[roles]]\nname = \"impl\"\nimage = \"img\"\nenv = { OPENAI_API_KEY = \"sk-1\", MODE = \"x\" }\npass_env = [\"GH_TOKEN\"]\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        RoleSpec::from_config(&cfg, &cfg.file.roles[0])
+    }
+
+    #[test]
+    fn hardening_is_applied_by_default() {
+        let s = spec();
+        let body = s.create_body("impl-1", 3, "h", &|_| None);
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            hc.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        assert_eq!(hc.memory, Some(2 << 30));
+        assert_eq!(hc.nano_cpus, Some(1_000_000_000));
+        assert_eq!(hc.pids_limit, Some(512));
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[LABEL_GENERATION], "3");
+        assert_eq!(labels[LABEL_SLOT], "impl-1");
+    }
+
+    #[test]
+    fn pass_env_values_come_from_lookup_and_stay_out_of_the_hash() {
+        let s = spec();
+        let body = s.create_body("impl-1", 1, "h", &|k| {
+            (k == "GH_TOKEN").then(|| "ghp_x".into())
+        });
+        assert!(body.env.unwrap().contains(&"GH_TOKEN=ghp_x".to_string()));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("sk-1"), "secret value serialised: {json}");
+        let h1 = s.spec_hash();
+        let mut changed = s.clone();
+        changed.env[0].1 = "other".into();
+        assert_ne!(h1, changed.spec_hash(), "literal env must change the hash");
+        assert_eq!(h1, s.spec_hash(), "hash is stable");
+    }
+}
