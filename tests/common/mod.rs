@@ -64,7 +64,7 @@ pub fn ensure_test_image() -> &'static str {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
         }
         // Same image id regardless of who builds it: the content is fixed.
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-C"])
             .arg(root.path())
             .args(["-c", "."])
@@ -73,10 +73,11 @@ pub fn ensure_test_image() -> &'static str {
             .expect("tar");
         let status = Command::new("docker")
             .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", TEST_IMAGE])
-            .stdin(tar.stdout.expect("tar stdout"))
+            .stdin(tar.stdout.take().expect("tar stdout"))
             .stdout(Stdio::null())
             .status()
             .expect("docker import");
+        assert!(tar.wait().map(|s| s.success()).unwrap_or(false), "tar of the test rootfs failed");
         assert!(status.success(), "docker import of the test image failed");
     });
     TEST_IMAGE
