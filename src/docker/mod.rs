@@ -7,7 +7,9 @@
 //! (events, logs) are plain `Stream`s; reconnection is the caller's policy.
 
 pub mod events;
+pub mod follow;
 pub mod logs;
+pub mod preflight;
 pub mod spec;
 
 use std::collections::HashMap;
