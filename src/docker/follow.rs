@@ -30,17 +30,31 @@ pub struct FollowLimits {
     pub keep_files: u32,
 }
 
-/// Follows `id` (slot `slot`) until its output ends or `cancel` fires.
+/// One container's output to follow, and where it goes.
+#[derive(Clone, Debug)]
+pub struct Follow {
+    pub docker: Docker,
+    pub id: String,
+    pub slot: String,
+    pub file: PathBuf,
+    pub limits: FollowLimits,
+    pub hub: LogHub,
+}
+
+/// Follows the container until its output ends or `cancel` fires.
 pub async fn follow_container(
-    docker: Docker,
-    id: String,
-    slot: String,
-    file: PathBuf,
-    limits: FollowLimits,
-    hub: LogHub,
+    target: Follow,
     mut sink: Box<dyn LineSink>,
     cancel: CancellationToken,
 ) {
+    let Follow {
+        docker,
+        id,
+        slot,
+        file,
+        limits,
+        hub,
+    } = target;
     let mut out = match RotatingFile::open(file.clone(), limits.file_max, limits.keep_files) {
         Ok(f) => Some(f),
         Err(e) => {
