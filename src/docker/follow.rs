@@ -62,8 +62,11 @@ pub async fn follow_container(
             None
         }
     };
-    // Resume point: (unix seconds for `since`, last full timestamp written).
+    // Resume point: the last Docker timestamp delivered and how many messages carried it (the
+    // partial messages of one long line all share their line's timestamp).
     let mut last_ts: Option<String> = None;
+    let mut same_ts_delivered = 0usize;
+    let mut ts_ms = 0u64;
     let mut attempts = 0u32;
     loop {
         let since = last_ts.as_deref().and_then(ts_seconds);
@@ -71,12 +74,20 @@ pub async fn follow_container(
         let mut out_split = LineSplitter::new(limits.max_line);
         let mut err_split = LineSplitter::new(limits.max_line);
         let mut ended_cleanly = false;
+        let mut lines = Vec::new();
+        let mut previous: Vec<u8> = Vec::new();
+        // After a resume, `since` (whole seconds) replays messages already delivered.
+        let mut replayed_equal = if last_ts.is_some() {
+            same_ts_delivered
+        } else {
+            0
+        };
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return,
                 n = stream.next() => n,
             };
-            match next {
+            let chunk = match next {
                 None => {
                     ended_cleanly = true;
                     break;
@@ -85,42 +96,52 @@ pub async fn follow_container(
                     tracing::debug!(slot, error = %e, "log stream broke");
                     break;
                 }
-                Some(Ok(chunk)) => {
-                    attempts = 0;
-                    let splitter = if chunk.stderr {
-                        &mut err_split
-                    } else {
-                        &mut out_split
-                    };
-                    let mut lines = Vec::new();
-                    splitter.feed(&chunk.bytes, &mut |l| lines.push(l));
-                    for l in lines {
-                        deliver(
-                            &slot,
-                            chunk.stderr,
-                            l,
-                            &mut last_ts,
-                            &mut out,
-                            &hub,
-                            sink.as_mut(),
-                        );
+                Some(Ok(chunk)) => chunk,
+            };
+            attempts = 0;
+            // Each frame is one log message (a long line arrives as several partial messages)
+            // and Docker puts its timestamp in front of every message.
+            let (ts, body) = split_timestamp(&chunk.bytes);
+            if let Some(ts) = ts {
+                // RFC 3339 with fixed-width nanoseconds sorts as text.
+                match last_ts.as_deref().map(|last| ts.cmp(last)) {
+                    Some(std::cmp::Ordering::Less) => continue,
+                    Some(std::cmp::Ordering::Equal) if replayed_equal > 0 => {
+                        replayed_equal -= 1;
+                        continue;
+                    }
+                    // Docker 20.10 sometimes sends the last line of an exiting container
+                    // twice; partial messages share a timestamp too, but never end a line.
+                    Some(std::cmp::Ordering::Equal)
+                        if chunk.bytes.ends_with(b"\n") && chunk.bytes == previous =>
+                    {
+                        continue;
+                    }
+                    Some(std::cmp::Ordering::Equal) => same_ts_delivered += 1,
+                    _ => {
+                        last_ts = Some(ts.to_string());
+                        same_ts_delivered = 1;
+                        replayed_equal = 0;
                     }
                 }
+                ts_ms = ts_millis(ts).unwrap_or(ts_ms);
+            }
+            previous.clear();
+            previous.extend_from_slice(&chunk.bytes);
+            let splitter = if chunk.stderr {
+                &mut err_split
+            } else {
+                &mut out_split
+            };
+            splitter.feed(body, &mut |l| lines.push(l));
+            for l in lines.drain(..) {
+                deliver(&slot, chunk.stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
             }
         }
         for (stderr, splitter) in [(false, &mut out_split), (true, &mut err_split)] {
-            let mut lines = Vec::new();
             splitter.finish(&mut |l| lines.push(l));
-            for l in lines {
-                deliver(
-                    &slot,
-                    stderr,
-                    l,
-                    &mut last_ts,
-                    &mut out,
-                    &hub,
-                    sink.as_mut(),
-                );
+            for l in lines.drain(..) {
+                deliver(&slot, stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
             }
         }
         if ended_cleanly {
@@ -144,22 +165,14 @@ pub async fn follow_container(
 fn deliver(
     slot: &str,
     stderr: bool,
+    ts_ms: u64,
     line: SplitLine,
-    last_ts: &mut Option<String>,
     file: &mut Option<RotatingFile>,
     hub: &LogHub,
     sink: &mut dyn LineSink,
 ) {
-    let (ts, body) = split_timestamp(&line.bytes);
-    if let (Some(ts), Some(last)) = (ts, last_ts.as_deref()) {
-        // RFC 3339 with fixed-width nanoseconds sorts as text; equal or older = already written.
-        if ts <= last {
-            return;
-        }
-    }
-    if let Some(ts) = ts {
-        *last_ts = Some(ts.to_string());
-    }
+    // With a TTY the stream is raw, so timestamps sit at line starts instead of frame starts.
+    let (_, body) = split_timestamp(&line.bytes);
     let mut text = String::from_utf8_lossy(body).into_owned();
     if line.dropped > 0 {
         text.push_str(&format!(
@@ -168,16 +181,13 @@ fn deliver(
         ));
     }
     if let Some(f) = file.as_mut() {
-        let mut record = Vec::with_capacity(text.len() + 40);
-        record.extend_from_slice(ts.unwrap_or("-").as_bytes());
-        record.extend_from_slice(if stderr { b" E " } else { b" O " });
-        record.extend_from_slice(text.as_bytes());
-        record.push(b'\n');
-        if let Err(e) = f.write(&record) {
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(ts_ms);
+        let stream = if stderr { 'E' } else { 'O' };
+        let record = format!("{} {stream} {text}\n", humantime::format_rfc3339_millis(at));
+        if let Err(e) = f.write(record.as_bytes()) {
             tracing::warn!(slot, error = %e, "container log file write failed");
         }
     }
-    let ts_ms = ts.and_then(ts_millis).unwrap_or(0);
     sink.line(ts_ms, stderr, &text);
     hub.push(slot, ts_ms, stderr, text);
 }
