@@ -1,1 +1,3 @@
 //! drover: a terminal supervisor for fleets of AI coding-agent containers.
+
+pub mod upstream;
