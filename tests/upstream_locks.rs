@@ -27,7 +27,14 @@ type EventRow = (ClaimEventKind, String, Holder, i64, String);
 fn lock_rows(locks: &[Lock]) -> Vec<LockRow> {
     locks
         .iter()
-        .map(|l| (l.task.clone(), l.holder.clone(), l.claimed_at_ms, l.claim_commit.clone()))
+        .map(|l| {
+            (
+                l.task.clone(),
+                l.holder.clone(),
+                l.claimed_at_ms,
+                l.claim_commit.clone(),
+            )
+        })
         .collect()
 }
 
@@ -38,7 +45,15 @@ fn lock(task: &str, holder: Holder, secs: i64, commit: &str) -> LockRow {
 fn event_rows<'a>(events: impl IntoIterator<Item = &'a ClaimEvent>) -> Vec<EventRow> {
     let mut rows: Vec<EventRow> = events
         .into_iter()
-        .map(|e| (e.kind, e.task.clone(), e.holder.clone(), e.time_ms, e.commit.clone()))
+        .map(|e| {
+            (
+                e.kind,
+                e.task.clone(),
+                e.holder.clone(),
+                e.time_ms,
+                e.commit.clone(),
+            )
+        })
         .collect();
     // Concurrent commits have no meaningful order among themselves; all times here are distinct.
     rows.sort_by(|a, b| (a.3, &a.1).cmp(&(b.3, &b.1)));
@@ -57,24 +72,47 @@ fn open(up: &Upstream) -> UpstreamRepo {
 fn assert_state(repo: &mut UpstreamRepo, new: &[EventRow], all: &[EventRow], locks: &[LockRow]) {
     let refresh = repo.refresh().expect("refresh");
     assert_eq!(event_rows(&refresh.new_entries), new, "new history entries");
-    assert_eq!(lock_rows(&repo.lock_table().expect("locks")), locks, "lock table");
-    assert_eq!(event_rows(repo.history().expect("history").events()), all, "whole history");
+    assert_eq!(
+        lock_rows(&repo.lock_table().expect("locks")),
+        locks,
+        "lock table"
+    );
+    assert_eq!(
+        event_rows(repo.history().expect("history").events()),
+        all,
+        "whole history"
+    );
 }
 
 #[test]
 fn claims_races_merges_and_releases_match_at_every_step() {
     let up = Upstream::new();
     let mut repo = open(&up);
-    let (a, b, c) = (up.agent("implementer-1"), up.agent("implementer-2"), up.agent("implementer-3"));
+    let (a, b, c) = (
+        up.agent("implementer-1"),
+        up.agent("implementer-2"),
+        up.agent("implementer-3"),
+    );
     let mut all = Vec::new();
     assert_state(&mut repo, &[], &all, &[]);
 
     // A claims the parser.
     let a1 = a.claim("parser", T + 100);
     a.push().expect("first claim is accepted");
-    let new = vec![ev(ClaimEventKind::Claimed, "parser", file("implementer-1"), T + 100, &a1)];
+    let new = vec![ev(
+        ClaimEventKind::Claimed,
+        "parser",
+        file("implementer-1"),
+        T + 100,
+        &a1,
+    )];
     all.extend(new.clone());
-    assert_state(&mut repo, &new, &all, &[lock("parser", file("implementer-1"), T + 100, &a1)]);
+    assert_state(
+        &mut repo,
+        &new,
+        &all,
+        &[lock("parser", file("implementer-1"), T + 100, &a1)],
+    );
 
     // B and C race for the lexer: git accepts B's push and rejects C's.
     b.sync();
@@ -84,13 +122,22 @@ fn claims_races_merges_and_releases_match_at_every_step() {
     b.push().expect("B wins the race");
     let rejected = c.push().expect_err("C loses the race");
     assert!(rejected.contains("rejected"), "{rejected}");
-    let new = vec![ev(ClaimEventKind::Claimed, "lexer", file("implementer-2"), T + 200, &b1)];
+    let new = vec![ev(
+        ClaimEventKind::Claimed,
+        "lexer",
+        file("implementer-2"),
+        T + 200,
+        &b1,
+    )];
     all.extend(new.clone());
     assert_state(
         &mut repo,
         &new,
         &all,
-        &[lock("lexer", file("implementer-2"), T + 200, &b1), lock("parser", file("implementer-1"), T + 100, &a1)],
+        &[
+            lock("lexer", file("implementer-2"), T + 200, &b1),
+            lock("parser", file("implementer-1"), T + 100, &a1),
+        ],
     );
 
     // C drops its claim and takes another task.
@@ -102,18 +149,43 @@ fn claims_races_merges_and_releases_match_at_every_step() {
     let a2 = a.release("parser", T + 400);
     a.push().expect("A's release");
     let new = vec![
-        ev(ClaimEventKind::Claimed, "codegen", file("implementer-3"), T + 300, &c2),
-        ev(ClaimEventKind::Released, "parser", file("implementer-1"), T + 400, &a2),
+        ev(
+            ClaimEventKind::Claimed,
+            "codegen",
+            file("implementer-3"),
+            T + 300,
+            &c2,
+        ),
+        ev(
+            ClaimEventKind::Released,
+            "parser",
+            file("implementer-1"),
+            T + 400,
+            &a2,
+        ),
     ];
     all.extend(new.clone());
     assert_state(
         &mut repo,
         &new,
         &all,
-        &[lock("codegen", file("implementer-3"), T + 300, &c2), lock("lexer", file("implementer-2"), T + 200, &b1)],
+        &[
+            lock("codegen", file("implementer-3"), T + 300, &c2),
+            lock("lexer", file("implementer-2"), T + 200, &b1),
+        ],
     );
-    let release = repo.history().expect("history").events().last().cloned().expect("an event");
-    assert_eq!(release.held_ms, Some(300_000), "parser was held from T+100 to T+400");
+    let release = repo
+        .history()
+        .expect("history")
+        .events()
+        .last()
+        .cloned()
+        .expect("an event");
+    assert_eq!(
+        release.held_ms,
+        Some(300_000),
+        "parser was held from T+100 to T+400"
+    );
     assert_eq!(release.author, "implementer-1");
 
     // B and C claim different tasks from the same base; C merges B's push and pushes the merge.
@@ -132,9 +204,27 @@ fn claims_races_merges_and_releases_match_at_every_step() {
     let h1 = human.commit_all("ci", T + 600);
     human.push().expect("human claim");
     let new = vec![
-        ev(ClaimEventKind::Claimed, "docs", file("implementer-2"), T + 500, &b2),
-        ev(ClaimEventKind::Claimed, "tests", file("implementer-3"), T + 510, &c3),
-        ev(ClaimEventKind::Claimed, "ci", Holder::Author("Alice Human".into()), T + 600, &h1),
+        ev(
+            ClaimEventKind::Claimed,
+            "docs",
+            file("implementer-2"),
+            T + 500,
+            &b2,
+        ),
+        ev(
+            ClaimEventKind::Claimed,
+            "tests",
+            file("implementer-3"),
+            T + 510,
+            &c3,
+        ),
+        ev(
+            ClaimEventKind::Claimed,
+            "ci",
+            Holder::Author("Alice Human".into()),
+            T + 600,
+            &h1,
+        ),
     ];
     all.extend(new.clone());
     assert_state(
@@ -150,22 +240,45 @@ fn claims_races_merges_and_releases_match_at_every_step() {
         ],
     );
     let history = repo.history().expect("history");
-    assert!(history.events().all(|e| e.commit != merge), "merge commit blamed for a claim");
+    assert!(
+        history.events().all(|e| e.commit != merge),
+        "merge commit blamed for a claim"
+    );
 
     // Per-task statistics.
     let parser = history.task("parser").expect("parser stats");
     assert_eq!((parser.claim_count, parser.release_count), (1, 1));
-    assert_eq!(parser.spans.iter().map(|s| s.duration_ms()).collect::<Vec<_>>(), vec![Some(300_000)]);
+    assert_eq!(
+        parser
+            .spans
+            .iter()
+            .map(|s| s.duration_ms())
+            .collect::<Vec<_>>(),
+        vec![Some(300_000)]
+    );
     let lexer = history.task("lexer").expect("lexer stats");
     assert_eq!(lexer.claim_count, 1, "the rejected push is not a claim");
     assert_eq!(lexer.holders, vec![file("implementer-2")]);
     assert!(lexer.is_held());
 
     // Oracle: the lock files git itself lists at the tip.
-    let listed = git_ok(&up.bare, &["ls-tree", "-r", "--name-only", "main", "current_tasks"], None);
-    let ours: Vec<String> = repo.lock_table().expect("locks").into_iter().map(|l| l.path).collect();
+    let listed = git_ok(
+        &up.bare,
+        &["ls-tree", "-r", "--name-only", "main", "current_tasks"],
+        None,
+    );
+    let ours: Vec<String> = repo
+        .lock_table()
+        .expect("locks")
+        .into_iter()
+        .map(|l| l.path)
+        .collect();
     let mut theirs: Vec<&str> = listed.lines().collect();
-    theirs.sort_by_key(|p| p.trim_start_matches("current_tasks/").trim_end_matches(".txt").to_owned());
+    theirs.sort_by_key(|p| {
+        p.trim_start_matches("current_tasks/")
+            .trim_end_matches(".txt")
+            .to_owned()
+    });
     assert_eq!(ours, theirs);
 }
 
@@ -174,7 +287,9 @@ fn the_same_task_claimed_twenty_times_counts_twenty_claims() {
     let up = Upstream::new();
     let mut repo = open(&up);
     repo.refresh().expect("first scan");
-    let agents: Vec<_> = (1..=4).map(|i| up.agent(&format!("implementer-{i}"))).collect();
+    let agents: Vec<_> = (1..=4)
+        .map(|i| up.agent(&format!("implementer-{i}")))
+        .collect();
     for round in 0..20 {
         let agent = &agents[round % agents.len()];
         let start = T + 1000 * i64::try_from(round).expect("small");
@@ -192,7 +307,12 @@ fn the_same_task_claimed_twenty_times_counts_twenty_claims() {
     let flaky = history.task("flaky").expect("stats");
     assert_eq!(flaky.claim_count, 20);
     assert_eq!(flaky.release_count, 20);
-    assert_eq!(flaky.holders, (1..=4).map(|i| file(&format!("implementer-{i}"))).collect::<Vec<_>>());
+    assert_eq!(
+        flaky.holders,
+        (1..=4)
+            .map(|i| file(&format!("implementer-{i}")))
+            .collect::<Vec<_>>()
+    );
     assert!(flaky.spans.iter().all(|s| s.duration_ms() == Some(60_000)));
     assert_eq!(history.events().len(), 40);
     assert!(!flaky.is_held());
@@ -208,10 +328,20 @@ fn odd_lock_files_never_crash_and_display_clearly() {
     agent.write("current_tasks/bin.txt", &(0..=255u8).collect::<Vec<_>>());
     agent.write("current_tasks/huge.txt", &vec![b'x'; 10 * 1024 * 1024]);
     agent.write("current_tasks/esc.txt", b"\x1b[31mred\n");
-    agent.write("current_tasks/web/login.txt", b"agent: implementer-5\nnested\n");
-    agent.write(PathBuf::from(OsStr::from_bytes(b"current_tasks/caf\xe9.txt")), b"agent: implementer-6\n");
-    agent.write(PathBuf::from(OsStr::from_bytes(b"current_tasks/bad\x1bname.txt")), b"implementer-7\n");
-    std::os::unix::fs::symlink("parser.txt", agent.dir.join("current_tasks/link.txt")).expect("symlink");
+    agent.write(
+        "current_tasks/web/login.txt",
+        b"agent: implementer-5\nnested\n",
+    );
+    agent.write(
+        PathBuf::from(OsStr::from_bytes(b"current_tasks/caf\xe9.txt")),
+        b"agent: implementer-6\n",
+    );
+    agent.write(
+        PathBuf::from(OsStr::from_bytes(b"current_tasks/bad\x1bname.txt")),
+        b"implementer-7\n",
+    );
+    std::os::unix::fs::symlink("parser.txt", agent.dir.join("current_tasks/link.txt"))
+        .expect("symlink");
     let commit = agent.commit_all("odd claims", T + 100);
     agent.push().expect("push");
 
@@ -220,29 +350,68 @@ fn odd_lock_files_never_crash_and_display_clearly() {
     let author = || Holder::Author("implementer-9".into());
     let rows: Vec<_> = locks
         .iter()
-        .map(|l| (l.task.as_str(), l.kind, l.holder.clone(), l.text_preview.as_str()))
+        .map(|l| {
+            (
+                l.task.as_str(),
+                l.kind,
+                l.holder.clone(),
+                l.text_preview.as_str(),
+            )
+        })
         .collect();
     let huge_preview = format!("{}…\n… (10.0 MiB in all)", "x".repeat(160));
     assert_eq!(
         rows,
         vec![
-            ("bad\\u{1b}name", LockFileKind::Text, file("implementer-7"), "implementer-7"),
+            (
+                "bad\\u{1b}name",
+                LockFileKind::Text,
+                file("implementer-7"),
+                "implementer-7"
+            ),
             ("bin", LockFileKind::Binary, author(), "[binary, 256 B]"),
-            ("caf\u{fffd}", LockFileKind::Text, file("implementer-6"), "agent: implementer-6"),
+            (
+                "caf\u{fffd}",
+                LockFileKind::Text,
+                file("implementer-6"),
+                "agent: implementer-6"
+            ),
             ("empty", LockFileKind::Empty, author(), "[empty]"),
             ("esc", LockFileKind::Text, author(), "\\u{1b}[31mred"),
             ("huge", LockFileKind::Text, author(), huge_preview.as_str()),
-            ("link", LockFileKind::Symlink, author(), "[symlink -> parser.txt]"),
-            ("parser", LockFileKind::Text, file("implementer-1"), "agent: implementer-1"),
-            ("web/login", LockFileKind::Text, file("implementer-5"), "agent: implementer-5\nnested"),
+            (
+                "link",
+                LockFileKind::Symlink,
+                author(),
+                "[symlink -> parser.txt]"
+            ),
+            (
+                "parser",
+                LockFileKind::Text,
+                file("implementer-1"),
+                "agent: implementer-1"
+            ),
+            (
+                "web/login",
+                LockFileKind::Text,
+                file("implementer-5"),
+                "agent: implementer-5\nnested"
+            ),
         ]
     );
     let huge = locks.iter().find(|l| l.task == "huge").expect("huge lock");
     assert_eq!(huge.size, 10 * 1024 * 1024);
-    let odd_name = locks.iter().find(|l| l.task.starts_with("caf")).expect("non-UTF-8 name");
+    let odd_name = locks
+        .iter()
+        .find(|l| l.task.starts_with("caf"))
+        .expect("non-UTF-8 name");
     assert_eq!(odd_name.raw_path, b"current_tasks/caf\xe9.txt");
     assert_eq!(odd_name.path, "current_tasks/caf\u{fffd}.txt");
-    assert!(locks.iter().all(|l| l.claim_commit == commit && l.claimed_at_ms == ms(T + 100)));
+    assert!(
+        locks
+            .iter()
+            .all(|l| l.claim_commit == commit && l.claimed_at_ms == ms(T + 100))
+    );
 
     let history = repo.history().expect("history");
     assert_eq!(history.events().len(), 9);
@@ -257,16 +426,26 @@ fn progress_is_read_at_the_tip_with_its_last_change_and_new_lines() {
     let p0 = repo.progress().expect("read").expect("present");
     assert_eq!(p0.content, "# Progress\n- nothing yet\n");
     let change = p0.last_change.clone().expect("a change");
-    assert_eq!((change.commit.as_deref(), change.time_ms), (Some(seed.as_str()), ms(T)));
+    assert_eq!(
+        (change.commit.as_deref(), change.time_ms),
+        (Some(seed.as_str()), ms(T))
+    );
 
     let agent = up.agent("implementer-1");
-    agent.write("PROGRESS.md", b"# Progress\n- parser done\n- lexer failing\n");
+    agent.write(
+        "PROGRESS.md",
+        b"# Progress\n- parser done\n- lexer failing\n",
+    );
     let edit = agent.commit_all("progress", T + 100);
     agent.claim("lexer", T + 200);
     agent.push().expect("push");
     let p1 = repo.progress().expect("read").expect("present");
     let change = p1.last_change.clone().expect("a change");
-    assert_eq!(change.commit.as_deref(), Some(edit.as_str()), "the lock commit did not touch it");
+    assert_eq!(
+        change.commit.as_deref(),
+        Some(edit.as_str()),
+        "the lock commit did not touch it"
+    );
     assert_eq!(change.time_ms, ms(T + 100));
     assert_eq!(change.summary.as_deref(), Some("progress"));
     let diff = p1.changes_since(&p0.content);
@@ -287,7 +466,10 @@ fn progress_can_come_from_a_host_file() {
     std::fs::write(&host, "# host notes\n").expect("write");
     let p = repo.progress().expect("read").expect("present");
     assert_eq!(p.content, "# host notes\n");
-    assert!(p.last_change.is_some_and(|c| c.commit.is_none() && c.time_ms > 0));
+    assert!(
+        p.last_change
+            .is_some_and(|c| c.commit.is_none() && c.time_ms > 0)
+    );
 }
 
 #[test]
@@ -308,18 +490,43 @@ fn forward_pushes_are_walked_incrementally_and_rewrites_rescan() {
     agent.claim("t5", T + 100);
     agent.push().expect("push");
     let step = repo.refresh().expect("one push");
-    assert_eq!((step.commits_walked, step.history_rescanned, step.new_entries.len()), (1, false, 1));
+    assert_eq!(
+        (
+            step.commits_walked,
+            step.history_rescanned,
+            step.new_entries.len()
+        ),
+        (1, false, 1)
+    );
 
     // Rewrite: drop the last three claims and force-push another one.
     git_ok(&agent.dir, &["reset", "-q", "--hard", "HEAD~3"], None);
     let other = agent.claim("other", T + 200);
-    git_ok(&agent.dir, &["push", "-q", "--force", "origin", "HEAD:main"], None);
+    git_ok(
+        &agent.dir,
+        &["push", "-q", "--force", "origin", "HEAD:main"],
+        None,
+    );
+    // Prune the dropped commits (the old tip included) and pack the refs, as `git gc` does.
+    git_ok(&up.bare, &["gc", "-q", "--prune=now"], None);
+    assert!(
+        !up.bare.join("refs/heads/main").exists(),
+        "branch ref is packed"
+    );
     let rewritten = repo.refresh().expect("rewrite");
     assert!(rewritten.history_rescanned);
     let fresh = open(&up).history().expect("fresh scan").clone();
-    assert_eq!(event_rows(&rewritten.new_entries), event_rows(fresh.events()));
+    assert_eq!(
+        event_rows(&rewritten.new_entries),
+        event_rows(fresh.events())
+    );
     assert_eq!(repo.history().expect("history"), &fresh);
-    let tasks: Vec<_> = repo.lock_table().expect("locks").into_iter().map(|l| l.task).collect();
+    let tasks: Vec<_> = repo
+        .lock_table()
+        .expect("locks")
+        .into_iter()
+        .map(|l| l.task)
+        .collect();
     assert_eq!(tasks, vec!["other", "t0", "t1", "t2"]);
     assert_eq!(repo.lock_table().expect("locks")[0].claim_commit, other);
 }
@@ -329,16 +536,28 @@ fn setup_errors_say_what_is_wrong() {
     let up = Upstream::new();
     let missing = up.dir.path().join("nope.git");
     let err = UpstreamRepo::open(&missing, None, "current_tasks", "PROGRESS.md").err();
-    assert!(matches!(err, Some(UpstreamError::RepoMissing { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(UpstreamError::RepoMissing { .. })),
+        "{err:?}"
+    );
 
     let clone = up.agent("implementer-1");
     let err = UpstreamRepo::open(&clone.dir, None, "current_tasks", "PROGRESS.md").err();
-    assert!(matches!(err, Some(UpstreamError::NotBare { .. })), "{err:?}");
-    assert!(err.map(|e| e.to_string()).is_some_and(|m| m.contains("not a bare repo")));
+    assert!(
+        matches!(err, Some(UpstreamError::NotBare { .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.map(|e| e.to_string())
+            .is_some_and(|m| m.contains("not a bare repo"))
+    );
 
     let plain = tempfile::tempdir().expect("tempdir");
     let err = UpstreamRepo::open(plain.path(), None, "current_tasks", "PROGRESS.md").err();
-    assert!(matches!(err, Some(UpstreamError::NotARepo { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(UpstreamError::NotARepo { .. })),
+        "{err:?}"
+    );
 
     let err = UpstreamRepo::open(&up.bare, Some("release"), "current_tasks", "PROGRESS.md").err();
     assert!(
@@ -347,9 +566,20 @@ fn setup_errors_say_what_is_wrong() {
     );
 
     let err = UpstreamRepo::open(&up.bare, Some("main"), "../etc", "PROGRESS.md").err();
-    assert!(matches!(err, Some(UpstreamError::InvalidSetting { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(UpstreamError::InvalidSetting { .. })),
+        "{err:?}"
+    );
 
-    let ok = UpstreamRepo::open(&up.bare, Some("refs/heads/main"), "/current_tasks/", "PROGRESS.md")
-        .expect("explicit branch and slashes are fine");
-    assert_eq!((ok.branch(), ok.locks_dir()), ("refs/heads/main", "current_tasks"));
+    let ok = UpstreamRepo::open(
+        &up.bare,
+        Some("refs/heads/main"),
+        "/current_tasks/",
+        "PROGRESS.md",
+    )
+    .expect("explicit branch and slashes are fine");
+    assert_eq!(
+        (ok.branch(), ok.locks_dir()),
+        ("refs/heads/main", "current_tasks")
+    );
 }

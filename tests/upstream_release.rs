@@ -18,7 +18,11 @@ fn is_ancestor(up: &Upstream, commit: &str) -> bool {
 }
 
 fn tasks(repo: &mut UpstreamRepo) -> Vec<String> {
-    repo.lock_table().expect("locks").into_iter().map(|l| l.task).collect()
+    repo.lock_table()
+        .expect("locks")
+        .into_iter()
+        .map(|l| l.task)
+        .collect()
 }
 
 /// A stale claim of `parser` by implementer-1, pushed.
@@ -43,7 +47,10 @@ fn agent_push_landing_between_read_and_update_is_kept() {
     let pushed = agent.claim("lexer", T + 200);
     agent.push().expect("agent push lands first");
 
-    assert!(!repo.apply_release(&prepared).expect("apply"), "stale base must not apply");
+    assert!(
+        !repo.apply_release(&prepared).expect("apply"),
+        "stale base must not apply"
+    );
     assert_eq!(up.tip(), pushed, "branch untouched by the failed swap");
 
     let outcome = repo
@@ -67,8 +74,14 @@ fn agent_push_after_a_release_is_rejected_then_merged_without_loss() {
     let local = agent.claim("lexer", T + 200);
 
     let mut repo = open(&up);
-    let outcome = repo.release_lock("parser", "alice", "stale").expect("release");
-    let ReleaseOutcome::Released { commit: release, attempts: 1 } = outcome else {
+    let outcome = repo
+        .release_lock("parser", "alice", "stale")
+        .expect("release");
+    let ReleaseOutcome::Released {
+        commit: release,
+        attempts: 1,
+    } = outcome
+    else {
         panic!("expected a first-try release, got {outcome:?}");
     };
 
@@ -88,7 +101,10 @@ fn agent_push_after_a_release_is_rejected_then_merged_without_loss() {
     assert_eq!(released.commit, release);
     assert_eq!(released.holder, Holder::File("implementer-1".into()));
     assert_eq!(released.author, "drover");
-    assert_eq!(released.summary, "drover: release lock parser (by alice: stale)");
+    assert_eq!(
+        released.summary,
+        "drover: release lock parser (by alice: stale)"
+    );
 }
 
 #[test]
@@ -113,10 +129,15 @@ fn release_racing_a_stream_of_real_pushes_loses_nothing() {
         }
         pushed
     });
-    let outcome = repo.release_lock("parser", "alice", "stale").expect("release");
+    let outcome = repo
+        .release_lock("parser", "alice", "stale")
+        .expect("release");
     let pushed = pusher.join().expect("pusher thread");
 
-    let ReleaseOutcome::Released { commit: release, .. } = outcome else {
+    let ReleaseOutcome::Released {
+        commit: release, ..
+    } = outcome
+    else {
         panic!("expected a release, got {outcome:?}");
     };
     assert!(is_ancestor(&up, &release), "release commit lost");
@@ -128,5 +149,33 @@ fn release_racing_a_stream_of_real_pushes_loses_nothing() {
         .lines()
         .filter(|a| *a == "drover")
         .count();
-    assert_eq!(drover_commits, 1, "exactly one release commit on the branch");
+    assert_eq!(
+        drover_commits, 1,
+        "exactly one release commit on the branch"
+    );
+}
+
+#[test]
+fn release_works_on_packed_refs_after_gc() {
+    let up = with_stale_claim();
+    git_ok(&up.bare, &["gc", "-q"], None);
+    assert!(
+        !up.bare.join("refs/heads/main").exists(),
+        "branch ref is packed"
+    );
+    let mut repo = open(&up);
+    let before = up.tip();
+    let outcome = repo
+        .release_lock("parser", "alice", "stale")
+        .expect("release");
+    let ReleaseOutcome::Released {
+        commit,
+        attempts: 1,
+    } = outcome
+    else {
+        panic!("expected a first-try release, got {outcome:?}");
+    };
+    assert_eq!(up.tip(), commit, "git sees the new tip");
+    assert!(is_ancestor(&up, &before));
+    assert!(tasks(&mut repo).is_empty());
 }

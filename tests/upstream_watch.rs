@@ -6,8 +6,8 @@ mod upstream_support;
 use std::time::Duration;
 
 use drover::upstream::{
-    ClaimEventKind, ClaimHistory, Holder, ProgressSnapshot, ReleaseOutcome, UpstreamRepo, UpstreamUpdate,
-    WatchOptions, spawn_watcher,
+    ClaimEventKind, ClaimHistory, Holder, ProgressSnapshot, ReleaseOutcome, UpstreamRepo,
+    UpstreamUpdate, WatchOptions, spawn_watcher,
 };
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -70,11 +70,25 @@ async fn a_push_shows_up_as_an_update_with_only_the_new_entries() {
     assert_eq!(update.tip, claim);
     assert!(!update.history_rescanned);
     assert_eq!(update.progress, None, "PROGRESS did not change");
-    let locks: Vec<_> = update.locks.iter().map(|l| (l.task.as_str(), l.holder.clone())).collect();
-    assert_eq!(locks, vec![("parser", Holder::File("implementer-1".into()))]);
-    let entries: Vec<_> = update.new_history_entries.iter().map(|e| (e.kind, e.commit.as_str())).collect();
+    let locks: Vec<_> = update
+        .locks
+        .iter()
+        .map(|l| (l.task.as_str(), l.holder.clone()))
+        .collect();
+    assert_eq!(
+        locks,
+        vec![("parser", Holder::File("implementer-1".into()))]
+    );
+    let entries: Vec<_> = update
+        .new_history_entries
+        .iter()
+        .map(|e| (e.kind, e.commit.as_str()))
+        .collect();
     assert_eq!(entries, vec![(ClaimEventKind::Claimed, claim.as_str())]);
-    update.new_history_entries.into_iter().for_each(|e| consumer.record(e));
+    update
+        .new_history_entries
+        .into_iter()
+        .for_each(|e| consumer.record(e));
 
     // PROGRESS edits arrive too.
     let agent = blocking(move || {
@@ -92,8 +106,11 @@ async fn a_push_shows_up_as_an_update_with_only_the_new_entries() {
 
     // A release by drover (another handle, as an operator command would use) is seen like a push.
     let outcome = blocking(move || {
-        let mut operator = UpstreamRepo::open(&bare, None, "current_tasks", "PROGRESS.md").expect("open");
-        operator.release_lock("parser", "alice", "stale").expect("release")
+        let mut operator =
+            UpstreamRepo::open(&bare, None, "current_tasks", "PROGRESS.md").expect("open");
+        operator
+            .release_lock("parser", "alice", "stale")
+            .expect("release")
     })
     .await;
     assert!(matches!(outcome, ReleaseOutcome::Released { .. }));
@@ -101,13 +118,17 @@ async fn a_push_shows_up_as_an_update_with_only_the_new_entries() {
     assert!(update.locks.is_empty());
     assert_eq!(update.new_history_entries.len(), 1);
     assert_eq!(update.new_history_entries[0].kind, ClaimEventKind::Released);
-    update.new_history_entries.into_iter().for_each(|e| consumer.record(e));
+    update
+        .new_history_entries
+        .into_iter()
+        .for_each(|e| consumer.record(e));
 
     // The consumer's copy of the history matches a fresh scan.
     let fresh = blocking({
         let bare = up.bare.clone();
         move || {
-            let mut repo = UpstreamRepo::open(&bare, None, "current_tasks", "PROGRESS.md").expect("open");
+            let mut repo =
+                UpstreamRepo::open(&bare, None, "current_tasks", "PROGRESS.md").expect("open");
             repo.history().expect("history").clone()
         }
     })
@@ -121,12 +142,17 @@ async fn a_push_shows_up_as_an_update_with_only_the_new_entries() {
     })
     .await;
     assert!(
-        timeout(Duration::from_millis(500), rx.recv()).await.is_err(),
+        timeout(Duration::from_millis(500), rx.recv())
+            .await
+            .is_err(),
         "an update without a change"
     );
 
     cancel.cancel();
-    timeout(WAIT, task).await.expect("watcher stops when cancelled").expect("no panic");
+    timeout(WAIT, task)
+        .await
+        .expect("watcher stops when cancelled")
+        .expect("no panic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +166,9 @@ async fn a_host_progress_file_change_shows_up() {
     let task = spawn_watcher(repo, tx, events_only(), CancellationToken::new()).expect("watch");
 
     let first = next(&mut rx).await;
-    assert!(matches!(&first.progress, Some(ProgressSnapshot::Present(p)) if p.content == "# day 1\n"));
+    assert!(
+        matches!(&first.progress, Some(ProgressSnapshot::Present(p)) if p.content == "# day 1\n")
+    );
 
     // Another file in the same folder is not PROGRESS and must not matter; the edit must.
     std::fs::write(host.with_file_name("other.md"), "x").expect("write");
@@ -159,7 +187,10 @@ async fn a_host_progress_file_change_shows_up() {
 
     // Dropping the receiver ends the task.
     drop(rx);
-    timeout(WAIT, task).await.expect("watcher stops without a receiver").expect("no panic");
+    timeout(WAIT, task)
+        .await
+        .expect("watcher stops without a receiver")
+        .expect("no panic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

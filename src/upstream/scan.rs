@@ -110,17 +110,12 @@ impl Scanner<'_> {
             return Ok(summary);
         }
         summary.tip_changed = true;
-        let walk_from = match state.tip {
-            Some(old)
-                if self
-                    .repo
-                    .graph_descendant_of(new_tip, old)
-                    .git("comparing tips")? =>
-            {
-                Some(old)
-            }
-            _ => None,
-        };
+        // An error here means the old tip is gone (rewritten and pruned): rescan like any rewrite.
+        let walk_from = state.tip.filter(|old| {
+            self.repo
+                .graph_descendant_of(new_tip, *old)
+                .unwrap_or(false)
+        });
         if walk_from.is_none() {
             *state = ScanState::default();
             summary.history_rescanned = true;

@@ -22,7 +22,8 @@ pub fn git(dir: &Path, args: &[&OsStr], epoch_secs: Option<i64>) -> Output {
         .env("GIT_TERMINAL_PROMPT", "0");
     if let Some(secs) = epoch_secs {
         let date = format!("@{secs} +0000");
-        cmd.env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date);
+        cmd.env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date);
     }
     cmd.output().expect("git runs")
 }
@@ -84,7 +85,11 @@ impl Agent {
         let target = dir.to_string_lossy().into_owned();
         git_ok(parent, &["clone", "-q", &bare, &target], None);
         git_ok(&dir, &["config", "user.name", name], None);
-        git_ok(&dir, &["config", "user.email", &format!("{name}@agents.local")], None);
+        git_ok(
+            &dir,
+            &["config", "user.email", &format!("{name}@agents.local")],
+            None,
+        );
         Agent {
             name: name.to_owned(),
             dir,
@@ -100,7 +105,11 @@ impl Agent {
     /// Stages everything and commits at `epoch_secs`; returns the commit id.
     pub fn commit_all(&self, message: &str, epoch_secs: i64) -> String {
         git_ok(&self.dir, &["add", "-A"], None);
-        git_ok(&self.dir, &["commit", "-q", "-m", message], Some(epoch_secs));
+        git_ok(
+            &self.dir,
+            &["commit", "-q", "-m", message],
+            Some(epoch_secs),
+        );
         self.head()
     }
 
@@ -117,13 +126,26 @@ impl Agent {
 
     /// Removes `current_tasks/<task>.txt` and commits.
     pub fn release(&self, task: &str, epoch_secs: i64) -> String {
-        git_ok(&self.dir, &["rm", "-q", &format!("current_tasks/{task}.txt")], None);
+        git_ok(
+            &self.dir,
+            &["rm", "-q", &format!("current_tasks/{task}.txt")],
+            None,
+        );
         self.commit_all(&format!("done {task}"), epoch_secs)
     }
 
     /// `git push origin HEAD:main`; `Err(stderr)` when rejected.
     pub fn push(&self) -> Result<(), String> {
-        let out = git(&self.dir, &[OsStr::new("push"), OsStr::new("-q"), OsStr::new("origin"), OsStr::new("HEAD:main")], None);
+        let out = git(
+            &self.dir,
+            &[
+                OsStr::new("push"),
+                OsStr::new("-q"),
+                OsStr::new("origin"),
+                OsStr::new("HEAD:main"),
+            ],
+            None,
+        );
         if out.status.success() {
             Ok(())
         } else {
@@ -133,7 +155,11 @@ impl Agent {
 
     /// Fast-forwards to the upstream (panics if that needs a merge).
     pub fn sync(&self) {
-        git_ok(&self.dir, &["pull", "-q", "--ff-only", "origin", "main"], None);
+        git_ok(
+            &self.dir,
+            &["pull", "-q", "--ff-only", "origin", "main"],
+            None,
+        );
     }
 
     /// Gives up local work and takes the upstream as is (what an agent does after losing a race).
@@ -144,7 +170,11 @@ impl Agent {
 
     /// `git pull` with a merge commit made at `epoch_secs`.
     pub fn merge_upstream(&self, epoch_secs: i64) -> String {
-        git_ok(&self.dir, &["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"], Some(epoch_secs));
+        git_ok(
+            &self.dir,
+            &["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+            Some(epoch_secs),
+        );
         self.head()
     }
 }

@@ -33,7 +33,11 @@ fn commit(git: &Repository, author: &str, upserts: &[(&str, &[u8])], removes: &[
     let base = match &parent {
         Some(p) => p.tree().expect("parent tree"),
         None => {
-            let empty = git.treebuilder(None).expect("treebuilder").write().expect("empty tree");
+            let empty = git
+                .treebuilder(None)
+                .expect("treebuilder")
+                .write()
+                .expect("empty tree");
             git.find_tree(empty).expect("empty tree")
         }
     };
@@ -61,7 +65,8 @@ fn setup() -> (tempfile::TempDir, Repository, UpstreamRepo) {
         ],
         &[],
     );
-    let upstream = UpstreamRepo::open(dir.path(), None, "current_tasks", "PROGRESS.md").expect("open");
+    let upstream =
+        UpstreamRepo::open(dir.path(), None, "current_tasks", "PROGRESS.md").expect("open");
     (dir, git, upstream)
 }
 
@@ -82,13 +87,18 @@ fn release_adds_one_commit_on_top_naming_operator_and_reason() {
     assert_eq!(released.parent_ids().collect::<Vec<_>>(), vec![before]);
     assert_eq!(
         released.summary(),
-        Ok(Some("drover: release lock parser (by alice: agent crashed at noon)"))
+        Ok(Some(
+            "drover: release lock parser (by alice: agent crashed at noon)"
+        ))
     );
     assert_eq!(released.author().name(), Ok("drover"));
     assert_eq!(released.author().email(), Ok("drover@localhost"));
     assert!(upstream.lock_table().expect("locks").is_empty());
     let tree = released.tree().expect("tree");
-    assert!(tree.get_path(Path::new("PROGRESS.md")).is_ok(), "other files kept");
+    assert!(
+        tree.get_path(Path::new("PROGRESS.md")).is_ok(),
+        "other files kept"
+    );
 }
 
 #[test]
@@ -107,12 +117,21 @@ fn release_rebuilds_on_an_agent_push_that_lands_first() {
             }
         })
         .expect("release");
-    assert!(matches!(outcome, ReleaseOutcome::Released { attempts: 2, .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ReleaseOutcome::Released { attempts: 2, .. }),
+        "{outcome:?}"
+    );
     let agent_commit = agent_commit.expect("agent pushed");
     let new_tip = tip(&git);
-    assert_eq!(git.find_commit(new_tip).expect("tip").parent_id(0).ok(), Some(agent_commit));
+    assert_eq!(
+        git.find_commit(new_tip).expect("tip").parent_id(0).ok(),
+        Some(agent_commit)
+    );
     let locks = upstream.lock_table().expect("locks");
-    let tasks: Vec<_> = locks.iter().map(|l| (l.task.as_str(), l.holder.clone())).collect();
+    let tasks: Vec<_> = locks
+        .iter()
+        .map(|l| (l.task.as_str(), l.holder.clone()))
+        .collect();
     assert_eq!(tasks, vec![("lexer", Holder::File("implementer-2".into()))]);
 }
 
@@ -123,7 +142,12 @@ fn release_reports_already_released_when_the_agent_removed_it_meanwhile() {
     let outcome = upstream
         .release_lock_observed("parser", "alice", "stale", &mut |attempt| {
             if attempt == 1 {
-                agent_commit = Some(commit(&git, "implementer-1", &[], &["current_tasks/parser.txt"]));
+                agent_commit = Some(commit(
+                    &git,
+                    "implementer-1",
+                    &[],
+                    &["current_tasks/parser.txt"],
+                ));
             }
         })
         .expect("release");
@@ -148,7 +172,11 @@ fn release_gives_up_after_the_configured_attempts_without_losing_commits() {
     );
     assert_eq!(pushed.len(), 3);
     assert_eq!(pushed.last().copied(), Some(tip(&git)));
-    assert_eq!(upstream.lock_table().expect("locks").len(), 1, "lock still held");
+    assert_eq!(
+        upstream.lock_table().expect("locks").len(),
+        1,
+        "lock still held"
+    );
 }
 
 #[test]
@@ -158,7 +186,10 @@ fn prepared_release_does_not_apply_over_a_moved_branch() {
         .prepare_release("current_tasks/parser.txt", "alice", "")
         .expect("prepare")
         .expect("lock present");
-    assert_eq!(prepared.message.lines().next(), Some("drover: release lock parser (by alice)"));
+    assert_eq!(
+        prepared.message.lines().next(),
+        Some("drover: release lock parser (by alice)")
+    );
     let agent = commit(&git, "implementer-3", &[("README", b"hi")], &[]);
     assert!(!upstream.apply_release(&prepared).expect("apply"));
     assert_eq!(tip(&git), agent);
@@ -173,7 +204,9 @@ fn unknown_and_previously_released_tasks_are_told_apart() {
     assert!(matches!(err, UpstreamError::LockNotFound { .. }), "{err}");
     commit(&git, "implementer-1", &[], &["current_tasks/parser.txt"]);
     assert_eq!(
-        upstream.release_lock("parser", "alice", "x").expect("release"),
+        upstream
+            .release_lock("parser", "alice", "x")
+            .expect("release"),
         ReleaseOutcome::AlreadyReleased
     );
 }
@@ -181,17 +214,28 @@ fn unknown_and_previously_released_tasks_are_told_apart() {
 #[test]
 fn ambiguous_names_are_refused_and_exact_paths_work() {
     let (_dir, git, mut upstream) = setup();
-    commit(&git, "implementer-2", &[("current_tasks/parser", b"agent: implementer-2")], &[]);
+    commit(
+        &git,
+        "implementer-2",
+        &[("current_tasks/parser", b"agent: implementer-2")],
+        &[],
+    );
     let err = upstream
         .release_lock("parser", "alice", "x")
         .expect_err("two files match");
-    assert!(matches!(err, UpstreamError::AmbiguousTask { ref paths, .. } if paths.len() == 2), "{err}");
+    assert!(
+        matches!(err, UpstreamError::AmbiguousTask { ref paths, .. } if paths.len() == 2),
+        "{err}"
+    );
     let outcome = upstream
         .release_lock("current_tasks/parser.txt", "alice", "x")
         .expect("release by path");
     assert!(matches!(outcome, ReleaseOutcome::Released { .. }));
     let locks = upstream.lock_table().expect("locks");
-    assert_eq!(locks.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(), vec!["current_tasks/parser"]);
+    assert_eq!(
+        locks.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(),
+        vec!["current_tasks/parser"]
+    );
 }
 
 #[test]
@@ -206,13 +250,22 @@ fn releasing_a_non_utf8_named_lock_removes_exactly_that_file() {
         .expect("tree");
     let tree = git.find_tree(tree).expect("tree");
     let sig = Signature::now("implementer-4", "i4@agents").expect("sig");
-    git.commit(Some(BRANCH), &sig, &sig, "claim", &tree, &[&base]).expect("commit");
+    git.commit(Some(BRANCH), &sig, &sig, "claim", &tree, &[&base])
+        .expect("commit");
 
     let locks = upstream.lock_table().expect("locks");
-    let odd = locks.iter().find(|l| l.raw_path.ends_with(b"caf\xe9.txt")).expect("odd lock listed");
+    let odd = locks
+        .iter()
+        .find(|l| l.raw_path.ends_with(b"caf\xe9.txt"))
+        .expect("odd lock listed");
     assert_eq!(odd.task, "caf\u{fffd}");
     let task = odd.task.clone();
     upstream.release_lock(&task, "alice", "x").expect("release");
-    let left: Vec<_> = upstream.lock_table().expect("locks").into_iter().map(|l| l.task).collect();
+    let left: Vec<_> = upstream
+        .lock_table()
+        .expect("locks")
+        .into_iter()
+        .map(|l| l.task)
+        .collect();
     assert_eq!(left, vec!["parser"]);
 }
