@@ -9,8 +9,9 @@
 //! `Send` but not `Sync`: give the watcher one and open another for operator commands such as
 //! `release_lock` (the watcher sees the resulting commit like any other push).
 //!
-//! git2 with vendored libgit2 is used (see the project notes for the gix/git2 measurements):
-//! its compare-and-swap ref update (`reference_matching`) takes the same `.lock` file as
+//! git2 with vendored libgit2 is used: a stable API, a smaller binary and a shorter build than
+//! gix, and read speed is not the bottleneck (a 10 000-commit history scans in about 0.1 s).
+//! Its compare-and-swap ref update (`reference_matching`) takes the same `.lock` file as
 //! `git receive-pack`, which is what makes the release race-safe.
 
 mod error;
