@@ -12,5 +12,6 @@ pub mod docker;
 pub mod logging;
 pub mod secrets;
 pub mod store;
+pub mod supervisor;
 pub mod theme;
 pub mod upstream;

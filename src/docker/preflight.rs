@@ -54,7 +54,7 @@ pub async fn run(
     spec: &RoleSpec,
     slot: &str,
     timeout: Duration,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Result<(), String>, DockerError> {
     if let Err(reason) = local_checks(spec, lookup) {
         return Ok(Err(reason));
