@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::alerts::{AckOutcome, AlertKind, AlertRef};
 use super::effect::{Effect, EventKind, FleetEvent, RecoveryStep, RestartPlan, SlotMode};
+use super::failure::{block, fresh_start};
 use super::fleet::{Fleet, Scope};
 use super::incidents::Resolution;
-use super::lifecycle::{block, fresh_start};
 use super::model::{Actor, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, PendingOp, Slot};

@@ -43,7 +43,9 @@
 
 mod alerts;
 mod command;
+mod dispatch;
 mod effect;
+mod failure;
 mod fleet;
 mod health;
 mod incidents;

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::command::CommandReply;
 use super::effect::{Effect, EventKind, SlotMode};
+use super::failure::fresh_start;
 use super::fleet::{Fleet, RoleEntry, Scope, event};
-use super::lifecycle::fresh_start;
 use super::model::Millis;
 use super::policy::FleetSpec;
 

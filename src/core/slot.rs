@@ -112,6 +112,9 @@ pub(crate) struct Slot {
     /// After a failed stop/pause/unpause/remove: no new Docker operation before this time,
     /// so a persistently failing operation cannot spin.
     pub hold_until: Option<Millis>,
+    /// What the slot knows is doubtful (an answer was lost, a create conflicted): no Docker
+    /// operation until the next listing has been reconciled.
+    pub awaiting_listing: bool,
 }
 
 impl Slot {
@@ -137,6 +140,7 @@ impl Slot {
             trend: VecDeque::new(),
             retired: false,
             hold_until: None,
+            awaiting_listing: false,
         }
     }
 
