@@ -132,7 +132,7 @@ impl Fleet {
             Input::TestRunRecorded { slot, summary } => {
                 scope.visible = true;
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    s.record_test(cx.now, bounded_summary(summary));
+                    s.record_test(cx.now, summary);
                     on_activity(s, r, cx);
                 });
             }
@@ -249,16 +249,6 @@ impl Fleet {
             self.want_listing = true;
         }
     }
-}
-
-/// Failing test names are capped so one huge run cannot bloat every snapshot.
-fn bounded_summary(mut summary: super::model::TestSummary) -> super::model::TestSummary {
-    summary.failing.truncate(50);
-    for name in &mut summary.failing {
-        let cut = super::signature::cut(name, 200).len();
-        name.truncate(cut);
-    }
-    summary
 }
 
 fn detector_fired(

@@ -85,6 +85,8 @@ pub struct Fleet {
     pub(crate) want_listing: bool,
     pub(crate) extras: Vec<(String, String)>,
     pub(crate) last_reply: Option<CommandReply>,
+    /// The earliest deadline, recomputed at the end of every `handle`.
+    pub(crate) wakeup: Option<Millis>,
 }
 
 impl Fleet {
@@ -108,6 +110,7 @@ impl Fleet {
             want_listing: false,
             extras: Vec::new(),
             last_reply: None,
+            wakeup: None,
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -120,6 +123,10 @@ impl Fleet {
             }
         }
         fleet.sort_slots();
+        fleet.wakeup = fleet.compute_wakeup(&Scope {
+            all: true,
+            ..Scope::default()
+        });
         fleet
     }
 
@@ -168,11 +175,16 @@ impl Fleet {
         for k in stray {
             fleet.alerts.clear(now, &k, &mut fleet.pending);
         }
+        fleet.wakeup = fleet.compute_wakeup(&Scope {
+            all: true,
+            ..Scope::default()
+        });
         fleet
     }
 
     /// Applies one input at time `now` and returns what the outside world must do.
     pub fn handle(&mut self, now: Millis, input: Input) -> Vec<Effect> {
+        let input = input.bounded();
         let mut out = std::mem::take(&mut self.pending);
         let mut scope = Scope::default();
         self.run_timers_if_due(now, &mut out, &mut scope);
@@ -190,15 +202,37 @@ impl Fleet {
     }
 
     /// When the core next needs a `Tick`, if ever. The supervisor sets one timer to this.
+    /// Always in the future after `handle` returns (nothing is left due).
     pub fn next_wakeup(&self) -> Option<Millis> {
+        self.wakeup
+    }
+
+    /// Refreshes the cached deadline of every slot in `scope` and returns the earliest
+    /// deadline of the fleet. Slots outside the scope did not change, so their cache holds.
+    fn compute_wakeup(&mut self, scope: &Scope) -> Option<Millis> {
         let ready = self.docker.ready();
-        let mut next: Option<Millis> = None;
-        let mut take = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
-        for s in &self.slots {
-            if let Some(role) = self.roles.get(s.role) {
-                deadlines(s, &role.spec, ready, self.op_timeout, &mut take);
+        let op_timeout = self.op_timeout;
+        let roles = &self.roles;
+        let refresh = |s: &mut Slot| {
+            let mut next: Option<Millis> = None;
+            if let Some(role) = roles.get(s.role) {
+                deadlines(s, &role.spec, ready, op_timeout, |t| {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                });
+            }
+            s.deadline = next;
+        };
+        if scope.all {
+            self.slots.iter_mut().for_each(refresh);
+        } else {
+            for &i in &scope.touched {
+                if let Some(s) = self.slots.get_mut(i) {
+                    refresh(s);
+                }
             }
         }
+        let mut next = self.slots.iter().filter_map(|s| s.deadline).min();
+        let mut take = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
         if self.docker.status == DockerStatus::Up
             && let Some(t) = self.docker.listing_since
         {
@@ -287,7 +321,7 @@ impl Fleet {
     }
 
     fn run_timers_if_due(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
-        if self.next_wakeup().is_none_or(|t| t > now) {
+        if self.wakeup.is_none_or(|t| t > now) {
             return;
         }
         scope.all = true;
@@ -334,32 +368,48 @@ impl Fleet {
                 self.docker.listing_since = Some(now);
                 out.push(Effect::ListContainers);
             }
-            if self.next_wakeup().is_none_or(|t| t > now) {
+            self.persist_records(now, &scope, out);
+            if self.drop_retired(now, out) {
+                scope.all = true;
+                scope.touched.clear();
+            }
+            scope.visible |= self.evaluate_locks(now, out);
+            self.wakeup = self.compute_wakeup(&scope);
+            // Invariant: only slots in `scope` changed, so refreshing just their cached
+            // deadlines gives the same answer as refreshing all (checked in debug builds).
+            #[cfg(debug_assertions)]
+            {
+                let all = Scope { all: true, ..Scope::default() };
+                let partial = self.wakeup;
+                debug_assert_eq!(partial, self.compute_wakeup(&all), "stale deadline cache");
+            }
+            if self.wakeup.is_none_or(|t| t > now) {
                 break;
             }
             self.run_timers_if_due(now, out, &mut scope);
         }
-        let indices: Vec<usize> = if scope.all {
-            (0..self.slots.len()).collect()
-        } else {
-            let mut t = std::mem::take(&mut scope.touched);
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
-        for i in indices {
-            if let Some(s) = self.slots.get_mut(i)
-                && s.persisted.as_ref().is_none_or(|p| !p.same_state(&s.rec))
-            {
+        if scope.visible || !out.is_empty() {
+            self.version += 1;
+        }
+    }
+
+    /// Emits `PersistSlot` for every touched slot whose business state changed.
+    fn persist_records(&mut self, now: Millis, scope: &Scope, out: &mut Vec<Effect>) {
+        let mut persist = |s: &mut Slot| {
+            if s.persisted.as_ref().is_none_or(|p| !p.same_state(&s.rec)) {
                 s.rec.updated_at = now;
                 s.persisted = Some(s.rec.clone());
                 out.push(Effect::PersistSlot(s.rec.clone()));
             }
-        }
-        self.drop_retired(now, out);
-        scope.visible |= self.evaluate_locks(now, out);
-        if scope.visible || !out.is_empty() {
-            self.version += 1;
+        };
+        if scope.all {
+            self.slots.iter_mut().for_each(persist);
+        } else {
+            for &i in &scope.touched {
+                if let Some(s) = self.slots.get_mut(i) {
+                    persist(s);
+                }
+            }
         }
     }
 
@@ -398,9 +448,10 @@ impl Fleet {
         }
     }
 
-    fn drop_retired(&mut self, now: Millis, out: &mut Vec<Effect>) {
+    /// Removes slots whose retirement finished. Returns whether any was removed.
+    fn drop_retired(&mut self, now: Millis, out: &mut Vec<Effect>) -> bool {
         if !self.slots.iter().any(|s| s.retired) {
-            return;
+            return false;
         }
         let (gone, kept): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.slots)
             .into_iter()
@@ -420,6 +471,7 @@ impl Fleet {
             out.push(Effect::ForgetSlot { slot: s.name });
         }
         self.rebuild_index();
+        true
     }
 
     fn evaluate_locks(&mut self, now: Millis, out: &mut Vec<Effect>) -> bool {

@@ -57,6 +57,13 @@ fn is_errorish(line: &str) -> bool {
     ERRORISH.iter().any(|w| lower.contains(w))
 }
 
+/// Free text from outside (an error, a reason) made safe to show and store: ANSI and control
+/// characters stripped, whitespace trimmed, secret values redacted, at most `max` bytes.
+pub fn clean_text(text: &str, max: usize) -> String {
+    let stripped = strip_ansi(cut(text, MAX_LINE_BYTES));
+    cut(&redact_secrets(stripped.trim()), max).to_string()
+}
+
 /// `text` cut to at most `max` bytes at a char boundary.
 pub fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {

@@ -115,6 +115,8 @@ pub(crate) struct Slot {
     /// What the slot knows is doubtful (an answer was lost, a create conflicted): no Docker
     /// operation until the next listing has been reconciled.
     pub awaiting_listing: bool,
+    /// The slot's earliest deadline, cached by the fleet after each change to the slot.
+    pub deadline: Option<Millis>,
 }
 
 impl Slot {
@@ -141,6 +143,7 @@ impl Slot {
             retired: false,
             hold_until: None,
             awaiting_listing: false,
+            deadline: None,
         }
     }
 
