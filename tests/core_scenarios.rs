@@ -1142,3 +1142,36 @@ fn hostile_input_is_bounded_and_never_panics() {
             .all(|e| serde_json::to_string(e).map(|s| s.len()).unwrap_or(0) < 8_192)
     );
 }
+
+#[test]
+fn stop_then_start_before_the_stop_finished_is_not_a_failure() {
+    let mut h = Harness::new(spec(1, |r| r.preflight = false));
+    h.boot();
+    h.advance(MIN);
+    let stop = h.handle_only(Input::Operator {
+        request: drover::core::CommandRequest::new(Command::Stop { slot: S1.into() }, "alice"),
+    });
+    let Some(Effect::Stop { id, .. }) = stop
+        .iter()
+        .find(|e| matches!(e, Effect::Stop { .. }))
+        .cloned()
+    else {
+        panic!("no stop: {stop:?}");
+    };
+    let (reply, _) = h.command(Command::Start { slot: S1.into() });
+    assert_eq!(reply, CommandReply::Accepted);
+    h.world.exit(S1, 143);
+    h.feed(Input::ContainerDied {
+        slot: S1.into(),
+        id,
+        exit_code: 143,
+        oom_killed: false,
+        last_lines: vec![],
+    });
+    assert_eq!(h.state(S1), SlotState::Running);
+    assert!(
+        h.snapshot().open_incidents.is_empty(),
+        "an operator's stop is not an incident"
+    );
+    assert_eq!(h.view(S1).backoff_step, 0);
+}

@@ -390,8 +390,13 @@ fn slot_command(
             SlotMode::Blocked { reason: r, .. } if r == reason => Unchanged,
             SlotMode::Retiring | SlotMode::TakenOver { .. } => refuse(&s.rec.mode),
             _ => {
+                let reason = if reason.trim().is_empty() {
+                    format!("blocked by {who}")
+                } else {
+                    reason.clone()
+                };
                 set_mode(s, cx, SlotMode::Auto);
-                block(s, role, cx, reason.clone(), op);
+                block(s, role, cx, reason, op);
                 Accepted
             }
         },

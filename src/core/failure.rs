@@ -43,6 +43,9 @@ pub(crate) fn on_died(
         // It started and died before the start was confirmed.
         s.rec.starts += 1;
     }
+    let stopped_by_us = s.in_flight.as_ref().is_some_and(
+        |f| matches!(&f.op, PendingOp::Stop { id: i } | PendingOp::Kill { id: i } if i == id),
+    );
     settle(s, |op| {
         op.id() == Some(id) && !matches!(op, PendingOp::Remove { .. })
     });
@@ -88,6 +91,15 @@ pub(crate) fn on_died(
         return;
     }
     if replace {
+        return;
+    }
+    if stopped_by_us && s.probe_kill.is_none() && s.rec.mode == SlotMode::Auto {
+        // Our own stop, and the slot was handed back to drover meanwhile (stop, then start):
+        // not a failure, just start it again.
+        s.rec.restart = Some(RestartPlan {
+            at: now,
+            via: RecoveryStep::Restart,
+        });
         return;
     }
     match s.rec.mode {

@@ -379,7 +379,10 @@ impl Fleet {
             // deadlines gives the same answer as refreshing all (checked in debug builds).
             #[cfg(debug_assertions)]
             {
-                let all = Scope { all: true, ..Scope::default() };
+                let all = Scope {
+                    all: true,
+                    ..Scope::default()
+                };
                 let partial = self.wakeup;
                 debug_assert_eq!(partial, self.compute_wakeup(&all), "stale deadline cache");
             }

@@ -37,7 +37,7 @@ const ERRORISH: &[&str] = &[
 ];
 
 /// The line that explains a failure: the last line containing an error-ish word, else the last
-/// non-empty line. ANSI-stripped, trimmed, secrets redacted and cut to [`MAX_REASON_BYTES`].
+/// non-empty line. ANSI-stripped, trimmed, secrets redacted and cut to 300 bytes.
 pub fn explaining_line(lines: &[String]) -> Option<String> {
     let tail = &lines[lines.len().saturating_sub(MAX_LINES)..];
     let cleaned: Vec<String> = tail
