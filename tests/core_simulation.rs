@@ -5,7 +5,8 @@
 //!
 //! Replay one schedule with its trace:
 //! `DROVER_SIM_SEED=<seed> cargo test --test core_simulation -- --nocapture`
-//! Change the number of schedules with `DROVER_SIM_SCHEDULES=<n>`.
+//! Change the number of schedules with `DROVER_SIM_SCHEDULES=<n>` and the first seed with
+//! `DROVER_SIM_FIRST_SEED=<seed>` (to explore beyond the default range).
 
 mod core_support;
 
@@ -435,7 +436,8 @@ impl Sim {
                 }
             }
             72..=86 => self.operator(&slots),
-            87..=92 => {
+            87..=89 => self.signals(&slots),
+            90..=92 => {
                 if let Some(slot) = self.rng.pick(&slots).cloned() {
                     self.feed(Input::Activity {
                         slot,
@@ -476,6 +478,69 @@ impl Sim {
             seq: self.seq,
             input,
         });
+    }
+
+    /// Inputs from the other adapters: lock tables, loop detectors, a reloaded config.
+    fn signals(&mut self, slots: &[String]) {
+        let slot = self
+            .rng
+            .pick(slots)
+            .cloned()
+            .unwrap_or_else(|| "implementer-1".into());
+        match self.rng.below(10) {
+            0..=3 => {
+                let mut locks = Vec::new();
+                for task in ["parser", "lexer", "docs"]
+                    .iter()
+                    .take(self.rng.below(4) as usize)
+                {
+                    let holder = match self.rng.below(3) {
+                        0 => Some(slot.clone()),
+                        1 => Some("someone".to_string()),
+                        _ => None,
+                    };
+                    let age = self.rng.below(40 * 60_000);
+                    locks.push(drover::core::LockObservation {
+                        task: task.to_string(),
+                        holder,
+                        claimed_at: self.now.saturating_sub(age),
+                    });
+                }
+                self.feed(Input::LocksObserved { locks });
+            }
+            4..=6 => {
+                let action = *self
+                    .rng
+                    .pick(&[
+                        drover::core::DetectorAction::Alert,
+                        drover::core::DetectorAction::Pause,
+                        drover::core::DetectorAction::Block,
+                        drover::core::DetectorAction::Restart,
+                    ])
+                    .unwrap_or(&drover::core::DetectorAction::Alert);
+                self.feed(Input::DetectorFired {
+                    slot,
+                    detector: "output_repetition".into(),
+                    evidence: vec!["same line again".into()],
+                    action,
+                });
+            }
+            7..=8 => self.feed(Input::DetectorCleared {
+                slot,
+                detector: "output_repetition".into(),
+            }),
+            _ => {
+                let mut spec = self.spec.clone();
+                if let Some(role) = spec.roles.first_mut() {
+                    role.replicas = self.rng.below(4) as u32;
+                    if self.rng.chance(50) {
+                        role.spec_hash = format!("hash-{}", self.rng.below(3));
+                    }
+                }
+                self.spec = spec.clone();
+                self.feed(Input::SpecChanged { spec });
+            }
+        }
     }
 
     fn deliver_next(&mut self) {
@@ -714,7 +779,11 @@ fn seeded_schedules_keep_every_invariant() {
     let started = std::time::Instant::now();
     let mut steps = 0;
     let mut cov = Coverage::default();
-    for seed in 0..schedules {
+    let first: u64 = std::env::var("DROVER_SIM_FIRST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for seed in first..first + schedules {
         steps += run_seed(seed, false, &mut cov);
     }
     println!(

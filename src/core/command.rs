@@ -425,6 +425,11 @@ fn slot_command(
             }
         },
         Command::HandBack { .. } => match &s.rec.mode {
+            SlotMode::TakenOver { .. } if s.n > role.replicas => {
+                // Scaled away while taken over: retire it now.
+                set_mode(s, cx, SlotMode::Retiring);
+                Accepted
+            }
             SlotMode::TakenOver { .. } => {
                 set_mode(s, cx, SlotMode::Auto);
                 fresh_start(s, cx);

@@ -137,6 +137,7 @@ impl Fleet {
                 });
             }
             Input::LocksObserved { locks } => {
+                scope.locks = true;
                 scope.visible |= self.locks.observe(locks);
             }
             Input::DetectorFired {

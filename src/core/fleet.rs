@@ -63,6 +63,8 @@ pub(crate) struct Scope {
     pub all: bool,
     /// Something visible changed that produced no effect (activity, a test run, …).
     pub visible: bool,
+    /// The lock table was replaced.
+    pub locks: bool,
 }
 
 /// The fleet: every slot's state and the policies that drive it. Pure and synchronous.
@@ -373,7 +375,11 @@ impl Fleet {
                 scope.all = true;
                 scope.touched.clear();
             }
-            scope.visible |= self.evaluate_locks(now, out);
+            // Lock conditions depend on the lock table, time and slot states; a quiet input
+            // (no effect, no timer) changed none of them.
+            if scope.all || scope.locks || !out.is_empty() {
+                scope.visible |= self.evaluate_locks(now, out);
+            }
             self.wakeup = self.compute_wakeup(&scope);
             // Invariant: only slots in `scope` changed, so refreshing just their cached
             // deadlines gives the same answer as refreshing all (checked in debug builds).

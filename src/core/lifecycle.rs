@@ -118,7 +118,14 @@ fn preflight(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
 
 fn create(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
     let generation = s.rec.generation + 1;
-    issue(s, cx, PendingOp::Create { generation });
+    issue(
+        s,
+        cx,
+        PendingOp::Create {
+            generation,
+            spec_hash: role.spec_hash.clone(),
+        },
+    );
     cx.out.push(Effect::Create {
         slot: s.name.clone(),
         role: role.name.clone(),
@@ -166,18 +173,32 @@ pub(crate) fn settle(s: &mut Slot, matches: impl Fn(&PendingOp) -> bool) {
 }
 
 pub(crate) fn on_created(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, generation: u64, id: &str) {
-    settle(s, |op| *op == PendingOp::Create { generation });
+    let awaited = match s.in_flight.as_ref().map(|f| &f.op) {
+        Some(PendingOp::Create {
+            generation: g,
+            spec_hash,
+        }) if *g == generation => Some(spec_hash.clone()),
+        _ => None,
+    };
+    if awaited.is_some() {
+        s.in_flight = None;
+    }
     match &s.container {
         Some(c) if c.id == id => {}
         Some(_) => cx.extras.push((s.name.clone(), id.to_string())),
         None => {
+            // An answer we stopped waiting for does not say which spec it was created with.
+            if awaited.is_none() {
+                doubt(s, cx);
+            }
+            let spec_hash = awaited.unwrap_or_else(|| role.spec_hash.clone());
             s.container = Some(Container {
                 id: id.to_string(),
                 generation,
-                spec_hash: role.spec_hash.clone(),
+                replace: spec_hash != role.spec_hash,
+                spec_hash,
                 status: ContainerStatus::Created,
                 started_at: None,
-                replace: false,
                 warmed_up: false,
             });
             s.rec.generation = s.rec.generation.max(generation);
@@ -204,7 +225,10 @@ pub(crate) fn on_create_failed(
     generation: u64,
     error: &str,
 ) {
-    let was_ours = s.in_flight.as_ref().map(|f| &f.op) == Some(&PendingOp::Create { generation });
+    let was_ours = matches!(
+        s.in_flight.as_ref().map(|f| &f.op),
+        Some(PendingOp::Create { generation: g, .. }) if *g == generation
+    );
     if !was_ours {
         return;
     }

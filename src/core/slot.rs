@@ -35,13 +35,29 @@ pub(crate) struct Container {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PendingOp {
     Preflight,
-    Create { generation: u64 },
-    Start { id: String },
-    Stop { id: String },
-    Kill { id: String },
-    Pause { id: String },
-    Unpause { id: String },
-    Remove { id: String },
+    /// `spec_hash` is the hash the container is created with.
+    Create {
+        generation: u64,
+        spec_hash: String,
+    },
+    Start {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Kill {
+        id: String,
+    },
+    Pause {
+        id: String,
+    },
+    Unpause {
+        id: String,
+    },
+    Remove {
+        id: String,
+    },
 }
 
 impl PendingOp {
