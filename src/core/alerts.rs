@@ -259,6 +259,7 @@ impl AlertTable {
 }
 
 fn bounded_evidence(lines: &[String]) -> Vec<String> {
+    // The start is at most `len`, so the slice cannot be out of range.
     lines[lines.len().saturating_sub(MAX_EVIDENCE)..]
         .iter()
         .map(|l| cut(l, MAX_REASON_BYTES).to_string())

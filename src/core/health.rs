@@ -62,7 +62,10 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
             let base = stall_base(s.last_activity, started);
             if s.stalled_since.is_none() && base.saturating_add(role.stall_after) <= now {
                 s.stalled_since = Some(base);
-                let msg = format!("no output, commit or progress for {}", human(now - base));
+                let msg = format!(
+                    "no output, commit or progress for {}",
+                    human(now.saturating_sub(base))
+                );
                 cx.raise(&s.name, AlertKind::Stall, Severity::Warning, &msg);
                 cx.incidents.open(
                     now,

@@ -39,6 +39,7 @@ const ERRORISH: &[&str] = &[
 /// The line that explains a failure: the last line containing an error-ish word, else the last
 /// non-empty line. ANSI-stripped, trimmed, secrets redacted and cut to 300 bytes.
 pub fn explaining_line(lines: &[String]) -> Option<String> {
+    // The start is at most `len`, so the slice cannot be out of range.
     let tail = &lines[lines.len().saturating_sub(MAX_LINES)..];
     let cleaned: Vec<String> = tail
         .iter()
@@ -70,6 +71,7 @@ pub fn cut(text: &str, max: usize) -> &str {
         return text;
     }
     let mut end = max;
+    // Index 0 is always a char boundary, so this stops; `end` then is a valid slice end.
     while !text.is_char_boundary(end) {
         end -= 1;
     }
