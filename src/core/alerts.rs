@@ -246,13 +246,6 @@ impl AlertTable {
         self.active.values()
     }
 
-    pub(crate) fn count_for(&self, slot: &str) -> u32 {
-        self.active
-            .keys()
-            .filter(|k| k.slot.as_deref() == Some(slot))
-            .count() as u32
-    }
-
     pub(crate) fn keys_where(&self, pred: impl Fn(&AlertKey) -> bool) -> Vec<AlertKey> {
         self.active.keys().filter(|k| pred(k)).cloned().collect()
     }
