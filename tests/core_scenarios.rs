@@ -1048,3 +1048,130 @@ fn commands_and_snapshots_have_a_stable_json_shape() {
     assert_eq!(v["slots"][0]["state"]["state"], "running");
     assert_eq!(v["docker"]["docker"], "up");
 }
+
+#[test]
+fn hostile_input_is_bounded_and_never_panics() {
+    let mut h = Harness::new(spec(1, |r| r.preflight = false));
+    h.boot();
+    let huge = "E".repeat(10 << 20);
+    let flood: Vec<String> = (0..100_000)
+        .map(|i| format!("line {i}"))
+        .chain([huge.clone()])
+        .collect();
+    let id = h.world.exit(S1, 1).expect("running");
+    let effects = h.feed(Input::ContainerDied {
+        slot: S1.into(),
+        id,
+        exit_code: 1,
+        oom_killed: false,
+        last_lines: flood,
+    });
+    let biggest = effects
+        .iter()
+        .map(|e| serde_json::to_string(e).map(|s| s.len()).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    assert!(biggest < 8_192, "an effect of {biggest} bytes");
+    h.world
+        .start_error
+        .insert(S1.into(), format!("OPENAI_API_KEY=sk-secret {huge}"));
+    h.advance(10 * MIN);
+    let text = serde_json::to_string(&h.snapshot()).expect("json");
+    assert!(text.len() < 64 * 1024, "snapshot of {} bytes", text.len());
+    let log =
+        serde_json::to_string(&h.log.iter().map(|(_, e)| e).collect::<Vec<_>>()).expect("json");
+    assert!(
+        !log.contains("sk-secret"),
+        "a secret value reached an effect"
+    );
+
+    // Inputs for slots and containers that do not exist change nothing.
+    for input in [
+        Input::ContainerStarted {
+            slot: "ghost-1".into(),
+            id: "x".into(),
+        },
+        Input::ContainerDied {
+            slot: "ghost-1".into(),
+            id: "x".into(),
+            exit_code: 1,
+            oom_killed: true,
+            last_lines: vec![],
+        },
+        Input::ProbeResult {
+            slot: S1.into(),
+            id: "not-the-container".into(),
+            ok: false,
+            detail: huge.clone(),
+        },
+        Input::ContainerRemoved {
+            slot: S1.into(),
+            id: "not-the-container".into(),
+        },
+        Input::OpFailed {
+            slot: S1.into(),
+            id: "nope".into(),
+            op: drover::core::DockerOp::Stop,
+            error: huge.clone(),
+        },
+        Input::PreflightResult {
+            slot: S1.into(),
+            result: Err(huge.clone()),
+        },
+        Input::Activity {
+            slot: "ghost-2".into(),
+            kind: ActivityKind::Log,
+        },
+    ] {
+        let effects = h.handle_only(input.clone());
+        assert!(
+            docker_effects(&effects)
+                .iter()
+                .all(|e| !matches!(e, Effect::Start { .. } | Effect::Create { .. })),
+            "{input:?}"
+        );
+    }
+    let (reply, effects) = h.command(Command::Block {
+        slot: S1.into(),
+        reason: huge.clone(),
+    });
+    assert_eq!(reply, CommandReply::Accepted);
+    assert!(
+        effects
+            .iter()
+            .all(|e| serde_json::to_string(e).map(|s| s.len()).unwrap_or(0) < 8_192)
+    );
+}
+
+#[test]
+fn stop_then_start_before_the_stop_finished_is_not_a_failure() {
+    let mut h = Harness::new(spec(1, |r| r.preflight = false));
+    h.boot();
+    h.advance(MIN);
+    let stop = h.handle_only(Input::Operator {
+        request: drover::core::CommandRequest::new(Command::Stop { slot: S1.into() }, "alice"),
+    });
+    let Some(Effect::Stop { id, .. }) = stop
+        .iter()
+        .find(|e| matches!(e, Effect::Stop { .. }))
+        .cloned()
+    else {
+        panic!("no stop: {stop:?}");
+    };
+    let (reply, _) = h.command(Command::Start { slot: S1.into() });
+    assert_eq!(reply, CommandReply::Accepted);
+    h.world.exit(S1, 143);
+    h.feed(Input::ContainerDied {
+        slot: S1.into(),
+        id,
+        exit_code: 143,
+        oom_killed: false,
+        last_lines: vec![],
+    });
+    assert_eq!(h.state(S1), SlotState::Running);
+    assert!(
+        h.snapshot().open_incidents.is_empty(),
+        "an operator's stop is not an incident"
+    );
+    assert_eq!(h.view(S1).backoff_step, 0);
+}

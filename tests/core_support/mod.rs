@@ -35,6 +35,9 @@ pub struct World {
     pub probe_ok: BTreeMap<String, bool>,
     /// Start errors per slot (default: starts fine).
     pub start_error: BTreeMap<String, String>,
+    /// Let a second container with the same name be created (so a duplicate create by the
+    /// core shows up as two containers instead of a conflict).
+    pub allow_duplicate_names: bool,
 }
 
 impl World {
@@ -105,7 +108,8 @@ impl World {
                 name,
                 ..
             } => {
-                if self.containers.values().any(|c| &c.name == name) {
+                if !self.allow_duplicate_names && self.containers.values().any(|c| &c.name == name)
+                {
                     self.conflicts += 1;
                     return vec![Input::CreateFailed {
                         slot: slot.clone(),
