@@ -6,8 +6,9 @@
 //!   see lines the owner did not claim, and may take over only by starting a run of their own —
 //!   which cuts the owner's run off (an `Error` verdict unless it had already printed its
 //!   summary).
-//! - A summary-looking line printed while another runner's run is in progress (test output that
-//!   quotes a summary) never becomes a run of its own.
+//! - A summary-looking line printed while another runner's run is in progress or settling, or
+//!   within [`COOLDOWN_LINES`] lines after a run ended (test output quoting a summary), never
+//!   becomes a run of its own; only unambiguous run headers may start a run there.
 //! - Memory is bounded: parsers keep counts plus capped failures; no line is retained.
 //! - Runs whose summary was printed but which may still continue (cargo's several
 //!   `test result:` blocks, a go invocation's several packages) are emitted after
@@ -22,9 +23,13 @@ use super::run::{Emitted, TestRun};
 
 /// Unrelated non-blank lines after which a run that has printed its summary is emitted.
 pub const SETTLE_LINES: u32 = 10;
-/// Unrelated non-blank lines after which a run that never printed its summary is declared cut
-/// off (the runner died and the agent moved on).
-pub const ABANDON_LINES: u32 = 5_000;
+/// Non-blank lines without any structural line from a run that never printed its summary, after
+/// which it is declared cut off (the runner died and the agent moved on). Generous, because a
+/// test may print a lot of uncaptured output.
+pub const ABANDON_LINES: u32 = 20_000;
+/// Non-blank lines after a run ends during which summary-like lines are still taken as that
+/// run's trailing output rather than as runs of their own.
+pub const COOLDOWN_LINES: u32 = 3;
 /// A sample announcement applies to a run starting within this many lines after it.
 pub const SAMPLE_WINDOW_LINES: u64 = 500;
 
@@ -33,7 +38,13 @@ pub struct TestRunDetector {
     cleaner: LineCleaner,
     parsers: Vec<Box<dyn RunParser + Send>>,
     owner: Option<usize>,
-    unclaimed_since_owner_claim: u32,
+    /// Unrelated non-blank lines since the owner last claimed one.
+    settle_count: u32,
+    /// Non-blank lines since the owner last claimed one as structure (`Claim::Mine`).
+    since_structure: u32,
+    /// Non-blank lines during which summary-like lines still count as the output of the run
+    /// that just ended (a summary quoted right after a run is not a run).
+    cooldown: u32,
     line_no: u64,
     sample_hint_line: Option<u64>,
     sample_markers: Vec<memmem::Finder<'static>>,
@@ -62,7 +73,9 @@ impl TestRunDetector {
             cleaner: LineCleaner::new(),
             parsers: parsers::all(),
             owner: None,
-            unclaimed_since_owner_claim: 0,
+            settle_count: 0,
+            since_structure: 0,
+            cooldown: 0,
             line_no: 0,
             sample_hint_line: None,
             sample_markers: [
@@ -160,15 +173,22 @@ impl TestRunDetector {
             cleaner,
             parsers,
             owner,
-            unclaimed_since_owner_claim,
+            settle_count,
+            since_structure,
+            cooldown,
             scratch,
             ..
         } = self;
         let line = cleaner.clean(raw);
         let blank = line.trim().is_empty();
+        if !blank {
+            *cooldown = cooldown.saturating_sub(1);
+        }
 
-        let mut claimed = false;
-        let mut weak = false;
+        let mut owner_claim = Claim::NotMine;
+        // A line that ends a settling run by not belonging to it is still adjacent to that run:
+        // it may start another run but not be a summary of its own.
+        let had_owner = owner.is_some();
         if let Some(o) = *owner
             && let Some(p) = parsers.get_mut(o)
         {
@@ -176,26 +196,17 @@ impl TestRunDetector {
                 line_no,
                 foreign_run_active: false,
             };
-            match p.feed(line, &ctx, scratch) {
-                Claim::Mine => claimed = true,
-                Claim::Weak => weak = true,
-                Claim::NotMine => {}
-            }
+            owner_claim = p.feed(line, &ctx, scratch);
             if p.phase() == Phase::Idle {
                 *owner = None;
             }
-            if claimed || weak {
-                *unclaimed_since_owner_claim = 0;
-            }
         }
-        let mut handoff: Option<usize> = None;
-        if !claimed {
-            // Output inside a run (weakly claimed) may only start another run, never complete
-            // a one-line run: a quoted summary is not a run.
-            let owner_running = weak
-                || owner
-                    .and_then(|o| parsers.get(o))
-                    .is_some_and(|p| p.phase() == Phase::Running);
+        let weak = owner_claim == Claim::Weak;
+        let mut taken_over = false;
+        if owner_claim != Claim::Mine {
+            // While a run is in progress or settling, a line may only start another run with
+            // an unambiguous header, never complete one: a quoted summary is not a run.
+            let foreign_run_active = had_owner || *cooldown > 0;
             let before = scratch.len();
             for (i, p) in parsers.iter_mut().enumerate() {
                 if Some(i) == *owner {
@@ -203,7 +214,7 @@ impl TestRunDetector {
                 }
                 let ctx = LineCtx {
                     line_no,
-                    foreign_run_active: owner_running,
+                    foreign_run_active,
                 };
                 let mut local = Vec::new();
                 let c = p.feed(line, &ctx, &mut local);
@@ -220,33 +231,41 @@ impl TestRunDetector {
                     }
                     scratch.extend(local);
                     if parsers.get(i).is_some_and(|p| p.phase() != Phase::Idle) {
-                        handoff = Some(i);
+                        *owner = Some(i);
                     }
-                    claimed = true;
-                    *unclaimed_since_owner_claim = 0;
+                    taken_over = true;
                     break;
                 }
             }
-            claimed |= weak;
         }
-        if let Some(i) = handoff {
-            *owner = Some(i);
-        }
-        if !claimed && !blank {
-            if let Some(o) = *owner
-                && let Some(p) = parsers.get_mut(o)
-            {
-                *unclaimed_since_owner_claim = unclaimed_since_owner_claim.saturating_add(1);
-                let limit = match p.phase() {
-                    Phase::Settling => SETTLE_LINES,
-                    _ => ABANDON_LINES,
-                };
-                if *unclaimed_since_owner_claim >= limit {
-                    p.interrupt(Interrupt::Quiet, scratch);
-                    *owner = None;
-                    *unclaimed_since_owner_claim = 0;
-                }
+        // Counters: a settling run is emitted after SETTLE_LINES unrelated lines; a running one
+        // is declared cut off after ABANDON_LINES lines with nothing structural from it.
+        if taken_over || owner_claim == Claim::Mine {
+            *settle_count = 0;
+            *since_structure = 0;
+        } else if let Some(o) = *owner
+            && let Some(p) = parsers.get_mut(o)
+            && !blank
+        {
+            *since_structure = since_structure.saturating_add(1);
+            if !weak {
+                *settle_count = settle_count.saturating_add(1);
+            } else {
+                *settle_count = 0;
             }
+            let expired = match p.phase() {
+                Phase::Settling => *settle_count >= SETTLE_LINES,
+                Phase::Running => *since_structure >= ABANDON_LINES,
+                Phase::Idle => false,
+            };
+            if expired {
+                p.interrupt(Interrupt::Quiet, scratch);
+                *owner = None;
+                *settle_count = 0;
+                *since_structure = 0;
+            }
+        }
+        if !taken_over && owner_claim == Claim::NotMine && !blank {
             let bytes = line.as_bytes();
             if self.sample_markers.iter().any(|f| f.find(bytes).is_some()) {
                 self.sample_hint_line = Some(line_no);
@@ -258,6 +277,9 @@ impl TestRunDetector {
     /// Moves finished runs from the parsers' scratch into the output queue, marking the ones an
     /// announcement just before them said were sampled.
     fn take_scratch(&mut self) {
+        if !self.scratch.is_empty() {
+            self.cooldown = COOLDOWN_LINES;
+        }
         for mut e in self.scratch.drain(..) {
             if let Some(hint) = self.sample_hint_line
                 && hint <= e.start_line

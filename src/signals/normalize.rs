@@ -276,11 +276,11 @@ mod tests {
     #[test]
     fn keeps_words_that_only_look_like_ids() {
         assert_eq!(norm("deadbeef facade"), "deadbeef facade");
+        assert_eq!(norm("Compiling serde v1.0.228"), "Compiling serde v<n>.<n>");
         assert_eq!(
             norm("Compiling serde v1.0.228"),
-            "Compiling serde v<n>.<n>"
+            norm("Compiling serde v1.2.3")
         );
-        assert_eq!(norm("Compiling serde v1.0.228"), norm("Compiling serde v1.2.3"));
     }
 
     #[test]

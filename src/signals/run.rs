@@ -1,7 +1,8 @@
 //! A test run as drover records it, and the one pure function that judges it.
 //!
 //! Invariants: `total == passed + failed + skipped + errors`; `verdict` is always
-//! `Verdict::judge` of the other fields; `failures` holds at most [`MAX_FAILURES`] entries with
+//! `Verdict::judge` of the other fields; a completed run that names failing tests counts at
+//! least that many failures and errors (so it is never a pass); `failures` holds at most [`MAX_FAILURES`] entries with
 //! names and reasons truncated to [`MAX_NAME_BYTES`] / [`MAX_REASON_BYTES`], and
 //! `failures_omitted` counts the ones that did not fit.
 
@@ -220,6 +221,18 @@ impl RunBuilder {
         Some(self.failures.len() - 1)
     }
 
+    /// The index of the kept failure with this name, or a new one if there is room. Unlike
+    /// [`push_failure`](Self::push_failure) this never counts an omitted failure: it is for
+    /// details about a failure already counted elsewhere (a failure section after the result
+    /// line).
+    pub fn failure_or_push(&mut self, name: &str) -> Option<usize> {
+        match self.failure_index(name) {
+            Some(i) => Some(i),
+            None if self.failures.len() < MAX_FAILURES => self.push_failure(name, None, None),
+            None => None,
+        }
+    }
+
     /// The index of a kept failure with this exact name.
     pub fn failure_index(&self, name: &str) -> Option<usize> {
         self.failures.iter().position(|f| f.name == name)
@@ -234,10 +247,14 @@ impl RunBuilder {
         if let Some(f) = self.failures.get_mut(index) {
             match &mut f.reason {
                 Some(r) => {
-                    if r.len() < MAX_REASON_BYTES {
+                    if r.len() + 1 < MAX_REASON_BYTES {
                         r.push('\n');
-                        r.push_str(line);
-                        truncate_in_place(r, MAX_REASON_BYTES);
+                        let room = MAX_REASON_BYTES - r.len();
+                        if line.len() <= room {
+                            r.push_str(line);
+                        } else {
+                            r.push_str(&truncate(line, room));
+                        }
                     }
                 }
                 None => f.reason = Some(truncate(line.trim(), MAX_REASON_BYTES)),
@@ -276,10 +293,16 @@ impl RunBuilder {
     pub fn finish(self, end: RunEnd) -> Emitted {
         let Counts {
             passed,
-            failed,
+            mut failed,
             skipped,
             errors,
         } = self.counts;
+        // A run that named failing tests is never a pass, whatever a (possibly quoted or
+        // garbled) summary said: the counts are raised to cover the named failures.
+        let named = (self.failures.len() as u64).saturating_add(self.failures_omitted);
+        if end == RunEnd::Completed && named > failed.saturating_add(errors) {
+            failed = named - errors;
+        }
         let run = TestRun {
             runner: self.runner,
             passed,
@@ -311,23 +334,26 @@ pub(crate) struct Emitted {
     pub start_line: u64,
 }
 
-/// `s` cut to at most `max` bytes on a character boundary, with `…` when cut.
+/// `s` cut to at most `max` bytes on a character boundary, with `…` when cut. Only the kept
+/// part is copied, so the result's capacity is bounded too.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
-    let mut owned = s.to_owned();
-    truncate_in_place(&mut owned, max);
-    owned
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let cut = floor_boundary(s, max.saturating_sub('…'.len_utf8()));
+    let mut out = String::with_capacity(cut + '…'.len_utf8());
+    out.push_str(s.get(..cut).unwrap_or(""));
+    out.push('…');
+    out
 }
 
-pub(crate) fn truncate_in_place(s: &mut String, max: usize) {
-    if s.len() <= max {
-        return;
-    }
-    let mut cut = max.saturating_sub('…'.len_utf8());
+/// The largest char boundary of `s` not above `at`.
+fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut cut = at.min(s.len());
     while cut > 0 && !s.is_char_boundary(cut) {
         cut -= 1;
     }
-    s.truncate(cut);
-    s.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -380,5 +406,7 @@ mod tests {
         let t = truncate(&s, 11);
         assert!(t.len() <= 11);
         assert!(t.ends_with('…'));
+        let long = "x".repeat(100_000);
+        assert!(truncate(&long, 480).capacity() <= 480);
     }
 }

@@ -40,6 +40,8 @@ struct CargoRun {
     b: RunBuilder,
     section: Section,
     block_open: bool,
+    /// `running N tests` of the open block.
+    declared: Option<u64>,
     block_tally: Counts,
     summaries: u32,
     binary: String,
@@ -59,6 +61,7 @@ impl CargoRun {
             b: RunBuilder::new(Runner::CargoTest, line_no),
             section: Section::Outside,
             block_open: false,
+            declared: None,
             block_tally: Counts::default(),
             summaries: 0,
             binary: String::new(),
@@ -87,7 +90,8 @@ impl CargoRun {
         self.b.finish(end)
     }
 
-    fn open_block(&mut self) {
+    fn open_block(&mut self, declared: u64) {
+        self.declared = Some(declared);
         self.block_open = true;
         self.block_tally = Counts::default();
         self.section = Section::Block;
@@ -96,10 +100,18 @@ impl CargoRun {
 
 /// `test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in
 /// 0.00s` → counts and duration.
-fn parse_result(line: &str) -> Option<(Counts, Option<u64>)> {
+struct BlockResult {
+    counts: Counts,
+    /// `passed + failed + ignored + measured`: what `running N tests` announced.
+    ran: u64,
+    duration_ms: Option<u64>,
+}
+
+fn parse_result(line: &str) -> Option<BlockResult> {
     let rest = line.strip_prefix("test result: ")?;
     let (_, items) = rest.split_once(". ")?;
     let mut c = Counts::default();
+    let mut measured = 0;
     let mut dur = None;
     let mut seen = false;
     for item in items.split("; ") {
@@ -112,11 +124,16 @@ fn parse_result(line: &str) -> Option<(Counts, Option<u64>)> {
             "passed" => c.passed += n,
             "failed" => c.failed += n,
             "ignored" => c.skipped += n,
+            "measured" => measured = n,
             _ => {}
         }
         seen = true;
     }
-    seen.then_some((c, dur))
+    seen.then(|| BlockResult {
+        counts: c,
+        ran: c.passed + c.failed + c.skipped + measured,
+        duration_ms: dur,
+    })
 }
 
 /// `running 3 tests` / `running 1 test`.
@@ -189,7 +206,7 @@ impl RunParser for CargoTestParser {
             return Self::feed_stdout_section(run, line);
         }
 
-        if running_count(line).is_some() {
+        if let Some(n) = running_count(line) {
             match self.run.as_mut() {
                 Some(run) if run.block_open => {
                     // A block that never printed its result: that binary died.
@@ -197,10 +214,10 @@ impl RunParser for CargoTestParser {
                         prev.crashed = true;
                         out.push(prev.finish());
                     }
-                    self.run.insert(CargoRun::new(ctx.line_no)).open_block();
+                    self.run.insert(CargoRun::new(ctx.line_no)).open_block(n);
                 }
-                Some(run) => run.open_block(),
-                None => self.run.insert(CargoRun::new(ctx.line_no)).open_block(),
+                Some(run) => run.open_block(n),
+                None => self.run.insert(CargoRun::new(ctx.line_no)).open_block(n),
             }
             return Claim::Mine;
         }
@@ -223,13 +240,19 @@ impl RunParser for CargoTestParser {
             return Claim::Mine;
         }
 
-        if let Some((counts, dur)) = parse_result(line) {
-            if self.run.is_none() && ctx.foreign_run_active {
-                return Claim::NotMine;
+        if let Some(result) = parse_result(line) {
+            match self.run.as_ref() {
+                None if ctx.foreign_run_active => return Claim::NotMine,
+                // A result belongs to the block that announced as many tests; anything else is
+                // output (a test running `cargo test` in a child process, say).
+                Some(run) if !run.block_open || run.declared.is_some_and(|n| n != result.ran) => {
+                    return Claim::Weak;
+                }
+                _ => {}
             }
             let run = self.run.get_or_insert_with(|| CargoRun::new(ctx.line_no));
-            run.b.counts.add(counts);
-            if let Some(d) = dur {
+            run.b.counts.add(result.counts);
+            if let Some(d) = result.duration_ms {
                 run.b.add_duration_ms(d);
             }
             run.block_open = false;
@@ -295,13 +318,12 @@ impl RunParser for CargoTestParser {
             return Claim::Mine;
         }
         if run.closing_list {
-            if line.starts_with("    `") {
-                return Claim::Mine;
-            }
-            if let Some(run) = self.run.take() {
-                out.push(run.finish());
-            }
-            return Claim::NotMine;
+            // The list of failed targets ends the invocation; the run settles.
+            return if line.starts_with("    `") {
+                Claim::Mine
+            } else {
+                Claim::NotMine
+            };
         }
         if run.not_started {
             if line.starts_with("error: command `") && line.contains("--no-run") {
@@ -371,7 +393,7 @@ impl CargoTestParser {
         run.section = Section::Stdout;
         run.stdout_failure = match run.b.failure_index(name) {
             Some(i) => Some(i),
-            None => run.b.push_failure(name, None, None),
+            None => run.b.failure_or_push(name),
         };
         run.panic_lines = 0;
         run.in_panic = false;
@@ -469,12 +491,15 @@ mod tests {
 
     #[test]
     fn result_lines() {
-        let (c, d) = parse_result(
+        let r = parse_result(
             "test result: FAILED. 2 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.08s",
         )
         .unwrap();
-        assert_eq!((c.passed, c.failed, c.skipped), (2, 3, 1));
-        assert_eq!(d, Some(80));
+        assert_eq!(
+            (r.counts.passed, r.counts.failed, r.counts.skipped),
+            (2, 3, 1)
+        );
+        assert_eq!((r.ran, r.duration_ms), (6, Some(80)));
         assert!(parse_result("test result: whatever").is_none());
     }
 

@@ -354,8 +354,11 @@ impl RunParser for GoTestParser {
         }
         if let Some((ok, pkg, detail)) = package_line(line) {
             match self.run.as_mut() {
-                // A test printing a package-like line while it runs.
-                Some(run) if run.open > 0 && ok => return Claim::Weak,
+                // A test printing a package-like line while it runs, or after its package has
+                // failed or panicked (such a package cannot end `ok`).
+                Some(run) if ok && (run.open > 0 || run.in_panic || run.pkg_failures > 0) => {
+                    return Claim::Weak;
+                }
                 Some(_) => {}
                 None if ctx.foreign_run_active => return Claim::NotMine,
                 None => {}

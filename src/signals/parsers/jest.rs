@@ -27,6 +27,8 @@ struct JestRun {
     block_done: bool,
     suites_failed_to_run: u64,
     crashed: bool,
+    /// `Test Suites:` was the previous summary line: only then is `Tests:` jest's own.
+    after_suites_line: bool,
 }
 
 impl JestRun {
@@ -41,6 +43,7 @@ impl JestRun {
             block_done: false,
             suites_failed_to_run: 0,
             crashed: false,
+            after_suites_line: false,
         }
     }
 
@@ -121,8 +124,8 @@ impl RunParser for JestParser {
             return Claim::Mine;
         }
         let Some(run) = self.run.as_mut() else {
-            if line.starts_with("Test Suites: ") {
-                self.run = Some(JestRun::new(ctx.line_no));
+            if line.starts_with("Test Suites: ") && !ctx.foreign_run_active {
+                self.run.insert(JestRun::new(ctx.line_no)).after_suites_line = true;
                 return Claim::Mine;
             }
             if line.starts_with("No tests found, exiting with code") && !ctx.foreign_run_active {
@@ -132,11 +135,16 @@ impl RunParser for JestParser {
             return Claim::NotMine;
         };
 
-        if line.starts_with("Test Suites: ") || line.starts_with("Snapshots: ") {
+        let after_suites_line = std::mem::replace(&mut run.after_suites_line, false);
+        if line.starts_with("Test Suites: ") {
             run.block = None;
+            run.after_suites_line = true;
             return Claim::Mine;
         }
-        if let Some(c) = tests_line(line) {
+        if line.starts_with("Snapshots: ") {
+            return Claim::Mine;
+        }
+        if after_suites_line && let Some(c) = tests_line(line) {
             run.summary = Some(c);
             run.block = None;
             return Claim::Mine;

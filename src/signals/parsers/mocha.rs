@@ -5,7 +5,9 @@
 //!
 //! The closing counts are authoritative. A run starts at the first `✔` line or at the
 //! `passing` line; a load error before either (mocha prints only the exception) is not seen.
-//! The details have no closing line, so the run ends at the first unindented line.
+//! The details have no closing line, so the run settles (see the detector). Mocha prints test
+//! output unframed: a test printing mocha's exact `  N passing` line (two-space indent) before
+//! the real one is taken as the summary; the named failures still keep the run from passing.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::signals::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
@@ -100,7 +102,7 @@ impl RunParser for MochaParser {
                 run.tally.passed += 1;
                 return Claim::Mine;
             }
-            if ind >= 2
+            if ind == 2
                 && !ctx.foreign_run_active
                 && let Some((n, dur)) = passing(t)
             {
@@ -119,7 +121,8 @@ impl RunParser for MochaParser {
             return Claim::NotMine;
         };
 
-        if ind >= 2
+        if ind == 2
+            && run.summary.is_none()
             && let Some((n, dur)) = passing(t)
         {
             run.summary = Some(Counts {
@@ -134,12 +137,13 @@ impl RunParser for MochaParser {
                 return Claim::Mine;
             }
             if ind == 0 {
-                if let Some(run) = self.run.take() {
-                    out.push(run.finish());
-                }
+                // Mocha prints nothing after the details: the run settles. Unindented lines do
+                // not end it early, so a summary quoted right after it is not a run.
                 return Claim::NotMine;
             }
-            if let Some((n, word)) = count_item(t) {
+            if ind == 2
+                && let Some((n, word)) = count_item(t)
+            {
                 match word {
                     "pending" => {
                         summary.skipped = n;

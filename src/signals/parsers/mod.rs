@@ -3,8 +3,10 @@
 //! Contract for every parser:
 //! - `feed` gets each cleaned line the parser may see. While `Idle`, a parser returns
 //!   [`Claim::Mine`] only when the line starts a run (it then leaves `Idle`) or completes a
-//!   one-line run (pushed to `out`); idle parsers must never emit a run when
-//!   `ctx.foreign_run_active` is set.
+//!   one-line run (pushed to `out`). When `ctx.foreign_run_active` is set, only unambiguous
+//!   run headers may start a run: never a summary-like line (a one-line run, or a start that is
+//!   itself a summary such as jest's `Test Suites:`), since inside or right after another run
+//!   such a line is that run's output quoting a summary.
 //! - While `Running` or `Settling`, it returns `Mine` for the lines that belong to its run
 //!   (`Weak` for free-form output within it).
 //!   A settling parser that meets a line that is not its own emits its run, returns to `Idle`
@@ -65,7 +67,8 @@ pub(crate) enum Interrupt {
 pub(crate) struct LineCtx {
     /// 1-based line number within the stream.
     pub line_no: u64,
-    /// Another runner's run is in progress (not merely settling).
+    /// Another runner's run is in progress or settling: summary-like lines (anything that
+    /// would complete or pass a run on its own) must not become runs.
     pub foreign_run_active: bool,
 }
 

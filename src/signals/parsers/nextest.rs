@@ -35,6 +35,8 @@ struct NxRun {
     panic_lines: u8,
     interrupted: bool,
     final_error_seen: bool,
+    /// `Starting N tests`.
+    planned: Option<u64>,
 }
 
 impl NxRun {
@@ -49,6 +51,7 @@ impl NxRun {
             panic_lines: 0,
             interrupted: false,
             final_error_seen: false,
+            planned: None,
         }
     }
 
@@ -96,10 +99,13 @@ fn status_line(line: &str) -> Option<(Status, &str)> {
 }
 
 /// `Summary [   0.189s] 7 tests run: 3 passed, 4 failed, 0 skipped` → counts, duration.
-fn summary_line(line: &str) -> Option<(Counts, Option<u64>)> {
+/// Also returns the number of tests the run was to run (`7` in `7 tests run` and `3/7 tests run`).
+fn summary_line(line: &str) -> Option<(Counts, Option<u64>, u64)> {
     let rest = line.trim_start().strip_prefix("Summary [")?;
     let (dur, rest) = rest.split_once("] ")?;
-    let (_, items) = rest.split_once(" run: ")?;
+    let (planned, items) = rest.split_once(" run: ")?;
+    let planned = planned.split_whitespace().next()?;
+    let planned = planned.rsplit('/').next()?.parse().ok()?;
     let mut c = Counts::default();
     for item in items.split(", ") {
         // `5 passed (1 flaky)`, `1 failed (1 leaky)`: the parenthesised part is a detail.
@@ -112,7 +118,14 @@ fn summary_line(line: &str) -> Option<(Counts, Option<u64>)> {
             _ => {}
         }
     }
-    Some((c, duration_ms(dur.trim())))
+    Some((c, duration_ms(dur.trim()), planned))
+}
+
+/// `Starting 7 tests across 2 binaries (1 test skipped)` → 7.
+fn starting_count(t: &str) -> Option<u64> {
+    let rest = t.strip_prefix("Starting ")?;
+    let (n, _) = crate::signals::text::leading_number(rest)?;
+    Some(n)
 }
 
 fn is_start(t: &str) -> bool {
@@ -159,6 +172,11 @@ impl RunParser for NextestParser {
                     self.run = Some(NxRun::new(ctx.line_no));
                 }
             }
+            if let Some(run) = self.run.as_mut()
+                && let Some(n) = starting_count(t)
+            {
+                run.planned = Some(n);
+            }
             return Claim::Mine;
         }
         let Some(run) = self.run.as_mut() else {
@@ -186,7 +204,11 @@ impl RunParser for NextestParser {
         if is_rule(t) {
             return Claim::Mine;
         }
-        if let Some((counts, dur)) = summary_line(line) {
+        if let Some((counts, dur, planned)) = summary_line(line) {
+            // Only the summary of the tests this run announced (a quoted one is output).
+            if run.planned != Some(planned) {
+                return Claim::Weak;
+            }
             run.summary = Some(counts);
             run.b.duration_ms = dur;
             run.section = Section::AfterSummary;
@@ -249,13 +271,13 @@ impl RunParser for NextestParser {
                 }
                 return Claim::Mine;
             }
-            if t.is_empty() {
-                return Claim::Mine;
-            }
-            if let Some(run) = self.run.take() {
-                out.push(run.finish());
-            }
-            return Claim::NotMine;
+            // Anything else: the run settles (unrelated lines do not end it early, so a
+            // summary quoted right after it cannot pass as a run of its own).
+            return if t.is_empty() {
+                Claim::Mine
+            } else {
+                Claim::NotMine
+            };
         }
         if t.is_empty() {
             return Claim::Mine;
@@ -328,12 +350,15 @@ mod tests {
 
     #[test]
     fn summaries() {
-        let (c, d) =
+        let (c, d, n) =
             summary_line("     Summary [   0.189s] 7 tests run: 3 passed, 4 failed, 0 skipped")
                 .unwrap();
-        assert_eq!((c.passed, c.failed, c.skipped, d), (3, 4, 0, Some(189)));
-        let (c, _) =
-            summary_line("Summary [ 1.0s] 5 tests run: 5 passed (1 flaky), 2 skipped").unwrap();
-        assert_eq!((c.passed, c.skipped), (5, 2));
+        assert_eq!(
+            (c.passed, c.failed, c.skipped, d, n),
+            (3, 4, 0, Some(189), 7)
+        );
+        let (c, _, n) =
+            summary_line("Summary [ 1.0s] 3/5 tests run: 3 passed (1 flaky), 2 skipped").unwrap();
+        assert_eq!((c.passed, c.skipped, n), (3, 2, 5));
     }
 }

@@ -551,7 +551,10 @@ impl RunParser for NodeSpecParser {
             });
 
         if self.run.is_none() {
-            let starts = ind == 0 && (result.is_some() || group_start.is_some() || info.is_some());
+            let starts = ind == 0
+                && (result.is_some()
+                    || group_start.is_some()
+                    || (info.is_some() && !ctx.foreign_run_active));
             if !starts {
                 if ind == 0
                     && let Some(err) = load_error(t)

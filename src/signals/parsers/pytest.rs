@@ -3,9 +3,9 @@
 //!
 //! The final `=== N failed, M passed in 0.1s ===` line is authoritative for counts; progress
 //! characters and `-v` status words are tallied only for runs that never reach it. Output a
-//! test captured (`--- Captured stdout call ---`) is never read as structure, and a summary-like
-//! line right after captured output is only accepted if it agrees with the progress tally — a
-//! test that prints `390 passed` cannot pass a run.
+//! test captured (`--- Captured stdout call ---`) is never read as structure, and a summary
+//! line is only accepted if it agrees with the progress tally (or, before any progress, with
+//! the collected count) — a test that prints `=== 390 passed ===` cannot pass a run.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::signals::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
@@ -37,11 +37,12 @@ struct PytestRun {
     tally_seen: bool,
     collection_interrupted: bool,
     cut_off: bool,
+    /// `collected N items`.
+    collected: Option<u64>,
+    /// The run began with `=== test session starts ===` (not `-q`).
+    session_banner: bool,
     block: Option<usize>,
     block_reason_lines: u8,
-    /// A summary-like line met inside captured output that disagreed with the tally; used only
-    /// if no better summary follows.
-    deferred: Option<(Counts, Option<u64>)>,
 }
 
 impl PytestRun {
@@ -54,14 +55,14 @@ impl PytestRun {
             tally_seen: false,
             collection_interrupted: false,
             cut_off: false,
+            collected: None,
+            session_banner: false,
             block: None,
             block_reason_lines: 0,
-            deferred: None,
         }
     }
 
     fn finish(mut self, summary: Option<(Counts, Option<u64>)>) -> Emitted {
-        let summary = summary.or(self.deferred.take());
         let end = if self.collection_interrupted {
             RunEnd::NotStarted
         } else if self.cut_off || summary.is_none() {
@@ -75,6 +76,10 @@ impl PytestRun {
                 self.b.duration_ms = dur;
             }
             None => self.b.counts = self.tally,
+        }
+        if self.b.failures.len() >= crate::signals::run::MAX_FAILURES {
+            let failing = self.b.counts.failed.saturating_add(self.b.counts.errors);
+            self.b.failures_omitted = failing.saturating_sub(self.b.failures.len() as u64);
         }
         self.b.finish(end)
     }
@@ -116,7 +121,9 @@ impl PytestRun {
                 }
                 Some(i)
             }
-            None => self.b.push_failure(name, None, None),
+            // A test appears up to three times (progress, section, short summary): none of
+            // them counts an omitted failure; `finish` derives that from the counts.
+            None => self.b.failure_or_push(name),
         }
     }
 }
@@ -239,6 +246,33 @@ fn progress_chars(line: &str) -> Option<(&str, bool)> {
 }
 
 impl PytestParser {
+    /// A summary line ends the run only if it agrees with the progress tally (when there is
+    /// one) or the collected count: a test printing `=== 390 passed ===` cannot end, let alone
+    /// pass, a run. A disagreeing summary is ignored; if no agreeing one follows, the run is
+    /// cut off (an error, never a pass).
+    fn accept_summary(&mut self, summary: (Counts, Option<u64>), out: &mut Vec<Emitted>) -> Claim {
+        if let Some(run) = self.run.as_mut() {
+            let c = summary.0;
+            let agrees = if run.tally_seen {
+                c.ran() + c.skipped == run.tally_total()
+            } else {
+                // Before any progress: no more tests than were collected (after the session
+                // banner pytest always reports its collection before any summary).
+                match run.collected {
+                    Some(n) => c.passed + c.failed + c.skipped <= n,
+                    None => !run.session_banner,
+                }
+            };
+            if !agrees {
+                return Claim::Mine;
+            }
+        }
+        if let Some(run) = self.run.take() {
+            out.push(run.finish(Some(summary)));
+        }
+        Claim::Mine
+    }
+
     fn start(&mut self, ctx: &LineCtx, section: Section) -> &mut PytestRun {
         self.run.insert(PytestRun::new(ctx.line_no, section))
     }
@@ -265,7 +299,7 @@ impl RunParser for PytestParser {
             if let Some(prev) = self.run.take() {
                 out.push(prev.finish(None));
             }
-            self.start(ctx, Section::Header);
+            self.start(ctx, Section::Header).session_banner = true;
             return Claim::Mine;
         }
 
@@ -275,16 +309,7 @@ impl RunParser for PytestParser {
 
         if let Some(title) = banner {
             if let Some(summary) = parse_summary(title) {
-                let agrees =
-                    !run.tally_seen || summary.0.ran() + summary.0.skipped == run.tally_total();
-                if run.section == Section::Captured && !agrees {
-                    run.deferred = Some(summary);
-                    return Claim::Mine;
-                }
-                if let Some(run) = self.run.take() {
-                    out.push(run.finish(Some(summary)));
-                }
-                return Claim::Mine;
+                return self.accept_summary(summary, out);
             }
             let next = match title {
                 "FAILURES" => Some(Section::Failures),
@@ -347,9 +372,13 @@ impl RunParser for PytestParser {
                     return Claim::Mine;
                 }
                 if let Some(summary) = parse_summary(t) {
-                    if let Some(run) = self.run.take() {
-                        out.push(run.finish(Some(summary)));
-                    }
+                    return self.accept_summary(summary, out);
+                }
+                if let Some(rest) = t
+                    .strip_prefix("collected ")
+                    .or_else(|| t.strip_prefix("collecting ... collected "))
+                {
+                    run.collected = crate::signals::text::leading_number(rest).map(|(n, _)| n);
                     return Claim::Mine;
                 }
                 if t.starts_with("platform ")
@@ -391,17 +420,11 @@ impl RunParser for PytestParser {
                     return Claim::Mine;
                 }
                 if run.section == Section::Captured {
-                    if let Some(summary) = parse_summary(t) {
-                        // `-q` prints its summary unbannered right after captured output.
-                        let agrees = !run.tally_seen
-                            || summary.0.ran() + summary.0.skipped == run.tally_total();
-                        if agrees {
-                            if let Some(run) = self.run.take() {
-                                out.push(run.finish(Some(summary)));
-                            }
-                        } else {
-                            run.deferred = Some(summary);
-                        }
+                    // `-q` prints its summary unbannered right after captured output.
+                    if !line.starts_with(' ')
+                        && let Some(summary) = parse_summary(t)
+                    {
+                        return self.accept_summary(summary, out);
                     }
                     return Claim::Mine;
                 }
@@ -426,19 +449,13 @@ impl RunParser for PytestParser {
                 if !line.starts_with(' ')
                     && let Some(summary) = parse_summary(t)
                 {
-                    if let Some(run) = self.run.take() {
-                        out.push(run.finish(Some(summary)));
-                    }
-                    return Claim::Mine;
+                    return self.accept_summary(summary, out);
                 }
                 Claim::Weak
             }
             Section::ShortSummary => {
                 if let Some(summary) = parse_summary(t) {
-                    if let Some(run) = self.run.take() {
-                        out.push(run.finish(Some(summary)));
-                    }
-                    return Claim::Mine;
+                    return self.accept_summary(summary, out);
                 }
                 let entry = t
                     .strip_prefix("FAILED ")
@@ -459,10 +476,7 @@ impl RunParser for PytestParser {
             }
             Section::Other => {
                 if let Some(summary) = parse_summary(t) {
-                    if let Some(run) = self.run.take() {
-                        out.push(run.finish(Some(summary)));
-                    }
-                    return Claim::Mine;
+                    return self.accept_summary(summary, out);
                 }
                 Claim::Weak
             }

@@ -16,6 +16,8 @@ use crate::signals::text::{count_item, duration_ms};
 pub(crate) struct UnittestParser {
     run: Option<UtRun>,
     after_separator: bool,
+    /// Lines since a `-----` rule while idle: `Ran N tests` only counts right after one.
+    lines_since_rule: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,9 @@ struct UtRun {
     last_location: String,
     in_exception: bool,
     loader_error: bool,
+    /// A `-----` rule came after the last result or failure header: the next `Ran N tests` is
+    /// unittest's own (test output printing one is not).
+    rule_since_result: bool,
 }
 
 impl UtRun {
@@ -50,6 +55,7 @@ impl UtRun {
             last_location: String::new(),
             in_exception: false,
             loader_error: false,
+            rule_since_result: false,
         }
     }
 
@@ -217,12 +223,32 @@ impl RunParser for UnittestParser {
         {
             let run = self.run.get_or_insert_with(|| UtRun::new(ctx.line_no));
             run.close_block();
+            run.rule_since_result = false;
             run.failure = run.b.push_failure(&name, None, None);
             run.loader_error |= loader;
             run.block = Block::Header;
             return Claim::Mine;
         }
+        let rule_recent = self.lines_since_rule.take().filter(|n| *n < 3);
+        if is_rule(line, b'-') && self.run.is_none() {
+            self.lines_since_rule = Some(0);
+            return Claim::NotMine;
+        }
+        if let Some(n) = rule_recent {
+            self.lines_since_rule = Some(n + 1);
+        }
         if let Some((n, dur)) = ran_line(line) {
+            let accepted = match self.run.as_ref() {
+                Some(run) => run.rule_since_result,
+                None => rule_recent.is_some() && !ctx.foreign_run_active,
+            };
+            if !accepted {
+                return if self.run.is_some() {
+                    Claim::Weak
+                } else {
+                    Claim::NotMine
+                };
+            }
             let run = self.run.get_or_insert_with(|| UtRun::new(ctx.line_no));
             run.close_block();
             run.ran = Some(n);
@@ -256,8 +282,11 @@ impl RunParser for UnittestParser {
         if is_rule(line, b'-') {
             match run.block {
                 Block::Header => run.block = Block::Body,
-                Block::Body => run.close_block(),
-                Block::None => {}
+                Block::Body => {
+                    run.close_block();
+                    run.rule_since_result = true;
+                }
+                Block::None => run.rule_since_result = true,
             }
             return Claim::Mine;
         }
@@ -294,6 +323,7 @@ impl RunParser for UnittestParser {
         }
         if let Some(outcome) = verbose_result(line) {
             run.tally_outcome(outcome);
+            run.rule_since_result = false;
             return Claim::Mine;
         }
         Claim::Weak

@@ -37,6 +37,8 @@ struct VitestRun {
     reason_lines: u8,
     block_done: bool,
     in_console: bool,
+    /// `Test Files` was the previous line: only then is `Tests` vitest's own summary.
+    after_files_line: bool,
 }
 
 impl VitestRun {
@@ -52,6 +54,7 @@ impl VitestRun {
             reason_lines: 0,
             block_done: false,
             in_console: false,
+            after_files_line: false,
         }
     }
 
@@ -177,12 +180,14 @@ impl RunParser for VitestParser {
             run.in_console = true;
             return Claim::Mine;
         }
-        if let Some(rest) = t.strip_prefix("Test Files ") {
-            let _ = rest;
+        let after_files_line = std::mem::replace(&mut run.after_files_line, false);
+        if t.starts_with("Test Files ") {
             run.block = None;
+            run.after_files_line = true;
             return Claim::Mine;
         }
-        if let Some(rest) = t.strip_prefix("Tests ")
+        if after_files_line
+            && let Some(rest) = t.strip_prefix("Tests ")
             && let Some(c) = counts(rest)
         {
             run.summary = Some(c);
