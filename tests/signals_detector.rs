@@ -230,3 +230,11 @@ fn a_new_cargo_invocation_ends_a_killed_one() {
     assert_eq!(runs[0].verdict, Verdict::Error);
     assert_eq!(runs[1].verdict, Verdict::Pass);
 }
+
+#[test]
+fn detectors_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<TestRunDetector>();
+    assert_send::<drover::signals::Scanner>();
+    assert_send::<drover::signals::LineNormalizer>();
+}

@@ -18,7 +18,9 @@ mod scan;
 mod text;
 
 pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
-pub use detector::{ABANDON_LINES, SAMPLE_WINDOW_LINES, SETTLE_LINES, TestRunDetector};
+pub use detector::{
+    ABANDON_LINES, COOLDOWN_LINES, SAMPLE_WINDOW_LINES, SETTLE_LINES, TestRunDetector,
+};
 pub use junit::{JunitError, parse_junit};
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use run::{
