@@ -11,6 +11,7 @@ pub mod core;
 pub mod docker;
 pub mod logging;
 pub mod secrets;
+pub mod signals;
 pub mod store;
 pub mod supervisor;
 pub mod theme;

@@ -1,0 +1,30 @@
+//! Signals read from agent output: test runs (every common runner and JUnit XML) with an exact
+//! verdict, ANSI/prefix cleaning of log lines, and line normalisation for loop detection.
+//!
+//! Pure: no I/O, no clock, no async. Parsers are fed bytes line by line (invalid UTF-8 and
+//! 10 MB lines included) and keep bounded state; time never enters — a run's duration is what
+//! the runner printed.
+//!
+//! Entry points: [`TestRunDetector`] (one per log stream), [`parse_junit`], [`scan_bytes`] /
+//! [`Scanner`] for `drover scan`, [`LineNormalizer`] for loop detection.
+
+mod ansi;
+mod detector;
+mod junit;
+mod normalize;
+mod parsers;
+mod run;
+mod scan;
+mod text;
+
+pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
+pub use detector::{
+    ABANDON_LINES, COOLDOWN_LINES, SAMPLE_WINDOW_LINES, SETTLE_LINES, TestRunDetector,
+};
+pub use junit::{JunitError, parse_junit};
+pub use normalize::{LineNormalizer, line_hash, normalize_into};
+pub use run::{
+    MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
+    TestFailure, TestRun, Verdict,
+};
+pub use scan::{Finding, Scanner, scan_bytes};

@@ -1,0 +1,338 @@
+//! `node --test` TAP reporter: `# Subtest:` / `ok N - name` / `not ok N - name` with YAML
+//! diagnostics (`error`, `location`, `stack`, `failureType`, `exitCode`), closed by the
+//! `# tests` … `# duration_ms` comments. Node escapes `#` in test output (`# \# tests 390`), so
+//! a test cannot fake those comments.
+
+use super::{MAX_DEPTH, MAX_REASON_LINES, NodeSummary, is_file_test, load_error, qualified};
+use crate::signals::parsers::{Claim, Interrupt, LineCtx, Phase, RunParser};
+use crate::signals::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
+use crate::signals::text::{indent, js_frame_location};
+
+#[derive(Default)]
+pub(crate) struct NodeTapParser {
+    run: Option<TapRun>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum YamlField {
+    None,
+    Error,
+    Stack,
+}
+
+struct TapRun {
+    b: RunBuilder,
+    tally: Counts,
+    summary: NodeSummary,
+    subtests: Vec<String>,
+    /// The test result the current YAML block describes.
+    yaml_open: bool,
+    yaml_indent: usize,
+    yaml_failure: Option<usize>,
+    yaml_outcome: Option<Outcome>,
+    yaml_field: YamlField,
+    yaml_field_indent: usize,
+    stack_located: bool,
+    reason_lines: u8,
+    load_error: String,
+    crashed: bool,
+    not_started: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl TapRun {
+    fn new(line_no: u64) -> Self {
+        TapRun {
+            b: RunBuilder::new(Runner::NodeTest, line_no),
+            tally: Counts::default(),
+            summary: NodeSummary::default(),
+            subtests: Vec::new(),
+            yaml_open: false,
+            yaml_indent: 0,
+            yaml_failure: None,
+            yaml_outcome: None,
+            yaml_field: YamlField::None,
+            yaml_field_indent: 0,
+            stack_located: false,
+            reason_lines: 0,
+            load_error: String::new(),
+            crashed: false,
+            not_started: false,
+        }
+    }
+
+    fn finish(mut self, completed: bool) -> Emitted {
+        let end = if self.not_started {
+            RunEnd::NotStarted
+        } else if self.crashed || !completed {
+            RunEnd::CutOff
+        } else {
+            RunEnd::Completed
+        };
+        self.b.counts = if self.summary.seen {
+            self.summary.counts()
+        } else {
+            self.tally
+        };
+        self.b.finish(end)
+    }
+
+    /// Undoes the tally and the failure entry of the result the YAML block describes (a suite,
+    /// or a parent that only failed through its subtests).
+    fn undo_current(&mut self, count_too: bool) {
+        if count_too {
+            match self.yaml_outcome.take() {
+                Some(Outcome::Pass) => self.tally.passed = self.tally.passed.saturating_sub(1),
+                Some(Outcome::Fail) => self.tally.failed = self.tally.failed.saturating_sub(1),
+                Some(Outcome::Skip) => self.tally.skipped = self.tally.skipped.saturating_sub(1),
+                None => {}
+            }
+        }
+        if let Some(i) = self.yaml_failure.take()
+            && i + 1 == self.b.failures.len()
+        {
+            self.b.failures.pop();
+        }
+    }
+
+    fn feed_yaml(&mut self, t: &str, ind: usize) {
+        if t.is_empty() {
+            // Blank lines inside a block scalar (`error: |-`) do not end it.
+            return;
+        }
+        if self.yaml_field != YamlField::None && ind > self.yaml_field_indent {
+            if let Some(i) = self.yaml_failure {
+                match self.yaml_field {
+                    YamlField::Error if self.reason_lines < MAX_REASON_LINES && !t.is_empty() => {
+                        if self.reason_lines == 0 {
+                            self.b.set_reason_if_none(i, t);
+                        } else {
+                            self.b.append_reason(i, t);
+                        }
+                        self.reason_lines += 1;
+                    }
+                    YamlField::Stack if !self.stack_located => {
+                        // The first frame in user code is where the assertion failed: more
+                        // precise than the test's own `location`.
+                        if let Some(loc) = js_frame_location(&format!("at {t}"))
+                            && let Some(f) = self.b.failures.get_mut(i)
+                        {
+                            f.location = Some(truncate(loc, 256));
+                            self.stack_located = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        self.yaml_field = YamlField::None;
+        let Some((key, value)) = t.split_once(':') else {
+            return;
+        };
+        let value = value.trim();
+        let unquoted = value.trim_matches('\'');
+        match key {
+            "type" if unquoted == "suite" => self.undo_current(true),
+            "failureType" if unquoted == "subtestsFailed" => self.undo_current(false),
+            "location" => {
+                if let Some(i) = self.yaml_failure {
+                    self.b.set_location_if_none(i, unquoted);
+                }
+            }
+            "error" => {
+                if value == "|-" || value == "|" || value == ">-" {
+                    self.yaml_field = YamlField::Error;
+                    self.yaml_field_indent = 0;
+                } else if let Some(i) = self.yaml_failure {
+                    self.b.set_reason_if_none(i, unquoted);
+                }
+            }
+            "stack" => self.yaml_field = YamlField::Stack,
+            "exitCode" | "signal" if value != "~" && value != "null" => {
+                if let Some(i) = self.yaml_failure
+                    && self
+                        .b
+                        .failures
+                        .get(i)
+                        .is_some_and(|f| is_file_test(&f.name))
+                {
+                    if self.load_error.is_empty() {
+                        self.crashed = true;
+                        let what = if key == "exitCode" {
+                            format!("test file exited with code {unquoted}")
+                        } else {
+                            format!("test file killed by {unquoted}")
+                        };
+                        if let Some(f) = self.b.failures.get_mut(i) {
+                            f.reason = Some(what);
+                        }
+                    } else {
+                        self.not_started = true;
+                        let err = std::mem::take(&mut self.load_error);
+                        if let Some(f) = self.b.failures.get_mut(i) {
+                            f.reason = Some(err);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.yaml_field != YamlField::None {
+            self.yaml_field_indent = self.yaml_field_indent.max(ind);
+        }
+    }
+}
+
+/// `    not ok 2 - inner bad # TODO` → (indent, outcome, name).
+fn tap_result(line: &str) -> Option<(usize, Outcome, &str)> {
+    let ind = indent(line);
+    let t = line.get(ind..)?;
+    let (ok, rest) = if let Some(r) = t.strip_prefix("ok ") {
+        (true, r)
+    } else {
+        (false, t.strip_prefix("not ok ")?)
+    };
+    let (num, rest) = rest.split_once(' ')?;
+    if !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let name = rest.strip_prefix("- ").unwrap_or(rest);
+    let (name, directive) = match name.rfind(" # ") {
+        Some(i) => (name.get(..i)?, name.get(i + 3..)?),
+        None => (name, ""),
+    };
+    let directive = directive.to_ascii_uppercase();
+    let outcome = if directive.starts_with("SKIP") || directive.starts_with("TODO") {
+        Outcome::Skip
+    } else if ok {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    };
+    Some((ind, outcome, name.trim()))
+}
+
+impl RunParser for NodeTapParser {
+    fn phase(&self) -> Phase {
+        if self.run.is_some() {
+            Phase::Running
+        } else {
+            Phase::Idle
+        }
+    }
+
+    fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        if let Some(run) = self.run.take() {
+            out.push(run.finish(false));
+        }
+    }
+
+    fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
+        if line.starts_with("TAP version ") {
+            if let Some(prev) = self.run.take() {
+                out.push(prev.finish(false));
+            }
+            self.run = Some(TapRun::new(ctx.line_no));
+            return Claim::Mine;
+        }
+        let Some(run) = self.run.as_mut() else {
+            return Claim::NotMine;
+        };
+        let ind = indent(line);
+        let t = line.get(ind..).unwrap_or("");
+        if run.yaml_open {
+            if ind < run.yaml_indent && !t.is_empty() {
+                // Less indented than the block: unrelated output interleaved with it.
+                return Claim::Weak;
+            }
+            if t == "..." {
+                run.yaml_open = false;
+                run.yaml_field = YamlField::None;
+            } else {
+                run.feed_yaml(t, ind);
+            }
+            return Claim::Mine;
+        }
+        if t == "---" {
+            run.yaml_open = true;
+            run.yaml_indent = ind;
+            run.reason_lines = 0;
+            run.stack_located = false;
+            return Claim::Mine;
+        }
+        if let Some(name) = t.strip_prefix("# Subtest: ") {
+            let depth = (ind / 4).min(MAX_DEPTH);
+            run.subtests.truncate(depth);
+            if run.subtests.len() == depth {
+                run.subtests.push(truncate(name, 200));
+            }
+            return Claim::Mine;
+        }
+        if let Some((ind, outcome, name)) = tap_result(line) {
+            let depth = (ind / 4).min(MAX_DEPTH);
+            run.yaml_outcome = Some(outcome);
+            run.yaml_failure = None;
+            match outcome {
+                Outcome::Pass => run.tally.passed += 1,
+                Outcome::Skip => run.tally.skipped += 1,
+                Outcome::Fail => {
+                    run.tally.failed += 1;
+                    let q = qualified(&run.subtests, depth, name);
+                    run.yaml_failure = run.b.push_failure(&q, None, None);
+                }
+            }
+            run.subtests.truncate(depth);
+            return Claim::Mine;
+        }
+        if ind == 0
+            && let Some(rest) = t.strip_prefix("# ")
+        {
+            if let Some((key, value)) = rest.split_once(' ')
+                && let Some(closing) = run.summary.absorb(key, value, &mut run.b)
+            {
+                if closing && let Some(run) = self.run.take() {
+                    out.push(run.finish(true));
+                }
+                return Claim::Mine;
+            }
+            if let Some(err) = load_error(rest)
+                && run.load_error.is_empty()
+            {
+                run.load_error = truncate(err, 400);
+            }
+            return Claim::Mine;
+        }
+        if t.starts_with("1..") || t.starts_with("Bail out!") {
+            if t.starts_with("Bail out!") {
+                run.crashed = true;
+            }
+            return Claim::Mine;
+        }
+        Claim::Weak
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tap_lines() {
+        assert_eq!(
+            tap_result("    not ok 2 - inner bad"),
+            Some((4, Outcome::Fail, "inner bad"))
+        );
+        assert_eq!(
+            tap_result("ok 3 - skipped # SKIP"),
+            Some((0, Outcome::Skip, "skipped"))
+        );
+        assert_eq!(tap_result("ok then"), None);
+    }
+}

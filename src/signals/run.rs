@@ -1,0 +1,412 @@
+//! A test run as drover records it, and the one pure function that judges it.
+//!
+//! Invariants: `total == passed + failed + skipped + errors`; `verdict` is always
+//! `Verdict::judge` of the other fields; a completed run that names failing tests counts at
+//! least that many failures and errors (so it is never a pass); `failures` holds at most [`MAX_FAILURES`] entries with
+//! names and reasons truncated to [`MAX_NAME_BYTES`] / [`MAX_REASON_BYTES`], and
+//! `failures_omitted` counts the ones that did not fit.
+
+use serde::{Deserialize, Serialize};
+
+/// Failing tests kept per run; the rest are only counted.
+pub const MAX_FAILURES: usize = 64;
+/// A failing test's name is cut to this many bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// A failure reason (assertion message) is cut to this many bytes.
+pub const MAX_REASON_BYTES: usize = 480;
+/// A failure location (`file:line`) is cut to this many bytes.
+pub const MAX_LOCATION_BYTES: usize = 256;
+
+/// The test runner whose output produced a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runner {
+    Pytest,
+    Unittest,
+    CargoTest,
+    CargoNextest,
+    GoTest,
+    Jest,
+    Vitest,
+    Mocha,
+    NodeTest,
+    /// A JUnit XML report from a tool drover has no closer name for.
+    Junit,
+    /// The plain `N passed, N failed[, N skipped]` line of a custom script.
+    Generic,
+}
+
+impl Runner {
+    /// The stable name used in JSON and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runner::Pytest => "pytest",
+            Runner::Unittest => "unittest",
+            Runner::CargoTest => "cargo-test",
+            Runner::CargoNextest => "cargo-nextest",
+            Runner::GoTest => "go-test",
+            Runner::Jest => "jest",
+            Runner::Vitest => "vitest",
+            Runner::Mocha => "mocha",
+            Runner::NodeTest => "node-test",
+            Runner::Junit => "junit",
+            Runner::Generic => "generic",
+        }
+    }
+}
+
+impl std::fmt::Display for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a run's output ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunEnd {
+    /// The runner printed its final summary.
+    Completed,
+    /// The run could not start: collection, import or compile error.
+    NotStarted,
+    /// The run started and then stopped without a summary: a crash, a timeout, a kill, the stream
+    /// ending, or another run starting.
+    CutOff,
+}
+
+/// The judgement of a run. Serialised as `"pass" | "fail" | "error" | "no-tests"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+    NoTests,
+}
+
+impl Verdict {
+    /// The one rule: a run that could not start or was cut off is an `Error`; a run in which no
+    /// test ran (skipped tests do not run) is `NoTests`, never a pass; a run with at least one
+    /// test run and no failure and no error is a `Pass`; anything else is a `Fail`.
+    pub fn judge(passed: u64, failed: u64, errors: u64, end: RunEnd) -> Verdict {
+        if end != RunEnd::Completed {
+            return Verdict::Error;
+        }
+        let ran = passed.saturating_add(failed).saturating_add(errors);
+        if ran == 0 {
+            Verdict::NoTests
+        } else if failed == 0 && errors == 0 {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::NoTests => "no-tests",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failing (or erroring) test with what the runner said about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFailure {
+    /// The test's name as the runner prints it (qualified where the runner qualifies it).
+    pub name: String,
+    /// The assertion message or error, lines joined with `\n`.
+    pub reason: Option<String>,
+    /// `file:line[:column]` where the runner points at the failure.
+    pub location: Option<String>,
+}
+
+/// One invocation of a test runner, as read from its output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRun {
+    pub runner: Runner,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Tests the runner reports as errors rather than failures (pytest setup errors, unittest
+    /// errors, cancelled node tests, JUnit `<error>`).
+    pub errors: u64,
+    /// `passed + failed + skipped + errors`.
+    pub total: u64,
+    pub duration_ms: Option<u64>,
+    /// The agent announced a sampled run (for example `--fast` or "running a 10% sample").
+    pub sampled: bool,
+    pub end: RunEnd,
+    pub failures: Vec<TestFailure>,
+    /// Failing tests beyond [`MAX_FAILURES`], counted but not kept.
+    pub failures_omitted: u64,
+    pub verdict: Verdict,
+}
+
+/// The counts a parser gathers before a run is complete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub errors: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.passed = self.passed.saturating_add(other.passed);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.skipped = self.skipped.saturating_add(other.skipped);
+        self.errors = self.errors.saturating_add(other.errors);
+    }
+
+    pub fn ran(&self) -> u64 {
+        self.passed
+            .saturating_add(self.failed)
+            .saturating_add(self.errors)
+    }
+}
+
+/// A run being assembled by a parser: bounded whatever the input.
+#[derive(Debug, Clone)]
+pub(crate) struct RunBuilder {
+    pub runner: Runner,
+    pub counts: Counts,
+    pub duration_ms: Option<u64>,
+    pub failures: Vec<TestFailure>,
+    pub failures_omitted: u64,
+    /// Line number (1-based, per stream) where the run's output began.
+    pub start_line: u64,
+}
+
+impl RunBuilder {
+    pub fn new(runner: Runner, start_line: u64) -> Self {
+        RunBuilder {
+            runner,
+            counts: Counts::default(),
+            duration_ms: None,
+            failures: Vec::new(),
+            failures_omitted: 0,
+            start_line,
+        }
+    }
+
+    /// Records a failing test; returns its index when it was kept.
+    pub fn push_failure(
+        &mut self,
+        name: &str,
+        reason: Option<&str>,
+        location: Option<&str>,
+    ) -> Option<usize> {
+        if self.failures.len() >= MAX_FAILURES {
+            self.failures_omitted = self.failures_omitted.saturating_add(1);
+            return None;
+        }
+        self.failures.push(TestFailure {
+            name: truncate(name, MAX_NAME_BYTES),
+            reason: reason
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| truncate(r, MAX_REASON_BYTES)),
+            location: location.map(|l| truncate(l.trim(), MAX_LOCATION_BYTES)),
+        });
+        Some(self.failures.len() - 1)
+    }
+
+    /// The index of the kept failure with this name, or a new one if there is room. Unlike
+    /// [`push_failure`](Self::push_failure) this never counts an omitted failure: it is for
+    /// details about a failure already counted elsewhere (a failure section after the result
+    /// line).
+    pub fn failure_or_push(&mut self, name: &str) -> Option<usize> {
+        match self.failure_index(name) {
+            Some(i) => Some(i),
+            None if self.failures.len() < MAX_FAILURES => self.push_failure(name, None, None),
+            None => None,
+        }
+    }
+
+    /// The index of a kept failure with this exact name.
+    pub fn failure_index(&self, name: &str) -> Option<usize> {
+        self.failures.iter().position(|f| f.name == name)
+    }
+
+    /// Appends a line to a kept failure's reason, within the cap.
+    pub fn append_reason(&mut self, index: usize, line: &str) {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            return;
+        }
+        if let Some(f) = self.failures.get_mut(index) {
+            match &mut f.reason {
+                Some(r) => {
+                    if r.len() + 1 < MAX_REASON_BYTES {
+                        r.push('\n');
+                        let room = MAX_REASON_BYTES - r.len();
+                        if line.len() <= room {
+                            r.push_str(line);
+                        } else {
+                            r.push_str(&truncate(line, room));
+                        }
+                    }
+                }
+                None => f.reason = Some(truncate(line.trim(), MAX_REASON_BYTES)),
+            }
+        }
+    }
+
+    /// Sets a kept failure's reason if it has none yet.
+    pub fn set_reason_if_none(&mut self, index: usize, reason: &str) {
+        if let Some(f) = self.failures.get_mut(index)
+            && f.reason.is_none()
+            && !reason.trim().is_empty()
+        {
+            f.reason = Some(truncate(reason.trim(), MAX_REASON_BYTES));
+        }
+    }
+
+    /// Sets a kept failure's location if it has none yet.
+    pub fn set_location_if_none(&mut self, index: usize, location: &str) {
+        if let Some(f) = self.failures.get_mut(index)
+            && f.location.is_none()
+            && !location.trim().is_empty()
+        {
+            f.location = Some(truncate(location.trim(), MAX_LOCATION_BYTES));
+        }
+    }
+
+    pub fn has_reason(&self, index: usize) -> bool {
+        self.failures.get(index).is_some_and(|f| f.reason.is_some())
+    }
+
+    pub fn add_duration_ms(&mut self, ms: u64) {
+        self.duration_ms = Some(self.duration_ms.unwrap_or(0).saturating_add(ms));
+    }
+
+    pub fn finish(self, end: RunEnd) -> Emitted {
+        let Counts {
+            passed,
+            mut failed,
+            skipped,
+            errors,
+        } = self.counts;
+        // A run that named failing tests is never a pass, whatever a (possibly quoted or
+        // garbled) summary said: the counts are raised to cover the named failures.
+        let named = (self.failures.len() as u64).saturating_add(self.failures_omitted);
+        if end == RunEnd::Completed && named > failed.saturating_add(errors) {
+            failed = named - errors;
+        }
+        let run = TestRun {
+            runner: self.runner,
+            passed,
+            failed,
+            skipped,
+            errors,
+            total: passed
+                .saturating_add(failed)
+                .saturating_add(skipped)
+                .saturating_add(errors),
+            duration_ms: self.duration_ms,
+            sampled: false,
+            end,
+            failures: self.failures,
+            failures_omitted: self.failures_omitted,
+            verdict: Verdict::judge(passed, failed, errors, end),
+        };
+        Emitted {
+            run,
+            start_line: self.start_line,
+        }
+    }
+}
+
+/// A finished run plus where its output began (used to tie sample announcements to runs).
+#[derive(Debug, Clone)]
+pub(crate) struct Emitted {
+    pub run: TestRun,
+    pub start_line: u64,
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, with `…` when cut. Only the kept
+/// part is copied, so the result's capacity is bounded too.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let cut = floor_boundary(s, max.saturating_sub('…'.len_utf8()));
+    let mut out = String::with_capacity(cut + '…'.len_utf8());
+    out.push_str(s.get(..cut).unwrap_or(""));
+    out.push('…');
+    out
+}
+
+/// The largest char boundary of `s` not above `at`.
+fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut cut = at.min(s.len());
+    while cut > 0 && !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_never_passes_an_empty_or_broken_run() {
+        assert_eq!(Verdict::judge(390, 0, 0, RunEnd::Completed), Verdict::Pass);
+        assert_eq!(Verdict::judge(0, 0, 0, RunEnd::Completed), Verdict::NoTests);
+        assert_eq!(Verdict::judge(3, 0, 0, RunEnd::CutOff), Verdict::Error);
+        assert_eq!(Verdict::judge(0, 0, 1, RunEnd::NotStarted), Verdict::Error);
+        assert_eq!(Verdict::judge(5, 1, 0, RunEnd::Completed), Verdict::Fail);
+        assert_eq!(Verdict::judge(5, 0, 1, RunEnd::Completed), Verdict::Fail);
+        assert_eq!(Verdict::judge(0, 0, 2, RunEnd::Completed), Verdict::Fail);
+    }
+
+    #[test]
+    fn verdict_serialises_as_documented() {
+        let names: Vec<String> = [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::Error,
+            Verdict::NoTests,
+        ]
+        .iter()
+        .map(|v| serde_json::to_string(v).unwrap())
+        .collect();
+        assert_eq!(names, ["\"pass\"", "\"fail\"", "\"error\"", "\"no-tests\""]);
+    }
+
+    #[test]
+    fn failures_are_capped_and_counted() {
+        let mut b = RunBuilder::new(Runner::Generic, 1);
+        for i in 0..(MAX_FAILURES + 10) {
+            b.push_failure(&format!("t{i}"), Some(&"x".repeat(5000)), None);
+        }
+        let run = b.finish(RunEnd::Completed).run;
+        assert_eq!(run.failures.len(), MAX_FAILURES);
+        assert_eq!(run.failures_omitted, 10);
+        assert!(
+            run.failures[0].reason.as_ref().unwrap().len() <= MAX_REASON_BYTES,
+            "reason is truncated"
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let s = "é".repeat(100);
+        let t = truncate(&s, 11);
+        assert!(t.len() <= 11);
+        assert!(t.ends_with('…'));
+        let long = "x".repeat(100_000);
+        assert!(truncate(&long, 480).capacity() <= 480);
+    }
+}

@@ -1,0 +1,267 @@
+//! `drover scan` support: run the detectors over a log (or a JUnit XML file) and describe each
+//! finding as one JSON line or as text. Pure: bytes in, findings out.
+//!
+//! Invariants: the streaming [`Scanner`] keeps at most one capped partial line between chunks,
+//! so memory stays bounded for any input; `\r` redraws are resolved as the bytes arrive, the
+//! same way the detector resolves them within a line.
+
+use serde::Serialize;
+
+use super::ansi::MAX_LINE_BYTES;
+use super::detector::TestRunDetector;
+use super::junit::parse_junit;
+use super::run::TestRun;
+
+/// Something drover extracted from a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// A test run; `line` is the 1-based line where its output began.
+    TestRun { line: u64, run: TestRun },
+}
+
+#[derive(Serialize)]
+struct FailureJson<'a> {
+    name: &'a str,
+    reason: Option<&'a str>,
+}
+
+/// Field order is part of the output contract.
+#[derive(Serialize)]
+struct TestRunJson<'a> {
+    kind: &'static str,
+    runner: &'static str,
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+    errors: u64,
+    total: u64,
+    verdict: &'static str,
+    sampled: bool,
+    duration_ms: Option<u64>,
+    failures: Vec<FailureJson<'a>>,
+}
+
+impl Finding {
+    /// One JSON object, no trailing newline: for a test run
+    /// `{"kind":"test_run","runner":..,"passed":N,"failed":N,"skipped":N,"errors":N,"total":N,
+    /// "verdict":"pass|fail|error|no-tests","sampled":bool,"duration_ms":N|null,
+    /// "failures":[{"name":..,"reason":..}]}`.
+    pub fn to_json_line(&self) -> String {
+        match self {
+            Finding::TestRun { run, .. } => {
+                let view = TestRunJson {
+                    kind: "test_run",
+                    runner: run.runner.as_str(),
+                    passed: run.passed,
+                    failed: run.failed,
+                    skipped: run.skipped,
+                    errors: run.errors,
+                    total: run.total,
+                    verdict: run.verdict.as_str(),
+                    sampled: run.sampled,
+                    duration_ms: run.duration_ms,
+                    failures: run
+                        .failures
+                        .iter()
+                        .map(|f| FailureJson {
+                            name: &f.name,
+                            reason: f.reason.as_deref(),
+                        })
+                        .collect(),
+                };
+                // Serialising strings, integers and booleans cannot fail.
+                serde_json::to_string(&view).unwrap_or_else(|_| String::from("{}"))
+            }
+        }
+    }
+
+    /// A short human description: a headline plus one line per kept failure.
+    pub fn to_text(&self) -> String {
+        match self {
+            Finding::TestRun { line, run } => {
+                let mut s = format!(
+                    "line {line}: {} run: {}: {} passed, {} failed, {} skipped, {} errors ({} total)",
+                    run.runner,
+                    run.verdict,
+                    run.passed,
+                    run.failed,
+                    run.skipped,
+                    run.errors,
+                    run.total
+                );
+                if let Some(ms) = run.duration_ms {
+                    s.push_str(&format!(" in {ms} ms"));
+                }
+                match run.end {
+                    super::run::RunEnd::Completed => {}
+                    super::run::RunEnd::NotStarted => s.push_str(" [could not start]"),
+                    super::run::RunEnd::CutOff => s.push_str(" [cut off]"),
+                }
+                if run.sampled {
+                    s.push_str(" [sampled]");
+                }
+                for f in &run.failures {
+                    s.push_str("\n  ✖ ");
+                    s.push_str(&f.name);
+                    if let Some(r) = &f.reason {
+                        s.push_str(": ");
+                        s.push_str(r.lines().next().unwrap_or(""));
+                    }
+                    if let Some(l) = &f.location {
+                        s.push_str(" (");
+                        s.push_str(l);
+                        s.push(')');
+                    }
+                }
+                if run.failures_omitted > 0 {
+                    s.push_str(&format!("\n  … and {} more", run.failures_omitted));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Scans a whole input: a JUnit XML report (detected by its root element) or a log.
+pub fn scan_bytes(input: &[u8]) -> Vec<Finding> {
+    if looks_like_junit(input)
+        && let Ok(run) = parse_junit(input)
+    {
+        return vec![Finding::TestRun { line: 1, run }];
+    }
+    let mut scanner = Scanner::new();
+    let mut findings = scanner.push(input);
+    findings.extend(scanner.finish());
+    findings
+}
+
+fn looks_like_junit(input: &[u8]) -> bool {
+    let start = input
+        .iter()
+        .take(4096)
+        .position(|b| !b.is_ascii_whitespace() && !matches!(b, 0xef | 0xbb | 0xbf))
+        .unwrap_or(0);
+    let head = input.get(start..).unwrap_or_default();
+    let head = head.get(..4096).unwrap_or(head);
+    head.starts_with(b"<") && memchr::memmem::find(head, b"<testsuite").is_some()
+}
+
+/// Streaming scan of a log: push chunks as they arrive (split anywhere), then `finish`.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    detector: TestRunDetector,
+    partial: Vec<u8>,
+    pending_cr: bool,
+    located: Vec<(u64, TestRun)>,
+}
+
+impl Scanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next chunk of bytes; returns the findings completed by it.
+    pub fn push(&mut self, mut chunk: &[u8]) -> Vec<Finding> {
+        if self.pending_cr && !chunk.is_empty() {
+            self.pending_cr = false;
+            if chunk.first() == Some(&b'\n') {
+                self.emit_line();
+                chunk = chunk.get(1..).unwrap_or_default();
+            } else {
+                // A lone `\r`: the terminal redraws the line.
+                self.partial.clear();
+            }
+        }
+        while let Some(i) = memchr::memchr2(b'\n', b'\r', chunk) {
+            self.append(chunk.get(..i).unwrap_or_default());
+            let is_cr = chunk.get(i) == Some(&b'\r');
+            chunk = chunk.get(i + 1..).unwrap_or_default();
+            if !is_cr {
+                self.emit_line();
+            } else if chunk.is_empty() {
+                self.pending_cr = true;
+            } else if chunk.first() == Some(&b'\n') {
+                self.emit_line();
+                chunk = chunk.get(1..).unwrap_or_default();
+            } else {
+                self.partial.clear();
+            }
+        }
+        self.append(chunk);
+        self.take_findings()
+    }
+
+    /// The input ended: the last partial line and any pending run.
+    pub fn finish(&mut self) -> Vec<Finding> {
+        self.pending_cr = false;
+        if !self.partial.is_empty() {
+            self.emit_line();
+        }
+        let rest = self.detector.finish_located();
+        self.located.extend(rest);
+        self.take_findings()
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE_BYTES.saturating_sub(self.partial.len());
+        let take = bytes.len().min(room);
+        self.partial
+            .extend_from_slice(bytes.get(..take).unwrap_or_default());
+    }
+
+    fn emit_line(&mut self) {
+        self.detector
+            .feed_line_located(&self.partial, &mut self.located);
+        self.partial.clear();
+    }
+
+    fn take_findings(&mut self) -> Vec<Finding> {
+        self.located
+            .drain(..)
+            .map(|(line, run)| Finding::TestRun { line, run })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_line_has_the_documented_shape() {
+        let log = b"running 2 tests\ntest a ... ok\ntest b ... FAILED\n\nfailures:\n\n---- b stdout ----\nthread 'b' panicked at src/lib.rs:3:5:\nboom\n\nfailures:\n    b\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n";
+        let findings = scan_bytes(log);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].to_json_line(),
+            r#"{"kind":"test_run","runner":"cargo-test","passed":1,"failed":1,"skipped":0,"errors":0,"total":2,"verdict":"fail","sampled":false,"duration_ms":10,"failures":[{"name":"b","reason":"boom"}]}"#
+        );
+        let text = findings[0].to_text();
+        assert!(text.starts_with("line 1: cargo-test run: fail"), "{text}");
+        assert!(text.contains("b: boom (src/lib.rs:3:5)"), "{text}");
+    }
+
+    #[test]
+    fn chunking_does_not_change_findings() {
+        let log: &[u8] = b"x\r\n============ test session starts ============\r\ncollected 1 item\r\n\r\nt.py .  [100%]\r\n\r\n============ 1 passed in 0.01s ============\r\n";
+        let whole = scan_bytes(log);
+        for size in [1, 2, 3, 7, 64] {
+            let mut s = Scanner::new();
+            let mut got = Vec::new();
+            for chunk in log.chunks(size) {
+                got.extend(s.push(chunk));
+            }
+            got.extend(s.finish());
+            assert_eq!(got, whole, "chunk size {size}");
+        }
+        assert_eq!(whole.len(), 1);
+    }
+
+    #[test]
+    fn junit_input_is_detected() {
+        let xml = b"\n<?xml version=\"1.0\"?><testsuites><testsuite name=\"s\"><testcase name=\"t\"/></testsuite></testsuites>";
+        let findings = scan_bytes(xml);
+        assert_eq!(findings.len(), 1);
+        assert!(findings[0].to_json_line().contains(r#""verdict":"pass""#));
+    }
+}

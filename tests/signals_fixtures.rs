@@ -1,0 +1,257 @@
+//! Every captured (or handwritten) runner output under `tests/fixtures/signals/<runner>/` must
+//! produce exactly the runs in its `<case>.expected.json`: counts, verdict, how the run ended,
+//! sampled flag, the set of failing test names, and substrings of their reasons and locations.
+//! Durations are not compared (they differ between captures).
+//!
+//! Expected file format:
+//! `{"runs": [{"runner", "passed", "failed", "skipped", "errors", "total", "verdict", "end",
+//! "sampled", "failures": [{"name", "reason_contains": [..], "location_contains"}]}]}`.
+//! Fixtures: `<case>.txt` (captured), `<case>.handwritten.txt` (written from a runner's
+//! documented format), `<case>.xml` (JUnit, read with `parse_junit`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use drover::signals::{Finding, Scanner, TestRun, parse_junit, scan_bytes};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    runs: Vec<ExpectedRun>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedRun {
+    runner: String,
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+    errors: u64,
+    total: u64,
+    verdict: String,
+    end: String,
+    sampled: bool,
+    failures: Vec<ExpectedFailure>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedFailure {
+    name: String,
+    #[serde(default)]
+    reason_contains: Vec<String>,
+    #[serde(default)]
+    location_contains: Option<String>,
+}
+
+fn fixture_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals")
+}
+
+/// (fixture, expected) pairs, sorted.
+fn fixtures() -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixture_root())
+        .expect("fixture folder")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("runner folder")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let case = if let Some(c) = name.strip_suffix(".handwritten.txt") {
+                c
+            } else if let Some(c) = name.strip_suffix(".txt") {
+                c
+            } else if let Some(c) = name.strip_suffix(".xml") {
+                c
+            } else {
+                continue;
+            };
+            out.push((f.clone(), dir.join(format!("{case}.expected.json"))));
+        }
+    }
+    out
+}
+
+fn runs_of(path: &Path) -> Vec<TestRun> {
+    let bytes = std::fs::read(path).expect("fixture readable");
+    if path.extension().is_some_and(|e| e == "xml") {
+        return vec![parse_junit(&bytes).expect("valid JUnit")];
+    }
+    scan_bytes(&bytes)
+        .into_iter()
+        .map(|Finding::TestRun { run, .. }| run)
+        .collect()
+}
+
+fn describe(runs: &[TestRun]) -> String {
+    runs.iter()
+        .map(|r| serde_json::to_string_pretty(r).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check(fixture: &Path, expected_path: &Path) -> Result<(), String> {
+    let runs = runs_of(fixture);
+    let text = std::fs::read_to_string(expected_path).map_err(|e| {
+        format!(
+            "missing {}: {e}\nactual:\n{}",
+            expected_path.display(),
+            describe(&runs)
+        )
+    })?;
+    let expected: Expected =
+        serde_json::from_str(&text).map_err(|e| format!("bad {}: {e}", expected_path.display()))?;
+    if runs.len() != expected.runs.len() {
+        return Err(format!(
+            "expected {} runs, got {}:\n{}",
+            expected.runs.len(),
+            runs.len(),
+            describe(&runs)
+        ));
+    }
+    for (i, (got, want)) in runs.iter().zip(&expected.runs).enumerate() {
+        let got_tuple = (
+            got.runner.as_str().to_owned(),
+            got.passed,
+            got.failed,
+            got.skipped,
+            got.errors,
+            got.total,
+            got.verdict.as_str().to_owned(),
+            serde_json::to_value(got.end)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            got.sampled,
+        );
+        let want_tuple = (
+            want.runner.clone(),
+            want.passed,
+            want.failed,
+            want.skipped,
+            want.errors,
+            want.total,
+            want.verdict.clone(),
+            want.end.clone(),
+            want.sampled,
+        );
+        if got_tuple != want_tuple {
+            return Err(format!(
+                "run {i}: (runner, passed, failed, skipped, errors, total, verdict, end, sampled)\n  expected {want_tuple:?}\n  got      {got_tuple:?}\n{}",
+                describe(&runs)
+            ));
+        }
+        let got_names: BTreeSet<&str> = got.failures.iter().map(|f| f.name.as_str()).collect();
+        let want_names: BTreeSet<&str> = want.failures.iter().map(|f| f.name.as_str()).collect();
+        if got_names != want_names || got.failures.len() != want.failures.len() {
+            return Err(format!(
+                "run {i}: failing tests\n  expected {want_names:?}\n  got      {got_names:?}"
+            ));
+        }
+        for wf in &want.failures {
+            let gf = got
+                .failures
+                .iter()
+                .find(|f| f.name == wf.name)
+                .ok_or_else(|| format!("run {i}: no failure {}", wf.name))?;
+            for needle in &wf.reason_contains {
+                let reason = gf.reason.as_deref().unwrap_or("");
+                if !reason.contains(needle.as_str()) {
+                    return Err(format!(
+                        "run {i}: reason of {} should contain {needle:?}, is {reason:?}",
+                        wf.name
+                    ));
+                }
+            }
+            if let Some(loc) = &wf.location_contains {
+                let got_loc = gf.location.as_deref().unwrap_or("");
+                if !got_loc.contains(loc.as_str()) {
+                    return Err(format!(
+                        "run {i}: location of {} should contain {loc:?}, is {got_loc:?}",
+                        wf.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_fixture_parses_exactly() {
+    let all = fixtures();
+    assert!(all.len() >= 80, "fixtures found: {}", all.len());
+    let mut failures = Vec::new();
+    for (fixture, expected) in &all {
+        if let Err(e) = check(fixture, expected) {
+            failures.push(format!("== {}\n{e}", fixture.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures wrong:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Feeding a fixture in small chunks (as a container log arrives) gives the same runs.
+#[test]
+fn chunked_streaming_matches_whole_input() {
+    for (fixture, _) in fixtures() {
+        if fixture.extension().is_some_and(|e| e == "xml") {
+            continue;
+        }
+        let bytes = std::fs::read(&fixture).unwrap();
+        let whole = scan_bytes(&bytes);
+        let mut scanner = Scanner::new();
+        let mut streamed = Vec::new();
+        for chunk in bytes.chunks(97) {
+            streamed.extend(scanner.push(chunk));
+        }
+        streamed.extend(scanner.finish());
+        assert_eq!(streamed, whole, "{}", fixture.display());
+    }
+}
+
+/// A fixture glued after another (an agent running two suites in a row) yields both runs: the
+/// second run starting never corrupts the first one's counts.
+#[test]
+fn consecutive_runs_stay_separate() {
+    let root = fixture_root();
+    let a = std::fs::read(root.join("pytest/fail.txt")).unwrap();
+    let b = std::fs::read(root.join("cargo/pass.txt")).unwrap();
+    let mut both = a.clone();
+    both.extend_from_slice(b"\n[agent] now the Rust side\n");
+    both.extend_from_slice(&b);
+    let first = scan_bytes(&a);
+    let second = scan_bytes(&b);
+    let combined = scan_bytes(&both);
+    let strip = |f: &Finding| {
+        let Finding::TestRun { run, .. } = f;
+        run.clone()
+    };
+    let combined: Vec<TestRun> = combined.iter().map(strip).collect();
+    let mut separate: Vec<TestRun> = first.iter().map(strip).collect();
+    separate.extend(second.iter().map(strip));
+    assert_eq!(combined, separate);
+}
