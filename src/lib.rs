@@ -11,3 +11,4 @@ pub mod logging;
 pub mod secrets;
 pub mod store;
 pub mod theme;
+pub mod ui;

@@ -1,0 +1,701 @@
+//! The one keymap table `(mode, key, action, description)`: it drives key handling, the help
+//! overlay and the status-bar hints, and takes user overrides by action name.
+//!
+//! Invariants (checked by [`Keymap::validate`] and enforced on every override): within one
+//! mode a key maps to at most one action, and no key of the `Global` mode is reused by another
+//! mode — so a key means the same thing wherever the lookup chain reaches it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// A group of bindings. A screen context looks keys up through a chain of modes, most
+/// specific first (see [`Mode::chain_for`] users in `app`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    Global,
+    Motion,
+    Fleet,
+    Slot,
+    Detail,
+    Logs,
+    Locks,
+    Alerts,
+    Events,
+    Progress,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 10] = [
+        Mode::Global,
+        Mode::Motion,
+        Mode::Fleet,
+        Mode::Slot,
+        Mode::Detail,
+        Mode::Logs,
+        Mode::Locks,
+        Mode::Alerts,
+        Mode::Events,
+        Mode::Progress,
+    ];
+
+    /// The heading used in the help overlay.
+    pub fn title(self) -> &'static str {
+        match self {
+            Mode::Global => "Everywhere",
+            Mode::Motion => "Moving",
+            Mode::Fleet => "Fleet table",
+            Mode::Slot => "Selected slot (fleet and detail)",
+            Mode::Detail => "Detail pane",
+            Mode::Logs => "Logs tab",
+            Mode::Locks => "Locks view",
+            Mode::Alerts => "Alerts view",
+            Mode::Events => "Events view",
+            Mode::Progress => "PROGRESS.md view",
+        }
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// Everything a key can ask for. The config names actions by their `name()`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action { $($variant),* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The name used in `[ui.keys]` and in the help overlay.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name),* }
+            }
+        }
+
+        impl FromStr for Action {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s { $($name => Ok(Action::$variant),)* _ => Err(()) }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit => "quit",
+    Help => "help",
+    Palette => "palette",
+    Back => "back",
+    ViewFleet => "view_fleet",
+    ViewLocks => "view_locks",
+    ViewProgress => "view_progress",
+    ViewAlerts => "view_alerts",
+    ViewEvents => "view_events",
+    Up => "up",
+    Down => "down",
+    PageUp => "page_up",
+    PageDown => "page_down",
+    Top => "top",
+    Bottom => "bottom",
+    Filter => "filter",
+    SortNext => "sort_next",
+    SortReverse => "sort_reverse",
+    GroupByRole => "group_by_role",
+    OpenDetail => "open_detail",
+    NextTab => "next_tab",
+    PrevTab => "prev_tab",
+    Pause => "pause",
+    Resume => "resume",
+    Restart => "restart",
+    Stop => "stop",
+    Start => "start",
+    Block => "block",
+    Unblock => "unblock",
+    TakeOver => "take_over",
+    HandBack => "hand_back",
+    ScaleUp => "scale_up",
+    ScaleDown => "scale_down",
+    Search => "search",
+    NextMatch => "next_match",
+    PrevMatch => "prev_match",
+    ToggleFollow => "toggle_follow",
+    ToggleWrap => "toggle_wrap",
+    ReleaseLock => "release_lock",
+    Acknowledge => "acknowledge",
+    NextChange => "next_change",
+    PrevChange => "prev_change",
+}
+
+impl Action {
+    /// Actions that change the fleet (sent to the supervisor): disabled in read-only mode.
+    pub fn is_operator(self) -> bool {
+        matches!(
+            self,
+            Action::Pause
+                | Action::Resume
+                | Action::Restart
+                | Action::Stop
+                | Action::Start
+                | Action::Block
+                | Action::Unblock
+                | Action::TakeOver
+                | Action::HandBack
+                | Action::ScaleUp
+                | Action::ScaleDown
+                | Action::ReleaseLock
+                | Action::Acknowledge
+        )
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A key with its modifiers, normalised so that `G` and `shift-g` are the same chord.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyChord {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeyChord {
+    pub const fn plain(code: KeyCode) -> Self {
+        Self {
+            code,
+            mods: KeyModifiers::NONE,
+        }
+    }
+
+    pub fn new(code: KeyCode, mods: KeyModifiers) -> Self {
+        // Only ctrl and alt distinguish bindings: shift is already in the character (or in
+        // BackTab), and terminals disagree on whether they report it.
+        let mut mods = mods & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let code = match code {
+            KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+                KeyCode::Char(c.to_ascii_lowercase())
+            }
+            other => other,
+        };
+        if code == KeyCode::BackTab {
+            mods = KeyModifiers::NONE;
+        }
+        Self { code, mods }
+    }
+
+    pub fn from_event(ev: &KeyEvent) -> Self {
+        let code = match ev.code {
+            // Some terminals report shift-tab as Tab + SHIFT.
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+            c => c,
+        };
+        Self::new(code, ev.modifiers)
+    }
+}
+
+/// Why a key string or an override was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error(
+        "unknown key `{0}` — use a character (`p`, `G`, `/`), a name (Enter, Esc, Tab, BackTab, Space, Up, Down, Left, Right, PageUp, PageDown, Home, End, Backspace, Delete, Insert, F1-F12) or ctrl-/alt- plus a key"
+    )]
+    UnknownKey(String),
+    #[error("unknown action `{name}` in [ui.keys]{hint} — actions: {all}")]
+    UnknownAction {
+        name: String,
+        hint: String,
+        all: String,
+    },
+    #[error("[ui.keys] {action} has no key")]
+    NoKey { action: String },
+    #[error("key `{key}` is bound twice in {mode}: to `{first}` and to `{second}`")]
+    Duplicate {
+        key: String,
+        mode: String,
+        first: String,
+        second: String,
+    },
+}
+
+impl FromStr for KeyChord {
+    type Err = KeymapError;
+
+    fn from_str(s: &str) -> Result<Self, KeymapError> {
+        let bad = || KeymapError::UnknownKey(s.to_string());
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = s;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.len() > 1 && (lower.starts_with("ctrl-") || lower.starts_with("ctrl+")) {
+                mods |= KeyModifiers::CONTROL;
+                rest = &rest[5..];
+            } else if rest.len() > 1 && (lower.starts_with("alt-") || lower.starts_with("alt+")) {
+                mods |= KeyModifiers::ALT;
+                rest = &rest[4..];
+            } else if rest.len() > 1 && (lower.starts_with("shift-") || lower.starts_with("shift+"))
+            {
+                rest = &rest[6..];
+                if rest.eq_ignore_ascii_case("tab") {
+                    return Ok(KeyChord::new(KeyCode::BackTab, mods));
+                }
+                let mut chars = rest.chars();
+                return match (chars.next(), chars.next()) {
+                    (Some(c), None) => Ok(KeyChord::new(KeyCode::Char(c.to_ascii_uppercase()), mods)),
+                    _ => Err(bad()),
+                };
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCode::Char(c),
+            (None, _) => return Err(bad()),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCode::Enter,
+                "esc" | "escape" => KeyCode::Esc,
+                "tab" => KeyCode::Tab,
+                "backtab" => KeyCode::BackTab,
+                "space" => KeyCode::Char(' '),
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "pageup" | "pgup" => KeyCode::PageUp,
+                "pagedown" | "pgdn" => KeyCode::PageDown,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "backspace" => KeyCode::Backspace,
+                "delete" | "del" => KeyCode::Delete,
+                "insert" | "ins" => KeyCode::Insert,
+                f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                    Ok(n @ 1..=12) => KeyCode::F(n),
+                    _ => return Err(bad()),
+                },
+                _ => return Err(bad()),
+            },
+        };
+        Ok(KeyChord::new(code, mods))
+    }
+}
+
+impl fmt::Display for KeyChord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("pgup"),
+            KeyCode::PageDown => f.write_str("pgdn"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("del"),
+            KeyCode::Insert => f.write_str("ins"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub mode: Mode,
+    pub key: KeyChord,
+    pub action: Action,
+    pub description: &'static str,
+}
+
+/// The default table: k9s-like letters, vim motions and arrow keys side by side.
+fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
+    use Action::*;
+    use Mode::*;
+    vec![
+        (Global, "q", Quit, "quit drover's screen"),
+        (Global, "ctrl-c", Quit, "quit drover's screen"),
+        (Global, "?", Help, "show or hide this help"),
+        (Global, ":", Palette, "command palette (:pause implementer-2, :theme light)"),
+        (Global, "esc", Back, "close, clear the filter or go back"),
+        (Global, "1", ViewFleet, "fleet view"),
+        (Global, "2", ViewLocks, "locks view"),
+        (Global, "3", ViewProgress, "PROGRESS.md view"),
+        (Global, "4", ViewAlerts, "alerts view"),
+        (Global, "5", ViewEvents, "events / audit view"),
+        (Motion, "k", Up, "up"),
+        (Motion, "up", Up, "up"),
+        (Motion, "j", Down, "down"),
+        (Motion, "down", Down, "down"),
+        (Motion, "ctrl-u", PageUp, "page up"),
+        (Motion, "pageup", PageUp, "page up"),
+        (Motion, "ctrl-d", PageDown, "page down"),
+        (Motion, "pagedown", PageDown, "page down"),
+        (Motion, "g", Top, "first row / oldest line"),
+        (Motion, "home", Top, "first row / oldest line"),
+        (Motion, "G", Bottom, "last row / newest line (logs: follow again)"),
+        (Motion, "end", Bottom, "last row / newest line (logs: follow again)"),
+        (Fleet, "/", Filter, "filter: text, state:blocked, role:x, health:stalled"),
+        (Fleet, "o", SortNext, "sort by the next column"),
+        (Fleet, "O", SortReverse, "reverse the sort order"),
+        (Fleet, "R", GroupByRole, "group rows by role"),
+        (Fleet, "enter", OpenDetail, "focus the detail pane"),
+        (Fleet, "]", NextTab, "next detail tab"),
+        (Fleet, "[", PrevTab, "previous detail tab"),
+        (Slot, "p", Pause, "pause the slot"),
+        (Slot, "u", Resume, "resume a paused slot"),
+        (Slot, "r", Restart, "restart the slot (asks first)"),
+        (Slot, "x", Stop, "stop the slot (asks first)"),
+        (Slot, "s", Start, "start a stopped slot"),
+        (Slot, "b", Block, "block the slot with a reason (asks first)"),
+        (Slot, "B", Unblock, "unblock the slot"),
+        (Slot, "t", TakeOver, "take over: open a shell in the container"),
+        (Slot, "H", HandBack, "hand the slot back to drover"),
+        (Slot, "+", ScaleUp, "one more replica of this role"),
+        (Slot, "-", ScaleDown, "one replica fewer of this role (asks first)"),
+        (Detail, "tab", NextTab, "next tab"),
+        (Detail, "l", NextTab, "next tab"),
+        (Detail, "right", NextTab, "next tab"),
+        (Detail, "shift-tab", PrevTab, "previous tab"),
+        (Detail, "h", PrevTab, "previous tab"),
+        (Detail, "left", PrevTab, "previous tab"),
+        (Logs, "/", Search, "search the log"),
+        (Logs, "n", NextMatch, "next match"),
+        (Logs, "N", PrevMatch, "previous match"),
+        (Logs, "f", ToggleFollow, "pause / resume following new lines"),
+        (Logs, "w", ToggleWrap, "wrap long lines on / off"),
+        (Locks, "d", ReleaseLock, "release the selected stale lock (asks first)"),
+        (Alerts, "a", Acknowledge, "acknowledge the selected alert"),
+        (Events, "/", Filter, "filter events: text, slot:x, kind:x"),
+        (Progress, "n", NextChange, "next changed line"),
+        (Progress, "N", PrevChange, "previous changed line"),
+    ]
+}
+
+/// The live keymap: the default table with the user's overrides applied.
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+impl Keymap {
+    pub fn default_map() -> Self {
+        let bindings = defaults()
+            .into_iter()
+            .map(|(mode, key, action, description)| Binding {
+                mode,
+                // The default table is a literal checked by `defaults_are_valid`.
+                key: key.parse().unwrap_or(KeyChord::plain(KeyCode::Null)),
+                action,
+                description,
+            })
+            .collect();
+        Self { bindings }
+    }
+
+    /// The defaults with `overrides` (action name → space-separated keys, e.g.
+    /// `pause = "P"` or `down = "j ctrl-n"`) replacing that action's keys in every mode
+    /// where it is bound. Every problem is reported, not just the first.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, Vec<KeymapError>> {
+        let mut map = Self::default_map();
+        let mut errors = Vec::new();
+        for (name, keys) in overrides {
+            let Ok(action) = name.parse::<Action>() else {
+                errors.push(unknown_action(name));
+                continue;
+            };
+            let mut chords = Vec::new();
+            for k in keys.split_whitespace() {
+                match k.parse::<KeyChord>() {
+                    Ok(c) => chords.push(c),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if keys.split_whitespace().next().is_none() {
+                errors.push(KeymapError::NoKey {
+                    action: name.clone(),
+                });
+                continue;
+            }
+            map.rebind(action, &chords);
+        }
+        errors.extend(map.validate());
+        if errors.is_empty() {
+            Ok(map)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn rebind(&mut self, action: Action, chords: &[KeyChord]) {
+        let mut modes: Vec<(Mode, &'static str)> = Vec::new();
+        for b in self.bindings.iter().filter(|b| b.action == action) {
+            if !modes.iter().any(|(m, _)| *m == b.mode) {
+                modes.push((b.mode, b.description));
+            }
+        }
+        let Some(pos) = self.bindings.iter().position(|b| b.action == action) else {
+            return;
+        };
+        self.bindings.retain(|b| b.action != action);
+        let new = modes.into_iter().flat_map(|(mode, description)| {
+            chords.iter().map(move |key| Binding {
+                mode,
+                key: *key,
+                action,
+                description,
+            })
+        });
+        let tail = self.bindings.split_off(pos.min(self.bindings.len()));
+        self.bindings.extend(new);
+        self.bindings.extend(tail);
+    }
+
+    /// Conflicts in the table: a key twice in one mode, or a global key reused by a mode.
+    pub fn validate(&self) -> Vec<KeymapError> {
+        let mut errors = Vec::new();
+        for (i, a) in self.bindings.iter().enumerate() {
+            for b in &self.bindings[..i] {
+                let clash = a.key == b.key
+                    && a.action != b.action
+                    && (a.mode == b.mode || a.mode == Mode::Global || b.mode == Mode::Global);
+                if clash {
+                    errors.push(KeymapError::Duplicate {
+                        key: a.key.to_string(),
+                        mode: if a.mode == b.mode {
+                            a.mode.title().to_string()
+                        } else {
+                            format!("{} / {}", b.mode.title(), a.mode.title())
+                        },
+                        first: b.action.to_string(),
+                        second: a.action.to_string(),
+                    });
+                }
+            }
+        }
+        errors
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// The action bound to `key`, looking through `chain` (most specific mode first).
+    pub fn lookup(&self, chain: &[Mode], key: KeyChord) -> Option<Action> {
+        chain.iter().find_map(|mode| {
+            self.bindings
+                .iter()
+                .find(|b| b.mode == *mode && b.key == key)
+                .map(|b| b.action)
+        })
+    }
+
+    /// The keys of `action` (in the first mode of `chain` where it is bound), for hints.
+    pub fn keys_for(&self, chain: &[Mode], action: Action) -> Vec<KeyChord> {
+        chain
+            .iter()
+            .map(|mode| {
+                self.bindings
+                    .iter()
+                    .filter(|b| b.mode == *mode && b.action == action)
+                    .map(|b| b.key)
+                    .collect::<Vec<_>>()
+            })
+            .find(|keys| !keys.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The first key of `action` as text, or `None` when it is unbound in `chain`.
+    pub fn key_label(&self, chain: &[Mode], action: Action) -> Option<String> {
+        self.keys_for(chain, action).first().map(|k| k.to_string())
+    }
+
+    /// Help rows per mode: (mode, keys joined, action, description), in table order.
+    pub fn help_rows(&self) -> Vec<(Mode, String, Action, &'static str)> {
+        let mut rows: Vec<(Mode, String, Action, &'static str)> = Vec::new();
+        for mode in Mode::ALL {
+            for b in self.bindings.iter().filter(|b| b.mode == mode) {
+                if let Some(row) = rows
+                    .iter_mut()
+                    .find(|(m, _, a, _)| *m == mode && *a == b.action)
+                {
+                    row.1.push_str(&format!(" {}", b.key));
+                } else {
+                    rows.push((mode, b.key.to_string(), b.action, b.description));
+                }
+            }
+        }
+        rows
+    }
+}
+
+fn unknown_action(name: &str) -> KeymapError {
+    let best = Action::ALL
+        .iter()
+        .map(|a| (strsim::levenshtein(name, a.name()), a.name()))
+        .min();
+    let hint = match best {
+        Some((d, n)) if d <= 3 => format!(" — did you mean `{n}`?"),
+        _ => String::new(),
+    };
+    KeymapError::UnknownAction {
+        name: name.to_string(),
+        hint,
+        all: Action::ALL
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chord(s: &str) -> KeyChord {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        for (_, key, action, _) in defaults() {
+            assert!(key.parse::<KeyChord>().is_ok(), "{action}: `{key}`");
+        }
+        assert_eq!(Keymap::default_map().validate(), vec![]);
+    }
+
+    #[test]
+    fn every_action_is_bound() {
+        let map = Keymap::default_map();
+        for a in Action::ALL {
+            assert!(
+                map.bindings().iter().any(|b| b.action == *a),
+                "{a} has no key"
+            );
+        }
+    }
+
+    #[test]
+    fn no_duplicate_key_within_a_mode() {
+        let map = Keymap::default_map();
+        for mode in Mode::ALL {
+            let keys: Vec<_> = map
+                .bindings()
+                .iter()
+                .filter(|b| b.mode == mode)
+                .map(|b| b.key)
+                .collect();
+            for (i, k) in keys.iter().enumerate() {
+                assert!(!keys[..i].contains(k), "{k} twice in {mode:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_every_action_with_its_keys() {
+        let map = Keymap::default_map();
+        let rows = map.help_rows();
+        for a in Action::ALL {
+            assert!(rows.iter().any(|r| r.2 == *a), "{a} missing from help");
+        }
+        let down = rows.iter().find(|r| r.2 == Action::Down).unwrap();
+        assert_eq!(down.1, "j ↓");
+    }
+
+    #[test]
+    fn key_strings_parse_and_normalise() {
+        assert_eq!(chord("G"), chord("shift-g"));
+        assert_eq!(chord("ctrl-C"), chord("ctrl-c"));
+        assert_eq!(chord("shift-tab"), KeyChord::plain(KeyCode::BackTab));
+        assert_eq!(chord("Space"), KeyChord::plain(KeyCode::Char(' ')));
+        assert_eq!(chord("F5"), KeyChord::plain(KeyCode::F(5)));
+        assert_eq!(chord("-"), KeyChord::plain(KeyCode::Char('-')));
+        assert!("F13".parse::<KeyChord>().is_err());
+        assert!("ctrl-".parse::<KeyChord>().is_err());
+        assert_eq!(chord("ctrl--"), KeyChord::new(KeyCode::Char('-'), KeyModifiers::CONTROL));
+        assert!("hyper-x".parse::<KeyChord>().is_err());
+        assert!("".parse::<KeyChord>().is_err());
+        let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(KeyChord::from_event(&ev), chord("G"));
+        let ev = KeyEvent::new(KeyCode::Tab, KeyModifiers::SHIFT);
+        assert_eq!(KeyChord::from_event(&ev), chord("backtab"));
+    }
+
+    #[test]
+    fn lookup_follows_the_chain() {
+        let map = Keymap::default_map();
+        let logs = [Mode::Logs, Mode::Detail, Mode::Slot, Mode::Motion, Mode::Global];
+        assert_eq!(map.lookup(&logs, chord("/")), Some(Action::Search));
+        assert_eq!(map.lookup(&logs, chord("p")), Some(Action::Pause));
+        assert_eq!(map.lookup(&logs, chord("q")), Some(Action::Quit));
+        let locks = [Mode::Locks, Mode::Motion, Mode::Global];
+        assert_eq!(map.lookup(&locks, chord("p")), None);
+        assert_eq!(map.lookup(&locks, chord("d")), Some(Action::ReleaseLock));
+    }
+
+    #[test]
+    fn overrides_replace_keys_in_every_mode() {
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), "P".to_string());
+        o.insert("next_tab".to_string(), "L ctrl-n".to_string());
+        let map = Keymap::with_overrides(&o).unwrap();
+        let slot = [Mode::Slot, Mode::Global];
+        assert_eq!(map.lookup(&slot, chord("P")), Some(Action::Pause));
+        assert_eq!(map.lookup(&slot, chord("p")), None);
+        assert_eq!(map.lookup(&[Mode::Fleet], chord("ctrl-n")), Some(Action::NextTab));
+        assert_eq!(map.lookup(&[Mode::Detail], chord("L")), Some(Action::NextTab));
+        assert_eq!(map.lookup(&[Mode::Detail], chord("tab")), None);
+        assert_eq!(map.key_label(&slot, Action::Pause).as_deref(), Some("P"));
+    }
+
+    #[test]
+    fn unknown_override_names_and_keys_are_rejected() {
+        let mut o = BTreeMap::new();
+        o.insert("pasue".to_string(), "P".to_string());
+        o.insert("stop".to_string(), "hyper-x".to_string());
+        let errs = Keymap::with_overrides(&o).unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("unknown action `pasue`") && t.contains("did you mean `pause`")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.contains("unknown key `hyper-x`")), "{text:?}");
+    }
+
+    #[test]
+    fn conflicting_override_is_rejected() {
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), "r".to_string());
+        let errs = Keymap::with_overrides(&o).unwrap_err();
+        assert!(
+            matches!(&errs[0], KeymapError::Duplicate { key, .. } if key == "r"),
+            "{errs:?}"
+        );
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), "q".to_string());
+        assert!(Keymap::with_overrides(&o).is_err(), "q is global (quit)");
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), "  ".to_string());
+        assert!(matches!(
+            Keymap::with_overrides(&o).unwrap_err()[0],
+            KeymapError::NoKey { .. }
+        ));
+    }
+}
