@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::core::{AlertRef, Command, CommandRequest};
+
 /// One operator action on the fleet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -52,6 +54,33 @@ impl Intent {
     }
 }
 
+impl Intent {
+    /// The core command for this intent, asked by `who` (the OS user) for `why`.
+    pub fn to_request(&self, who: &str, why: Option<String>) -> CommandRequest {
+        let command = match self.clone() {
+            Intent::Pause { slot } => Command::Pause { slot },
+            Intent::Resume { slot } => Command::Resume { slot },
+            Intent::Restart { slot } => Command::Restart { slot },
+            Intent::Stop { slot } => Command::Stop { slot },
+            Intent::Start { slot } => Command::Start { slot },
+            Intent::Block { slot, reason } => Command::Block { slot, reason },
+            Intent::Unblock { slot } => Command::Unblock { slot },
+            Intent::TakeOver { slot } => Command::TakeOver { slot },
+            Intent::HandBack { slot } => Command::HandBack { slot },
+            Intent::Scale { role, replicas } => Command::Scale { role, replicas },
+            Intent::ReleaseLock { task } => Command::ReleaseLock { task },
+            Intent::Acknowledge { alert } => Command::AckAlert {
+                alert: AlertRef::Id(alert),
+            },
+        };
+        CommandRequest {
+            command,
+            who: who.to_string(),
+            why,
+        }
+    }
+}
+
 impl fmt::Display for Intent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -89,5 +118,15 @@ mod tests {
         assert!(!scale(6).is_destructive(Some(4)), "scale up");
         assert!(!scale(4).is_destructive(Some(4)));
         assert!(scale(4).is_destructive(None), "unknown role size: ask");
+    }
+
+    #[test]
+    fn intents_map_to_core_commands_with_who_and_why() {
+        let r = Intent::Block { slot: "a-1".into(), reason: "flaky".into() }
+            .to_request("ops", Some("see ticket".into()));
+        assert_eq!(r.command, Command::Block { slot: "a-1".into(), reason: "flaky".into() });
+        assert_eq!((r.who.as_str(), r.why.as_deref()), ("ops", Some("see ticket")));
+        let r = Intent::Acknowledge { alert: 9 }.to_request("ops", None);
+        assert_eq!(r.command, Command::AckAlert { alert: AlertRef::Id(9) });
     }
 }

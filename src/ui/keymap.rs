@@ -1,9 +1,9 @@
 //! The one keymap table `(mode, key, action, description)`: it drives key handling, the help
 //! overlay and the status-bar hints, and takes user overrides by action name.
 //!
-//! Invariants (checked by [`Keymap::validate`] and enforced on every override): within one
-//! mode a key maps to at most one action, and no key of the `Global` mode is reused by another
-//! mode — so a key means the same thing wherever the lookup chain reaches it.
+//! Invariants (checked by [`Keymap::validate`] and enforced on every override): along every
+//! lookup chain a screen uses ([`CHAINS`]) a key reaches at most one action, so no binding
+//! silently shadows another.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -323,6 +323,20 @@ pub struct Binding {
     pub description: &'static str,
 }
 
+/// The lookup chains the screens use, most specific mode first. Every mode is in one.
+pub const CHAINS: [&[Mode]; 7] = {
+    use Mode::*;
+    [
+        &[Fleet, Slot, Motion, Global],
+        &[Logs, Detail, Slot, Motion, Global],
+        &[Detail, Slot, Motion, Global],
+        &[Locks, Motion, Global],
+        &[Alerts, Motion, Global],
+        &[Events, Motion, Global],
+        &[Progress, Motion, Global],
+    ]
+};
+
 /// The default table: k9s-like letters, vim motions and arrow keys side by side.
 fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
     use Action::*;
@@ -466,16 +480,22 @@ impl Keymap {
         self.bindings.extend(tail);
     }
 
-    /// Conflicts in the table: a key twice in one mode, or a global key reused by a mode.
+    /// Conflicts in the table: within any lookup chain (see [`CHAINS`]) one key reaching two
+    /// different actions — which covers a key twice in one mode.
     pub fn validate(&self) -> Vec<KeymapError> {
-        let mut errors = Vec::new();
-        for (i, a) in self.bindings.iter().enumerate() {
-            for b in &self.bindings[..i] {
-                let clash = a.key == b.key
-                    && a.action != b.action
-                    && (a.mode == b.mode || a.mode == Mode::Global || b.mode == Mode::Global);
-                if clash {
-                    errors.push(KeymapError::Duplicate {
+        let mut errors: Vec<KeymapError> = Vec::new();
+        for chain in CHAINS {
+            let in_chain: Vec<&Binding> = self
+                .bindings
+                .iter()
+                .filter(|b| chain.contains(&b.mode))
+                .collect();
+            for (i, a) in in_chain.iter().enumerate() {
+                for b in &in_chain[..i] {
+                    if a.key != b.key || a.action == b.action {
+                        continue;
+                    }
+                    let err = KeymapError::Duplicate {
                         key: a.key.to_string(),
                         mode: if a.mode == b.mode {
                             a.mode.title().to_string()
@@ -484,7 +504,10 @@ impl Keymap {
                         },
                         first: b.action.to_string(),
                         second: a.action.to_string(),
-                    });
+                    };
+                    if !errors.contains(&err) {
+                        errors.push(err);
+                    }
                 }
             }
         }
@@ -635,6 +658,13 @@ mod tests {
         assert_eq!(KeyChord::from_event(&ev), chord("G"));
         let ev = KeyEvent::new(KeyCode::Tab, KeyModifiers::SHIFT);
         assert_eq!(KeyChord::from_event(&ev), chord("backtab"));
+    }
+
+    #[test]
+    fn every_mode_is_reachable_through_a_chain() {
+        for mode in Mode::ALL {
+            assert!(CHAINS.iter().any(|c| c.contains(&mode)), "{mode:?}");
+        }
     }
 
     #[test]

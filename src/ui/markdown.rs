@@ -288,11 +288,9 @@ fn start_tag(b: &mut Builder<'_>, tag: Tag<'_>, range: &Range<usize>) {
         Tag::Table(_) => b.blank(),
         Tag::TableHead => b.push_style(|s| s.add_modifier(Modifier::BOLD)),
         Tag::TableRow => b.flush(),
-        Tag::TableCell => {
-            if !b.cur.is_empty() {
-                let muted = Style::default().fg(theme.base.muted);
-                b.cur.push(Span::styled(" │ ", muted));
-            }
+        Tag::TableCell if !b.cur.is_empty() => {
+            let muted = Style::default().fg(theme.base.muted);
+            b.cur.push(Span::styled(" │ ", muted));
         }
         _ => {}
     }

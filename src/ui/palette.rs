@@ -25,6 +25,17 @@ impl View {
         View::Events,
     ];
 
+    /// For narrow headers.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            View::Fleet => "Fleet",
+            View::Locks => "Locks",
+            View::Progress => "Prog",
+            View::Alerts => "Alrt",
+            View::Events => "Evts",
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             View::Fleet => "Fleet",
