@@ -1,0 +1,187 @@
+//! The upstream lock table as last observed, with the two lock conditions the core alerts on:
+//! overdue (held longer than the holder role's `task_timeout`) and stale (the holder is a slot
+//! that will not come back on its own: blocked, stopped, exited for good, or scaled away).
+//!
+//! Invariant: each lock condition has exactly one alert while it holds; a lock that disappears
+//! takes its alerts with it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::alerts::{AlertKey, AlertKind, AlertTable, Severity};
+use super::effect::Effect;
+use super::lifecycle::human;
+use super::model::{LockObservation, Millis, SlotState};
+
+/// A lock with what the core concluded about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockView {
+    pub task: String,
+    pub holder: Option<String>,
+    pub claimed_at: Millis,
+    /// The holder names a slot of this fleet (current or scaled away).
+    pub holder_is_slot: bool,
+    pub overdue: bool,
+    pub stale: bool,
+    /// An operator asked for its release and the lock is still there.
+    pub release_requested: bool,
+}
+
+/// What the lock book needs to know about a holder slot.
+pub(crate) struct HolderInfo {
+    pub state: SlotState,
+    pub task_timeout: Millis,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LockBook {
+    locks: BTreeMap<String, LockView>,
+}
+
+impl LockBook {
+    pub(crate) fn views(&self) -> impl Iterator<Item = &LockView> {
+        self.locks.values()
+    }
+
+    pub(crate) fn get(&self, task: &str) -> Option<&LockView> {
+        self.locks.get(task)
+    }
+
+    pub(crate) fn held_by(&self, slot: &str) -> Option<&LockView> {
+        self.locks
+            .values()
+            .filter(|l| l.holder.as_deref() == Some(slot))
+            .min_by_key(|l| l.claimed_at)
+    }
+
+    pub(crate) fn mark_release_requested(&mut self, task: &str) {
+        if let Some(l) = self.locks.get_mut(task) {
+            l.release_requested = true;
+        }
+    }
+
+    /// Replaces the table with a fresh observation. Returns true when anything changed.
+    pub(crate) fn observe(&mut self, observed: Vec<LockObservation>) -> bool {
+        let mut next = BTreeMap::new();
+        for o in observed {
+            let prev = self.locks.get(&o.task);
+            let same_claim =
+                prev.is_some_and(|p| p.claimed_at == o.claimed_at && p.holder == o.holder);
+            next.insert(
+                o.task.clone(),
+                LockView {
+                    release_requested: same_claim && prev.is_some_and(|p| p.release_requested),
+                    overdue: same_claim && prev.is_some_and(|p| p.overdue),
+                    stale: same_claim && prev.is_some_and(|p| p.stale),
+                    holder_is_slot: false,
+                    task: o.task,
+                    holder: o.holder,
+                    claimed_at: o.claimed_at,
+                },
+            );
+        }
+        let changed = next != self.locks;
+        self.locks = next;
+        changed
+    }
+
+    /// Re-evaluates every lock against the slots and raises/clears alerts.
+    /// `holder` answers for names of current slots; `was_slot` recognises this fleet's slot
+    /// names that no longer exist; `default_timeout` applies to unknown holders.
+    pub(crate) fn evaluate(
+        &mut self,
+        now: Millis,
+        holder: impl Fn(&str) -> Option<HolderInfo>,
+        was_slot: impl Fn(&str) -> bool,
+        default_timeout: Millis,
+        alerts: &mut AlertTable,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let mut changed = false;
+        for l in self.locks.values_mut() {
+            let info = l.holder.as_deref().and_then(&holder);
+            let gone = info.is_none() && l.holder.as_deref().is_some_and(&was_slot);
+            let timeout = info.as_ref().map_or(default_timeout, |i| i.task_timeout);
+            let overdue = now.saturating_sub(l.claimed_at) >= timeout;
+            let stale = gone
+                || info.as_ref().is_some_and(|i| {
+                    matches!(
+                        i.state,
+                        SlotState::Blocked { .. }
+                            | SlotState::Stopped { .. }
+                            | SlotState::Exited { .. }
+                            | SlotState::Retiring
+                    )
+                });
+            let holder_is_slot = info.is_some() || gone;
+            if (overdue, stale, holder_is_slot) != (l.overdue, l.stale, l.holder_is_slot) {
+                changed = true;
+            }
+            let slot_key = if holder_is_slot {
+                l.holder.clone()
+            } else {
+                None
+            };
+            let overdue_key = AlertKey {
+                slot: slot_key.clone(),
+                kind: AlertKind::TaskOverdue {
+                    task: l.task.clone(),
+                },
+            };
+            let stale_key = AlertKey {
+                slot: slot_key,
+                kind: AlertKind::StaleLock {
+                    task: l.task.clone(),
+                },
+            };
+            if overdue && !alerts.is_active(&overdue_key) {
+                let who = l.holder.as_deref().unwrap_or("an unknown holder");
+                let msg = format!("task {} held by {who} for over {}", l.task, human(timeout));
+                alerts.raise(now, overdue_key, Severity::Warning, &msg, &[], out);
+            } else if !overdue {
+                alerts.clear(now, &overdue_key, out);
+            }
+            if stale && !alerts.is_active(&stale_key) {
+                let who = l.holder.as_deref().unwrap_or("?");
+                let msg = format!("task {} is locked by {who}, which is not running", l.task);
+                alerts.raise(now, stale_key, Severity::Warning, &msg, &[], out);
+            } else if !stale {
+                alerts.clear(now, &stale_key, out);
+            }
+            l.overdue = overdue;
+            l.stale = stale;
+            l.holder_is_slot = holder_is_slot;
+        }
+        // Locks that vanished take their alerts with them.
+        let gone: Vec<AlertKey> = alerts.keys_where(|k| match &k.kind {
+            AlertKind::TaskOverdue { task } | AlertKind::StaleLock { task } => {
+                self.locks.get(task).is_none_or(|l| {
+                    let slot = if l.holder_is_slot {
+                        l.holder.as_deref()
+                    } else {
+                        None
+                    };
+                    k.slot.as_deref() != slot
+                })
+            }
+            _ => false,
+        });
+        for k in gone {
+            alerts.clear(now, &k, out);
+        }
+        changed
+    }
+
+    /// The earliest time a lock becomes overdue.
+    pub(crate) fn next_deadline(
+        &self,
+        timeout_of: impl Fn(Option<&str>) -> Millis,
+    ) -> Option<Millis> {
+        self.locks
+            .values()
+            .filter(|l| !l.overdue)
+            .map(|l| l.claimed_at.saturating_add(timeout_of(l.holder.as_deref())))
+            .min()
+    }
+}

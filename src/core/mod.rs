@@ -1,0 +1,82 @@
+//! The scheduling core: a pure, deterministic, synchronous state machine for the whole fleet.
+//!
+//! No I/O, no clock, no async: [`Fleet::handle`] takes the time and one [`Input`] (a fact an
+//! adapter observed, or an operator [`Command`]) and returns [`Effect`]s (Docker operations,
+//! records to persist, alerts, incidents). The supervisor executes them and feeds the results
+//! back as inputs; [`Fleet::next_wakeup`] says when to send the next [`Input::Tick`];
+//! [`Fleet::snapshot`] is what every face reads. Any scenario replays exactly from its inputs.
+//!
+//! A slot (`<role>-<n>`) owns at most one container at a time (its generation increases on
+//! every recreate). Its *mode* says who holds it — drover (`Auto`) or an operator/policy
+//! (`Paused`, `Stopped`, `Blocked`, `TakenOver`, `Retiring`) — and the state shown is derived
+//! from the mode, the container as last observed and the Docker operation in flight:
+//!
+//! ```text
+//!            ┌────────── preflight failed / same error ×3 / limits ───────────┐
+//!            │                                                                 v
+//! Pending → Preflight → Creating → Starting → Running ──died──> Backoff{until} Blocked{reason}
+//!    ^                      ^          ^       │  ^   │           │   │          │ unblock
+//!    │                      │          └───────┼──┼───┼── restart ┘   │          v
+//!    │                      └── recreate (Removing, new generation) ──┘     (fresh start)
+//!    │                                         │  │   └─ clean exit: restart at once (always)
+//!    └──────── container vanished ─────────────┘  │      or Exited (on-failure / never)
+//!                                         pause ⇄ resume (Paused)
+//! any ──stop──> Stopping → Stopped        any ──take over──> TakenOver ──hand back──> (fresh)
+//! any ──scale down──> Retiring → (slot removed)
+//! ```
+//!
+//! Health is separate from state: `Unknown` (warming up for `min_uptime`, or no probe answer
+//! yet), `Healthy`, `Unready` (probe failed `failure_threshold` times), `Stalled` (no activity
+//! for `stall_after`). An incident opens when a slot leaves healthy service (a failure, a
+//! stall, unreadiness, an automatic block) and closes when it is healthy again or an operator
+//! closes it; MTTR, MTBF and the recovery rate come from incidents.
+//!
+//! Invariants the simulation test checks after every step: never two live containers for a
+//! slot; no automatic start, restart or unpause of a Blocked, TakenOver, Paused or Stopped
+//! slot; every backoff within its configured bounds; at most one open incident per slot and
+//! closed ones closing after they opened; a listing of an unchanged world yields no effects.
+//!
+//! Wake-ups: the core reports its next deadline through [`Fleet::next_wakeup`] instead of
+//! emitting timer effects, so a stale timer can never fire an outdated decision; it also runs
+//! any overdue timers at the start of every `handle`, so a late `Tick` only delays, never
+//! skips, a decision.
+
+mod alerts;
+mod command;
+mod effect;
+mod fleet;
+mod health;
+mod incidents;
+mod input;
+mod lifecycle;
+mod locks;
+mod model;
+mod policy;
+mod reconcile;
+mod scale;
+mod signature;
+mod slot;
+mod snapshot;
+
+pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, Severity};
+pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use effect::{
+    Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
+    SlotRecord,
+};
+pub use fleet::Fleet;
+pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
+pub use input::Input;
+pub use locks::LockView;
+pub use model::{
+    ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, Health,
+    LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
+    slot_name,
+};
+pub use policy::{
+    CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
+    RestartPolicy, RoleSpec,
+};
+pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
+pub use slot::TrendPoint;
+pub use snapshot::{DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord};

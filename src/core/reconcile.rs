@@ -1,0 +1,200 @@
+//! Reconciliation of a full Docker listing with what the core believes.
+//!
+//! Per slot: keep the newest-generation container (the current one on ties), mark every other
+//! one for removal, adopt the keeper if it is new to us, and turn status differences into the
+//! transitions that were missed (a death, a start, a pause). Containers whose slot label names
+//! no current slot are orphans and are removed. A slot with an operation in flight is left
+//! alone — the operation's own answer decides, so a listing taken before that operation
+//! finished cannot make the core act twice.
+//!
+//! An unchanged world (every container as believed, nothing missing) changes nothing and so
+//! yields no effects.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::json;
+
+use super::alerts::{AlertKey, AlertKind};
+use super::effect::{Effect, EventKind, SlotMode};
+use super::fleet::{Fleet, Scope, event};
+use super::lifecycle::{begin_run, on_died, short, vanished};
+use super::model::{ContainerStatus, ObservedContainer};
+use super::policy::RoleSpec;
+use super::slot::{Container, Cx, Slot};
+use super::snapshot::DockerStatus;
+
+impl Fleet {
+    pub(crate) fn reconcile(
+        &mut self,
+        now: u64,
+        listed: Vec<ObservedContainer>,
+        out: &mut Vec<Effect>,
+        scope: &mut Scope,
+    ) {
+        if self.docker.status != DockerStatus::Up {
+            out.push(event(
+                now,
+                None,
+                EventKind::DockerUp,
+                "docker reachable".into(),
+                json!({}),
+            ));
+        }
+        if !self.docker.synced {
+            scope.visible = true;
+        }
+        self.docker.status = DockerStatus::Up;
+        self.docker.synced = true;
+        self.docker.listing_since = None;
+        self.alerts
+            .clear(now, &AlertKey::fleet(AlertKind::DockerDown), out);
+
+        let listed_ids: HashSet<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+        self.removals
+            .retain(|id, _| listed_ids.contains(id.as_str()));
+        let mut per_slot: HashMap<&str, Vec<&ObservedContainer>> = HashMap::new();
+        for c in &listed {
+            if self.removals.contains_key(&c.id) {
+                continue;
+            }
+            if self.index.contains_key(&c.slot) {
+                per_slot.entry(c.slot.as_str()).or_default().push(c);
+            } else {
+                self.extras.push((c.slot.clone(), c.id.clone()));
+            }
+        }
+        for i in 0..self.slots.len() {
+            let Some(name) = self.slots.get(i).map(|s| s.name.clone()) else {
+                continue;
+            };
+            let observed = per_slot.remove(name.as_str()).unwrap_or_default();
+            self.on_slot(Some(i), now, out, scope, |s, role, cx| {
+                observe(s, role, cx, &observed)
+            });
+        }
+        scope.all = true;
+    }
+}
+
+fn observe(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, observed: &[&ObservedContainer]) {
+    if s.in_flight.is_some() {
+        return;
+    }
+    let current = s.container_id().map(str::to_string);
+    let keeper = observed.iter().copied().max_by(|a, b| {
+        a.generation
+            .cmp(&b.generation)
+            .then((Some(&a.id) == current.as_ref()).cmp(&(Some(&b.id) == current.as_ref())))
+            .then(a.status.is_live().cmp(&b.status.is_live()))
+            .then(b.id.cmp(&a.id))
+    });
+    for o in observed {
+        if keeper.is_some_and(|k| k.id != o.id) {
+            cx.extras.push((s.name.clone(), o.id.clone()));
+        }
+    }
+    let Some(k) = keeper else {
+        if s.container.is_some() {
+            vanished(s, role, cx);
+        }
+        return;
+    };
+    if current.as_deref() == Some(k.id.as_str()) {
+        return compare(s, role, cx, k);
+    }
+    if s.container.is_some() {
+        vanished(s, role, cx);
+    }
+    adopt(s, role, cx, k);
+}
+
+/// Takes `k` as the slot's container.
+fn adopt(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
+    let known = s.rec.container_id.as_deref() == Some(k.id.as_str());
+    let missed_exit = match k.status {
+        ContainerStatus::Exited { code } => Some(code),
+        _ => None,
+    };
+    s.container = Some(Container {
+        id: k.id.clone(),
+        generation: k.generation,
+        spec_hash: k.spec_hash.clone(),
+        // An exit we did not see is replayed below from a live state.
+        status: if missed_exit.is_some() && needs_exit_decision(s) {
+            ContainerStatus::Running
+        } else {
+            k.status.clone()
+        },
+        started_at: k.started_at,
+        replace: k.spec_hash != role.spec_hash,
+        warmed_up: false,
+    });
+    s.rec.generation = s.rec.generation.max(k.generation);
+    s.rec.container_id = Some(k.id.clone());
+    if k.status.is_live() {
+        begin_run(s, role, k.started_at.unwrap_or(cx.now));
+    }
+    if !known {
+        cx.event(
+            &s.name,
+            EventKind::Adopted,
+            None,
+            format!(
+                "{}: adopted container {} (generation {})",
+                s.name,
+                short(&k.id),
+                k.generation
+            ),
+            json!({ "id": k.id, "generation": k.generation, "status": k.status }),
+        );
+    }
+    if let Some(code) = missed_exit
+        && needs_exit_decision(s)
+    {
+        on_died(s, role, cx, &k.id, code, false, &[]);
+    }
+}
+
+/// An exited container with no decision recorded (no restart planned, not finished, not held
+/// by an operator): its exit happened while drover was not watching.
+fn needs_exit_decision(s: &Slot) -> bool {
+    s.rec.mode == SlotMode::Auto && s.rec.restart.is_none() && !s.rec.completed
+}
+
+/// The listed container is the one we know: apply what changed behind our back.
+fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
+    let Some(c) = s.container.as_mut() else {
+        return;
+    };
+    if k.spec_hash != role.spec_hash {
+        c.replace = true;
+    }
+    match (&c.status, &k.status) {
+        (ContainerStatus::Exited { .. }, ContainerStatus::Exited { .. }) => {}
+        (a, b) if a == b => {}
+        (_, ContainerStatus::Exited { code }) => {
+            let code = *code;
+            on_died(s, role, cx, &k.id, code, false, &[]);
+        }
+        (
+            ContainerStatus::Created | ContainerStatus::Exited { .. },
+            ContainerStatus::Running | ContainerStatus::Paused,
+        ) => {
+            c.status = k.status.clone();
+            c.started_at = Some(k.started_at.unwrap_or(cx.now));
+            c.warmed_up = false;
+            let started = c.started_at.unwrap_or(cx.now);
+            s.rec.restart = None;
+            s.rec.completed = false;
+            begin_run(s, role, started);
+            cx.event(
+                &s.name,
+                EventKind::Started,
+                None,
+                format!("{}: found running (started outside drover)", s.name),
+                json!({ "id": k.id }),
+            );
+        }
+        (_, status) => c.status = status.clone(),
+    }
+}

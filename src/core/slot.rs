@@ -1,0 +1,281 @@
+//! One slot's state inside the core: its persisted business record plus runtime facts (the
+//! container as last observed, the Docker operation in flight, health tracking, activity).
+//!
+//! Invariants: at most one container is the slot's own (`container`); at most one Docker
+//! lifecycle operation is in flight per slot (probes are tracked separately), so the core can
+//! never ask for a second create or start while one is pending.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::alerts::{AlertTable, Severity};
+use super::effect::{Effect, EventKind, FleetEvent, SlotMode, SlotRecord};
+use super::incidents::IncidentBook;
+use super::model::{ContainerStatus, Health, Millis, SlotState, TestSummary, Verdict};
+
+/// Test runs kept per slot for the trend.
+pub const TREND_LEN: usize = 20;
+
+/// The slot's own container as last observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Container {
+    pub id: String,
+    pub generation: u64,
+    pub spec_hash: String,
+    pub status: ContainerStatus,
+    pub started_at: Option<Millis>,
+    /// Must be replaced (stale spec hash or stale generation): stop, remove, create anew.
+    pub replace: bool,
+    /// This run has lasted `min_uptime`; early-exit flags were cleared for it.
+    pub warmed_up: bool,
+}
+
+/// The Docker lifecycle operation awaiting its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PendingOp {
+    Preflight,
+    Create { generation: u64 },
+    Start { id: String },
+    Stop { id: String },
+    Kill { id: String },
+    Pause { id: String },
+    Unpause { id: String },
+    Remove { id: String },
+}
+
+impl PendingOp {
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            PendingOp::Preflight | PendingOp::Create { .. } => None,
+            PendingOp::Start { id }
+            | PendingOp::Stop { id }
+            | PendingOp::Kill { id }
+            | PendingOp::Pause { id }
+            | PendingOp::Unpause { id }
+            | PendingOp::Remove { id } => Some(id),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct InFlight {
+    pub op: PendingOp,
+    pub since: Millis,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProbeTrack {
+    pub failures: u32,
+    pub ok_seen: bool,
+    pub next_at: Option<Millis>,
+    pub in_flight_since: Option<Millis>,
+}
+
+/// One point of a slot's test trend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub at: Millis,
+    pub verdict: Verdict,
+    pub passed: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub name: String,
+    /// Index into the fleet's role table.
+    pub role: usize,
+    /// Replica number (1-based).
+    pub n: u32,
+    pub rec: SlotRecord,
+    /// The last record handed out as `PersistSlot` (or restored).
+    pub persisted: Option<SlotRecord>,
+    pub container: Option<Container>,
+    pub in_flight: Option<InFlight>,
+    /// Preflight passed for the start attempt under way; consumed by the start.
+    pub preflight_passed: bool,
+    /// An operator (or detector) restart: stop, then start at once without failure accounting.
+    pub restart_requested: bool,
+    /// The probe policy asked for this stop; the exit counts as a failure with this detail.
+    pub probe_kill: Option<String>,
+    pub probe: ProbeTrack,
+    pub unready: Option<(String, Millis)>,
+    pub stalled_since: Option<Millis>,
+    pub health: Health,
+    pub healthy_since: Option<Millis>,
+    pub last_activity: Option<Millis>,
+    pub last_test: Option<(Millis, TestSummary)>,
+    pub trend: VecDeque<TrendPoint>,
+    /// Scale-down finished: drop the slot at the end of this pass.
+    pub retired: bool,
+    /// After a failed stop/pause/unpause/remove: no new Docker operation before this time,
+    /// so a persistently failing operation cannot spin.
+    pub hold_until: Option<Millis>,
+}
+
+impl Slot {
+    pub fn new(name: String, role: usize, n: u32, rec: SlotRecord) -> Self {
+        Self {
+            name,
+            role,
+            n,
+            rec,
+            persisted: None,
+            container: None,
+            in_flight: None,
+            preflight_passed: false,
+            restart_requested: false,
+            probe_kill: None,
+            probe: ProbeTrack::default(),
+            unready: None,
+            stalled_since: None,
+            health: Health::Unknown,
+            healthy_since: None,
+            last_activity: None,
+            last_test: None,
+            trend: VecDeque::new(),
+            retired: false,
+            hold_until: None,
+        }
+    }
+
+    pub fn status(&self) -> Option<&ContainerStatus> {
+        self.container.as_ref().map(|c| &c.status)
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.status(), Some(ContainerStatus::Running))
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.status().is_some_and(ContainerStatus::is_live)
+    }
+
+    pub fn container_id(&self) -> Option<&str> {
+        self.container.as_ref().map(|c| c.id.as_str())
+    }
+
+    /// The state faces show; see [`SlotState`].
+    pub fn state(&self) -> SlotState {
+        match &self.rec.mode {
+            SlotMode::Blocked { reason, by, .. } => SlotState::Blocked {
+                reason: reason.clone(),
+                by: by.clone(),
+            },
+            SlotMode::TakenOver { by, since } => SlotState::TakenOver {
+                by: by.clone(),
+                since: *since,
+            },
+            SlotMode::Retiring => SlotState::Retiring,
+            SlotMode::Paused { by } => SlotState::Paused { by: by.clone() },
+            SlotMode::Stopped { by } => {
+                if self.is_live() {
+                    SlotState::Stopping
+                } else {
+                    SlotState::Stopped { by: by.clone() }
+                }
+            }
+            SlotMode::Auto => self.auto_state(),
+        }
+    }
+
+    fn auto_state(&self) -> SlotState {
+        if let Some(f) = &self.in_flight {
+            return match f.op {
+                PendingOp::Preflight => SlotState::Preflight,
+                PendingOp::Create { .. } => SlotState::Creating,
+                PendingOp::Start { .. } => SlotState::Starting,
+                PendingOp::Stop { .. } | PendingOp::Kill { .. } => SlotState::Stopping,
+                PendingOp::Remove { .. } => SlotState::Removing,
+                PendingOp::Pause { .. } | PendingOp::Unpause { .. } => SlotState::Running,
+            };
+        }
+        if self.is_live() {
+            return SlotState::Running;
+        }
+        match self.rec.restart {
+            Some(plan) => SlotState::Backoff { until: plan.at },
+            None if self.rec.completed
+                || matches!(self.status(), Some(ContainerStatus::Exited { .. })) =>
+            {
+                SlotState::Exited {
+                    code: self.rec.last_exit.as_ref().and_then(|e| e.code),
+                }
+            }
+            None => SlotState::Pending,
+        }
+    }
+
+    /// Adds a finished test run to the bounded trend.
+    pub fn record_test(&mut self, now: Millis, summary: TestSummary) {
+        if self.trend.len() == TREND_LEN {
+            self.trend.pop_front();
+        }
+        self.trend.push_back(TrendPoint {
+            at: now,
+            verdict: summary.verdict,
+            passed: summary.passed,
+            failed: summary.failed,
+        });
+        self.last_test = Some((now, summary));
+    }
+}
+
+/// Everything a slot-level handler may touch besides the slot itself.
+pub(crate) struct Cx<'a> {
+    pub now: Millis,
+    pub seed: u64,
+    pub fleet: &'a str,
+    /// Docker is up and a listing has been reconciled since it came up.
+    pub docker_ready: bool,
+    pub alerts: &'a mut AlertTable,
+    pub incidents: &'a mut IncidentBook,
+    pub out: &'a mut Vec<Effect>,
+    /// Set when the slot's knowledge is doubtful and a fresh listing is needed.
+    pub want_listing: &'a mut bool,
+    /// Containers found to be extra (not the slot's own): the fleet removes them.
+    pub extras: &'a mut Vec<(String, String)>,
+}
+
+impl Cx<'_> {
+    pub fn event(
+        &mut self,
+        slot: &str,
+        kind: EventKind,
+        who: Option<&str>,
+        message: String,
+        detail: serde_json::Value,
+    ) {
+        self.out.push(Effect::PersistEvent(FleetEvent {
+            at: self.now,
+            slot: Some(slot.to_string()),
+            kind,
+            who: who.map(str::to_string),
+            message,
+            detail,
+        }));
+    }
+
+    pub fn raise(&mut self, slot: &str, kind: super::alerts::AlertKind, sev: Severity, msg: &str) {
+        self.raise_with(slot, kind, sev, msg, &[]);
+    }
+
+    pub fn raise_with(
+        &mut self,
+        slot: &str,
+        kind: super::alerts::AlertKind,
+        sev: Severity,
+        msg: &str,
+        evidence: &[String],
+    ) {
+        let key = super::alerts::AlertKey::slot(slot, kind);
+        self.alerts
+            .raise(self.now, key, sev, msg, evidence, self.out);
+    }
+
+    pub fn clear(&mut self, slot: &str, kind: super::alerts::AlertKind) {
+        let key = super::alerts::AlertKey::slot(slot, kind);
+        self.alerts.clear(self.now, &key, self.out);
+    }
+}

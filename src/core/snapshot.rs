@@ -1,0 +1,214 @@
+//! The [`Snapshot`]: plain data describing the whole fleet, read by the TUI, the headless
+//! output, `drover status` and the control socket. Built on demand from the core's state; a
+//! monotonically increasing `version` tells faces whether anything changed since they drew.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::alerts::Alert;
+use super::incidents::{Incident, ServiceMetrics};
+use super::locks::LockView;
+use super::model::{ExitInfo, Health, Millis, SlotState, TestSummary};
+use super::slot::TrendPoint;
+
+/// Docker connectivity as the core knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "docker", rename_all = "snake_case")]
+pub enum DockerStatus {
+    /// No listing or connection report yet.
+    #[default]
+    Unknown,
+    Up,
+    Down {
+        error: String,
+        since: Millis,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Increases whenever anything visible changed.
+    pub version: u64,
+    /// The `now` the snapshot was taken at (ages and windows are relative to it).
+    pub at: Millis,
+    pub fleet: String,
+    pub docker: DockerStatus,
+    /// A listing was reconciled since Docker came up (Docker operations are allowed).
+    pub docker_synced: bool,
+    pub slots: Vec<SlotView>,
+    /// Active alerts, acknowledged ones included.
+    pub alerts: Vec<Alert>,
+    pub open_incidents: Vec<Incident>,
+    pub metrics: FleetMetrics,
+    pub locks: Vec<LockView>,
+}
+
+impl Snapshot {
+    pub fn slot(&self, name: &str) -> Option<&SlotView> {
+        self.slots.iter().find(|s| s.slot == name)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetMetrics {
+    pub service: ServiceMetrics,
+    /// Restarts of all current slots (starts after the first).
+    pub restarts: u64,
+    pub slots: u32,
+    pub healthy: u32,
+    /// Slot count per state label ("running", "blocked", …).
+    pub by_state: BTreeMap<String, u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldTask {
+    pub task: String,
+    pub claimed_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRecord {
+    pub at: Millis,
+    pub summary: TestSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlotView {
+    pub slot: String,
+    pub role: String,
+    pub state: SlotState,
+    pub health: Health,
+    /// The one line that explains the state (block reason, last error, probe detail, …).
+    pub reason: Option<String>,
+    pub generation: u64,
+    pub container_id: Option<String>,
+    pub starts: u64,
+    pub restarts: u64,
+    /// Failure restarts inside the restart window (the "N restarts in 10 min" counter).
+    pub restarts_in_window: u32,
+    pub backoff_step: u32,
+    pub crash_looping: bool,
+    pub idle_spinning: bool,
+    pub last_exit: Option<ExitInfo>,
+    /// Start of the current run (uptime base).
+    pub started_at: Option<Millis>,
+    pub last_activity: Option<Millis>,
+    pub task: Option<HeldTask>,
+    pub last_test: Option<TestRecord>,
+    pub test_trend: Vec<TrendPoint>,
+    pub open_alerts: u32,
+    pub incident_since: Option<Millis>,
+    pub metrics: ServiceMetrics,
+}
+
+pub(crate) fn reason_for(
+    state: &SlotState,
+    health: &Health,
+    last_exit: Option<&ExitInfo>,
+) -> Option<String> {
+    match state {
+        SlotState::Blocked { reason, .. } => return Some(reason.clone()),
+        SlotState::Stopped { by } => return Some(format!("stopped by {by}")),
+        SlotState::Paused { by } => return Some(format!("paused by {by}")),
+        SlotState::TakenOver { by, .. } => return Some(format!("taken over by {by}")),
+        SlotState::Retiring => return Some("scaled down".into()),
+        _ => {}
+    }
+    match health {
+        Health::Unready { detail, .. } => return Some(format!("probe failing: {detail}")),
+        Health::Stalled { .. } => return Some("stalled: no activity".into()),
+        _ => {}
+    }
+    let failed = last_exit.filter(|e| !e.is_clean());
+    match state {
+        SlotState::Running => None,
+        _ => failed.and_then(|e| e.line.clone()),
+    }
+}
+
+impl super::fleet::Fleet {
+    /// The whole fleet as plain data, with windows and ages relative to `now`.
+    pub fn snapshot(&self, now: Millis) -> Snapshot {
+        let mut by_state: BTreeMap<String, u32> = BTreeMap::new();
+        let mut healthy = 0;
+        let mut restarts = 0;
+        let slots: Vec<SlotView> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let role = self.roles.get(s.role).map(|r| &r.spec);
+                let state = s.state();
+                *by_state.entry(state.label().to_string()).or_default() += 1;
+                if s.health == Health::Healthy {
+                    healthy += 1;
+                }
+                let slot_restarts = s.rec.starts.saturating_sub(1);
+                restarts += slot_restarts;
+                let window = role.map_or(0, |r| r.restart.window);
+                SlotView {
+                    reason: reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
+                    slot: s.name.clone(),
+                    role: s.rec.role.clone(),
+                    state,
+                    health: s.health.clone(),
+                    generation: s.rec.generation,
+                    container_id: s.container_id().map(str::to_string),
+                    starts: s.rec.starts,
+                    restarts: slot_restarts,
+                    restarts_in_window: s
+                        .rec
+                        .failure_restarts
+                        .iter()
+                        .filter(|t| now.saturating_sub(**t) < window)
+                        .count() as u32,
+                    backoff_step: s.rec.backoff_step,
+                    crash_looping: s.rec.crash_looping,
+                    idle_spinning: s.rec.idle_spinning,
+                    last_exit: s.rec.last_exit.clone(),
+                    started_at: s
+                        .container
+                        .as_ref()
+                        .filter(|c| c.status.is_live())
+                        .and_then(|c| c.started_at),
+                    last_activity: s.last_activity,
+                    task: self.locks.held_by(&s.name).map(|l| HeldTask {
+                        task: l.task.clone(),
+                        claimed_at: l.claimed_at,
+                    }),
+                    last_test: s.last_test.as_ref().map(|(at, summary)| TestRecord {
+                        at: *at,
+                        summary: summary.clone(),
+                    }),
+                    test_trend: s.trend.iter().cloned().collect(),
+                    open_alerts: self.alerts.count_for(&s.name),
+                    incident_since: self.incidents.open_for(&s.name).map(|i| i.opened_at),
+                    metrics: self.incidents.slot_metrics(&s.name),
+                }
+            })
+            .collect();
+        Snapshot {
+            version: self.version,
+            at: now,
+            fleet: self.name.clone(),
+            docker: self.docker.status.clone(),
+            docker_synced: self.docker.synced,
+            metrics: FleetMetrics {
+                service: self.incidents.fleet_metrics().clone(),
+                restarts,
+                slots: slots.len() as u32,
+                healthy,
+                by_state,
+            },
+            slots,
+            alerts: self.alerts.active().cloned().collect(),
+            open_incidents: self.incidents.open_incidents().cloned().collect(),
+            locks: self.locks.views().cloned().collect(),
+        }
+    }
+
+    /// Closed incidents kept for metrics (oldest first).
+    pub fn incident_history(&self) -> Vec<Incident> {
+        self.incidents.history().cloned().collect()
+    }
+}
