@@ -24,7 +24,10 @@ use super::state::{DetailTab, Focus, InputKind, Overlay, UiState};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Send this operator intent to the supervisor.
-    Send { intent: Intent, why: Option<String> },
+    Send {
+        intent: Intent,
+        why: Option<String>,
+    },
     Quit,
     /// Load and apply this theme.
     SetTheme(String),
@@ -111,7 +114,9 @@ impl UiState {
                         tmux_window: false,
                     }],
                     _ => {
-                        self.info(format!("{slot} stays taken over — hand it back with the hand_back key"));
+                        self.info(format!(
+                            "{slot} stays taken over — hand it back with the hand_back key"
+                        ));
                         Vec::new()
                     }
                 };
@@ -385,7 +390,11 @@ impl UiState {
             }
             SortReverse => {
                 self.fleet.descending = !self.fleet.descending;
-                let dir = if self.fleet.descending { "reversed" } else { "normal" };
+                let dir = if self.fleet.descending {
+                    "reversed"
+                } else {
+                    "normal"
+                };
                 self.info(format!("sorted by {} ({dir})", self.fleet.sort.name()));
             }
             GroupByRole => {
@@ -595,7 +604,9 @@ impl UiState {
     pub fn on_snapshot(&mut self, snap: &Snapshot) {
         settle_selection(snap, &mut self.fleet);
         self.locks_selected = self.locks_selected.min(snap.locks.len().saturating_sub(1));
-        self.alerts_selected = self.alerts_selected.min(snap.alerts.len().saturating_sub(1));
+        self.alerts_selected = self
+            .alerts_selected
+            .min(snap.alerts.len().saturating_sub(1));
     }
 
     /// Points the log pane at the selected slot and copies new lines; true when the pane
@@ -629,8 +640,7 @@ impl UiState {
                 let Some(slot) = intent.slot() else {
                     return Vec::new();
                 };
-                let Some(container) = snap.slot(slot).and_then(|s| s.container_id.clone())
-                else {
+                let Some(container) = snap.slot(slot).and_then(|s| s.container_id.clone()) else {
                     self.error(format!(
                         "{slot} is taken over, but it has no container to open a shell in — start it, or hand it back"
                     ));
@@ -650,7 +660,9 @@ impl UiState {
                 }];
             }
             Ok(CommandReply::Accepted) => self.info(format!("{intent}: accepted")),
-            Ok(CommandReply::Unchanged) => self.info(format!("{intent}: already so, nothing to do")),
+            Ok(CommandReply::Unchanged) => {
+                self.info(format!("{intent}: already so, nothing to do"))
+            }
             Ok(CommandReply::NotFound { what }) => {
                 self.error(format!("{intent}: no such {what}"));
             }
@@ -671,7 +683,9 @@ impl UiState {
                 slot: slot.to_string(),
             },
             why: None,
-            prompt: format!("{prefix}. Hand {slot} back to drover? y hands back, any other key keeps it"),
+            prompt: format!(
+                "{prefix}. Hand {slot} back to drover? y hands back, any other key keeps it"
+            ),
         };
     }
 }

@@ -160,7 +160,10 @@ mod tests {
 
     fn hits(q: &str) -> Vec<&'static str> {
         let q = FilterQuery::parse(q);
-        ROWS.iter().filter(|r| q.matches(*r)).map(|r| r.slot).collect()
+        ROWS.iter()
+            .filter(|r| q.matches(*r))
+            .map(|r| r.slot)
+            .collect()
     }
 
     #[test]

@@ -81,11 +81,11 @@ impl Column {
             .find(|c| c.name() == name || c.title().eq_ignore_ascii_case(name))
     }
 
-    /// Width in cells: (minimum, preferred).
-    pub fn width(self) -> (u16, u16) {
+    /// Width in cells: (minimum, preferred). The name columns depend on the names shown.
+    pub fn width(self, names: NameWidths) -> (u16, u16) {
         match self {
-            Column::Slot => (14, 16),
-            Column::Role => (6, 12),
+            Column::Slot => (names.slot.clamp(8, 14), names.slot.clamp(8, 24)),
+            Column::Role => (names.role.clamp(4, 16), names.role.clamp(4, 16)),
             Column::State => (12, 13),
             Column::Health => (9, 10),
             Column::Uptime => (5, 6),
@@ -115,15 +115,33 @@ impl Column {
     }
 }
 
+/// Display widths of the longest slot and role names shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameWidths {
+    pub slot: u16,
+    pub role: u16,
+}
+
+impl NameWidths {
+    pub fn of<'a>(slots: impl Iterator<Item = &'a SlotView>) -> Self {
+        let w =
+            |s: &str| u16::try_from(unicode_width::UnicodeWidthStr::width(s)).unwrap_or(u16::MAX);
+        slots.fold(Self { slot: 4, role: 4 }, |acc, s| Self {
+            slot: acc.slot.max(w(&s.slot)),
+            role: acc.role.max(w(&s.role)),
+        })
+    }
+}
+
 /// Which columns fit in `width` (with one separator cell each), in display order, and the
 /// width each gets. The role column is left out when rows are grouped by role.
-pub fn fit_columns(width: u16, grouped: bool) -> Vec<(Column, u16)> {
+pub fn fit_columns(width: u16, grouped: bool, names: NameWidths) -> Vec<(Column, u16)> {
     let mut cols: Vec<Column> = Column::ALL
         .into_iter()
         .filter(|c| !(grouped && *c == Column::Role))
         .collect();
     let need = |cols: &[Column], pick: fn((u16, u16)) -> u16| -> u16 {
-        cols.iter().map(|c| pick(c.width()) + 1).sum()
+        cols.iter().map(|c| pick(c.width(names)) + 1).sum()
     };
     while need(&cols, |w| w.0) > width && cols.len() > 2 {
         if let Some(worst) = cols.iter().copied().max_by_key(|c| c.priority()) {
@@ -131,12 +149,12 @@ pub fn fit_columns(width: u16, grouped: bool) -> Vec<(Column, u16)> {
         }
     }
     // Hand out the spare width up to each column's preferred width, most important first.
-    let mut widths: Vec<u16> = cols.iter().map(|c| c.width().0).collect();
+    let mut widths: Vec<u16> = cols.iter().map(|c| c.width(names).0).collect();
     let mut spare = width.saturating_sub(need(&cols, |w| w.0));
     let mut order: Vec<usize> = (0..cols.len()).collect();
     order.sort_by_key(|i| cols[*i].priority());
     for i in order {
-        let (min, pref) = cols[i].width();
+        let (min, pref) = cols[i].width(names);
         let add = (pref - min).min(spare);
         widths[i] += add;
         spare -= add;
@@ -215,11 +233,7 @@ impl Filterable for SlotView {
 
 /// The slots that pass the filter, in table order.
 pub fn visible_slots<'a>(snap: &'a Snapshot, t: &FleetTable) -> Vec<&'a SlotView> {
-    let mut slots: Vec<&SlotView> = snap
-        .slots
-        .iter()
-        .filter(|s| t.filter.matches(*s))
-        .collect();
+    let mut slots: Vec<&SlotView> = snap.slots.iter().filter(|s| t.filter.matches(*s)).collect();
     slots.sort_by(|a, b| {
         let group = if t.group_by_role {
             a.role.cmp(&b.role)
@@ -228,9 +242,7 @@ pub fn visible_slots<'a>(snap: &'a Snapshot, t: &FleetTable) -> Vec<&'a SlotView
         };
         let by = compare(a, b, t.sort, snap.at);
         let by = if t.descending { by.reverse() } else { by };
-        group
-            .then(by)
-            .then_with(|| natural_cmp(&a.slot, &b.slot))
+        group.then(by).then_with(|| natural_cmp(&a.slot, &b.slot))
     });
     slots
 }
@@ -429,26 +441,51 @@ mod tests {
 
     #[test]
     fn natural_order_of_slot_names() {
-        let mut v = vec!["implementer-10", "implementer-2", "implementer-1", "critic-3"];
+        let mut v = vec![
+            "implementer-10",
+            "implementer-2",
+            "implementer-1",
+            "critic-3",
+        ];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["critic-3", "implementer-1", "implementer-2", "implementer-10"]);
+        assert_eq!(
+            v,
+            [
+                "critic-3",
+                "implementer-1",
+                "implementer-2",
+                "implementer-10"
+            ]
+        );
     }
 
     #[test]
     fn columns_drop_by_priority_and_fit() {
+        let names = NameWidths { slot: 14, role: 11 };
         for w in [40u16, 80, 120, 200, 250] {
-            let cols = fit_columns(w, false);
+            let cols = fit_columns(w, false, names);
             let used: u16 = cols.iter().map(|(_, w)| w + 1).sum();
             assert!(used <= w.max(30), "{w}: {used}");
             assert_eq!(cols[0].0, Column::Slot);
             assert!(cols.iter().any(|(c, _)| *c == Column::State));
         }
-        let narrow: Vec<Column> = fit_columns(80, false).into_iter().map(|c| c.0).collect();
+        let narrow: Vec<Column> = fit_columns(77, false, names)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert!(narrow.contains(&Column::Health) && narrow.contains(&Column::Alerts));
+        assert!(narrow.contains(&Column::Task) && narrow.contains(&Column::Tests));
         assert!(!narrow.contains(&Column::Role), "{narrow:?}");
-        let wide: Vec<Column> = fit_columns(200, false).into_iter().map(|c| c.0).collect();
+        let wide = fit_columns(200, false, names);
         assert_eq!(wide.len(), Column::ALL.len());
-        let grouped: Vec<Column> = fit_columns(200, true).into_iter().map(|c| c.0).collect();
+        assert!(
+            wide.iter().any(|(c, w)| *c == Column::Role && *w == 11),
+            "the role column is never cut: {wide:?}"
+        );
+        let grouped: Vec<Column> = fit_columns(200, true, names)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert!(!grouped.contains(&Column::Role));
     }
 
@@ -468,7 +505,10 @@ mod tests {
         let snap = snapshot(vec![a, b, c]);
         let mut t = FleetTable::default();
         let names = |t: &FleetTable| -> Vec<String> {
-            visible_slots(&snap, t).iter().map(|s| s.slot.clone()).collect()
+            visible_slots(&snap, t)
+                .iter()
+                .map(|s| s.slot.clone())
+                .collect()
         };
         assert_eq!(names(&t), ["implementer-2", "implementer-10", "reviewer-1"]);
         t.sort = Column::State;
@@ -495,7 +535,13 @@ mod tests {
             .collect();
         assert_eq!(
             heads,
-            ["#implementer 2/2", "implementer-2", "implementer-10", "#reviewer 1/1", "reviewer-1"]
+            [
+                "#implementer 2/2",
+                "implementer-2",
+                "implementer-10",
+                "#reviewer 1/1",
+                "reviewer-1"
+            ]
         );
     }
 
@@ -518,9 +564,17 @@ mod tests {
         t.selected = Some("a-2".into());
         t.filter = FilterQuery::parse("state:running");
         settle_selection(&snap, &mut t);
-        assert_eq!(t.selected.as_deref(), Some("a-1"), "hidden selection moves to a visible row");
+        assert_eq!(
+            t.selected.as_deref(),
+            Some("a-1"),
+            "hidden selection moves to a visible row"
+        );
         t.selected = Some("a-3".into());
         settle_selection(&snap, &mut t);
-        assert_eq!(t.selected.as_deref(), Some("a-3"), "a visible selection stays");
+        assert_eq!(
+            t.selected.as_deref(),
+            Some("a-3"),
+            "a visible selection stays"
+        );
     }
 }

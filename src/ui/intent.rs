@@ -109,11 +109,20 @@ mod tests {
         let s = || "implementer-1".to_string();
         assert!(Intent::Restart { slot: s() }.is_destructive(None));
         assert!(Intent::Stop { slot: s() }.is_destructive(None));
-        assert!(Intent::Block { slot: s(), reason: "x".into() }.is_destructive(None));
+        assert!(
+            Intent::Block {
+                slot: s(),
+                reason: "x".into()
+            }
+            .is_destructive(None)
+        );
         assert!(Intent::ReleaseLock { task: "t".into() }.is_destructive(None));
         assert!(!Intent::Pause { slot: s() }.is_destructive(None));
         assert!(!Intent::Start { slot: s() }.is_destructive(None));
-        let scale = |n| Intent::Scale { role: "implementer".into(), replicas: n };
+        let scale = |n| Intent::Scale {
+            role: "implementer".into(),
+            replicas: n,
+        };
         assert!(scale(2).is_destructive(Some(4)), "scale down");
         assert!(!scale(6).is_destructive(Some(4)), "scale up");
         assert!(!scale(4).is_destructive(Some(4)));
@@ -122,11 +131,28 @@ mod tests {
 
     #[test]
     fn intents_map_to_core_commands_with_who_and_why() {
-        let r = Intent::Block { slot: "a-1".into(), reason: "flaky".into() }
-            .to_request("ops", Some("see ticket".into()));
-        assert_eq!(r.command, Command::Block { slot: "a-1".into(), reason: "flaky".into() });
-        assert_eq!((r.who.as_str(), r.why.as_deref()), ("ops", Some("see ticket")));
+        let r = Intent::Block {
+            slot: "a-1".into(),
+            reason: "flaky".into(),
+        }
+        .to_request("ops", Some("see ticket".into()));
+        assert_eq!(
+            r.command,
+            Command::Block {
+                slot: "a-1".into(),
+                reason: "flaky".into()
+            }
+        );
+        assert_eq!(
+            (r.who.as_str(), r.why.as_deref()),
+            ("ops", Some("see ticket"))
+        );
         let r = Intent::Acknowledge { alert: 9 }.to_request("ops", None);
-        assert_eq!(r.command, Command::AckAlert { alert: AlertRef::Id(9) });
+        assert_eq!(
+            r.command,
+            Command::AckAlert {
+                alert: AlertRef::Id(9)
+            }
+        );
     }
 }

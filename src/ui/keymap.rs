@@ -243,7 +243,9 @@ impl FromStr for KeyChord {
                 }
                 let mut chars = rest.chars();
                 return match (chars.next(), chars.next()) {
-                    (Some(c), None) => Ok(KeyChord::new(KeyCode::Char(c.to_ascii_uppercase()), mods)),
+                    (Some(c), None) => {
+                        Ok(KeyChord::new(KeyCode::Char(c.to_ascii_uppercase()), mods))
+                    }
                     _ => Err(bad()),
                 };
             } else {
@@ -345,7 +347,12 @@ fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
         (Global, "q", Quit, "quit drover's screen"),
         (Global, "ctrl-c", Quit, "quit drover's screen"),
         (Global, "?", Help, "show or hide this help"),
-        (Global, ":", Palette, "command palette (:pause implementer-2, :theme light)"),
+        (
+            Global,
+            ":",
+            Palette,
+            "command palette (:pause implementer-2, :theme light)",
+        ),
         (Global, "esc", Back, "close, clear the filter or go back"),
         (Global, "1", ViewFleet, "fleet view"),
         (Global, "2", ViewLocks, "locks view"),
@@ -362,9 +369,24 @@ fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
         (Motion, "pagedown", PageDown, "page down"),
         (Motion, "g", Top, "first row / oldest line"),
         (Motion, "home", Top, "first row / oldest line"),
-        (Motion, "G", Bottom, "last row / newest line (logs: follow again)"),
-        (Motion, "end", Bottom, "last row / newest line (logs: follow again)"),
-        (Fleet, "/", Filter, "filter: text, state:blocked, role:x, health:stalled"),
+        (
+            Motion,
+            "G",
+            Bottom,
+            "last row / newest line (logs: follow again)",
+        ),
+        (
+            Motion,
+            "end",
+            Bottom,
+            "last row / newest line (logs: follow again)",
+        ),
+        (
+            Fleet,
+            "/",
+            Filter,
+            "filter: text, state:blocked, role:x, health:stalled",
+        ),
         (Fleet, "o", SortNext, "sort by the next column"),
         (Fleet, "O", SortReverse, "reverse the sort order"),
         (Fleet, "R", GroupByRole, "group rows by role"),
@@ -376,12 +398,27 @@ fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
         (Slot, "r", Restart, "restart the slot (asks first)"),
         (Slot, "x", Stop, "stop the slot (asks first)"),
         (Slot, "s", Start, "start a stopped slot"),
-        (Slot, "b", Block, "block the slot with a reason (asks first)"),
+        (
+            Slot,
+            "b",
+            Block,
+            "block the slot with a reason (asks first)",
+        ),
         (Slot, "B", Unblock, "unblock the slot"),
-        (Slot, "t", TakeOver, "take over: open a shell in the container"),
+        (
+            Slot,
+            "t",
+            TakeOver,
+            "take over: open a shell in the container",
+        ),
         (Slot, "H", HandBack, "hand the slot back to drover"),
         (Slot, "+", ScaleUp, "one more replica of this role"),
-        (Slot, "-", ScaleDown, "one replica fewer of this role (asks first)"),
+        (
+            Slot,
+            "-",
+            ScaleDown,
+            "one replica fewer of this role (asks first)",
+        ),
         (Detail, "tab", NextTab, "next tab"),
         (Detail, "l", NextTab, "next tab"),
         (Detail, "right", NextTab, "next tab"),
@@ -391,9 +428,19 @@ fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
         (Logs, "/", Search, "search the log"),
         (Logs, "n", NextMatch, "next match"),
         (Logs, "N", PrevMatch, "previous match"),
-        (Logs, "f", ToggleFollow, "pause / resume following new lines"),
+        (
+            Logs,
+            "f",
+            ToggleFollow,
+            "pause / resume following new lines",
+        ),
         (Logs, "w", ToggleWrap, "wrap long lines on / off"),
-        (Locks, "d", ReleaseLock, "release the selected stale lock (asks first)"),
+        (
+            Locks,
+            "d",
+            ReleaseLock,
+            "release the selected stale lock (asks first)",
+        ),
         (Alerts, "a", Acknowledge, "acknowledge the selected alert"),
         (Events, "/", Filter, "filter events: text, slot:x, kind:x"),
         (Progress, "n", NextChange, "next changed line"),
@@ -651,7 +698,10 @@ mod tests {
         assert_eq!(chord("-"), KeyChord::plain(KeyCode::Char('-')));
         assert!("F13".parse::<KeyChord>().is_err());
         assert!("ctrl-".parse::<KeyChord>().is_err());
-        assert_eq!(chord("ctrl--"), KeyChord::new(KeyCode::Char('-'), KeyModifiers::CONTROL));
+        assert_eq!(
+            chord("ctrl--"),
+            KeyChord::new(KeyCode::Char('-'), KeyModifiers::CONTROL)
+        );
         assert!("hyper-x".parse::<KeyChord>().is_err());
         assert!("".parse::<KeyChord>().is_err());
         let ev = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
@@ -670,7 +720,13 @@ mod tests {
     #[test]
     fn lookup_follows_the_chain() {
         let map = Keymap::default_map();
-        let logs = [Mode::Logs, Mode::Detail, Mode::Slot, Mode::Motion, Mode::Global];
+        let logs = [
+            Mode::Logs,
+            Mode::Detail,
+            Mode::Slot,
+            Mode::Motion,
+            Mode::Global,
+        ];
         assert_eq!(map.lookup(&logs, chord("/")), Some(Action::Search));
         assert_eq!(map.lookup(&logs, chord("p")), Some(Action::Pause));
         assert_eq!(map.lookup(&logs, chord("q")), Some(Action::Quit));
@@ -688,8 +744,14 @@ mod tests {
         let slot = [Mode::Slot, Mode::Global];
         assert_eq!(map.lookup(&slot, chord("P")), Some(Action::Pause));
         assert_eq!(map.lookup(&slot, chord("p")), None);
-        assert_eq!(map.lookup(&[Mode::Fleet], chord("ctrl-n")), Some(Action::NextTab));
-        assert_eq!(map.lookup(&[Mode::Detail], chord("L")), Some(Action::NextTab));
+        assert_eq!(
+            map.lookup(&[Mode::Fleet], chord("ctrl-n")),
+            Some(Action::NextTab)
+        );
+        assert_eq!(
+            map.lookup(&[Mode::Detail], chord("L")),
+            Some(Action::NextTab)
+        );
         assert_eq!(map.lookup(&[Mode::Detail], chord("tab")), None);
         assert_eq!(map.key_label(&slot, Action::Pause).as_deref(), Some("P"));
     }
@@ -706,7 +768,10 @@ mod tests {
                 .any(|t| t.contains("unknown action `pasue`") && t.contains("did you mean `pause`")),
             "{text:?}"
         );
-        assert!(text.iter().any(|t| t.contains("unknown key `hyper-x`")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("unknown key `hyper-x`")),
+            "{text:?}"
+        );
     }
 
     #[test]

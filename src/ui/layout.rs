@@ -48,15 +48,14 @@ pub fn areas(frame: Rect, ui: &UiState) -> Areas {
 
 fn fleet_split(body: Rect, focus: Focus) -> (Option<Rect>, Option<Rect>) {
     if body.width >= SIDE_BY_SIDE_WIDTH {
-        let [t, d] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)])
-            .areas(body);
+        let [t, d] =
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(body);
         return (Some(t), Some(d));
     }
     if focus == Focus::Detail {
         return (None, Some(body));
     }
-    let [t, d] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
+    let [t, d] = Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
     (Some(t), Some(d))
 }
 
@@ -91,9 +90,15 @@ mod tests {
                 ui.focus = focus;
                 let f = Rect::new(0, 0, w, h);
                 let a = areas(f, &ui);
-                for r in [Some(a.header), Some(a.body), Some(a.status), a.table, a.detail]
-                    .into_iter()
-                    .flatten()
+                for r in [
+                    Some(a.header),
+                    Some(a.body),
+                    Some(a.status),
+                    a.table,
+                    a.detail,
+                ]
+                .into_iter()
+                .flatten()
                 {
                     assert!(f.contains(r.as_position()) || r.area() == 0, "{w}x{h}");
                     assert!(r.right() <= f.right() && r.bottom() <= f.bottom());

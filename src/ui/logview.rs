@@ -298,7 +298,16 @@ mod tests {
         v.attach("impl-1");
         v.set_search("err");
         for i in 0..500u64 {
-            hub.push("impl-1", i, false, if i % 10 == 0 { "err".into() } else { format!("ok {i}") });
+            hub.push(
+                "impl-1",
+                i,
+                false,
+                if i % 10 == 0 {
+                    "err".into()
+                } else {
+                    format!("ok {i}")
+                },
+            );
             v.pull(&hub);
         }
         assert_eq!(v.lines().len(), 50);
@@ -364,13 +373,24 @@ mod tests {
             self.0.lock().unwrap().clone()
         }
         fn since(&self, _: &str, seq: u64) -> Vec<RingLine> {
-            self.0.lock().unwrap().iter().filter(|l| l.seq >= seq).cloned().collect()
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.seq >= seq)
+                .cloned()
+                .collect()
         }
     }
 
     #[test]
     fn switching_slot_starts_over() {
-        let src = Scripted(Mutex::new(vec![RingLine { seq: 7, ts_ms: 0, stderr: false, text: "x".into() }]));
+        let src = Scripted(Mutex::new(vec![RingLine {
+            seq: 7,
+            ts_ms: 0,
+            stderr: false,
+            text: "x".into(),
+        }]));
         let mut v = LogView::new(10);
         v.attach("a");
         v.pull(&src);

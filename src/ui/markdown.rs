@@ -239,10 +239,8 @@ fn start_tag(b: &mut Builder<'_>, tag: Tag<'_>, range: &Range<usize>) {
         }
         Tag::BlockQuote(_) => {
             b.flush();
-            b.prefix.push(Span::styled(
-                "│ ",
-                Style::default().fg(theme.base.muted),
-            ));
+            b.prefix
+                .push(Span::styled("│ ", Style::default().fg(theme.base.muted)));
             b.push_style(|s| s.add_modifier(Modifier::ITALIC));
         }
         Tag::CodeBlock(kind) => {
@@ -365,7 +363,9 @@ pub fn wrap_lines(lines: &[MdLine], width: u16) -> Vec<WrappedRow> {
             .first()
             .filter(|s| {
                 let t = s.content.trim_start();
-                t.starts_with("• ") || t.split_once(". ").is_some_and(|(n, _)| n.parse::<u64>().is_ok())
+                t.starts_with("• ")
+                    || t.split_once(". ")
+                        .is_some_and(|(n, _)| n.parse::<u64>().is_ok())
             })
             .map_or(0, |s| s.content.width());
         let mut row: Vec<Span<'static>> = l.indent.clone();

@@ -78,11 +78,16 @@ impl LogSource for LogHub {
 pub trait EventSource: Send + Sync {
     /// Events with an id above `after_id`, oldest first, at most `limit` — when `after_id` is
     /// 0, the newest `limit` events.
-    fn after(&self, after_id: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>, String>>;
+    fn after(&self, after_id: i64, limit: usize)
+    -> BoxFuture<'_, Result<Vec<StoredEvent>, String>>;
 }
 
 impl EventSource for Store {
-    fn after(&self, after_id: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>, String>> {
+    fn after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, String>> {
         Box::pin(async move {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let after_id = if after_id == 0 {
@@ -235,7 +240,10 @@ enum Notice {
 pub enum LoopExit {
     Quit,
     /// Suspend and run the take-over shell for `slot` in `container`.
-    Shell { slot: String, container: String },
+    Shell {
+        slot: String,
+        container: String,
+    },
 }
 
 /// Errors that stop the TUI before it starts.
@@ -375,7 +383,11 @@ impl Face {
 
     /// Runs until quit or a take-over shell is due. `input` is the terminal's event stream
     /// (or a test's); it is dropped on return.
-    pub async fn run_loop<B, S>(&mut self, terminal: &mut Terminal<B>, mut input: S) -> anyhow::Result<LoopExit>
+    pub async fn run_loop<B, S>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        mut input: S,
+    ) -> anyhow::Result<LoopExit>
     where
         B: Backend,
         S: Stream<Item = std::io::Result<Event>> + Unpin,
@@ -392,6 +404,9 @@ impl Face {
         log_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         if self.ui.view == ui_view_events() {
             self.fetch_events();
+        }
+        if self.ui.logs_visible() {
+            self.ui.sync_logs(&*self.channels.logs);
         }
         loop {
             let mut redraw_at = None;
@@ -579,10 +594,12 @@ impl Face {
                 });
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.ui.error(format!("{intent}: the supervisor is busy — try again"));
+                self.ui
+                    .error(format!("{intent}: the supervisor is busy — try again"));
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.ui.error(format!("{intent}: the supervisor is not running"));
+                self.ui
+                    .error(format!("{intent}: the supervisor is not running"));
             }
         }
     }

@@ -51,7 +51,10 @@ impl View {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PaletteCommand {
     /// An operator action, with the operator's optional note (`why`) for the audit log.
-    Operator { intent: Intent, why: Option<String> },
+    Operator {
+        intent: Intent,
+        why: Option<String>,
+    },
     Theme(String),
     Filter(String),
     Sort(String),
@@ -69,28 +72,9 @@ pub struct PaletteContext<'a> {
 
 /// Command words, for completion and the error message.
 pub const COMMANDS: &[&str] = &[
-    "pause",
-    "resume",
-    "restart",
-    "stop",
-    "start",
-    "block",
-    "unblock",
-    "takeover",
-    "handback",
-    "scale",
-    "release",
-    "ack",
-    "theme",
-    "filter",
-    "sort",
-    "fleet",
-    "locks",
-    "progress",
-    "alerts",
-    "events",
-    "help",
-    "quit",
+    "pause", "resume", "restart", "stop", "start", "block", "unblock", "takeover", "handback",
+    "scale", "release", "ack", "theme", "filter", "sort", "fleet", "locks", "progress", "alerts",
+    "events", "help", "quit",
 ];
 
 pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, String> {
@@ -108,7 +92,9 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
         })
     };
     match word.as_str() {
-        "" => Err("type a command — e.g. pause implementer-2, scale implementer 6, theme light".into()),
+        "" => Err(
+            "type a command — e.g. pause implementer-2, scale implementer 6, theme light".into(),
+        ),
         "pause" => slot_intent(|slot| Intent::Pause { slot }),
         "resume" | "unpause" => slot_intent(|slot| Intent::Resume { slot }),
         "restart" => slot_intent(|slot| Intent::Restart { slot }),
@@ -128,7 +114,9 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
                 (slot.to_string(), rest)
             };
             if reason.is_empty() {
-                return Err(format!("block {slot}: give a reason — block {slot} <reason>"));
+                return Err(format!(
+                    "block {slot}: give a reason — block {slot} <reason>"
+                ));
             }
             Ok(PaletteCommand::Operator {
                 intent: Intent::Block {
@@ -303,15 +291,30 @@ mod tests {
     fn slot_commands_take_a_slot_or_the_selection() {
         assert_eq!(
             ctx_parse(":pause implementer-2"),
-            Ok(op(Intent::Pause { slot: "implementer-2".into() }, None))
+            Ok(op(
+                Intent::Pause {
+                    slot: "implementer-2".into()
+                },
+                None
+            ))
         );
         assert_eq!(
             ctx_parse("restart"),
-            Ok(op(Intent::Restart { slot: "implementer-1".into() }, None))
+            Ok(op(
+                Intent::Restart {
+                    slot: "implementer-1".into()
+                },
+                None
+            ))
         );
         assert_eq!(
             ctx_parse("stop reviewer-1 burning tokens"),
-            Ok(op(Intent::Stop { slot: "reviewer-1".into() }, Some("burning tokens")))
+            Ok(op(
+                Intent::Stop {
+                    slot: "reviewer-1".into()
+                },
+                Some("burning tokens")
+            ))
         );
         assert_eq!(
             ctx_parse("pause implementer-9"),
@@ -319,7 +322,12 @@ mod tests {
         );
         assert_eq!(
             ctx_parse("take-over implementer-2"),
-            Ok(op(Intent::TakeOver { slot: "implementer-2".into() }, None))
+            Ok(op(
+                Intent::TakeOver {
+                    slot: "implementer-2".into()
+                },
+                None
+            ))
         );
     }
 
@@ -328,43 +336,83 @@ mod tests {
         assert_eq!(
             ctx_parse(":block implementer-1 reason text"),
             Ok(op(
-                Intent::Block { slot: "implementer-1".into(), reason: "reason text".into() },
+                Intent::Block {
+                    slot: "implementer-1".into(),
+                    reason: "reason text".into()
+                },
                 None
             ))
         );
         assert_eq!(
             ctx_parse("block flaky network"),
             Ok(op(
-                Intent::Block { slot: "implementer-1".into(), reason: "flaky network".into() },
+                Intent::Block {
+                    slot: "implementer-1".into(),
+                    reason: "flaky network".into()
+                },
                 None
             ))
         );
-        assert!(ctx_parse("block implementer-2").unwrap_err().contains("give a reason"));
+        assert!(
+            ctx_parse("block implementer-2")
+                .unwrap_err()
+                .contains("give a reason")
+        );
     }
 
     #[test]
     fn scale_theme_ack_release_and_views() {
         assert_eq!(
             ctx_parse(":scale implementer 6"),
-            Ok(op(Intent::Scale { role: "implementer".into(), replicas: 6 }, None))
+            Ok(op(
+                Intent::Scale {
+                    role: "implementer".into(),
+                    replicas: 6
+                },
+                None
+            ))
         );
-        assert!(ctx_parse("scale implementer six").unwrap_err().contains("not a number"));
+        assert!(
+            ctx_parse("scale implementer six")
+                .unwrap_err()
+                .contains("not a number")
+        );
         assert!(ctx_parse("scale").is_err());
-        assert_eq!(ctx_parse(":theme light"), Ok(PaletteCommand::Theme("light".into())));
-        assert_eq!(ctx_parse("ack"), Ok(op(Intent::Acknowledge { alert: 77 }, None)));
-        assert_eq!(ctx_parse("ack 12 seen"), Ok(op(Intent::Acknowledge { alert: 12 }, Some("seen"))));
+        assert_eq!(
+            ctx_parse(":theme light"),
+            Ok(PaletteCommand::Theme("light".into()))
+        );
+        assert_eq!(
+            ctx_parse("ack"),
+            Ok(op(Intent::Acknowledge { alert: 77 }, None))
+        );
+        assert_eq!(
+            ctx_parse("ack 12 seen"),
+            Ok(op(Intent::Acknowledge { alert: 12 }, Some("seen")))
+        );
         assert_eq!(
             ctx_parse("release parser stale since friday"),
-            Ok(op(Intent::ReleaseLock { task: "parser".into() }, Some("stale since friday")))
+            Ok(op(
+                Intent::ReleaseLock {
+                    task: "parser".into()
+                },
+                Some("stale since friday")
+            ))
         );
         assert_eq!(ctx_parse("locks"), Ok(PaletteCommand::View(View::Locks)));
         assert_eq!(ctx_parse("q"), Ok(PaletteCommand::Quit));
-        assert_eq!(ctx_parse("filter state:blocked"), Ok(PaletteCommand::Filter("state:blocked".into())));
+        assert_eq!(
+            ctx_parse("filter state:blocked"),
+            Ok(PaletteCommand::Filter("state:blocked".into()))
+        );
     }
 
     #[test]
     fn unknown_commands_suggest_the_nearest() {
-        assert_eq!(ctx_parse("puase x"), Err("unknown command `puase` — did you mean `pause`?".into()));
+        assert_eq!(
+            ctx_parse("puase x"),
+            Err("unknown command `puase` — did you mean `pause`?".into())
+        );
         assert!(ctx_parse("").is_err());
     }
 
@@ -372,10 +420,24 @@ mod tests {
     fn completion_of_commands_and_slots() {
         let slots = ["implementer-1", "implementer-2", "reviewer-1"];
         assert_eq!(complete("pa", &slots).as_deref(), Some("pause "));
-        assert_eq!(complete("re", &slots), None, "ambiguous: resume, restart, release");
-        assert_eq!(complete("res", &slots), None, "resume / restart share only `res`");
-        assert_eq!(complete("pause im", &slots).as_deref(), Some("pause implementer-"));
-        assert_eq!(complete("pause rev", &slots).as_deref(), Some("pause reviewer-1 "));
+        assert_eq!(
+            complete("re", &slots),
+            None,
+            "ambiguous: resume, restart, release"
+        );
+        assert_eq!(
+            complete("res", &slots),
+            None,
+            "resume / restart share only `res`"
+        );
+        assert_eq!(
+            complete("pause im", &slots).as_deref(),
+            Some("pause implementer-")
+        );
+        assert_eq!(
+            complete("pause rev", &slots).as_deref(),
+            Some("pause reviewer-1 ")
+        );
         assert_eq!(complete("pause zz", &slots), None);
     }
 }

@@ -9,17 +9,14 @@ use crate::core::{
     SlotView, Snapshot, TestRecord, TestSummary, TrendPoint, Verdict,
 };
 
-/// The sample clock: 2026-11-22 10:00:00 UTC.
+/// The sample clock: 2026-11-23 10:00:00 UTC.
 pub const NOW: u64 = 1_795_428_000_000;
 
 const MIN: u64 = 60_000;
 
 /// A slot in `state` with nothing else known.
 pub fn slot(name: &str, state: SlotState) -> SlotView {
-    let role = name
-        .rsplit_once('-')
-        .map_or(name, |(r, _)| r)
-        .to_string();
+    let role = name.rsplit_once('-').map_or(name, |(r, _)| r).to_string();
     SlotView {
         slot: name.to_string(),
         role,
@@ -62,13 +59,8 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
             service: ServiceMetrics::default(),
             restarts: slots.iter().map(|s| s.restarts).sum(),
             slots: u32::try_from(slots.len()).unwrap_or(u32::MAX),
-            healthy: u32::try_from(
-                slots
-                    .iter()
-                    .filter(|s| s.health == Health::Healthy)
-                    .count(),
-            )
-            .unwrap_or(u32::MAX),
+            healthy: u32::try_from(slots.iter().filter(|s| s.health == Health::Healthy).count())
+                .unwrap_or(u32::MAX),
             by_state,
         },
         slots,

@@ -110,7 +110,10 @@ mod tests {
         let a = docker_exec_args(Some("unix:///run/d.sock"), "abc");
         assert_eq!(a[..3], ["-H", "unix:///run/d.sock", "exec"]);
         let t = tmux_args(None, "implementer-2", "abc");
-        assert_eq!(t[..5], ["new-window", "-n", "drover:implementer-2", "docker", "exec"]);
+        assert_eq!(
+            t[..5],
+            ["new-window", "-n", "drover:implementer-2", "docker", "exec"]
+        );
     }
 
     #[test]

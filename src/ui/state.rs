@@ -78,7 +78,9 @@ pub enum InputKind {
     LogSearch,
     Palette,
     /// The reason for blocking `slot`.
-    BlockReason { slot: String },
+    BlockReason {
+        slot: String,
+    },
 }
 
 impl InputKind {

@@ -233,7 +233,10 @@ mod tests {
 
     #[test]
     fn smart_case_matches() {
-        assert_eq!(find_matches("Error: error ERROR", "error"), [(0, 5), (7, 12), (13, 18)]);
+        assert_eq!(
+            find_matches("Error: error ERROR", "error"),
+            [(0, 5), (7, 12), (13, 18)]
+        );
         assert_eq!(find_matches("Error: error ERROR", "ERROR"), [(13, 18)]);
         assert_eq!(find_matches("aaaa", "aa"), [(0, 2), (2, 4)]);
         assert_eq!(find_matches("İstanbul x", "x"), [(10, 11)]);

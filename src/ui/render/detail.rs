@@ -18,7 +18,13 @@ use crate::ui::text::{age, clock, compact_duration, find_matches, fit};
 
 use super::style;
 
-pub fn detail_pane(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, theme: &Theme) {
+pub fn detail_pane(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    snap: &Snapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
     let focused = ui.focus == Focus::Detail;
     let Some(s) = ui.fleet.selected.as_deref().and_then(|n| snap.slot(n)) else {
         let block = Block::bordered()
@@ -54,7 +60,9 @@ pub fn detail_pane(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiSt
     };
     frame.render_widget(tab_bar(ui.tab, theme, usize::from(inner.width)), tabs_area);
     let scrolled = |lines: Vec<Line<'static>>| {
-        let max = u16::try_from(lines.len()).unwrap_or(u16::MAX).saturating_sub(body.height);
+        let max = u16::try_from(lines.len())
+            .unwrap_or(u16::MAX)
+            .saturating_sub(body.height);
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((ui.detail_scroll.min(max), 0))
@@ -72,7 +80,12 @@ fn tab_bar(current: DetailTab, theme: &Theme, width: usize) -> Line<'static> {
     let mut spans = Vec::new();
     let mut used = 0;
     for t in DetailTab::ALL {
-        let label = format!(" {} ", t.title());
+        // Brackets mark the open tab without relying on colour.
+        let label = if t == current {
+            format!("[{}]", t.title())
+        } else {
+            format!(" {} ", t.title())
+        };
         used += label.width() + 1;
         if used > width {
             break;
@@ -109,6 +122,14 @@ fn log_title(ui: &UiState, theme: &Theme) -> Span<'static> {
 fn logs(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
     let lines = ui.logs.lines();
     let height = usize::from(area.height);
+    // Lines of another slot must never appear under this slot's name.
+    if ui.logs.slot() != ui.fleet.selected.as_deref() {
+        frame.render_widget(
+            Paragraph::new(Span::styled("loading…", style::muted(theme))),
+            area,
+        );
+        return;
+    }
     if lines.is_empty() {
         frame.render_widget(
             Paragraph::new(Span::styled("no output yet", style::muted(theme))),
@@ -130,7 +151,14 @@ fn logs(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
             break;
         }
         let Some(l) = lines.get(i) else { continue };
-        let mut line_rows = log_line_rows(l, text_w, ui.logs.wrap, query, current == Some(l.seq), theme);
+        let mut line_rows = log_line_rows(
+            l,
+            text_w,
+            ui.logs.wrap,
+            query,
+            current == Some(l.seq),
+            theme,
+        );
         line_rows.reverse();
         for r in line_rows {
             if rows.len() < height {
@@ -209,7 +237,10 @@ fn highlight(
             continue;
         }
         if s > pos {
-            out.push(Span::styled(piece[pos - offset..s - offset].to_string(), base));
+            out.push(Span::styled(
+                piece[pos - offset..s - offset].to_string(),
+                base,
+            ));
         }
         out.push(Span::styled(piece[s - offset..e - offset].to_string(), hit));
         pos = e;
@@ -243,7 +274,10 @@ fn tests(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
                 format!("{} {}", style::verdict_symbol(v), style::verdict_word(v)),
                 style::verdict_style(theme, v).add_modifier(Modifier::BOLD),
             ),
-            Span::styled(format!("  {} ago", age(ui.now_ms, Some(t.at))), style::muted(theme)),
+            Span::styled(
+                format!("  {} ago", age(ui.now_ms, Some(t.at))),
+                style::muted(theme),
+            ),
         ]),
         kv(
             "counts",
@@ -278,9 +312,16 @@ fn tests(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(Span::styled("recent runs", style::title(theme))));
         for p in s.test_trend.iter().rev() {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>6} ago  ", age(ui.now_ms, Some(p.at))), style::muted(theme)),
                 Span::styled(
-                    format!("{} {:<8}", style::verdict_symbol(p.verdict), style::verdict_word(p.verdict)),
+                    format!("{:>6} ago  ", age(ui.now_ms, Some(p.at))),
+                    style::muted(theme),
+                ),
+                Span::styled(
+                    format!(
+                        "{} {:<8}",
+                        style::verdict_symbol(p.verdict),
+                        style::verdict_word(p.verdict)
+                    ),
                     style::verdict_style(theme, p.verdict),
                 ),
                 Span::styled(
@@ -307,7 +348,10 @@ fn alerts(s: &SlotView, snap: &Snapshot, ui: &UiState, theme: &Theme) -> Vec<Lin
         .filter(|a| a.key.slot.as_deref() == Some(s.slot.as_str()))
         .collect();
     if mine.is_empty() {
-        return vec![Line::from(Span::styled("no open alerts", style::muted(theme)))];
+        return vec![Line::from(Span::styled(
+            "no open alerts",
+            style::muted(theme),
+        ))];
     }
     let mut lines = Vec::new();
     for a in mine {

@@ -66,7 +66,11 @@ fn fit_groups(groups: Vec<Vec<Span<'static>>>, width: usize, sep: &Span<'static>
     let mut used = 0;
     for g in groups {
         let w: usize = g.iter().map(|s| s.content.width()).sum();
-        let sep_w = if out.is_empty() { 0 } else { sep.content.width() };
+        let sep_w = if out.is_empty() {
+            0
+        } else {
+            sep.content.width()
+        };
         if used + sep_w + w > width {
             continue;
         }
@@ -92,7 +96,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
         DockerStatus::Up if snap.docker_synced => {
             Span::styled("● docker up", Style::default().fg(theme.state.running))
         }
-        DockerStatus::Up => Span::styled("◔ docker syncing", Style::default().fg(theme.state.starting)),
+        DockerStatus::Up => Span::styled(
+            "◔ docker syncing",
+            Style::default().fg(theme.state.starting),
+        ),
         DockerStatus::Unknown => Span::styled("? docker unknown", style::muted(theme)),
         DockerStatus::Down { error, since } => Span::styled(
             format!(
@@ -108,9 +115,15 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
         for (i, v) in View::ALL.iter().enumerate() {
             let name = if short { v.short_title() } else { v.title() };
             if *v == ui.view {
-                spans.push(Span::styled(format!("[{} {name}]", i + 1), style::selection(theme)));
+                spans.push(Span::styled(
+                    format!("[{} {name}]", i + 1),
+                    style::selection(theme),
+                ));
             } else {
-                spans.push(Span::styled(format!(" {} {name} ", i + 1), style::muted(theme)));
+                spans.push(Span::styled(
+                    format!(" {} {name} ", i + 1),
+                    style::muted(theme),
+                ));
             }
         }
         spans
@@ -142,7 +155,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
             g
         })
         .find(|g| groups_width(g, sep.content.width()) <= width)
-        .map_or_else(|| fit_groups(head.clone(), width, &sep), |g| fit_groups(g, width, &sep));
+        .map_or_else(
+            || fit_groups(head.clone(), width, &sep),
+            |g| fit_groups(g, width, &sep),
+        );
 
     // Line 2: counts by state, alerts, MTTR, recovery — in words when they fit, else compact.
     let line2 = [false, true]
@@ -166,7 +182,11 @@ fn groups_width(groups: &[Vec<Span<'static>>], sep: usize) -> usize {
 fn summary_groups(snap: &Snapshot, theme: &Theme, compact: bool) -> Vec<Vec<Span<'static>>> {
     let m = &snap.metrics;
     let mut groups: Vec<Vec<Span<'static>>> = Vec::new();
-    let open: Vec<_> = snap.alerts.iter().filter(|a| a.cleared_at.is_none()).collect();
+    let open: Vec<_> = snap
+        .alerts
+        .iter()
+        .filter(|a| a.cleared_at.is_none())
+        .collect();
     let unacked = open.iter().filter(|a| a.acked.is_none()).count();
     let critical = open
         .iter()
@@ -277,11 +297,28 @@ fn hint_actions(ui: &UiState) -> &'static [Action] {
     use Action::*;
     match (ui.view, ui.focus, ui.tab) {
         (View::Fleet, Focus::Table, _) => &[
-            Down, OpenDetail, Filter, Pause, Restart, TakeOver, SortNext, GroupByRole, NextTab,
-            Palette, Help, Quit,
+            Down,
+            OpenDetail,
+            Filter,
+            Pause,
+            Restart,
+            TakeOver,
+            SortNext,
+            GroupByRole,
+            NextTab,
+            Palette,
+            Help,
+            Quit,
         ],
         (View::Fleet, Focus::Detail, DetailTab::Logs) => &[
-            Search, NextMatch, ToggleFollow, Bottom, ToggleWrap, NextTab, Back, Help,
+            Search,
+            NextMatch,
+            ToggleFollow,
+            Bottom,
+            ToggleWrap,
+            NextTab,
+            Back,
+            Help,
         ],
         (View::Fleet, Focus::Detail, _) => &[NextTab, Down, Back, Pause, Help],
         (View::Locks, ..) => &[Down, ReleaseLock, Back, Help],
@@ -352,7 +389,7 @@ fn hint_word(a: Action) -> &'static str {
         Action::Down => "move",
         Action::Bottom => "newest",
         Action::OpenDetail => "detail",
-        Action::NextTab => "tab",
+        Action::NextTab => "tabs",
         Action::SortNext => "sort",
         Action::GroupByRole => "group",
         Action::TakeOver => "take over",

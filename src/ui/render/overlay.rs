@@ -24,11 +24,22 @@ pub fn overlay(frame: &mut Frame<'_>, full: Rect, ui: &UiState, theme: &Theme) {
                 Line::from(vec![
                     Span::styled("y", style::accent(theme).add_modifier(Modifier::BOLD)),
                     Span::styled(" confirm   ", style::muted(theme)),
-                    Span::styled("any other key", style::accent(theme).add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        "any other key",
+                        style::accent(theme).add_modifier(Modifier::BOLD),
+                    ),
                     Span::styled(" cancel", style::muted(theme)),
                 ]),
             ];
-            popup(frame, full, " Confirm ", lines, 60, theme, Severity::Warning);
+            popup(
+                frame,
+                full,
+                " Confirm ",
+                lines,
+                60,
+                theme,
+                Severity::Warning,
+            );
         }
         Overlay::ShellWhere { slot, .. } => {
             let lines = vec![
@@ -39,15 +50,24 @@ pub fn overlay(frame: &mut Frame<'_>, full: Rect, ui: &UiState, theme: &Theme) {
                 Line::from(""),
                 Line::from(vec![
                     Span::styled("w", style::accent(theme).add_modifier(Modifier::BOLD)),
-                    Span::styled(" in a new tmux window (this screen stays live)", style::text(theme)),
+                    Span::styled(
+                        " in a new tmux window (this screen stays live)",
+                        style::text(theme),
+                    ),
                 ]),
                 Line::from(vec![
                     Span::styled("enter", style::accent(theme).add_modifier(Modifier::BOLD)),
-                    Span::styled(" here (the dashboard pauses until you exit)", style::text(theme)),
+                    Span::styled(
+                        " here (the dashboard pauses until you exit)",
+                        style::text(theme),
+                    ),
                 ]),
                 Line::from(vec![
                     Span::styled("esc", style::accent(theme).add_modifier(Modifier::BOLD)),
-                    Span::styled(" no shell now (the slot stays taken over)", style::muted(theme)),
+                    Span::styled(
+                        " no shell now (the slot stays taken over)",
+                        style::muted(theme),
+                    ),
                 ]),
             ];
             popup(frame, full, " Take over ", lines, 64, theme, Severity::Info);
@@ -65,7 +85,9 @@ fn popup(
     theme: &Theme,
     sev: Severity,
 ) {
-    let w = want_width.min(full.width.saturating_sub(2)).max(10.min(full.width));
+    let w = want_width
+        .min(full.width.saturating_sub(2))
+        .max(10.min(full.width));
     let inner_w = usize::from(w.saturating_sub(2)).max(1);
     let needed: usize = lines
         .iter()
@@ -83,7 +105,9 @@ fn popup(
         .title(Span::styled(title.to_string(), style::title(theme)))
         .border_style(style::severity_style(theme, sev));
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
         area,
     );
 }
@@ -122,7 +146,10 @@ pub fn help_lines(keymap: &Keymap, read_only: bool, theme: &Theme) -> Vec<Line<'
         ]));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("Typing (filter, search, :)", style::title(theme))));
+    lines.push(Line::from(Span::styled(
+        "Typing (filter, search, :)",
+        style::title(theme),
+    )));
     for (k, d) in [
         ("enter", "apply / run"),
         ("esc", "cancel"),
@@ -131,7 +158,10 @@ pub fn help_lines(keymap: &Keymap, read_only: bool, theme: &Theme) -> Vec<Line<'
         ("y", "confirm a question; any other key cancels"),
     ] {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<16}"), style::accent(theme).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("  {k:<16}"),
+                style::accent(theme).add_modifier(Modifier::BOLD),
+            ),
             Span::styled(d.to_string(), style::text(theme)),
         ]));
     }
@@ -149,16 +179,27 @@ fn help(frame: &mut Frame<'_>, full: Rect, ui: &UiState, scroll: u16, theme: &Th
     if w < 10 || h < 3 {
         return;
     }
-    let area = Rect::new(full.x + (full.width - w) / 2, full.y + (full.height - h) / 2, w, h);
+    let area = Rect::new(
+        full.x + (full.width - w) / 2,
+        full.y + (full.height - h) / 2,
+        w,
+        h,
+    );
     let lines = help_lines(&ui.keymap, ui.read_only, theme);
     let inner_w = usize::from(w.saturating_sub(2)).max(1);
-    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w)).sum();
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_w))
+        .sum();
     let max = u16::try_from(rows)
         .unwrap_or(u16::MAX)
         .saturating_sub(h.saturating_sub(2));
     frame.render_widget(Clear, area);
     let block = Block::bordered()
-        .title(Span::styled(" Help — esc closes, j/k scroll ", style::title(theme)))
+        .title(Span::styled(
+            " Help — esc closes, j/k scroll ",
+            style::title(theme),
+        ))
         .border_style(style::border(theme, true));
     frame.render_widget(
         Paragraph::new(lines)

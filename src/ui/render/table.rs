@@ -11,19 +11,34 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
 use crate::core::{LockView, Severity, SlotView, Snapshot, TrendPoint, Verdict};
 use crate::theme::Theme;
-use crate::ui::fleet::{Column, FleetRow, fit_columns, live, selected_row, visible_rows};
+use crate::ui::fleet::{
+    Column, FleetRow, NameWidths, fit_columns, live, selected_row, visible_rows,
+};
 use crate::ui::state::{Focus, UiState};
 use crate::ui::text::{age, fit};
 
 use super::style;
 
-pub fn fleet_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, theme: &Theme) {
+pub fn fleet_table(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    snap: &Snapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
     let rows = visible_rows(snap, &ui.fleet);
-    let shown = rows.iter().filter(|r| matches!(r, FleetRow::Slot(_))).count();
+    let shown = rows
+        .iter()
+        .filter(|r| matches!(r, FleetRow::Slot(_)))
+        .count();
     let mut title = vec![Span::styled(" Fleet ", style::title(theme))];
     if !ui.fleet.filter.is_empty() {
         title.push(Span::styled(
-            format!("/{} ({shown} of {}) ", ui.fleet.filter.raw, snap.slots.len()),
+            format!(
+                "/{} ({shown} of {}) ",
+                ui.fleet.filter.raw,
+                snap.slots.len()
+            ),
             style::accent(theme),
         ));
     }
@@ -36,7 +51,11 @@ pub fn fleet_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiSt
         )))
         .border_style(style::border(theme, ui.focus == Focus::Table));
     let inner_w = area.width.saturating_sub(3);
-    let cols = fit_columns(inner_w, ui.fleet.group_by_role);
+    let names = NameWidths::of(rows.iter().filter_map(|r| match r {
+        FleetRow::Slot(s) => Some(*s),
+        FleetRow::Group { .. } => None,
+    }));
+    let cols = fit_columns(inner_w, ui.fleet.group_by_role, names);
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut st = style::muted(theme).add_modifier(Modifier::BOLD);
         if *c == ui.fleet.sort {
@@ -59,15 +78,24 @@ pub fn fleet_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiSt
                 let cells = cols.iter().map(|(c, w)| match c {
                     Column::Slot => Cell::from(fit(&format!("▾ {role}"), usize::from(*w)))
                         .style(style::title(theme)),
-                    Column::State => Cell::from(format!("{shown}/{total} shown"))
-                        .style(style::muted(theme)),
+                    Column::State => {
+                        Cell::from(format!("{shown}/{total} shown")).style(style::muted(theme))
+                    }
                     _ => Cell::from(""),
                 });
                 Row::new(cells)
             }
             FleetRow::Slot(s) => {
                 let cells = cols.iter().map(|(c, w)| {
-                    cell(s, *c, usize::from(*w), ui.now_ms, theme, &lock_of, &critical)
+                    cell(
+                        s,
+                        *c,
+                        usize::from(*w),
+                        ui.now_ms,
+                        theme,
+                        &lock_of,
+                        &critical,
+                    )
                 });
                 Row::new(cells)
             }
@@ -81,7 +109,8 @@ pub fn fleet_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiSt
         .column_spacing(1)
         .highlight_symbol("▶")
         .row_highlight_style(style::selection(theme));
-    let mut state = TableState::default().with_selected(selected_row(&rows, ui.fleet.selected.as_deref()));
+    let mut state =
+        TableState::default().with_selected(selected_row(&rows, ui.fleet.selected.as_deref()));
     frame.render_stateful_widget(table, area, &mut state);
     if empty && area.height > 3 && area.width > 4 {
         let msg = if snap.slots.is_empty() {
@@ -91,7 +120,10 @@ pub fn fleet_table(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiSt
         };
         let r = Rect::new(area.x + 2, area.y + 2, area.width - 4, 1);
         frame.render_widget(
-            Line::from(Span::styled(fit(msg, usize::from(r.width)), style::muted(theme))),
+            Line::from(Span::styled(
+                fit(msg, usize::from(r.width)),
+                style::muted(theme),
+            )),
             r,
         );
     }

@@ -11,7 +11,7 @@ use crate::core::{Severity, Snapshot};
 use crate::theme::Theme;
 use crate::ui::app::{alerts_sorted, locks_sorted};
 use crate::ui::state::UiState;
-use crate::ui::text::{age, date_time, fit, sanitize};
+use crate::ui::text::{age, clock, date_time, fit, sanitize};
 
 use super::{progress_rows, style};
 
@@ -26,7 +26,8 @@ fn block<'a>(title: String, theme: &Theme) -> Block<'a> {
 
 fn empty(frame: &mut Frame<'_>, area: Rect, title: String, msg: &str, theme: &Theme) {
     frame.render_widget(
-        Paragraph::new(Span::styled(msg.to_string(), style::muted(theme))).block(block(title, theme)),
+        Paragraph::new(Span::styled(msg.to_string(), style::muted(theme)))
+            .block(block(title, theme)),
         area,
     );
 }
@@ -36,12 +37,19 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
     let stale = locks.iter().filter(|l| l.stale).count();
     let title = format!(" Locks ({}, {stale} stale) ", locks.len());
     if locks.is_empty() {
-        empty(frame, area, title, "no task is locked at the upstream tip", theme);
+        empty(
+            frame,
+            area,
+            title,
+            "no task is locked at the upstream tip",
+            theme,
+        );
         return;
     }
-    let header = Row::new(["TASK", "HOLDER", "HOLDER STATE", "AGE", "MARKS"].map(|h| {
-        Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))
-    }));
+    let header = Row::new(
+        ["TASK", "HOLDER", "HOLDER STATE", "AGE", "MARKS"]
+            .map(|h| Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))),
+    );
     let rows: Vec<Row> = locks
         .iter()
         .map(|l| {
@@ -50,17 +58,13 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
                 (Some(h), true) => h.clone(),
                 (Some(h), false) => format!("{h} (not a slot)"),
             };
-            let holder_state = l
-                .holder
-                .as_deref()
-                .and_then(|h| snap.slot(h))
-                .map_or_else(
-                    || {
-                        let gone = if l.holder_is_slot { "gone" } else { "-" };
-                        Span::styled(gone, style::muted(theme))
-                    },
-                    |s| style::state_span(theme, s),
-                );
+            let holder_state = l.holder.as_deref().and_then(|h| snap.slot(h)).map_or_else(
+                || {
+                    let gone = if l.holder_is_slot { "gone" } else { "-" };
+                    Span::styled(gone, style::muted(theme))
+                },
+                |s| style::state_span(theme, s),
+            );
             let mut marks: Vec<Span> = Vec::new();
             if l.stale {
                 marks.push(Span::styled(
@@ -119,9 +123,11 @@ pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, 
         heads.extend(["FIRST", "LAST", "×"]);
     }
     heads.push("ACK");
-    let header = Row::new(heads.into_iter().map(|h| {
-        Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))
-    }));
+    let header = Row::new(
+        heads
+            .into_iter()
+            .map(|h| Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))),
+    );
     let rows: Vec<Row> = list
         .iter()
         .map(|a| {
@@ -192,7 +198,10 @@ pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, 
         )),
     ];
     if a.evidence.is_empty() {
-        lines.push(Line::from(Span::styled("no evidence recorded", style::muted(theme))));
+        lines.push(Line::from(Span::styled(
+            "no evidence recorded",
+            style::muted(theme),
+        )));
     }
     for e in &a.evidence {
         lines.push(Line::from(vec![
@@ -212,7 +221,11 @@ pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, 
 fn event_message(payload: &str) -> String {
     let msg = serde_json::from_str::<serde_json::Value>(payload)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string));
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        });
     sanitize(&msg.unwrap_or_else(|| payload.to_string()))
 }
 
@@ -221,10 +234,21 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
     let visible = ev.visible();
     let mut title = format!(" Events ({}) ", visible.len());
     if !ev.filter.is_empty() {
-        title = format!(" Events /{} ({} of {}) ", ev.filter.raw, visible.len(), ev.rows.len());
+        title = format!(
+            " Events /{} ({} of {}) ",
+            ev.filter.raw,
+            visible.len(),
+            ev.rows.len()
+        );
     }
     if let Some(e) = &ev.error {
-        empty(frame, area, title, &format!("cannot read events: {e}"), theme);
+        empty(
+            frame,
+            area,
+            title,
+            &format!("cannot read events: {e}"),
+            theme,
+        );
         return;
     }
     if visible.is_empty() {
@@ -238,9 +262,13 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
         empty(frame, area, title, msg, theme);
         return;
     }
-    let header = Row::new(["TIME (UTC)", "SLOT", "KIND", "WHO", "WHAT"].map(|h| {
-        Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))
-    }));
+    // Narrow screens show the time of day only, to leave the message some room.
+    let full_date = area.width >= 120;
+    let time_head = if full_date { "TIME (UTC)" } else { "UTC" };
+    let header = Row::new(
+        [time_head, "SLOT", "KIND", "WHO", "WHAT"]
+            .map(|h| Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))),
+    );
     // Only the rows that can be on screen are decoded.
     let height = usize::from(area.height.saturating_sub(3)).max(1);
     let first = ui.events.selected.saturating_sub(height.saturating_sub(1));
@@ -251,7 +279,8 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
         .map(|e| {
             let ts = u64::try_from(e.ts_ms).unwrap_or(0);
             Row::new(vec![
-                Cell::from(date_time(ts)).style(style::muted(theme)),
+                Cell::from(if full_date { date_time(ts) } else { clock(ts) })
+                    .style(style::muted(theme)),
                 Cell::from(e.slot.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(e.kind.clone()).style(style::accent(theme)),
                 Cell::from(e.who.clone().unwrap_or_else(|| "drover".into())),
@@ -260,9 +289,9 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
         })
         .collect();
     let widths = [
-        Constraint::Length(19),
-        Constraint::Length(16),
-        Constraint::Length(16),
+        Constraint::Length(if full_date { 19 } else { 8 }),
+        Constraint::Length(15),
+        Constraint::Length(14),
         Constraint::Length(8),
         Constraint::Fill(1),
     ];
