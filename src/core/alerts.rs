@@ -246,19 +246,13 @@ impl AlertTable {
         self.active.values()
     }
 
-    pub(crate) fn count_for(&self, slot: &str) -> u32 {
-        self.active
-            .keys()
-            .filter(|k| k.slot.as_deref() == Some(slot))
-            .count() as u32
-    }
-
     pub(crate) fn keys_where(&self, pred: impl Fn(&AlertKey) -> bool) -> Vec<AlertKey> {
         self.active.keys().filter(|k| pred(k)).cloned().collect()
     }
 }
 
 fn bounded_evidence(lines: &[String]) -> Vec<String> {
+    // The start is at most `len`, so the slice cannot be out of range.
     lines[lines.len().saturating_sub(MAX_EVIDENCE)..]
         .iter()
         .map(|l| cut(l, MAX_REASON_BYTES).to_string())

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::alerts::{AckOutcome, AlertKind, AlertRef};
 use super::effect::{Effect, EventKind, FleetEvent, RecoveryStep, RestartPlan, SlotMode};
+use super::failure::{block, fresh_start};
 use super::fleet::{Fleet, Scope};
 use super::incidents::Resolution;
-use super::lifecycle::{block, fresh_start};
 use super::model::{Actor, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, PendingOp, Slot};
@@ -390,8 +390,13 @@ fn slot_command(
             SlotMode::Blocked { reason: r, .. } if r == reason => Unchanged,
             SlotMode::Retiring | SlotMode::TakenOver { .. } => refuse(&s.rec.mode),
             _ => {
+                let reason = if reason.trim().is_empty() {
+                    format!("blocked by {who}")
+                } else {
+                    reason.clone()
+                };
                 set_mode(s, cx, SlotMode::Auto);
-                block(s, role, cx, reason.clone(), op);
+                block(s, role, cx, reason, op);
                 Accepted
             }
         },
@@ -420,6 +425,11 @@ fn slot_command(
             }
         },
         Command::HandBack { .. } => match &s.rec.mode {
+            SlotMode::TakenOver { .. } if s.n > role.replicas => {
+                // Scaled away while taken over: retire it now.
+                set_mode(s, cx, SlotMode::Retiring);
+                Accepted
+            }
             SlotMode::TakenOver { .. } => {
                 set_mode(s, cx, SlotMode::Auto);
                 fresh_start(s, cx);

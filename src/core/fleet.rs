@@ -10,15 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::alerts::{AlertKey, AlertKind, AlertTable, Severity};
+use super::alerts::AlertTable;
 use super::command::{CommandOutcome, CommandReply, CommandRequest};
 use super::effect::{Effect, EventKind, FleetEvent, ResumeState, SlotMode, SlotRecord};
-use super::health::{deadlines, on_activity, on_probe, on_timers};
+use super::health::{deadlines, on_timers};
 use super::incidents::{IncidentBook, Resolution};
 use super::input::Input;
 use super::lifecycle as life;
 use super::locks::{HolderInfo, LockBook};
-use super::model::{Actor, DetectorAction, Millis, slot_name};
+use super::model::{Millis, slot_name};
 use super::policy::{FleetSpec, RoleSpec};
 use super::slot::{Cx, Slot};
 use super::snapshot::DockerStatus;
@@ -63,6 +63,8 @@ pub(crate) struct Scope {
     pub all: bool,
     /// Something visible changed that produced no effect (activity, a test run, …).
     pub visible: bool,
+    /// The lock table was replaced.
+    pub locks: bool,
 }
 
 /// The fleet: every slot's state and the policies that drive it. Pure and synchronous.
@@ -85,6 +87,8 @@ pub struct Fleet {
     pub(crate) want_listing: bool,
     pub(crate) extras: Vec<(String, String)>,
     pub(crate) last_reply: Option<CommandReply>,
+    /// The earliest deadline, recomputed at the end of every `handle`.
+    pub(crate) wakeup: Option<Millis>,
 }
 
 impl Fleet {
@@ -108,6 +112,7 @@ impl Fleet {
             want_listing: false,
             extras: Vec::new(),
             last_reply: None,
+            wakeup: None,
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -120,6 +125,10 @@ impl Fleet {
             }
         }
         fleet.sort_slots();
+        fleet.wakeup = fleet.compute_wakeup(&Scope {
+            all: true,
+            ..Scope::default()
+        });
         fleet
     }
 
@@ -168,11 +177,16 @@ impl Fleet {
         for k in stray {
             fleet.alerts.clear(now, &k, &mut fleet.pending);
         }
+        fleet.wakeup = fleet.compute_wakeup(&Scope {
+            all: true,
+            ..Scope::default()
+        });
         fleet
     }
 
     /// Applies one input at time `now` and returns what the outside world must do.
     pub fn handle(&mut self, now: Millis, input: Input) -> Vec<Effect> {
+        let input = input.bounded();
         let mut out = std::mem::take(&mut self.pending);
         let mut scope = Scope::default();
         self.run_timers_if_due(now, &mut out, &mut scope);
@@ -190,15 +204,37 @@ impl Fleet {
     }
 
     /// When the core next needs a `Tick`, if ever. The supervisor sets one timer to this.
+    /// Always in the future after `handle` returns (nothing is left due).
     pub fn next_wakeup(&self) -> Option<Millis> {
+        self.wakeup
+    }
+
+    /// Refreshes the cached deadline of every slot in `scope` and returns the earliest
+    /// deadline of the fleet. Slots outside the scope did not change, so their cache holds.
+    fn compute_wakeup(&mut self, scope: &Scope) -> Option<Millis> {
         let ready = self.docker.ready();
-        let mut next: Option<Millis> = None;
-        let mut take = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
-        for s in &self.slots {
-            if let Some(role) = self.roles.get(s.role) {
-                deadlines(s, &role.spec, ready, self.op_timeout, &mut take);
+        let op_timeout = self.op_timeout;
+        let roles = &self.roles;
+        let refresh = |s: &mut Slot| {
+            let mut next: Option<Millis> = None;
+            if let Some(role) = roles.get(s.role) {
+                deadlines(s, &role.spec, ready, op_timeout, |t| {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                });
+            }
+            s.deadline = next;
+        };
+        if scope.all {
+            self.slots.iter_mut().for_each(refresh);
+        } else {
+            for &i in &scope.touched {
+                if let Some(s) = self.slots.get_mut(i) {
+                    refresh(s);
+                }
             }
         }
+        let mut next = self.slots.iter().filter_map(|s| s.deadline).min();
+        let mut take = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
         if self.docker.status == DockerStatus::Up
             && let Some(t) = self.docker.listing_since
         {
@@ -227,164 +263,24 @@ impl Fleet {
         self.version
     }
 
-    fn dispatch(&mut self, now: Millis, input: Input, out: &mut Vec<Effect>, scope: &mut Scope) {
-        if let Some(slot) = input.slot()
-            && !self.index.contains_key(slot)
-        {
-            return self.foreign_slot_input(now, input, out);
-        }
-        let at = |f: &Self, slot: &str| f.index.get(slot).copied();
-        match input {
-            Input::ContainersListed { containers } => self.reconcile(now, containers, out, scope),
-            Input::ContainerCreated {
-                slot,
-                generation,
-                id,
-            } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_created(s, r, cx, generation, &id)
-                });
-            }
-            Input::CreateFailed {
-                slot,
-                generation,
-                error,
-            } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_create_failed(s, r, cx, generation, &error)
-                });
-            }
-            Input::ContainerStarted { slot, id } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_started(s, r, cx, &id)
-                });
-            }
-            Input::StartFailed { slot, id, error } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_start_failed(s, r, cx, &id, &error)
-                });
-            }
-            Input::ContainerDied {
-                slot,
-                id,
-                exit_code,
-                oom_killed,
-                last_lines,
-            } => {
-                if self.removals.contains_key(&id) {
-                    return;
-                }
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_died(s, r, cx, &id, exit_code, oom_killed, &last_lines)
-                });
-            }
-            Input::ContainerPaused { slot, id } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
-                    life::on_paused(s, cx, &id)
-                });
-            }
-            Input::ContainerUnpaused { slot, id } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
-                    life::on_unpaused(s, cx, &id)
-                });
-            }
-            Input::ContainerRemoved { slot, id } => {
-                if self.removals.remove(&id).is_some() {
-                    return;
-                }
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_removed(s, r, cx, &id)
-                });
-            }
-            Input::OpFailed {
-                slot,
-                id,
-                op,
-                error,
-            } => {
-                if let Some(r) = self.removals.get_mut(&id) {
-                    // Retried after the operation timeout.
-                    r.requested_at = Some(now);
-                    return;
-                }
-                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
-                    life::on_op_failed(s, cx, &id, op, &error)
-                });
-            }
-            Input::PreflightResult { slot, result } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_preflight(s, r, cx, &result)
-                });
-            }
-            Input::ProbeResult {
-                slot,
-                id,
-                ok,
-                detail,
-            } => {
-                scope.visible = true;
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    on_probe(s, r, cx, &id, ok, &detail)
-                });
-            }
-            Input::Activity { slot, .. } => {
-                let changed = self.on_slot(at(self, &slot), now, out, scope, on_activity);
-                scope.visible |= changed.unwrap_or(false);
-            }
-            Input::TestRunRecorded { slot, summary } => {
-                scope.visible = true;
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    s.record_test(cx.now, bounded_summary(summary));
-                    on_activity(s, r, cx);
-                });
-            }
-            Input::LocksObserved { locks } => {
-                scope.visible |= self.locks.observe(locks);
-            }
-            Input::DetectorFired {
-                slot,
-                detector,
-                evidence,
-                action,
-            } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    detector_fired(s, r, cx, &detector, &evidence, action)
-                });
-            }
-            Input::DetectorCleared { slot, detector } => {
-                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
-                    cx.clear(&s.name, AlertKind::Loop { detector })
-                });
-            }
-            Input::DockerDown { error } => self.docker_down(now, error, out, scope),
-            Input::DockerUp => self.docker_up(now, out, scope),
-            Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
-            Input::Tick => {}
-            Input::Operator { request } => {
-                let reply = self.apply_command(now, request, out, scope);
-                self.last_reply = Some(reply);
-            }
-        }
+    /// Docker connectivity as last reported, and whether a listing was reconciled since.
+    pub fn docker(&self) -> (&DockerStatus, bool) {
+        (&self.docker.status, self.docker.synced)
     }
 
-    /// Inputs naming a slot that does not exist (scaled away): only container facts matter —
-    /// a container created or started for it is removed.
-    fn foreign_slot_input(&mut self, now: Millis, input: Input, out: &mut Vec<Effect>) {
-        match input {
-            Input::ContainerCreated { slot, id, .. } | Input::ContainerStarted { slot, id } => {
-                self.extras.push((slot, id));
-                self.settle_extras(now, out);
-            }
-            Input::ContainerRemoved { id, .. } => {
-                self.removals.remove(&id);
-            }
-            Input::OpFailed { id, .. } => {
-                if let Some(r) = self.removals.get_mut(&id) {
-                    r.requested_at = Some(now);
-                }
-            }
-            _ => {}
-        }
+    /// Names of the current slots, in display order.
+    pub fn slot_names(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|s| s.name.as_str())
+    }
+
+    /// One slot's state without building a snapshot.
+    pub fn slot_state(&self, slot: &str) -> Option<super::model::SlotState> {
+        self.slots.get(*self.index.get(slot)?).map(Slot::state)
+    }
+
+    /// Open incidents (at most one per slot).
+    pub fn open_incidents(&self) -> impl Iterator<Item = &super::incidents::Incident> {
+        self.incidents.open_incidents()
     }
 
     /// Runs `f` on slot `i` with its role and a context; marks the slot touched.
@@ -427,7 +323,7 @@ impl Fleet {
     }
 
     fn run_timers_if_due(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
-        if self.next_wakeup().is_none_or(|t| t > now) {
+        if self.wakeup.is_none_or(|t| t > now) {
             return;
         }
         scope.all = true;
@@ -474,32 +370,55 @@ impl Fleet {
                 self.docker.listing_since = Some(now);
                 out.push(Effect::ListContainers);
             }
-            if self.next_wakeup().is_none_or(|t| t > now) {
+            self.persist_records(now, &scope, out);
+            if self.drop_retired(now, out) {
+                scope.all = true;
+                scope.touched.clear();
+            }
+            // Lock conditions depend on the lock table, time and slot states; a quiet input
+            // (no effect, no timer) changed none of them.
+            if scope.all || scope.locks || !out.is_empty() {
+                scope.visible |= self.evaluate_locks(now, out);
+            }
+            self.wakeup = self.compute_wakeup(&scope);
+            // Invariant: only slots in `scope` changed, so refreshing just their cached
+            // deadlines gives the same answer as refreshing all (checked in debug builds).
+            #[cfg(debug_assertions)]
+            {
+                let all = Scope {
+                    all: true,
+                    ..Scope::default()
+                };
+                let partial = self.wakeup;
+                debug_assert_eq!(partial, self.compute_wakeup(&all), "stale deadline cache");
+            }
+            if self.wakeup.is_none_or(|t| t > now) {
                 break;
             }
             self.run_timers_if_due(now, out, &mut scope);
         }
-        let indices: Vec<usize> = if scope.all {
-            (0..self.slots.len()).collect()
-        } else {
-            let mut t = std::mem::take(&mut scope.touched);
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
-        for i in indices {
-            if let Some(s) = self.slots.get_mut(i)
-                && s.persisted.as_ref().is_none_or(|p| !p.same_state(&s.rec))
-            {
+        if scope.visible || !out.is_empty() {
+            self.version += 1;
+        }
+    }
+
+    /// Emits `PersistSlot` for every touched slot whose business state changed.
+    fn persist_records(&mut self, now: Millis, scope: &Scope, out: &mut Vec<Effect>) {
+        let mut persist = |s: &mut Slot| {
+            if s.persisted.as_ref().is_none_or(|p| !p.same_state(&s.rec)) {
                 s.rec.updated_at = now;
                 s.persisted = Some(s.rec.clone());
                 out.push(Effect::PersistSlot(s.rec.clone()));
             }
-        }
-        self.drop_retired(now, out);
-        scope.visible |= self.evaluate_locks(now, out);
-        if scope.visible || !out.is_empty() {
-            self.version += 1;
+        };
+        if scope.all {
+            self.slots.iter_mut().for_each(persist);
+        } else {
+            for &i in &scope.touched {
+                if let Some(s) = self.slots.get_mut(i) {
+                    persist(s);
+                }
+            }
         }
     }
 
@@ -524,7 +443,11 @@ impl Fleet {
                 now,
                 Some(&r.slot),
                 EventKind::Removing,
-                format!("{}: removing extra container {}", r.slot, life::short(id)),
+                format!(
+                    "{}: removing extra container {}",
+                    r.slot,
+                    super::failure::short(id)
+                ),
                 json!({ "id": id }),
             ));
             out.push(Effect::Remove {
@@ -534,9 +457,10 @@ impl Fleet {
         }
     }
 
-    fn drop_retired(&mut self, now: Millis, out: &mut Vec<Effect>) {
+    /// Removes slots whose retirement finished. Returns whether any was removed.
+    fn drop_retired(&mut self, now: Millis, out: &mut Vec<Effect>) -> bool {
         if !self.slots.iter().any(|s| s.retired) {
-            return;
+            return false;
         }
         let (gone, kept): (Vec<Slot>, Vec<Slot>) = std::mem::take(&mut self.slots)
             .into_iter()
@@ -556,6 +480,7 @@ impl Fleet {
             out.push(Effect::ForgetSlot { slot: s.name });
         }
         self.rebuild_index();
+        true
     }
 
     fn evaluate_locks(&mut self, now: Millis, out: &mut Vec<Effect>) -> bool {
@@ -589,71 +514,6 @@ impl Fleet {
             .and_then(|i| self.slots.get(*i))
             .and_then(|s| self.roles.get(s.role))
             .map_or_else(|| fallback_timeout(&self.roles), |r| r.spec.task_timeout)
-    }
-
-    fn docker_down(
-        &mut self,
-        now: Millis,
-        error: String,
-        out: &mut Vec<Effect>,
-        scope: &mut Scope,
-    ) {
-        if let DockerStatus::Down { error: e, .. } = &mut self.docker.status {
-            scope.visible |= *e != error;
-            *e = error;
-            return;
-        }
-        self.docker = DockerLink {
-            status: DockerStatus::Down {
-                error: error.clone(),
-                since: now,
-            },
-            synced: false,
-            listing_since: None,
-        };
-        // Answers to operations in flight may never come: a listing decides after reconnect.
-        for s in &mut self.slots {
-            s.in_flight = None;
-            s.probe.in_flight_since = None;
-        }
-        for r in self.removals.values_mut() {
-            r.requested_at = None;
-        }
-        let key = AlertKey::fleet(AlertKind::DockerDown);
-        self.alerts.raise(
-            now,
-            key,
-            Severity::Critical,
-            &format!("Docker unreachable: {error}"),
-            &[],
-            out,
-        );
-        out.push(event(
-            now,
-            None,
-            EventKind::DockerDown,
-            format!("docker unreachable: {error}"),
-            json!({ "error": error }),
-        ));
-        scope.all = true;
-    }
-
-    fn docker_up(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
-        if self.docker.status != DockerStatus::Up {
-            self.docker.status = DockerStatus::Up;
-            self.docker.synced = false;
-            out.push(event(
-                now,
-                None,
-                EventKind::DockerUp,
-                "docker reachable".into(),
-                json!({}),
-            ));
-            scope.visible = true;
-        }
-        if !self.docker.synced && self.docker.listing_since.is_none() {
-            self.want_listing = true;
-        }
     }
 
     pub(crate) fn add_slot(&mut self, role: usize, n: u32) -> Option<usize> {
@@ -705,72 +565,4 @@ pub(crate) fn event(
         message,
         detail,
     })
-}
-
-/// Failing test names are capped so one huge run cannot bloat every snapshot.
-fn bounded_summary(mut summary: super::model::TestSummary) -> super::model::TestSummary {
-    summary.failing.truncate(50);
-    for name in &mut summary.failing {
-        let cut = super::signature::cut(name, 200).len();
-        name.truncate(cut);
-    }
-    summary
-}
-
-fn detector_fired(
-    s: &mut Slot,
-    role: &RoleSpec,
-    cx: &mut Cx,
-    detector: &str,
-    evidence: &[String],
-    action: DetectorAction,
-) {
-    let key = AlertKey::slot(
-        &s.name,
-        AlertKind::Loop {
-            detector: detector.to_string(),
-        },
-    );
-    let new = !cx.alerts.is_active(&key);
-    let first = evidence.first().map(String::as_str).unwrap_or("");
-    let msg = format!(
-        "loop detected by {detector}{}",
-        if first.is_empty() {
-            String::new()
-        } else {
-            format!(": {first}")
-        }
-    );
-    cx.raise_with(
-        &s.name,
-        AlertKind::Loop {
-            detector: detector.to_string(),
-        },
-        Severity::Warning,
-        &msg,
-        evidence,
-    );
-    if !new {
-        return;
-    }
-    cx.event(
-        &s.name,
-        EventKind::Detector,
-        None,
-        format!("{}: {msg} (action: {action:?})", s.name).to_lowercase(),
-        json!({ "detector": detector, "action": action, "evidence": evidence }),
-    );
-    match action {
-        DetectorAction::Alert => {}
-        DetectorAction::Pause if s.rec.mode == SlotMode::Auto => {
-            s.rec.mode = SlotMode::Paused { by: Actor::Drover };
-        }
-        DetectorAction::Block if matches!(s.rec.mode, SlotMode::Auto | SlotMode::Paused { .. }) => {
-            life::block(s, role, cx, msg, Actor::Drover);
-        }
-        DetectorAction::Restart if s.rec.mode == SlotMode::Auto && s.is_live() => {
-            s.restart_requested = true;
-        }
-        _ => {}
-    }
 }

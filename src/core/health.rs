@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::alerts::{AlertKind, Severity};
 use super::effect::{Effect, EventKind, SlotMode};
+use super::failure::{has_failure_memory, human, maybe_forget_failures};
 use super::incidents::IncidentCause;
-use super::lifecycle::{has_failure_memory, human, maybe_forget_failures};
 use super::model::{Health, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
@@ -34,7 +34,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
             json!({ "op": format!("{:?}", f.op) }),
         );
         s.in_flight = None;
-        *cx.want_listing = true;
+        super::lifecycle::doubt(s, cx);
     }
     if s.probe
         .in_flight_since
@@ -62,7 +62,10 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
             let base = stall_base(s.last_activity, started);
             if s.stalled_since.is_none() && base.saturating_add(role.stall_after) <= now {
                 s.stalled_since = Some(base);
-                let msg = format!("no output, commit or progress for {}", human(now - base));
+                let msg = format!(
+                    "no output, commit or progress for {}",
+                    human(now.saturating_sub(base))
+                );
                 cx.raise(&s.name, AlertKind::Stall, Severity::Warning, &msg);
                 cx.incidents.open(
                     now,
@@ -149,6 +152,7 @@ pub(crate) fn deadlines(
         && s.rec.mode == SlotMode::Auto
         && s.in_flight.is_none()
         && s.hold_until.is_none()
+        && !s.awaiting_listing
         && !s.is_live()
         && let Some(plan) = s.rec.restart
     {

@@ -8,6 +8,12 @@ use super::model::{
     ActivityKind, DetectorAction, DockerOp, LockObservation, ObservedContainer, TestSummary,
 };
 use super::policy::FleetSpec;
+use super::signature::{MAX_LINE_BYTES, MAX_LINES, MAX_REASON_BYTES, clean_text, cut};
+
+/// Names (slots, tasks, detectors, people) longer than this are cut.
+const MAX_NAME_BYTES: usize = 200;
+/// Evidence lines and failing test names kept from one input.
+const MAX_ITEMS: usize = 50;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "input", rename_all = "snake_case")]
@@ -117,6 +123,124 @@ pub enum Input {
 }
 
 impl Input {
+    /// The same input with every piece of free text bounded (and errors cleaned), so garbage
+    /// or gigantic input cannot bloat the core's state, its events or its snapshots.
+    pub fn bounded(self) -> Input {
+        let name = |s: String| cut(&s, MAX_NAME_BYTES).to_string();
+        let text = |s: String| clean_text(&s, MAX_REASON_BYTES);
+        let items = |v: Vec<String>, max: usize| -> Vec<String> {
+            let skip = v.len().saturating_sub(MAX_ITEMS.max(max));
+            v.into_iter()
+                .skip(skip)
+                .map(|l| cut(&l, MAX_LINE_BYTES).to_string())
+                .collect()
+        };
+        match self {
+            Input::CreateFailed {
+                slot,
+                generation,
+                error,
+            } => Input::CreateFailed {
+                slot,
+                generation,
+                error: text(error),
+            },
+            Input::StartFailed { slot, id, error } => Input::StartFailed {
+                slot,
+                id,
+                error: text(error),
+            },
+            Input::ContainerDied {
+                slot,
+                id,
+                exit_code,
+                oom_killed,
+                last_lines,
+            } => {
+                let skip = last_lines.len().saturating_sub(MAX_LINES);
+                Input::ContainerDied {
+                    slot,
+                    id,
+                    exit_code,
+                    oom_killed,
+                    last_lines: last_lines
+                        .into_iter()
+                        .skip(skip)
+                        .map(|l| cut(&l, MAX_LINE_BYTES).to_string())
+                        .collect(),
+                }
+            }
+            Input::OpFailed {
+                slot,
+                id,
+                op,
+                error,
+            } => Input::OpFailed {
+                slot,
+                id,
+                op,
+                error: text(error),
+            },
+            Input::PreflightResult { slot, result } => Input::PreflightResult {
+                slot,
+                result: result.map_err(text),
+            },
+            Input::ProbeResult {
+                slot,
+                id,
+                ok,
+                detail,
+            } => Input::ProbeResult {
+                slot,
+                id,
+                ok,
+                detail: text(detail),
+            },
+            Input::LocksObserved { locks } => Input::LocksObserved {
+                locks: locks
+                    .into_iter()
+                    .map(|l| LockObservation {
+                        task: name(l.task),
+                        holder: l.holder.map(name),
+                        claimed_at: l.claimed_at,
+                    })
+                    .collect(),
+            },
+            Input::TestRunRecorded { slot, mut summary } => {
+                summary.failing = items(summary.failing, 0)
+                    .into_iter()
+                    .map(|t| cut(&t, MAX_REASON_BYTES).to_string())
+                    .collect();
+                Input::TestRunRecorded { slot, summary }
+            }
+            Input::DetectorFired {
+                slot,
+                detector,
+                evidence,
+                action,
+            } => Input::DetectorFired {
+                slot,
+                detector: name(detector),
+                evidence: items(evidence, 0).into_iter().map(text).collect(),
+                action,
+            },
+            Input::DetectorCleared { slot, detector } => Input::DetectorCleared {
+                slot,
+                detector: name(detector),
+            },
+            Input::DockerDown { error } => Input::DockerDown { error: text(error) },
+            Input::Operator { mut request } => {
+                request.who = name(request.who);
+                request.why = request.why.map(text);
+                if let super::command::Command::Block { reason, .. } = &mut request.command {
+                    *reason = text(std::mem::take(reason));
+                }
+                Input::Operator { request }
+            }
+            other => other,
+        }
+    }
+
     /// The slot a slot-scoped input concerns.
     pub fn slot(&self) -> Option<&str> {
         match self {

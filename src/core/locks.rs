@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::{AlertKey, AlertKind, AlertTable, Severity};
 use super::effect::Effect;
-use super::lifecycle::human;
+use super::failure::human;
 use super::model::{LockObservation, Millis, SlotState};
 
 /// A lock with what the core concluded about it.

@@ -12,17 +12,18 @@
 //! from the mode, the container as last observed and the Docker operation in flight:
 //!
 //! ```text
-//!            ┌────────── preflight failed / same error ×3 / limits ───────────┐
-//!            │                                                                 v
-//! Pending → Preflight → Creating → Starting → Running ──died──> Backoff{until} Blocked{reason}
-//!    ^                      ^          ^       │  ^   │           │   │          │ unblock
-//!    │                      │          └───────┼──┼───┼── restart ┘   │          v
-//!    │                      └── recreate (Removing, new generation) ──┘     (fresh start)
-//!    │                                         │  │   └─ clean exit: restart at once (always)
-//!    └──────── container vanished ─────────────┘  │      or Exited (on-failure / never)
-//!                                         pause ⇄ resume (Paused)
-//! any ──stop──> Stopping → Stopped        any ──take over──> TakenOver ──hand back──> (fresh)
-//! any ──scale down──> Retiring → (slot removed)
+//!  Pending ──> Preflight ──> Creating ──> Starting ──> Running <──> Paused   (pause/resume)
+//!                 │                          ^            │
+//!                 │ failed                   │            │ exited / vanished / probe restart
+//!                 v                          │            v
+//!  Blocked{reason} <── same error ×N, ── Backoff{until} <─┤ failure: incident, backoff step,
+//!      │               N restarts in          │           │ recovery tier (restart → recreate)
+//!      │ unblock       window, tier           │ recreate  │
+//!      v               exhausted              v           └ clean exit: restart at once (always)
+//!  (fresh start)                          Removing ──> Creating         or Exited (on-failure/never)
+//!
+//!  any ──stop──> Stopping ──> Stopped        any ──take over──> TakenOver ──hand back──> (fresh start)
+//!  any ──scale down──> Retiring ──> (slot removed)
 //! ```
 //!
 //! Health is separate from state: `Unknown` (warming up for `min_uptime`, or no probe answer
@@ -36,6 +37,13 @@
 //! slot; every backoff within its configured bounds; at most one open incident per slot and
 //! closed ones closing after they opened; a listing of an unchanged world yields no effects.
 //!
+//! Contract with the supervisor and adapters: every Docker effect gets exactly one answer
+//! (see [`Effect`]); inputs about one container arrive in the order they happened (take
+//! start/die/pause/unpause/destroy from Docker's ordered event stream); a listing is taken when
+//! `ListContainers` is executed, not replayed from a cache. Until the first listing after
+//! Docker comes up, the core issues no Docker operation but `ListContainers`. Free text in
+//! inputs is bounded and secret values are redacted by `handle` itself.
+//!
 //! Wake-ups: the core reports its next deadline through [`Fleet::next_wakeup`] instead of
 //! emitting timer effects, so a stale timer can never fire an outdated decision; it also runs
 //! any overdue timers at the start of every `handle`, so a late `Tick` only delays, never
@@ -43,7 +51,9 @@
 
 mod alerts;
 mod command;
+mod dispatch;
 mod effect;
+mod failure;
 mod fleet;
 mod health;
 mod incidents;

@@ -3,9 +3,9 @@
 //! Per slot: keep the newest-generation container (the current one on ties), mark every other
 //! one for removal, adopt the keeper if it is new to us, and turn status differences into the
 //! transitions that were missed (a death, a start, a pause). Containers whose slot label names
-//! no current slot are orphans and are removed. A slot with an operation in flight is left
-//! alone — the operation's own answer decides, so a listing taken before that operation
-//! finished cannot make the core act twice.
+//! no current slot are orphans and are removed. A listing must be taken when the adapter
+//! executes `ListContainers` (not replayed from a cache): it is then never older than the
+//! operations answered before it, and answers arriving after it are idempotent.
 //!
 //! An unchanged world (every container as believed, nothing missing) changes nothing and so
 //! yields no effects.
@@ -16,11 +16,12 @@ use serde_json::json;
 
 use super::alerts::{AlertKey, AlertKind};
 use super::effect::{Effect, EventKind, SlotMode};
+use super::failure::{on_died, short, vanished};
 use super::fleet::{Fleet, Scope, event};
-use super::lifecycle::{begin_run, on_died, short, vanished};
+use super::lifecycle::{begin_run, on_removed};
 use super::model::{ContainerStatus, ObservedContainer};
 use super::policy::RoleSpec;
-use super::slot::{Container, Cx, Slot};
+use super::slot::{Container, Cx, PendingOp, Slot};
 use super::snapshot::DockerStatus;
 
 impl Fleet {
@@ -77,9 +78,7 @@ impl Fleet {
 }
 
 fn observe(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, observed: &[&ObservedContainer]) {
-    if s.in_flight.is_some() {
-        return;
-    }
+    s.awaiting_listing = false;
     let current = s.container_id().map(str::to_string);
     let keeper = observed.iter().copied().max_by(|a, b| {
         a.generation
@@ -94,8 +93,15 @@ fn observe(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, observed: &[&ObservedCont
         }
     }
     let Some(k) = keeper else {
-        if s.container.is_some() {
-            vanished(s, role, cx);
+        let removing = match s.in_flight.as_ref().map(|f| &f.op) {
+            Some(PendingOp::Remove { id }) => Some(id.clone()),
+            _ => None,
+        };
+        match removing {
+            // The removal we asked for is done; its answer may still be on the way.
+            Some(id) => on_removed(s, role, cx, &id),
+            None if s.container.is_some() => vanished(s, role, cx),
+            None => {}
         }
         return;
     };
@@ -170,10 +176,23 @@ fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
         c.replace = true;
     }
     match (&c.status, &k.status) {
+        (ContainerStatus::Exited { .. }, ContainerStatus::Exited { code })
+            if k.started_at.is_some() && k.started_at > c.started_at =>
+        {
+            // A whole run we did not see: it started after the run we know ended, and exited.
+            let code = *code;
+            c.status = ContainerStatus::Running;
+            c.started_at = k.started_at;
+            s.rec.starts += 1;
+            on_died(s, role, cx, &k.id, code, false, &[]);
+        }
         (ContainerStatus::Exited { .. }, ContainerStatus::Exited { .. }) => {}
         (a, b) if a == b => {}
         (_, ContainerStatus::Exited { code }) => {
             let code = *code;
+            if k.started_at.is_some() {
+                c.started_at = k.started_at;
+            }
             on_died(s, role, cx, &k.id, code, false, &[]);
         }
         (
@@ -186,6 +205,7 @@ fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
             let started = c.started_at.unwrap_or(cx.now);
             s.rec.restart = None;
             s.rec.completed = false;
+            s.rec.starts += 1;
             begin_run(s, role, started);
             cx.event(
                 &s.name,

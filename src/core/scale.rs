@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::command::CommandReply;
 use super::effect::{Effect, EventKind, SlotMode};
+use super::failure::fresh_start;
 use super::fleet::{Fleet, RoleEntry, Scope, event};
-use super::lifecycle::fresh_start;
 use super::model::Millis;
 use super::policy::FleetSpec;
 
@@ -72,7 +72,9 @@ impl Fleet {
                 continue;
             }
             self.on_slot(Some(i), now, out, scope, |s, _, cx| {
-                if n > replicas && s.rec.mode != SlotMode::Retiring {
+                // A taken-over slot is left to its operator; it retires when handed back.
+                let held = matches!(s.rec.mode, SlotMode::TakenOver { .. });
+                if n > replicas && s.rec.mode != SlotMode::Retiring && !held {
                     cx.clear(&s.name, super::alerts::AlertKind::Blocked);
                     s.rec.mode = SlotMode::Retiring;
                     s.rec.restart = None;

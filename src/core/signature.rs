@@ -37,8 +37,9 @@ const ERRORISH: &[&str] = &[
 ];
 
 /// The line that explains a failure: the last line containing an error-ish word, else the last
-/// non-empty line. ANSI-stripped, trimmed, secrets redacted and cut to [`MAX_REASON_BYTES`].
+/// non-empty line. ANSI-stripped, trimmed, secrets redacted and cut to 300 bytes.
 pub fn explaining_line(lines: &[String]) -> Option<String> {
+    // The start is at most `len`, so the slice cannot be out of range.
     let tail = &lines[lines.len().saturating_sub(MAX_LINES)..];
     let cleaned: Vec<String> = tail
         .iter()
@@ -57,12 +58,20 @@ fn is_errorish(line: &str) -> bool {
     ERRORISH.iter().any(|w| lower.contains(w))
 }
 
+/// Free text from outside (an error, a reason) made safe to show and store: ANSI and control
+/// characters stripped, whitespace trimmed, secret values redacted, at most `max` bytes.
+pub fn clean_text(text: &str, max: usize) -> String {
+    let stripped = strip_ansi(cut(text, MAX_LINE_BYTES));
+    cut(&redact_secrets(stripped.trim()), max).to_string()
+}
+
 /// `text` cut to at most `max` bytes at a char boundary.
 pub fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
     let mut end = max;
+    // Index 0 is always a char boundary, so this stops; `end` then is a valid slice end.
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -35,13 +35,29 @@ pub(crate) struct Container {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PendingOp {
     Preflight,
-    Create { generation: u64 },
-    Start { id: String },
-    Stop { id: String },
-    Kill { id: String },
-    Pause { id: String },
-    Unpause { id: String },
-    Remove { id: String },
+    /// `spec_hash` is the hash the container is created with.
+    Create {
+        generation: u64,
+        spec_hash: String,
+    },
+    Start {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Kill {
+        id: String,
+    },
+    Pause {
+        id: String,
+    },
+    Unpause {
+        id: String,
+    },
+    Remove {
+        id: String,
+    },
 }
 
 impl PendingOp {
@@ -112,6 +128,11 @@ pub(crate) struct Slot {
     /// After a failed stop/pause/unpause/remove: no new Docker operation before this time,
     /// so a persistently failing operation cannot spin.
     pub hold_until: Option<Millis>,
+    /// What the slot knows is doubtful (an answer was lost, a create conflicted): no Docker
+    /// operation until the next listing has been reconciled.
+    pub awaiting_listing: bool,
+    /// The slot's earliest deadline, cached by the fleet after each change to the slot.
+    pub deadline: Option<Millis>,
 }
 
 impl Slot {
@@ -137,6 +158,8 @@ impl Slot {
             trend: VecDeque::new(),
             retired: false,
             hold_until: None,
+            awaiting_listing: false,
+            deadline: None,
         }
     }
 

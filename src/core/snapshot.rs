@@ -130,6 +130,12 @@ pub(crate) fn reason_for(
 impl super::fleet::Fleet {
     /// The whole fleet as plain data, with windows and ages relative to `now`.
     pub fn snapshot(&self, now: Millis) -> Snapshot {
+        let mut alerts_by_slot: std::collections::HashMap<&str, u32> = Default::default();
+        for a in self.alerts.active() {
+            if let Some(slot) = a.key.slot.as_deref() {
+                *alerts_by_slot.entry(slot).or_default() += 1;
+            }
+        }
         let mut by_state: BTreeMap<String, u32> = BTreeMap::new();
         let mut healthy = 0;
         let mut restarts = 0;
@@ -181,7 +187,7 @@ impl super::fleet::Fleet {
                         summary: summary.clone(),
                     }),
                     test_trend: s.trend.iter().cloned().collect(),
-                    open_alerts: self.alerts.count_for(&s.name),
+                    open_alerts: alerts_by_slot.get(s.name.as_str()).copied().unwrap_or(0),
                     incident_since: self.incidents.open_for(&s.name).map(|i| i.opened_at),
                     metrics: self.incidents.slot_metrics(&s.name),
                 }

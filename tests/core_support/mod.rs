@@ -35,6 +35,9 @@ pub struct World {
     pub probe_ok: BTreeMap<String, bool>,
     /// Start errors per slot (default: starts fine).
     pub start_error: BTreeMap<String, String>,
+    /// Let a second container with the same name be created (so a duplicate create by the
+    /// core shows up as two containers instead of a conflict).
+    pub allow_duplicate_names: bool,
 }
 
 impl World {
@@ -68,7 +71,14 @@ impl World {
             .collect()
     }
 
-    pub fn add(&mut self, slot: &str, generation: u64, hash: &str, status: ContainerStatus, fleet: &str) -> String {
+    pub fn add(
+        &mut self,
+        slot: &str,
+        generation: u64,
+        hash: &str,
+        status: ContainerStatus,
+        fleet: &str,
+    ) -> String {
         self.next_id += 1;
         let id = format!("c{:04}", self.next_id);
         self.containers.insert(
@@ -91,13 +101,22 @@ impl World {
             Effect::ListContainers => vec![Input::ContainersListed {
                 containers: self.listing(),
             }],
-            Effect::Create { slot, generation, spec_hash, name, .. } => {
-                if self.containers.values().any(|c| &c.name == name) {
+            Effect::Create {
+                slot,
+                generation,
+                spec_hash,
+                name,
+                ..
+            } => {
+                if !self.allow_duplicate_names && self.containers.values().any(|c| &c.name == name)
+                {
                     self.conflicts += 1;
                     return vec![Input::CreateFailed {
                         slot: slot.clone(),
                         generation: *generation,
-                        error: format!("Conflict. The container name \"/{name}\" is already in use"),
+                        error: format!(
+                            "Conflict. The container name \"/{name}\" is already in use"
+                        ),
                     }];
                 }
                 self.next_id += 1;
@@ -122,16 +141,26 @@ impl World {
             }
             Effect::Start { slot, id } => {
                 if let Some(e) = self.start_error.get(slot) {
-                    return vec![Input::StartFailed { slot: slot.clone(), id: id.clone(), error: e.clone() }];
+                    return vec![Input::StartFailed {
+                        slot: slot.clone(),
+                        id: id.clone(),
+                        error: e.clone(),
+                    }];
                 }
                 match self.containers.get_mut(id) {
                     Some(c) if !c.status.is_live() => {
                         c.status = ContainerStatus::Running;
                         c.started_at = Some(now);
                         *self.starts.entry(slot.clone()).or_default() += 1;
-                        vec![Input::ContainerStarted { slot: slot.clone(), id: id.clone() }]
+                        vec![Input::ContainerStarted {
+                            slot: slot.clone(),
+                            id: id.clone(),
+                        }]
                     }
-                    Some(_) => vec![Input::ContainerStarted { slot: slot.clone(), id: id.clone() }],
+                    Some(_) => vec![Input::ContainerStarted {
+                        slot: slot.clone(),
+                        id: id.clone(),
+                    }],
                     None => vec![Input::StartFailed {
                         slot: slot.clone(),
                         id: id.clone(),
@@ -139,27 +168,35 @@ impl World {
                     }],
                 }
             }
-            Effect::Stop { slot, id, .. } | Effect::Kill { slot, id } => match self.containers.get_mut(id) {
-                Some(c) => {
-                    let code = match c.status {
-                        ContainerStatus::Exited { code } => code,
-                        _ => 143,
-                    };
-                    c.status = ContainerStatus::Exited { code };
-                    vec![Input::ContainerDied {
+            Effect::Stop { slot, id, .. } | Effect::Kill { slot, id } => {
+                match self.containers.get_mut(id) {
+                    Some(c) => {
+                        let code = match c.status {
+                            ContainerStatus::Exited { code } => code,
+                            _ => 143,
+                        };
+                        c.status = ContainerStatus::Exited { code };
+                        vec![Input::ContainerDied {
+                            slot: slot.clone(),
+                            id: id.clone(),
+                            exit_code: code,
+                            oom_killed: false,
+                            last_lines: vec![],
+                        }]
+                    }
+                    None => vec![Input::ContainerRemoved {
                         slot: slot.clone(),
                         id: id.clone(),
-                        exit_code: code,
-                        oom_killed: false,
-                        last_lines: vec![],
-                    }]
+                    }],
                 }
-                None => vec![Input::ContainerRemoved { slot: slot.clone(), id: id.clone() }],
-            },
+            }
             Effect::Pause { slot, id } => match self.containers.get_mut(id) {
                 Some(c) if c.status == ContainerStatus::Running => {
                     c.status = ContainerStatus::Paused;
-                    vec![Input::ContainerPaused { slot: slot.clone(), id: id.clone() }]
+                    vec![Input::ContainerPaused {
+                        slot: slot.clone(),
+                        id: id.clone(),
+                    }]
                 }
                 _ => vec![Input::OpFailed {
                     slot: slot.clone(),
@@ -171,7 +208,10 @@ impl World {
             Effect::Unpause { slot, id } => match self.containers.get_mut(id) {
                 Some(c) if c.status == ContainerStatus::Paused => {
                     c.status = ContainerStatus::Running;
-                    vec![Input::ContainerUnpaused { slot: slot.clone(), id: id.clone() }]
+                    vec![Input::ContainerUnpaused {
+                        slot: slot.clone(),
+                        id: id.clone(),
+                    }]
                 }
                 _ => vec![Input::OpFailed {
                     slot: slot.clone(),
@@ -182,7 +222,10 @@ impl World {
             },
             Effect::Remove { slot, id } => {
                 self.containers.remove(id);
-                vec![Input::ContainerRemoved { slot: slot.clone(), id: id.clone() }]
+                vec![Input::ContainerRemoved {
+                    slot: slot.clone(),
+                    id: id.clone(),
+                }]
             }
             Effect::RunPreflight { slot, .. } => vec![Input::PreflightResult {
                 slot: slot.clone(),
@@ -194,7 +237,11 @@ impl World {
                     slot: slot.clone(),
                     id: id.clone(),
                     ok,
-                    detail: if ok { "ok".into() } else { "GET /health: 503".into() },
+                    detail: if ok {
+                        "ok".into()
+                    } else {
+                        "GET /health: 503".into()
+                    },
                 }]
             }
             _ => vec![],
@@ -229,7 +276,12 @@ impl Harness {
     }
 
     pub fn with_fleet(fleet: Fleet, world: World) -> Self {
-        Self { fleet, world, now: Self::T0, log: Vec::new() }
+        Self {
+            fleet,
+            world,
+            now: Self::T0,
+            log: Vec::new(),
+        }
     }
 
     /// Feeds `input`, executes the resulting Docker effects in the world and feeds their
@@ -286,7 +338,10 @@ impl Harness {
 
     /// The slot's running container exits with `code`, printing `lines`.
     pub fn die(&mut self, slot: &str, code: i64, lines: &[&str]) -> Vec<Effect> {
-        let id = self.world.exit(slot, code).unwrap_or_else(|| panic!("{slot} has no running container"));
+        let id = self
+            .world
+            .exit(slot, code)
+            .unwrap_or_else(|| panic!("{slot} has no running container"));
         self.feed(Input::ContainerDied {
             slot: slot.into(),
             id,
@@ -297,7 +352,10 @@ impl Harness {
     }
 
     pub fn command(&mut self, command: Command) -> (CommandReply, Vec<Effect>) {
-        let outcome = self.fleet.command(self.now, CommandRequest::new(command, "alice").because("testing"));
+        let outcome = self.fleet.command(
+            self.now,
+            CommandRequest::new(command, "alice").because("testing"),
+        );
         let mut all = outcome.effects.clone();
         for e in &outcome.effects {
             self.log.push((self.now, e.clone()));
@@ -313,7 +371,10 @@ impl Harness {
     }
 
     pub fn view(&self, slot: &str) -> SlotView {
-        self.snapshot().slot(slot).cloned().unwrap_or_else(|| panic!("no slot {slot}"))
+        self.snapshot()
+            .slot(slot)
+            .cloned()
+            .unwrap_or_else(|| panic!("no slot {slot}"))
     }
 
     pub fn state(&self, slot: &str) -> SlotState {

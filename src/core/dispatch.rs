@@ -1,0 +1,311 @@
+//! Routing of each [`Input`] to the part of the core that handles it, plus the fleet-wide
+//! inputs handled here: Docker going down or coming back, and loop-detector firings.
+//!
+//! Invariant: while Docker is down no Docker effect is emitted; operations in flight when it
+//! went down are treated as lost, and the listing requested when it is back decides.
+
+use serde_json::json;
+
+use super::alerts::{AlertKey, AlertKind, Severity};
+use super::effect::{Effect, EventKind, SlotMode};
+use super::failure as fail;
+use super::fleet::{DockerLink, Fleet, Scope, event};
+use super::health::{on_activity, on_probe};
+use super::input::Input;
+use super::lifecycle as life;
+use super::model::{Actor, DetectorAction, Millis};
+use super::policy::RoleSpec;
+use super::slot::{Cx, Slot};
+use super::snapshot::DockerStatus;
+
+impl Fleet {
+    pub(crate) fn dispatch(
+        &mut self,
+        now: Millis,
+        input: Input,
+        out: &mut Vec<Effect>,
+        scope: &mut Scope,
+    ) {
+        if let Some(slot) = input.slot()
+            && !self.index.contains_key(slot)
+        {
+            return self.foreign_slot_input(now, input, out);
+        }
+        let at = |f: &Self, slot: &str| f.index.get(slot).copied();
+        match input {
+            Input::ContainersListed { containers } => self.reconcile(now, containers, out, scope),
+            Input::ContainerCreated {
+                slot,
+                generation,
+                id,
+            } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_created(s, r, cx, generation, &id)
+                });
+            }
+            Input::CreateFailed {
+                slot,
+                generation,
+                error,
+            } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_create_failed(s, r, cx, generation, &error)
+                });
+            }
+            Input::ContainerStarted { slot, id } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_started(s, r, cx, &id)
+                });
+            }
+            Input::StartFailed { slot, id, error } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_start_failed(s, r, cx, &id, &error)
+                });
+            }
+            Input::ContainerDied {
+                slot,
+                id,
+                exit_code,
+                oom_killed,
+                last_lines,
+            } => {
+                if self.removals.contains_key(&id) {
+                    return;
+                }
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    fail::on_died(s, r, cx, &id, exit_code, oom_killed, &last_lines)
+                });
+            }
+            Input::ContainerPaused { slot, id } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
+                    life::on_paused(s, cx, &id)
+                });
+            }
+            Input::ContainerUnpaused { slot, id } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
+                    life::on_unpaused(s, cx, &id)
+                });
+            }
+            Input::ContainerRemoved { slot, id } => {
+                if self.removals.remove(&id).is_some() {
+                    return;
+                }
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_removed(s, r, cx, &id)
+                });
+            }
+            Input::OpFailed {
+                slot,
+                id,
+                op,
+                error,
+            } => {
+                if let Some(r) = self.removals.get_mut(&id) {
+                    // Retried after the operation timeout.
+                    r.requested_at = Some(now);
+                    return;
+                }
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
+                    life::on_op_failed(s, cx, &id, op, &error)
+                });
+            }
+            Input::PreflightResult { slot, result } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    life::on_preflight(s, r, cx, &result)
+                });
+            }
+            Input::ProbeResult {
+                slot,
+                id,
+                ok,
+                detail,
+            } => {
+                scope.visible = true;
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    on_probe(s, r, cx, &id, ok, &detail)
+                });
+            }
+            Input::Activity { slot, .. } => {
+                let changed = self.on_slot(at(self, &slot), now, out, scope, on_activity);
+                scope.visible |= changed.unwrap_or(false);
+            }
+            Input::TestRunRecorded { slot, summary } => {
+                scope.visible = true;
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    s.record_test(cx.now, summary);
+                    on_activity(s, r, cx);
+                });
+            }
+            Input::LocksObserved { locks } => {
+                scope.locks = true;
+                scope.visible |= self.locks.observe(locks);
+            }
+            Input::DetectorFired {
+                slot,
+                detector,
+                evidence,
+                action,
+            } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    detector_fired(s, r, cx, &detector, &evidence, action)
+                });
+            }
+            Input::DetectorCleared { slot, detector } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
+                    cx.clear(&s.name, AlertKind::Loop { detector })
+                });
+            }
+            Input::DockerDown { error } => self.docker_down(now, error, out, scope),
+            Input::DockerUp => self.docker_up(now, out, scope),
+            Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
+            Input::Tick => {}
+            Input::Operator { request } => {
+                let reply = self.apply_command(now, request, out, scope);
+                self.last_reply = Some(reply);
+            }
+        }
+    }
+
+    /// Inputs naming a slot that does not exist (scaled away): only container facts matter —
+    /// a container created or started for it is removed.
+    fn foreign_slot_input(&mut self, now: Millis, input: Input, out: &mut Vec<Effect>) {
+        match input {
+            Input::ContainerCreated { slot, id, .. } | Input::ContainerStarted { slot, id } => {
+                self.extras.push((slot, id));
+                self.settle_extras(now, out);
+            }
+            Input::ContainerRemoved { id, .. } => {
+                self.removals.remove(&id);
+            }
+            Input::OpFailed { id, .. } => {
+                if let Some(r) = self.removals.get_mut(&id) {
+                    r.requested_at = Some(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn docker_down(
+        &mut self,
+        now: Millis,
+        error: String,
+        out: &mut Vec<Effect>,
+        scope: &mut Scope,
+    ) {
+        if let DockerStatus::Down { error: e, .. } = &mut self.docker.status {
+            scope.visible |= *e != error;
+            *e = error;
+            return;
+        }
+        self.docker = DockerLink {
+            status: DockerStatus::Down {
+                error: error.clone(),
+                since: now,
+            },
+            synced: false,
+            listing_since: None,
+        };
+        // Answers to operations in flight may never come: a listing decides after reconnect.
+        for s in &mut self.slots {
+            s.in_flight = None;
+            s.probe.in_flight_since = None;
+        }
+        for r in self.removals.values_mut() {
+            r.requested_at = None;
+        }
+        let key = AlertKey::fleet(AlertKind::DockerDown);
+        self.alerts.raise(
+            now,
+            key,
+            Severity::Critical,
+            &format!("Docker unreachable: {error}"),
+            &[],
+            out,
+        );
+        out.push(event(
+            now,
+            None,
+            EventKind::DockerDown,
+            format!("docker unreachable: {error}"),
+            json!({ "error": error }),
+        ));
+        scope.all = true;
+    }
+
+    fn docker_up(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
+        if self.docker.status != DockerStatus::Up {
+            self.docker.status = DockerStatus::Up;
+            self.docker.synced = false;
+            out.push(event(
+                now,
+                None,
+                EventKind::DockerUp,
+                "docker reachable".into(),
+                json!({}),
+            ));
+            scope.visible = true;
+        }
+        if !self.docker.synced && self.docker.listing_since.is_none() {
+            self.want_listing = true;
+        }
+    }
+}
+
+fn detector_fired(
+    s: &mut Slot,
+    role: &RoleSpec,
+    cx: &mut Cx,
+    detector: &str,
+    evidence: &[String],
+    action: DetectorAction,
+) {
+    let key = AlertKey::slot(
+        &s.name,
+        AlertKind::Loop {
+            detector: detector.to_string(),
+        },
+    );
+    let new = !cx.alerts.is_active(&key);
+    let first = evidence.first().map(String::as_str).unwrap_or("");
+    let msg = format!(
+        "loop detected by {detector}{}",
+        if first.is_empty() {
+            String::new()
+        } else {
+            format!(": {first}")
+        }
+    );
+    cx.raise_with(
+        &s.name,
+        AlertKind::Loop {
+            detector: detector.to_string(),
+        },
+        Severity::Warning,
+        &msg,
+        evidence,
+    );
+    if !new {
+        return;
+    }
+    cx.event(
+        &s.name,
+        EventKind::Detector,
+        None,
+        format!("{}: {msg} (action: {action:?})", s.name).to_lowercase(),
+        json!({ "detector": detector, "action": action, "evidence": evidence }),
+    );
+    match action {
+        DetectorAction::Alert => {}
+        DetectorAction::Pause if s.rec.mode == SlotMode::Auto => {
+            s.rec.mode = SlotMode::Paused { by: Actor::Drover };
+        }
+        DetectorAction::Block if matches!(s.rec.mode, SlotMode::Auto | SlotMode::Paused { .. }) => {
+            fail::block(s, role, cx, msg, Actor::Drover);
+        }
+        DetectorAction::Restart if s.rec.mode == SlotMode::Auto && s.is_live() => {
+            s.restart_requested = true;
+        }
+        _ => {}
+    }
+}
