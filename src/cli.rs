@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Run headless: log to stderr and the rolling file, control through `drover ctl`.
     #[arg(long)]
     pub no_tui: bool,
+    /// On exit, stop every agent container (default: leave them running; the next drover
+    /// adopts them).
+    #[arg(long)]
+    pub stop_agents: bool,
 }
 
 #[derive(Debug, Subcommand)]

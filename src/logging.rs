@@ -76,7 +76,9 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         LogSink::FileOnly => None,
         LogSink::FileAndStderr(f) | LogSink::StderrOnly(f) => Some(f),
     };
-    let use_ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    use std::io::IsTerminal;
+    let use_ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let text_layer = (stderr_format == Some(LogFormat::Text)).then(|| {
         fmt::layer()
             .with_writer(std::io::stderr)

@@ -72,12 +72,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run(_args) => {
+        Command::Run(args) => {
             let path = config::locate(cli.config.as_deref())?;
-            let _cfg = config::load(&path)?;
-            anyhow::bail!("the supervisor is not available in this build")
+            let cfg = config::load(&path)?;
+            if !args.no_tui {
+                anyhow::bail!("this build has no TUI yet: run `drover run --no-tui`");
+            }
+            let _log = logging::init(
+                Some(&cfg.data_dir),
+                LogSink::FileAndStderr(cli.log_format),
+                level,
+            )
+            .with_context(|| format!("creating the log folder in {}", cfg.data_dir.display()))?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(run_headless(cfg, args))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `drover run --no-tui`: supervise until SIGINT or SIGTERM.
+async fn run_headless(cfg: drover::config::Config, args: RunArgs) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let opts = drover::supervisor::SupervisorOptions {
+        stop_agents: args.stop_agents,
+        ..Default::default()
+    };
+    let fleet = cfg.file.fleet.name.clone();
+    let data = cfg.data_dir.clone();
+    let (handle, task) = drover::supervisor::start(cfg, opts).await?;
+    tracing::info!(fleet, data = %data.display(), "supervising");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    handle.shutdown.cancel();
+    task.await?;
+    Ok(())
 }
 
 fn tempdir() -> anyhow::Result<std::path::PathBuf> {

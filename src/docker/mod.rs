@@ -7,7 +7,9 @@
 //! (events, logs) are plain `Stream`s; reconnection is the caller's policy.
 
 pub mod events;
+pub mod follow;
 pub mod logs;
+pub mod preflight;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -67,6 +69,14 @@ pub struct ListedContainer {
     pub generation: u64,
     pub spec_hash: String,
     pub status: ContainerStatus,
+    /// For exited containers, the code from Docker's status text ("Exited (1) 5 minutes ago").
+    pub exit_code: Option<i64>,
+}
+
+/// The exit code in a listing's status text, e.g. `Exited (137) 2 seconds ago`.
+fn exit_code_of(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
 }
 
 /// What `inspect` tells about a container's last run.
@@ -161,7 +171,9 @@ impl Docker {
             .into_iter()
             .filter_map(|c| {
                 let labels = c.labels.unwrap_or_default();
+                let exit_code = c.status.as_deref().and_then(exit_code_of);
                 Some(ListedContainer {
+                    exit_code,
                     id: c.id?,
                     name: c
                         .names

@@ -68,6 +68,10 @@ pub enum StoreOp {
         updated_ms: i64,
         record: serde_json::Value,
     },
+    /// The slot no longer exists (scaled away).
+    ForgetSlot {
+        slot: String,
+    },
     Incident {
         id: i64,
         slot: String,

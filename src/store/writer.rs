@@ -211,6 +211,12 @@ async fn commit(pool: &SqlitePool, batch: &[StoreOp]) -> Result<(), StoreError> 
                 .execute(&mut *tx)
                 .await?;
             }
+            StoreOp::ForgetSlot { slot } => {
+                sqlx::query("DELETE FROM slot_state WHERE slot = ?")
+                    .bind(slot)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             StoreOp::Incident {
                 id,
                 slot,

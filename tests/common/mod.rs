@@ -77,7 +77,10 @@ pub fn ensure_test_image() -> &'static str {
             .stdout(Stdio::null())
             .status()
             .expect("docker import");
-        assert!(tar.wait().map(|s| s.success()).unwrap_or(false), "tar of the test rootfs failed");
+        assert!(
+            tar.wait().map(|s| s.success()).unwrap_or(false),
+            "tar of the test rootfs failed"
+        );
         assert!(status.success(), "docker import of the test image failed");
     });
     TEST_IMAGE

@@ -1,0 +1,237 @@
+//! Follows one container's output for its whole life: bytes → bounded lines → the slot's log
+//! file and ring, and each line to a [`LineSink`] (the signal parsers). One follower per
+//! container id; the caller keeps the map that guarantees it.
+//!
+//! Invariants: a line is written to disk before anything else sees it; a re-attach after a
+//! dropped stream resumes from the last timestamp seen and skips lines already written, so
+//! nothing is duplicated in the file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::Docker;
+use super::logs::{LineSplitter, LogHub, RotatingFile, SplitLine};
+
+/// Receives every line of a container's output, in order.
+pub trait LineSink: Send + 'static {
+    fn line(&mut self, ts_ms: u64, stderr: bool, text: &str);
+    /// The container's output ended (it stopped or was removed).
+    fn end(&mut self) {}
+}
+
+/// Where and how much to keep.
+#[derive(Clone, Debug)]
+pub struct FollowLimits {
+    pub max_line: usize,
+    pub file_max: u64,
+    pub keep_files: u32,
+}
+
+/// One container's output to follow, and where it goes.
+#[derive(Clone, Debug)]
+pub struct Follow {
+    pub docker: Docker,
+    pub id: String,
+    pub slot: String,
+    pub file: PathBuf,
+    pub limits: FollowLimits,
+    pub hub: LogHub,
+}
+
+/// Follows the container until its output ends or `cancel` fires.
+pub async fn follow_container(
+    target: Follow,
+    mut sink: Box<dyn LineSink>,
+    cancel: CancellationToken,
+) {
+    let Follow {
+        docker,
+        id,
+        slot,
+        file,
+        limits,
+        hub,
+    } = target;
+    let mut out = match RotatingFile::open(file.clone(), limits.file_max, limits.keep_files) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::error!(slot, path = %file.display(), error = %e, "cannot open container log file; lines are kept in memory only");
+            None
+        }
+    };
+    // Resume point: the last Docker timestamp delivered and how many messages carried it (the
+    // partial messages of one long line all share their line's timestamp).
+    let mut last_ts: Option<String> = None;
+    let mut same_ts_delivered = 0usize;
+    let mut ts_ms = 0u64;
+    let mut attempts = 0u32;
+    loop {
+        let since = last_ts.as_deref().and_then(ts_seconds);
+        let mut stream = Box::pin(docker.logs(&id, true, since));
+        let mut out_split = LineSplitter::new(limits.max_line);
+        let mut err_split = LineSplitter::new(limits.max_line);
+        let mut ended_cleanly = false;
+        let mut lines = Vec::new();
+        let mut previous: Vec<u8> = Vec::new();
+        // After a resume, `since` (whole seconds) replays messages already delivered.
+        let mut replayed_equal = if last_ts.is_some() {
+            same_ts_delivered
+        } else {
+            0
+        };
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => return,
+                n = stream.next() => n,
+            };
+            let chunk = match next {
+                None => {
+                    ended_cleanly = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(slot, error = %e, "log stream broke");
+                    break;
+                }
+                Some(Ok(chunk)) => chunk,
+            };
+            attempts = 0;
+            // Each frame is one log message (a long line arrives as several partial messages)
+            // and Docker puts its timestamp in front of every message.
+            let (ts, body) = split_timestamp(&chunk.bytes);
+            if let Some(ts) = ts {
+                // RFC 3339 with fixed-width nanoseconds sorts as text.
+                match last_ts.as_deref().map(|last| ts.cmp(last)) {
+                    Some(std::cmp::Ordering::Less) => continue,
+                    Some(std::cmp::Ordering::Equal) if replayed_equal > 0 => {
+                        replayed_equal -= 1;
+                        continue;
+                    }
+                    // Docker 20.10 sometimes sends the last line of an exiting container
+                    // twice; partial messages share a timestamp too, but never end a line.
+                    Some(std::cmp::Ordering::Equal)
+                        if chunk.bytes.ends_with(b"\n") && chunk.bytes == previous =>
+                    {
+                        continue;
+                    }
+                    Some(std::cmp::Ordering::Equal) => same_ts_delivered += 1,
+                    _ => {
+                        last_ts = Some(ts.to_string());
+                        same_ts_delivered = 1;
+                        replayed_equal = 0;
+                    }
+                }
+                ts_ms = ts_millis(ts).unwrap_or(ts_ms);
+            }
+            previous.clear();
+            previous.extend_from_slice(&chunk.bytes);
+            let splitter = if chunk.stderr {
+                &mut err_split
+            } else {
+                &mut out_split
+            };
+            splitter.feed(body, &mut |l| lines.push(l));
+            for l in lines.drain(..) {
+                deliver(&slot, chunk.stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
+            }
+        }
+        for (stderr, splitter) in [(false, &mut out_split), (true, &mut err_split)] {
+            splitter.finish(&mut |l| lines.push(l));
+            for l in lines.drain(..) {
+                deliver(&slot, stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
+            }
+        }
+        if ended_cleanly {
+            break;
+        }
+        // The stream broke (daemon restart, network): retry with backoff from where we were.
+        attempts += 1;
+        if attempts > 8 {
+            tracing::warn!(slot, "giving up following logs after repeated failures");
+            break;
+        }
+        let delay = Duration::from_millis(200 * 2u64.pow(attempts.min(6)));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+    sink.end();
+}
+
+fn deliver(
+    slot: &str,
+    stderr: bool,
+    ts_ms: u64,
+    line: SplitLine,
+    file: &mut Option<RotatingFile>,
+    hub: &LogHub,
+    sink: &mut dyn LineSink,
+) {
+    // With a TTY the stream is raw, so timestamps sit at line starts instead of frame starts.
+    let (_, body) = split_timestamp(&line.bytes);
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    if line.dropped > 0 {
+        text.push_str(&format!(
+            " [drover: line cut, {} bytes dropped]",
+            line.dropped
+        ));
+    }
+    if let Some(f) = file.as_mut() {
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(ts_ms);
+        let stream = if stderr { 'E' } else { 'O' };
+        let record = format!("{} {stream} {text}\n", humantime::format_rfc3339_millis(at));
+        if let Err(e) = f.write(record.as_bytes()) {
+            tracing::warn!(slot, error = %e, "container log file write failed");
+        }
+    }
+    sink.line(ts_ms, stderr, &text);
+    hub.push(slot, ts_ms, stderr, text);
+}
+
+/// Splits Docker's `2026-11-22T05:28:05.123456789Z ` prefix off a line.
+fn split_timestamp(line: &[u8]) -> (Option<&str>, &[u8]) {
+    let Some(space) = line.iter().take(40).position(|b| *b == b' ') else {
+        return (None, line);
+    };
+    match std::str::from_utf8(&line[..space]) {
+        Ok(ts) if ts.len() >= 20 && ts.as_bytes().get(4) == Some(&b'-') && ts.contains('T') => {
+            (Some(ts), &line[space + 1..])
+        }
+        _ => (None, line),
+    }
+}
+
+fn ts_seconds(ts: &str) -> Option<i32> {
+    ts_millis(ts).and_then(|ms| i32::try_from(ms / 1000).ok())
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC timestamp (`…Z`).
+pub fn ts_millis(ts: &str) -> Option<u64> {
+    humantime::parse_rfc3339(ts)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_timestamps_are_split_off() {
+        let (ts, body) = split_timestamp(b"2026-11-22T05:28:05.123456789Z hello world");
+        assert_eq!(ts, Some("2026-11-22T05:28:05.123456789Z"));
+        assert_eq!(body, b"hello world");
+        assert_eq!(
+            ts_millis("2026-11-22T05:28:05.123456789Z").map(|m| m % 1000),
+            Some(123)
+        );
+        let (ts, body) = split_timestamp(b"no timestamp here");
+        assert_eq!(ts, None);
+        assert_eq!(body, b"no timestamp here");
+    }
+}

@@ -1,0 +1,132 @@
+//! Preflight: the checks run before every (re)start of a slot, so a fleet-wide mistake (a missing
+//! API key, a wrong image tag, a missing mount) blocks the slot with a clear reason instead of
+//! starting containers that fail forever.
+//!
+//! Order matters: cheap local checks first (env, mounts), then the image, then the optional
+//! command in a throwaway container.
+
+use std::time::Duration;
+
+use super::spec::RoleSpec;
+use super::{Docker, DockerError};
+
+/// Checks what needs no Docker: required env present and non-empty (in the role's literal env
+/// or drover's environment through `pass_env`), mount sources present.
+pub fn local_checks(
+    spec: &RoleSpec,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let mut missing = Vec::new();
+    for name in &spec.required_env {
+        let literal = spec
+            .env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        let value =
+            literal.or_else(|| spec.pass_env.contains(name).then(|| lookup(name)).flatten());
+        if value.is_none_or(|v| v.trim().is_empty()) {
+            missing.push(name.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "required environment variable{} {} missing or empty in drover's environment",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        ));
+    }
+    for m in &spec.mounts {
+        if !m.source.exists() {
+            return Err(format!(
+                "mount source {} does not exist",
+                m.source.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Outcome of a full preflight: `Ok` or the reason to block the slot. `Err(DockerError)` only
+/// when Docker itself could not be asked (the caller treats that as "Docker down", not a block).
+pub async fn run(
+    docker: &Docker,
+    spec: &RoleSpec,
+    slot: &str,
+    timeout: Duration,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Result<(), String>, DockerError> {
+    if let Err(reason) = local_checks(spec, lookup) {
+        return Ok(Err(reason));
+    }
+    if !docker.image_exists(&spec.image).await? {
+        return Ok(Err(format!(
+            "image {} is not present on this Docker host (there is no registry to pull from: build or load it)",
+            spec.image
+        )));
+    }
+    let Some(command) = &spec.preflight else {
+        return Ok(Ok(()));
+    };
+    let mut body = spec.create_body(slot, 0, "preflight", lookup);
+    body.cmd = Some(command.clone());
+    // The throwaway container must not look like a slot's container to listings and events.
+    body.labels = None;
+    let name = format!("drover-{}-{slot}-preflight", spec.fleet);
+    match docker.run_oneshot(&name, body, timeout).await {
+        Ok(out) if out.exit_code == 0 => Ok(Ok(())),
+        Ok(out) => {
+            let last = out
+                .output
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            Ok(Err(format!(
+                "preflight command exited {}: {}",
+                out.exit_code, last
+            )))
+        }
+        Err(DockerError::Timeout(t)) => Ok(Err(format!(
+            "preflight command did not finish within {}",
+            humantime::format_duration(t)
+        ))),
+        Err(e) if e.is_unreachable() => Err(e),
+        Err(e) => Ok(Err(format!("preflight could not run: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn spec(extra: &str) -> RoleSpec {
+        let text =
+            format!("[fleet]\nname = \"t\"\n[[roles]]\nname = \"r\"\nimage = \"i\"\n{extra}");
+        let cfg = crate::config::parse(&text, Path::new("f.toml")).unwrap();
+        RoleSpec::from_config(&cfg, &cfg.file.roles[0])
+    }
+
+    #[test]
+    fn missing_required_env_is_named() {
+        let s = spec("pass_env = [\"OPENAI_API_KEY\"]\nrequired_env = [\"OPENAI_API_KEY\"]\n");
+        let err = local_checks(&s, &|_| None).unwrap_err();
+        assert_eq!(
+            err,
+            "required environment variable OPENAI_API_KEY missing or empty in drover's environment"
+        );
+        assert!(
+            local_checks(&s, &|_| Some("  ".into())).is_err(),
+            "blank counts as missing"
+        );
+        assert!(local_checks(&s, &|_| Some("sk-x".into())).is_ok());
+    }
+
+    #[test]
+    fn literal_env_satisfies_required_env() {
+        let s = spec("env = { MODE = \"fast\" }\nrequired_env = [\"MODE\"]\n");
+        assert!(local_checks(&s, &|_| None).is_ok());
+    }
+}

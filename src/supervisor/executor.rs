@@ -1,0 +1,274 @@
+//! Executes the core's Docker effects. Each slot gets its own worker so a slot's operations run
+//! in the order the core issued them (stop before remove before create), while slots proceed in
+//! parallel and a slow Docker call never blocks the supervisor loop. Results go back as inputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::fleet_spec::RoleRuntime;
+use crate::core::{DockerOp, Effect, Input};
+use crate::docker::{Docker, DockerError, preflight};
+
+/// Reads an environment variable of drover's own process (injected so tests control it).
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub struct Executor {
+    workers: HashMap<String, mpsc::UnboundedSender<Effect>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    docker: watch::Receiver<Option<Docker>>,
+    inputs: mpsc::Sender<Input>,
+    roles: HashMap<String, RoleRuntime>,
+    env: EnvLookup,
+    fleet: String,
+    /// Wakes the Docker link to check the connection when a call found Docker unreachable.
+    suspect: Arc<Notify>,
+}
+
+impl Executor {
+    pub fn new(
+        docker: watch::Receiver<Option<Docker>>,
+        inputs: mpsc::Sender<Input>,
+        roles: HashMap<String, RoleRuntime>,
+        env: EnvLookup,
+        fleet: String,
+        suspect: Arc<Notify>,
+    ) -> Self {
+        let shared = Shared {
+            docker,
+            inputs,
+            roles,
+            env,
+            fleet,
+            suspect,
+        };
+        Self {
+            workers: HashMap::new(),
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Queues a Docker effect on its slot's worker (or runs a fleet-wide one at once).
+    pub fn submit(&mut self, effect: Effect) {
+        let Some(slot) = effect.slot().map(str::to_string) else {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move { shared.run(effect).await });
+            return;
+        };
+        let tx = self.workers.entry(slot).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Effect>();
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                while let Some(effect) = rx.recv().await {
+                    shared.run(effect).await;
+                }
+            });
+            tx
+        });
+        // The worker lives as long as its sender; a send cannot fail while we hold it.
+        let _ = tx.send(effect);
+    }
+
+    /// Drops the worker of a slot that no longer exists.
+    pub fn forget(&mut self, slot: &str) {
+        self.workers.remove(slot);
+    }
+}
+
+impl Shared {
+    async fn send(&self, input: Input) {
+        let _ = self.inputs.send(input).await;
+    }
+
+    async fn run(&self, effect: Effect) {
+        let Some(docker) = self.docker.borrow().clone() else {
+            // The core issues Docker effects only while Docker is up; if it just went down the
+            // link reports it and the core re-plans from the next listing.
+            tracing::debug!(?effect, "Docker effect dropped: Docker is down");
+            return;
+        };
+        match effect {
+            Effect::ListContainers => match docker.list_fleet(&self.fleet).await {
+                Ok(list) => {
+                    let containers = list.into_iter().filter_map(super::observed).collect();
+                    self.send(Input::ContainersListed { containers }).await;
+                }
+                Err(e) => self.down_or_log(e, "listing containers").await,
+            },
+            Effect::Create {
+                slot,
+                role,
+                generation,
+                spec_hash,
+                name,
+            } => {
+                let Some(rt) = self.roles.get(&role) else {
+                    self.send(Input::CreateFailed {
+                        slot,
+                        generation,
+                        error: format!("unknown role {role}"),
+                    })
+                    .await;
+                    return;
+                };
+                let env = Arc::clone(&self.env);
+                let body = rt
+                    .container
+                    .create_body(&slot, generation, &spec_hash, &move |k| env(k));
+                match docker.create(&name, body).await {
+                    Ok(id) => {
+                        self.send(Input::ContainerCreated {
+                            slot,
+                            generation,
+                            id,
+                        })
+                        .await
+                    }
+                    Err(e) if e.is_unreachable() => {
+                        self.down_or_log(e, "creating a container").await
+                    }
+                    Err(e) => {
+                        self.send(Input::CreateFailed {
+                            slot,
+                            generation,
+                            error: e.to_string(),
+                        })
+                        .await
+                    }
+                }
+            }
+            Effect::Start { slot, id } => {
+                // Success arrives as the `start` event; only failures are reported here.
+                if let Err(e) = docker.start(&id).await {
+                    if e.is_unreachable() {
+                        self.down_or_log(e, "starting a container").await;
+                    } else {
+                        self.send(Input::StartFailed {
+                            slot,
+                            id,
+                            error: e.to_string(),
+                        })
+                        .await;
+                    }
+                }
+            }
+            Effect::Stop { slot, id, grace } => {
+                // A paused container cannot take SIGTERM; unpausing first is harmless otherwise.
+                let _ = docker.unpause(&id).await;
+                let r = docker.stop(&id, Duration::from_millis(grace)).await;
+                self.op_result(slot, id, DockerOp::Stop, r).await;
+            }
+            Effect::Kill { slot, id } => {
+                let r = docker.kill(&id).await;
+                self.op_result(slot, id, DockerOp::Kill, r).await;
+            }
+            Effect::Pause { slot, id } => {
+                let r = docker.pause(&id).await;
+                self.op_result(slot, id, DockerOp::Pause, r).await;
+            }
+            Effect::Unpause { slot, id } => {
+                let r = docker.unpause(&id).await;
+                self.op_result(slot, id, DockerOp::Unpause, r).await;
+            }
+            Effect::Remove { slot, id } => match docker.remove(&id).await {
+                Ok(()) => self.send(Input::ContainerRemoved { slot, id }).await,
+                Err(e) => self.op_result(slot, id, DockerOp::Remove, Err(e)).await,
+            },
+            Effect::RunProbe { slot, id } => {
+                let role = slot_role(&slot);
+                let Some(rt) = self.roles.values().find(|r| r.container.role == role) else {
+                    return;
+                };
+                let Some(cmd) = rt.container.probe_exec.clone() else {
+                    self.send(Input::ProbeResult {
+                        slot,
+                        id,
+                        ok: true,
+                        detail: "no exec probe".into(),
+                    })
+                    .await;
+                    return;
+                };
+                let (ok, detail) = match docker
+                    .exec(&id, &cmd, Duration::from_millis(rt.probe_timeout_ms))
+                    .await
+                {
+                    Ok(out) if out.exit_code == 0 => (true, "ok".to_string()),
+                    Ok(out) => (
+                        false,
+                        format!("exit {}: {}", out.exit_code, last_line(&out.output)),
+                    ),
+                    Err(e) => (false, e.to_string()),
+                };
+                self.send(Input::ProbeResult {
+                    slot,
+                    id,
+                    ok,
+                    detail,
+                })
+                .await;
+            }
+            Effect::RunPreflight { slot, role } => {
+                let Some(rt) = self.roles.get(&role) else {
+                    return;
+                };
+                let env = Arc::clone(&self.env);
+                let timeout = Duration::from_millis(rt.preflight_timeout_ms);
+                match preflight::run(&docker, &rt.container, &slot, timeout, &move |k| env(k)).await
+                {
+                    Ok(result) => self.send(Input::PreflightResult { slot, result }).await,
+                    Err(e) => self.down_or_log(e, "running preflight").await,
+                }
+            }
+            other => tracing::error!(?other, "not a Docker effect"),
+        }
+    }
+
+    async fn op_result(&self, slot: String, id: String, op: DockerOp, r: Result<(), DockerError>) {
+        match r {
+            Ok(()) => {}
+            Err(e) if e.is_unreachable() => self.down_or_log(e, "a container operation").await,
+            // Already gone: the destroy event (or the next listing) tells the core.
+            Err(DockerError::NotFound(_)) if op == DockerOp::Remove => {
+                self.send(Input::ContainerRemoved { slot, id }).await;
+            }
+            Err(e) => {
+                self.send(Input::OpFailed {
+                    slot,
+                    id,
+                    op,
+                    error: e.to_string(),
+                })
+                .await
+            }
+        }
+    }
+
+    async fn down_or_log(&self, e: DockerError, what: &str) {
+        if e.is_unreachable() {
+            // The link owns the Up/Down state; it checks and reports (and reconnects).
+            tracing::warn!(error = %e, "Docker unreachable while {what}");
+            self.suspect.notify_one();
+        } else {
+            tracing::warn!(error = %e, "Docker refused {what}");
+        }
+    }
+}
+
+/// `implementer-2` → `implementer`.
+fn slot_role(slot: &str) -> &str {
+    slot.rsplit_once('-').map(|(r, _)| r).unwrap_or(slot)
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+}

@@ -1,0 +1,116 @@
+//! Maps a validated [`Config`] into what the core and the Docker adapter need: the core's
+//! [`FleetSpec`] (policies in milliseconds) and one container [`RoleSpec`] per role with its
+//! spec hash. The hash is computed once here so the core and the adapter always agree on it.
+
+use std::collections::HashMap;
+
+use crate::config::{Config, ProbeAction as CfgProbeAction, RestartPolicyName};
+use crate::core::{
+    CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
+    RestartPolicy, RoleSpec as CoreRole,
+};
+use crate::docker::spec::RoleSpec as ContainerSpec;
+
+/// A role as the adapters execute it.
+#[derive(Clone, Debug)]
+pub struct RoleRuntime {
+    pub container: ContainerSpec,
+    pub spec_hash: String,
+    pub probe_timeout_ms: u64,
+    pub preflight_timeout_ms: u64,
+}
+
+/// Everything derived from the config that the supervisor uses.
+#[derive(Clone, Debug)]
+pub struct FleetPlan {
+    pub core: FleetSpec,
+    pub roles: HashMap<String, RoleRuntime>,
+}
+
+impl FleetPlan {
+    pub fn from_config(cfg: &Config) -> Self {
+        let mut roles = HashMap::new();
+        let mut core_roles = Vec::new();
+        for r in &cfg.file.roles {
+            let container = ContainerSpec::from_config(cfg, r);
+            let spec_hash = container.spec_hash();
+            let mut core = CoreRole::new(&r.name, r.replicas, &spec_hash);
+            core.restart = RestartPolicy {
+                mode: match r.restart.policy {
+                    RestartPolicyName::Always => RestartMode::Always,
+                    RestartPolicyName::OnFailure => RestartMode::OnFailure,
+                    RestartPolicyName::Never => RestartMode::Never,
+                },
+                initial_backoff: r.restart.initial_backoff.as_millis_u64(),
+                max_backoff: r.restart.max_backoff.as_millis_u64(),
+                jitter: r.restart.jitter,
+                reset_after: r.restart.reset_after.as_millis_u64(),
+                max_restarts: r.restart.max_restarts,
+                window: r.restart.window.as_millis_u64(),
+                ..RestartPolicy::default()
+            };
+            core.crash_loop = CrashLoopPolicy {
+                min_uptime: r.crash_loop.min_uptime.as_millis_u64(),
+                failures: r.crash_loop.failures,
+                window: r.crash_loop.window.as_millis_u64(),
+                identical_failures_to_block: r.crash_loop.identical_failures_to_block,
+            };
+            core.recovery = RecoveryPolicy::default();
+            core.probe = r.probe.as_ref().map(|p| ProbePolicy {
+                period: p.period.as_millis_u64(),
+                failure_threshold: p.failure_threshold,
+                action: match p.action {
+                    CfgProbeAction::Alert => ProbeAction::Alert,
+                    CfgProbeAction::Restart => ProbeAction::Restart,
+                },
+            });
+            core.stall_after = r.stall_after.as_millis_u64();
+            core.task_timeout = r.task_timeout.as_millis_u64();
+            // Preflight always runs: required env, image and mounts are checked even without a
+            // preflight command, because that is what stops a fleet-wide start storm.
+            core.preflight = true;
+            core_roles.push(core);
+            roles.insert(
+                r.name.clone(),
+                RoleRuntime {
+                    container,
+                    spec_hash,
+                    probe_timeout_ms: r
+                        .probe
+                        .as_ref()
+                        .map(|p| p.timeout.as_millis_u64())
+                        .unwrap_or(5_000),
+                    preflight_timeout_ms: r
+                        .preflight
+                        .as_ref()
+                        .map(|p| p.timeout.as_millis_u64())
+                        .unwrap_or(30_000),
+                },
+            );
+        }
+        Self {
+            core: FleetSpec::new(&cfg.file.fleet.name, core_roles),
+            roles,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn durations_and_policies_map_to_the_core() {
+        let text = "[fleet]\nname = \"f\"\n[[roles]]\nname = \"impl\"\nreplicas = 3\nimage = \"i\"\n[roles.restart]\ninitial_backoff = \"2s\"\nmax_backoff = \"30s\"\npolicy = \"on-failure\"\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        let plan = FleetPlan::from_config(&cfg);
+        let role = plan.core.role("impl").unwrap();
+        assert_eq!(role.replicas, 3);
+        assert_eq!(role.restart.initial_backoff, 2_000);
+        assert_eq!(role.restart.max_backoff, 30_000);
+        assert_eq!(role.restart.mode, RestartMode::OnFailure);
+        assert_eq!(role.crash_loop.min_uptime, 10_000);
+        assert_eq!(role.spec_hash, plan.roles["impl"].spec_hash);
+    }
+}

@@ -1,0 +1,162 @@
+//! The supervisor's connection to Docker: connects (and reconnects with backoff), reports
+//! `DockerUp`/`DockerDown`, and turns the fleet's event stream into core inputs. After a drop it
+//! resumes the stream from the last event's time, and the core asks for a full listing on
+//! `DockerUp`, so transitions that happened meanwhile are recorded.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::followers::Followers;
+use crate::core::Input;
+use crate::docker::events::ContainerAction;
+use crate::docker::logs::LogHub;
+use crate::docker::{Docker, DockerError};
+
+/// Lines of output handed to the core with a `die`, for the failure signature.
+const LAST_LINES: usize = 20;
+
+pub struct DockerLink {
+    pub host: Option<String>,
+    pub fleet: String,
+    pub inputs: mpsc::Sender<Input>,
+    pub docker: watch::Sender<Option<Docker>>,
+    pub followers: Followers,
+    pub hub: LogHub,
+    /// Poked when some other Docker call failed as unreachable.
+    pub suspect: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl DockerLink {
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(500);
+        let mut last_event_secs: Option<i64> = None;
+        let mut reported_down = false;
+        loop {
+            let connected = tokio::select! {
+                _ = cancel.cancelled() => return,
+                c = Docker::connect(self.host.as_deref()) => c,
+            };
+            let docker = match connected {
+                Ok(d) => d,
+                Err(e) => {
+                    if !reported_down {
+                        tracing::warn!(error = %e, "Docker is unreachable; retrying");
+                        let _ = self
+                            .inputs
+                            .send(Input::DockerDown {
+                                error: e.to_string(),
+                            })
+                            .await;
+                        reported_down = true;
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(15));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(500);
+            reported_down = false;
+            // Subscribe before announcing DockerUp, so nothing between the listing the core
+            // asks for and the first streamed event can be missed.
+            let since = last_event_secs.unwrap_or_else(|| unix_secs() - 1);
+            let mut events = Box::pin(docker.fleet_events(&self.fleet, Some(since)));
+            self.docker.send_replace(Some(docker.clone()));
+            if self.inputs.send(Input::DockerUp).await.is_err() {
+                return;
+            }
+            tracing::info!(host = docker.host(), "connected to Docker");
+            let error = loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = self.suspect.notified() => match docker.ping().await {
+                        Ok(()) => continue,
+                        Err(e) => break e.to_string(),
+                    },
+                    n = events.next() => n,
+                };
+                match next {
+                    None => break "the event stream ended".to_string(),
+                    Some(Err(e)) => break e.to_string(),
+                    Some(Ok(ev)) => {
+                        last_event_secs = Some(ev.time_nano / 1_000_000_000);
+                        if let Some(input) = self.translate(&docker, ev).await
+                            && self.inputs.send(input).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            };
+            // The stream broke: is Docker gone, or just the stream?
+            if let Err(e) = docker.ping().await {
+                self.docker.send_replace(None);
+                tracing::warn!(error = %e, "lost Docker");
+                let _ = self
+                    .inputs
+                    .send(Input::DockerDown {
+                        error: e.to_string(),
+                    })
+                    .await;
+                reported_down = true;
+            } else {
+                tracing::debug!(error, "Docker event stream dropped; resubscribing");
+            }
+        }
+    }
+
+    async fn translate(
+        &self,
+        docker: &Docker,
+        ev: crate::docker::events::ContainerEvent,
+    ) -> Option<Input> {
+        let slot = ev.slot;
+        let id = ev.id;
+        Some(match ev.action {
+            ContainerAction::Start => Input::ContainerStarted { slot, id },
+            ContainerAction::Pause => Input::ContainerPaused { slot, id },
+            ContainerAction::Unpause => Input::ContainerUnpaused { slot, id },
+            ContainerAction::Destroy => Input::ContainerRemoved { slot, id },
+            ContainerAction::Die { exit_code } => {
+                // The last lines must be in the ring before the core reads the failure
+                // signature: wait (briefly) for the follower to drain the ended stream.
+                self.followers
+                    .wait_drained(&id, Duration::from_secs(3))
+                    .await;
+                let details = docker.inspect(&id).await;
+                let (code, oom) = match &details {
+                    Ok(d) => (d.exit_code.or(exit_code).unwrap_or(-1), d.oom_killed),
+                    Err(DockerError::NotFound(_)) | Err(_) => (exit_code.unwrap_or(-1), false),
+                };
+                let last_lines = self
+                    .hub
+                    .tail(&slot, LAST_LINES)
+                    .into_iter()
+                    .map(|l| l.text)
+                    .collect();
+                Input::ContainerDied {
+                    slot,
+                    id,
+                    exit_code: code,
+                    oom_killed: oom,
+                    last_lines,
+                }
+            }
+            // `oom` is followed by `die`, whose inspect reports it; `create` is covered by the
+            // executor's own result and by listings.
+            ContainerAction::Oom | ContainerAction::Create => return None,
+        })
+    }
+}
+
+pub fn unix_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

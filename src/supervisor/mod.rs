@@ -1,0 +1,414 @@
+//! The one driver loop: it owns the core, feeds it every observed fact and operator command,
+//! executes the effects it returns through the adapters, persists through the store and
+//! publishes snapshots. It makes no decisions of its own.
+//!
+//! Invariants: the core is touched only by this task; Docker and git I/O run in other tasks and
+//! come back as inputs; an operator command is answered only after the effects it produced are
+//! committed to the store.
+
+mod executor;
+pub mod fleet_spec;
+mod followers;
+mod link;
+mod output;
+mod persist;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use executor::EnvLookup;
+use executor::Executor;
+use fleet_spec::FleetPlan;
+use followers::Followers;
+pub use followers::container_log;
+use link::DockerLink;
+pub use upstream::ProgressView;
+
+use crate::config::Config;
+use crate::core::{
+    CommandReply, CommandRequest, Effect, Fleet, Input, Millis, SlotState, Snapshot,
+};
+use crate::docker::Docker;
+use crate::docker::follow::FollowLimits;
+use crate::docker::logs::LogHub;
+use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("upstream repo: {0}")]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// A command for the loop, with where to send the reply.
+#[derive(Debug)]
+pub struct CommandEnvelope {
+    pub request: CommandRequest,
+    pub reply: oneshot::Sender<CommandReply>,
+}
+
+/// Knobs that tests and benchmarks turn; the defaults are what `drover run` uses.
+#[derive(Clone)]
+pub struct SupervisorOptions {
+    pub env: EnvLookup,
+    /// Seeds the core's backoff jitter.
+    pub seed: u64,
+    /// A full listing this often, in case an event was missed.
+    pub safety_reconcile: Duration,
+    /// On shutdown, stop every agent container (default: leave them running for adoption).
+    pub stop_agents: bool,
+}
+
+impl Default for SupervisorOptions {
+    fn default() -> Self {
+        Self {
+            env: Arc::new(|k: &str| std::env::var(k).ok()),
+            seed: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7),
+            safety_reconcile: Duration::from_secs(30),
+            stop_agents: false,
+        }
+    }
+}
+
+/// What faces (TUI, control socket) hold on to.
+#[derive(Clone)]
+pub struct SupervisorHandle {
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub progress: watch::Receiver<Arc<ProgressView>>,
+    pub commands: mpsc::Sender<CommandEnvelope>,
+    pub hub: LogHub,
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub shutdown: CancellationToken,
+}
+
+impl SupervisorHandle {
+    /// Sends a command and waits for the loop's answer.
+    pub async fn command(&self, request: CommandRequest) -> Option<CommandReply> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(CommandEnvelope { request, reply })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Milliseconds since the epoch: the only clock read; the core gets time as an input.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Starts supervising `cfg`'s fleet. The returned task ends after `handle.shutdown` fires.
+pub async fn start(
+    cfg: Config,
+    opts: SupervisorOptions,
+) -> Result<(SupervisorHandle, JoinHandle<()>), SupervisorError> {
+    let store = Store::open_in(&cfg.data_dir).await?;
+    let resume = persist::load_resume(&store).await?;
+    let plan = FleetPlan::from_config(&cfg);
+    let fleet = Fleet::restore(plan.core.clone(), opts.seed, resume);
+    let writer = store.spawn_writer(BatchPolicy::default());
+    let logs = &cfg.file.logs;
+    let hub = LogHub::new(logs.ring_lines as usize, logs.ring_bytes.0 as usize);
+    let limits = FollowLimits {
+        max_line: logs.max_line.0 as usize,
+        file_max: logs.file_max.0,
+        keep_files: logs.keep_files,
+    };
+    let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(4096);
+    let (commands_tx, commands_rx) = mpsc::channel::<CommandEnvelope>(64);
+    let (docker_tx, docker_rx) = watch::channel::<Option<Docker>>(None);
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(fleet.snapshot(now_ms())));
+    let (progress_tx, progress_rx) = watch::channel(Arc::new(ProgressView::default()));
+    let shutdown = CancellationToken::new();
+    let followers = Followers::default();
+    let suspect = Arc::new(Notify::new());
+
+    let link = DockerLink {
+        host: cfg.file.fleet.docker_host.clone(),
+        fleet: cfg.file.fleet.name.clone(),
+        inputs: inputs_tx.clone(),
+        docker: docker_tx,
+        followers: followers.clone(),
+        hub: hub.clone(),
+        suspect: Arc::clone(&suspect),
+    };
+    tokio::spawn(link.run(shutdown.child_token()));
+
+    let upstream = upstream::link(&cfg);
+    if let Some(link) = &upstream {
+        upstream::spawn(link, inputs_tx.clone(), progress_tx, shutdown.child_token()).await?;
+    }
+
+    let executor = Executor::new(
+        docker_rx.clone(),
+        inputs_tx.clone(),
+        plan.roles.clone(),
+        Arc::clone(&opts.env),
+        cfg.file.fleet.name.clone(),
+        suspect,
+    );
+    let cfg = Arc::new(cfg);
+    let driver = Driver {
+        fleet,
+        executor,
+        writer,
+        inputs_rx,
+        inputs_tx,
+        commands_rx,
+        snapshot_tx,
+        published: 0,
+        docker: docker_rx,
+        followers,
+        hub: hub.clone(),
+        limits,
+        config: Arc::clone(&cfg),
+        upstream,
+        opts,
+    };
+    let task = tokio::spawn(driver.run(shutdown.clone()));
+    let handle = SupervisorHandle {
+        snapshot: snapshot_rx,
+        progress: progress_rx,
+        commands: commands_tx,
+        hub,
+        store,
+        config: cfg,
+        shutdown,
+    };
+    Ok((handle, task))
+}
+
+struct Driver {
+    fleet: Fleet,
+    executor: Executor,
+    writer: StoreWriter,
+    inputs_rx: mpsc::Receiver<Input>,
+    inputs_tx: mpsc::Sender<Input>,
+    commands_rx: mpsc::Receiver<CommandEnvelope>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    published: u64,
+    docker: watch::Receiver<Option<Docker>>,
+    followers: Followers,
+    hub: LogHub,
+    limits: FollowLimits,
+    config: Arc<Config>,
+    upstream: Option<upstream::UpstreamLink>,
+    opts: SupervisorOptions,
+}
+
+impl Driver {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut safety = tokio::time::interval(self.opts.safety_reconcile);
+        safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        safety.tick().await;
+        loop {
+            let wake = self.fleet.next_wakeup().map(|at| {
+                let delay = at.saturating_sub(now_ms());
+                tokio::time::Instant::now() + Duration::from_millis(delay)
+            });
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(input) = self.inputs_rx.recv() => {
+                    let effects = self.fleet.handle(now_ms(), input);
+                    self.run_effects(effects).await;
+                }
+                Some(cmd) = self.commands_rx.recv() => {
+                    let outcome = self.fleet.command(now_ms(), cmd.request);
+                    self.run_effects(outcome.effects).await;
+                    // Persisted before acknowledged.
+                    if let Err(e) = self.writer.flush().await {
+                        tracing::error!(error = %e, "could not persist a command's effects");
+                    }
+                    let _ = cmd.reply.send(outcome.reply);
+                }
+                _ = sleep_until(wake) => {
+                    let effects = self.fleet.handle(now_ms(), Input::Tick);
+                    self.run_effects(effects).await;
+                }
+                _ = safety.tick() => {
+                    if self.docker.borrow().is_some() {
+                        self.executor.submit(Effect::ListContainers);
+                    }
+                }
+            }
+            self.publish();
+        }
+        self.finish().await;
+    }
+
+    fn publish(&mut self) {
+        if self.fleet.version() == self.published {
+            return;
+        }
+        self.published = self.fleet.version();
+        let snapshot = Arc::new(self.fleet.snapshot(now_ms()));
+        self.sync_followers(&snapshot);
+        self.snapshot_tx.send_replace(snapshot);
+    }
+
+    /// One follower per live container, derived from the state the core reports.
+    fn sync_followers(&self, snapshot: &Snapshot) {
+        let Some(docker) = self.docker.borrow().clone() else {
+            return;
+        };
+        for view in &snapshot.slots {
+            let live = matches!(
+                view.state,
+                SlotState::Running
+                    | SlotState::Paused { .. }
+                    | SlotState::Stopping
+                    | SlotState::TakenOver { .. }
+            );
+            let Some(id) = view.container_id.as_deref().filter(|_| live) else {
+                continue;
+            };
+            let target = crate::docker::follow::Follow {
+                docker: docker.clone(),
+                id: id.to_string(),
+                slot: view.slot.clone(),
+                file: container_log(&self.config.data_dir, &view.slot, view.generation),
+                limits: self.limits.clone(),
+                hub: self.hub.clone(),
+            };
+            let (slot, inputs) = (view.slot.clone(), self.inputs_tx.clone());
+            self.followers
+                .ensure(target, || Box::new(output::AgentOutput::new(slot, inputs)));
+        }
+    }
+
+    async fn run_effects(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            if effect.is_docker() {
+                self.executor.submit(effect);
+                continue;
+            }
+            let op = match effect {
+                Effect::PersistEvent(e) => {
+                    log_event(&e);
+                    Ok(persist::event_op(&e))
+                }
+                Effect::PersistSlot(r) => persist::slot_op(&r),
+                Effect::ForgetSlot { slot } => {
+                    self.executor.forget(&slot);
+                    Ok(StoreOp::ForgetSlot { slot })
+                }
+                Effect::RaiseAlert(a) => {
+                    tracing::warn!(target: "drover::alerts", slot = a.key.slot.as_deref().unwrap_or("-"), kind = a.key.kind.name(), "{}", a.message);
+                    persist::alert_op(&a)
+                }
+                Effect::UpdateAlert(a) | Effect::ClearAlert(a) => persist::alert_op(&a),
+                Effect::OpenIncident(i) | Effect::CloseIncident(i) => persist::incident_op(&i),
+                Effect::ReleaseLock { task, who, why } => {
+                    match &self.upstream {
+                        Some(up) => up.release(task, who, why),
+                        None => tracing::warn!(
+                            task,
+                            "no upstream repo configured; cannot release a lock"
+                        ),
+                    }
+                    continue;
+                }
+                other => {
+                    tracing::error!(?other, "unexpected effect");
+                    continue;
+                }
+            };
+            match op {
+                Ok(op) => {
+                    if self.writer.submit(op).await.is_err() {
+                        tracing::error!(
+                            "the store writer stopped; records are no longer persisted"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not encode a record for the store"),
+            }
+        }
+    }
+
+    async fn finish(self) {
+        let docker = self.docker.borrow().clone();
+        if self.opts.stop_agents {
+            if let Some(docker) = docker {
+                let snapshot = self.fleet.snapshot(now_ms());
+                let stops = snapshot
+                    .slots
+                    .iter()
+                    .filter_map(|v| v.container_id.clone())
+                    .map(|id| {
+                        let docker = docker.clone();
+                        async move {
+                            let _ = docker.unpause(&id).await;
+                            if let Err(e) = docker.stop(&id, Duration::from_secs(10)).await {
+                                tracing::warn!(id, error = %e, "could not stop agent container");
+                            }
+                        }
+                    });
+                futures::future::join_all(stops).await;
+                tracing::info!("stopped all agent containers");
+            }
+        } else {
+            tracing::info!("leaving agent containers running; the next drover adopts them");
+        }
+        if let Err(e) = self.writer.flush().await {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+        self.followers.cancel_all();
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One human line per transition: the headless log (and the rolling file).
+fn log_event(e: &crate::core::FleetEvent) {
+    let slot = e.slot.as_deref().unwrap_or("-");
+    let kind = e.kind.as_str();
+    match e.who.as_deref() {
+        Some(who) => tracing::info!(target: "drover::events", slot, kind, who, "{}", e.message),
+        None => tracing::info!(target: "drover::events", slot, kind, "{}", e.message),
+    }
+}
+
+/// A listed container in the core's terms (`removing` ones are left out, as the core expects).
+fn observed(c: crate::docker::ListedContainer) -> Option<crate::core::ObservedContainer> {
+    use crate::core::ContainerStatus as C;
+    use crate::docker::ContainerStatus as D;
+    let status = match c.status {
+        D::Created => C::Created,
+        D::Running | D::Restarting => C::Running,
+        D::Paused => C::Paused,
+        D::Exited | D::Dead => C::Exited {
+            code: c.exit_code.unwrap_or(-1),
+        },
+        D::Removing => return None,
+    };
+    Some(crate::core::ObservedContainer {
+        id: c.id,
+        slot: c.slot,
+        generation: c.generation,
+        spec_hash: c.spec_hash,
+        status,
+        started_at: None,
+    })
+}

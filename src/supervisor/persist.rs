@@ -1,0 +1,83 @@
+//! Between the core's records and the store: effects become [`StoreOp`]s, and stored rows become
+//! the [`ResumeState`] a restarted drover rebuilds the core from.
+
+use crate::core::{Alert, FleetEvent, Incident, ResumeState, SlotRecord};
+use crate::store::{EventRecord, Store, StoreError, StoreOp};
+
+fn ms(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub fn event_op(e: &FleetEvent) -> StoreOp {
+    let mut payload = e.detail.clone();
+    if let serde_json::Value::Object(map) = &mut payload {
+        map.insert(
+            "message".into(),
+            serde_json::Value::String(e.message.clone()),
+        );
+    } else {
+        payload = serde_json::json!({ "message": e.message, "detail": payload });
+    }
+    StoreOp::Event(EventRecord {
+        ts_ms: ms(e.at),
+        slot: e.slot.clone(),
+        kind: e.kind.as_str().to_string(),
+        who: e.who.clone(),
+        payload,
+    })
+}
+
+pub fn slot_op(r: &SlotRecord) -> Result<StoreOp, StoreError> {
+    Ok(StoreOp::SlotState {
+        slot: r.slot.clone(),
+        updated_ms: ms(r.updated_at),
+        record: serde_json::to_value(r)?,
+    })
+}
+
+pub fn alert_op(a: &Alert) -> Result<StoreOp, StoreError> {
+    Ok(StoreOp::Alert {
+        id: ms(a.id),
+        slot: a.key.slot.clone(),
+        kind: a.key.kind.name().to_string(),
+        first_ms: ms(a.first_seen),
+        cleared_ms: a.cleared_at.map(ms),
+        record: serde_json::to_value(a)?,
+    })
+}
+
+pub fn incident_op(i: &Incident) -> Result<StoreOp, StoreError> {
+    Ok(StoreOp::Incident {
+        id: ms(i.id),
+        slot: i.slot.clone(),
+        opened_ms: ms(i.opened_at),
+        closed_ms: i.closed_at.map(ms),
+        record: serde_json::to_value(i)?,
+    })
+}
+
+/// Reads everything needed to resume. Unreadable records are skipped with a warning rather than
+/// refusing to start: losing one counter is better than not supervising at all.
+pub async fn load_resume(store: &Store) -> Result<ResumeState, StoreError> {
+    let mut resume = ResumeState::default();
+    for (slot, record) in store.slot_states().await? {
+        match serde_json::from_value::<SlotRecord>(record) {
+            Ok(r) => resume.slots.push(r),
+            Err(e) => tracing::warn!(slot, error = %e, "ignoring unreadable stored slot state"),
+        }
+    }
+    for record in store.incidents(500).await? {
+        match serde_json::from_value::<Incident>(record) {
+            Ok(i) if i.closed_at.is_none() => resume.open_incidents.push(i),
+            Ok(i) => resume.closed_incidents.push(i),
+            Err(e) => tracing::warn!(error = %e, "ignoring unreadable stored incident"),
+        }
+    }
+    for record in store.active_alerts().await? {
+        match serde_json::from_value::<Alert>(record) {
+            Ok(a) => resume.active_alerts.push(a),
+            Err(e) => tracing::warn!(error = %e, "ignoring unreadable stored alert"),
+        }
+    }
+    Ok(resume)
+}

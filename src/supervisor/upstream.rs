@@ -1,0 +1,131 @@
+//! The supervisor's side of the upstream repo: turns watcher updates into core inputs (the lock
+//! table, commits as signs of life of the slot that made them) and publishes PROGRESS.md for the
+//! faces; runs operator lock releases off the loop.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::{ActivityKind, Input, LockObservation};
+use crate::upstream::{
+    ClaimEventKind, ProgressSnapshot, UpstreamRepo, UpstreamUpdate, WatchOptions, spawn_watcher,
+};
+
+/// PROGRESS.md as the faces show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgressView {
+    /// `None` until read, or when the file does not exist.
+    pub text: Option<String>,
+    pub truncated: bool,
+    /// Commit (short id) and time of the last change, when known.
+    pub commit: Option<String>,
+    pub changed_at_ms: Option<i64>,
+    /// Branch tip the view was read at.
+    pub tip: String,
+}
+
+/// Parameters to open another handle on the repo (a repo handle is not `Sync`).
+#[derive(Clone)]
+pub struct UpstreamLink {
+    open: Arc<dyn Fn() -> Result<UpstreamRepo, crate::upstream::UpstreamError> + Send + Sync>,
+}
+
+/// The link to the configured upstream repo, if there is one.
+pub fn link(cfg: &Config) -> Option<UpstreamLink> {
+    let up = cfg.file.upstream.clone()?;
+    let repo = cfg.resolve(&up.repo);
+    let host = up.progress_host_path.as_ref().map(|p| cfg.resolve(p));
+    Some(UpstreamLink {
+        open: Arc::new(move || {
+            let mut r = UpstreamRepo::open(
+                &repo,
+                up.branch.as_deref(),
+                &up.locks_dir,
+                &up.progress_file,
+            )?;
+            if let Some(h) = &host {
+                r = r.with_host_progress(h.clone());
+            }
+            Ok(r)
+        }),
+    })
+}
+
+/// Opens the repo, starts its watcher and forwards updates until `cancel` fires.
+pub async fn spawn(
+    link: &UpstreamLink,
+    inputs: mpsc::Sender<Input>,
+    progress: watch::Sender<Arc<ProgressView>>,
+    cancel: CancellationToken,
+) -> Result<(), super::SupervisorError> {
+    let open = Arc::clone(&link.open);
+    let repo = tokio::task::spawn_blocking(move || open())
+        .await
+        .map_err(|e| super::SupervisorError::Task(e.to_string()))??;
+    let (tx, mut rx) = mpsc::channel::<UpstreamUpdate>(16);
+    spawn_watcher(repo, tx, WatchOptions::default(), cancel)?;
+    tokio::spawn(async move {
+        while let Some(update) = rx.recv().await {
+            let locks = update
+                .locks
+                .iter()
+                .map(|l| LockObservation {
+                    task: l.task.clone(),
+                    holder: l.holder.name().map(str::to_string),
+                    claimed_at: u64::try_from(l.claimed_at_ms).unwrap_or(0),
+                })
+                .collect();
+            if inputs.send(Input::LocksObserved { locks }).await.is_err() {
+                return;
+            }
+            for ev in &update.new_history_entries {
+                // A claim or release commit is a sign of life of the slot that holds the task.
+                if matches!(ev.kind, ClaimEventKind::Claimed | ClaimEventKind::Released)
+                    && let Some(slot) = ev.holder.name()
+                {
+                    let _ = inputs.try_send(Input::Activity {
+                        slot: slot.to_string(),
+                        kind: ActivityKind::Commit,
+                    });
+                }
+            }
+            if let Some(p) = update.progress {
+                let view = match p {
+                    ProgressSnapshot::Present(p) => ProgressView {
+                        text: Some(p.content),
+                        truncated: p.truncated,
+                        commit: p.last_change.as_ref().and_then(|c| {
+                            c.commit.as_ref().map(|id| id.chars().take(10).collect())
+                        }),
+                        changed_at_ms: p.last_change.as_ref().map(|c| c.time_ms),
+                        tip: update.tip.clone(),
+                    },
+                    ProgressSnapshot::Missing => ProgressView {
+                        tip: update.tip.clone(),
+                        ..Default::default()
+                    },
+                };
+                progress.send_replace(Arc::new(view));
+            }
+        }
+    });
+    Ok(())
+}
+
+impl UpstreamLink {
+    /// Commits the removal of `task`'s lock in the background; the watcher then reports it.
+    pub fn release(&self, task: String, who: String, why: Option<String>) {
+        let open = Arc::clone(&self.open);
+        tokio::task::spawn_blocking(move || {
+            let reason = why.unwrap_or_else(|| "released by operator".into());
+            match open().and_then(|mut r| r.release_lock(&task, &who, &reason)) {
+                Ok(outcome) => {
+                    tracing::info!(target: "drover::events", task, who, ?outcome, "lock release")
+                }
+                Err(e) => tracing::warn!(task, error = %e, "lock release failed"),
+            }
+        });
+    }
+}

@@ -1,0 +1,381 @@
+//! `UpstreamRepo`: an open bare upstream repo plus everything derived from its history so far.
+//!
+//! All methods are synchronous and may take a while on big repos; async callers run them in
+//! `spawn_blocking`. Every read first brings the derived state up to the current branch tip
+//! (`refresh`), so the lock table, history and PROGRESS always describe the same commit.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, Oid, Repository};
+
+use super::error::{GitContext, UpstreamError};
+use super::history::{ClaimEvent, ClaimHistory};
+use super::locks::{EntryInfoCache, Holder, Lock, full_path, task_name};
+use super::progress::{self, HostFileStamp, Progress, ProgressSnapshot, ProgressSource};
+use super::scan::{self, PathIdCache, RefreshSummary, ScanPaths, ScanState, Scanner, entry_at};
+use super::text::{LABEL_MAX_CHARS, display_label};
+
+/// Default author and committer of drover's own commits (lock releases).
+pub const DEFAULT_AUTHOR_NAME: &str = "drover";
+pub const DEFAULT_AUTHOR_EMAIL: &str = "drover@localhost";
+/// Default number of compare-and-swap attempts when releasing a lock.
+pub const DEFAULT_RELEASE_ATTEMPTS: u32 = 5;
+
+/// Everything that changed upstream since the previous update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUpdate {
+    /// Branch tip (hex commit id) this update describes.
+    pub tip: String,
+    /// The whole lock table at `tip`, sorted by task.
+    pub locks: Vec<Lock>,
+    /// Claim history entries not sent before, oldest first.
+    pub new_history_entries: Vec<ClaimEvent>,
+    /// `new_history_entries` is the whole history (first update, or the branch was rewritten):
+    /// replace, don't append.
+    pub history_rescanned: bool,
+    /// PROGRESS.md, only when it changed since the previous update.
+    pub progress: Option<ProgressSnapshot>,
+}
+
+/// What identifies the PROGRESS content last sent, to send it only when it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProgressIdentity {
+    Repo(Option<Oid>),
+    Host(Option<HostFileStamp>),
+}
+
+/// An open bare upstream repo; see the module docs.
+pub struct UpstreamRepo {
+    pub(super) repo: Repository,
+    pub(super) path: PathBuf,
+    /// Full ref name, e.g. `refs/heads/main`.
+    pub(super) branch: String,
+    pub(super) locks_dir: String,
+    pub(super) progress: ProgressSource,
+    pub(super) author_name: String,
+    pub(super) author_email: String,
+    pub(super) max_release_attempts: u32,
+    state: ScanState,
+    entries: EntryInfoCache,
+    ids: PathIdCache,
+    last_progress_sent: Option<ProgressIdentity>,
+}
+
+impl UpstreamRepo {
+    /// Opens the bare repo at `path`, following `branch` (`main` or `refs/heads/main`; default:
+    /// the branch HEAD points at). `locks_dir` and `progress_path` are paths inside the repo,
+    /// e.g. `current_tasks` and `PROGRESS.md`. Cheap: history is read by the first `refresh`.
+    pub fn open(
+        path: impl AsRef<Path>,
+        branch: Option<&str>,
+        locks_dir: &str,
+        progress_path: &str,
+    ) -> Result<Self, UpstreamError> {
+        let path = path.as_ref().to_owned();
+        if !path.exists() {
+            return Err(UpstreamError::RepoMissing { path });
+        }
+        let repo = match Repository::open(&path) {
+            Ok(repo) => repo,
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                return Err(UpstreamError::NotARepo { path });
+            }
+            Err(source) => {
+                return Err(UpstreamError::Git {
+                    context: "opening the upstream repo",
+                    source,
+                });
+            }
+        };
+        if !repo.is_bare() {
+            return Err(UpstreamError::NotBare { path });
+        }
+        let locks_dir = normalise_repo_path("locks folder", locks_dir)?;
+        let progress_path = normalise_repo_path("progress path", progress_path)?;
+        let branch = match branch {
+            Some(b) if b.starts_with("refs/") => b.to_owned(),
+            Some(b) => format!("refs/heads/{b}"),
+            None => head_branch(&repo, &path)?,
+        };
+        let this = UpstreamRepo {
+            repo,
+            path,
+            branch,
+            locks_dir,
+            progress: ProgressSource::Repo {
+                path: progress_path,
+            },
+            author_name: DEFAULT_AUTHOR_NAME.to_owned(),
+            author_email: DEFAULT_AUTHOR_EMAIL.to_owned(),
+            max_release_attempts: DEFAULT_RELEASE_ATTEMPTS,
+            state: ScanState::default(),
+            entries: EntryInfoCache::default(),
+            ids: PathIdCache::default(),
+            last_progress_sent: None,
+        };
+        this.current_tip()?;
+        Ok(this)
+    }
+
+    /// Reads PROGRESS from a host file instead of the repo.
+    #[must_use]
+    pub fn with_host_progress(mut self, path: impl Into<PathBuf>) -> Self {
+        self.progress = ProgressSource::HostFile { path: path.into() };
+        self.state = ScanState::default();
+        self.last_progress_sent = None;
+        self
+    }
+
+    /// Author and committer of drover's own commits (default `drover <drover@localhost>`).
+    #[must_use]
+    pub fn with_release_author(mut self, name: &str, email: &str) -> Self {
+        self.author_name = name.to_owned();
+        self.author_email = email.to_owned();
+        self
+    }
+
+    /// Compare-and-swap attempts before a release gives up (at least 1).
+    #[must_use]
+    pub fn with_max_release_attempts(mut self, attempts: u32) -> Self {
+        self.max_release_attempts = attempts.max(1);
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Full name of the followed branch, e.g. `refs/heads/main`.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    pub fn locks_dir(&self) -> &str {
+        &self.locks_dir
+    }
+
+    pub fn progress_source(&self) -> &ProgressSource {
+        &self.progress
+    }
+
+    /// Host paths to watch for changes: the repo's `refs/` (recursively) and root, plus the
+    /// host PROGRESS file when configured.
+    pub(super) fn host_progress_path(&self) -> Option<&Path> {
+        match &self.progress {
+            ProgressSource::HostFile { path } => Some(path),
+            ProgressSource::Repo { .. } => None,
+        }
+    }
+
+    /// The branch tip as stored now.
+    pub(super) fn current_tip(&self) -> Result<Oid, UpstreamError> {
+        let missing = || UpstreamError::BranchMissing {
+            branch: self.branch.clone(),
+            path: self.path.clone(),
+        };
+        let reference = match self.repo.find_reference(&self.branch) {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound => return Err(missing()),
+            Err(source) => {
+                return Err(UpstreamError::Git {
+                    context: "reading the branch",
+                    source,
+                });
+            }
+        };
+        let commit = reference.peel_to_commit().git("reading the branch tip")?;
+        Ok(commit.id())
+    }
+
+    /// Brings history up to the current tip, walking only new commits when the branch moved
+    /// forward, and everything when it was rewritten.
+    pub fn refresh(&mut self) -> Result<RefreshSummary, UpstreamError> {
+        let tip = self.current_tip()?;
+        let progress_path = match &self.progress {
+            ProgressSource::Repo { path } => Some(path.as_str()),
+            ProgressSource::HostFile { .. } => None,
+        };
+        let mut scanner = Scanner {
+            repo: &self.repo,
+            paths: ScanPaths {
+                locks_dir: &self.locks_dir,
+                progress_path,
+            },
+            entries: &mut self.entries,
+            ids: &mut self.ids,
+        };
+        scanner.advance(&mut self.state, tip)
+    }
+
+    /// The lock table at the current tip, sorted by task.
+    pub fn lock_table(&mut self) -> Result<Vec<Lock>, UpstreamError> {
+        self.refresh()?;
+        self.read_lock_table()
+    }
+
+    /// The claim history up to the current tip.
+    pub fn history(&mut self) -> Result<&ClaimHistory, UpstreamError> {
+        self.refresh()?;
+        Ok(&self.state.history)
+    }
+
+    /// PROGRESS.md now; `None` when the file does not exist.
+    pub fn progress(&mut self) -> Result<Option<Progress>, UpstreamError> {
+        self.refresh()?;
+        self.read_progress()
+    }
+
+    /// Everything that changed since the previous call, or `None` when nothing did. The first
+    /// call returns the full state.
+    pub fn poll_update(&mut self) -> Result<Option<UpstreamUpdate>, UpstreamError> {
+        let refresh = self.refresh()?;
+        let identity = self.progress_identity()?;
+        let progress_changed = self.last_progress_sent != Some(identity);
+        if !refresh.tip_changed && !progress_changed {
+            return Ok(None);
+        }
+        let progress = if progress_changed {
+            let snapshot = match self.read_progress()? {
+                Some(p) => ProgressSnapshot::Present(p),
+                None => ProgressSnapshot::Missing,
+            };
+            self.last_progress_sent = Some(identity);
+            Some(snapshot)
+        } else {
+            None
+        };
+        Ok(Some(UpstreamUpdate {
+            tip: refresh.tip,
+            locks: self.read_lock_table()?,
+            new_history_entries: refresh.new_entries,
+            history_rescanned: refresh.history_rescanned,
+            progress,
+        }))
+    }
+
+    fn scanned_tip(&self) -> Result<Oid, UpstreamError> {
+        match self.state.tip {
+            Some(tip) => Ok(tip),
+            None => self.current_tip(),
+        }
+    }
+
+    fn read_lock_table(&mut self) -> Result<Vec<Lock>, UpstreamError> {
+        let tip = self.scanned_tip()?;
+        let commit = self.repo.find_commit(tip).git("reading the branch tip")?;
+        let tree = commit.tree().git("reading the branch tip")?;
+        let locks_tree = entry_at(&tree, &self.locks_dir)?
+            .filter(|e| e.mode == super::locks::MODE_TREE)
+            .map(|e| e.id);
+        let files = scan::diff_trees(&self.repo, None, locks_tree)?;
+        let mut locks = Vec::with_capacity(files.len());
+        for file in files {
+            let Some(entry) = file.new else { continue };
+            let info = self.entries.describe(&self.repo, entry)?;
+            let open = self.state.open_claims.get(&file.rel_path);
+            let holder = match (info.holder, open) {
+                (Some(name), _) => Holder::File(name),
+                (None, Some(open)) => open.holder.clone(),
+                (None, None) => Holder::resolve(None, &commit.author(), &commit.committer()),
+            };
+            let raw_path = full_path(&self.locks_dir, &file.rel_path);
+            locks.push(Lock {
+                task: task_name(&file.rel_path),
+                path: display_label(&raw_path, LABEL_MAX_CHARS),
+                raw_path,
+                holder,
+                // Every present file has a claim in history; the tip is a safe stand-in.
+                claimed_at_ms: open.map_or_else(|| scan::commit_time_ms(&commit), |o| o.time_ms),
+                claim_commit: open.map_or(tip, |o| o.commit).to_string(),
+                kind: info.kind,
+                size: info.size,
+                text_preview: info.preview,
+            });
+        }
+        locks.sort_by(|a, b| {
+            a.task
+                .cmp(&b.task)
+                .then_with(|| a.raw_path.cmp(&b.raw_path))
+        });
+        Ok(locks)
+    }
+
+    fn progress_identity(&self) -> Result<ProgressIdentity, UpstreamError> {
+        match &self.progress {
+            ProgressSource::HostFile { path } => {
+                Ok(ProgressIdentity::Host(progress::host_file_stamp(path)?))
+            }
+            ProgressSource::Repo { path } => {
+                let tip = self.scanned_tip()?;
+                let tree = self
+                    .repo
+                    .find_commit(tip)
+                    .and_then(|c| c.tree())
+                    .git("reading the branch tip")?;
+                Ok(ProgressIdentity::Repo(entry_at(&tree, path)?.map(|e| e.id)))
+            }
+        }
+    }
+
+    fn read_progress(&self) -> Result<Option<Progress>, UpstreamError> {
+        let path = match &self.progress {
+            ProgressSource::HostFile { path } => return progress::read_host_file(path),
+            ProgressSource::Repo { path } => path,
+        };
+        let tip = self.scanned_tip()?;
+        let tree = self
+            .repo
+            .find_commit(tip)
+            .and_then(|c| c.tree())
+            .git("reading the branch tip")?;
+        // A folder or submodule entry at the progress path has no content to show.
+        let Some(entry) = entry_at(&tree, path)?
+            .filter(|e| e.mode != super::locks::MODE_TREE && e.mode != super::locks::MODE_GITLINK)
+        else {
+            return Ok(None);
+        };
+        let blob = self.repo.find_blob(entry.id).git("reading PROGRESS")?;
+        let (content, truncated) = progress::decode(blob.content());
+        Ok(Some(Progress {
+            source: self.progress.clone(),
+            content,
+            truncated,
+            size: blob.size() as u64,
+            last_change: self.state.progress_change.clone(),
+        }))
+    }
+}
+
+/// The branch HEAD points at (bare repos keep HEAD symbolic, even before the first commit).
+fn head_branch(repo: &Repository, path: &Path) -> Result<String, UpstreamError> {
+    let head = repo.find_reference("HEAD").git("reading HEAD")?;
+    head.symbolic_target()
+        .git("reading HEAD")?
+        .map(str::to_owned)
+        .ok_or_else(|| UpstreamError::BranchMissing {
+            branch: "HEAD (detached: name the branch to follow)".to_owned(),
+            path: path.to_owned(),
+        })
+}
+
+/// Trims slashes and rejects paths that cannot name something inside the repo.
+fn normalise_repo_path(what: &'static str, value: &str) -> Result<String, UpstreamError> {
+    let trimmed = value.trim_matches('/');
+    let invalid = |why| UpstreamError::InvalidSetting {
+        what,
+        value: value.to_owned(),
+        why,
+    };
+    if trimmed.is_empty() {
+        return Err(invalid("must name a path inside the repo"));
+    }
+    if trimmed
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(invalid(
+            "must be a plain relative path without '.', '..' or '//'",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
