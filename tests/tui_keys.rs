@@ -14,7 +14,9 @@ use drover::ui::keymap::Keymap;
 use drover::ui::palette::View;
 use drover::ui::sample::{self, slot, snapshot};
 use drover::ui::state::{DetailTab, Focus, Overlay};
-use drover::ui::{Face, Intent, LoopExit, NoEvents, UiOptions, UiState, face_channels};
+use drover::ui::{
+    CommandEnvelope, Face, Intent, LoopExit, NoEvents, UiOptions, UiState, face_channels,
+};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -499,7 +501,10 @@ async fn a_key_becomes_a_command_and_the_reply_reaches_the_screen() {
         (exit, term)
     });
     input.unbounded_send(Ok(Event::Key(key('p')))).unwrap();
-    let (req, reply) = tokio::time::timeout(Duration::from_secs(5), feed.commands.recv())
+    let CommandEnvelope {
+        request: req,
+        reply,
+    } = tokio::time::timeout(Duration::from_secs(5), feed.commands.recv())
         .await
         .unwrap()
         .unwrap();
@@ -517,7 +522,10 @@ async fn a_key_becomes_a_command_and_the_reply_reaches_the_screen() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(feed.commands.try_recv().is_err());
     input.unbounded_send(Ok(Event::Key(key('y')))).unwrap();
-    let (req, reply) = tokio::time::timeout(Duration::from_secs(5), feed.commands.recv())
+    let CommandEnvelope {
+        request: req,
+        reply,
+    } = tokio::time::timeout(Duration::from_secs(5), feed.commands.recv())
         .await
         .unwrap()
         .unwrap();
@@ -553,7 +561,10 @@ async fn take_over_returns_from_the_loop_to_run_the_shell() {
         face.run_loop(&mut term, rx).await.unwrap()
     });
     input.unbounded_send(Ok(Event::Key(key('t')))).unwrap();
-    let (req, reply) = feed.commands.recv().await.unwrap();
+    let CommandEnvelope {
+        request: req,
+        reply,
+    } = feed.commands.recv().await.unwrap();
     assert_eq!(
         req.command,
         Command::TakeOver {
@@ -599,15 +610,10 @@ fn progress_view_jumps_between_changed_lines() {
     let mut ui = ui(&snap);
     ui.size = (80, 12);
     let theme = Theme::load("dark", None).unwrap();
-    let (text, changed) = sample::progress_doc();
-    ui.progress.set_doc(
-        Arc::new(drover::ui::ProgressDoc {
-            text,
-            changed_lines: changed,
-            commit: None,
-        }),
-        &theme,
-    );
+    let (before, after) = sample::progress_docs();
+    ui.progress.set_doc(Arc::new(before), &theme);
+    ui.progress.set_doc(Arc::new(after), &theme);
+    assert_eq!(ui.progress.changed, [9, 10], "the two new task lines");
     press(&mut ui, &snap, "3");
     assert_eq!(ui.view, View::Progress);
     press(&mut ui, &snap, "n");
@@ -621,6 +627,10 @@ fn progress_view_jumps_between_changed_lines() {
     assert!(ui.progress.scroll > first);
     press(&mut ui, &snap, "N");
     assert_eq!(ui.progress.scroll, first);
+    // Leaving the view marks it as read; the next update is compared with this text.
+    press(&mut ui, &snap, "1");
+    assert!(ui.progress.changed.is_empty());
+    assert!(ui.progress.lines.iter().all(|l| !l.changed));
 }
 
 #[test]

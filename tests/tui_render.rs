@@ -17,7 +17,7 @@ use drover::ui::keymap::Keymap;
 use drover::ui::palette::View;
 use drover::ui::sample;
 use drover::ui::state::{DetailTab, Focus, InputKind, Overlay};
-use drover::ui::{ProgressDoc, RoleInfo, UiState, render};
+use drover::ui::{RoleInfo, UiState, render};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -111,13 +111,11 @@ fn logs_hub() -> LogHub {
     hub
 }
 
-fn progress() -> Arc<ProgressDoc> {
-    let (text, changed) = sample::progress_doc();
-    Arc::new(ProgressDoc {
-        text,
-        changed_lines: changed,
-        commit: Some("3f9c2e1".into()),
-    })
+/// Sets PROGRESS.md as viewed, then delivers the update (so its new lines are marked).
+fn with_progress(ui: &mut UiState, theme: &Theme) {
+    let (before, after) = sample::progress_docs();
+    ui.progress.set_doc(Arc::new(before), theme);
+    ui.progress.set_doc(Arc::new(after), theme);
 }
 
 fn events() -> Vec<StoredEvent> {
@@ -244,7 +242,7 @@ fn screens_at_80x24_and_200x60() {
         ui.events.extend(events());
         snap_screen(&format!("events_{size}"), &draw(&snap, &ui, &th));
         ui.view = View::Progress;
-        ui.progress.set_doc(progress(), &th);
+        with_progress(&mut ui, &th);
         snap_screen(&format!("progress_{size}"), &draw(&snap, &ui, &th));
 
         ui.view = View::Fleet;
@@ -378,7 +376,7 @@ fn any_size_renders_every_view_without_panicking() {
         let mut ui = ui_for(&snap, w, h);
         ui.sync_logs(&hub);
         ui.events.extend(events());
-        ui.progress.set_doc(progress(), &th);
+        with_progress(&mut ui, &th);
         for view in View::ALL {
             ui.view = view;
             for focus in [Focus::Table, Focus::Detail] {

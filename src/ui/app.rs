@@ -335,6 +335,9 @@ impl UiState {
     }
 
     fn switch_view(&mut self, v: View) -> Vec<Outcome> {
+        if self.view == View::Progress && v != View::Progress {
+            self.progress.mark_viewed();
+        }
         self.view = v;
         if v == View::Events {
             return vec![Outcome::RefreshEvents];
@@ -476,7 +479,7 @@ impl UiState {
 
     fn back(&mut self, snap: &Snapshot) {
         if self.view != View::Fleet {
-            self.view = View::Fleet;
+            self.switch_view(View::Fleet);
         } else if self.focus == Focus::Detail {
             self.focus = Focus::Table;
         } else if !self.fleet.filter.is_empty() {

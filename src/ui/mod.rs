@@ -35,9 +35,10 @@ use ratatui::crossterm::event::{Event, EventStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
-use crate::core::{CommandReply, CommandRequest, Snapshot};
+use crate::core::{CommandReply, Snapshot};
 use crate::docker::logs::{LogHub, RingLine};
 use crate::store::{EventFilter, Store, StoredEvent};
+pub use crate::supervisor::{CommandEnvelope, ProgressView, SupervisorHandle};
 use crate::theme::Theme;
 
 pub use app::Outcome;
@@ -45,16 +46,6 @@ pub use intent::Intent;
 pub use keymap::{Action, Keymap, KeymapError};
 pub use render::render;
 pub use state::{RoleInfo, UiState};
-
-/// PROGRESS.md as the upstream reader last saw it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProgressDoc {
-    pub text: String,
-    /// 0-based line numbers changed since the operator last viewed the file.
-    pub changed_lines: Vec<usize>,
-    /// The upstream commit it was read at (None for a host file).
-    pub commit: Option<String>,
-}
 
 /// Where the log pane reads lines: synchronous and cheap (a lock and a copy), so the UI task
 /// can call it between frames.
@@ -117,23 +108,34 @@ impl EventSource for NoEvents {
     }
 }
 
-/// A command on its way to the supervisor, with the channel its reply comes back on.
-pub type CommandEnvelope = (CommandRequest, oneshot::Sender<CommandReply>);
-
-/// Everything the TUI reads and writes.
+/// Everything the TUI reads and writes: the same channels the supervisor hands to any face
+/// (see `SupervisorHandle`), so in-process and attached TUIs are fed alike.
 pub struct FaceChannels {
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
-    pub progress: watch::Receiver<Arc<ProgressDoc>>,
+    pub progress: watch::Receiver<Arc<ProgressView>>,
     pub commands: mpsc::Sender<CommandEnvelope>,
     pub logs: Arc<dyn LogSource>,
     pub events: Arc<dyn EventSource>,
+}
+
+impl FaceChannels {
+    /// The channels of a supervisor running in this process.
+    pub fn from_handle(handle: &SupervisorHandle) -> Self {
+        Self {
+            snapshot: handle.snapshot.clone(),
+            progress: handle.progress.clone(),
+            commands: handle.commands.clone(),
+            logs: Arc::new(handle.hub.clone()),
+            events: Arc::new(handle.store.clone()),
+        }
+    }
 }
 
 /// The other ends of [`FaceChannels`], for whoever feeds the TUI (the supervisor, an attach
 /// client, or a test).
 pub struct FaceFeed {
     pub snapshot: watch::Sender<Arc<Snapshot>>,
-    pub progress: watch::Sender<Arc<ProgressDoc>>,
+    pub progress: watch::Sender<Arc<ProgressView>>,
     pub commands: mpsc::Receiver<CommandEnvelope>,
 }
 
@@ -144,7 +146,7 @@ pub fn face_channels(
     events: Arc<dyn EventSource>,
 ) -> (FaceChannels, FaceFeed) {
     let (snap_tx, snap_rx) = watch::channel(Arc::new(initial));
-    let (prog_tx, prog_rx) = watch::channel(Arc::new(ProgressDoc::default()));
+    let (prog_tx, prog_rx) = watch::channel(Arc::new(ProgressView::default()));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     (
         FaceChannels {
@@ -446,15 +448,19 @@ impl Face {
                     if changed.is_err() {
                         self.snapshot_open = false;
                         self.ui.error("the supervisor has stopped — the screen no longer updates (q quits)");
+                        dirty = true;
                     } else {
                         let snap = self.channels.snapshot.borrow_and_update().clone();
-                        self.snap = snap;
-                        self.ui.on_snapshot(&self.snap);
-                        if self.ui.logs_visible() {
-                            self.ui.sync_logs(&*self.channels.logs);
+                        // The core bumps `version` whenever anything visible changed.
+                        if snap.version != self.snap.version {
+                            self.snap = snap;
+                            self.ui.on_snapshot(&self.snap);
+                            if self.ui.logs_visible() {
+                                self.ui.sync_logs(&*self.channels.logs);
+                            }
+                            dirty = true;
                         }
                     }
-                    dirty = true;
                 },
                 changed = self.channels.progress.changed(), if self.progress_open => {
                     if changed.is_err() {
@@ -579,7 +585,11 @@ impl Face {
         }
         let req = intent.to_request(&self.opts.who, why);
         let (tx, rx) = oneshot::channel();
-        match self.channels.commands.try_send((req, tx)) {
+        let envelope = CommandEnvelope {
+            request: req,
+            reply: tx,
+        };
+        match self.channels.commands.try_send(envelope) {
             Ok(()) => {
                 self.ui.in_flight += 1;
                 self.ui.info(format!("{intent}…"));

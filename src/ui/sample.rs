@@ -8,6 +8,7 @@ use crate::core::{
     Health, HeldTask, Incident, IncidentCause, LockView, ServiceMetrics, Severity, SlotState,
     SlotView, Snapshot, TestRecord, TestSummary, TrendPoint, Verdict,
 };
+use crate::supervisor::ProgressView;
 
 /// The sample clock: 2026-11-23 10:00:00 UTC.
 pub const NOW: u64 = 1_795_428_000_000;
@@ -306,8 +307,20 @@ fn incident(slot: &str, role: &str, i: u64) -> Incident {
     }
 }
 
-/// A small PROGRESS.md with a changed section.
-pub fn progress_doc() -> (String, Vec<usize>) {
-    let text = "# PROGRESS\n\n## Done\n\n- [x] lexer handles unicode identifiers\n- [x] parser: nested expressions\n\n## In progress\n\n- [ ] **task-104** type checker for generics (implementer-2)\n- [ ] task-107 error messages with spans\n\n## Failed attempts\n\n> task-101 was re-claimed 3 times; blocked on a flaky network test.\n\n```\ncargo test -- --test-threads 1\n```\n";
-    (text.to_string(), vec![9, 10])
+/// PROGRESS.md before and after an update: the operator viewed the first, the second adds two
+/// tasks in progress.
+pub fn progress_docs() -> (ProgressView, ProgressView) {
+    let before = "# PROGRESS\n\n## Done\n\n- [x] lexer handles unicode identifiers\n- [x] parser: nested expressions\n\n## In progress\n\n## Failed attempts\n\n> task-101 was re-claimed 3 times; blocked on a flaky network test.\n\n```\ncargo test -- --test-threads 1\n```\n";
+    let after = before.replace(
+        "## In progress\n\n",
+        "## In progress\n\n- [ ] **task-104** type checker for generics (implementer-2)\n- [ ] task-107 error messages with spans\n\n",
+    );
+    let view = |text: &str, commit: &str| ProgressView {
+        text: Some(text.to_string()),
+        truncated: false,
+        commit: Some(commit.to_string()),
+        changed_at_ms: Some(i64::try_from(NOW - 4 * MIN).unwrap_or(0)),
+        tip: commit.to_string(),
+    };
+    (view(before, "1a2b3c4"), view(&after, "3f9c2e1"))
 }

@@ -43,7 +43,9 @@ pub fn tmux_args(docker_host: Option<&str>, slot: &str, container: &str) -> Vec<
     args
 }
 
-/// Runs the shell with the terminal handed over; the caller has restored the terminal.
+/// Runs the shell with the terminal handed over; the caller has restored the terminal. When
+/// it ends badly (docker refused, the container is gone, a non-zero exit) the message stays on
+/// screen until the operator presses Enter, so the reason is not wiped by the dashboard.
 pub async fn run_in_place(docker_host: Option<&str>, container: &str) -> Result<(), String> {
     let status = tokio::process::Command::new("docker")
         .args(docker_exec_args(docker_host, container))
@@ -51,17 +53,27 @@ pub async fn run_in_place(docker_host: Option<&str>, container: &str) -> Result<
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
-        .await
-        .map_err(|e| format!("cannot run docker: {e}"))?;
-    // 130 is the shell's own exit after ctrl-c; anything the operator typed is fine.
-    match status.code() {
-        Some(0 | 130) => Ok(()),
-        Some(126 | 127) => Err(format!(
-            "no shell could be started in the container (exit {})",
-            status.code().unwrap_or_default()
-        )),
-        _ => Ok(()),
+        .await;
+    let outcome = match status {
+        Err(e) => Err(format!("cannot run docker: {e}")),
+        // 130: the shell's own exit after ctrl-c.
+        Ok(s) if matches!(s.code(), Some(0 | 130)) => Ok(()),
+        Ok(s) => Err(match s.code() {
+            Some(c) => format!("the shell ended with status {c}"),
+            None => "the shell was killed by a signal".to_string(),
+        }),
+    };
+    if let Err(e) = &outcome {
+        println!("\r\n[drover] {e} — press Enter to return to drover");
+        // A blocking line read ends with the Enter it waits for, so no reader is left behind
+        // to swallow the dashboard's next key.
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)
+        })
+        .await;
     }
+    outcome
 }
 
 /// Opens the shell in a new tmux window; returns once tmux has created it.

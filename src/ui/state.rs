@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::config::schema::RoleSection;
 use crate::store::StoredEvent;
+use crate::supervisor::ProgressView;
 use crate::theme::Theme;
 
-use super::ProgressDoc;
 use super::filter::{FilterQuery, Filterable};
 use super::fleet::FleetTable;
 use super::intent::Intent;
@@ -253,20 +253,50 @@ impl EventsState {
     }
 }
 
-/// The PROGRESS.md view: the document, its rendered lines (cached per document and theme)
-/// and the scroll position.
+/// The PROGRESS.md view: the document, the text the operator last viewed (to mark what
+/// changed since), the rendered lines (cached per document and theme) and the scroll position.
 #[derive(Clone, Debug, Default)]
 pub struct ProgressState {
-    pub doc: Arc<ProgressDoc>,
+    pub doc: Arc<ProgressView>,
+    /// The text as it was when the operator last left the view; the first text read counts
+    /// as seen, so a fresh start marks nothing.
+    pub seen: Option<String>,
+    /// 0-based source lines new since `seen`.
+    pub changed: Vec<usize>,
     pub lines: Vec<MdLine>,
     /// First wrapped row shown.
     pub scroll: usize,
 }
 
 impl ProgressState {
-    pub fn set_doc(&mut self, doc: Arc<ProgressDoc>, theme: &Theme) {
-        self.lines = render_markdown(&doc.text, &doc.changed_lines, theme);
+    pub fn set_doc(&mut self, doc: Arc<ProgressView>, theme: &Theme) {
+        let text = doc.text.as_deref().unwrap_or_default();
+        if self.seen.is_none() && doc.text.is_some() {
+            self.seen = Some(text.to_string());
+        }
+        let blank: Vec<bool> = text.lines().map(|l| l.trim().is_empty()).collect();
+        self.changed = match &self.seen {
+            // A new blank line is not news.
+            Some(seen) => crate::upstream::changes_since(seen, text)
+                .new_lines
+                .into_iter()
+                .filter(|i| !blank.get(*i).copied().unwrap_or(true))
+                .collect(),
+            None => Vec::new(),
+        };
+        self.lines = render_markdown(text, &self.changed, theme);
         self.doc = doc;
+    }
+
+    /// The operator has seen the current text: nothing is new any more.
+    pub fn mark_viewed(&mut self) {
+        if let Some(t) = &self.doc.text {
+            self.seen = Some(t.clone());
+        }
+        self.changed.clear();
+        for l in &mut self.lines {
+            l.changed = false;
+        }
     }
 }
 

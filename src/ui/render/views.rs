@@ -311,10 +311,17 @@ pub fn progress(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) 
     if let Some(c) = &doc.commit {
         title.push_str(&format!("@ {} ", fit(c, 12)));
     }
-    if changed > 0 {
-        title.push_str(&format!("· {changed} changed lines marked + "));
+    if let Some(t) = doc.changed_at_ms {
+        let t = u64::try_from(t).unwrap_or(0);
+        title.push_str(&format!("· changed {} ago ", age(ui.now_ms, Some(t))));
     }
-    if doc.text.is_empty() {
+    if doc.truncated {
+        title.push_str("· truncated ");
+    }
+    if changed > 0 {
+        title.push_str(&format!("· {changed} new lines marked + "));
+    }
+    if doc.text.is_none() {
         empty(frame, area, title, "no PROGRESS.md found yet", theme);
         return;
     }
