@@ -255,6 +255,7 @@ pub fn visible_rows<'a>(snap: &'a Snapshot, t: &FleetTable) -> Vec<FleetRow<'a>>
     }
     let mut rows = Vec::with_capacity(slots.len() + 8);
     let mut i = 0;
+    // `i` indexes an existing slot and `shown >= 1` counts slots from it, so the slices hold.
     while let Some(first) = slots.get(i) {
         let role = first.role.as_str();
         let shown = slots[i..].iter().take_while(|s| s.role == role).count();

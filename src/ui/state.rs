@@ -63,6 +63,7 @@ impl DetailTab {
     pub fn step(self, delta: isize) -> Self {
         let n = Self::ALL.len() as isize;
         let i = Self::ALL.iter().position(|t| *t == self).unwrap_or(0) as isize;
+        // rem_euclid keeps the index in 0..n.
         Self::ALL[((i + delta).rem_euclid(n)) as usize]
     }
 }

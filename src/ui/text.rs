@@ -157,7 +157,8 @@ pub fn find_matches(hay: &str, needle: &str) -> Vec<(usize, usize)> {
         }
         return out;
     }
-    // Lower-casing can change byte lengths, so compare char by char from each start.
+    // Lower-casing can change byte lengths, so compare char by char from each start; `i`, `k`
+    // and `j` stay below the lengths the loops check.
     let needle: Vec<char> = needle.chars().flat_map(char::to_lowercase).collect();
     let idx: Vec<(usize, char)> = hay.char_indices().collect();
     let mut i = 0;

@@ -221,6 +221,8 @@ fn log_line_rows(
 }
 
 /// Splits `piece` (starting at byte `offset` of its line) into plain and matched spans.
+/// Slicing is safe: match bounds come from `find_matches` on the same line and piece bounds
+/// from `cut_at_width`, so all are char boundaries, and they are clamped to the piece.
 fn highlight(
     piece: &str,
     offset: usize,
