@@ -660,3 +660,55 @@ fn events_view_filters_by_field_and_text() {
     let ids: Vec<i64> = ui.events.visible().iter().map(|e| e.id).collect();
     assert_eq!(ids, [3]);
 }
+
+mod random_keys {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_key() -> impl Strategy<Value = KeyEvent> {
+        let chars = proptest::char::range(' ', '~').prop_map(key);
+        let codes = proptest::sample::select(vec![
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Backspace,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Home,
+            KeyCode::End,
+        ])
+        .prop_map(code);
+        let ctrl = proptest::char::range('a', 'z')
+            .prop_map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        prop_oneof![6 => chars, 3 => codes, 1 => ctrl]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever an operator mashes: no panic, selections stay valid, and read-only mode
+        /// never lets a command out.
+        #[test]
+        fn any_key_sequence_is_safe(keys in proptest::collection::vec(any_key(), 1..120), read_only: bool) {
+            let snap = sample::fleet(30);
+            let mut ui = ui(&snap);
+            ui.read_only = read_only;
+            ui.size = (90, 26);
+            let theme = Theme::load("dark", None).unwrap();
+            for k in keys {
+                let out = ui.handle_key(&snap, k);
+                if read_only {
+                    prop_assert!(!out.iter().any(|o| matches!(o, Outcome::Send { .. })), "{out:?}");
+                }
+                if let Some(sel) = ui.selected_slot() {
+                    prop_assert!(snap.slot(sel).is_some());
+                }
+                let mut t = Terminal::new(TestBackend::new(90, 26)).unwrap();
+                t.draw(|f| drover::ui::render(f, &snap, &ui, &theme)).unwrap();
+            }
+        }
+    }
+}

@@ -51,11 +51,20 @@ fn snap_screen(name: &str, t: &Terminal<TestBackend>) {
     });
 }
 
+/// The screen as text; the cell after a double-width character is skipped, as a terminal
+/// does.
 fn text_of(buf: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..buf.area.height {
+        let mut skip = 0;
         for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+            s.push_str(sym);
         }
         s.push('\n');
     }
@@ -481,4 +490,44 @@ fn renders_a_snapshot_from_the_real_core() {
     assert_eq!(buf[(x, y)].fg, th.state.blocked);
     assert!(screen.contains("● running"));
     assert!(screen.contains("‖ paused"));
+}
+
+/// Container output is untrusted: escapes, control bytes and a 10 MB line must neither reach
+/// the terminal nor grow the pane's memory.
+#[test]
+fn hostile_log_lines_render_safely() {
+    let th = theme("dark");
+    let snap = sample::fleet(4);
+    let hub = LogHub::new(100, 64 << 20);
+    hub.push("implementer-1", sample::NOW, false, "x".repeat(10 << 20));
+    hub.push(
+        "implementer-1",
+        sample::NOW,
+        true,
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred\u{0}\u{8}\u{9b}6n\r".into(),
+    );
+    hub.push(
+        "implementer-1",
+        sample::NOW,
+        false,
+        "日本語 and emoji 🚀 width".into(),
+    );
+    let mut ui = ui_for(&snap, 80, 24);
+    ui.sync_logs(&hub);
+    let held: usize = ui.logs.lines().iter().map(|l| l.text.len()).sum();
+    assert!(
+        held < 16 * 1024,
+        "the pane keeps a bounded copy, not 10 MB ({held} bytes)"
+    );
+    for wrap in [false, true] {
+        ui.logs.wrap = wrap;
+        let t = draw(&snap, &ui, &th);
+        let screen = text_of(t.backend().buffer());
+        assert!(
+            !screen.contains('\u{1b}') && !screen.contains('\u{7}'),
+            "{screen}"
+        );
+        assert!(screen.contains("red"), "{screen}");
+        assert!(screen.contains("日本語 and emoji 🚀 width"), "{screen}");
+    }
 }
