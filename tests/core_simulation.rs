@@ -21,7 +21,7 @@ use drover::core::{
 };
 
 const DEFAULT_SCHEDULES: u64 = 10_000;
-const STEPS: usize = 120;
+const STEPS: usize = 100;
 
 /// splitmix64, so the test needs no random-number crate.
 struct Rng(u64);
