@@ -15,4 +15,5 @@ pub mod signals;
 pub mod store;
 pub mod supervisor;
 pub mod theme;
+pub mod ui;
 pub mod upstream;
