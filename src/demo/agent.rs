@@ -362,7 +362,7 @@ impl Agent<'_> {
             ];
             for line in &block {
                 self.say(line)?;
-                self.pause(0.15);
+                self.pause(0.3);
             }
             attempt += 1;
             self.rounds += 1;

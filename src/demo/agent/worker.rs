@@ -78,7 +78,7 @@ impl Agent<'_> {
             let passed = self.do_task(repo, &task, style)?;
             sticky = (style == Style::Reclaiming && !passed).then(|| task.id.clone());
             self.rounds += 1;
-            self.pause(3.0);
+            self.pause(5.0);
         }
         Ok(0)
     }
@@ -98,7 +98,7 @@ impl Agent<'_> {
         self.say(format!("● Read({file})"))?;
         let lines = self.rng.u32(80..400);
         self.say(format!("  ⎿  Read {lines} lines"))?;
-        self.pause(1.5);
+        self.pause(4.0);
         let keyword = match suite.runner {
             Runner::Cargo => "fn",
             Runner::Pytest => "def",
@@ -113,9 +113,9 @@ impl Agent<'_> {
             "  ⎿  Found {matches} match{}",
             if matches == 1 { "" } else { "es" }
         ))?;
-        self.pause(1.0);
+        self.pause(3.0);
         self.edit(&file)?;
-        self.pause(2.0);
+        self.pause(5.0);
         let passed = match style {
             Style::Steady => {
                 let failing_runs = self.rng.usize(0..=2);
@@ -135,7 +135,7 @@ impl Agent<'_> {
                     if self.test_runs.is_multiple_of(2) {
                         self.test_run(&suite, std::slice::from_ref(&flaky))?;
                         self.say("Timing failure again — re-running to check for flakiness")?;
-                        self.pause(1.5);
+                        self.pause(3.0);
                     } else {
                         self.test_run(&suite, &[])?;
                         passed = true;
@@ -185,10 +185,10 @@ impl Agent<'_> {
             failures.len(),
             names.join(", ")
         ))?;
-        self.pause(2.0);
+        self.pause(4.0);
         let file = Self::source_file(suite);
         self.edit(&file)?;
-        self.pause(1.5);
+        self.pause(3.0);
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl Agent<'_> {
             Runner::Pytest => "python -m pytest tests/".to_string(),
         };
         self.say(format!("● Bash({cmd})"))?;
-        self.pause(2.0);
+        self.pause(5.0);
         let run = render(suite, failures, &mut self.rng);
         self.test_runs += 1;
         self.say_all(&run.lines)
@@ -258,7 +258,7 @@ impl Agent<'_> {
             })?
             .ok_or_else(|| anyhow::anyhow!("progress commit had nothing to change"))?;
         self.pushed(repo, old, new, retries)?;
-        self.pause(1.0);
+        self.pause(2.0);
         let path = lock_path(&task.id);
         self.say(format!(
             "● Bash(git rm {path} && git commit -m \"release {id}\" && git push)"
