@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod core;
+pub mod demo;
 pub mod docker;
 pub mod logging;
 pub mod secrets;
