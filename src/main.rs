@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
+use drover::cli::run::Face;
 use drover::cli::{BenchCommand, Cli, Command, ConfigCommand, RunArgs};
 use drover::config::{self, ConfigError};
 use drover::logging::{self, LogSink};
@@ -75,42 +76,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => {
             let path = config::locate(cli.config.as_deref())?;
             let cfg = config::load(&path)?;
-            if !args.no_tui {
-                anyhow::bail!("this build has no TUI yet: run `drover run --no-tui`");
-            }
-            let _log = logging::init(
-                Some(&cfg.data_dir),
-                LogSink::FileAndStderr(cli.log_format),
-                level,
-            )
-            .with_context(|| format!("creating the log folder in {}", cfg.data_dir.display()))?;
-            let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(run_headless(cfg, args))?;
+            let face = if args.no_tui {
+                Face::Headless
+            } else {
+                Face::Tui {
+                    read_only: args.read_only,
+                }
+            };
+            let _log = drover::cli::run::init_logging(&cfg, face, cli.log_format, level)?;
+            let opts = drover::supervisor::SupervisorOptions {
+                stop_agents: args.stop_agents,
+                ..Default::default()
+            };
+            tokio::runtime::Runtime::new()?
+                .block_on(drover::cli::run::supervise(cfg, face, opts, None))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo(args) => {
+            tokio::runtime::Runtime::new()?.block_on(drover::cli::demo::demo(
+                args,
+                cli.log_format,
+                level,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scan(args) => {
+            let mut out = std::io::stdout().lock();
+            drover::cli::scan::scan(&args.files, args.json, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AgentSim(opts) => {
+            let code = drover::demo::run_agent(opts)?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
     }
-}
-
-/// `drover run --no-tui`: supervise until SIGINT or SIGTERM.
-async fn run_headless(cfg: drover::config::Config, args: RunArgs) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let opts = drover::supervisor::SupervisorOptions {
-        stop_agents: args.stop_agents,
-        ..Default::default()
-    };
-    let fleet = cfg.file.fleet.name.clone();
-    let data = cfg.data_dir.clone();
-    let (handle, task) = drover::supervisor::start(cfg, opts).await?;
-    tracing::info!(fleet, data = %data.display(), "supervising");
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
-    handle.shutdown.cancel();
-    task.await?;
-    Ok(())
 }
 
 fn tempdir() -> anyhow::Result<std::path::PathBuf> {

@@ -1,4 +1,10 @@
-//! Command-line interface (clap derive): global options and subcommands.
+//! Command-line interface (clap derive): global options, subcommands, and the code behind the
+//! commands that orchestrate several subsystems (`run`, `demo`, `scan`). This is the binary's
+//! edge, so errors here are `anyhow` with context.
+
+pub mod demo;
+pub mod run;
+pub mod scan;
 
 use std::path::PathBuf;
 
@@ -39,9 +45,41 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// A throwaway fleet of simulated agents in real containers, supervised for real.
+    Demo(DemoArgs),
+    /// Print what drover extracts from a log (test runs): files, or stdin when none are given.
+    Scan(ScanArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The simulated agent the demo image runs.
+    #[command(name = "agent-sim", hide = true)]
+    AgentSim(crate::demo::AgentOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run the demo headless instead of opening the TUI.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Remove everything a previous demo created (containers, image, folder) and exit.
+    #[arg(long)]
+    pub clean: bool,
+    /// Where the demo keeps its repo, config and data (default: a folder in the temp dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Stop after this long (e.g. "2m"); default: until interrupted.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Log files to read; none = stdin.
+    pub files: Vec<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Default, Args)]
@@ -53,6 +91,9 @@ pub struct RunArgs {
     /// adopts them).
     #[arg(long)]
     pub stop_agents: bool,
+    /// Show the fleet but refuse every action.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,76 @@
+//! `drover run`: supervise a fleet with the TUI in front, or headless until SIGINT/SIGTERM.
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::logging::{self, LogFormat, LogSink};
+use crate::supervisor::{self, SupervisorOptions};
+use crate::ui::{self, FaceChannels, UiOptions};
+
+/// How the supervised fleet is faced.
+#[derive(Clone, Copy, Debug)]
+pub enum Face {
+    Tui { read_only: bool },
+    Headless,
+}
+
+/// Installs logging for `face` (the TUI owns the terminal: file only).
+pub fn init_logging(
+    cfg: &Config,
+    face: Face,
+    format: LogFormat,
+    level: &str,
+) -> anyhow::Result<logging::LogGuard> {
+    let sink = match face {
+        Face::Tui { .. } => LogSink::FileOnly,
+        Face::Headless => LogSink::FileAndStderr(format),
+    };
+    logging::init(Some(&cfg.data_dir), sink, level)
+        .with_context(|| format!("creating the log folder in {}", cfg.data_dir.display()))
+}
+
+/// Supervises `cfg` until the operator quits the TUI, a signal arrives, or `limit` passes.
+pub async fn supervise(
+    cfg: Config,
+    face: Face,
+    opts: SupervisorOptions,
+    limit: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let ui_opts = match face {
+        Face::Tui { read_only } => Some(UiOptions::from_config(&cfg, read_only)?),
+        Face::Headless => None,
+    };
+    let fleet = cfg.file.fleet.name.clone();
+    let data = cfg.data_dir.clone();
+    let (handle, task) = supervisor::start(cfg, opts)
+        .await
+        .context("starting the supervisor")?;
+    tracing::info!(fleet, data = %data.display(), "supervising");
+    let until_limit = async {
+        match limit {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    match ui_opts {
+        Some(ui_opts) => {
+            tokio::select! {
+                r = ui::run(FaceChannels::from_handle(&handle), ui_opts) => r?,
+                _ = until_limit => {}
+            }
+        }
+        None => {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = until_limit => tracing::info!("time limit reached: shutting down"),
+            }
+        }
+    }
+    handle.shutdown.cancel();
+    task.await.context("the supervisor task failed")?;
+    Ok(())
+}
