@@ -79,6 +79,14 @@ impl StoreWriter {
             .map_err(|_| StoreError::WriterGone)
     }
 
+    /// Queues one operation without waiting; fails (and drops it) when the queue is full, for
+    /// callers that must never block (log pipelines).
+    pub fn try_submit(&self, op: StoreOp) -> Result<(), StoreError> {
+        self.tx
+            .try_send(Msg::Op(op))
+            .map_err(|_| StoreError::WriterGone)
+    }
+
     /// Queues an event.
     pub async fn append(&self, event: EventRecord) -> Result<(), StoreError> {
         self.submit(StoreOp::Event(event)).await

@@ -89,6 +89,8 @@ pub struct SupervisorHandle {
     pub commands: mpsc::Sender<CommandEnvelope>,
     pub hub: LogHub,
     pub store: Store,
+    /// The store's writer; `flush()` waits until everything queued so far is committed.
+    pub writer: StoreWriter,
     pub config: Arc<Config>,
     pub shutdown: CancellationToken,
 }
@@ -164,6 +166,7 @@ pub async fn start(
         suspect,
     );
     let cfg = Arc::new(cfg);
+    let writer_handle = writer.clone();
     let driver = Driver {
         fleet,
         executor,
@@ -188,6 +191,7 @@ pub async fn start(
         commands: commands_tx,
         hub,
         store,
+        writer: writer_handle,
         config: cfg,
         shutdown,
     };
@@ -286,9 +290,15 @@ impl Driver {
                 limits: self.limits.clone(),
                 hub: self.hub.clone(),
             };
-            let (slot, inputs) = (view.slot.clone(), self.inputs_tx.clone());
-            self.followers
-                .ensure(target, || Box::new(output::AgentOutput::new(slot, inputs)));
+            let (slot, inputs, writer) = (
+                view.slot.clone(),
+                self.inputs_tx.clone(),
+                self.writer.clone(),
+            );
+            let sink = || -> Box<dyn crate::docker::follow::LineSink> {
+                Box::new(output::AgentOutput::new(slot, inputs, writer))
+            };
+            self.followers.ensure(target, sink);
         }
     }
 
