@@ -295,14 +295,14 @@ async fn end_to_end() {
         .expect("create a leftover container");
     docker.start(&id).await.expect("start it");
     assert!(find_previous(&dir).unwrap().is_some());
-    let report = clean(&dir, &fleet).await.expect("clean");
+    let report = clean(&dir, &fleet, Some(&tag)).await.expect("clean");
     assert_eq!(report.containers_removed, 1, "{report:?}");
     assert!(report.image_removed, "{report:?}");
     assert!(report.dir_removed && !dir.exists(), "{report:?}");
     assert!(docker.list_fleet(&fleet).await.unwrap().is_empty());
     assert!(!docker.image_exists(&tag).await.unwrap());
     // Repeating it is harmless.
-    let again = clean(&dir, &fleet).await.expect("clean again");
+    let again = clean(&dir, &fleet, Some(&tag)).await.expect("clean again");
     assert_eq!(again.containers_removed, 0);
     assert!(!again.image_removed && !again.dir_removed);
 }

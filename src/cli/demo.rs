@@ -14,7 +14,12 @@ use crate::supervisor::SupervisorOptions;
 pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Result<()> {
     let dir = args.dir.clone().unwrap_or_else(demo::default_dir);
     if args.clean {
-        let report = demo::clean(&dir, demo::fleet::DEFAULT_FLEET).await?;
+        let report = demo::clean(
+            &dir,
+            demo::fleet::DEFAULT_FLEET,
+            Some(demo::DEFAULT_IMAGE_TAG),
+        )
+        .await?;
         println!("removed: {report:?}");
         return Ok(());
     }

@@ -346,8 +346,10 @@ pub struct CleanReport {
 }
 
 /// Removes the fleet's containers (by label), the demo image and the demo folder (only if it
-/// holds the marker). Safe to repeat.
-pub async fn clean(dir: &Path, fleet: &str) -> anyhow::Result<CleanReport> {
+/// holds the marker). The image is the one the marker names, else `image` (callers that know
+/// no image pass `None`, so a clean never removes an image some other demo uses). Safe to
+/// repeat.
+pub async fn clean(dir: &Path, fleet: &str, image: Option<&str>) -> anyhow::Result<CleanReport> {
     let layout = find_previous(dir)?;
     let mut report = CleanReport::default();
     let docker = Docker::connect(None).await?;
@@ -366,12 +368,12 @@ pub async fn clean(dir: &Path, fleet: &str) -> anyhow::Result<CleanReport> {
             report.containers_removed += 1;
         }
     }
-    let image = layout
-        .as_ref()
-        .map_or(DEFAULT_IMAGE_TAG, |l| l.image.as_str());
-    match remove_demo_image(&docker, image).await {
-        Ok(removed) => report.image_removed = removed,
-        Err(e) => report.notes.push(format!("{e:#}")),
+    let image = layout.as_ref().map(|l| l.image.as_str()).or(image);
+    if let Some(image) = image {
+        match remove_demo_image(&docker, image).await {
+            Ok(removed) => report.image_removed = removed,
+            Err(e) => report.notes.push(format!("{e:#}")),
+        }
     }
     if layout.is_some() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
