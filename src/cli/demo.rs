@@ -23,7 +23,10 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
         println!("removed: {report:?}");
         return Ok(());
     }
-    let opts = DemoOptions::default();
+    let opts = DemoOptions {
+        fleet: args.fleet.clone(),
+        ..DemoOptions::default()
+    };
     eprintln!("drover demo: building the demo image from this binary (no registry needed)…");
     let image = demo::ensure_demo_image(&opts.image)
         .await

@@ -71,6 +71,9 @@ pub struct DemoArgs {
     /// Stop after this long (e.g. "2m"); default: until interrupted.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Fleet name of the demo (tests run demos side by side).
+    #[arg(long, hide = true, default_value = crate::demo::fleet::DEFAULT_FLEET)]
+    pub fleet: String,
 }
 
 #[derive(Debug, Args)]
