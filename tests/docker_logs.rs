@@ -87,6 +87,42 @@ async fn logs_survive_removal_and_stay_bounded() {
         .expect("output ends")
         .unwrap();
     task.await.unwrap();
+
+    // Following the same container again (a restart in place, or a restarted drover) resumes
+    // after what the file already holds: nothing is written or delivered twice.
+    let size_before = std::fs::metadata(&file).unwrap().len();
+    let again = Arc::new(Mutex::new(Vec::new()));
+    let (tx2, rx2) = tokio::sync::oneshot::channel();
+    let target2 = Follow {
+        docker: docker.clone(),
+        id: id.clone(),
+        slot: "w-1".into(),
+        file: file.clone(),
+        limits: FollowLimits {
+            max_line: 64 * 1024,
+            file_max: 64 << 20,
+            keep_files: 2,
+        },
+        hub: LogHub::new(10, 4096),
+    };
+    follow_container(
+        target2,
+        Box::new(Collect(again.clone(), Some(tx2))),
+        CancellationToken::new(),
+    )
+    .await;
+    rx2.await.unwrap();
+    assert!(
+        again.lock().unwrap().is_empty(),
+        "re-delivered: {:?}",
+        again
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l.len())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size_before);
     docker.remove(&id).await.unwrap();
 
     let got = lines.lock().unwrap().clone();

@@ -64,9 +64,11 @@ pub async fn follow_container(
     };
     // Resume point: the last Docker timestamp delivered and how many messages carried it (the
     // partial messages of one long line all share their line's timestamp).
-    let mut last_ts: Option<String> = None;
-    let mut same_ts_delivered = 0usize;
-    let mut ts_ms = 0u64;
+    // A file from an earlier run of this container (restarted in place, or an earlier drover)
+    // tells where its output was already delivered, so nothing is written twice.
+    let (mut last_ts, mut same_ts_delivered) = resume_point(&file);
+    let mut ts_ms = last_ts.as_deref().and_then(ts_millis).unwrap_or(0);
+    let mut cur_ts = last_ts.clone().unwrap_or_default();
     let mut attempts = 0u32;
     loop {
         let since = last_ts.as_deref().and_then(ts_seconds);
@@ -125,6 +127,10 @@ pub async fn follow_container(
                     }
                 }
                 ts_ms = ts_millis(ts).unwrap_or(ts_ms);
+                if cur_ts != ts {
+                    cur_ts.clear();
+                    cur_ts.push_str(ts);
+                }
             }
             previous.clear();
             previous.extend_from_slice(&chunk.bytes);
@@ -135,13 +141,29 @@ pub async fn follow_container(
             };
             splitter.feed(body, &mut |l| lines.push(l));
             for l in lines.drain(..) {
-                deliver(&slot, chunk.stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
+                deliver(
+                    &slot,
+                    chunk.stderr,
+                    (ts_ms, &cur_ts),
+                    l,
+                    &mut out,
+                    &hub,
+                    sink.as_mut(),
+                );
             }
         }
         for (stderr, splitter) in [(false, &mut out_split), (true, &mut err_split)] {
             splitter.finish(&mut |l| lines.push(l));
             for l in lines.drain(..) {
-                deliver(&slot, stderr, ts_ms, l, &mut out, &hub, sink.as_mut());
+                deliver(
+                    &slot,
+                    stderr,
+                    (ts_ms, &cur_ts),
+                    l,
+                    &mut out,
+                    &hub,
+                    sink.as_mut(),
+                );
             }
         }
         if ended_cleanly {
@@ -165,7 +187,7 @@ pub async fn follow_container(
 fn deliver(
     slot: &str,
     stderr: bool,
-    ts_ms: u64,
+    (ts_ms, ts_text): (u64, &str),
     line: SplitLine,
     file: &mut Option<RotatingFile>,
     hub: &LogHub,
@@ -181,15 +203,47 @@ fn deliver(
         ));
     }
     if let Some(f) = file.as_mut() {
-        let at = std::time::UNIX_EPOCH + Duration::from_millis(ts_ms);
         let stream = if stderr { 'E' } else { 'O' };
-        let record = format!("{} {stream} {text}\n", humantime::format_rfc3339_millis(at));
+        // Docker's own timestamp (nanoseconds) is kept, so a later follower can resume exactly.
+        let record = if ts_text.is_empty() {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(ts_ms);
+            format!("{} {stream} {text}\n", humantime::format_rfc3339_millis(at))
+        } else {
+            format!("{ts_text} {stream} {text}\n")
+        };
         if let Err(e) = f.write(record.as_bytes()) {
             tracing::warn!(slot, error = %e, "container log file write failed");
         }
     }
     sink.line(ts_ms, stderr, &text);
     hub.push(slot, ts_ms, stderr, text);
+}
+
+/// The last Docker timestamp in an existing log file and how many trailing lines carry it.
+fn resume_point(path: &std::path::Path) -> (Option<String>, usize) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return (None, 0);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(64 * 1024);
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut tail).is_err() {
+        return (None, 0);
+    }
+    let mut last: Option<&str> = None;
+    let mut same = 0;
+    for line in tail.split(|b| *b == b'\n') {
+        if let (Some(ts), _) = split_timestamp(line) {
+            if last == Some(ts) {
+                same += 1;
+            } else {
+                last = Some(ts);
+                same = 1;
+            }
+        }
+    }
+    (last.map(str::to_string), same)
 }
 
 /// Splits Docker's `2026-11-22T05:28:05.123456789Z ` prefix off a line.
