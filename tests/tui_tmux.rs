@@ -1,0 +1,166 @@
+//! The TUI driven through tmux as a person would: start drover on a real small fleet, read the
+//! screen with `capture-pane`, filter with `/`, pause a slot with `p` (and see Docker pause it),
+//! open the logs, quit with `q`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(session: &str, cmd: &str) -> Self {
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "120",
+                "-y",
+                "32",
+                cmd,
+            ])
+            .status()
+            .expect("this test needs tmux (apt-get install tmux)");
+        assert!(ok.success());
+        Self {
+            session: session.to_string(),
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    /// Reads the screen until `pred` holds; the terminal offers no event to wait on, so this
+    /// polls, bounded by a deadline.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn operator_filters_pauses_and_quits_through_the_tui() {
+    common::ensure_test_image();
+    let fleet = common::unique_fleet("tui");
+    let _guard = common::FleetGuard(fleet.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("drover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[fleet]
+name = "{fleet}"
+data_dir = "data"
+
+[[roles]]
+name = "worker"
+replicas = 2
+image = "{image}"
+command = ["sh", "-c", "while true; do echo working on the login page; sleep 1; done"]
+
+[[roles]]
+name = "crasher"
+image = "{image}"
+command = ["sh", "-c", "echo 'ERROR: Missing environment variable: OPENAI_API_KEY' >&2; exit 1"]
+"#,
+            image = common::TEST_IMAGE
+        ),
+    )
+    .unwrap();
+    let cmd = format!(
+        "{} run --config {}",
+        env!("CARGO_BIN_EXE_drover"),
+        config.display()
+    );
+    let tmux = Tmux::start(&fleet, &cmd);
+
+    tmux.wait_for("two running workers and a blocked crasher", |s| {
+        s.matches("● running").count() >= 2 && s.contains("⊘ blocked")
+    });
+
+    // Filter to one slot.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "worker-2"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the filter to leave only worker-2", |s| {
+        s.contains("worker-2") && !s.contains("worker-1") && !s.contains("crasher-1 ")
+    });
+    assert!(screen.contains("● running"), "{screen}");
+
+    // Pause it: the screen says so and Docker really paused the container.
+    tmux.keys(&["p"]);
+    tmux.wait_for("worker-2 paused", |s| s.contains("paused"));
+    let status = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.Status}}",
+            &format!("drover-{fleet}-worker-2"),
+        ])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).trim().to_string();
+    assert_eq!(status, "paused");
+
+    // The logs pane shows what the agent printed.
+    tmux.wait_for("the agent's output in the logs pane", |s| {
+        s.contains("working on the login page")
+    });
+
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tmux.alive() {
+        assert!(
+            Instant::now() < deadline,
+            "drover did not quit on q:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(Path::new(&dir.path().join("data/drover.db")).exists());
+}
