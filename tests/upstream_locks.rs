@@ -583,3 +583,26 @@ fn setup_errors_say_what_is_wrong() {
         ("refs/heads/main", "current_tasks")
     );
 }
+
+#[test]
+fn placeholder_files_that_keep_the_folder_are_not_locks() {
+    let up = Upstream::new();
+    let agent = up.agent("implementer-1");
+    agent.write("current_tasks/.keep", b"");
+    agent.write("current_tasks/web/.gitkeep", b"");
+    agent.commit_all("keep the locks folder", T + 5);
+    agent.push().expect("push placeholders");
+    agent.claim("parser", T + 10);
+    agent.push().expect("claim");
+    let mut repo = open(&up);
+    repo.refresh().expect("scan");
+    let tasks: Vec<String> = repo
+        .lock_table()
+        .expect("locks")
+        .into_iter()
+        .map(|l| l.task)
+        .collect();
+    assert_eq!(tasks, vec!["parser".to_string()]);
+    let history = repo.history().expect("history");
+    assert!(history.task(".keep").is_none() && history.task("web/.gitkeep").is_none());
+}

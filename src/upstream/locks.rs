@@ -3,7 +3,8 @@
 //! Every non-directory entry below the locks folder is a lock, at any depth: a nested file
 //! `current_tasks/web/login.txt` is task `web/login` (the path relative to the locks folder, with
 //! a trailing `.txt` dropped). Symlinks and submodule entries count too, since their presence is
-//! what claims the task; their preview says what they are. Names are shown lossily; the exact
+//! what claims the task; their preview says what they are. Hidden entries (`.keep`, `.gitkeep`)
+//! only keep the folder in git and are not locks. Names are shown lossily; the exact
 //! bytes are kept for operations such as releasing the lock.
 
 use std::collections::HashMap;

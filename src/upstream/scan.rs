@@ -371,8 +371,11 @@ fn tree_entries(
         return Ok(HashMap::new());
     };
     let tree = repo.find_tree(id).git("reading the locks folder")?;
+    // Hidden entries (`.keep`, `.gitkeep`, `.gitignore`) exist to keep the folder in git; they
+    // claim no task.
     Ok(tree
         .iter()
+        .filter(|e| !e.name_bytes().starts_with(b"."))
         .map(|e| {
             (
                 e.name_bytes().to_vec(),
