@@ -73,6 +73,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Fleet {
+            agents,
+            window,
+            soak,
+            sample_every,
+            pace,
+        }) => {
+            // Warnings only: the supervisor's transition lines would bury the figures.
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), "warn")?;
+            let opts = drover::bench::fleet::FleetBenchOptions {
+                agents,
+                window,
+                soak,
+                sample_every,
+                pace,
+            };
+            tokio::runtime::Runtime::new()?.block_on(drover::bench::fleet::run(opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => {
             let path = config::locate(cli.config.as_deref())?;
             let cfg = config::load(&path)?;

@@ -119,4 +119,23 @@ pub enum BenchCommand {
         #[arg(long)]
         progress: bool,
     },
+    /// The supervisor over N real containers: CPU and RSS idle and under churn, dockerd's
+    /// CPU, death → snapshot latency; or a long soak with --soak.
+    Fleet {
+        /// Fleet sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+        agents: Vec<u32>,
+        /// Length of each measured window (idle, without drover, churn).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        window: std::time::Duration,
+        /// Churn this long at the first fleet size instead, sampling memory, files and tasks.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        soak: Option<std::time::Duration>,
+        /// Sampling interval of --soak.
+        #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+        sample_every: std::time::Duration,
+        /// Seconds between an agent's log lines.
+        #[arg(long, default_value_t = 1.0)]
+        pace: f64,
+    },
 }

@@ -37,6 +37,9 @@ pub enum Behaviour {
     Staller,
     /// Claims the same task again and again: fails the same tests, releases, re-claims.
     Reclaimer,
+    /// Needs no upstream repo: prints a varied agent-like line about once a second (× pace),
+    /// forever. `drover bench fleet` runs it at scale.
+    Chatter,
 }
 
 impl Behaviour {
@@ -127,6 +130,7 @@ pub fn run_agent_with(
     ))?;
     match agent.opts.behaviour {
         Behaviour::Crasher => agent.crash(),
+        Behaviour::Chatter => agent.chatter(),
         Behaviour::MissingEnv if env(DEMO_API_KEY).is_none_or(|v| v.trim().is_empty()) => {
             agent.say(format!(
                 "ERROR: Missing environment variable: {DEMO_API_KEY}"
@@ -156,6 +160,7 @@ pub fn run_agent_with(
                 Behaviour::Reclaimer => agent.run_worker(&repo, Style::Reclaiming),
                 Behaviour::Worker => agent.run_worker(&repo, Style::Steady),
                 Behaviour::Crasher => agent.crash(),
+                Behaviour::Chatter => agent.chatter(),
             }
         }
     }
@@ -366,6 +371,37 @@ impl Agent<'_> {
             }
             attempt += 1;
             self.rounds += 1;
+        }
+        Ok(0)
+    }
+
+    fn chatter(&mut self) -> anyhow::Result<i32> {
+        const FILES: [&str; 6] = [
+            "src/lib.rs",
+            "src/parser.rs",
+            "src/cache.rs",
+            "tests/api.rs",
+            "src/net/retry.rs",
+            "README.md",
+        ];
+        while !self.finished() {
+            let file = FILES[self.rng.usize(..FILES.len())];
+            let line = match self.rounds % 4 {
+                0 => format!("● Read({file})"),
+                1 => format!("  ⎿  Read {} lines", self.rng.u32(20..900)),
+                2 => format!(
+                    "● Update({file})\n  ⎿  Updated {file} with {} additions and {} removals",
+                    self.rng.u32(1..40),
+                    self.rng.u32(0..20)
+                ),
+                _ => format!(
+                    "I'll look at how {file} handles the edge case next (step {}).",
+                    self.rounds
+                ),
+            };
+            self.say(line)?;
+            self.rounds += 1;
+            self.pause(1.0);
         }
         Ok(0)
     }

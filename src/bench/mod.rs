@@ -1,5 +1,9 @@
 //! Benchmarks run by `drover bench …`: they exercise the real components and print figures
-//! (never pass/fail). The store benchmark doubles as the write burst of the crash-safety test.
+//! (never pass/fail). The store benchmark doubles as the write burst of the crash-safety test;
+//! the fleet benchmark runs the real supervisor over real containers ([`fleet`]).
+
+pub mod fleet;
+pub mod procfs;
 
 use std::collections::VecDeque;
 use std::io::Write;

@@ -1,0 +1,352 @@
+//! `drover bench fleet`: the real supervisor (in this process) over N real containers of the
+//! demo image, each printing a line a second. Per N it reports drover's CPU and RSS while the
+//! fleet idles, dockerd's CPU with and without drover watching, and — with one container
+//! SIGKILLed every second — how long a death takes to show in the published snapshot.
+//! `--soak` runs the churn for a long time and samples memory, open files, threads and tasks.
+//!
+//! Invariants: every container it creates carries a bench-only fleet label and is removed at
+//! the end, whatever happened; figures are printed, never judged (no pass/fail here).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::sync::watch;
+
+use super::procfs::{self, CpuMeter, show_kib, show_percent};
+use crate::core::{SlotState, Snapshot};
+use crate::docker::Docker;
+use crate::supervisor::{self, SupervisorHandle, SupervisorOptions};
+
+/// Image tag the benchmark builds (from this binary) and runs.
+pub const BENCH_IMAGE: &str = "drover-bench:latest";
+
+/// How long a killed container may take to show in a snapshot before it counts as missed.
+const LATENCY_CAP: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct FleetBenchOptions {
+    /// Fleet sizes to measure, in order.
+    pub agents: Vec<u32>,
+    /// Length of each measured window (idle, baseline, churn).
+    pub window: Duration,
+    /// Instead of the windows: churn this long at `agents[0]` and sample every `sample_every`.
+    pub soak: Option<Duration>,
+    pub sample_every: Duration,
+    /// Seconds between agent log lines (1 = a line a second).
+    pub pace: f64,
+}
+
+/// Runs the benchmark and prints its figures on stdout.
+pub async fn run(opts: FleetBenchOptions) -> anyhow::Result<()> {
+    let image = crate::demo::image::ensure_demo_image(BENCH_IMAGE).await?;
+    println!(
+        "image {} ({}); dockerd pid {}; {} cores; agents print a line every {:.1} s",
+        image.tag,
+        if image.built { "built" } else { "reused" },
+        procfs::dockerd_pid().unwrap_or_else(|| "not visible".into()),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        opts.pace
+    );
+    let docker = Docker::connect(None).await?;
+    if let Some(soak) = opts.soak {
+        let n = opts.agents.first().copied().unwrap_or(50);
+        return with_fleet(&docker, n, &opts, |h| soak_run(h, soak, opts.sample_every)).await;
+    }
+    for &n in &opts.agents {
+        with_fleet(&docker, n, &opts, |h| scale_run(h, n, opts.window)).await?;
+    }
+    Ok(())
+}
+
+/// A started fleet of `n` agents; always cleaned up.
+async fn with_fleet<F, Fut>(
+    docker: &Docker,
+    n: u32,
+    opts: &FleetBenchOptions,
+    body: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(Bench) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let dir = tempfile::tempdir().context("creating the bench folder")?;
+    let fleet = format!("drover-bench-{}-{n}", std::process::id());
+    let config_path = dir.path().join("drover.toml");
+    std::fs::write(&config_path, config_text(&fleet, dir.path(), n, opts.pace))?;
+    let bench = Bench {
+        docker: docker.clone(),
+        config: config_path,
+        fleet: fleet.clone(),
+        n,
+    };
+    let result = body(bench).await;
+    let left = docker.list_fleet(&fleet).await.unwrap_or_default();
+    for c in &left {
+        let _ = docker.remove(&c.id).await;
+    }
+    result
+}
+
+fn config_text(fleet: &str, dir: &std::path::Path, n: u32, pace: f64) -> String {
+    format!(
+        r#"[fleet]
+name = "{fleet}"
+data_dir = "{data}"
+
+[[roles]]
+name = "agent"
+replicas = {n}
+image = "{BENCH_IMAGE}"
+command = ["drover", "agent-sim", "--behaviour", "chatter", "--pace", "{pace}"]
+# A SIGKILL every few seconds is the benchmark's doing, not a failing agent: restart at once,
+# never block.
+[roles.restart]
+initial_backoff = "0s"
+max_backoff = "1s"
+reset_after = "1s"
+max_restarts = 1000000
+[roles.crash_loop]
+min_uptime = "1s"
+identical_failures_to_block = 1000000
+[roles.limits]
+memory = "32m"
+cpus = 0.1
+pids = 16
+"#,
+        data = dir.join("data").display(),
+    )
+}
+
+struct Bench {
+    docker: Docker,
+    config: std::path::PathBuf,
+    fleet: String,
+    n: u32,
+}
+
+impl Bench {
+    async fn start(&self) -> anyhow::Result<(SupervisorHandle, tokio::task::JoinHandle<()>)> {
+        let cfg = crate::config::load(&self.config)?;
+        let (handle, task) = supervisor::start(cfg, SupervisorOptions::default()).await?;
+        Ok((handle, task))
+    }
+
+    /// Waits until every slot runs (container creation at scale takes a while).
+    async fn all_running(&self, handle: &SupervisorHandle) -> anyhow::Result<Duration> {
+        let t0 = Instant::now();
+        let mut rx = handle.snapshot.clone();
+        let n = self.n as usize;
+        let wait = async {
+            loop {
+                let snap = Arc::clone(&rx.borrow_and_update());
+                if running(&snap) == n {
+                    return Ok(());
+                }
+                rx.changed().await?;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60 + 3 * u64::from(self.n)), wait)
+            .await
+            .context("the fleet did not come up in time")?
+            .map_err(|e: watch::error::RecvError| anyhow::anyhow!("supervisor gone: {e}"))?;
+        Ok(t0.elapsed())
+    }
+}
+
+fn running(snap: &Snapshot) -> usize {
+    snap.slots
+        .iter()
+        .filter(|s| s.state == SlotState::Running && s.container_id.is_some())
+        .count()
+}
+
+async fn stop(handle: SupervisorHandle, task: tokio::task::JoinHandle<()>) {
+    handle.shutdown.cancel();
+    let _ = task.await;
+}
+
+/// Idle window, the same window without drover, then the churn window.
+async fn scale_run(b: Bench, n: u32, window: Duration) -> anyhow::Result<()> {
+    let dockerd = procfs::dockerd_pid();
+    let (handle, task) = b.start().await?;
+    let up = b.all_running(&handle).await?;
+    // Let the first-start burst settle before measuring idle.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let me = CpuMeter::start("self");
+    let daemon = dockerd.as_deref().map(CpuMeter::start);
+    tokio::time::sleep(window).await;
+    let idle_cpu = me.percent();
+    let idle_dockerd = daemon.as_ref().and_then(CpuMeter::percent);
+    let idle_rss = procfs::rss_kib("self");
+    stop(handle, task).await;
+
+    // The same fleet, left running, without drover watching.
+    let daemon = dockerd.as_deref().map(CpuMeter::start);
+    tokio::time::sleep(window).await;
+    let alone_dockerd = daemon.as_ref().and_then(CpuMeter::percent);
+
+    let (handle, task) = b.start().await?;
+    b.all_running(&handle).await?;
+    let me = CpuMeter::start("self");
+    let daemon = dockerd.as_deref().map(CpuMeter::start);
+    let churn = churn(&b, &handle, window).await;
+    let churn_cpu = me.percent();
+    let churn_dockerd = daemon.as_ref().and_then(CpuMeter::percent);
+    let churn_rss = procfs::rss_kib("self");
+    stop(handle, task).await;
+    let churn = churn?;
+
+    println!(
+        "fleet {n:>3} agents: all running after {up:.1?}\n\
+         \x20 idle  {window:?}: drover cpu {} rss {}; dockerd cpu {} (without drover {})\n\
+         \x20 churn {window:?}: {} kills; drover cpu {} rss {}; dockerd cpu {}\n\
+         \x20 death → snapshot latency p50 {} p99 {} max {} ({} of {} seen within {LATENCY_CAP:?})",
+        show_percent(idle_cpu),
+        show_kib(idle_rss),
+        show_percent(idle_dockerd),
+        show_percent(alone_dockerd),
+        churn.kills,
+        show_percent(churn_cpu),
+        show_kib(churn_rss),
+        show_percent(churn_dockerd),
+        ms(churn.quantile(0.50)),
+        ms(churn.quantile(0.99)),
+        ms(churn.quantile(1.0)),
+        churn.latencies.len(),
+        churn.kills,
+    );
+    Ok(())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "n/a".into(),
+        |d| format!("{:.0} ms", d.as_secs_f64() * 1e3),
+    )
+}
+
+struct Churn {
+    kills: usize,
+    latencies: Vec<Duration>,
+}
+
+impl Churn {
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies.get(i).copied()
+    }
+}
+
+/// SIGKILLs one running container a second (round robin over slots) for `window`, and times
+/// each death until a snapshot no longer shows that container running.
+async fn churn(b: &Bench, handle: &SupervisorHandle, window: Duration) -> anyhow::Result<Churn> {
+    let end = Instant::now() + window;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut next = 0usize;
+    let mut waits = tokio::task::JoinSet::new();
+    let mut kills = 0usize;
+    while Instant::now() < end {
+        tick.tick().await;
+        let snap = Arc::clone(&handle.snapshot.borrow());
+        let Some((slot, id)) = (0..snap.slots.len()).find_map(|k| {
+            let s = &snap.slots[(next + k) % snap.slots.len()];
+            (s.state == SlotState::Running)
+                .then(|| Some((s.slot.clone(), s.container_id.clone()?)))
+                .flatten()
+        }) else {
+            continue;
+        };
+        next = snap.slots.iter().position(|s| s.slot == slot).unwrap_or(0) + 1;
+        let mut rx = handle.snapshot.clone();
+        rx.mark_unchanged();
+        let t0 = Instant::now();
+        if b.docker.kill(&id).await.is_err() {
+            continue;
+        }
+        kills += 1;
+        waits.spawn(async move {
+            let seen = async {
+                loop {
+                    let gone = {
+                        let snap = rx.borrow_and_update();
+                        snap.slot(&slot).is_none_or(|s| {
+                            s.container_id.as_deref() != Some(id.as_str())
+                                || s.state != SlotState::Running
+                        })
+                    };
+                    if gone {
+                        return Some(t0.elapsed());
+                    }
+                    rx.changed().await.ok()?;
+                }
+            };
+            tokio::time::timeout(LATENCY_CAP, seen).await.ok().flatten()
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(r) = waits.join_next().await {
+        if let Ok(Some(d)) = r {
+            latencies.push(d);
+        }
+    }
+    latencies.sort();
+    if kills == 0 {
+        bail!("no container of fleet {} could be killed", b.fleet);
+    }
+    Ok(Churn { kills, latencies })
+}
+
+/// Churn for `soak`, sampling this process every `every`; prints the samples and the growth
+/// from the first sample after warm-up to the last.
+async fn soak_run(b: Bench, soak: Duration, every: Duration) -> anyhow::Result<()> {
+    let (handle, task) = b.start().await?;
+    b.all_running(&handle).await?;
+    println!(
+        "soak: {} agents, one SIGKILL a second, {soak:?}; sample every {every:?}",
+        b.n
+    );
+    println!("  minute   rss        fds   threads  tasks  kills  latency p99");
+    let started = Instant::now();
+    let mut samples: Vec<(u64, u64, u64, usize)> = Vec::new();
+    let mut total_kills = 0usize;
+    while started.elapsed() < soak {
+        let left = soak.saturating_sub(started.elapsed()).min(every);
+        let c = churn(&b, &handle, left).await?;
+        total_kills += c.kills;
+        let rss = procfs::rss_kib("self").unwrap_or(0);
+        let fds = procfs::open_fds("self").unwrap_or(0);
+        let threads = procfs::threads("self").unwrap_or(0);
+        let tasks = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        println!(
+            "  {:>6.1}   {:<10} {:<5} {:<8} {:<6} {:<6} {}",
+            started.elapsed().as_secs_f64() / 60.0,
+            show_kib(Some(rss)),
+            fds,
+            threads,
+            tasks,
+            c.kills,
+            ms(c.quantile(0.99)),
+        );
+        samples.push((rss, fds, threads, tasks));
+    }
+    stop(handle, task).await;
+    // The first sample includes start-up allocation; growth is measured from the second.
+    if let (Some(first), Some(last)) = (samples.get(1).or(samples.first()), samples.last()) {
+        println!(
+            "soak result: {total_kills} kills; rss {} → {} ({:+.1} MiB), fds {} → {}, threads {} → {}, tasks {} → {}",
+            show_kib(Some(first.0)),
+            show_kib(Some(last.0)),
+            (last.0 as f64 - first.0 as f64) / 1024.0,
+            first.1,
+            last.1,
+            first.2,
+            last.2,
+            first.3,
+            last.3
+        );
+    }
+    Ok(())
+}
