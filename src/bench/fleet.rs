@@ -7,6 +7,7 @@
 //! Invariants: every container it creates carries a bench-only fleet label and is removed at
 //! the end, whatever happened; figures are printed, never judged (no pass/fail here).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use anyhow::{Context, bail};
 use tokio::sync::watch;
 
 use super::procfs::{self, CpuMeter, show_kib, show_percent};
+use super::proxy::DockerProxy;
 use crate::core::{SlotState, Snapshot};
 use crate::docker::Docker;
 use crate::supervisor::{self, SupervisorHandle, SupervisorOptions};
@@ -72,13 +74,20 @@ where
 {
     let dir = tempfile::tempdir().context("creating the bench folder")?;
     let fleet = format!("drover-bench-{}-{n}", std::process::id());
+    // drover reaches Docker through a counting proxy, for the API requests per minute.
+    let proxy = DockerProxy::start(&dir.path().join("docker.sock"), Path::new(&docker_socket()))
+        .context("starting the Docker proxy")?;
     let config_path = dir.path().join("drover.toml");
-    std::fs::write(&config_path, config_text(&fleet, dir.path(), n, opts.pace))?;
+    std::fs::write(
+        &config_path,
+        config_text(&fleet, dir.path(), n, opts.pace, &proxy.host()),
+    )?;
     let bench = Bench {
         docker: docker.clone(),
         config: config_path,
         fleet: fleet.clone(),
         n,
+        proxy,
     };
     let result = body(bench).await;
     let left = docker.list_fleet(&fleet).await.unwrap_or_default();
@@ -88,11 +97,20 @@ where
     result
 }
 
-fn config_text(fleet: &str, dir: &std::path::Path, n: u32, pace: f64) -> String {
+/// The local daemon socket the proxy forwards to (`DOCKER_HOST` when it names a unix socket).
+fn docker_socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".into())
+}
+
+fn config_text(fleet: &str, dir: &Path, n: u32, pace: f64, host: &str) -> String {
     format!(
         r#"[fleet]
 name = "{fleet}"
 data_dir = "{data}"
+docker_host = "{host}"
 
 [[roles]]
 name = "agent"
@@ -120,9 +138,10 @@ pids = 16
 
 struct Bench {
     docker: Docker,
-    config: std::path::PathBuf,
+    config: PathBuf,
     fleet: String,
     n: u32,
+    proxy: DockerProxy,
 }
 
 impl Bench {
@@ -175,7 +194,9 @@ async fn scale_run(b: Bench, n: u32, window: Duration) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let me = CpuMeter::start("self");
     let daemon = dockerd.as_deref().map(CpuMeter::start);
+    let requests = b.proxy.requests();
     tokio::time::sleep(window).await;
+    let idle_requests = b.proxy.requests() - requests;
     let idle_cpu = me.percent();
     let idle_dockerd = daemon.as_ref().and_then(CpuMeter::percent);
     let idle_rss = procfs::rss_kib("self");
@@ -199,13 +220,15 @@ async fn scale_run(b: Bench, n: u32, window: Duration) -> anyhow::Result<()> {
 
     println!(
         "fleet {n:>3} agents: all running after {up:.1?}\n\
-         \x20 idle  {window:?}: drover cpu {} rss {}; dockerd cpu {} (without drover {})\n\
+         \x20 idle  {window:?}: drover cpu {} rss {}; dockerd cpu {} (without drover {}); \
+         {:.1} Docker API requests/min\n\
          \x20 churn {window:?}: {} kills; drover cpu {} rss {}; dockerd cpu {}\n\
          \x20 death → snapshot latency p50 {} p99 {} max {} ({} of {} seen within {LATENCY_CAP:?})",
         show_percent(idle_cpu),
         show_kib(idle_rss),
         show_percent(idle_dockerd),
         show_percent(alone_dockerd),
+        idle_requests as f64 * 60.0 / window.as_secs_f64(),
         churn.kills,
         show_percent(churn_cpu),
         show_kib(churn_rss),

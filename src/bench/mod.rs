@@ -4,6 +4,7 @@
 
 pub mod fleet;
 pub mod procfs;
+pub mod proxy;
 
 use std::collections::VecDeque;
 use std::io::Write;
