@@ -43,6 +43,14 @@ wait_for() {
     done
 }
 
+# Like wait_for, but a screen that never gets there is still captured as it is.
+wait_soft() {
+    local pattern="$1" deadline=$((SECONDS + $2))
+    until tmux capture-pane -p -t "$session" | grep -Eq -- "$pattern" || ((SECONDS > deadline)); do
+        sleep 0.5
+    done
+}
+
 # One key at a time: an Escape followed at once by a key would reach drover as Alt+key.
 keys() {
     local k
@@ -83,10 +91,12 @@ shot locks
 
 keys 3
 wait_for '\[3 PROGRESS.md\]'
+wait_soft '(worker|flaky)-[0-9]+:' 150 # a finished task noted by an agent
 shot progress
 
 keys 4
 wait_for '\[4 Alerts\]'
+wait_soft 'loop' 60
 shot alerts
 
 keys 5
