@@ -197,14 +197,14 @@ pub fn validate(
                     &role_path(i, &["probe", "exec"]),
                     "probe exec command must not be empty",
                 )),
-                (None, Some(url))
-                    if !(url.starts_with("http://") || url.starts_with("https://")) =>
-                {
-                    out.push(index.at_path(
-                        &role_path(i, &["probe", "http"]),
-                        "probe http must be a URL starting with http:// or https://",
-                    ))
-                }
+                (None, Some(url)) if url.starts_with("https://") => out.push(index.at_path(
+                    &role_path(i, &["probe", "http"]),
+                    "probe http supports plain http:// URLs only — for https use an exec probe, e.g. exec = [\"curl\", \"-fsS\", \"https://…\"]",
+                )),
+                (None, Some(url)) if !url.starts_with("http://") => out.push(index.at_path(
+                    &role_path(i, &["probe", "http"]),
+                    "probe http must be a URL starting with http://",
+                )),
                 _ => {}
             }
             if p.failure_threshold == 0 {

@@ -184,26 +184,19 @@ impl Shared {
                 let Some(rt) = self.roles.values().find(|r| r.container.role == role) else {
                     return;
                 };
-                let Some(cmd) = rt.container.probe_exec.clone() else {
-                    self.send(Input::ProbeResult {
-                        slot,
-                        id,
-                        ok: true,
-                        detail: "no exec probe".into(),
-                    })
-                    .await;
-                    return;
-                };
-                let (ok, detail) = match docker
-                    .exec(&id, &cmd, Duration::from_millis(rt.probe_timeout_ms))
-                    .await
-                {
-                    Ok(out) if out.exit_code == 0 => (true, "ok".to_string()),
-                    Ok(out) => (
-                        false,
-                        format!("exit {}: {}", out.exit_code, last_line(&out.output)),
-                    ),
-                    Err(e) => (false, e.to_string()),
+                let timeout = Duration::from_millis(rt.probe_timeout_ms);
+                let (ok, detail) = match (&rt.container.probe_exec, &rt.probe_http) {
+                    (Some(cmd), _) => match docker.exec(&id, cmd, timeout).await {
+                        Ok(out) if out.exit_code == 0 => (true, "ok".to_string()),
+                        Ok(out) => (
+                            false,
+                            format!("exit {}: {}", out.exit_code, last_line(&out.output)),
+                        ),
+                        Err(e) => (false, e.to_string()),
+                    },
+                    (None, Some(url)) => super::http_probe::check(url, timeout).await,
+                    // Validation requires one of the two; a role without a probe is never asked.
+                    (None, None) => (true, "no probe configured".to_string()),
                 };
                 self.send(Input::ProbeResult {
                     slot,

@@ -16,6 +16,8 @@ use crate::docker::spec::RoleSpec as ContainerSpec;
 pub struct RoleRuntime {
     pub container: ContainerSpec,
     pub spec_hash: String,
+    /// URL of an `http` probe (an `exec` probe lives in the container spec).
+    pub probe_http: Option<String>,
     pub probe_timeout_ms: u64,
     pub preflight_timeout_ms: u64,
 }
@@ -75,6 +77,7 @@ impl FleetPlan {
                 RoleRuntime {
                     container,
                     spec_hash,
+                    probe_http: r.probe.as_ref().and_then(|p| p.http.clone()),
                     probe_timeout_ms: r
                         .probe
                         .as_ref()

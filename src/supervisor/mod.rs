@@ -9,6 +9,7 @@
 mod executor;
 pub mod fleet_spec;
 mod followers;
+mod http_probe;
 mod link;
 mod output;
 mod persist;
