@@ -4,7 +4,9 @@
 //! the store-only report.
 
 pub mod client;
+pub mod metrics;
 pub mod protocol;
+pub mod report;
 pub mod server;
 pub mod transport;
 pub mod view;
