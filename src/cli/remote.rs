@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::{self, Config};
+
 use crate::control::client::{ClientError, Connection, Pushes};
 
 /// Success (also for a command that changed nothing because it was already so).
@@ -62,8 +63,10 @@ pub fn socket(config: Option<&Path>, socket: Option<&Path>) -> anyhow::Result<Pa
     if let Some(s) = socket {
         return Ok(s.to_path_buf());
     }
-    let cfg = load_config(config).context("finding the fleet's control socket")?;
-    Ok(super::daemon::control_socket(&cfg))
+    let path = config::locate(config).context("finding the fleet's control socket")?;
+    let (fleet, data_dir) =
+        config::fleet_location(&path).context("finding the fleet's control socket")?;
+    Ok(crate::control::transport::socket_path(&fleet, &data_dir))
 }
 
 /// Connects and greets the daemon at `path`.
