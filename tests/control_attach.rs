@@ -96,13 +96,18 @@ command = ["sh", "-c", "while true; do echo working on the login page; sleep 1; 
     let mut before = before;
     after.sort();
     before.sort();
-    assert_eq!(after, before, "the restarted daemon adopted, not recreated: {s:#}");
+    assert_eq!(
+        after, before,
+        "the restarted daemon adopted, not recreated: {s:#}"
+    );
     let c = Tmux::start(&format!("{name}-c"), &attach_cmd(&fleet));
     c.wait_for("the fleet after the restart", |s| {
         s.contains("worker-1") && s.contains("paused")
     });
     c.keys(&["q"]);
-    c.wait_for("attach to quit on q", |s| s.contains("attach exited with 0"));
+    c.wait_for("attach to quit on q", |s| {
+        s.contains("attach exited with 0")
+    });
     // Quitting the attached TUI leaves the daemon running.
     assert!(fleet.run(&["status"]).status.success());
 }

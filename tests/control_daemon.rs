@@ -59,10 +59,15 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
     assert_eq!(status["docker"], "up");
     // status --json matches Docker: each slot's container exists and runs.
     for s in status["slots"].as_array().unwrap() {
-        let id = s["container"].as_str().expect("a running slot has a container");
+        let id = s["container"]
+            .as_str()
+            .expect("a running slot has a container");
         assert_eq!(docker_state(id), "running", "{s}");
         assert!(s["restarts"].is_u64() && s["generation"].is_u64(), "{s}");
-        assert!(s.get("reason").is_some() && s.get("last_test").is_some(), "{s}");
+        assert!(
+            s.get("reason").is_some() && s.get("last_test").is_some(),
+            "{s}"
+        );
     }
     assert!(status["locks"].is_array() && status["alerts"].is_array());
     assert!(status["mttr"].get("p50_s").is_some() && status["mttr"]["incidents"].is_u64());
@@ -106,7 +111,10 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
     let again = fleet.run(&["ctl", "pause", "worker-1", "--json"]);
     assert!(again.status.success());
     let reply: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(reply["results"][0]["reply"]["reply"], "unchanged", "{reply}");
+    assert_eq!(
+        reply["results"][0]["reply"]["reply"], "unchanged",
+        "{reply}"
+    );
 
     // Distinct exit codes: no such slot = 4; refused = 5 (block needs a reason: usage).
     let missing = fleet.run(&["ctl", "pause", "no-such-slot"]);
@@ -120,19 +128,31 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
         "pausing a taken-over slot is refused: {}",
         String::from_utf8_lossy(&refused.stdout)
     );
-    assert_eq!(fleet.run(&["ctl", "handback", "worker-2"]).status.code(), Some(0));
+    assert_eq!(
+        fleet.run(&["ctl", "handback", "worker-2"]).status.code(),
+        Some(0)
+    );
 
     // Resume by role: every slot of the role.
     let out = fleet.run(&["ctl", "resume", "worker"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    fleet.wait_for("Docker to unpause worker-1", Duration::from_secs(20), || {
-        docker_state(&container) == "running"
-    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    fleet.wait_for(
+        "Docker to unpause worker-1",
+        Duration::from_secs(20),
+        || docker_state(&container) == "running",
+    );
 
     // The follower saw pause then unpause of worker-1, in order, ids increasing.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();
-    while !seen.iter().any(|(s, k): &(String, String)| s == "worker-1" && k == "unpaused") {
+    while !seen
+        .iter()
+        .any(|(s, k): &(String, String)| s == "worker-1" && k == "unpaused")
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         let e = events
             .recv_timeout(left)
@@ -151,8 +171,8 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
 
     // Metrics: real exposition text, every line understood by a real parser.
     let body = scrape(port);
-    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
-        .expect("parses");
+    let scrape =
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("parses");
     let sample_lines = body
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -199,9 +219,11 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
     )
     .unwrap();
     daemon.signal("HUP");
-    fleet.wait_for("the reload refusal in the log", Duration::from_secs(20), || {
-        fleet.daemon_log().contains("config reload refused")
-    });
+    fleet.wait_for(
+        "the reload refusal in the log",
+        Duration::from_secs(20),
+        || fleet.daemon_log().contains("config reload refused"),
+    );
     let log = fleet.daemon_log();
     let line = log
         .lines()
@@ -223,7 +245,11 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
 
     // `report` reads the store without the daemon's help.
     let report = fleet.run(&["report", "--since", "1h", "--json"]);
-    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert!(report["fleet"]["incidents"].is_u64(), "{report}");
 
@@ -239,7 +265,12 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
     };
     assert_eq!(code, Some(3));
     let mut err = String::new();
-    follow.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    follow
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("gone"), "{err}");
     assert!(!fleet.socket().exists(), "socket removed on shutdown");
 

@@ -86,7 +86,8 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
 
     // A request before hello: handshake error, closed.
     let mut c = Raw::open(&fleet).await;
-    c.send(b"{\"request\":{\"id\":1,\"body\":\"status\"}}\n").await;
+    c.send(b"{\"request\":{\"id\":1,\"body\":\"status\"}}\n")
+        .await;
     assert_eq!(c.next().await.unwrap()["error"]["code"], "handshake");
     assert!(c.next().await.is_none());
 
@@ -103,7 +104,8 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     c.send(b"{\"hello\":{\"version\":1,\"client\":\"again\"}}\n")
         .await;
     assert_eq!(c.next().await.unwrap()["error"]["code"], "handshake");
-    c.send(b"{\"request\":{\"id\":43,\"body\":\"status\"}}\n").await;
+    c.send(b"{\"request\":{\"id\":43,\"body\":\"status\"}}\n")
+        .await;
     let r = c.next().await.unwrap();
     assert_eq!(r["reply"]["id"], 43);
     assert_eq!(r["reply"]["body"]["status"]["fleet"], name);
@@ -142,7 +144,10 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     });
     for _ in 0..1000 {
         let len = rng.usize(1..300);
-        let mut frame: Vec<u8> = (0..len).map(|_| rng.u8(..)).filter(|b| *b != b'\n').collect();
+        let mut frame: Vec<u8> = (0..len)
+            .map(|_| rng.u8(..))
+            .filter(|b| *b != b'\n')
+            .collect();
         frame.push(b'\n');
         w.write_all(&frame).await.unwrap();
     }
@@ -155,8 +160,11 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     // Garbage before any hello, on fresh connections.
     for _ in 0..20 {
         let mut c = Raw::open(&fleet).await;
-        let mut junk: Vec<u8> = (0..rng.usize(1..2000)).map(|_| rng.u8(..)).collect();
-        junk.push(b'\n');
+        let len = rng.usize(1..2000);
+        let junk: Vec<u8> = (0..len)
+            .map(|_| rng.u8(..))
+            .chain(std::iter::once(b'\n'))
+            .collect();
         let _ = c.w.write_all(&junk).await;
         let _ = c.next().await;
     }
@@ -167,7 +175,10 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     lazy.send(b"{\"request\":{\"id\":1,\"body\":{\"subscribe\":{\"snapshot\":true,\"logs\":true,\"log_tail\":5000,\"events_after\":0}}}}\n")
         .await;
     for i in 0..3000 {
-        let req = format!("{{\"request\":{{\"id\":{},\"body\":\"snapshot\"}}}}\n", i + 2);
+        let req = format!(
+            "{{\"request\":{{\"id\":{},\"body\":\"snapshot\"}}}}\n",
+            i + 2
+        );
         // Once dropped, the daemon stops reading: later writes may fail, which is the point.
         if lazy.w.write_all(req.as_bytes()).await.is_err() {
             break;
@@ -182,11 +193,18 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     );
     // The stuck client is dropped: its connection ends even though it never read.
     let mut sink = Vec::new();
-    let drained = tokio::time::timeout(Duration::from_secs(30), lazy.lines.read_to_end(&mut sink)).await;
-    assert!(drained.is_ok(), "a client that overflowed its queue is disconnected");
+    let drained =
+        tokio::time::timeout(Duration::from_secs(30), lazy.lines.read_to_end(&mut sink)).await;
+    assert!(
+        drained.is_ok(),
+        "a client that overflowed its queue is disconnected"
+    );
 
     // Another user: refused without a byte, even with the file modes opened up.
-    for dir in [fleet.runtime(), fleet.socket().parent().unwrap().to_path_buf()] {
+    for dir in [
+        fleet.runtime(),
+        fleet.socket().parent().unwrap().to_path_buf(),
+    ] {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::set_permissions(fleet.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -209,7 +227,11 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
         .await
         .expect("the refused client sees the connection closed")
         .expect("run a client as nobody");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
 
     status_ok(&fleet);

@@ -85,18 +85,20 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
     let opts = match &cfg {
         Some(cfg) => UiOptions::from_config(cfg, args.read_only).map_err(anyhow::Error::from)?,
         None => {
-            let theme = Theme::load_respecting_no_color("dark", None).map_err(anyhow::Error::from)?;
+            let theme =
+                Theme::load_respecting_no_color("dark", None).map_err(anyhow::Error::from)?;
             let mut o = UiOptions::plain(theme);
             o.read_only = args.read_only;
             o.who = ui::os_user();
             o
         }
     };
-    let ring = cfg
-        .as_ref()
-        .map_or((5000, 4 << 20), |c| {
-            (c.file.logs.ring_lines as usize, c.file.logs.ring_bytes.0 as usize)
-        });
+    let ring = cfg.as_ref().map_or((5000, 4 << 20), |c| {
+        (
+            c.file.logs.ring_lines as usize,
+            c.file.logs.ring_bytes.0 as usize,
+        )
+    });
     let (conn, mut pushes) = remote::connect(&path, "attach").await?;
     let conn = Arc::new(conn);
     conn.call(Request::Subscribe(Subscription {
@@ -158,8 +160,7 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
             let conn = Arc::clone(&forward_conn);
             tokio::spawn(async move {
                 // A dropped reply sender tells the TUI the command got no answer.
-                if let Ok(Reply::Command(r)) = conn.call(Request::Command(envelope.request)).await
-                {
+                if let Ok(Reply::Command(r)) = conn.call(Request::Command(envelope.request)).await {
                     let _ = envelope.reply.send(r);
                 }
             });

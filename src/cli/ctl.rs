@@ -35,27 +35,57 @@ pub struct CtlArgs {
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
     /// Freeze a slot's container (docker pause).
-    Pause { target: String },
-    Resume { target: String },
+    Pause {
+        target: String,
+    },
+    Resume {
+        target: String,
+    },
     /// Stop and start again now; failure counters are forgotten.
-    Restart { target: String },
-    Stop { target: String },
-    Start { target: String },
+    Restart {
+        target: String,
+    },
+    Stop {
+        target: String,
+    },
+    Start {
+        target: String,
+    },
     /// Hold a slot stopped until unblocked (needs --reason).
-    Block { target: String },
-    Unblock { target: String },
+    Block {
+        target: String,
+    },
+    Unblock {
+        target: String,
+    },
     /// Suspend supervision of a slot so you can work in its container.
-    Takeover { target: String },
-    Handback { target: String },
+    Takeover {
+        target: String,
+    },
+    Handback {
+        target: String,
+    },
     /// Remove a task's lock file upstream.
-    ReleaseLock { task: String },
+    ReleaseLock {
+        task: String,
+    },
     /// Acknowledge an alert: its id, or `<slot>/<kind>` (`fleet/<kind>` for fleet-wide ones).
-    Ack { alert: String },
+    Ack {
+        alert: String,
+    },
     /// Set a role's replica count.
-    Scale { role: String, replicas: u32 },
+    Scale {
+        role: String,
+        replicas: u32,
+    },
     /// Close a slot's open incident by hand.
-    CloseIncident { target: String },
+    CloseIncident {
+        target: String,
+    },
 }
+
+/// Builds a slot command for one slot.
+type MakeCommand = fn(String) -> Command;
 
 /// One command sent, and what came back.
 struct Outcome {
@@ -162,7 +192,7 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
     let (conn, _pushes) = remote::connect(&path, "ctl").await?;
     let who = crate::ui::os_user();
     let why = args.reason.clone();
-    let slot_cmd: Option<(String, fn(String) -> Command)> = match &args.command {
+    let slot_cmd: Option<(String, MakeCommand)> = match &args.command {
         CtlCommand::Pause { target } => Some((target.clone(), |slot| Command::Pause { slot })),
         CtlCommand::Resume { target } => Some((target.clone(), |slot| Command::Resume { slot })),
         CtlCommand::Restart { target } => Some((target.clone(), |slot| Command::Restart { slot })),
@@ -183,7 +213,11 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
     let mut requests: Vec<(String, Command)> = Vec::new();
     if let Some((target, make)) = slot_cmd {
         let st = status(&conn).await?;
-        requests.extend(expand(&target, &st).into_iter().map(|s| (s.clone(), make(s))));
+        requests.extend(
+            expand(&target, &st)
+                .into_iter()
+                .map(|s| (s.clone(), make(s))),
+        );
     } else {
         match args.command {
             CtlCommand::Block { target } => {

@@ -59,7 +59,11 @@ pub fn format_event(e: &StoredEvent, json: bool) -> String {
         .get("message")
         .and_then(|m| m.as_str())
         .unwrap_or("");
-    let who = e.who.as_deref().map(|w| format!(" [{w}]")).unwrap_or_default();
+    let who = e
+        .who
+        .as_deref()
+        .map(|w| format!(" [{w}]"))
+        .unwrap_or_default();
     format!(
         "{} {:<14} {:<16}{who} {message}",
         humantime::format_rfc3339_millis(at),

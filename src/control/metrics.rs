@@ -303,7 +303,11 @@ async fn respond(mut stream: TcpStream, snap: Arc<Snapshot>) -> std::io::Result<
     match (method, path) {
         ("GET" | "HEAD", "/metrics") => {
             let body = render(&snap);
-            let body = if method == "HEAD" { String::new() } else { body };
+            let body = if method == "HEAD" {
+                String::new()
+            } else {
+                body
+            };
             reply(
                 &mut stream,
                 "200 OK",

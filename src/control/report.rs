@@ -90,7 +90,10 @@ fn figures(incidents: &[&Incident], from: i64, to: i64) -> Figures {
 }
 
 /// Mean healthy stretch between one incident's close and the next incident of the same slot.
-fn mtbf(by_slot: &BTreeMap<String, Vec<&Incident>>, from: i64) -> (Option<f64>, BTreeMap<String, Option<f64>>) {
+fn mtbf(
+    by_slot: &BTreeMap<String, Vec<&Incident>>,
+    from: i64,
+) -> (Option<f64>, BTreeMap<String, Option<f64>>) {
     let mut all = Vec::new();
     let mut per = BTreeMap::new();
     for (slot, list) in by_slot {
@@ -312,7 +315,12 @@ mod tests {
         let input = ReportInput {
             incidents: vec![
                 inc("a", 1_000, Some(3_000), Some(Resolution::AutoRecovered)),
-                inc("a", 13_000, Some(23_000), Some(Resolution::OperatorRecovered)),
+                inc(
+                    "a",
+                    13_000,
+                    Some(23_000),
+                    Some(Resolution::OperatorRecovered),
+                ),
                 inc("b", 5_000, None, None),
                 inc("b", 6_000, Some(7_000), Some(Resolution::SlotRemoved)),
             ],
@@ -331,7 +339,10 @@ mod tests {
         assert_eq!(r.fleet.mttr_p95_s, Some(10.0));
         assert_eq!(r.slots["a"].mtbf_s, Some(10.0));
         assert_eq!(r.fleet.recovery_rate, Some(0.5));
-        assert_eq!(r.fleet.restarts, 1, "the restart before the window is left out");
+        assert_eq!(
+            r.fleet.restarts, 1,
+            "the restart before the window is left out"
+        );
         assert_eq!(r.fleet.alerts, 1);
         assert_eq!(r.fleet.test_runs, 3);
         assert_eq!(r.fleet.test_pass_rate, Some(0.5));

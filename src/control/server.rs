@@ -17,8 +17,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{
-    ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request,
-    ServerFrame, Subscription, Welcome, WireLogLine, WireProgress,
+    ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
+    Subscription, Welcome, WireLogLine, WireProgress,
 };
 use super::transport::{ControlListener, FrameReader, TransportError, write_frame};
 use super::view::StatusView;
@@ -109,7 +109,11 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
             return;
         }
         Ok(Err(TransportError::Oversized)) => {
-            let _ = send_now(&mut w, &error(None, ErrorCode::Oversized, "frame too large")).await;
+            let _ = send_now(
+                &mut w,
+                &error(None, ErrorCode::Oversized, "frame too large"),
+            )
+            .await;
             return;
         }
         Ok(Err(_)) => return,

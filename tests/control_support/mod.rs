@@ -47,7 +47,9 @@ impl Fleet {
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.runtime().join("drover").join(format!("{}.sock", self.name))
+        self.runtime()
+            .join("drover")
+            .join(format!("{}.sock", self.name))
     }
 
     pub fn log(&self) -> PathBuf {
