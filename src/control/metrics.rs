@@ -301,13 +301,8 @@ async fn respond(mut stream: TcpStream, snap: Arc<Snapshot>) -> std::io::Result<
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
     match (method, path) {
-        ("GET" | "HEAD", "/metrics") => {
+        ("GET", "/metrics") => {
             let body = render(&snap);
-            let body = if method == "HEAD" {
-                String::new()
-            } else {
-                body
-            };
             reply(
                 &mut stream,
                 "200 OK",
@@ -316,7 +311,7 @@ async fn respond(mut stream: TcpStream, snap: Arc<Snapshot>) -> std::io::Result<
             )
             .await
         }
-        ("GET" | "HEAD", _) => {
+        ("GET", _) => {
             reply(
                 &mut stream,
                 "404 Not Found",
@@ -346,4 +341,36 @@ async fn reply(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Fleet, FleetSpec, RoleSpec};
+
+    #[test]
+    fn exposition_parses_and_escapes_label_values() {
+        let spec = FleetSpec::new("f", vec![RoleSpec::new("w\"eird", 2, "h")]);
+        let fleet = Fleet::restore(spec, 1, Default::default());
+        let snap = fleet.snapshot(1_000);
+        let text = render(&snap);
+        let parsed =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        let samples = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(parsed.samples.len(), samples, "{text}");
+        assert!(text.contains(r#"role="w\"eird""#), "{text}");
+        let one_hot: f64 = parsed
+            .samples
+            .iter()
+            .filter(|s| s.metric == "drover_slot_state")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v) => v,
+                _ => 0.0,
+            })
+            .sum();
+        assert_eq!(one_hot, 2.0, "exactly one state per slot");
+    }
 }
