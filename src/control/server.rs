@@ -3,14 +3,16 @@
 //!
 //! Invariants: nothing here ever makes the supervisor wait for a client. Snapshots and
 //! PROGRESS.md are read from `watch` channels (latest wins, so a slow client skips
-//! intermediate versions); replies go through a bounded per-client queue, and a client whose
-//! queue overflows or whose socket stops draining for [`WRITE_TIMEOUT`] is dropped. A bad frame
+//! intermediate versions); replies go through a bounded per-client queue (a full queue only
+//! pauses reading that client's requests), and a client whose socket stops draining for
+//! [`WRITE_TIMEOUT`] is dropped. A bad frame
 //! gets an error reply; only an oversized frame or a failed handshake closes the connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::{Semaphore, mpsc};
@@ -20,7 +22,7 @@ use super::protocol::{
     ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
     Subscription, Welcome, WireLogLine, WireProgress,
 };
-use super::transport::{ControlListener, FrameReader, TransportError, write_frame};
+use super::transport::{ControlListener, FrameReader, MAX_FRAME, TransportError, write_frame};
 use super::view::StatusView;
 use crate::store::EventFilter;
 use crate::supervisor::SupervisorHandle;
@@ -157,13 +159,21 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
         Arc::clone(&ctx),
         dropped.clone(),
     ));
-    let queue = |frame: ServerFrame| -> bool {
-        match out_tx.try_send(frame) {
-            Ok(()) => true,
-            Err(_) => {
-                tracing::warn!(client, "control client is not reading its replies; dropped");
-                dropped.cancel();
-                false
+    // A full queue holds back only this client's reads (backpressure on its own socket);
+    // if it stays full for WRITE_TIMEOUT the client is not reading at all and is dropped.
+    let queue = |frame: ServerFrame| {
+        let (out_tx, dropped, client) = (&out_tx, &dropped, &client);
+        async move {
+            tokio::select! {
+                _ = dropped.cancelled() => false,
+                r = tokio::time::timeout(WRITE_TIMEOUT, out_tx.send(frame)) => match r {
+                    Ok(Ok(())) => true,
+                    _ => {
+                        tracing::warn!(client, "control client is not reading its replies; dropped");
+                        dropped.cancel();
+                        false
+                    }
+                },
             }
         }
     };
@@ -177,7 +187,7 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
                 Ok(f) => f,
                 Err(e) => {
                     let id = salvage_id(raw);
-                    if !queue(error(id, ErrorCode::Malformed, e.to_string())) {
+                    if !queue(error(id, ErrorCode::Malformed, e.to_string())).await {
                         break;
                     }
                     continue;
@@ -202,7 +212,7 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
                 body => answer(&ctx, req.id, body).await,
             },
         };
-        if !queue(reply) {
+        if !queue(reply).await {
             break;
         }
     }
@@ -364,12 +374,26 @@ async fn write_loop(
                 frames
             },
         };
+        // One write per round: a log burst or an initial tail is thousands of small frames.
+        let mut batch = Vec::new();
         for f in &frames {
-            if !send_now(&mut w, f).await {
-                tracing::warn!("control client stopped reading; dropped");
-                dropped.cancel();
-                return;
+            match serde_json::to_vec(f) {
+                Ok(bytes) if bytes.len() < MAX_FRAME => {
+                    batch.extend_from_slice(&bytes);
+                    batch.push(b'\n');
+                }
+                Ok(_) => tracing::warn!("a frame for a control client exceeds the limit; skipped"),
+                Err(e) => tracing::error!(error = %e, "could not encode a frame"),
             }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let written = tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&batch)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::warn!("control client stopped reading; dropped");
+            dropped.cancel();
+            return;
         }
     }
 }
