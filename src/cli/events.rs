@@ -101,8 +101,8 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
         Ok(c) => c,
         Err(RemoteFailure::NotRunning(why)) if !args.follow && args.socket.is_none() => {
             // Post-mortem: read the store itself.
-            let cfg = remote::load_config(config)?;
-            let store = Store::open_read_only(&cfg.data_dir.join("drover.db"))
+            let data_dir = remote::data_dir(config)?;
+            let store = Store::open_read_only(&data_dir.join("drover.db"))
                 .await
                 .map_err(|e| anyhow::anyhow!("{why}; reading the store failed too: {e}"))?;
             let rows = store

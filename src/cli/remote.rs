@@ -58,6 +58,13 @@ pub fn load_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
     Ok(config::load(&path)?)
 }
 
+/// The fleet's data folder (only `[fleet]` is read, so a broken file elsewhere does not stop
+/// post-mortem reads of the store).
+pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let path = config::locate(explicit)?;
+    Ok(config::fleet_location(&path)?.1)
+}
+
 /// The socket to use: `--socket`, else the configured fleet's.
 pub fn socket(config: Option<&Path>, socket: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(s) = socket {

@@ -26,9 +26,7 @@ pub struct ReportArgs {
 pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<()> {
     let db = match &args.db {
         Some(p) => p.clone(),
-        None => super::remote::load_config(config)?
-            .data_dir
-            .join("drover.db"),
+        None => super::remote::data_dir(config)?.join("drover.db"),
     };
     let store = Store::open_read_only(&db)
         .await
