@@ -79,7 +79,18 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
     use std::io::IsTerminal;
     let use_ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text_layer = (stderr_format == Some(LogFormat::Text)).then(|| {
+    // Under systemd, stderr goes to the journal: it stamps the time itself, and a `<N>` prefix
+    // gives each line its priority (sd-daemon(3)), so `journalctl -p warning` works.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty());
+    let journal_layer = (stderr_format == Some(LogFormat::Text) && journal).then(|| {
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .event_format(SyslogPriority(
+                fmt::format().without_time().with_target(false),
+            ))
+    });
+    let text_layer = (stderr_format == Some(LogFormat::Text) && !journal).then(|| {
         fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(use_ansi)
@@ -95,7 +106,34 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         .with(filter(level))
         .with(file_layer)
         .with(text_layer)
+        .with(journal_layer)
         .with(json_layer)
         .try_init();
     Ok(LogGuard { _file: guard })
+}
+
+/// Prefixes each line with its syslog priority for the journal (`<3>` error … `<7>` debug).
+struct SyslogPriority<F>(F);
+
+impl<S, N, F> fmt::FormatEvent<S, N> for SyslogPriority<F>
+where
+    F: fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &fmt::FmtContext<'_, S, N>,
+        mut writer: fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
 }

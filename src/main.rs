@@ -119,6 +119,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ctl(args) => {
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            Ok(rt.block_on(drover::cli::ctl::ctl(args, cli.config.as_deref())))
+        }
+        Command::Status(args) => {
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            Ok(rt.block_on(drover::cli::status::status(args, cli.config.as_deref())))
+        }
+        Command::Events(args) => {
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            Ok(rt.block_on(drover::cli::events::events(args, cli.config.as_deref())))
+        }
+        Command::Report(args) => {
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            tokio::runtime::Runtime::new()?
+                .block_on(drover::cli::report::report(args, cli.config.as_deref()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attach(args) => {
+            // No log subscriber: the TUI owns the terminal.
+            let rt = tokio::runtime::Runtime::new()?;
+            Ok(rt.block_on(drover::cli::attach::attach(args, cli.config.as_deref())))
+        }
         Command::Scan(args) => {
             let mut out = std::io::stdout().lock();
             drover::cli::scan::scan(&args.files, args.json, &mut out)?;

@@ -2,9 +2,16 @@
 //! commands that orchestrate several subsystems (`run`, `demo`, `scan`). This is the binary's
 //! edge, so errors here are `anyhow` with context.
 
+pub mod attach;
+pub mod ctl;
+pub mod daemon;
 pub mod demo;
+pub mod events;
+pub mod remote;
+pub mod report;
 pub mod run;
 pub mod scan;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -35,6 +42,16 @@ pub struct Cli {
 pub enum Command {
     /// Supervise the fleet (the default): the TUI, or headless with --no-tui.
     Run(RunArgs),
+    /// Send an operator command to the running daemon (see `drover ctl --help` for exit codes).
+    Ctl(ctl::CtlArgs),
+    /// The fleet as a table, or as the documented JSON (--json), from the running daemon.
+    Status(status::StatusArgs),
+    /// The persisted event log (then live with --follow).
+    Events(events::EventsArgs),
+    /// Reliability report from the store: MTTR, MTBF, recovery rate, restarts, alerts, tests.
+    Report(report::ReportArgs),
+    /// The full TUI against the running daemon; quitting leaves the daemon running.
+    Attach(attach::AttachArgs),
     /// Validate the config and print the resolved fleet (secrets redacted).
     CheckConfig,
     /// Configuration helpers.

@@ -42,10 +42,21 @@ pub async fn supervise(
     };
     let fleet = cfg.file.fleet.name.clone();
     let data = cfg.data_dir.clone();
+    // Before anything else: a second drover for this fleet stops here.
+    let listener = super::daemon::bind_control(&cfg)?;
     let (handle, task) = supervisor::start(cfg, opts)
         .await
         .context("starting the supervisor")?;
-    tracing::info!(fleet, data = %data.display(), "supervising");
+    let services =
+        match super::daemon::start(listener, &handle, handle.shutdown.child_token()).await {
+            Ok(s) => s,
+            Err(e) => {
+                handle.shutdown.cancel();
+                let _ = task.await;
+                return Err(e);
+            }
+        };
+    tracing::info!(fleet, data = %data.display(), pid = std::process::id(), "supervising");
     let until_limit = async {
         match limit {
             Some(d) => tokio::time::sleep(d).await,
@@ -72,5 +83,8 @@ pub async fn supervise(
     }
     handle.shutdown.cancel();
     task.await.context("the supervisor task failed")?;
+    for t in services {
+        let _ = t.await;
+    }
     Ok(())
 }

@@ -148,6 +148,41 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     })
 }
 
+/// The fleet name and data folder of the file at `path`, read leniently (only `[fleet]`), so
+/// clients find a running daemon even while the file has an error elsewhere (a daemon keeps
+/// its previous config when a reload fails). Falls back to the full check's diagnostics.
+pub fn fleet_location(path: &Path) -> Result<(String, PathBuf), ConfigError> {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        fleet: FleetOnly,
+    }
+    #[derive(serde::Deserialize)]
+    struct FleetOnly {
+        name: String,
+        data_dir: Option<PathBuf>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let Ok(only) = toml::from_str::<Only>(&text) else {
+        let cfg = parse(&text, path)?;
+        return Ok((cfg.file.fleet.name, cfg.data_dir));
+    };
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let data_dir = match &only.fleet.data_dir {
+        Some(d) => resolve(&base, d),
+        None => user_data_dir()
+            .unwrap_or_else(|| PathBuf::from(".drover"))
+            .join(&only.fleet.name),
+    };
+    Ok((only.fleet.name, data_dir))
+}
+
 impl Config {
     /// Resolves a path from the file against the file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {

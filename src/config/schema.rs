@@ -27,6 +27,8 @@ pub struct ConfigFile {
     pub notify: NotifySection,
     #[serde(default)]
     pub logs: LogsSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -512,4 +514,15 @@ impl Default for LogsSection {
             max_line: ByteSize(64 * 1024),
         }
     }
+}
+
+/// The optional Prometheus text endpoint (`GET /metrics`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Where to serve it, e.g. "127.0.0.1:9464"; unset = no endpoint.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The endpoint has no authentication, so a non-loopback `listen` is refused unless this
+    /// says it is intended.
+    pub allow_remote: bool,
 }

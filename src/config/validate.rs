@@ -69,6 +69,17 @@ pub fn validate(
             ));
         }
     }
+    if let Some(addr) = file.metrics.listen
+        && !addr.ip().is_loopback()
+        && !file.metrics.allow_remote
+    {
+        out.push(index.at_path(
+            &[key("metrics"), key("listen")],
+            format!(
+                "metrics listen address {addr} is reachable from other hosts and the endpoint has no authentication — use 127.0.0.1, or set `allow_remote = true` in [metrics] if that is intended"
+            ),
+        ));
+    }
     if file.roles.is_empty() {
         out.push(index.at(
             0,

@@ -23,7 +23,8 @@ pub struct Executor {
 struct Shared {
     docker: watch::Receiver<Option<Docker>>,
     inputs: mpsc::Sender<Input>,
-    roles: HashMap<String, RoleRuntime>,
+    /// Replaced as a whole on a config reload; readers clone the role they need.
+    roles: std::sync::RwLock<HashMap<String, RoleRuntime>>,
     env: EnvLookup,
     fleet: String,
     /// Wakes the Docker link to check the connection when a call found Docker unreachable.
@@ -42,7 +43,7 @@ impl Executor {
         let shared = Shared {
             docker,
             inputs,
-            roles,
+            roles: std::sync::RwLock::new(roles),
             env,
             fleet,
             suspect,
@@ -74,6 +75,12 @@ impl Executor {
         let _ = tx.send(effect);
     }
 
+    /// Uses `roles` for every Docker effect from now on (config reload).
+    pub fn set_roles(&mut self, roles: HashMap<String, RoleRuntime>) {
+        // A poisoned lock only means a reader panicked; the map itself is still whole.
+        *self.shared.roles.write().unwrap_or_else(|e| e.into_inner()) = roles;
+    }
+
     /// Drops the worker of a slot that no longer exists.
     pub fn forget(&mut self, slot: &str) {
         self.workers.remove(slot);
@@ -81,6 +88,11 @@ impl Executor {
 }
 
 impl Shared {
+    fn role(&self, name: &str) -> Option<RoleRuntime> {
+        let roles = self.roles.read().unwrap_or_else(|e| e.into_inner());
+        roles.get(name).cloned()
+    }
+
     async fn send(&self, input: Input) {
         let _ = self.inputs.send(input).await;
     }
@@ -107,7 +119,7 @@ impl Shared {
                 spec_hash,
                 name,
             } => {
-                let Some(rt) = self.roles.get(&role) else {
+                let Some(rt) = self.role(&role) else {
                     self.send(Input::CreateFailed {
                         slot,
                         generation,
@@ -181,7 +193,11 @@ impl Shared {
             },
             Effect::RunProbe { slot, id } => {
                 let role = slot_role(&slot);
-                let Some(rt) = self.roles.values().find(|r| r.container.role == role) else {
+                let found = {
+                    let roles = self.roles.read().unwrap_or_else(|e| e.into_inner());
+                    roles.values().find(|r| r.container.role == role).cloned()
+                };
+                let Some(rt) = found else {
                     return;
                 };
                 let timeout = Duration::from_millis(rt.probe_timeout_ms);
@@ -207,7 +223,7 @@ impl Shared {
                 .await;
             }
             Effect::RunPreflight { slot, role } => {
-                let Some(rt) = self.roles.get(&role) else {
+                let Some(rt) = self.role(&role) else {
                     return;
                 };
                 let env = Arc::clone(&self.env);

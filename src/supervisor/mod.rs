@@ -56,6 +56,13 @@ pub struct CommandEnvelope {
     pub reply: oneshot::Sender<CommandReply>,
 }
 
+/// A validated new config for the running loop (SIGHUP), with where to say how it went.
+#[derive(Debug)]
+pub struct ReloadRequest {
+    pub config: Config,
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
 /// Knobs that tests and benchmarks turn; the defaults are what `drover run` uses.
 #[derive(Clone)]
 pub struct SupervisorOptions {
@@ -88,6 +95,8 @@ pub struct SupervisorHandle {
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
     pub progress: watch::Receiver<Arc<ProgressView>>,
     pub commands: mpsc::Sender<CommandEnvelope>,
+    /// Applies a new config (roles, replicas, policies) without restarting.
+    pub reload: mpsc::Sender<ReloadRequest>,
     pub hub: LogHub,
     pub store: Store,
     /// The store's writer; `flush()` waits until everything queued so far is committed.
@@ -105,6 +114,17 @@ impl SupervisorHandle {
             .await
             .ok()?;
         rx.await.ok()
+    }
+
+    /// Applies `config` to the running fleet; `Err` says why it was not (the old one stays).
+    pub async fn reload(&self, config: Config) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.reload
+            .send(ReloadRequest { config, reply })
+            .await
+            .map_err(|_| "the supervisor is not running".to_string())?;
+        rx.await
+            .map_err(|_| "the supervisor stopped during the reload".to_string())?
     }
 }
 
@@ -135,6 +155,7 @@ pub async fn start(
     };
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(4096);
     let (commands_tx, commands_rx) = mpsc::channel::<CommandEnvelope>(64);
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let (docker_tx, docker_rx) = watch::channel::<Option<Docker>>(None);
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(fleet.snapshot(now_ms())));
     let (progress_tx, progress_rx) = watch::channel(Arc::new(ProgressView::default()));
@@ -175,6 +196,7 @@ pub async fn start(
         inputs_rx,
         inputs_tx,
         commands_rx,
+        reload_rx,
         snapshot_tx,
         published: 0,
         docker: docker_rx,
@@ -190,6 +212,7 @@ pub async fn start(
         snapshot: snapshot_rx,
         progress: progress_rx,
         commands: commands_tx,
+        reload: reload_tx,
         hub,
         store,
         writer: writer_handle,
@@ -206,6 +229,7 @@ struct Driver {
     inputs_rx: mpsc::Receiver<Input>,
     inputs_tx: mpsc::Sender<Input>,
     commands_rx: mpsc::Receiver<CommandEnvelope>,
+    reload_rx: mpsc::Receiver<ReloadRequest>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     published: u64,
     docker: watch::Receiver<Option<Docker>>,
@@ -242,6 +266,10 @@ impl Driver {
                     }
                     let _ = cmd.reply.send(outcome.reply);
                 }
+                Some(req) = self.reload_rx.recv() => {
+                    let result = self.reload(req.config).await;
+                    let _ = req.reply.send(result);
+                }
                 _ = sleep_until(wake) => {
                     let effects = self.fleet.handle(now_ms(), Input::Tick);
                     self.run_effects(effects).await;
@@ -255,6 +283,33 @@ impl Driver {
             self.publish();
         }
         self.finish().await;
+    }
+
+    /// Hands a new plan to the core and the executor. The fleet name and data folder name
+    /// containers, labels and files, so they cannot change in a running daemon.
+    async fn reload(&mut self, cfg: Config) -> Result<(), String> {
+        let old = &self.config;
+        if cfg.file.fleet.name != old.file.fleet.name {
+            return Err(format!(
+                "the fleet name cannot change while running ({} → {}); restart drover",
+                old.file.fleet.name, cfg.file.fleet.name
+            ));
+        }
+        if cfg.data_dir != old.data_dir {
+            return Err(format!(
+                "data_dir cannot change while running ({} → {}); restart drover",
+                old.data_dir.display(),
+                cfg.data_dir.display()
+            ));
+        }
+        let plan = FleetPlan::from_config(&cfg);
+        self.executor.set_roles(plan.roles);
+        let effects = self
+            .fleet
+            .handle(now_ms(), Input::SpecChanged { spec: plan.core });
+        self.run_effects(effects).await;
+        self.config = Arc::new(cfg);
+        Ok(())
     }
 
     fn publish(&mut self) {

@@ -1,0 +1,279 @@
+//! `drover ctl`: one operator command to the running daemon, by slot or by role (every slot of
+//! the role), answered with the core's reply and a documented exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::remote::{self, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, RemoteFailure};
+use crate::control::client::Connection;
+use crate::control::protocol::{Reply, Request};
+use crate::control::view::StatusView;
+use crate::core::{AlertRef, Command, CommandReply, CommandRequest};
+
+const EXIT_CODES: &str = "Exit codes: 0 done (or already so), 1 other error, 2 usage, \
+3 daemon not running, 4 no such slot/role/task/alert, 5 refused by drover.";
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct CtlArgs {
+    #[command(subcommand)]
+    pub command: CtlCommand,
+    /// Why (recorded in the audit log; required for `block`).
+    #[arg(long, global = true)]
+    pub reason: Option<String>,
+    /// Print the replies as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Control socket to use instead of the configured fleet's.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Freeze a slot's container (docker pause).
+    Pause {
+        target: String,
+    },
+    Resume {
+        target: String,
+    },
+    /// Stop and start again now; failure counters are forgotten.
+    Restart {
+        target: String,
+    },
+    Stop {
+        target: String,
+    },
+    Start {
+        target: String,
+    },
+    /// Hold a slot stopped until unblocked (needs --reason).
+    Block {
+        target: String,
+    },
+    Unblock {
+        target: String,
+    },
+    /// Suspend supervision of a slot so you can work in its container.
+    Takeover {
+        target: String,
+    },
+    Handback {
+        target: String,
+    },
+    /// Remove a task's lock file upstream.
+    ReleaseLock {
+        task: String,
+    },
+    /// Acknowledge an alert: its id, or `<slot>/<kind>` (`fleet/<kind>` for fleet-wide ones).
+    Ack {
+        alert: String,
+    },
+    /// Set a role's replica count.
+    Scale {
+        role: String,
+        replicas: u32,
+    },
+    /// Close a slot's open incident by hand.
+    CloseIncident {
+        target: String,
+    },
+}
+
+/// Builds a slot command for one slot.
+type MakeCommand = fn(String) -> Command;
+
+/// One command sent, and what came back.
+struct Outcome {
+    target: String,
+    reply: CommandReply,
+}
+
+fn exit_for(reply: &CommandReply) -> u8 {
+    match reply {
+        CommandReply::Accepted | CommandReply::Unchanged => EXIT_OK,
+        CommandReply::NotFound { .. } => EXIT_NOT_FOUND,
+        CommandReply::Refused { .. } => EXIT_REFUSED,
+    }
+}
+
+pub async fn ctl(args: CtlArgs, config: Option<&Path>) -> ExitCode {
+    let json = args.json;
+    match run(args, config).await {
+        Ok((outcomes, code)) => {
+            if json {
+                let results: Vec<_> = outcomes
+                    .iter()
+                    .map(|o| json!({"target": o.target, "reply": o.reply}))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({"ok": code == EXIT_OK, "code": code, "results": results})
+                );
+            } else {
+                for o in &outcomes {
+                    let text = match &o.reply {
+                        CommandReply::Accepted => "accepted".to_string(),
+                        CommandReply::Unchanged => "unchanged (already so)".to_string(),
+                        CommandReply::NotFound { what } => format!("not found: {what}"),
+                        CommandReply::Refused { why } => format!("refused: {why}"),
+                    };
+                    println!("{}: {text}", o.target);
+                }
+            }
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            if json {
+                let code = match &e {
+                    RemoteFailure::NotRunning(_) => remote::EXIT_NOT_RUNNING,
+                    RemoteFailure::Other(_) => EXIT_FAILURE,
+                };
+                println!(
+                    "{}",
+                    json!({"ok": false, "code": code, "error": format!("{e:#}")})
+                );
+            } else {
+                eprintln!("drover ctl: {e:#}");
+            }
+            e.code()
+        }
+    }
+}
+
+async fn status(conn: &Connection) -> Result<StatusView, RemoteFailure> {
+    match conn.call(Request::Status).await? {
+        Reply::Status(s) => Ok(*s),
+        other => Err(anyhow::anyhow!("unexpected reply {other:?}").into()),
+    }
+}
+
+/// The slots `target` names: the slot itself, else every slot of the role of that name.
+fn expand(target: &str, status: &StatusView) -> Vec<String> {
+    if status.slots.iter().any(|s| s.slot == target) {
+        return vec![target.to_string()];
+    }
+    let of_role: Vec<String> = status
+        .slots
+        .iter()
+        .filter(|s| s.role == target)
+        .map(|s| s.slot.clone())
+        .collect();
+    if of_role.is_empty() {
+        // Let the core answer `not_found` (and audit the attempt).
+        vec![target.to_string()]
+    } else {
+        of_role
+    }
+}
+
+fn alert_ref(spec: &str, status: &StatusView) -> Result<AlertRef, String> {
+    if let Ok(id) = spec.parse::<u64>() {
+        return Ok(AlertRef::Id(id));
+    }
+    let (slot, kind) = spec
+        .split_once('/')
+        .ok_or_else(|| format!("`{spec}` is neither an alert id nor <slot>/<kind>"))?;
+    let slot = (slot != "fleet").then_some(slot);
+    status
+        .alerts
+        .iter()
+        .find(|a| a.slot.as_deref() == slot && a.kind == kind)
+        .map(|a| AlertRef::Id(a.id))
+        .ok_or_else(|| format!("no active alert {spec}"))
+}
+
+async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8), RemoteFailure> {
+    let path = remote::socket(config, args.socket.as_deref())?;
+    let (conn, _pushes) = remote::connect(&path, "ctl").await?;
+    let who = crate::ui::os_user();
+    let why = args.reason.clone();
+    let slot_cmd: Option<(String, MakeCommand)> = match &args.command {
+        CtlCommand::Pause { target } => Some((target.clone(), |slot| Command::Pause { slot })),
+        CtlCommand::Resume { target } => Some((target.clone(), |slot| Command::Resume { slot })),
+        CtlCommand::Restart { target } => Some((target.clone(), |slot| Command::Restart { slot })),
+        CtlCommand::Stop { target } => Some((target.clone(), |slot| Command::Stop { slot })),
+        CtlCommand::Start { target } => Some((target.clone(), |slot| Command::Start { slot })),
+        CtlCommand::Unblock { target } => Some((target.clone(), |slot| Command::Unblock { slot })),
+        CtlCommand::Takeover { target } => {
+            Some((target.clone(), |slot| Command::TakeOver { slot }))
+        }
+        CtlCommand::Handback { target } => {
+            Some((target.clone(), |slot| Command::HandBack { slot }))
+        }
+        CtlCommand::CloseIncident { target } => {
+            Some((target.clone(), |slot| Command::CloseIncident { slot }))
+        }
+        _ => None,
+    };
+    let mut requests: Vec<(String, Command)> = Vec::new();
+    if let Some((target, make)) = slot_cmd {
+        let st = status(&conn).await?;
+        requests.extend(
+            expand(&target, &st)
+                .into_iter()
+                .map(|s| (s.clone(), make(s))),
+        );
+    } else {
+        match args.command {
+            CtlCommand::Block { target } => {
+                let Some(reason) = why.clone() else {
+                    return Err(anyhow::anyhow!("block needs --reason \"...\"").into());
+                };
+                let st = status(&conn).await?;
+                for slot in expand(&target, &st) {
+                    requests.push((
+                        slot.clone(),
+                        Command::Block {
+                            slot,
+                            reason: reason.clone(),
+                        },
+                    ));
+                }
+            }
+            CtlCommand::ReleaseLock { task } => {
+                requests.push((task.clone(), Command::ReleaseLock { task }))
+            }
+            CtlCommand::Scale { role, replicas } => {
+                requests.push((role.clone(), Command::Scale { role, replicas }))
+            }
+            CtlCommand::Ack { alert } => {
+                let st = status(&conn).await?;
+                match alert_ref(&alert, &st) {
+                    Ok(r) => requests.push((alert.clone(), Command::AckAlert { alert: r })),
+                    Err(what) => {
+                        let reply = CommandReply::NotFound { what };
+                        return Ok((
+                            vec![Outcome {
+                                target: alert,
+                                reply,
+                            }],
+                            EXIT_NOT_FOUND,
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut outcomes = Vec::new();
+    let mut code = EXIT_OK;
+    for (target, command) in requests {
+        let req = CommandRequest {
+            command,
+            who: who.clone(),
+            why: why.clone(),
+        };
+        let reply = match conn.call(Request::Command(req)).await? {
+            Reply::Command(r) => r,
+            other => return Err(anyhow::anyhow!("unexpected reply {other:?}").into()),
+        };
+        code = code.max(exit_for(&reply));
+        outcomes.push(Outcome { target, reply });
+    }
+    Ok((outcomes, code))
+}

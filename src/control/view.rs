@@ -1,0 +1,265 @@
+//! The status view: the documented, stable JSON of `drover status --json` (and the control
+//! socket's `status` reply), built from a [`Snapshot`].
+//!
+//! Invariant: these structs are the interface, not the core's types — fields are only ever
+//! added, never renamed or removed, so scripts keep working when the core changes. Times are
+//! milliseconds since the Unix epoch; durations are seconds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{DockerStatus, Health, Snapshot, Verdict};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub fleet: String,
+    /// `up`, `down`, or `unknown` before the first contact.
+    pub docker: String,
+    pub slots: Vec<SlotStatus>,
+    pub locks: Vec<LockStatus>,
+    pub alerts: Vec<AlertStatus>,
+    pub mttr: MttrStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlotStatus {
+    pub slot: String,
+    pub role: String,
+    /// `running`, `paused`, `blocked`, `backoff`, `stopped`, `taken-over`, … (as the TUI shows).
+    pub state: String,
+    /// `healthy`, `unknown`, `unready` or `stalled`.
+    pub health: String,
+    pub reason: Option<String>,
+    pub restarts: u64,
+    pub generation: u64,
+    /// The container id, when one exists.
+    pub container: Option<String>,
+    /// The task the slot holds a lock on.
+    pub task: Option<String>,
+    pub last_test: Option<TestStatus>,
+    /// Active alerts concerning this slot.
+    pub alerts: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestStatus {
+    pub at: u64,
+    /// `pass`, `fail`, `error` or `no_tests`.
+    pub verdict: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub errors: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockStatus {
+    pub task: String,
+    pub holder: Option<String>,
+    pub claimed_at: u64,
+    /// Lock files held for this task (a task is claimed by one lock file).
+    pub claims: u32,
+    pub stale: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertStatus {
+    pub id: u64,
+    /// The slot it concerns; `null` for fleet-wide alerts.
+    pub slot: Option<String>,
+    pub kind: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    pub since: u64,
+    pub acked: bool,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MttrStatus {
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    /// Incidents closed so far (open ones are in `open`).
+    pub incidents: u32,
+    pub open: u32,
+}
+
+pub fn health_label(h: &Health) -> &'static str {
+    match h {
+        Health::Unknown => "unknown",
+        Health::Healthy => "healthy",
+        Health::Unready { .. } => "unready",
+        Health::Stalled { .. } => "stalled",
+    }
+}
+
+pub fn verdict_label(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Error => "error",
+        Verdict::NoTests => "no_tests",
+    }
+}
+
+fn enum_word<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "unknown".into(),
+    }
+}
+
+fn secs(ms: Option<u64>) -> Option<f64> {
+    ms.map(|m| m as f64 / 1000.0)
+}
+
+impl StatusView {
+    pub fn from_snapshot(s: &Snapshot) -> Self {
+        let docker = match s.docker {
+            DockerStatus::Up => "up",
+            DockerStatus::Down { .. } => "down",
+            DockerStatus::Unknown => "unknown",
+        };
+        let slots = s
+            .slots
+            .iter()
+            .map(|v| SlotStatus {
+                slot: v.slot.clone(),
+                role: v.role.clone(),
+                state: v.state.label().to_string(),
+                health: health_label(&v.health).to_string(),
+                reason: v.reason.clone(),
+                restarts: v.restarts,
+                generation: v.generation,
+                container: v.container_id.clone(),
+                task: v.task.as_ref().map(|t| t.task.clone()),
+                last_test: v.last_test.as_ref().map(|t| TestStatus {
+                    at: t.at,
+                    verdict: verdict_label(&t.summary.verdict).to_string(),
+                    passed: t.summary.passed,
+                    failed: t.summary.failed,
+                    skipped: t.summary.skipped,
+                    errors: t.summary.errors,
+                }),
+                alerts: v.open_alerts,
+            })
+            .collect();
+        let locks = s
+            .locks
+            .iter()
+            .map(|l| LockStatus {
+                task: l.task.clone(),
+                holder: l.holder.clone(),
+                claimed_at: l.claimed_at,
+                claims: 1,
+                stale: l.stale,
+            })
+            .collect();
+        let alerts = s
+            .alerts
+            .iter()
+            .map(|a| AlertStatus {
+                id: a.id,
+                slot: a.key.slot.clone(),
+                kind: a.key.kind.name().to_string(),
+                severity: enum_word(&a.severity),
+                since: a.first_seen,
+                acked: a.acked.is_some(),
+                message: a.message.clone(),
+            })
+            .collect();
+        let service = &s.metrics.service;
+        Self {
+            fleet: s.fleet.clone(),
+            docker: docker.to_string(),
+            slots,
+            locks,
+            alerts,
+            mttr: MttrStatus {
+                p50_s: secs(service.mttr_p50),
+                p95_s: secs(service.mttr_p95),
+                incidents: service.incidents_closed,
+                open: service.incidents_open,
+            },
+        }
+    }
+
+    /// The fleet as an aligned text table (what `drover status` prints).
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "fleet {}  docker {}  slots {}  alerts {}  mttr p50 {}  incidents {} (open {})",
+            self.fleet,
+            self.docker,
+            self.slots.len(),
+            self.alerts.len(),
+            self.mttr
+                .p50_s
+                .map_or("-".to_string(), |s| format!("{s:.0}s")),
+            self.mttr.incidents,
+            self.mttr.open,
+        );
+        let rows: Vec<[String; 7]> = self
+            .slots
+            .iter()
+            .map(|s| {
+                [
+                    s.slot.clone(),
+                    s.role.clone(),
+                    s.state.clone(),
+                    s.health.clone(),
+                    s.restarts.to_string(),
+                    s.task.clone().unwrap_or_else(|| "-".into()),
+                    s.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let header = [
+            "SLOT", "ROLE", "STATE", "HEALTH", "RESTARTS", "TASK", "REASON",
+        ];
+        let mut widths = header.map(str::len);
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut line = |cells: [&str; 7]| {
+            let mut l = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i == 6 {
+                    l.push_str(c);
+                } else {
+                    let _ = write!(l, "{c:<w$}  ", w = widths[i]);
+                }
+            }
+            let _ = writeln!(out, "{}", l.trim_end());
+        };
+        line(header);
+        for r in &rows {
+            line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]]);
+        }
+        for a in &self.alerts {
+            let _ = writeln!(
+                out,
+                "alert {} {} {} {}{}: {}",
+                a.id,
+                a.severity,
+                a.slot.as_deref().unwrap_or("fleet"),
+                a.kind,
+                if a.acked { " (acked)" } else { "" },
+                a.message
+            );
+        }
+        for l in &self.locks {
+            let _ = writeln!(
+                out,
+                "lock {} held by {}{}",
+                l.task,
+                l.holder.as_deref().unwrap_or("?"),
+                if l.stale { " (stale)" } else { "" }
+            );
+        }
+        out
+    }
+}
