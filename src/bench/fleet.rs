@@ -112,6 +112,11 @@ name = "{fleet}"
 data_dir = "{data}"
 docker_host = "{host}"
 
+# Small log rings: they fill within the first minutes, so memory growth after the warm-up is
+# growth the rings cannot explain (the default 5000 lines a slot would take over an hour).
+[logs]
+ring_lines = 200
+
 [[roles]]
 name = "agent"
 replicas = {n}
