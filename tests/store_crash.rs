@@ -185,3 +185,44 @@ async fn store_roundtrips_every_row_kind() {
     let again = Store::open_in(dir.path()).await.unwrap();
     assert_eq!(again.event_count().await.unwrap(), 1);
 }
+
+/// A batch that cannot be committed (here: its table was dropped behind the writer's back)
+/// must fail `flush()`, so nothing that depends on it is acknowledged; later batches that
+/// succeed answer `Ok` again.
+#[tokio::test]
+async fn flush_reports_a_batch_that_could_not_be_committed() {
+    use drover::store::{BatchPolicy, EventRecord, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    let w = store.spawn_writer(BatchPolicy::default());
+    let event = |ts_ms| EventRecord {
+        ts_ms,
+        slot: None,
+        kind: "note".into(),
+        who: None,
+        payload: serde_json::json!({}),
+    };
+    w.append(event(1)).await.unwrap();
+    w.flush().await.expect("a healthy batch commits");
+
+    sqlx::query("ALTER TABLE events RENAME TO events_aside")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    w.append(event(2)).await.unwrap();
+    let err = w
+        .flush()
+        .await
+        .expect_err("the failed batch must not be acknowledged");
+    assert!(matches!(err, StoreError::NotCommitted(_)), "{err}");
+    assert_eq!(w.stats().borrow().failed_ops, 1);
+
+    sqlx::query("ALTER TABLE events_aside RENAME TO events")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    w.append(event(3)).await.unwrap();
+    w.flush()
+        .await
+        .expect("the writer recovers once the table is back");
+}

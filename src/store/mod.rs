@@ -46,6 +46,10 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("the store writer has stopped")]
     WriterGone,
+    #[error("the store queue is full; the operation was dropped")]
+    QueueFull,
+    #[error("writes were not committed: {0}")]
+    NotCommitted(String),
 }
 
 /// One entry of the append-only event log, as submitted by the supervisor.

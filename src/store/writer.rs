@@ -44,7 +44,7 @@ pub struct WriterStats {
 
 enum Msg {
     Op(StoreOp),
-    Flush(oneshot::Sender<()>),
+    Flush(oneshot::Sender<Result<(), String>>),
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -82,9 +82,10 @@ impl StoreWriter {
     /// Queues one operation without waiting; fails (and drops it) when the queue is full, for
     /// callers that must never block (log pipelines).
     pub fn try_submit(&self, op: StoreOp) -> Result<(), StoreError> {
-        self.tx
-            .try_send(Msg::Op(op))
-            .map_err(|_| StoreError::WriterGone)
+        self.tx.try_send(Msg::Op(op)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => StoreError::WriterGone,
+        })
     }
 
     /// Queues an event.
@@ -92,14 +93,17 @@ impl StoreWriter {
         self.submit(StoreOp::Event(event)).await
     }
 
-    /// Resolves once everything submitted before this call is committed.
+    /// Resolves once everything submitted before this call is committed. An error means some
+    /// of it was not (the batch failed after its retries): the caller must not acknowledge.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Msg::Flush(tx))
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)
+        rx.await
+            .map_err(|_| StoreError::WriterGone)?
+            .map_err(StoreError::NotCommitted)
     }
 
     /// A receiver that changes after every committed batch.
@@ -115,14 +119,19 @@ async fn run(
     stats_tx: watch::Sender<WriterStats>,
 ) {
     let mut batch: Vec<StoreOp> = Vec::with_capacity(policy.max_ops);
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+    // A failure since the last flush answer: every waiter of this round learns of it, because
+    // its own writes may have been in any of the failed batches.
+    let mut failure: Option<String> = None;
     let mut stats = WriterStats::default();
     loop {
         // Wait for the first message of a batch; an empty, closed channel ends the writer.
         let Some(first) = rx.recv().await else { break };
         let deadline = Instant::now() + policy.max_delay;
         let mut open = true;
-        let take = |msg: Msg, batch: &mut Vec<StoreOp>, waiters: &mut Vec<oneshot::Sender<()>>| {
+        let take = |msg: Msg,
+                    batch: &mut Vec<StoreOp>,
+                    waiters: &mut Vec<oneshot::Sender<Result<(), String>>>| {
             match msg {
                 Msg::Op(op) => batch.push(op),
                 Msg::Flush(w) => waiters.push(w),
@@ -154,14 +163,18 @@ async fn run(
                 Err(e) => {
                     stats.failed_ops += n;
                     tracing::error!(error = %e, ops = n, "store: batch could not be committed");
+                    failure = Some(e.to_string());
                 }
             }
             stats.batches += 1;
             batch.clear();
             let _ = stats_tx.send(stats);
         }
-        for w in waiters.drain(..) {
-            let _ = w.send(());
+        if !waiters.is_empty() {
+            let answer = failure.take().map_or(Ok(()), Err);
+            for w in waiters.drain(..) {
+                let _ = w.send(answer.clone());
+            }
         }
         if !open {
             break;
