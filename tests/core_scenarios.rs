@@ -953,6 +953,7 @@ fn a_detector_alerts_once_acts_once_and_can_be_acknowledged() {
         detector: "output_repetition".into(),
         evidence: vec!["same line".into()],
         action: DetectorAction::Pause,
+        since: None,
     };
     let effects = h.feed(fire.clone());
     assert!(effects.iter().any(|e| matches!(e, Effect::Pause { .. })));

@@ -523,6 +523,7 @@ impl Sim {
                     detector: "output_repetition".into(),
                     evidence: vec!["same line again".into()],
                     action,
+                    since: None,
                 });
             }
             7..=8 => self.feed(Input::DetectorCleared {

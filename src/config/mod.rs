@@ -4,6 +4,7 @@
 //! the rest of drover never re-validates. Every error is a [`Diagnostic`] naming file:line:column.
 
 mod diagnose;
+mod loops;
 pub mod schema;
 pub mod units;
 mod validate;

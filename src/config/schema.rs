@@ -359,6 +359,9 @@ pub struct ReclaimDetector {
     pub action: DetectorAction,
     /// A task claimed this many times within `window` is a re-claim loop.
     pub max_claims: u32,
+    /// One slot claiming the same task this many times within `window` is one too (it keeps
+    /// failing the task and taking it again).
+    pub max_claims_per_slot: u32,
     pub window: HumanDuration,
 }
 
@@ -368,6 +371,7 @@ impl Default for ReclaimDetector {
             enabled: true,
             action: DetectorAction::Alert,
             max_claims: 5,
+            max_claims_per_slot: 3,
             window: HumanDuration::from_secs(6 * 3600),
         }
     }

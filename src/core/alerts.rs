@@ -37,6 +37,10 @@ pub enum AlertKind {
     StaleLock {
         task: String,
     },
+    /// The same task claimed again and again (see `claims`).
+    Reclaim {
+        task: String,
+    },
     ProbeFailing,
     DockerDown,
     /// Raised by a loop detector through [`crate::core::Input::DetectorFired`].
@@ -54,6 +58,7 @@ impl AlertKind {
             AlertKind::Stall => "stall",
             AlertKind::TaskOverdue { .. } => "task_overdue",
             AlertKind::StaleLock { .. } => "stale_lock",
+            AlertKind::Reclaim { .. } => "reclaim",
             AlertKind::ProbeFailing => "probe_failing",
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
@@ -155,7 +160,8 @@ impl AlertTable {
         table
     }
 
-    /// Raises or refreshes the alert for `key`; emits [`Effect::RaiseAlert`] only when new.
+    /// Raises or refreshes the alert for `key`; emits [`Effect::RaiseAlert`] when new and
+    /// [`Effect::UpdateAlert`] when its severity went up (it may need a human now).
     pub(crate) fn raise(
         &mut self,
         now: Millis,
@@ -169,10 +175,14 @@ impl AlertTable {
         if let Some(a) = self.active.get_mut(&key) {
             a.last_seen = now;
             a.count = a.count.saturating_add(1);
+            let escalated = severity > a.severity;
             a.severity = a.severity.max(severity);
             a.message = message;
             if !evidence.is_empty() {
                 a.evidence = bounded_evidence(evidence);
+            }
+            if escalated {
+                out.push(Effect::UpdateAlert(a.clone()));
             }
             return;
         }

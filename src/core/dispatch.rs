@@ -7,13 +7,14 @@
 use serde_json::json;
 
 use super::alerts::{AlertKey, AlertKind, Severity};
-use super::effect::{Effect, EventKind, SlotMode};
+use super::effect::{Effect, EventKind};
 use super::failure as fail;
 use super::fleet::{DockerLink, Fleet, Scope, event};
 use super::health::{on_activity, on_probe};
 use super::input::Input;
 use super::lifecycle as life;
-use super::model::{Actor, DetectorAction, Millis};
+use super::loops::{self, DetectorRule};
+use super::model::{ActivityKind, DetectorAction, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 use super::snapshot::DockerStatus;
@@ -125,29 +126,52 @@ impl Fleet {
                     on_probe(s, r, cx, &id, ok, &detail)
                 });
             }
-            Input::Activity { slot, .. } => {
-                let changed = self.on_slot(at(self, &slot), now, out, scope, on_activity);
+            Input::Activity { slot, kind } => {
+                let changed = self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    if kind == ActivityKind::Commit {
+                        loops::on_commit(s, cx);
+                    }
+                    on_activity(s, r, cx)
+                });
                 scope.visible |= changed.unwrap_or(false);
             }
             Input::TestRunRecorded { slot, summary } => {
                 scope.visible = true;
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    loops::on_test_run(s, r, cx, &summary);
                     s.record_test(cx.now, summary);
                     on_activity(s, r, cx);
+                });
+            }
+            Input::UsageObserved {
+                slot,
+                tokens,
+                rounds,
+            } => {
+                scope.visible = true;
+                let task = self.locks.held_by(&slot).map(|l| l.task.clone());
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    loops::on_usage(s, r, cx, task.as_deref(), tokens, rounds)
                 });
             }
             Input::LocksObserved { locks } => {
                 scope.locks = true;
                 scope.visible |= self.locks.observe(locks);
             }
+            Input::ClaimsObserved { claims, replace } => {
+                scope.locks = true;
+                scope.visible = true;
+                self.claims.observe(claims, replace);
+            }
             Input::DetectorFired {
                 slot,
                 detector,
                 evidence,
                 action,
+                since,
             } => {
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    detector_fired(s, r, cx, &detector, &evidence, action)
+                    detector_fired(s, r, cx, &detector, &evidence, action, since)
                 });
             }
             Input::DetectorCleared { slot, detector } => {
@@ -259,14 +283,12 @@ fn detector_fired(
     detector: &str,
     evidence: &[String],
     action: DetectorAction,
+    since: Option<Millis>,
 ) {
-    let key = AlertKey::slot(
-        &s.name,
-        AlertKind::Loop {
-            detector: detector.to_string(),
-        },
-    );
-    let new = !cx.alerts.is_active(&key);
+    // Repetition during which the slot committed is a busy agent, not a loop.
+    if since.is_some_and(|t| s.last_commit.is_some_and(|c| c >= t)) {
+        return;
+    }
     let first = evidence.first().map(String::as_str).unwrap_or("");
     let msg = format!(
         "loop detected by {detector}{}",
@@ -276,36 +298,18 @@ fn detector_fired(
             format!(": {first}")
         }
     );
-    cx.raise_with(
-        &s.name,
-        AlertKind::Loop {
-            detector: detector.to_string(),
-        },
+    let rule = DetectorRule {
+        enabled: true,
+        action,
+    };
+    loops::fire(
+        s,
+        role,
+        cx,
+        detector,
+        rule,
         Severity::Warning,
         &msg,
         evidence,
     );
-    if !new {
-        return;
-    }
-    cx.event(
-        &s.name,
-        EventKind::Detector,
-        None,
-        format!("{}: {msg} (action: {action:?})", s.name).to_lowercase(),
-        json!({ "detector": detector, "action": action, "evidence": evidence }),
-    );
-    match action {
-        DetectorAction::Alert => {}
-        DetectorAction::Pause if s.rec.mode == SlotMode::Auto => {
-            s.rec.mode = SlotMode::Paused { by: Actor::Drover };
-        }
-        DetectorAction::Block if matches!(s.rec.mode, SlotMode::Auto | SlotMode::Paused { .. }) => {
-            fail::block(s, role, cx, msg, Actor::Drover);
-        }
-        DetectorAction::Restart if s.rec.mode == SlotMode::Auto && s.is_live() => {
-            s.restart_requested = true;
-        }
-        _ => {}
-    }
 }

@@ -13,7 +13,8 @@ use super::alerts::{AlertKind, Severity};
 use super::effect::{EventKind, FailureStreak, RecoveryStep, RestartPlan, SlotMode};
 use super::incidents::IncidentCause;
 use super::lifecycle::settle;
-use super::model::{Actor, ContainerStatus, ExitInfo, Millis};
+use super::loops::act_on_loop;
+use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, Millis};
 use super::policy::{RestartMode, RoleSpec, jitter_unit};
 use super::signature::{explaining_line, failure_signature};
 use super::slot::{Cx, PendingOp, Slot};
@@ -231,13 +232,26 @@ pub(crate) fn record_failure(
         push_in_window(&mut s.rec.early_failures, now, cl.window, cl.failures);
         if s.rec.early_failures.len() as u32 >= cl.failures.max(1) && !s.rec.crash_looping {
             s.rec.crash_looping = true;
-            cx.raise_with(
-                &s.name,
-                AlertKind::CrashLoop,
-                Severity::Warning,
-                &format!("crash loop: {reason}"),
-                std::slice::from_ref(&reason),
-            );
+            let rule = role.loops.crash_loop;
+            if rule.enabled {
+                let msg = format!("crash loop: {reason}");
+                let evidence = std::slice::from_ref(&reason);
+                cx.raise_with(
+                    &s.name,
+                    AlertKind::CrashLoop,
+                    Severity::Warning,
+                    &msg,
+                    evidence,
+                );
+                // Restarting a crash-looping slot is what is already happening.
+                if rule.action != DetectorAction::Restart {
+                    act_on_loop(s, role, cx, "crash_loop", rule.action, &msg, evidence);
+                    if s.rec.mode != SlotMode::Auto {
+                        // Paused or blocked by the detector: no restart is planned.
+                        return;
+                    }
+                }
+            }
             cx.event(
                 &s.name,
                 EventKind::CrashLoop,

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use super::alerts::AlertTable;
+use super::claims::ClaimBook;
 use super::command::{CommandOutcome, CommandReply, CommandRequest};
 use super::effect::{Effect, EventKind, FleetEvent, ResumeState, SlotMode, SlotRecord};
 use super::health::{deadlines, on_timers};
@@ -18,6 +19,7 @@ use super::incidents::{IncidentBook, Resolution};
 use super::input::Input;
 use super::lifecycle as life;
 use super::locks::{HolderInfo, LockBook};
+use super::loops::act_on_loop;
 use super::model::{Millis, slot_name};
 use super::policy::{FleetSpec, RoleSpec};
 use super::slot::{Cx, Slot};
@@ -81,6 +83,7 @@ pub struct Fleet {
     pub(crate) alerts: AlertTable,
     pub(crate) incidents: IncidentBook,
     pub(crate) locks: LockBook,
+    pub(crate) claims: ClaimBook,
     /// Effects produced outside `handle` (by `restore`), emitted by the next call.
     pub(crate) pending: Vec<Effect>,
     pub(crate) version: u64,
@@ -107,6 +110,7 @@ impl Fleet {
             alerts: AlertTable::default(),
             incidents: IncidentBook::default(),
             locks: LockBook::default(),
+            claims: ClaimBook::default(),
             pending: Vec::new(),
             version: 1,
             want_listing: false,
@@ -250,6 +254,9 @@ impl Fleet {
         if let Some(t) = self.locks.next_deadline(|h| self.task_timeout_of(h)) {
             take(t);
         }
+        if let Some(t) = self.claims.next_deadline(&self.loop_policy().reclaim) {
+            take(t);
+        }
         next
     }
 
@@ -378,7 +385,10 @@ impl Fleet {
             // Lock conditions depend on the lock table, time and slot states; a quiet input
             // (no effect, no timer) changed none of them.
             if scope.all || scope.locks || !out.is_empty() {
-                scope.visible |= self.evaluate_locks(now, out);
+                scope.visible |= self.evaluate_locks(now, out, &mut scope);
+            }
+            if scope.all || scope.locks {
+                self.evaluate_claims(now, out, &mut scope);
             }
             self.wakeup = self.compute_wakeup(&scope);
             // Invariant: only slots in `scope` changed, so refreshing just their cached
@@ -483,7 +493,8 @@ impl Fleet {
         true
     }
 
-    fn evaluate_locks(&mut self, now: Millis, out: &mut Vec<Effect>) -> bool {
+    fn evaluate_locks(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) -> bool {
+        let rule = self.loop_policy().lock_overdue;
         let Fleet {
             locks,
             alerts,
@@ -505,7 +516,15 @@ impl Fleet {
             })
         };
         let fallback = fallback_timeout(roles);
-        locks.evaluate(now, holder, was_slot, fallback, alerts, out)
+        let (changed, raised) =
+            locks.evaluate(now, holder, was_slot, fallback, rule.enabled, alerts, out);
+        for (slot, msg) in raised {
+            let i = self.index.get(&slot).copied();
+            self.on_slot(i, now, out, scope, |s, r, cx| {
+                act_on_loop(s, r, cx, "lock_overdue", rule.action, &msg, &[])
+            });
+        }
+        changed
     }
 
     pub(crate) fn task_timeout_of(&self, holder: Option<&str>) -> Millis {

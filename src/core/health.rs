@@ -11,6 +11,7 @@ use super::alerts::{AlertKind, Severity};
 use super::effect::{Effect, EventKind, SlotMode};
 use super::failure::{has_failure_memory, human, maybe_forget_failures};
 use super::incidents::IncidentCause;
+use super::loops::act_on_loop;
 use super::model::{Health, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
@@ -66,7 +67,11 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
                     "no output, commit or progress for {}",
                     human(now.saturating_sub(base))
                 );
-                cx.raise(&s.name, AlertKind::Stall, Severity::Warning, &msg);
+                let rule = role.loops.stall;
+                if rule.enabled {
+                    cx.raise(&s.name, AlertKind::Stall, Severity::Warning, &msg);
+                    act_on_loop(s, role, cx, "stall", rule.action, &msg, &[]);
+                }
                 cx.incidents.open(
                     now,
                     &s.name,

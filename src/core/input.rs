@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::claims::ClaimObservation;
 use super::command::CommandRequest;
 use super::model::{
-    ActivityKind, DetectorAction, DockerOp, LockObservation, ObservedContainer, TestSummary,
+    ActivityKind, DetectorAction, DockerOp, LockObservation, Millis, ObservedContainer, TestSummary,
 };
 use super::policy::FleetSpec;
 use super::signature::{MAX_LINE_BYTES, MAX_LINES, MAX_REASON_BYTES, clean_text, cut};
@@ -90,17 +91,32 @@ pub enum Input {
     LocksObserved {
         locks: Vec<LockObservation>,
     },
+    /// Claim commits of task locks not reported before, oldest first; `replace` when the
+    /// adapter rescanned the whole history (first scan, rewritten branch).
+    ClaimsObserved {
+        claims: Vec<ClaimObservation>,
+        replace: bool,
+    },
     TestRunRecorded {
         slot: String,
         summary: TestSummary,
     },
-    /// A loop detector's condition holds for `slot`; the core raises one alert and applies
-    /// `action` once per firing.
+    /// Token usage the slot's agent printed since the last report (`rounds` usage lines).
+    UsageObserved {
+        slot: String,
+        tokens: u64,
+        rounds: u32,
+    },
+    /// A log-fed loop detector's condition holds for `slot` (sent again while it holds); the
+    /// core raises one alert and applies `action` once per firing. `since` is when the
+    /// evidence began: a commit by the slot after it means progress, and the firing is ignored.
     DetectorFired {
         slot: String,
         detector: String,
         evidence: Vec<String>,
         action: DetectorAction,
+        #[serde(default)]
+        since: Option<Millis>,
     },
     DetectorCleared {
         slot: String,
@@ -218,11 +234,25 @@ impl Input {
                 detector,
                 evidence,
                 action,
+                since,
             } => Input::DetectorFired {
                 slot,
                 detector: name(detector),
                 evidence: items(evidence, 0).into_iter().map(text).collect(),
                 action,
+                since,
+            },
+            Input::ClaimsObserved { claims, replace } => Input::ClaimsObserved {
+                claims: claims
+                    .into_iter()
+                    .map(|c| ClaimObservation {
+                        task: name(c.task),
+                        holder: c.holder.map(name),
+                        at: c.at,
+                        commit: name(c.commit),
+                    })
+                    .collect(),
+                replace,
             },
             Input::DetectorCleared { slot, detector } => Input::DetectorCleared {
                 slot,
@@ -257,6 +287,7 @@ impl Input {
             | Input::ProbeResult { slot, .. }
             | Input::Activity { slot, .. }
             | Input::TestRunRecorded { slot, .. }
+            | Input::UsageObserved { slot, .. }
             | Input::DetectorFired { slot, .. }
             | Input::DetectorCleared { slot, .. } => Some(slot),
             _ => None,

@@ -26,6 +26,9 @@ pub struct LockView {
     pub stale: bool,
     /// An operator asked for its release and the lock is still there.
     pub release_requested: bool,
+    /// Claims of this task seen upstream (the re-claim loop's counter).
+    #[serde(default)]
+    pub claims: u64,
 }
 
 /// What the lock book needs to know about a holder slot.
@@ -75,6 +78,7 @@ impl LockBook {
                     overdue: same_claim && prev.is_some_and(|p| p.overdue),
                     stale: same_claim && prev.is_some_and(|p| p.stale),
                     holder_is_slot: false,
+                    claims: prev.map_or(0, |p| p.claims),
                     task: o.task,
                     holder: o.holder,
                     claimed_at: o.claimed_at,
@@ -86,19 +90,35 @@ impl LockBook {
         changed
     }
 
-    /// Re-evaluates every lock against the slots and raises/clears alerts.
-    /// `holder` answers for names of current slots; `was_slot` recognises this fleet's slot
-    /// names that no longer exist; `default_timeout` applies to unknown holders.
+    /// Sets each lock's claim counter.
+    pub(crate) fn set_claims(&mut self, total: impl Fn(&str) -> u64) -> bool {
+        let mut changed = false;
+        for l in self.locks.values_mut() {
+            let n = total(&l.task);
+            changed |= n != l.claims;
+            l.claims = n;
+        }
+        changed
+    }
+
+    /// Re-evaluates every lock against the slots and raises/clears alerts (raises only when
+    /// `alerting`). `holder` answers for names of current slots; `was_slot` recognises this
+    /// fleet's slot names that no longer exist; `default_timeout` applies to unknown holders.
+    /// Returns whether anything changed, and the (holder slot, message) of every alert raised
+    /// now whose holder is a current slot, for the detector's action.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn evaluate(
         &mut self,
         now: Millis,
         holder: impl Fn(&str) -> Option<HolderInfo>,
         was_slot: impl Fn(&str) -> bool,
         default_timeout: Millis,
+        alerting: bool,
         alerts: &mut AlertTable,
         out: &mut Vec<Effect>,
-    ) -> bool {
+    ) -> (bool, Vec<(String, String)>) {
         let mut changed = false;
+        let mut raised = Vec::new();
         for l in self.locks.values_mut() {
             let info = l.holder.as_deref().and_then(&holder);
             let gone = info.is_none() && l.holder.as_deref().is_some_and(&was_slot);
@@ -135,18 +155,22 @@ impl LockBook {
                     task: l.task.clone(),
                 },
             };
-            if overdue && !alerts.is_active(&overdue_key) {
+            let current = info.is_some().then(|| l.holder.clone()).flatten();
+            if alerting && overdue && !alerts.is_active(&overdue_key) {
                 let who = l.holder.as_deref().unwrap_or("an unknown holder");
                 let msg = format!("task {} held by {who} for over {}", l.task, human(timeout));
                 alerts.raise(now, overdue_key, Severity::Warning, &msg, &[], out);
-            } else if !overdue {
+                if let Some(slot) = &current {
+                    raised.push((slot.clone(), msg));
+                }
+            } else if !overdue || !alerting {
                 alerts.clear(now, &overdue_key, out);
             }
-            if stale && !alerts.is_active(&stale_key) {
+            if alerting && stale && !alerts.is_active(&stale_key) {
                 let who = l.holder.as_deref().unwrap_or("?");
                 let msg = format!("task {} is locked by {who}, which is not running", l.task);
                 alerts.raise(now, stale_key, Severity::Warning, &msg, &[], out);
-            } else if !stale {
+            } else if !stale || !alerting {
                 alerts.clear(now, &stale_key, out);
             }
             l.overdue = overdue;
@@ -170,7 +194,7 @@ impl LockBook {
         for k in gone {
             alerts.clear(now, &k, out);
         }
-        changed
+        (changed, raised)
     }
 
     /// The earliest time a lock becomes overdue.

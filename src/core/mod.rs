@@ -50,6 +50,7 @@
 //! skips, a decision.
 
 mod alerts;
+mod claims;
 mod command;
 mod dispatch;
 mod effect;
@@ -60,6 +61,7 @@ mod incidents;
 mod input;
 mod lifecycle;
 mod locks;
+mod loops;
 mod model;
 mod policy;
 mod reconcile;
@@ -69,6 +71,7 @@ mod slot;
 mod snapshot;
 
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, Severity};
+pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
@@ -78,6 +81,7 @@ pub use fleet::Fleet;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::Input;
 pub use locks::LockView;
+pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, Health,
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
@@ -89,4 +93,6 @@ pub use policy::{
 };
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
-pub use snapshot::{DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord};
+pub use snapshot::{
+    DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord, UsageView,
+};

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::loops::LoopPolicy;
 use super::model::Millis;
 
 const SECOND: Millis = 1_000;
@@ -56,6 +57,9 @@ pub struct RoleSpec {
     pub preflight: bool,
     /// Grace period between SIGTERM and SIGKILL when stopping.
     pub stop_grace: Millis,
+    /// What the loop detectors do (the fleet's `[loops]`, the same for every role).
+    #[serde(default)]
+    pub loops: LoopPolicy,
 }
 
 impl RoleSpec {
@@ -73,6 +77,7 @@ impl RoleSpec {
             task_timeout: 30 * MINUTE,
             preflight: true,
             stop_grace: 10 * SECOND,
+            loops: LoopPolicy::default(),
         }
     }
 }

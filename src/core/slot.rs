@@ -13,6 +13,7 @@ use super::alerts::{AlertTable, Severity};
 use super::effect::{Effect, EventKind, FleetEvent, SlotMode, SlotRecord};
 use super::incidents::IncidentBook;
 use super::model::{ContainerStatus, Health, Millis, SlotState, TestSummary, Verdict};
+use crate::signals::{BudgetMeter, FailingSetStreak};
 
 /// Test runs kept per slot for the trend.
 pub const TREND_LEN: usize = 20;
@@ -133,6 +134,13 @@ pub(crate) struct Slot {
     pub awaiting_listing: bool,
     /// The slot's earliest deadline, cached by the fleet after each change to the slot.
     pub deadline: Option<Millis>,
+    /// Last commit by the slot seen upstream (progress, for the loop detectors).
+    pub last_commit: Option<Millis>,
+    pub failing: FailingSetStreak,
+    /// Tokens of the current task (`budget_task`) and of the current container run.
+    pub budget: BudgetMeter,
+    pub budget_task: Option<String>,
+    pub session_tokens: u64,
 }
 
 impl Slot {
@@ -158,6 +166,11 @@ impl Slot {
             trend: VecDeque::new(),
             retired: false,
             hold_until: None,
+            last_commit: None,
+            failing: FailingSetStreak::default(),
+            budget: BudgetMeter::default(),
+            budget_task: None,
+            session_tokens: 0,
             awaiting_listing: false,
             deadline: None,
         }

@@ -100,6 +100,19 @@ pub struct SlotView {
     pub open_alerts: u32,
     pub incident_since: Option<Millis>,
     pub metrics: ServiceMetrics,
+    #[serde(default)]
+    pub usage: UsageView,
+}
+
+/// Token usage the slot's agent printed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    /// Since the current container started.
+    pub session_tokens: u64,
+    /// On the task the slot holds (or held last), and the rounds (usage lines) spent on it.
+    pub task: Option<String>,
+    pub task_tokens: u64,
+    pub task_rounds: u32,
 }
 
 pub(crate) fn reason_for(
@@ -190,6 +203,12 @@ impl super::fleet::Fleet {
                     open_alerts: alerts_by_slot.get(s.name.as_str()).copied().unwrap_or(0),
                     incident_since: self.incidents.open_for(&s.name).map(|i| i.opened_at),
                     metrics: self.incidents.slot_metrics(&s.name),
+                    usage: UsageView {
+                        session_tokens: s.session_tokens,
+                        task: s.budget_task.clone(),
+                        task_tokens: s.budget.tokens,
+                        task_rounds: s.budget.rounds,
+                    },
                 }
             })
             .collect();

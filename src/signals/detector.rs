@@ -96,6 +96,11 @@ impl TestRunDetector {
         }
     }
 
+    /// A runner's run is in progress or settling: its lines are test output.
+    pub fn in_run(&self) -> bool {
+        self.owner.is_some()
+    }
+
     /// Lines fed so far (1-based number of the last line).
     pub fn line_no(&self) -> u64 {
         self.line_no

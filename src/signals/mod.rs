@@ -6,11 +6,13 @@
 //! the runner printed.
 //!
 //! Entry points: [`TestRunDetector`] (one per log stream), [`parse_junit`], [`scan_bytes`] /
-//! [`Scanner`] for `drover scan`, [`LineNormalizer`] for loop detection.
+//! [`Scanner`] for `drover scan`, [`OutputLoopDetector`], [`BudgetMeter`] and
+//! [`FailingSetStreak`] for loop detection.
 
 mod ansi;
 mod detector;
 mod junit;
+mod loops;
 mod normalize;
 mod parsers;
 mod run;
@@ -22,9 +24,14 @@ pub use detector::{
     ABANDON_LINES, COOLDOWN_LINES, SAMPLE_WINDOW_LINES, SETTLE_LINES, TestRunDetector,
 };
 pub use junit::{JunitError, parse_junit};
+pub use loops::{
+    BudgetLevel, BudgetLimits, BudgetMeter, EVIDENCE_LINE_BYTES, FailingSetStreak, LoopChange,
+    LoopFinding, MAX_EVIDENCE_LINES, OutputDetector, OutputLimits, OutputLoopDetector,
+    tool_call_key, usage_tokens,
+};
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use run::{
     MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
     TestFailure, TestRun, Verdict,
 };
-pub use scan::{Finding, Scanner, scan_bytes};
+pub use scan::{Finding, ScanLimits, Scanner, scan_bytes, scan_bytes_with};

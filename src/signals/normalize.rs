@@ -50,6 +50,16 @@ pub fn line_hash(normalized: &str) -> u64 {
     foldhash::quality::FixedState::with_seed(HASH_SEED).hash_one(normalized.as_bytes())
 }
 
+/// One hash for a sequence of line hashes (a block of lines), with the same seed.
+pub(crate) fn hash_sequence(hashes: impl Iterator<Item = u64>) -> u64 {
+    use std::hash::Hasher;
+    let mut h = foldhash::quality::FixedState::with_seed(HASH_SEED).build_hasher();
+    for x in hashes {
+        h.write_u64(x);
+    }
+    h.finish()
+}
+
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }

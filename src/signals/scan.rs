@@ -1,5 +1,8 @@
 //! `drover scan` support: run the detectors over a log (or a JUnit XML file) and describe each
-//! finding as one JSON line or as text. Pure: bytes in, findings out.
+//! finding as one JSON line or as text: test runs, and the log-fed loop detectors (output
+//! repetition, repeated blocks, identical tool calls, the same failing tests run after run, the
+//! token budget) with the thresholds a fleet would use. Pure: bytes in, findings out; stamps are
+//! line numbers.
 //!
 //! Invariants: the streaming [`Scanner`] keeps at most one capped partial line between chunks,
 //! so memory stays bounded for any input; `\r` redraws are resolved as the bytes arrive, the
@@ -7,16 +10,53 @@
 
 use serde::Serialize;
 
-use super::ansi::MAX_LINE_BYTES;
+use super::ansi::{LineCleaner, MAX_LINE_BYTES};
 use super::detector::TestRunDetector;
 use super::junit::parse_junit;
-use super::run::TestRun;
+use super::loops::{
+    BudgetLevel, BudgetLimits, BudgetMeter, FailingSetStreak, LoopChange, LoopFinding,
+    OutputLimits, OutputLoopDetector, usage_tokens,
+};
+use super::run::{TestRun, Verdict};
+
+/// The thresholds a scan applies (the `[loops]` section of a config maps onto these).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScanLimits {
+    pub output: Option<OutputLimits>,
+    /// The same failing set this many runs in a row; `None` turns the detector off.
+    pub failing_runs: Option<u32>,
+    pub budget: Option<BudgetLimits>,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        Self {
+            output: Some(OutputLimits::default()),
+            failing_runs: Some(3),
+            budget: Some(BudgetLimits::default()),
+        }
+    }
+}
 
 /// Something drover extracted from a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// A test run; `line` is the 1-based line where its output began.
     TestRun { line: u64, run: TestRun },
+    /// A loop detector fired at `line` (only the first line of each firing is reported).
+    Loop {
+        line: u64,
+        detector: &'static str,
+        evidence: Vec<String>,
+    },
+}
+
+#[derive(Serialize)]
+struct LoopJson<'a> {
+    kind: &'static str,
+    detector: &'a str,
+    line: u64,
+    evidence: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -72,6 +112,17 @@ impl Finding {
                 // Serialising strings, integers and booleans cannot fail.
                 serde_json::to_string(&view).unwrap_or_else(|_| String::from("{}"))
             }
+            Finding::Loop {
+                line,
+                detector,
+                evidence,
+            } => serde_json::to_string(&LoopJson {
+                kind: "loop",
+                detector,
+                line: *line,
+                evidence,
+            })
+            .unwrap_or_else(|_| String::from("{}")),
         }
     }
 
@@ -118,18 +169,36 @@ impl Finding {
                 }
                 s
             }
+            Finding::Loop {
+                line,
+                detector,
+                evidence,
+            } => {
+                let mut s = format!("line {line}: loop detected by {detector}");
+                for e in evidence {
+                    s.push_str("\n  │ ");
+                    s.push_str(e);
+                }
+                s
+            }
         }
     }
 }
 
-/// Scans a whole input: a JUnit XML report (detected by its root element) or a log.
+/// Scans a whole input with the default limits: a JUnit XML report (detected by its root
+/// element) or a log.
 pub fn scan_bytes(input: &[u8]) -> Vec<Finding> {
+    scan_bytes_with(input, ScanLimits::default())
+}
+
+/// [`scan_bytes`] with the given limits.
+pub fn scan_bytes_with(input: &[u8], limits: ScanLimits) -> Vec<Finding> {
     if looks_like_junit(input)
         && let Ok(run) = parse_junit(input)
     {
         return vec![Finding::TestRun { line: 1, run }];
     }
-    let mut scanner = Scanner::new();
+    let mut scanner = Scanner::with_limits(limits);
     let mut findings = scanner.push(input);
     findings.extend(scanner.finish());
     findings
@@ -150,14 +219,29 @@ fn looks_like_junit(input: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct Scanner {
     detector: TestRunDetector,
+    limits: ScanLimits,
+    loops: Option<OutputLoopDetector>,
+    cleaner: LineCleaner,
+    failing: FailingSetStreak,
+    budget: BudgetMeter,
     partial: Vec<u8>,
     pending_cr: bool,
     located: Vec<(u64, TestRun)>,
+    loop_scratch: Vec<LoopFinding>,
+    findings: Vec<Finding>,
 }
 
 impl Scanner {
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limits(ScanLimits::default())
+    }
+
+    pub fn with_limits(limits: ScanLimits) -> Self {
+        Self {
+            loops: limits.output.map(OutputLoopDetector::new),
+            limits,
+            ..Self::default()
+        }
     }
 
     /// Feeds the next chunk of bytes; returns the findings completed by it.
@@ -212,14 +296,76 @@ impl Scanner {
     fn emit_line(&mut self) {
         self.detector
             .feed_line_located(&self.partial, &mut self.located);
+        let line = self.detector.line_no();
+        self.settle_runs();
+        if !self.detector.in_run()
+            && let Some(loops) = self.loops.as_mut()
+        {
+            loops.feed(&self.partial, line, &mut self.loop_scratch);
+            for f in self.loop_scratch.drain(..) {
+                if let LoopChange::Holding {
+                    first: true,
+                    evidence,
+                    ..
+                } = f.change
+                {
+                    self.findings.push(Finding::Loop {
+                        line: f.at,
+                        detector: f.detector.as_str(),
+                        evidence,
+                    });
+                }
+            }
+        }
+        if let Some(limits) = self.limits.budget
+            && let Some(tokens) = usage_tokens(self.cleaner.clean(&self.partial))
+            && let Some(level) = self.budget.add(&limits, tokens, 1)
+            && level > BudgetLevel::Ok
+        {
+            let what = if level == BudgetLevel::Alert {
+                "over budget"
+            } else {
+                "budget warning"
+            };
+            self.findings.push(Finding::Loop {
+                line,
+                detector: "budget",
+                evidence: vec![format!("{what}: {}", self.budget.describe(&limits))],
+            });
+        }
         self.partial.clear();
     }
 
+    /// Moves finished runs into the findings, judging the failing-test streak on the way.
+    fn settle_runs(&mut self) {
+        for (line, run) in std::mem::take(&mut self.located) {
+            if let Some(runs) = self.limits.failing_runs {
+                let failed = run.verdict == Verdict::Fail;
+                let streak = self
+                    .failing
+                    .observe(failed, run.failures.iter().map(|f| f.name.as_str()));
+                if streak == runs.max(1) {
+                    let mut evidence = vec![format!(
+                        "the same {} failing tests in {streak} runs in a row",
+                        self.failing.names().len()
+                    )];
+                    evidence.extend(self.failing.names().iter().take(9).cloned());
+                    self.findings.push(Finding::TestRun { line, run });
+                    self.findings.push(Finding::Loop {
+                        line,
+                        detector: "failing_tests",
+                        evidence,
+                    });
+                    continue;
+                }
+            }
+            self.findings.push(Finding::TestRun { line, run });
+        }
+    }
+
     fn take_findings(&mut self) -> Vec<Finding> {
-        self.located
-            .drain(..)
-            .map(|(line, run)| Finding::TestRun { line, run })
-            .collect()
+        self.settle_runs();
+        std::mem::take(&mut self.findings)
     }
 }
 

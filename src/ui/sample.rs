@@ -41,6 +41,7 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         open_alerts: 0,
         incident_since: None,
         metrics: ServiceMetrics::default(),
+        usage: Default::default(),
     }
 }
 
@@ -239,6 +240,7 @@ pub fn fleet(n: usize) -> Snapshot {
         if let Some(t) = &s.task {
             let stale = matches!(s.state, SlotState::Blocked { .. });
             locks.push(LockView {
+                claims: 1,
                 task: t.task.clone(),
                 holder: Some(name.clone()),
                 claimed_at: t.claimed_at,

@@ -1,0 +1,135 @@
+//! Identical tool calls in a row: the agent asks for the same action again and again, whatever
+//! it prints in between. Recognised forms: stream-JSON `tool_use` items (name + input; the
+//! per-call id is ignored), transcript lines like `⏺ Bash(cargo test)` / `● Read(src/x.rs)`,
+//! and lines starting with `Tool:`, `Tool call:`, `Calling tool` or `[tool]`. Normalised (see
+//! [`crate::signals::normalize_into`]) so a timestamp or counter inside a call does not make
+//! it new. A different call ends the streak (and clears a firing).
+
+use super::{LoopChange, LoopFinding, OutputDetector, OutputLimits, evidence_line};
+use crate::signals::normalize::{line_hash, normalize_into};
+
+/// JSON lines longer than this are not parsed for tool calls (the cleaner caps lines anyway).
+const MAX_JSON_BYTES: usize = 64 * 1024;
+const TEXT_PREFIXES: [&str; 5] = ["tool:", "tool call:", "calling tool", "[tool]", "tool_use:"];
+const BULLETS: [char; 4] = ['⏺', '●', '•', '∙'];
+
+/// The normalised identity of the tool call on this cleaned line, if it is one.
+pub fn tool_call_key(text: &str) -> Option<String> {
+    let t = text.trim_start();
+    let raw = if t.starts_with('{') {
+        json_tool_calls(t)?
+    } else if let Some(rest) = t.strip_prefix(BULLETS) {
+        let rest = rest.trim_start();
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+            .unwrap_or(rest.len());
+        if name_len == 0 || !rest.get(name_len..)?.starts_with('(') {
+            return None;
+        }
+        rest.to_string()
+    } else {
+        let head: String = t.chars().take(16).collect::<String>().to_ascii_lowercase();
+        TEXT_PREFIXES.iter().find(|p| head.starts_with(*p))?;
+        t.to_string()
+    };
+    let mut key = String::with_capacity(raw.len());
+    normalize_into(&raw, &mut key);
+    Some(key)
+}
+
+fn json_tool_calls(line: &str) -> Option<String> {
+    if line.len() > MAX_JSON_BYTES || !line.contains("tool_use") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let mut calls = Vec::new();
+    collect_tool_uses(&value, &mut calls, 0);
+    (!calls.is_empty()).then(|| calls.join(" ; "))
+}
+
+fn collect_tool_uses(v: &serde_json::Value, out: &mut Vec<String>, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.get("type").and_then(|t| t.as_str()) == Some("tool_use") {
+                let name = map.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+                let input = map.get("input").map(|i| i.to_string()).unwrap_or_default();
+                out.push(format!("{name}({input})"));
+                return;
+            }
+            for child in map.values() {
+                collect_tool_uses(child, out, depth + 1);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for child in items {
+                collect_tool_uses(child, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct ToolCallStreak {
+    repeats: u32,
+    last: Option<u64>,
+    count: u32,
+    since: u64,
+    sample: String,
+    firing: bool,
+}
+
+impl ToolCallStreak {
+    pub(super) fn new(limits: &OutputLimits) -> Self {
+        Self {
+            repeats: limits.tool_call_repeats.max(2),
+            last: None,
+            count: 0,
+            since: 0,
+            sample: String::new(),
+            firing: false,
+        }
+    }
+
+    pub(super) fn feed(&mut self, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+        let Some(key) = tool_call_key(text) else {
+            return;
+        };
+        let hash = line_hash(&key);
+        if self.last == Some(hash) {
+            self.count = self.count.saturating_add(1);
+        } else {
+            if self.firing {
+                self.firing = false;
+                out.push(LoopFinding {
+                    detector: OutputDetector::ToolCallRepetition,
+                    at: stamp,
+                    change: LoopChange::Cleared,
+                });
+            }
+            self.last = Some(hash);
+            self.count = 1;
+            self.since = stamp;
+            self.sample = evidence_line(text.trim());
+        }
+        if self.count >= self.repeats {
+            let first = !self.firing;
+            self.firing = true;
+            out.push(LoopFinding {
+                detector: OutputDetector::ToolCallRepetition,
+                at: stamp,
+                change: LoopChange::Holding {
+                    first,
+                    since: self.since,
+                    evidence: vec![
+                        format!("the same tool call {} times in a row", self.count),
+                        self.sample.clone(),
+                    ],
+                },
+            });
+        }
+    }
+}
