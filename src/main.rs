@@ -147,7 +147,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scan(args) => {
             let mut out = std::io::stdout().lock();
-            drover::cli::scan::scan(&args.files, args.json, &mut out)?;
+            let limits = drover::cli::scan::limits(cli.config.as_deref())?;
+            drover::cli::scan::scan(&args.files, args.json, limits, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::AgentSim(opts) => {

@@ -1,16 +1,30 @@
 //! `drover scan`: runs drover's log signal extraction over files or stdin and prints each
-//! finding, so users can check drover against their own agents' logs.
+//! finding — test runs and loop-detector firings — so users can check drover (and their
+//! `[loops]` thresholds) against their own agents' logs. The thresholds come from the config
+//! when one is given or found, else the defaults.
 
 use std::io::{Read, Write};
 
 use anyhow::Context;
 
-use crate::signals::{Finding, Scanner};
+use crate::config::ConfigError;
+use crate::signals::{Finding, ScanLimits, Scanner};
+
+/// The limits of the config given or found (`drover scan` works without one: defaults).
+pub fn limits(explicit: Option<&std::path::Path>) -> anyhow::Result<ScanLimits> {
+    let path = match crate::config::locate(explicit) {
+        Ok(p) => p,
+        Err(ConfigError::NotFound { .. }) if explicit.is_none() => return Ok(ScanLimits::default()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(crate::config::load(&path)?.file.loops.scan_limits())
+}
 
 /// Scans `files` (stdin when empty); returns how many findings were printed.
 pub fn scan(
     files: &[std::path::PathBuf],
     json: bool,
+    limits: ScanLimits,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     let mut printed = 0;
@@ -34,7 +48,7 @@ pub fn scan(
     }
     let mut buf = vec![0u8; 64 * 1024];
     for mut source in sources {
-        let mut scanner = Scanner::new();
+        let mut scanner = Scanner::with_limits(limits);
         loop {
             let n = source.read(&mut buf).context("reading input")?;
             if n == 0 {

@@ -57,7 +57,7 @@ pub struct LockStatus {
     pub holder: Option<String>,
     pub claimed_at: u64,
     /// Lock files held for this task (a task is claimed by one lock file).
-    pub claims: u32,
+    pub claims: u64,
     pub stale: bool,
 }
 
@@ -150,7 +150,7 @@ impl StatusView {
                 task: l.task.clone(),
                 holder: l.holder.clone(),
                 claimed_at: l.claimed_at,
-                claims: 1,
+                claims: l.claims,
                 stale: l.stale,
             })
             .collect();

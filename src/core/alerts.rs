@@ -261,6 +261,40 @@ impl AlertTable {
     }
 }
 
+/// Decides which alerts a human is told about (bell, desktop notification, hook): warnings
+/// and worse, not acknowledged, once per alert — again only if its severity goes up. Feed it
+/// every alert record seen (raised, updated, or the active list of a snapshot).
+#[derive(Clone, Debug, Default)]
+pub struct NotifyGate {
+    told: BTreeMap<u64, Severity>,
+}
+
+impl NotifyGate {
+    /// True when `alert` should be notified now (and records that it was).
+    pub fn admit(&mut self, alert: &Alert) -> bool {
+        if alert.cleared_at.is_some() {
+            self.told.remove(&alert.id);
+            return false;
+        }
+        if alert.acked.is_some() || alert.severity < Severity::Warning {
+            return false;
+        }
+        match self.told.get(&alert.id) {
+            Some(s) if *s >= alert.severity => false,
+            _ => {
+                self.told.insert(alert.id, alert.severity);
+                true
+            }
+        }
+    }
+
+    /// Forgets alerts that are no longer active (bounded memory for a face that only sees
+    /// snapshots, not clearing records).
+    pub fn retain(&mut self, active: impl Fn(u64) -> bool) {
+        self.told.retain(|id, _| active(*id));
+    }
+}
+
 fn bounded_evidence(lines: &[String]) -> Vec<String> {
     // The start is at most `len`, so the slice cannot be out of range.
     lines[lines.len().saturating_sub(MAX_EVIDENCE)..]
@@ -309,6 +343,30 @@ mod tests {
         assert_eq!(out.len(), 3);
         t.raise(4_000, key, Severity::Warning, "stalled", &[], &mut out);
         assert_eq!(out.len(), 4, "a cleared condition can fire again");
+    }
+
+    #[test]
+    fn the_gate_tells_once_per_alert_and_again_on_escalation_only() {
+        let mut t = AlertTable::default();
+        let mut out = Vec::new();
+        let key = AlertKey::slot("a-1", AlertKind::Stall);
+        t.raise(1, key.clone(), Severity::Info, "meh", &[], &mut out);
+        let mut gate = NotifyGate::default();
+        let current = |t: &AlertTable| t.active().next().cloned().unwrap();
+        assert!(!gate.admit(&current(&t)), "info needs no human");
+        t.raise(2, key.clone(), Severity::Warning, "bad", &[], &mut out);
+        assert!(matches!(out.last(), Some(Effect::UpdateAlert(_))));
+        assert!(gate.admit(&current(&t)));
+        assert!(!gate.admit(&current(&t)), "told once");
+        t.raise(3, key.clone(), Severity::Critical, "worse", &[], &mut out);
+        assert!(gate.admit(&current(&t)), "escalation is told");
+        t.ack(4, &AlertRef::Key(key.clone()), "ops", &mut out);
+        t.clear(5, &key, &mut out);
+        t.raise(6, key.clone(), Severity::Critical, "again", &[], &mut out);
+        let again = current(&t);
+        t.ack(7, &AlertRef::Key(key.clone()), "ops", &mut out);
+        assert!(!gate.admit(&current(&t)), "acknowledged: silent");
+        assert!(gate.admit(&again), "a cleared condition that fires again is told again");
     }
 
     #[test]

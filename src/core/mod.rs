@@ -70,7 +70,7 @@ mod signature;
 mod slot;
 mod snapshot;
 
-pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, Severity};
+pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
 pub use effect::{

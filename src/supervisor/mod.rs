@@ -11,6 +11,7 @@ pub mod fleet_spec;
 mod followers;
 mod http_probe;
 mod link;
+mod notify;
 mod output;
 mod persist;
 mod upstream;
@@ -203,6 +204,7 @@ pub async fn start(
         followers,
         hub: hub.clone(),
         limits,
+        hook: notify::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name),
         config: Arc::clone(&cfg),
         upstream,
         opts,
@@ -238,6 +240,7 @@ struct Driver {
     limits: FollowLimits,
     config: Arc<Config>,
     upstream: Option<upstream::UpstreamLink>,
+    hook: Option<notify::AlertHook>,
     opts: SupervisorOptions,
 }
 
@@ -308,6 +311,9 @@ impl Driver {
             .fleet
             .handle(now_ms(), Input::SpecChanged { spec: plan.core });
         self.run_effects(effects).await;
+        if cfg.file.notify != self.config.file.notify {
+            self.hook = notify::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name);
+        }
         self.config = Arc::new(cfg);
         Ok(())
     }
@@ -351,8 +357,9 @@ impl Driver {
                 self.inputs_tx.clone(),
                 self.writer.clone(),
             );
+            let watch = output::OutputWatch::from_config(&self.config.file.loops);
             let sink = || -> Box<dyn crate::docker::follow::LineSink> {
-                Box::new(output::AgentOutput::new(slot, inputs, writer))
+                Box::new(output::AgentOutput::new(slot, inputs, writer, watch))
             };
             self.followers.ensure(target, sink);
         }
@@ -376,9 +383,17 @@ impl Driver {
                 }
                 Effect::RaiseAlert(a) => {
                     tracing::warn!(target: "drover::alerts", slot = a.key.slot.as_deref().unwrap_or("-"), kind = a.key.kind.name(), "{}", a.message);
+                    if let Some(hook) = self.hook.as_mut() {
+                        hook.observe(&a);
+                    }
                     persist::alert_op(&a)
                 }
-                Effect::UpdateAlert(a) | Effect::ClearAlert(a) => persist::alert_op(&a),
+                Effect::UpdateAlert(a) | Effect::ClearAlert(a) => {
+                    if let Some(hook) = self.hook.as_mut() {
+                        hook.observe(&a);
+                    }
+                    persist::alert_op(&a)
+                }
                 Effect::OpenIncident(i) | Effect::CloseIncident(i) => persist::incident_op(&i),
                 Effect::ReleaseLock { task, who, why } => {
                     match &self.upstream {

@@ -1,38 +1,147 @@
 //! What drover does with each line an agent prints (besides storing it): signs of life for
-//! stall detection, throttled so a chatty agent costs one input per interval, and test runs
-//! parsed from runner output — recorded in full in the store and summarised for the core.
+//! stall detection, throttled so a chatty agent costs one input per interval; test runs parsed
+//! from runner output — recorded in full in the store and summarised for the core; the
+//! log-fed loop detectors (output repetition, repeated blocks, identical tool calls), whose
+//! firings go to the core with the log time their evidence began; and printed token usage.
 //!
-//! Invariant: the sink never blocks the log stream; if the loop's queue is full a sign of life
-//! is dropped (harmless) and a test run is logged as lost.
+//! Invariant: the sink never blocks the log stream. If the loop's queue is full a sign of life
+//! or a repeated firing is dropped (harmless: firings repeat while they hold); a clearing and
+//! usage are kept and retried with the next line; a test run is logged as lost.
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::core::{ActivityKind, Input, TestSummary, Verdict as CoreVerdict};
+use crate::config::LoopsSection;
+use crate::core::{ActivityKind, DetectorAction, Input, TestSummary, Verdict as CoreVerdict};
 use crate::docker::follow::LineSink;
-use crate::signals::{TestRun, TestRunDetector, Verdict};
+use crate::signals::{
+    LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
+    TestRunDetector, Verdict, usage_tokens,
+};
 use crate::store::{StoreOp, StoreWriter};
 
 /// At most one activity input per slot per this interval.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(5);
+/// Inputs held for retry while the loop's queue is full (clearings only; usage is summed).
+const MAX_HELD: usize = 32;
+
+/// Which log-fed detectors run on agent output, from `[loops]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutputWatch {
+    pub output: Option<OutputLimits>,
+    pub action: DetectorAction,
+    pub usage: bool,
+}
+
+impl OutputWatch {
+    pub fn from_config(loops: &LoopsSection) -> Self {
+        Self {
+            output: loops.output_limits(),
+            action: loops.output_action(),
+            usage: loops.budget.enabled,
+        }
+    }
+}
 
 pub struct AgentOutput {
     slot: String,
     inputs: mpsc::Sender<Input>,
     writer: StoreWriter,
     tests: TestRunDetector,
+    loops: Option<OutputLoopDetector>,
+    action: DetectorAction,
+    usage: Option<LineCleaner>,
+    findings: Vec<LoopFinding>,
+    /// Clearings the queue had no room for, oldest first.
+    held: Vec<Input>,
+    /// Usage not reported yet (tokens, rounds).
+    unsent_usage: (u64, u32),
     last_activity: Option<Instant>,
 }
 
 impl AgentOutput {
-    pub fn new(slot: String, inputs: mpsc::Sender<Input>, writer: StoreWriter) -> Self {
+    pub fn new(
+        slot: String,
+        inputs: mpsc::Sender<Input>,
+        writer: StoreWriter,
+        watch: OutputWatch,
+    ) -> Self {
         Self {
             slot,
             inputs,
             writer,
             tests: TestRunDetector::new(),
+            loops: watch.output.map(OutputLoopDetector::new),
+            action: watch.action,
+            usage: watch.usage.then(LineCleaner::new),
+            findings: Vec::new(),
+            held: Vec::new(),
+            unsent_usage: (0, 0),
             last_activity: None,
+        }
+    }
+
+    fn retry_held(&mut self) {
+        while let Some(input) = self.held.first().cloned() {
+            if self.inputs.try_send(input).is_err() {
+                return;
+            }
+            self.held.remove(0);
+        }
+    }
+
+    fn report_loops(&mut self) {
+        for f in std::mem::take(&mut self.findings) {
+            let detector = f.detector.as_str().to_string();
+            match f.change {
+                LoopChange::Holding {
+                    first,
+                    since,
+                    evidence,
+                } => {
+                    let sent = self.inputs.try_send(Input::DetectorFired {
+                        slot: self.slot.clone(),
+                        detector,
+                        evidence,
+                        action: self.action,
+                        since: Some(since),
+                    });
+                    if first && sent.is_err() {
+                        tracing::warn!(
+                            slot = self.slot,
+                            "loop firing not reported yet: the supervisor queue is full"
+                        );
+                    }
+                }
+                LoopChange::Cleared => {
+                    let input = Input::DetectorCleared {
+                        slot: self.slot.clone(),
+                        detector,
+                    };
+                    if !self.held.is_empty() || self.inputs.try_send(input.clone()).is_err() {
+                        if self.held.len() >= MAX_HELD {
+                            self.held.remove(0);
+                        }
+                        self.held.push(input);
+                    }
+                }
+            }
+        }
+    }
+
+    fn report_usage(&mut self) {
+        let (tokens, rounds) = self.unsent_usage;
+        if rounds == 0 {
+            return;
+        }
+        let input = Input::UsageObserved {
+            slot: self.slot.clone(),
+            tokens,
+            rounds,
+        };
+        if self.inputs.try_send(input).is_ok() {
+            self.unsent_usage = (0, 0);
         }
     }
 
@@ -86,15 +195,34 @@ impl LineSink for AgentOutput {
                 kind: ActivityKind::Log,
             });
         }
+        self.retry_held();
         for run in self.tests.feed_line(text.as_bytes()) {
             self.record(ts_ms, run);
         }
+        // Runner output is judged by the failing-test streak, not as repetition.
+        if !self.tests.in_run()
+            && let Some(loops) = self.loops.as_mut()
+        {
+            loops.feed(text.as_bytes(), ts_ms, &mut self.findings);
+            if !self.findings.is_empty() {
+                self.report_loops();
+            }
+        }
+        if let Some(cleaner) = self.usage.as_mut()
+            && let Some(tokens) = usage_tokens(cleaner.clean(text.as_bytes()))
+        {
+            self.unsent_usage.0 = self.unsent_usage.0.saturating_add(tokens);
+            self.unsent_usage.1 = self.unsent_usage.1.saturating_add(1);
+        }
+        self.report_usage();
     }
 
     fn end(&mut self) {
         for run in self.tests.finish() {
             self.record(crate::supervisor::now_ms(), run);
         }
+        self.retry_held();
+        self.report_usage();
     }
 }
 

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::core::{ActivityKind, Input, LockObservation};
+use crate::core::{ActivityKind, ClaimObservation, Input, LockObservation};
 use crate::upstream::{
     ClaimEventKind, ProgressSnapshot, UpstreamRepo, UpstreamUpdate, WatchOptions, spawn_watcher,
 };
@@ -80,11 +80,47 @@ pub async fn spawn(
             if inputs.send(Input::LocksObserved { locks }).await.is_err() {
                 return;
             }
-            for ev in &update.new_history_entries {
-                // A claim or release commit is a sign of life of the slot that holds the task.
-                if matches!(ev.kind, ClaimEventKind::Claimed | ClaimEventKind::Released)
-                    && let Some(slot) = ev.holder.name()
+            let claims: Vec<ClaimObservation> = update
+                .new_history_entries
+                .iter()
+                .filter(|ev| ev.kind == ClaimEventKind::Claimed)
+                .map(|ev| ClaimObservation {
+                    task: ev.task.clone(),
+                    holder: ev.holder.name().map(str::to_string),
+                    at: u64::try_from(ev.time_ms).unwrap_or(0),
+                    commit: ev.commit.clone(),
+                })
+                .collect();
+            if (update.history_rescanned || !claims.is_empty())
+                && inputs
+                    .send(Input::ClaimsObserved {
+                        claims,
+                        replace: update.history_rescanned,
+                    })
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            // New commits are signs of life (and progress) of the slots that made them; a
+            // first scan's old commits are not. Several commits by one slot count once.
+            if !update.history_rescanned {
+                let mut authors: Vec<&str> = Vec::new();
+                let holders = update
+                    .new_history_entries
+                    .iter()
+                    .filter_map(|ev| ev.holder.name());
+                for name in update
+                    .commit_authors
+                    .iter()
+                    .map(|(a, _)| a.as_str())
+                    .chain(holders)
                 {
+                    if !authors.contains(&name) {
+                        authors.push(name);
+                    }
+                }
+                for slot in authors {
                     let _ = inputs.try_send(Input::Activity {
                         slot: slot.to_string(),
                         kind: ActivityKind::Commit,

@@ -60,6 +60,7 @@ pub struct Face {
     fetching_events: bool,
     snapshot_open: bool,
     progress_open: bool,
+    notifier: Option<super::notify::TerminalNotifier>,
 }
 
 /// Milliseconds since the epoch, from the wall clock.
@@ -132,7 +133,21 @@ impl Face {
             fetching_events: false,
             snapshot_open: true,
             progress_open: true,
+            notifier: None,
         })
+    }
+
+    /// Sends bell and desktop notifications (as `[notify]` says) to `out` for alerts that
+    /// become active from now on.
+    pub fn notify_to(&mut self, out: Box<dyn std::io::Write + Send>) {
+        let mut n = super::notify::TerminalNotifier::new(
+            self.opts.bell,
+            self.opts.desktop,
+            self.opts.tmux,
+            out,
+        );
+        n.on_snapshot(&self.snap);
+        self.notifier = Some(n);
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -221,6 +236,9 @@ impl Face {
                         if snap.version != self.snap.version {
                             self.snap = snap;
                             self.ui.on_snapshot(&self.snap);
+                            if let Some(n) = self.notifier.as_mut() {
+                                n.on_snapshot(&self.snap);
+                            }
                             if self.ui.logs_visible() {
                                 self.ui.sync_logs(&*self.channels.logs);
                             }

@@ -18,6 +18,7 @@ pub mod keymap;
 pub mod layout;
 pub mod logview;
 pub mod markdown;
+pub mod notify;
 pub mod palette;
 pub mod render;
 pub mod sample;
@@ -183,6 +184,9 @@ pub struct UiOptions {
     pub roles: BTreeMap<String, RoleInfo>,
     /// Passed to `docker -H` for the take-over shell.
     pub docker_host: Option<String>,
+    /// `[notify]`: bell and desktop notifications for alerts that need a human.
+    pub bell: bool,
+    pub desktop: bool,
 }
 
 impl UiOptions {
@@ -205,6 +209,8 @@ impl UiOptions {
                 .map(|r| (r.name.clone(), RoleInfo::from(r)))
                 .collect(),
             docker_host: cfg.file.fleet.docker_host.clone(),
+            bell: cfg.file.notify.bell,
+            desktop: cfg.file.notify.desktop,
         })
     }
 
@@ -220,6 +226,8 @@ impl UiOptions {
             who: "operator".into(),
             roles: BTreeMap::new(),
             docker_host: None,
+            bell: false,
+            desktop: false,
         }
     }
 }
@@ -241,6 +249,7 @@ pub enum UiError {
 /// Runs the TUI on the real terminal until the operator quits.
 pub async fn run(channels: FaceChannels, opts: UiOptions) -> anyhow::Result<()> {
     let mut face = Face::new(channels, opts)?;
+    face.notify_to(Box::new(std::io::stdout()));
     let mut terminal = ratatui::try_init()?;
     let result = loop {
         // A new reader each round: none may exist while the shell owns stdin.

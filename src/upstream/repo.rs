@@ -35,6 +35,8 @@ pub struct UpstreamUpdate {
     pub history_rescanned: bool,
     /// PROGRESS.md, only when it changed since the previous update.
     pub progress: Option<ProgressSnapshot>,
+    /// Author name and commit time of new commits (the newest 1000), oldest first.
+    pub commit_authors: Vec<(String, i64)>,
 }
 
 /// What identifies the PROGRESS content last sent, to send it only when it changes.
@@ -250,6 +252,7 @@ impl UpstreamRepo {
             new_history_entries: refresh.new_entries,
             history_rescanned: refresh.history_rescanned,
             progress,
+            commit_authors: refresh.commit_authors,
         }))
     }
 

@@ -54,7 +54,13 @@ pub struct RefreshSummary {
     pub history_rescanned: bool,
     /// Commits walked by this refresh.
     pub commits_walked: usize,
+    /// Author name and time of the newest commits walked (at most [`MAX_AUTHORS_REPORTED`]),
+    /// oldest first: signs of life of the slots that made them.
+    pub commit_authors: Vec<(String, i64)>,
 }
+
+/// Commit authors reported per refresh at most (a first scan of a big repo walks them all).
+pub const MAX_AUTHORS_REPORTED: usize = 1000;
 
 /// A change to one file under the locks folder between two trees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +138,14 @@ impl Scanner<'_> {
             let commit = self.repo.find_commit(oid).git("reading a commit")?;
             self.process_commit(state, &commit, &mut summary.new_entries)?;
             summary.commits_walked += 1;
+            if summary.commit_authors.len() >= MAX_AUTHORS_REPORTED {
+                summary.commit_authors.remove(0);
+            }
+            let author = commit.author();
+            summary.commit_authors.push((
+                String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                commit_time_ms(&commit),
+            ));
         }
         state.tip = Some(new_tip);
         Ok(summary)

@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use crate::core::{Severity, Snapshot};
+use crate::core::{AlertKind, LockView, Severity, Snapshot};
 use crate::theme::Theme;
 use crate::ui::app::{alerts_sorted, locks_sorted};
 use crate::ui::state::UiState;
@@ -47,7 +47,7 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
         return;
     }
     let header = Row::new(
-        ["TASK", "HOLDER", "HOLDER STATE", "AGE", "MARKS"]
+        ["TASK", "HOLDER", "HOLDER STATE", "AGE", "CLAIMS", "MARKS"]
             .map(|h| Cell::from(h).style(style::muted(theme).add_modifier(Modifier::BOLD))),
     );
     let rows: Vec<Row> = locks
@@ -86,6 +86,7 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
                 Cell::from(sanitize(&holder)),
                 Cell::from(holder_state),
                 Cell::from(age(ui.now_ms, Some(l.claimed_at))),
+                Cell::from(claims_cell(snap, l, theme)),
                 Cell::from(Line::from(marks)),
             ])
         })
@@ -94,6 +95,7 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
         Constraint::Fill(1),
         Constraint::Length(16),
         Constraint::Length(13),
+        Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(19),
     ];
@@ -104,6 +106,20 @@ pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, t
         .row_highlight_style(style::selection(theme));
     let mut state = TableState::default().with_selected(Some(ui.locks_selected));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The claim counter, highlighted while the task has a re-claim alert.
+fn claims_cell<'a>(snap: &Snapshot, l: &LockView, theme: &Theme) -> Span<'a> {
+    let looping = snap
+        .alerts
+        .iter()
+        .any(|a| matches!(&a.key.kind, AlertKind::Reclaim { task } if *task == l.task));
+    let text = format!("{}", l.claims);
+    if looping {
+        Span::styled(format!("{text} ↻"), style::severity_style(theme, Severity::Warning))
+    } else {
+        Span::raw(text)
+    }
 }
 
 pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, theme: &Theme) {
