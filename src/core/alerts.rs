@@ -366,7 +366,10 @@ mod tests {
         let again = current(&t);
         t.ack(7, &AlertRef::Key(key.clone()), "ops", &mut out);
         assert!(!gate.admit(&current(&t)), "acknowledged: silent");
-        assert!(gate.admit(&again), "a cleared condition that fires again is told again");
+        assert!(
+            gate.admit(&again),
+            "a cleared condition that fires again is told again"
+        );
     }
 
     #[test]

@@ -360,7 +360,8 @@ impl Agent<'_> {
                     now_rfc3339()
                 ),
                 format!(
-                    "{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":3,\"usage\":{{\"input_tokens\":{},\"output_tokens\":{}}}}}",
+                    "{{\"type\":\"assistant\",\"message\":{{\"id\":\"msg_{:016x}\",\"usage\":{{\"input_tokens\":{},\"output_tokens\":{}}}}}}}",
+                    self.rng.u64(..),
                     self.rng.u32(4_000..6_000),
                     self.rng.u32(400..800)
                 ),

@@ -3,7 +3,8 @@
 //! directory names, ANSI colour, spacing) normalise to the same text and hash.
 //!
 //! Replacements: `<ts>` for dates and times, `<uuid>`, `<hex>` for hex ids of 7+ characters
-//! that mix digits and letters (or start with `0x`), `<n>` for every run of digits (with a
+//! that mix digits and letters (or start with `0x`), `<id>` for 16+ letters and digits mixing
+//! both (generated ids; ids may be glued to a `req_`-like prefix), `<n>` for every run of digits (with a
 //! decimal part), `<tmp>` for the directory right after `/tmp/`, `/var/tmp/`, `/var/folders/`
 //! or `/dev/shm/`. Whitespace runs become one space and the ends are trimmed.
 //!
@@ -104,19 +105,26 @@ pub fn normalize_into(text: &str, out: &mut String) {
             }
             continue;
         }
-        if at_boundary {
+        // Ids are often glued to a prefix (`req_3f2a9c1b`, `toolu_01AbC…`, `run-9f8e7d6c`).
+        let at_id_boundary = i == 0 || b.get(i - 1).is_some_and(|&p| !p.is_ascii_alphanumeric());
+        if at_id_boundary {
             if let Some(n) = match_uuid(b, i) {
                 out.push_str("<uuid>");
                 i += n;
                 continue;
             }
-            if let Some(n) = match_timestamp(b, i) {
+            if at_boundary && let Some(n) = match_timestamp(b, i) {
                 out.push_str("<ts>");
                 i += n;
                 continue;
             }
             if let Some(n) = match_hex(b, i) {
                 out.push_str("<hex>");
+                i += n;
+                continue;
+            }
+            if let Some(n) = match_long_id(b, i) {
+                out.push_str("<id>");
                 i += n;
                 continue;
             }
@@ -205,6 +213,18 @@ fn match_hex(b: &[u8], i: usize) -> Option<usize> {
     (digits && letters).then_some(n)
 }
 
+/// A generated id: 16+ letters and digits, mixing both (base62 message and tool-call ids).
+fn match_long_id(b: &[u8], i: usize) -> Option<usize> {
+    let run = b.get(i..).unwrap_or_default();
+    let n = run.iter().take_while(|x| x.is_ascii_alphanumeric()).count();
+    if n < 16 || !ends_word(b, i + n) {
+        return None;
+    }
+    let run = run.get(..n)?;
+    let digits = run.iter().filter(|x| x.is_ascii_digit()).count();
+    (digits >= 2 && digits < n).then_some(n)
+}
+
 fn digits(b: &[u8], i: usize, n: usize) -> bool {
     (i..i + n).all(|k| b.get(k).is_some_and(u8::is_ascii_digit))
 }
@@ -280,6 +300,14 @@ mod tests {
             "at <ts> wrote /tmp/<tmp>/out.txt ok"
         );
         assert_eq!(norm("pointer 0x7ffd5e8c done"), "pointer <hex> done");
+        assert_eq!(
+            norm("(req_0a1b2c3d) (req_9f8e7d6c)"),
+            "(req_<hex>) (req_<hex>)"
+        );
+        assert_eq!(
+            norm(r#"{"id":"toolu_01A2bCdEfGhIjKlMnOpQ"}"#),
+            r#"{"id":"toolu_<id>"}"#
+        );
         assert_eq!(norm("   spaced\t\tout  "), "spaced out");
     }
 

@@ -59,7 +59,9 @@ impl AlertHook {
             let _permit = permit;
             match run_hook(&command, payload.to_string(), timeout).await {
                 Ok(()) => tracing::debug!(alert = id, "notification hook ran"),
-                Err(e) => tracing::warn!(alert = id, hook = ?command, "notification hook failed: {e}"),
+                Err(e) => {
+                    tracing::warn!(alert = id, hook = ?command, "notification hook failed: {e}")
+                }
             }
         });
     }

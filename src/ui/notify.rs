@@ -111,6 +111,9 @@ mod tests {
     fn tmux_passthrough_doubles_escapes() {
         let seq = desktop_sequence("t", "b", true);
         let text = String::from_utf8(seq).unwrap();
-        assert!(text.starts_with("\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\"), "{text:?}");
+        assert!(
+            text.starts_with("\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\"),
+            "{text:?}"
+        );
     }
 }

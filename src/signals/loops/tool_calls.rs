@@ -1,7 +1,8 @@
 //! Identical tool calls in a row: the agent asks for the same action again and again, whatever
 //! it prints in between. Recognised forms: stream-JSON `tool_use` items (name + input; the
 //! per-call id is ignored), transcript lines like `⏺ Bash(cargo test)` / `● Read(src/x.rs)`,
-//! and lines starting with `Tool:`, `Tool call:`, `Calling tool` or `[tool]`. Normalised (see
+//! and lines starting (after an optional `[tag]`) with `Tool:`, `Tool call:`, `Calling tool` or
+//! `[tool]`. Normalised (see
 //! [`crate::signals::normalize_into`]) so a timestamp or counter inside a call does not make
 //! it new. A different call ends the streak (and clears a firing).
 
@@ -10,7 +11,7 @@ use crate::signals::normalize::{line_hash, normalize_into};
 
 /// JSON lines longer than this are not parsed for tool calls (the cleaner caps lines anyway).
 const MAX_JSON_BYTES: usize = 64 * 1024;
-const TEXT_PREFIXES: [&str; 5] = ["tool:", "tool call:", "calling tool", "[tool]", "tool_use:"];
+const TEXT_PREFIXES: [&str; 4] = ["tool:", "tool call:", "calling tool", "tool_use:"];
 const BULLETS: [char; 4] = ['⏺', '●', '•', '∙'];
 
 /// The normalised identity of the tool call on this cleaned line, if it is one.
@@ -28,8 +29,15 @@ pub fn tool_call_key(text: &str) -> Option<String> {
         }
         rest.to_string()
     } else {
+        // A wrapper's tag (`[agent] tool call: …`) is not part of the call.
+        let (tag, t) = match t.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((tag, rest)) if tag.len() <= 32 => (tag, rest.trim_start()),
+            _ => ("", t),
+        };
         let head: String = t.chars().take(16).collect::<String>().to_ascii_lowercase();
-        TEXT_PREFIXES.iter().find(|p| head.starts_with(*p))?;
+        if !tag.eq_ignore_ascii_case("tool") && !TEXT_PREFIXES.iter().any(|p| head.starts_with(p)) {
+            return None;
+        }
         t.to_string()
     };
     let mut key = String::with_capacity(raw.len());

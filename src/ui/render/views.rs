@@ -116,7 +116,10 @@ fn claims_cell<'a>(snap: &Snapshot, l: &LockView, theme: &Theme) -> Span<'a> {
         .any(|a| matches!(&a.key.kind, AlertKind::Reclaim { task } if *task == l.task));
     let text = format!("{}", l.claims);
     if looping {
-        Span::styled(format!("{text} ↻"), style::severity_style(theme, Severity::Warning))
+        Span::styled(
+            format!("{text} ↻"),
+            style::severity_style(theme, Severity::Warning),
+        )
     } else {
         Span::raw(text)
     }
