@@ -85,6 +85,39 @@ async fn the_demo_story_happens_and_clean_removes_it() {
         "claims in upstream:\n{log}"
     );
 
+    // The looper's repeated output became one loop alert (with the repeated lines as
+    // evidence), and its printed token usage a budget alert.
+    let alerts = store.active_alerts().await.unwrap();
+    let of_looper = |detector: &str| {
+        alerts.iter().find(|a| {
+            a["key"]["slot"] == "looper-1"
+                && a["key"]["kind"]["kind"] == "loop"
+                && a["key"]["kind"]["detector"] == detector
+        })
+    };
+    let repetition = of_looper("output_repetition")
+        .unwrap_or_else(|| panic!("looper loop alert in {alerts:#?}\n{stderr}"));
+    assert!(
+        repetition["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("Bash(cargo build -p engine")),
+        "{repetition}"
+    );
+    assert!(
+        of_looper("budget").is_some(),
+        "looper budget alert in {alerts:#?}"
+    );
+    assert!(
+        !alerts.iter().any(|a| a["key"]["slot"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("worker-"))
+            && a["key"]["kind"]["kind"] == "loop"
+            && a["key"]["kind"]["detector"] != "budget"),
+        "healthy workers raise no loop alert: {alerts:#?}"
+    );
+
     // Test runs parsed from the agents' real-format runner output, with consistent counts.
     let mut runs = Vec::new();
     for w in ["worker-1", "worker-2", "worker-3", "flaky-1"] {

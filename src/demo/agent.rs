@@ -366,9 +366,10 @@ impl Agent<'_> {
                     self.rng.u32(400..800)
                 ),
             ];
+            // A looping agent is a chatty one: about ten lines a second at demo pace.
             for line in &block {
                 self.say(line)?;
-                self.pause(0.3);
+                self.pause(0.1);
             }
             attempt += 1;
             self.rounds += 1;
