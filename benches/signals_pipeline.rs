@@ -1,7 +1,9 @@
 //! Log pipeline throughput on one thread: the captured runner fixtures (plus the noisy,
 //! coloured, prefixed ones and agent chatter) repeated to at least 2 M lines, fed line by line
 //! through ANSI/prefix cleaning and every test-runner parser; then the loop-detection
-//! normaliser and hash over the same lines. Prints lines/s and MB/s.
+//! normaliser and hash, the output loop detectors (windows, blocks, tool calls) and the usage
+//! reader over the same lines, and the whole per-line pipeline of an agent's output (test runs,
+//! then loop detectors outside runs, then usage). Prints lines/s and MB/s.
 //!
 //! Run: `cargo bench --bench signals_pipeline` (release profile).
 
@@ -9,7 +11,9 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use drover::signals::{LineCleaner, LineNormalizer, TestRunDetector};
+use drover::signals::{
+    LineCleaner, LineNormalizer, LoopFinding, OutputLoopDetector, TestRunDetector, usage_tokens,
+};
 
 const TARGET_LINES: usize = 2_000_000;
 const ROUNDS: usize = 5;
@@ -39,6 +43,7 @@ fn load_corpus() -> Vec<Vec<u8>> {
         b"2026-01-05T10:00:00.123456789Z [agent] tool call: Bash(git status --short)",
         b"{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Let me look at the failing test.\"}]}}",
         b"   Compiling serde v1.0.228",
+        b"{\"type\":\"assistant\",\"message\":{\"id\":\"msg_01\",\"usage\":{\"input_tokens\":1200,\"output_tokens\":80}}}",
         b"\x1b[2m12:00:01\x1b[0m \x1b[32mINFO\x1b[0m fetching dependency index",
         b"diff --git a/src/cart.py b/src/cart.py",
         b"+    return qty * unit",
@@ -150,5 +155,54 @@ fn main() {
         lines.len(),
         bytes,
         normalise,
+    );
+
+    let loops = best_of(|| {
+        let mut d = OutputLoopDetector::default();
+        let mut out: Vec<LoopFinding> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            d.feed(l, i as u64, &mut out);
+            out.clear();
+        }
+        black_box(out.len());
+    });
+    report(
+        "output loop detectors (windows + blocks + tool calls)",
+        lines.len(),
+        bytes,
+        loops,
+    );
+
+    let usage = best_of(|| {
+        let mut c = LineCleaner::new();
+        let mut total = 0u64;
+        for l in &lines {
+            total += usage_tokens(c.clean(l)).unwrap_or(0);
+        }
+        black_box(total);
+    });
+    report("usage reader (budget)", lines.len(), bytes, usage);
+
+    let whole = best_of(|| {
+        let mut tests = TestRunDetector::new();
+        let mut d = OutputLoopDetector::default();
+        let mut c = LineCleaner::new();
+        let mut out: Vec<LoopFinding> = Vec::new();
+        let mut acc = 0u64;
+        for (i, l) in lines.iter().enumerate() {
+            acc += tests.feed_line(l).len() as u64;
+            if !tests.in_run() {
+                d.feed(l, i as u64, &mut out);
+                out.clear();
+            }
+            acc += usage_tokens(c.clean(l)).unwrap_or(0);
+        }
+        black_box(acc);
+    });
+    report(
+        "whole agent-output pipeline (tests + loops + usage)",
+        lines.len(),
+        bytes,
+        whole,
     );
 }

@@ -98,6 +98,7 @@ fn a_task_claimed_five_times_within_the_window_is_a_reclaim_loop_with_its_commit
             task: "parser".into(),
             holder: Some(S2.into()),
             claimed_at: t - 7 * MIN,
+            claim_commit: None,
         }],
     });
     assert!(h.snapshot().alerts.is_empty());
@@ -301,6 +302,7 @@ fn the_budget_warns_quietly_then_alerts_and_acts_and_a_new_task_starts_a_fresh_b
             task: "search".into(),
             holder: Some(S1.into()),
             claimed_at: h.now,
+            claim_commit: None,
         }],
     });
     let usage = |h: &mut Harness, tokens| {
@@ -350,6 +352,7 @@ fn the_budget_warns_quietly_then_alerts_and_acts_and_a_new_task_starts_a_fresh_b
             task: "export".into(),
             holder: Some(S1.into()),
             claimed_at: h.now,
+            claim_commit: None,
         }],
     });
     usage(&mut h, 100);
@@ -462,6 +465,7 @@ fn crash_loop_stall_and_lock_overdue_apply_their_configured_actions() {
             task: "slow".into(),
             holder: Some(S1.into()),
             claimed_at: h.now,
+            claim_commit: None,
         }],
     });
     h.advance(31 * MIN);

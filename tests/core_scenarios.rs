@@ -8,8 +8,8 @@ use core_support::{Harness, World, docker_effects, last_records};
 use drover::core::{
     ActivityKind, Actor, AlertKind, AlertRef, Command, CommandReply, ContainerStatus,
     DetectorAction, Effect, EventKind, Fleet, FleetSpec, Health, IncidentCause, Input,
-    LockObservation, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode, ResumeState, RoleSpec,
-    Severity, SlotState,
+    LockObservation, ProbeAction, ProbePolicy, RecoveryPolicy, ReleaseReport, RestartMode,
+    ResumeState, RoleSpec, Severity, SlotState,
 };
 
 const S1: &str = "implementer-1";
@@ -862,6 +862,7 @@ fn overdue_and_stale_locks_raise_one_alert_each_and_clear_with_the_lock() {
         task: task.into(),
         holder: Some(holder.into()),
         claimed_at: at,
+        claim_commit: None,
     };
     let locks = vec![
         lock("parser", S1, h.now),
@@ -926,6 +927,24 @@ fn overdue_and_stale_locks_raise_one_alert_each_and_clear_with_the_lock() {
         })
         .0,
         CommandReply::Unchanged
+    );
+    // The release was refused (the task was claimed again): audited, and it may be asked again.
+    let effects = h.feed(Input::ReleaseFinished {
+        task: "parser".into(),
+        claim: None,
+        outcome: ReleaseReport::Refused {
+            reason: "the task was claimed again".into(),
+        },
+    });
+    assert!(effects.iter().any(|e| matches!(e, Effect::PersistEvent(ev)
+        if ev.kind == EventKind::LockRelease && ev.message.contains("not released: the task was claimed again"))));
+    assert!(!h.snapshot().locks.iter().any(|l| l.release_requested));
+    assert_eq!(
+        h.command(Command::ReleaseLock {
+            task: "parser".into()
+        })
+        .0,
+        CommandReply::Accepted
     );
 
     h.feed(Input::LocksObserved { locks: vec![] });

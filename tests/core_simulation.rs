@@ -504,6 +504,7 @@ impl Sim {
                         task: task.to_string(),
                         holder,
                         claimed_at: self.now.saturating_sub(age),
+                        claim_commit: None,
                     });
                 }
                 self.feed(Input::LocksObserved { locks });

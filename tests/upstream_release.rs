@@ -179,3 +179,42 @@ fn release_works_on_packed_refs_after_gc() {
     assert!(is_ancestor(&up, &before));
     assert!(tasks(&mut repo).is_empty());
 }
+
+/// The operator asked to release the claim they saw; meanwhile its agent released the task and
+/// claimed it again. The new claim must survive: the release is refused, and names the claim.
+#[test]
+fn a_release_of_a_claim_that_was_replaced_is_refused_and_the_new_claim_kept() {
+    let up = Upstream::new();
+    let agent = up.agent("implementer-1");
+    let first = agent.claim("parser", T + 100);
+    agent.push().expect("claim");
+    agent.release("parser", T + 200);
+    let second = agent.claim("parser", T + 300);
+    agent.push().expect("release and claim again");
+
+    let mut repo = open(&up);
+    let tip = up.tip();
+    let outcome = repo
+        .release_claim("parser", &first[..10], "alice", "stale")
+        .expect("release");
+    assert_eq!(
+        outcome,
+        ReleaseOutcome::ClaimChanged {
+            holder: Some("implementer-1".into()),
+            claim_commit: second.clone(),
+        }
+    );
+    assert_eq!(up.tip(), tip, "nothing was committed");
+    assert_eq!(tasks(&mut repo), vec!["parser"]);
+
+    // Releasing the claim that is there works.
+    let outcome = repo
+        .release_claim("parser", &second, "alice", "stale")
+        .expect("release");
+    assert!(
+        matches!(outcome, ReleaseOutcome::Released { .. }),
+        "{outcome:?}"
+    );
+    assert!(tasks(&mut repo).is_empty());
+    assert!(is_ancestor(&up, &second));
+}

@@ -241,13 +241,15 @@ impl Fleet {
                     what: format!("lock {task}"),
                 },
                 Some(l) if l.release_requested => CommandReply::Unchanged,
-                Some(_) => {
+                Some(l) => {
+                    let claim = l.claim_commit.clone();
                     self.locks.mark_release_requested(task);
                     scope.visible = true;
                     out.push(Effect::ReleaseLock {
                         task: task.clone(),
                         who: req.who.clone(),
                         why: req.why.clone(),
+                        claim,
                     });
                     CommandReply::Accepted
                 }

@@ -11,7 +11,7 @@ use super::effect::{Effect, EventKind};
 use super::failure as fail;
 use super::fleet::{DockerLink, Fleet, Scope, event};
 use super::health::{on_activity, on_probe};
-use super::input::Input;
+use super::input::{Input, ReleaseReport};
 use super::lifecycle as life;
 use super::loops::{self, DetectorRule};
 use super::model::{ActivityKind, DetectorAction, Millis};
@@ -179,6 +179,13 @@ impl Fleet {
                     cx.clear(&s.name, AlertKind::Loop { detector })
                 });
             }
+            Input::ReleaseFinished {
+                task,
+                claim,
+                outcome,
+            } => {
+                scope.visible |= self.release_finished(now, &task, claim.as_deref(), &outcome, out);
+            }
             Input::DockerDown { error } => self.docker_down(now, error, out, scope),
             Input::DockerUp => self.docker_up(now, out, scope),
             Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
@@ -255,6 +262,41 @@ impl Fleet {
             json!({ "error": error }),
         ));
         scope.all = true;
+    }
+
+    /// Audits how a release ended; one that did not remove the claim may be asked again.
+    fn release_finished(
+        &mut self,
+        now: Millis,
+        task: &str,
+        claim: Option<&str>,
+        outcome: &ReleaseReport,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let (message, done) = match outcome {
+            ReleaseReport::Released { commit } => (
+                format!(
+                    "lock {task} released in {}",
+                    commit.get(..10).unwrap_or(commit)
+                ),
+                true,
+            ),
+            ReleaseReport::AlreadyReleased => (format!("lock {task} was already released"), true),
+            ReleaseReport::Refused { reason } => {
+                (format!("lock {task} not released: {reason}"), false)
+            }
+            ReleaseReport::Failed { error } => {
+                (format!("lock {task} release failed: {error}"), false)
+            }
+        };
+        out.push(event(
+            now,
+            None,
+            EventKind::LockRelease,
+            message,
+            json!({ "task": task, "claim": claim, "outcome": outcome }),
+        ));
+        !done && self.locks.release_ended(task, claim)
     }
 
     fn docker_up(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {

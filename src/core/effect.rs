@@ -68,10 +68,13 @@ pub enum Effect {
         role: String,
     },
     /// Commit the removal of a task lock upstream (operator command).
+    /// Answered by [`crate::core::Input::ReleaseFinished`]; `claim` is the claim commit the
+    /// operator saw: a lock claimed again since is not removed.
     ReleaseLock {
         task: String,
         who: String,
         why: Option<String>,
+        claim: Option<String>,
     },
     PersistEvent(FleetEvent),
     /// Upsert of the slot's resumable business state.
@@ -171,6 +174,7 @@ pub enum EventKind {
     CrashLoop,
     IdleSpinning,
     Detector,
+    LockRelease,
     DockerDown,
     DockerUp,
     Scaled,
@@ -191,6 +195,7 @@ impl EventKind {
             EventKind::Died => "died",
             EventKind::Vanished => "vanished",
             EventKind::Paused => "paused",
+            EventKind::LockRelease => "lock_release",
             EventKind::Unpaused => "unpaused",
             EventKind::Removing => "removing",
             EventKind::Removed => "removed",

@@ -16,6 +16,20 @@ const MAX_NAME_BYTES: usize = 200;
 /// Evidence lines and failing test names kept from one input.
 const MAX_ITEMS: usize = 50;
 
+/// How an operator's lock release ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReleaseReport {
+    /// The branch now ends with `commit`, which removes the lock.
+    Released { commit: String },
+    /// Someone (its agent) removed it first.
+    AlreadyReleased,
+    /// Not released, on purpose: e.g. the task was claimed again since the operator asked.
+    Refused { reason: String },
+    /// The release could not be made (git error, too many lost races).
+    Failed { error: String },
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "input", rename_all = "snake_case")]
 pub enum Input {
@@ -90,6 +104,12 @@ pub enum Input {
     /// The lock table at the upstream tip (complete, replaces the previous one).
     LocksObserved {
         locks: Vec<LockObservation>,
+    },
+    /// The upstream adapter's answer to [`crate::core::Effect::ReleaseLock`].
+    ReleaseFinished {
+        task: String,
+        claim: Option<String>,
+        outcome: ReleaseReport,
     },
     /// Claim commits of task locks not reported before, oldest first; `replace` when the
     /// adapter rescanned the whole history (first scan, rewritten branch).
@@ -219,6 +239,7 @@ impl Input {
                         task: name(l.task),
                         holder: l.holder.map(name),
                         claimed_at: l.claimed_at,
+                        claim_commit: l.claim_commit.map(name),
                     })
                     .collect(),
             },
@@ -259,6 +280,21 @@ impl Input {
                 detector: name(detector),
             },
             Input::DockerDown { error } => Input::DockerDown { error: text(error) },
+            Input::ReleaseFinished {
+                task,
+                claim,
+                outcome,
+            } => Input::ReleaseFinished {
+                task: name(task),
+                claim: claim.map(name),
+                outcome: match outcome {
+                    ReleaseReport::Refused { reason } => ReleaseReport::Refused {
+                        reason: text(reason),
+                    },
+                    ReleaseReport::Failed { error } => ReleaseReport::Failed { error: text(error) },
+                    other => other,
+                },
+            },
             Input::Operator { mut request } => {
                 request.who = name(request.who);
                 request.why = request.why.map(text);

@@ -29,6 +29,8 @@ pub struct LockView {
     /// Claims of this task seen upstream (the re-claim loop's counter).
     #[serde(default)]
     pub claims: u64,
+    #[serde(default)]
+    pub claim_commit: Option<String>,
 }
 
 /// What the lock book needs to know about a holder slot.
@@ -64,13 +66,27 @@ impl LockBook {
         }
     }
 
+    /// A release that did not remove this claim: the operator may ask again.
+    pub(crate) fn release_ended(&mut self, task: &str, claim: Option<&str>) -> bool {
+        match self.locks.get_mut(task) {
+            Some(l) if l.release_requested && l.claim_commit.as_deref() == claim => {
+                l.release_requested = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Replaces the table with a fresh observation. Returns true when anything changed.
     pub(crate) fn observe(&mut self, observed: Vec<LockObservation>) -> bool {
         let mut next = BTreeMap::new();
         for o in observed {
             let prev = self.locks.get(&o.task);
-            let same_claim =
-                prev.is_some_and(|p| p.claimed_at == o.claimed_at && p.holder == o.holder);
+            let same_claim = prev.is_some_and(|p| {
+                p.claimed_at == o.claimed_at
+                    && p.holder == o.holder
+                    && p.claim_commit == o.claim_commit
+            });
             next.insert(
                 o.task.clone(),
                 LockView {
@@ -79,6 +95,7 @@ impl LockBook {
                     stale: same_claim && prev.is_some_and(|p| p.stale),
                     holder_is_slot: false,
                     claims: prev.map_or(0, |p| p.claims),
+                    claim_commit: o.claim_commit,
                     task: o.task,
                     holder: o.holder,
                     claimed_at: o.claimed_at,

@@ -79,7 +79,7 @@ pub use effect::{
 };
 pub use fleet::Fleet;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
-pub use input::Input;
+pub use input::{Input, ReleaseReport};
 pub use locks::LockView;
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{

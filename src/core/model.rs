@@ -200,6 +200,10 @@ pub struct LockObservation {
     /// The slot (or other name) the lock file or its commit names; `None` when unknown.
     pub holder: Option<String>,
     pub claimed_at: Millis,
+    /// The commit that added the lock file: what an operator's release is checked against,
+    /// so a release never removes a newer claim of the same task.
+    #[serde(default)]
+    pub claim_commit: Option<String>,
 }
 
 /// Verdict of a test run; serialised as "pass" | "fail" | "error" | "no-tests".

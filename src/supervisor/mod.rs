@@ -33,7 +33,7 @@ pub use upstream::ProgressView;
 
 use crate::config::Config;
 use crate::core::{
-    CommandReply, CommandRequest, Effect, Fleet, Input, Millis, SlotState, Snapshot,
+    CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, SlotState, Snapshot,
 };
 use crate::docker::Docker;
 use crate::docker::follow::FollowLimits;
@@ -395,13 +395,26 @@ impl Driver {
                     persist::alert_op(&a)
                 }
                 Effect::OpenIncident(i) | Effect::CloseIncident(i) => persist::incident_op(&i),
-                Effect::ReleaseLock { task, who, why } => {
+                Effect::ReleaseLock {
+                    task,
+                    who,
+                    why,
+                    claim,
+                } => {
                     match &self.upstream {
-                        Some(up) => up.release(task, who, why),
-                        None => tracing::warn!(
-                            task,
-                            "no upstream repo configured; cannot release a lock"
-                        ),
+                        Some(up) => up.release(task, claim, who, why, self.inputs_tx.clone()),
+                        None => {
+                            // Locks come from an upstream repo, so this cannot normally happen;
+                            // answer anyway so the operator can see it and the lock is not
+                            // left marked as releasing.
+                            let _ = self.inputs_tx.try_send(Input::ReleaseFinished {
+                                task,
+                                claim,
+                                outcome: ReleaseReport::Failed {
+                                    error: "no upstream repo is configured".into(),
+                                },
+                            });
+                        }
                     }
                     continue;
                 }

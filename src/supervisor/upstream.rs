@@ -8,9 +8,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::core::{ActivityKind, ClaimObservation, Input, LockObservation};
+use crate::core::{ActivityKind, ClaimObservation, Input, LockObservation, ReleaseReport};
 use crate::upstream::{
-    ClaimEventKind, ProgressSnapshot, UpstreamRepo, UpstreamUpdate, WatchOptions, spawn_watcher,
+    ClaimEventKind, ProgressSnapshot, ReleaseOutcome, UpstreamRepo, UpstreamUpdate, WatchOptions,
+    spawn_watcher,
 };
 
 /// PROGRESS.md as the faces show it.
@@ -75,6 +76,7 @@ pub async fn spawn(
                     task: l.task.clone(),
                     holder: l.holder.name().map(str::to_string),
                     claimed_at: u64::try_from(l.claimed_at_ms).unwrap_or(0),
+                    claim_commit: Some(l.claim_commit.clone()),
                 })
                 .collect();
             if inputs.send(Input::LocksObserved { locks }).await.is_err() {
@@ -151,17 +153,47 @@ pub async fn spawn(
 }
 
 impl UpstreamLink {
-    /// Commits the removal of `task`'s lock in the background; the watcher then reports it.
-    pub fn release(&self, task: String, who: String, why: Option<String>) {
+    /// Commits the removal of `task`'s lock (only of the claim made by commit `claim`, when
+    /// given) in the background and reports the outcome as [`Input::ReleaseFinished`]; the
+    /// watcher reports the lock gone.
+    pub fn release(
+        &self,
+        task: String,
+        claim: Option<String>,
+        who: String,
+        why: Option<String>,
+        inputs: mpsc::Sender<Input>,
+    ) {
         let open = Arc::clone(&self.open);
         tokio::task::spawn_blocking(move || {
             let reason = why.unwrap_or_else(|| "released by operator".into());
-            match open().and_then(|mut r| r.release_lock(&task, &who, &reason)) {
-                Ok(outcome) => {
-                    tracing::info!(target: "drover::events", task, who, ?outcome, "lock release")
-                }
-                Err(e) => tracing::warn!(task, error = %e, "lock release failed"),
-            }
+            let result = open().and_then(|mut r| match claim.as_deref() {
+                Some(c) => r.release_claim(&task, c, &who, &reason),
+                None => r.release_lock(&task, &who, &reason),
+            });
+            let outcome = match result {
+                Ok(ReleaseOutcome::Released { commit, .. }) => ReleaseReport::Released { commit },
+                Ok(ReleaseOutcome::AlreadyReleased) => ReleaseReport::AlreadyReleased,
+                Ok(ReleaseOutcome::ClaimChanged {
+                    holder,
+                    claim_commit,
+                }) => ReleaseReport::Refused {
+                    reason: format!(
+                        "the task was claimed again by {} in {} since the release was asked",
+                        holder.as_deref().unwrap_or("an unknown holder"),
+                        claim_commit.get(..10).unwrap_or(&claim_commit)
+                    ),
+                },
+                Err(e) => ReleaseReport::Failed {
+                    error: e.to_string(),
+                },
+            };
+            tracing::info!(target: "drover::events", task, who, ?outcome, "lock release");
+            let _ = inputs.blocking_send(Input::ReleaseFinished {
+                task,
+                claim,
+                outcome,
+            });
         });
     }
 }

@@ -241,6 +241,7 @@ pub fn fleet(n: usize) -> Snapshot {
             let stale = matches!(s.state, SlotState::Blocked { .. });
             locks.push(LockView {
                 claims: 1,
+                claim_commit: None,
                 task: t.task.clone(),
                 holder: Some(name.clone()),
                 claimed_at: t.claimed_at,

@@ -23,6 +23,12 @@ pub enum ReleaseOutcome {
     Released { commit: String, attempts: u32 },
     /// The lock was removed by someone else (e.g. its agent) before drover could.
     AlreadyReleased,
+    /// The task's lock is now a different claim than the one the operator asked to release
+    /// (the task was claimed again): nothing was changed.
+    ClaimChanged {
+        holder: Option<String>,
+        claim_commit: String,
+    },
 }
 
 /// A release commit, written but not yet on the branch.
@@ -59,7 +65,39 @@ impl UpstreamRepo {
         operator: &str,
         reason: &str,
     ) -> Result<ReleaseOutcome, UpstreamError> {
-        self.release_lock_observed(task, operator, reason, &mut |_| {})
+        self.release_lock_observed(task, None, operator, reason, &mut |_| {})
+    }
+
+    /// `release_lock`, but only of the claim made by commit `claim` (full or abbreviated id):
+    /// if the task was claimed again since, the outcome is `ClaimChanged` and nothing moves.
+    pub fn release_claim(
+        &mut self,
+        task: &str,
+        claim: &str,
+        operator: &str,
+        reason: &str,
+    ) -> Result<ReleaseOutcome, UpstreamError> {
+        self.release_lock_observed(task, Some(claim), operator, reason, &mut |_| {})
+    }
+
+    /// The claim of `task` at the scanned tip differs from `expected`: the lock's current claim.
+    fn claim_changed(
+        &mut self,
+        task: &str,
+        expected: &str,
+    ) -> Result<Option<ReleaseOutcome>, UpstreamError> {
+        self.refresh()?;
+        let locks = self.read_lock_table()?;
+        let Some(lock) = locks.iter().find(|l| l.task == task || l.path == task) else {
+            return Ok(None);
+        };
+        let same = !expected.is_empty()
+            && (lock.claim_commit.starts_with(expected)
+                || expected.starts_with(&lock.claim_commit));
+        Ok((!same).then(|| ReleaseOutcome::ClaimChanged {
+            holder: lock.holder.name().map(str::to_owned),
+            claim_commit: lock.claim_commit.clone(),
+        }))
     }
 
     /// `release_lock`, calling `before_apply(attempt)` between building and applying each
@@ -67,11 +105,17 @@ impl UpstreamRepo {
     fn release_lock_observed(
         &mut self,
         task: &str,
+        claim: Option<&str>,
         operator: &str,
         reason: &str,
         before_apply: &mut dyn FnMut(u32),
     ) -> Result<ReleaseOutcome, UpstreamError> {
         for attempt in 1..=self.max_release_attempts {
+            if let Some(expected) = claim
+                && let Some(changed) = self.claim_changed(task, expected)?
+            {
+                return Ok(changed);
+            }
             let Some(prepared) = self.prepare_release(task, operator, reason)? else {
                 if attempt > 1 || self.was_released_before(task)? {
                     return Ok(ReleaseOutcome::AlreadyReleased);
@@ -81,6 +125,11 @@ impl UpstreamRepo {
                     locks_dir: self.locks_dir.clone(),
                 });
             };
+            // The claim was checked at the scanned tip; a release built on a newer tip is only
+            // applied after checking that tip's claim too.
+            if claim.is_some() && self.state.tip != Some(prepared.base) {
+                continue;
+            }
             before_apply(attempt);
             if self.apply_release(&prepared)? {
                 tracing::info!(task = %prepared.task, commit = %prepared.commit, attempt, "released lock");

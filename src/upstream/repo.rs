@@ -57,7 +57,7 @@ pub struct UpstreamRepo {
     pub(super) author_name: String,
     pub(super) author_email: String,
     pub(super) max_release_attempts: u32,
-    state: ScanState,
+    pub(super) state: ScanState,
     entries: EntryInfoCache,
     ids: PathIdCache,
     last_progress_sent: Option<ProgressIdentity>,
@@ -263,7 +263,7 @@ impl UpstreamRepo {
         }
     }
 
-    fn read_lock_table(&mut self) -> Result<Vec<Lock>, UpstreamError> {
+    pub(super) fn read_lock_table(&mut self) -> Result<Vec<Lock>, UpstreamError> {
         let tip = self.scanned_tip()?;
         let commit = self.repo.find_commit(tip).git("reading the branch tip")?;
         let tree = commit.tree().git("reading the branch tip")?;

@@ -14,7 +14,7 @@ use crate::theme::Theme;
 use crate::ui::logview::LogLine;
 use crate::ui::markdown::cut_at_width;
 use crate::ui::state::{DetailTab, Focus, UiState};
-use crate::ui::text::{age, clock, compact_duration, find_matches, fit};
+use crate::ui::text::{age, clock, compact_duration, find_matches, fit, sanitize};
 
 use super::style;
 
@@ -507,6 +507,18 @@ fn container(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
     ];
     if let Some(r) = &s.reason {
         lines.push(kv("reason", crate::ui::text::sanitize(r), theme));
+    }
+    let u = &s.usage;
+    if u.session_tokens > 0 || u.task_tokens > 0 {
+        let task = u.task.as_deref().map_or("no task".to_string(), sanitize);
+        lines.push(kv(
+            "tokens",
+            format!(
+                "{} this session · {} on {task} in {} rounds",
+                u.session_tokens, u.task_tokens, u.task_rounds
+            ),
+            theme,
+        ));
     }
     if let Some(e) = &s.last_exit {
         let code = e.code.map_or("?".into(), |c| c.to_string());

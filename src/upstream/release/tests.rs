@@ -106,7 +106,7 @@ fn release_rebuilds_on_an_agent_push_that_lands_first() {
     let (_dir, git, mut upstream) = setup();
     let mut agent_commit = None;
     let outcome = upstream
-        .release_lock_observed("parser", "alice", "stale", &mut |attempt| {
+        .release_lock_observed("parser", None, "alice", "stale", &mut |attempt| {
             if attempt == 1 {
                 agent_commit = Some(commit(
                     &git,
@@ -140,7 +140,7 @@ fn release_reports_already_released_when_the_agent_removed_it_meanwhile() {
     let (_dir, git, mut upstream) = setup();
     let mut agent_commit = None;
     let outcome = upstream
-        .release_lock_observed("parser", "alice", "stale", &mut |attempt| {
+        .release_lock_observed("parser", None, "alice", "stale", &mut |attempt| {
             if attempt == 1 {
                 agent_commit = Some(commit(
                     &git,
@@ -161,7 +161,7 @@ fn release_gives_up_after_the_configured_attempts_without_losing_commits() {
     let mut upstream = upstream.with_max_release_attempts(3);
     let mut pushed = Vec::new();
     let err = upstream
-        .release_lock_observed("parser", "alice", "stale", &mut |attempt| {
+        .release_lock_observed("parser", None, "alice", "stale", &mut |attempt| {
             let path = format!("notes/{attempt}.txt");
             pushed.push(commit(&git, "implementer-2", &[(path.as_str(), b"x")], &[]));
         })
