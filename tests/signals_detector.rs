@@ -238,3 +238,26 @@ fn detectors_can_move_between_threads() {
     assert_send::<drover::signals::Scanner>();
     assert_send::<drover::signals::LineNormalizer>();
 }
+
+/// `[roles.tests] parsers` narrows which runners are recognised: with only `pytest`, a cargo
+/// run is not a test run; with `auto` it is.
+#[test]
+fn only_the_configured_parsers_run() {
+    let log = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signals/cargo/fail.txt"
+    ))
+    .unwrap();
+    let runs = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut d = drover::signals::TestRunDetector::for_runners(&names);
+        let mut n = 0;
+        for line in log.split(|b| *b == b'\n') {
+            n += d.feed_line(line).len();
+        }
+        n + d.finish().len()
+    };
+    assert_eq!(runs(&["auto"]), 1);
+    assert_eq!(runs(&["cargo"]), 1);
+    assert_eq!(runs(&["pytest"]), 0);
+}

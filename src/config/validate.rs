@@ -234,6 +234,21 @@ pub fn validate(
             }
         }
     }
+    for (i, role) in file.roles.iter().enumerate() {
+        for (j, name) in role.tests.parsers.iter().enumerate() {
+            if name != "auto" && !crate::signals::PARSER_NAMES.contains(&name.as_str()) {
+                let mut p = role_path(i, &["tests", "parsers"]);
+                p.push(Seg::Index(j));
+                out.push(index.at_path(
+                    &p,
+                    format!(
+                        "unknown test parser `{name}` — use `auto` or any of: {}",
+                        crate::signals::PARSER_NAMES.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let rep = &file.loops.output_repetition;
     if !(rep.threshold > 0.0 && rep.threshold <= 1.0) {
         out.push(index.at_path(

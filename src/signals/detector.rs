@@ -69,9 +69,22 @@ impl std::fmt::Debug for TestRunDetector {
 
 impl TestRunDetector {
     pub fn new() -> Self {
+        Self::with_parsers(parsers::all())
+    }
+
+    /// A detector running only the named parsers (see [`parsers::PARSER_NAMES`]); `auto`, or
+    /// no name at all, runs every parser. Unknown names are ignored (the config rejects them).
+    pub fn for_runners(names: &[String]) -> Self {
+        if names.is_empty() || names.iter().any(|n| n == "auto") {
+            return Self::new();
+        }
+        Self::with_parsers(parsers::selected(|p| names.iter().any(|n| n == p)))
+    }
+
+    fn with_parsers(parsers: Vec<Box<dyn RunParser + Send>>) -> Self {
         TestRunDetector {
             cleaner: LineCleaner::new(),
-            parsers: parsers::all(),
+            parsers,
             owner: None,
             settle_count: 0,
             since_structure: 0,

@@ -30,6 +30,7 @@ pub use loops::{
     tool_call_key, usage_tokens,
 };
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
+pub use parsers::PARSER_NAMES;
 pub use run::{
     MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
     TestFailure, TestRun, Verdict,

@@ -358,8 +358,18 @@ impl Driver {
                 self.writer.clone(),
             );
             let watch = output::OutputWatch::from_config(&self.config.file.loops);
+            let parsers = self
+                .config
+                .file
+                .roles
+                .iter()
+                .find(|r| r.name == view.role)
+                .map(|r| r.tests.parsers.clone())
+                .unwrap_or_default();
             let sink = || -> Box<dyn crate::docker::follow::LineSink> {
-                Box::new(output::AgentOutput::new(slot, inputs, writer, watch))
+                Box::new(output::AgentOutput::new(
+                    slot, inputs, writer, watch, &parsers,
+                ))
             };
             self.followers.ensure(target, sink);
         }

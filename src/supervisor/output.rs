@@ -66,12 +66,13 @@ impl AgentOutput {
         inputs: mpsc::Sender<Input>,
         writer: StoreWriter,
         watch: OutputWatch,
+        parsers: &[String],
     ) -> Self {
         Self {
             slot,
             inputs,
             writer,
-            tests: TestRunDetector::new(),
+            tests: TestRunDetector::for_runners(parsers),
             loops: watch.output.map(OutputLoopDetector::new),
             action: watch.action,
             usage: watch.usage.then(LineCleaner::new),

@@ -78,22 +78,40 @@ pub(crate) trait RunParser {
     fn interrupt(&mut self, why: Interrupt, out: &mut Vec<Emitted>);
 }
 
+/// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
+pub const PARSER_NAMES: [&str; 10] = [
+    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "generic",
+];
+
 /// All parsers, most specific first: an idle line is offered in this order and the first
 /// claimant wins, so the generic `N passed, N failed` parser comes last.
 pub(crate) fn all() -> Vec<Box<dyn RunParser + Send>> {
-    vec![
-        Box::new(pytest::PytestParser::default()),
-        Box::new(unittest::UnittestParser::default()),
-        Box::new(nextest::NextestParser::default()),
-        Box::new(cargo::CargoTestParser::default()),
-        Box::new(gotest::GoTestParser::default()),
-        Box::new(node::NodeTapParser::default()),
-        Box::new(node::NodeSpecParser::default()),
-        Box::new(jest::JestParser::default()),
-        Box::new(vitest::VitestParser::default()),
-        Box::new(mocha::MochaParser::default()),
+    selected(|_| true)
+}
+
+/// The parsers whose name (see [`PARSER_NAMES`]) `keep` accepts, in the same order.
+pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + Send>> {
+    let mut out: Vec<Box<dyn RunParser + Send>> = Vec::new();
+    let mut add = |name: &str, p: Box<dyn RunParser + Send>| {
+        if keep(name) {
+            out.push(p);
+        }
+    };
+    add("pytest", Box::new(pytest::PytestParser::default()));
+    add("unittest", Box::new(unittest::UnittestParser::default()));
+    add("nextest", Box::new(nextest::NextestParser::default()));
+    add("cargo", Box::new(cargo::CargoTestParser::default()));
+    add("go", Box::new(gotest::GoTestParser::default()));
+    add("node", Box::new(node::NodeTapParser::default()));
+    add("node", Box::new(node::NodeSpecParser::default()));
+    add("jest", Box::new(jest::JestParser::default()));
+    add("vitest", Box::new(vitest::VitestParser::default()));
+    add("mocha", Box::new(mocha::MochaParser::default()));
+    add(
+        "generic",
         Box::new(generic::GenericSummaryParser::default()),
-    ]
+    );
+    out
 }
 
 /// Parses a Rust panic header, old and new style, into (location, inline message):
