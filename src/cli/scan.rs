@@ -8,7 +8,10 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::config::ConfigError;
-use crate::signals::{Finding, ScanLimits, Scanner};
+use crate::signals::{Finding, ScanLimits, Scanner, looks_like_junit, scan_bytes_with};
+
+/// JUnit reports larger than this are cut (and then fail to parse, said as an error).
+const MAX_JUNIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The limits of the config given or found (`drover scan` works without one: defaults).
 pub fn limits(explicit: Option<&std::path::Path>) -> anyhow::Result<ScanLimits> {
@@ -48,7 +51,20 @@ pub fn scan(
     }
     let mut buf = vec![0u8; 64 * 1024];
     for mut source in sources {
+        let n = source.read(&mut buf).context("reading input")?;
+        let head = buf.get(..n).unwrap_or_default();
+        // A JUnit report is one document: read it whole (bounded), parse it as XML.
+        if looks_like_junit(head) {
+            let mut doc = head.to_vec();
+            source
+                .take(MAX_JUNIT_BYTES)
+                .read_to_end(&mut doc)
+                .context("reading input")?;
+            emit(scan_bytes_with(&doc, limits), out)?;
+            continue;
+        }
         let mut scanner = Scanner::with_limits(limits);
+        emit(scanner.push(head), out)?;
         loop {
             let n = source.read(&mut buf).context("reading input")?;
             if n == 0 {

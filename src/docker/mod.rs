@@ -6,6 +6,7 @@
 //! existing container so the caller adopts or removes it — never creates a second one. Streams
 //! (events, logs) are plain `Stream`s; reconnection is the caller's policy.
 
+pub mod archive;
 pub mod events;
 pub mod follow;
 pub mod logs;

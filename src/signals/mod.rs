@@ -35,4 +35,4 @@ pub use run::{
     MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
     TestFailure, TestRun, Verdict,
 };
-pub use scan::{Finding, ScanLimits, Scanner, scan_bytes, scan_bytes_with};
+pub use scan::{Finding, ScanLimits, Scanner, looks_like_junit, scan_bytes, scan_bytes_with};

@@ -204,7 +204,8 @@ pub fn scan_bytes_with(input: &[u8], limits: ScanLimits) -> Vec<Finding> {
     findings
 }
 
-fn looks_like_junit(input: &[u8]) -> bool {
+/// The input starts like a JUnit XML report (first 4 KiB checked).
+pub fn looks_like_junit(input: &[u8]) -> bool {
     let start = input
         .iter()
         .take(4096)

@@ -66,6 +66,12 @@ impl Followers {
         }
     }
 
+    /// Turns true once the follower of `id` delivered everything (its container stopped).
+    pub fn drained(&self, id: &str) -> Option<watch::Receiver<bool>> {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).map(|e| e.drained.clone())
+    }
+
     fn forget(&self, id: &str) {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if map.get(id).is_some_and(|e| *e.drained.borrow()) {

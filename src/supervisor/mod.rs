@@ -10,6 +10,7 @@ mod executor;
 pub mod fleet_spec;
 mod followers;
 mod http_probe;
+mod junit;
 mod link;
 mod notify;
 mod output;
@@ -202,6 +203,8 @@ pub async fn start(
         published: 0,
         docker: docker_rx,
         followers,
+        junit: junit::JunitPollers::default(),
+        started_ms: now_ms(),
         hub: hub.clone(),
         limits,
         hook: notify::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name),
@@ -236,6 +239,9 @@ struct Driver {
     published: u64,
     docker: watch::Receiver<Option<Docker>>,
     followers: Followers,
+    junit: junit::JunitPollers,
+    /// When this supervisor started: containers started before were adopted.
+    started_ms: Millis,
     hub: LogHub,
     limits: FollowLimits,
     config: Arc<Config>,
@@ -358,20 +364,33 @@ impl Driver {
                 self.writer.clone(),
             );
             let watch = output::OutputWatch::from_config(&self.config.file.loops);
-            let parsers = self
+            let tests = self
                 .config
                 .file
                 .roles
                 .iter()
                 .find(|r| r.name == view.role)
-                .map(|r| r.tests.parsers.clone())
+                .map(|r| r.tests.clone())
                 .unwrap_or_default();
+            let parsers = tests.parsers.clone();
             let sink = || -> Box<dyn crate::docker::follow::LineSink> {
                 Box::new(output::AgentOutput::new(
                     slot, inputs, writer, watch, &parsers,
                 ))
             };
             self.followers.ensure(target, sink);
+            if let Some(dir) = tests.junit_dir {
+                self.junit.ensure(junit::JunitSource {
+                    docker: docker.clone(),
+                    id: id.to_string(),
+                    slot: view.slot.clone(),
+                    dir,
+                    since_ms: view.started_at.unwrap_or(0).max(self.started_ms),
+                    writer: self.writer.clone(),
+                    inputs: self.inputs_tx.clone(),
+                    drained: self.followers.drained(id),
+                });
+            }
         }
     }
 

@@ -147,39 +147,7 @@ impl AgentOutput {
     }
 
     fn record(&self, ts_ms: u64, run: TestRun) {
-        let summary = summarise(&run);
-        let op = StoreOp::TestRun {
-            slot: self.slot.clone(),
-            ts_ms: i64::try_from(ts_ms).unwrap_or(i64::MAX),
-            runner: word(&run.runner),
-            verdict: word(&run.verdict),
-            passed: count(run.passed),
-            failed: count(run.failed),
-            skipped: count(run.skipped),
-            errors: count(run.errors),
-            duration_ms: run.duration_ms.map(count),
-            sampled: run.sampled,
-            record: serde_json::to_value(&run).unwrap_or_default(),
-        };
-        if self.writer.try_submit(op).is_err() {
-            tracing::warn!(
-                slot = self.slot,
-                "test run not stored: the store queue is full"
-            );
-        }
-        if self
-            .inputs
-            .try_send(Input::TestRunRecorded {
-                slot: self.slot.clone(),
-                summary,
-            })
-            .is_err()
-        {
-            tracing::warn!(
-                slot = self.slot,
-                "test run not reported: the supervisor queue is full"
-            );
-        }
+        record_run(&self.slot, &self.writer, &self.inputs, ts_ms, run);
     }
 }
 
@@ -224,6 +192,40 @@ impl LineSink for AgentOutput {
         }
         self.retry_held();
         self.report_usage();
+    }
+}
+
+/// Stores a finished run in full and reports its summary to the core, never waiting.
+pub fn record_run(
+    slot: &str,
+    writer: &StoreWriter,
+    inputs: &mpsc::Sender<Input>,
+    ts_ms: u64,
+    run: TestRun,
+) {
+    let summary = summarise(&run);
+    let op = StoreOp::TestRun {
+        slot: slot.to_string(),
+        ts_ms: i64::try_from(ts_ms).unwrap_or(i64::MAX),
+        runner: word(&run.runner),
+        verdict: word(&run.verdict),
+        passed: count(run.passed),
+        failed: count(run.failed),
+        skipped: count(run.skipped),
+        errors: count(run.errors),
+        duration_ms: run.duration_ms.map(count),
+        sampled: run.sampled,
+        record: serde_json::to_value(&run).unwrap_or_default(),
+    };
+    if writer.try_submit(op).is_err() {
+        tracing::warn!(slot, "test run not stored: the store queue is full");
+    }
+    let report = Input::TestRunRecorded {
+        slot: slot.to_string(),
+        summary,
+    };
+    if inputs.try_send(report).is_err() {
+        tracing::warn!(slot, "test run not reported: the supervisor queue is full");
     }
 }
 

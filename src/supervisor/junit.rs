@@ -1,0 +1,133 @@
+//! JUnit XML results from `[roles.tests] junit_dir`: while a container's output is followed, the
+//! folder is read through Docker's archive API every [`POLL_EVERY`] (and once more when the
+//! container's output ends), and every new or changed `*.xml` file becomes a test run — stored
+//! and reported to the core like a run parsed from the log, with `runner = junit` unless the
+//! report names a closer one.
+//!
+//! Invariants: one poller per container id; a file is recorded once per (size, mtime), and only
+//! if it was written after `since_ms` — the start of the container's current run, or drover's
+//! own start for a container it adopted — so a restart in place or a drover restart never
+//! records an old report again. Reading never blocks the supervisor loop; a failed read is
+//! logged once per failure streak.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::core::Input;
+use crate::docker::Docker;
+use crate::signals::parse_junit;
+use crate::store::StoreWriter;
+
+pub const POLL_EVERY: Duration = Duration::from_secs(5);
+
+/// What one poller needs.
+pub struct JunitSource {
+    pub docker: Docker,
+    pub id: String,
+    pub slot: String,
+    pub dir: String,
+    /// Files last modified before this (ms since the epoch) are not new.
+    pub since_ms: u64,
+    pub writer: StoreWriter,
+    pub inputs: mpsc::Sender<Input>,
+    /// Becomes true when the container's output ended.
+    pub drained: Option<watch::Receiver<bool>>,
+}
+
+#[derive(Clone, Default)]
+pub struct JunitPollers {
+    active: Arc<Mutex<HashSet<String>>>,
+}
+
+impl JunitPollers {
+    /// Starts polling `src.id` unless a poller for it runs.
+    pub fn ensure(&self, src: JunitSource) {
+        {
+            let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+            if !active.insert(src.id.clone()) {
+                return;
+            }
+        }
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let id = src.id.clone();
+            poll(src).await;
+            registry
+                .active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
+    }
+}
+
+async fn poll(mut src: JunitSource) {
+    let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut failing = false;
+    // Report mtimes have whole seconds.
+    let since_s = src.since_ms / 1000;
+    loop {
+        let ended = src.drained.as_ref().is_some_and(|d| *d.borrow());
+        match src.docker.read_folder(&src.id, &src.dir, ".xml").await {
+            Ok(files) => {
+                failing = false;
+                for f in files {
+                    let stamp = (f.size, f.mtime);
+                    if seen.insert(f.path.clone(), stamp) == Some(stamp) {
+                        continue;
+                    }
+                    if f.mtime < since_s {
+                        continue;
+                    }
+                    let Some(xml) = f.content else {
+                        tracing::warn!(
+                            slot = src.slot,
+                            file = f.path,
+                            size = f.size,
+                            "JUnit report too large to read; skipped"
+                        );
+                        continue;
+                    };
+                    match parse_junit(&xml) {
+                        Ok(run) => super::output::record_run(
+                            &src.slot,
+                            &src.writer,
+                            &src.inputs,
+                            f.mtime.saturating_mul(1000),
+                            run,
+                        ),
+                        Err(e) => {
+                            tracing::warn!(
+                                slot = src.slot,
+                                file = f.path,
+                                "JUnit report not readable: {e}"
+                            )
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(
+                        slot = src.slot,
+                        dir = src.dir,
+                        "cannot read JUnit results: {e}"
+                    );
+                }
+                failing = true;
+            }
+        }
+        if ended {
+            return;
+        }
+        match src.drained.as_mut() {
+            Some(d) => {
+                let _ = tokio::time::timeout(POLL_EVERY, d.wait_for(|x| *x)).await;
+            }
+            None => tokio::time::sleep(POLL_EVERY).await,
+        }
+    }
+}
