@@ -83,3 +83,71 @@ read_only = true
     handle.shutdown.cancel();
     task.await.unwrap();
 }
+
+/// `[roles.tests] junit_dir`: reports the agent writes inside its container (here: real
+/// cargo-nextest JUnit captures, the failing one, then the passing one) are read through Docker
+/// and recorded as runs, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junit_reports_written_in_the_container_become_runs() {
+    common::ensure_test_image();
+    let fleet = common::unique_fleet("junit");
+    let _guard = common::FleetGuard(fleet.clone());
+    let data = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals/nextest");
+    // The second report is written after the first was surely read; its arrival is what the
+    // test waits for, not the time.
+    let text = format!(
+        r#"
+[fleet]
+name = "{fleet}"
+data_dir = "{data}"
+
+[[roles]]
+name = "agent"
+image = "{image}"
+command = ["sh", "-c", "mkdir -p /tmp/results && cp /fixtures/fail-junit.xml /tmp/results/run.xml && echo wrote report && sleep 7 && cp /fixtures/pass-junit.xml /tmp/results/run2.xml && echo wrote second && sleep 300"]
+[roles.tests]
+junit_dir = "/tmp/results"
+[[roles.mounts]]
+source = "{fixtures}"
+target = "/fixtures"
+read_only = true
+"#,
+        data = data.path().display(),
+        image = common::TEST_IMAGE,
+        fixtures = fixtures.display(),
+    );
+    let cfg = drover::config::parse(&text, Path::new("fleet.toml")).unwrap();
+    let opts = SupervisorOptions {
+        env: Arc::new(|_| None),
+        seed: 1,
+        ..Default::default()
+    };
+    let (handle, task) = supervisor::start(cfg, opts).await.unwrap();
+    let mut rx = handle.snapshot.clone();
+    let reached = tokio::time::timeout(Duration::from_secs(60), async {
+        rx.wait_for(|s| s.slot("agent-1").is_some_and(|v| v.test_trend.len() >= 2))
+            .await
+            .is_ok()
+    })
+    .await;
+    let view = handle.snapshot.borrow().slot("agent-1").cloned().unwrap();
+    assert_eq!(reached, Ok(true), "two runs expected: {view:#?}");
+    let counts: Vec<(u64, u64)> = view
+        .test_trend
+        .iter()
+        .map(|p| (p.passed, p.failed))
+        .collect();
+    assert_eq!(counts, vec![(3, 4), (5, 0)]);
+    assert_eq!(view.last_test.unwrap().summary.verdict, Verdict::Pass);
+
+    handle.writer.flush().await.unwrap();
+    let runs = handle.store.test_runs("agent-1", 10).await.unwrap();
+    assert_eq!(runs.len(), 2, "each report recorded once: {runs:#?}");
+    assert!(
+        runs.iter().all(|r| r["runner"] == "cargo-nextest"),
+        "{runs:#?}"
+    );
+    handle.shutdown.cancel();
+    task.await.unwrap();
+}
