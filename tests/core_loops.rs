@@ -35,7 +35,7 @@ fn claim(task: &str, holder: &str, at: u64, n: u32) -> ClaimObservation {
     }
 }
 
-fn loop_alert<'a>(h: &'a Harness, detector: &str) -> Option<drover::core::Alert> {
+fn loop_alert(h: &Harness, detector: &str) -> Option<drover::core::Alert> {
     h.snapshot()
         .alerts
         .into_iter()

@@ -13,7 +13,7 @@ use super::fleet::{DockerLink, Fleet, Scope, event};
 use super::health::{on_activity, on_probe};
 use super::input::{Input, ReleaseReport};
 use super::lifecycle as life;
-use super::loops::{self, DetectorRule};
+use super::loops;
 use super::model::{ActivityKind, DetectorAction, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
@@ -340,18 +340,12 @@ fn detector_fired(
             format!(": {first}")
         }
     );
-    let rule = DetectorRule {
-        enabled: true,
-        action,
-    };
-    loops::fire(
-        s,
-        role,
-        cx,
+    let firing = loops::Firing {
         detector,
-        rule,
-        Severity::Warning,
-        &msg,
+        action,
+        severity: Severity::Warning,
+        message: &msg,
         evidence,
-    );
+    };
+    loops::fire(s, role, cx, firing);
 }

@@ -137,24 +137,24 @@ pub(crate) fn action_word(action: DetectorAction) -> &'static str {
     }
 }
 
-/// Raises the loop alert for `detector`; acts when the alert is new.
-pub(crate) fn fire(
-    s: &mut Slot,
-    role: &RoleSpec,
-    cx: &mut Cx,
-    detector: &str,
-    rule: DetectorRule,
-    severity: Severity,
-    msg: &str,
-    evidence: &[String],
-) {
+/// One firing of a detector.
+pub(crate) struct Firing<'a> {
+    pub detector: &'a str,
+    pub action: DetectorAction,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub evidence: &'a [String],
+}
+
+/// Raises the loop alert for the firing's detector; acts when the alert is new.
+pub(crate) fn fire(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, f: Firing<'_>) {
     let kind = AlertKind::Loop {
-        detector: detector.to_string(),
+        detector: f.detector.to_string(),
     };
     let new = !cx.alerts.is_active(&AlertKey::slot(&s.name, kind.clone()));
-    cx.raise_with(&s.name, kind, severity, msg, evidence);
+    cx.raise_with(&s.name, kind, f.severity, f.message, f.evidence);
     if new {
-        act_on_loop(s, role, cx, detector, rule.action, msg, evidence);
+        act_on_loop(s, role, cx, f.detector, f.action, f.message, f.evidence);
     }
 }
 
@@ -185,16 +185,14 @@ pub(crate) fn on_test_run(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, summary: &
             if names.len() == 1 { "" } else { "s" }
         );
         let evidence = names.to_vec();
-        fire(
-            s,
-            role,
-            cx,
-            FAILING_TESTS,
-            rule.rule,
-            Severity::Warning,
-            &msg,
-            &evidence,
-        );
+        let firing = Firing {
+            detector: FAILING_TESTS,
+            action: rule.rule.action,
+            severity: Severity::Warning,
+            message: &msg,
+            evidence: &evidence,
+        };
+        fire(s, role, cx, firing);
     } else {
         clear_loop(s, cx, FAILING_TESTS);
     }

@@ -97,20 +97,17 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
             out.push(p);
         }
     };
-    add("pytest", Box::new(pytest::PytestParser::default()));
-    add("unittest", Box::new(unittest::UnittestParser::default()));
-    add("nextest", Box::new(nextest::NextestParser::default()));
-    add("cargo", Box::new(cargo::CargoTestParser::default()));
-    add("go", Box::new(gotest::GoTestParser::default()));
-    add("node", Box::new(node::NodeTapParser::default()));
-    add("node", Box::new(node::NodeSpecParser::default()));
-    add("jest", Box::new(jest::JestParser::default()));
-    add("vitest", Box::new(vitest::VitestParser::default()));
-    add("mocha", Box::new(mocha::MochaParser::default()));
-    add(
-        "generic",
-        Box::new(generic::GenericSummaryParser::default()),
-    );
+    add("pytest", Box::<pytest::PytestParser>::default());
+    add("unittest", Box::<unittest::UnittestParser>::default());
+    add("nextest", Box::<nextest::NextestParser>::default());
+    add("cargo", Box::<cargo::CargoTestParser>::default());
+    add("go", Box::<gotest::GoTestParser>::default());
+    add("node", Box::<node::NodeTapParser>::default());
+    add("node", Box::<node::NodeSpecParser>::default());
+    add("jest", Box::<jest::JestParser>::default());
+    add("vitest", Box::<vitest::VitestParser>::default());
+    add("mocha", Box::<mocha::MochaParser>::default());
+    add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }
 
