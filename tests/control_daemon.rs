@@ -116,9 +116,17 @@ fn ctl_status_events_metrics_reload_and_single_daemon() {
         "{reply}"
     );
 
-    // Distinct exit codes: no such slot = 4; refused = 5 (block needs a reason: usage).
+    // Distinct exit codes: no such slot = 4; refused = 5; a block without a reason is a
+    // usage error = 2.
     let missing = fleet.run(&["ctl", "pause", "no-such-slot"]);
     assert_eq!(missing.status.code(), Some(4));
+    let no_reason = fleet.run(&["ctl", "block", "worker-2"]);
+    assert_eq!(
+        no_reason.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&no_reason.stderr)
+    );
     let takeover = fleet.run(&["ctl", "takeover", "worker-2"]);
     assert_eq!(takeover.status.code(), Some(0));
     let refused = fleet.run(&["ctl", "pause", "worker-2"]);

@@ -35,6 +35,38 @@ async fn socket_is_owner_only_and_single_daemon() {
         .expect("a new daemon can start after the first is gone");
 }
 
+/// Clients find a daemon whose environment put its socket elsewhere through the pid file; a
+/// daemon of another data dir never takes over a live socket of the same path.
+#[tokio::test]
+async fn the_socket_is_recorded_and_a_live_one_is_never_taken_over() {
+    use drover::control::transport::recorded_socket;
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let run = tempfile::tempdir().unwrap();
+    let sock = run.path().join("drover/same-name.sock");
+    let first = ControlListener::bind(&sock, a.path()).unwrap();
+    assert_eq!(recorded_socket(a.path()), Some(sock.clone()));
+    assert_eq!(recorded_socket(b.path()), None);
+    match ControlListener::bind(&sock, b.path()) {
+        Err(TransportError::SocketInUse { path }) => assert_eq!(path, sock),
+        other => panic!("the live socket must be kept, got {other:?}"),
+    }
+    // The first daemon still answers.
+    let accept = tokio::spawn(async move {
+        first
+            .accept()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(first)
+    });
+    UnixStream::connect(&sock)
+        .await
+        .expect("first daemon still bound");
+    drop(accept.await.unwrap().unwrap());
+    assert_eq!(recorded_socket(a.path()), None, "gone with its daemon");
+}
+
 #[tokio::test]
 async fn frames_roundtrip_and_oversized_frames_are_refused() {
     let dir = tempfile::tempdir().unwrap();

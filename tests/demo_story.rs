@@ -1,7 +1,8 @@
 //! `drover demo --no-tui` for a bounded time tells the story it promises, with real drover
 //! behaviour: tasks claimed and released in the upstream repo by real commits, the missing-env
 //! agent blocked with its reason and never started, the crash-looper blocked after at most three
-//! starts, test runs recorded with their counts; `--clean` leaves nothing behind.
+//! starts, the output looper alerted, test runs recorded with their counts; `--clean` leaves no
+//! container, image or folder behind.
 
 mod common;
 
@@ -24,6 +25,8 @@ async fn the_demo_story_happens_and_clean_removes_it() {
             "40s",
             "--fleet",
             &fleet,
+            "--pace",
+            "0.3",
             "--dir",
         ])
         .arg(&dir)
@@ -83,6 +86,10 @@ async fn the_demo_story_happens_and_clean_removes_it() {
     assert!(
         log.lines().any(|l| l.starts_with("A\tcurrent_tasks/")),
         "claims in upstream:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("D\tcurrent_tasks/")),
+        "finished tasks released in upstream:\n{log}"
     );
 
     // The looper's repeated output became one loop alert (with the repeated lines as
@@ -151,6 +158,11 @@ async fn the_demo_story_happens_and_clean_removes_it() {
         String::from_utf8_lossy(&clean.stderr)
     );
     assert!(!dir.exists(), "demo folder removed");
+    let image = Command::new("docker")
+        .args(["image", "inspect", drover::demo::DEFAULT_IMAGE_TAG])
+        .output()
+        .unwrap();
+    assert!(!image.status.success(), "demo image removed");
     let left = Command::new("docker")
         .args([
             "ps",

@@ -72,15 +72,20 @@ pub async fn attach(args: AttachArgs, config: Option<&Path>) -> ExitCode {
 }
 
 async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailure> {
-    let cfg = match (remote::load_config(config), &args.socket) {
-        (Ok(cfg), _) => Some(cfg),
-        (Err(_), Some(_)) => None,
-        (Err(e), None) => return Err(e.into()),
+    // Only `[fleet]` is needed to find the daemon; the rest of the config only tunes the UI,
+    // so a broken edit waiting for a fix (the daemon kept the old config) does not lock the
+    // operator out.
+    let path = match &args.socket {
+        Some(s) => s.clone(),
+        None => remote::socket(config, None)?,
     };
-    let path = match (&args.socket, &cfg) {
-        (Some(s), _) => s.clone(),
-        (None, Some(cfg)) => super::daemon::control_socket(cfg),
-        (None, None) => unreachable_config()?,
+    let cfg = match remote::load_config(config) {
+        Ok(cfg) => Some(cfg),
+        Err(e) if args.socket.is_none() => {
+            eprintln!("drover attach: the config has errors, using default UI settings:\n{e:#}");
+            None
+        }
+        Err(_) => None,
     };
     let opts = match &cfg {
         Some(cfg) => UiOptions::from_config(cfg, args.read_only).map_err(anyhow::Error::from)?,
@@ -176,8 +181,4 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
             ))
         }
     }
-}
-
-fn unreachable_config() -> Result<PathBuf, RemoteFailure> {
-    Err(anyhow::anyhow!("no config and no --socket: cannot find the daemon").into())
 }

@@ -131,6 +131,7 @@ pub async fn ctl(args: CtlArgs, config: Option<&Path>) -> ExitCode {
             if json {
                 let code = match &e {
                     RemoteFailure::NotRunning(_) => remote::EXIT_NOT_RUNNING,
+                    RemoteFailure::Usage(_) => remote::EXIT_USAGE,
                     RemoteFailure::Other(_) => EXIT_FAILURE,
                 };
                 println!(
@@ -222,7 +223,9 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
         match args.command {
             CtlCommand::Block { target } => {
                 let Some(reason) = why.clone() else {
-                    return Err(anyhow::anyhow!("block needs --reason \"...\"").into());
+                    return Err(RemoteFailure::Usage(
+                        "block needs --reason \"...\" (it is shown wherever the slot is)".into(),
+                    ));
                 };
                 let st = status(&conn).await?;
                 for slot in expand(&target, &st) {

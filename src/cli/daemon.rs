@@ -31,6 +31,7 @@ pub async fn start(
     listener: ControlListener,
     handle: &SupervisorHandle,
     stop: CancellationToken,
+    hup: Option<tokio::signal::unix::Signal>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let mut tasks = vec![tokio::spawn(server::serve(
         listener,
@@ -47,19 +48,30 @@ pub async fn start(
             stop.clone(),
         )));
     }
-    tasks.push(tokio::spawn(reload_on_sighup(handle.clone(), stop)));
+    if let Some(hup) = hup {
+        tasks.push(tokio::spawn(reload_on_sighup(handle.clone(), stop, hup)));
+    }
     Ok(tasks)
 }
 
-async fn reload_on_sighup(handle: SupervisorHandle, stop: CancellationToken) {
+/// Listens for SIGHUP from now on. Called first thing at start-up: until a handler exists,
+/// SIGHUP's default action would kill the daemon (`systemctl reload` right after start).
+pub fn listen_for_sighup() -> Option<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "cannot listen for SIGHUP; config reload is unavailable");
-            return;
+            None
         }
-    };
+    }
+}
+
+async fn reload_on_sighup(
+    handle: SupervisorHandle,
+    stop: CancellationToken,
+    mut hup: tokio::signal::unix::Signal,
+) {
     let path = handle.config.path.clone();
     let mut listen = handle.config.file.metrics.listen;
     loop {

@@ -25,6 +25,7 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
     }
     let opts = DemoOptions {
         fleet: args.fleet.clone(),
+        pace: args.pace,
         ..DemoOptions::default()
     };
     eprintln!("drover demo: building the demo image from this binary (no registry needed)…");

@@ -82,16 +82,16 @@ pub async fn events(args: EventsArgs, config: Option<&Path>) -> ExitCode {
     }
 }
 
-fn print(rows: &[StoredEvent], json: bool) -> Result<(), RemoteFailure> {
+/// Prints `rows`; `false` when stdout is closed (`| head`): the command then ends quietly,
+/// `--follow` included.
+fn print(rows: &[StoredEvent], json: bool) -> bool {
     let mut out = std::io::stdout().lock();
     for e in rows {
-        // A closed pipe (`| head`) ends the command quietly.
         if writeln!(out, "{}", format_event(e, json)).is_err() {
-            return Ok(());
+            return false;
         }
     }
-    let _ = out.flush();
-    Ok(())
+    out.flush().is_ok()
 }
 
 async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailure> {
@@ -113,7 +113,8 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
                 })
                 .await
                 .map_err(anyhow::Error::from)?;
-            return print(&rows, args.json);
+            print(&rows, args.json);
+            return Ok(());
         }
         Err(e) => return Err(e),
     };
@@ -130,7 +131,9 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
             Reply::Events(rows) => rows,
             other => return Err(anyhow::anyhow!("unexpected reply {other:?}").into()),
         };
-        print(&rows, args.json)?;
+        if !print(&rows, args.json) {
+            return Ok(());
+        }
         match rows.last() {
             Some(last) if rows.len() == PAGE as usize => after = last.id,
             Some(last) => {
@@ -167,7 +170,9 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
     conn.call(Request::Subscribe(sub)).await?;
     while let Some(frame) = pushes.0.recv().await {
         if let ServerFrame::Event(e) = frame {
-            print(std::slice::from_ref(&e), args.json)?;
+            if !print(std::slice::from_ref(&e), args.json) {
+                return Ok(());
+            }
         }
     }
     Err(RemoteFailure::NotRunning(

@@ -91,6 +91,9 @@ pub struct DemoArgs {
     /// Fleet name of the demo (tests run demos side by side).
     #[arg(long, hide = true, default_value = crate::demo::fleet::DEFAULT_FLEET)]
     pub fleet: String,
+    /// Pace of the simulated agents: 1 = demo pace, smaller is faster (tests use 0.3).
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    pub pace: f64,
 }
 
 #[derive(Debug, Args)]

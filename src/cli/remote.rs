@@ -28,6 +28,9 @@ pub const EXIT_REFUSED: u8 = 5;
 pub enum RemoteFailure {
     #[error("{0}")]
     NotRunning(String),
+    /// The command line is incomplete (exit code 2, like clap's own usage errors).
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -36,6 +39,7 @@ impl RemoteFailure {
     pub fn code(&self) -> ExitCode {
         ExitCode::from(match self {
             RemoteFailure::NotRunning(_) => EXIT_NOT_RUNNING,
+            RemoteFailure::Usage(_) => EXIT_USAGE,
             RemoteFailure::Other(_) => EXIT_FAILURE,
         })
     }
@@ -73,7 +77,9 @@ pub fn socket(config: Option<&Path>, socket: Option<&Path>) -> anyhow::Result<Pa
     let path = config::locate(config).context("finding the fleet's control socket")?;
     let (fleet, data_dir) =
         config::fleet_location(&path).context("finding the fleet's control socket")?;
-    Ok(crate::control::transport::socket_path(&fleet, &data_dir))
+    // The daemon's own record wins: its environment may place the socket elsewhere.
+    Ok(crate::control::transport::recorded_socket(&data_dir)
+        .unwrap_or_else(|| crate::control::transport::socket_path(&fleet, &data_dir)))
 }
 
 /// Connects and greets the daemon at `path`.

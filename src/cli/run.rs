@@ -42,13 +42,14 @@ pub async fn supervise(
     };
     let fleet = cfg.file.fleet.name.clone();
     let data = cfg.data_dir.clone();
+    let hup = super::daemon::listen_for_sighup();
     // Before anything else: a second drover for this fleet stops here.
     let listener = super::daemon::bind_control(&cfg)?;
     let (handle, task) = supervisor::start(cfg, opts)
         .await
         .context("starting the supervisor")?;
     let services =
-        match super::daemon::start(listener, &handle, handle.shutdown.child_token()).await {
+        match super::daemon::start(listener, &handle, handle.shutdown.child_token(), hup).await {
             Ok(s) => s,
             Err(e) => {
                 handle.shutdown.cancel();

@@ -141,17 +141,12 @@ pub fn render(snap: &Snapshot) -> String {
         );
     }
 
+    // The text format wants every family's samples in one group after its header.
     family(
         &mut o,
         "drover_slot_tests",
         "gauge",
         "Counts of the slot's last test run by outcome.",
-    );
-    family(
-        &mut o,
-        "drover_slot_tests_passing",
-        "gauge",
-        "1 when the slot's last test run passed, 0 otherwise.",
     );
     for s in &snap.slots {
         let Some(t) = &s.last_test else { continue };
@@ -167,6 +162,15 @@ pub fn render(snap: &Snapshot) -> String {
                 esc(&s.slot)
             );
         }
+    }
+    family(
+        &mut o,
+        "drover_slot_tests_passing",
+        "gauge",
+        "1 when the slot's last test run passed, 0 otherwise.",
+    );
+    for s in &snap.slots {
+        let Some(t) = &s.last_test else { continue };
         let verdict = verdict_label(&t.summary.verdict);
         let _ = writeln!(
             o,
@@ -372,5 +376,46 @@ mod tests {
             })
             .sum();
         assert_eq!(one_hot, 2.0, "exactly one state per slot");
+    }
+
+    /// Every sample follows its own family's `# TYPE` line, families never interleave (the
+    /// text format requires it; lenient parsers would not notice).
+    #[test]
+    fn each_family_is_one_group_even_with_test_runs() {
+        use crate::core::{Input, TestSummary, Verdict};
+        let spec = FleetSpec::new("f", vec![RoleSpec::new("w", 2, "h")]);
+        let mut fleet = Fleet::restore(spec, 1, Default::default());
+        for slot in ["w-1", "w-2"] {
+            fleet.handle(
+                1_000,
+                Input::TestRunRecorded {
+                    slot: slot.into(),
+                    summary: TestSummary {
+                        passed: 3,
+                        failed: 1,
+                        skipped: 0,
+                        errors: 0,
+                        verdict: Verdict::Fail,
+                        failing: vec!["t".into()],
+                    },
+                },
+            );
+        }
+        let text = render(&fleet.snapshot(2_000));
+        assert!(
+            text.contains("drover_slot_tests_passing{slot=\"w-2\""),
+            "{text}"
+        );
+        let mut family = String::new();
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split_whitespace().next().unwrap_or("").to_string();
+                assert!(seen.insert(family.clone()), "{family} declared twice");
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap_or("");
+                assert_eq!(name, family, "sample outside its family group:\n{text}");
+            }
+        }
     }
 }

@@ -28,6 +28,10 @@ pub enum TransportError {
         "another drover (pid {pid}) is already supervising this fleet; its control socket is {path}"
     )]
     AlreadyRunning { pid: String, path: PathBuf },
+    #[error(
+        "another drover answers on {path} (a fleet of the same name with another data dir?) — give this fleet its own [fleet] name"
+    )]
+    SocketInUse { path: PathBuf },
     #[error("connection closed")]
     Closed,
     #[error("frame larger than {MAX_FRAME} bytes")]
@@ -45,6 +49,15 @@ pub fn socket_path(fleet: &str, data_dir: &Path) -> PathBuf {
         Some(run) => Path::new(&run).join("drover").join(format!("{fleet}.sock")),
         None => data_dir.join("control.sock"),
     }
+}
+
+/// The socket a running daemon of this data dir recorded in its pid file (second line), so
+/// clients whose environment differs from the daemon's (systemd's `XDG_RUNTIME_DIR`, sudo)
+/// still find it.
+pub fn recorded_socket(data_dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(data_dir.join("drover.pid")).ok()?;
+    let path = PathBuf::from(text.lines().nth(1)?.trim());
+    path.exists().then_some(path)
 }
 
 /// Holds the single-daemon lock and the bound socket; dropping it removes the socket file.
@@ -72,22 +85,31 @@ impl ControlListener {
             .open(&lock_path)
             .map_err(io)?;
         if lock.try_lock().is_err() {
-            let pid = std::fs::read_to_string(&lock_path)
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+            let text = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            let pid = text.lines().next().unwrap_or("").trim().to_string();
             return Err(TransportError::AlreadyRunning {
                 pid,
+                path: recorded_socket(data_dir).unwrap_or_else(|| path.to_path_buf()),
+            });
+        }
+        // A live socket here belongs to a daemon of another data dir (the path depends on the
+        // fleet name only): never take it over.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(TransportError::SocketInUse {
                 path: path.to_path_buf(),
             });
         }
         lock.set_len(0).map_err(io)?;
-        std::fs::write(&lock_path, format!("{}\n", std::process::id())).map_err(io)?;
+        std::fs::write(
+            &lock_path,
+            format!("{}\n{}\n", std::process::id(), path.display()),
+        )
+        .map_err(io)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         }
-        // We hold the lock, so any socket file left here belongs to a dead daemon.
+        // We hold the lock and nobody answers on it: a socket file here is a dead daemon's.
         match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -240,7 +240,8 @@ pub fn fleet(n: usize) -> Snapshot {
         if let Some(t) = &s.task {
             let stale = matches!(s.state, SlotState::Blocked { .. });
             locks.push(LockView {
-                claims: 1,
+                // Most tasks claimed once; a few re-claimed (the loop the locks view flags).
+                claims: if i % 7 == 3 { 6 } else { 1 + (i as u64 % 2) },
                 claim_commit: None,
                 task: t.task.clone(),
                 holder: Some(name.clone()),
