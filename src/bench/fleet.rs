@@ -325,6 +325,9 @@ async fn churn(b: &Bench, handle: &SupervisorHandle, window: Duration) -> anyhow
     Ok(Churn { kills, latencies })
 }
 
+/// RSS growth a soak may show after warm-up (the budget).
+const SOAK_RSS_BUDGET_MIB: f64 = 5.0;
+
 /// Churn for `soak`, sampling this process every `every`; prints the samples and the growth
 /// from the first sample after warm-up to the last.
 async fn soak_run(b: Bench, soak: Duration, every: Duration) -> anyhow::Result<()> {
@@ -363,11 +366,17 @@ async fn soak_run(b: Bench, soak: Duration, every: Duration) -> anyhow::Result<(
     stop(handle, task).await;
     // The first sample includes start-up allocation; growth is measured from the second.
     if let (Some(first), Some(last)) = (samples.get(1).or(samples.first()), samples.last()) {
+        let growth_mib = (last.0 as f64 - first.0 as f64) / 1024.0;
         println!(
-            "soak result: {total_kills} kills; rss {} → {} ({:+.1} MiB), fds {} → {}, threads {} → {}, tasks {} → {}",
+            "soak result: {total_kills} kills; rss {} → {} ({:+.1} MiB; budget ≤ {SOAK_RSS_BUDGET_MIB} MiB: {}), fds {} → {}, threads {} → {}, tasks {} → {}",
             show_kib(Some(first.0)),
             show_kib(Some(last.0)),
-            (last.0 as f64 - first.0 as f64) / 1024.0,
+            growth_mib,
+            if growth_mib <= SOAK_RSS_BUDGET_MIB {
+                "met"
+            } else {
+                "MISSED"
+            },
             first.1,
             last.1,
             first.2,

@@ -174,9 +174,13 @@ pub(crate) fn on_test_run(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, summary: &
         return;
     }
     let failed = summary.verdict == Verdict::Fail;
-    let streak = s
+    // `failing` holds "name - reason": the set compared is the names (a reason may carry a
+    // duration or an address that differs every run).
+    let names = summary
         .failing
-        .observe(failed, summary.failing.iter().map(String::as_str));
+        .iter()
+        .map(|f| f.split_once(" - ").map_or(f.as_str(), |(name, _)| name));
+    let streak = s.failing.observe(failed, names);
     if streak >= rule.runs.max(1) {
         let names = s.failing.names();
         let msg = format!(
