@@ -531,3 +531,32 @@ fn hostile_log_lines_render_safely() {
         assert!(screen.contains("日本語 and emoji 🚀 width"), "{screen}");
     }
 }
+
+/// The log pane's title says when older lines are being read from the log file, when the
+/// start of the log is on screen, and when the newest lines are not held.
+#[test]
+fn log_title_tells_where_older_lines_stand() {
+    use drover::ui::logview::OlderLines;
+    let th = theme("dark");
+    let snap = sample::fleet(4);
+    let mut ui = ui_for(&snap, 200, 60);
+    ui.sync_logs(&logs_hub());
+    ui.focus = Focus::Detail;
+    let screen = |ui: &UiState| text_of(draw(&snap, ui, &th).backend().buffer());
+    ui.logs.older = OlderLines::Loading;
+    assert!(screen(&ui).contains("loading older lines…"));
+    ui.logs.older = OlderLines::AtStart;
+    ui.logs.scroll_up(1);
+    assert!(
+        !screen(&ui).contains("start of log"),
+        "the top is not on screen"
+    );
+    ui.logs.scroll_top(10);
+    ui.logs.older = OlderLines::AtStart;
+    assert!(screen(&ui).contains("start of log"));
+    ui.logs.older = OlderLines::Unavailable;
+    assert!(screen(&ui).contains("no log files here"));
+    ui.logs.detached = true;
+    let s = screen(&ui);
+    assert!(s.contains("no log files here · newest not held (G)"), "{s}");
+}

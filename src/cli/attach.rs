@@ -1,6 +1,7 @@
 //! `drover attach`: the full TUI against a running daemon. A feeder task turns the socket's
 //! pushed snapshots, PROGRESS.md and log lines into the same [`FaceChannels`] the in-process
-//! TUI reads, and forwards the TUI's commands to the daemon.
+//! TUI reads, and forwards the TUI's commands to the daemon. Lines older than the pushed ones
+//! are read from the daemon's log files on this host when the config says where they are.
 //!
 //! Invariants: quitting the TUI only closes this connection (the daemon keeps running); when
 //! the daemon goes away the terminal is restored, the operator is told, and the process exits
@@ -132,11 +133,14 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
         Ok(None) => return Err(RemoteFailure::NotRunning("the daemon is gone".into())),
         Err(_) => return Err(anyhow::anyhow!("the daemon sent no snapshot within 15s").into()),
     };
-    let (channels, feed) = ui::face_channels(
+    let (mut channels, feed) = ui::face_channels(
         initial,
         Arc::new(hub.clone()),
         Arc::new(RemoteEvents(Arc::clone(&conn))),
     );
+    // The daemon writes its containers' logs under the config's data dir on this host; with
+    // only a socket there is no telling where they are, so older lines stay unavailable.
+    channels.log_files = cfg.as_ref().map(ui::LogFiles::from_config);
     let ui::FaceFeed {
         snapshot,
         progress,

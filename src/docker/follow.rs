@@ -197,10 +197,7 @@ fn deliver(
     let (_, body) = split_timestamp(&line.bytes);
     let mut text = String::from_utf8_lossy(body).into_owned();
     if line.dropped > 0 {
-        text.push_str(&format!(
-            " [drover: line cut, {} bytes dropped]",
-            line.dropped
-        ));
+        text.push_str(&super::logs::cut_note(line.dropped));
     }
     if let Some(f) = file.as_mut() {
         let stream = if stderr { 'E' } else { 'O' };

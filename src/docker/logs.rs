@@ -144,7 +144,7 @@ impl RotatingFile {
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
-        let part = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        let part = |n: u32| rotated_part(&self.path, n);
         if self.keep == 0 {
             std::fs::remove_file(&self.path).ok();
         } else {
@@ -161,6 +161,18 @@ impl RotatingFile {
         self.written = 0;
         Ok(())
     }
+}
+
+/// The `n`th rotated part of the log file at `path` (`<gen>.log.<n>`; 1 is the newest).
+pub fn rotated_part(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// What ends a line cut at `max_line`, in the ring and the file alike.
+pub fn cut_note(dropped: usize) -> String {
+    format!(" [drover: line cut, {dropped} bytes dropped]")
 }
 
 /// A line kept in memory for the faces.

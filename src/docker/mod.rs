@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod events;
 pub mod follow;
+pub mod logfile;
 pub mod logs;
 pub mod preflight;
 pub mod spec;

@@ -235,6 +235,7 @@ impl UiState {
             (View::Fleet, Focus::Detail, DetailTab::Logs) => {
                 if delta < 0 {
                     self.logs.scroll_up(step);
+                    self.logs.note_top_reached(page_rows(self));
                 } else {
                     self.logs.scroll_down(step);
                 }

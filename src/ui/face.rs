@@ -1,10 +1,10 @@
 //! The event loop of one face: selects over terminal input, snapshot and PROGRESS.md changes,
-//! command replies, event-log reads and clock/log ticks; draws only when something visible
-//! changed, at most `max_fps` times a second.
+//! command replies, event-log reads, older log pages and clock/log ticks; draws only when
+//! something visible changed, at most `max_fps` times a second.
 //!
 //! Invariants: the loop never awaits I/O itself (store reads and command replies run in
-//! spawned tasks and come back as messages); closed channels disable their branch instead of
-//! waking the loop again and again.
+//! spawned tasks, log files are read in blocking tasks, and all come back as messages);
+//! closed channels disable their branch instead of waking the loop again and again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,12 +16,14 @@ use ratatui::crossterm::event::Event;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{CommandReply, Snapshot};
+use crate::docker::logfile::ReverseLogReader;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
 
 use super::app::Outcome;
 use super::intent::Intent;
 use super::keymap::Keymap;
+use super::logpages::OlderPage;
 use super::palette::View;
 use super::state::{self, UiState};
 use super::{CommandEnvelope, FaceChannels, UiError, UiOptions, render, shell};
@@ -30,6 +32,14 @@ use super::{CommandEnvelope, FaceChannels, UiError, UiOptions, render, shell};
 enum Notice {
     Reply(Intent, Result<CommandReply, String>),
     Error(String),
+}
+
+/// A log file position kept between pages: valid while the pane's oldest line is the one the
+/// reader stopped before (same slot and epoch).
+struct OlderReader {
+    slot: String,
+    epoch: u64,
+    reader: ReverseLogReader,
 }
 
 /// Why the event loop returned.
@@ -58,6 +68,10 @@ pub struct Face {
     events_tx: mpsc::Sender<Result<Vec<StoredEvent>, String>>,
     events_rx: mpsc::Receiver<Result<Vec<StoredEvent>, String>>,
     fetching_events: bool,
+    older_tx: mpsc::Sender<OlderPage>,
+    older_rx: mpsc::Receiver<OlderPage>,
+    /// Where the next older page of the log pane starts, for the pane's slot and epoch.
+    older_reader: Option<OlderReader>,
     snapshot_open: bool,
     progress_open: bool,
     notifier: Option<super::notify::TerminalNotifier>,
@@ -113,12 +127,14 @@ impl Face {
         ui.tmux = opts.tmux;
         ui.roles = opts.roles.clone();
         ui.now_ms = wall_ms();
+        ui.logs.set_file_source(channels.log_files.is_some());
         let snap = channels.snapshot.borrow().clone();
         ui.on_snapshot(&snap);
         let doc = channels.progress.borrow().clone();
         ui.progress.set_doc(doc, &opts.theme);
         let (notices_tx, notices_rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::channel(4);
+        let (older_tx, older_rx) = mpsc::channel(2);
         Ok(Self {
             ui,
             theme: opts.theme.clone(),
@@ -131,6 +147,9 @@ impl Face {
             events_tx,
             events_rx,
             fetching_events: false,
+            older_tx,
+            older_rx,
+            older_reader: None,
             snapshot_open: true,
             progress_open: true,
             notifier: None,
@@ -220,6 +239,7 @@ impl Face {
                             }
                             if self.ui.logs_visible() {
                                 self.ui.sync_logs(&*self.channels.logs);
+                                self.load_older_lines();
                             }
                             dirty = true;
                         }
@@ -281,6 +301,9 @@ impl Face {
                     }
                     dirty |= self.ui.view == View::Events;
                 },
+                Some(page) = self.older_rx.recv() => {
+                    dirty |= self.on_older_page(page);
+                },
                 _ = clock.tick() => {
                     let now = wall_ms();
                     dirty |= ages_changed(&self.snap, self.ui.now_ms, now);
@@ -291,6 +314,7 @@ impl Face {
                 },
                 _ = log_poll.tick(), if self.ui.logs_visible() => {
                     dirty |= self.ui.sync_logs(&*self.channels.logs);
+                    self.load_older_lines();
                 },
                 _ = redraw_sleep, if redraw_at.is_some() => {},
             }
@@ -309,6 +333,71 @@ impl Face {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Starts reading the page before the log pane's oldest line if the operator scrolled up
+    /// to it; the file is read in a blocking task and the page comes back as a message.
+    fn load_older_lines(&mut self) {
+        // Open parts of a log the pane moved away from would keep rotated-away files on disk.
+        if self
+            .older_reader
+            .as_ref()
+            .is_some_and(|r| r.epoch != self.ui.logs.epoch())
+        {
+            self.older_reader = None;
+        }
+        let Some(files) = self.channels.log_files.clone() else {
+            return;
+        };
+        let Some(ask) = self.ui.logs.request_older() else {
+            return;
+        };
+        let generation = self.snap.slot(&ask.slot).map_or(0, |s| s.generation);
+        // A reader for another oldest line would skip or repeat lines: start over instead.
+        let reader = self
+            .older_reader
+            .take()
+            .filter(|r| r.slot == ask.slot && r.epoch == ask.epoch)
+            .map(|r| r.reader);
+        let tx = self.older_tx.clone();
+        tokio::spawn(async move {
+            let (slot, epoch) = (ask.slot.clone(), ask.epoch);
+            let read =
+                tokio::task::spawn_blocking(move || files.read_older(&ask, generation, reader));
+            let page = read.await.unwrap_or_else(|e| OlderPage {
+                slot,
+                epoch,
+                result: Err(format!("reading the log file stopped: {e}")),
+            });
+            let _ = tx.send(page).await;
+        });
+    }
+
+    /// Merges an older page into the log pane; true when the pane changed.
+    fn on_older_page(&mut self, page: OlderPage) -> bool {
+        let OlderPage {
+            slot,
+            epoch,
+            result,
+        } = page;
+        match result {
+            Ok(p) => {
+                if !self.ui.logs.merge_older(&slot, epoch, p.lines, p.at_start) {
+                    return false;
+                }
+                // Merging keeps the epoch, so the reader stays valid for the next page.
+                self.older_reader = p.reader.map(|reader| OlderReader {
+                    slot,
+                    epoch,
+                    reader,
+                });
+                true
+            }
+            Err(why) => {
+                self.ui.logs.older_failed(&slot, epoch, why);
+                true
+            }
         }
     }
 

@@ -1,18 +1,33 @@
 //! The log pane's state: a bounded copy of one slot's newest lines (sanitised once, when
-//! pulled), follow / pause-follow, scrolling, wrap, and search with a current match.
+//! pulled), older lines read back from the slot's log file in pages (see [`older`]),
+//! follow / pause-follow, scrolling, wrap, and search with a current match.
 //!
-//! Invariants: at most `cap` lines are held; `matches` holds the seqs of held lines matching
-//! the query, ascending; when following, the bottom of the pane is the newest line.
+//! Invariants: at most `cap` lines are held while following, and at most `max_held` lines and
+//! about `max_bytes` bytes otherwise; `lines` ascend by `seq` and `matches` holds the seqs of
+//! held lines matching the query, ascending; when following, the bottom of the pane is the
+//! newest line; `epoch` changes whenever the oldest held line changes other than by a merged
+//! page, so pages and file positions meant for another oldest line are never merged.
+
+pub mod older;
 
 use std::collections::VecDeque;
 
 use super::LogSource;
 use super::text::{find_matches, sanitize};
 
+pub use older::OlderLines;
+
+/// Older lines held on top of `cap`: five pages of [`super::logpages::PAGE_LINES`].
+pub const OLDER_LINES: usize = 5 * super::logpages::PAGE_LINES;
+/// Text bytes held at most (ring and file lines alike).
+pub const MAX_HELD_BYTES: usize = 32 << 20;
+
 /// A log line ready to draw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogLine {
-    pub seq: u64,
+    /// Order in the pane: a ring line keeps its ring seq, lines read back from the log file
+    /// get the seqs below the oldest held line (so they may be negative).
+    pub seq: i64,
     pub ts_ms: u64,
     pub stderr: bool,
     pub text: String,
@@ -22,7 +37,7 @@ pub struct LogLine {
 pub struct LogSearch {
     pub query: String,
     /// Seqs of matching lines, ascending.
-    pub matches: Vec<u64>,
+    pub matches: Vec<i64>,
     /// Index into `matches` of the current match.
     pub current: Option<usize>,
 }
@@ -32,26 +47,62 @@ pub struct LogView {
     slot: Option<String>,
     lines: VecDeque<LogLine>,
     cap: usize,
+    max_held: usize,
+    max_bytes: usize,
+    held_bytes: usize,
     next_seq: u64,
     /// New lines move the view down; off while the operator reads older lines.
     pub follow: bool,
     pub wrap: bool,
     /// The seq shown at the bottom of the pane while not following.
-    anchor: Option<u64>,
+    anchor: Option<i64>,
     pub search: Option<LogSearch>,
+    /// Lines older than the held ones, from the log file.
+    pub older: OlderLines,
+    /// Whether this face can read the log files at all.
+    files: bool,
+    epoch: u64,
+    /// The operator scrolled to the top: the face should ask for the page before it.
+    older_wanted: bool,
+    /// Set by `scroll_top` (the pane height): a merged page is shown from its top.
+    top_pinned: Option<usize>,
+    /// The newest lines were left out to stay within bounds: nothing new is pulled until the
+    /// view follows again.
+    pub detached: bool,
+}
+
+/// A ring seq as a pane seq (ring seqs count lines since start and never near `i64::MAX`).
+fn pane_seq(ring_seq: u64) -> i64 {
+    i64::try_from(ring_seq).unwrap_or(i64::MAX)
 }
 
 impl LogView {
     pub fn new(cap: usize) -> Self {
+        Self::with_bounds(cap, cap.saturating_add(OLDER_LINES), MAX_HELD_BYTES)
+    }
+
+    /// A view holding `cap` lines while following and up to `max_held` lines and `max_bytes`
+    /// text bytes with older lines loaded or while paused.
+    pub fn with_bounds(cap: usize, max_held: usize, max_bytes: usize) -> Self {
+        let cap = cap.max(1);
         Self {
             slot: None,
             lines: VecDeque::new(),
-            cap: cap.max(1),
+            cap,
+            max_held: max_held.max(cap),
+            max_bytes: max_bytes.max(1),
+            held_bytes: 0,
             next_seq: 0,
             follow: true,
             wrap: false,
             anchor: None,
             search: None,
+            older: OlderLines::More,
+            files: true,
+            epoch: 0,
+            older_wanted: false,
+            top_pinned: None,
+            detached: false,
         }
     }
 
@@ -69,14 +120,24 @@ impl LogView {
             return;
         }
         self.slot = Some(slot.to_string());
+        self.start_over();
+    }
+
+    /// Drops every held line; the next pull starts from the newest lines.
+    fn start_over(&mut self) {
         self.lines.clear();
+        self.held_bytes = 0;
         self.next_seq = 0;
         self.follow = true;
         self.anchor = None;
+        self.detached = false;
+        self.top_pinned = None;
+        self.older_wanted = false;
         if let Some(s) = &mut self.search {
             s.matches.clear();
             s.current = None;
         }
+        self.front_changed();
     }
 
     /// Copies new lines from `source`; true when something was added.
@@ -84,6 +145,9 @@ impl LogView {
         let Some(slot) = self.slot.clone() else {
             return false;
         };
+        if self.detached {
+            return false;
+        }
         let fresh = if self.lines.is_empty() && self.next_seq == 0 {
             source.tail(&slot, self.cap)
         } else {
@@ -94,9 +158,16 @@ impl LogView {
             if l.seq < self.next_seq && !self.lines.is_empty() {
                 continue;
             }
+            if !self.follow
+                && (self.lines.len() >= self.max_held || self.held_bytes >= self.max_bytes)
+            {
+                // Paused, the operator reads older lines: the newest end is the far one.
+                self.detached = true;
+                break;
+            }
             self.next_seq = l.seq + 1;
             let line = LogLine {
-                seq: l.seq,
+                seq: pane_seq(l.seq),
                 ts_ms: l.ts_ms,
                 stderr: l.stderr,
                 text: sanitize(&l.text),
@@ -106,18 +177,30 @@ impl LogView {
             {
                 s.matches.push(line.seq);
             }
+            self.held_bytes += line.text.len();
             self.lines.push_back(line);
             added = true;
         }
-        while self.lines.len() > self.cap {
-            if let Some(old) = self.lines.pop_front() {
-                self.forget(old.seq);
-            }
+        if self.follow {
+            self.trim_front(self.cap);
         }
         added
     }
 
-    fn forget(&mut self, seq: u64) {
+    /// Drops the oldest lines until at most `keep` lines (and `max_bytes`) are held.
+    fn trim_front(&mut self, keep: usize) {
+        while self.lines.len() > keep || (self.held_bytes > self.max_bytes && self.lines.len() > 1)
+        {
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
+            self.held_bytes -= old.text.len();
+            self.forget(old.seq);
+            self.front_changed();
+        }
+    }
+
+    fn forget(&mut self, seq: i64) {
         if let Some(s) = &mut self.search
             && s.matches.first() == Some(&seq)
         {
@@ -133,7 +216,7 @@ impl LogView {
     }
 
     /// The seq drawn at the bottom of the pane.
-    pub fn bottom_seq(&self) -> Option<u64> {
+    pub fn bottom_seq(&self) -> Option<i64> {
         if self.follow {
             self.lines.back().map(|l| l.seq)
         } else {
@@ -157,16 +240,19 @@ impl LogView {
 
     /// Scrolls towards older lines.
     pub fn scroll_up(&mut self, n: usize) {
+        self.top_pinned = None;
         if let Some(i) = self.bottom_index() {
             self.set_bottom_index(i.saturating_sub(n));
         }
     }
 
-    /// Scrolls towards newer lines; reaching the newest line resumes following.
+    /// Scrolls towards newer lines; reaching the newest line resumes following (unless the
+    /// newest lines were left out: then it stays at the newest held line).
     pub fn scroll_down(&mut self, n: usize) {
+        self.top_pinned = None;
         if let Some(i) = self.bottom_index() {
             let target = i.saturating_add(n);
-            if target + 1 >= self.lines.len() {
+            if target + 1 >= self.lines.len() && !self.detached {
                 self.jump_newest();
             } else {
                 self.set_bottom_index(target);
@@ -174,14 +260,27 @@ impl LogView {
         }
     }
 
-    /// Shows the oldest held lines (the top of the pane is then line 0).
+    /// Shows the oldest held lines (the top of the pane is then line 0) and asks for the page
+    /// before them, which is shown from its top once merged.
     pub fn scroll_top(&mut self, height: usize) {
         self.set_bottom_index(height.saturating_sub(1));
+        self.top_pinned = Some(height);
+        self.older_wanted = true;
     }
 
+    /// Follows the newest lines again; older lines beyond `cap` are dropped.
     pub fn jump_newest(&mut self) {
+        self.top_pinned = None;
+        self.older_wanted = false;
+        if self.detached {
+            self.start_over();
+            return;
+        }
         self.follow = true;
         self.anchor = None;
+        self.trim_front(self.cap);
+        // A page in flight would land on a view that moved away from it.
+        self.front_changed();
     }
 
     pub fn toggle_follow(&mut self) {
@@ -200,13 +299,13 @@ impl LogView {
             self.search = None;
             return;
         }
-        let matches: Vec<u64> = self
+        let matches: Vec<i64> = self
             .lines
             .iter()
             .filter(|l| !find_matches(&l.text, query).is_empty())
             .map(|l| l.seq)
             .collect();
-        let bottom = self.bottom_seq().unwrap_or(u64::MAX);
+        let bottom = self.bottom_seq().unwrap_or(i64::MAX);
         let current = matches
             .iter()
             .rposition(|s| *s <= bottom)
@@ -229,6 +328,7 @@ impl LogView {
         s.current = Some(i);
         self.anchor = Some(seq);
         self.follow = false;
+        self.top_pinned = None;
     }
 
     /// Moves to the next (newer) match, wrapping around; false when there is none.
@@ -255,7 +355,7 @@ impl LogView {
     }
 
     /// The seq of the current match, for highlighting it differently.
-    pub fn current_match_seq(&self) -> Option<u64> {
+    pub fn current_match_seq(&self) -> Option<i64> {
         let s = self.search.as_ref()?;
         s.matches.get(s.current?).copied()
     }

@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod intent;
 pub mod keymap;
 pub mod layout;
+pub mod logpages;
 pub mod logview;
 pub mod markdown;
 pub mod notify;
@@ -45,6 +46,7 @@ pub use app::Outcome;
 pub use face::{Face, LoopExit, ages_changed};
 pub use intent::Intent;
 pub use keymap::{Action, Keymap, KeymapError};
+pub use logpages::LogFiles;
 pub use render::render;
 pub use state::{RoleInfo, UiState};
 
@@ -117,6 +119,9 @@ pub struct FaceChannels {
     pub commands: mpsc::Sender<CommandEnvelope>,
     pub logs: Arc<dyn LogSource>,
     pub events: Arc<dyn EventSource>,
+    /// The containers' log files, for lines older than `logs` holds; `None` when this face
+    /// cannot read them (attached with only a socket).
+    pub log_files: Option<LogFiles>,
 }
 
 impl FaceChannels {
@@ -128,6 +133,7 @@ impl FaceChannels {
             commands: handle.commands.clone(),
             logs: Arc::new(handle.hub.clone()),
             events: Arc::new(handle.store.clone()),
+            log_files: Some(LogFiles::from_config(&handle.config)),
         }
     }
 }
@@ -140,7 +146,8 @@ pub struct FaceFeed {
     pub commands: mpsc::Receiver<CommandEnvelope>,
 }
 
-/// Channels for a TUI starting from `initial`, with `logs` and `events` as sources.
+/// Channels for a TUI starting from `initial`, with `logs` and `events` as sources and no
+/// log files (set `log_files` to read older lines from disk).
 pub fn face_channels(
     initial: Snapshot,
     logs: Arc<dyn LogSource>,
@@ -156,6 +163,7 @@ pub fn face_channels(
             commands: cmd_tx,
             logs,
             events,
+            log_files: None,
         },
         FaceFeed {
             snapshot: snap_tx,

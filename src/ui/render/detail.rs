@@ -11,7 +11,8 @@ use unicode_width::UnicodeWidthStr;
 use crate::core::{Resolution, ServiceMetrics, Severity, SlotView, Snapshot, Verdict};
 use crate::secrets::REDACTED;
 use crate::theme::Theme;
-use crate::ui::logview::LogLine;
+use crate::ui::layout::page_rows;
+use crate::ui::logview::{LogLine, OlderLines};
 use crate::ui::markdown::cut_at_width;
 use crate::ui::state::{DetailTab, Focus, UiState};
 use crate::ui::text::{age, clock, compact_duration, find_matches, fit, sanitize};
@@ -113,6 +114,21 @@ fn log_title(ui: &UiState, theme: &Theme) -> Span<'static> {
     if let Some(s) = &ui.logs.search {
         let pos = s.current.map_or(0, |c| c + 1);
         parts.push(format!("/{} {pos}/{}", fit(&s.query, 20), s.matches.len()));
+    }
+    let top_shown = ui.logs.top_shown(page_rows(ui));
+    match &ui.logs.older {
+        OlderLines::Loading => parts.push("loading older lines…".into()),
+        OlderLines::AtStart if top_shown => parts.push("start of log".into()),
+        OlderLines::Unavailable if top_shown && !ui.logs.follow => {
+            parts.push("no log files here".into());
+        }
+        OlderLines::Failed(why) if top_shown => {
+            parts.push(fit(&format!("older lines: {why}"), 40));
+        }
+        _ => {}
+    }
+    if ui.logs.detached {
+        parts.push("newest not held (G)".into());
     }
     Span::styled(format!("[{}] ", parts.join(" · ")), style::muted(theme))
 }
