@@ -169,10 +169,10 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
     };
     conn.call(Request::Subscribe(sub)).await?;
     while let Some(frame) = pushes.0.recv().await {
-        if let ServerFrame::Event(e) = frame {
-            if !print(std::slice::from_ref(&e), args.json) {
-                return Ok(());
-            }
+        if let ServerFrame::Event(e) = frame
+            && !print(std::slice::from_ref(&e), args.json)
+        {
+            return Ok(());
         }
     }
     Err(RemoteFailure::NotRunning(
