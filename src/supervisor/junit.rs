@@ -74,6 +74,9 @@ async fn poll(mut src: JunitSource) {
         match src.docker.read_folder(&src.id, &src.dir, ".xml").await {
             Ok(files) => {
                 failing = false;
+                // Reports that are gone are forgotten, so a folder of per-run file names that
+                // the agent cleans up never grows this map.
+                seen.retain(|path, _| files.iter().any(|f| &f.path == path));
                 for f in files {
                     let stamp = (f.size, f.mtime);
                     if seen.insert(f.path.clone(), stamp) == Some(stamp) {
