@@ -13,24 +13,7 @@ use drover::core::{Actor, AlertKind, SlotState, Snapshot};
 use drover::supervisor::{self, SupervisorHandle, SupervisorOptions};
 
 async fn wait_for(handle: &SupervisorHandle, what: &str, pred: impl Fn(&Snapshot) -> bool) {
-    let mut rx = handle.snapshot.clone();
-    let waited = tokio::time::timeout(Duration::from_secs(90), async {
-        loop {
-            let snap = rx.borrow_and_update().clone();
-            if pred(&snap) {
-                return;
-            }
-            rx.changed().await.expect("supervisor alive");
-        }
-    })
-    .await;
-    if waited.is_err() {
-        let snap = handle.snapshot.borrow().clone();
-        panic!(
-            "timed out waiting for {what}; slots {:#?}\nalerts {:#?}",
-            snap.slots, snap.alerts
-        );
-    }
+    common::wait_for_snapshot(handle, what, 90, pred).await;
 }
 
 const LOOPER: &str = r#"trap 'exit 0' TERM; n=0; while true; do n=$((n+1));

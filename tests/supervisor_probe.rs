@@ -8,7 +8,6 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use drover::core::{Health, Snapshot};
 use drover::supervisor::{self, SupervisorHandle, SupervisorOptions};
@@ -16,21 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 async fn wait_for(handle: &SupervisorHandle, what: &str, pred: impl Fn(&Snapshot) -> bool) {
-    let mut rx = handle.snapshot.clone();
-    let waited = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let snap = rx.borrow_and_update().clone();
-            if pred(&snap) {
-                return;
-            }
-            rx.changed().await.expect("supervisor alive");
-        }
-    })
-    .await;
-    if waited.is_err() {
-        let snap = handle.snapshot.borrow().clone();
-        panic!("timed out waiting for {what}; slots {:#?}", snap.slots);
-    }
+    common::wait_for_snapshot(handle, what, 60, pred).await;
 }
 
 fn health(s: &Snapshot) -> Option<&Health> {

@@ -136,17 +136,10 @@ command = ["sh", "-c", "echo 'ERROR: Missing environment variable: OPENAI_API_KE
     // Pause it: the screen says so and Docker really paused the container.
     tmux.keys(&["p"]);
     tmux.wait_for("worker-2 paused", |s| s.contains("paused"));
-    let status = Command::new("docker")
-        .args([
-            "inspect",
-            "-f",
-            "{{.State.Status}}",
-            &format!("drover-{fleet}-worker-2"),
-        ])
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&status.stdout).trim().to_string();
-    assert_eq!(status, "paused");
+    assert_eq!(
+        common::container_status(&format!("drover-{fleet}-worker-2")),
+        "paused"
+    );
 
     // The logs pane shows what the agent printed.
     tmux.wait_for("the agent's output in the logs pane", |s| {
@@ -177,16 +170,10 @@ command = ["sh", "-c", "echo 'ERROR: Missing environment variable: OPENAI_API_KE
     tmux.wait_for("worker-2 running again", |s| {
         s.contains("● running") && !s.contains("‖ paused")
     });
-    let status = Command::new("docker")
-        .args([
-            "inspect",
-            "-f",
-            "{{.State.Status}}",
-            &format!("drover-{fleet}-worker-2"),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), "running");
+    assert_eq!(
+        common::container_status(&format!("drover-{fleet}-worker-2")),
+        "running"
+    );
 
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(20);

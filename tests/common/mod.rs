@@ -130,3 +130,40 @@ impl Drop for FleetGuard {
         remove_fleet_containers(&self.0);
     }
 }
+
+/// Waits (bounded by `secs`) until the supervisor publishes a snapshot satisfying `pred`;
+/// panics with the slots and alerts on timeout.
+pub async fn wait_for_snapshot(
+    handle: &drover::supervisor::SupervisorHandle,
+    what: &str,
+    secs: u64,
+    pred: impl Fn(&drover::core::Snapshot) -> bool,
+) {
+    let mut rx = handle.snapshot.clone();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(secs), async {
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            if pred(&snap) {
+                return;
+            }
+            rx.changed().await.expect("supervisor alive");
+        }
+    })
+    .await;
+    if waited.is_err() {
+        let snap = handle.snapshot.borrow().clone();
+        panic!(
+            "timed out waiting for {what}; slots {:#?}\nalerts {:#?}",
+            snap.slots, snap.alerts
+        );
+    }
+}
+
+/// `docker inspect`'s `State.Status` of a container (name or id): running, paused, exited, …
+pub fn container_status(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Status}}", container])
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
