@@ -47,10 +47,12 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
     if s.hold_until.is_some_and(|t| t <= now) {
         s.hold_until = None;
     }
+    // A run without a known start has no timers: `deadlines` must offer exactly the timers
+    // this function can fire, or a wake-up stays due forever and the core spins.
     if s.is_running()
         && let Some(c) = s.container.as_mut()
+        && let Some(started) = c.started_at
     {
-        let started = c.started_at.unwrap_or(now);
         if !c.warmed_up && started.saturating_add(role.crash_loop.min_uptime) <= now {
             c.warmed_up = true;
             s.rec.crash_looping = false;
@@ -130,8 +132,8 @@ pub(crate) fn deadlines(
     }
     if s.is_running()
         && let Some(c) = &s.container
+        && let Some(started) = c.started_at
     {
-        let started = c.started_at.unwrap_or(0);
         if !c.warmed_up {
             f(started.saturating_add(role.crash_loop.min_uptime));
         }

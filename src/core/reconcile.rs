@@ -131,7 +131,11 @@ fn adopt(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
         } else {
             k.status.clone()
         },
-        started_at: k.started_at,
+        // Docker's container list carries no start time: a live run of unknown start counts
+        // from when drover first saw it, so its timers (warm-up, stall, run limit) have a base.
+        started_at: k
+            .started_at
+            .or_else(|| k.status.is_live().then_some(cx.now)),
         replace: k.spec_hash != role.spec_hash,
         warmed_up: false,
     });
