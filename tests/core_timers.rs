@@ -6,7 +6,8 @@ mod core_support;
 
 use core_support::{Harness, World};
 use drover::core::{
-    ContainerStatus, Fleet, FleetSpec, Input, Millis, ObservedContainer, RoleSpec,
+    Command, CommandReply, ContainerStatus, Effect, EventKind, ExitReason, Fleet, FleetSpec, Input,
+    Millis, ObservedContainer, RoleSpec, SlotState,
 };
 
 const SEC: Millis = 1_000;
@@ -72,7 +73,11 @@ fn an_adopted_quiet_fleet_wakes_a_handful_of_times_per_minute_not_thousands() {
         "adoption must not touch the containers: {effects:#?}"
     );
     if let Some(w) = h.fleet.next_wakeup() {
-        assert!(w > h.now, "a wake-up already due after adoption: {w} <= {}", h.now);
+        assert!(
+            w > h.now,
+            "a wake-up already due after adoption: {w} <= {}",
+            h.now
+        );
     }
     let until = h.now + MIN;
     let ticks = ticks_until(&mut h, until, 10_000);
@@ -80,4 +85,144 @@ fn an_adopted_quiet_fleet_wakes_a_handful_of_times_per_minute_not_thousands() {
     // The adopted runs count from when drover first saw them: warmed up after min_uptime.
     let view = h.view("implementer-1");
     assert!(view.started_at.is_some(), "adopted run has a start time");
+}
+
+const S1: &str = "implementer-1";
+
+fn limited(replicas: u32) -> FleetSpec {
+    spec(replicas, |r| r.run_timeout = Some(30 * MIN))
+}
+
+fn stops(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Stop { .. } | Effect::Kill { .. }))
+        .count()
+}
+
+fn timed_out(h: &Harness) -> bool {
+    h.view(S1)
+        .last_exit
+        .is_some_and(|e| e.reason == Some(ExitReason::Timeout))
+}
+
+#[test]
+fn a_run_past_its_limit_is_stopped_with_the_grace_period_and_ends_as_timed_out() {
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    let started = h.now;
+    assert_eq!(h.state(S1), SlotState::Running);
+    let view = h.view(S1).run_limit.expect("a run limit is shown");
+    assert_eq!(view.ends_at, Some(started + 30 * MIN));
+
+    let effects = h.advance(30 * MIN - SEC);
+    assert_eq!(stops(&effects), 0, "stopped before its limit");
+    let effects = h.advance(SEC);
+    let grace = effects.iter().find_map(|e| match e {
+        Effect::Stop { grace, .. } => Some(*grace),
+        _ => None,
+    });
+    assert_eq!(grace, Some(10 * SEC), "SIGTERM with the role's stop grace");
+    let exit = h.view(S1).last_exit.expect("the run ended");
+    assert_eq!(exit.reason, Some(ExitReason::Timeout));
+    assert_eq!(exit.line.as_deref(), Some("timed out after 30m"));
+    assert!(
+        h.log
+            .iter()
+            .any(|(_, e)| matches!(e, Effect::PersistEvent(ev) if ev.kind == EventKind::TimedOut)),
+        "a timed_out event is recorded"
+    );
+    // Started again by the restart policy (after its backoff), not blocked, not a crash loop.
+    h.advance(MIN);
+    assert_eq!(h.state(S1), SlotState::Running);
+    assert!(!h.view(S1).crash_looping);
+    assert_eq!(h.starts(S1), 2);
+}
+
+#[test]
+fn an_adopted_container_already_past_its_deadline_is_stopped_at_once() {
+    let mut world = World::default();
+    let id = world.add(S1, 1, "hash-1", ContainerStatus::Running, "demo");
+    let t0 = Harness::T0;
+    world.containers.get_mut(&id).expect("added").started_at = Some(t0 - 40 * MIN);
+    let mut h = Harness::with_fleet(Fleet::new(limited(1), 42), world);
+    let effects = h.boot();
+    assert_eq!(stops(&effects), 1, "{effects:#?}");
+    assert!(timed_out(&h));
+}
+
+#[test]
+fn pause_and_take_over_stop_the_clock() {
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    h.advance(20 * MIN);
+    let (reply, _) = h.command(Command::Pause { slot: S1.into() });
+    assert_eq!(reply, CommandReply::Accepted);
+    let paused = h.advance(60 * MIN);
+    assert_eq!(stops(&paused), 0, "a paused run does not age");
+    h.command(Command::Resume { slot: S1.into() });
+    assert_eq!(stops(&h.advance(10 * MIN - SEC)), 0, "10 minutes were left");
+    assert_eq!(stops(&h.advance(SEC)), 1);
+    assert!(timed_out(&h));
+
+    // Take-over: the operator's time in the container does not count either.
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    h.advance(25 * MIN);
+    h.command(Command::TakeOver { slot: S1.into() });
+    assert_eq!(stops(&h.advance(3 * 60 * MIN)), 0);
+    assert!(h.view(S1).run_limit.is_some_and(|v| v.ends_at.is_none()));
+}
+
+#[test]
+fn extend_gives_the_current_run_more_time_and_is_audited() {
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    h.advance(25 * MIN);
+    let (reply, effects) = h.command(Command::Extend {
+        slot: S1.into(),
+        by_ms: 15 * MIN,
+    });
+    assert_eq!(reply, CommandReply::Accepted);
+    assert!(effects.iter().any(
+        |e| matches!(e, Effect::PersistEvent(ev) if ev.kind == EventKind::Command && ev.message.contains("extend"))
+    ));
+    assert_eq!(stops(&h.advance(20 * MIN - SEC)), 0, "45 minutes in all");
+    assert_eq!(stops(&h.advance(SEC)), 1);
+    assert_eq!(
+        h.view(S1).last_exit.and_then(|e| e.line).as_deref(),
+        Some("timed out after 45m")
+    );
+
+    // Nothing to extend without a limit.
+    let mut h = Harness::new(spec(1, |_| {}));
+    h.boot();
+    let (reply, _) = h.command(Command::Extend {
+        slot: S1.into(),
+        by_ms: MIN,
+    });
+    assert!(matches!(reply, CommandReply::Refused { .. }), "{reply:?}");
+}
+
+#[test]
+fn three_timeouts_in_a_row_block_the_slot_with_the_count() {
+    let mut h = Harness::new(spec(1, |r| r.run_timeout = Some(8 * SEC)));
+    h.boot();
+    for _ in 0..120 {
+        if matches!(h.state(S1), SlotState::Blocked { .. }) {
+            break;
+        }
+        h.advance(SEC);
+    }
+    match h.state(S1) {
+        SlotState::Blocked { reason, .. } => {
+            assert_eq!(reason, "timed out 3 times in a row (8s)")
+        }
+        other => panic!("not blocked: {other:?}"),
+    }
+    assert_eq!(h.starts(S1), 3);
+    assert!(
+        !h.view(S1).crash_looping,
+        "short timeouts are not early exits"
+    );
 }

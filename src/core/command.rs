@@ -5,14 +5,15 @@
 //! effect — and every request, repeated or not, is audited as one `command` event naming who
 //! asked, why, and the reply (`accepted`, `unchanged`, `not_found`, `refused`), because the
 //! audit log records requests, not only changes. Blocked, taken-over, paused and stopped slots
-//! are only ever started by an explicit command.
+//! are only ever started by an explicit command. The one exception to idempotence is
+//! `extend`: each request gives the current run that much more time (and is audited).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::alerts::{AckOutcome, AlertKind, AlertRef};
 use super::effect::{Effect, EventKind, FleetEvent, RecoveryStep, RestartPlan, SlotMode};
-use super::failure::{block, fresh_start};
+use super::failure::{block, fresh_start, human};
 use super::fleet::{Fleet, Scope};
 use super::incidents::Resolution;
 use super::model::{Actor, Millis};
@@ -66,6 +67,11 @@ pub enum Command {
     ReleaseLock {
         task: String,
     },
+    /// Give the slot's current run more time before its `run_timeout`.
+    Extend {
+        slot: String,
+        by_ms: Millis,
+    },
 }
 
 impl Command {
@@ -85,6 +91,7 @@ impl Command {
             Command::Scale { .. } => "scale",
             Command::CloseIncident { .. } => "close-incident",
             Command::ReleaseLock { .. } => "release-lock",
+            Command::Extend { .. } => "extend",
         }
     }
 
@@ -100,7 +107,8 @@ impl Command {
             | Command::Unblock { slot }
             | Command::TakeOver { slot }
             | Command::HandBack { slot }
-            | Command::CloseIncident { slot } => Some(slot),
+            | Command::CloseIncident { slot }
+            | Command::Extend { slot, .. } => Some(slot),
             _ => None,
         }
     }
@@ -121,6 +129,7 @@ impl Command {
             }
             Command::Scale { role, replicas } => format!("{role} to {replicas}"),
             Command::ReleaseLock { task } => format!("lock {task}"),
+            Command::Extend { slot, by_ms } => format!("{slot} by {}", human(*by_ms)),
             other => other.slot().unwrap_or_default().to_string(),
         }
     }
@@ -438,6 +447,10 @@ fn slot_command(
                 Accepted
             }
             _ => Unchanged,
+        },
+        Command::Extend { by_ms, .. } => match super::run_limit::extend(s, *by_ms) {
+            Ok(_) => Accepted,
+            Err(why) => Refused { why },
         },
         _ => Unchanged,
     }

@@ -180,6 +180,8 @@ pub enum EventKind {
     Scaled,
     SpecChanged,
     Retired,
+    /// A run reached its role's `run_timeout` and is being stopped.
+    TimedOut,
 }
 
 impl EventKind {
@@ -217,6 +219,7 @@ impl EventKind {
             EventKind::Scaled => "scaled",
             EventKind::SpecChanged => "spec_changed",
             EventKind::Retired => "retired",
+            EventKind::TimedOut => "timed_out",
         }
     }
 }

@@ -14,7 +14,7 @@ use super::effect::{EventKind, FailureStreak, RecoveryStep, RestartPlan, SlotMod
 use super::incidents::IncidentCause;
 use super::lifecycle::settle;
 use super::loops::act_on_loop;
-use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, Millis};
+use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, ExitReason, Millis};
 use super::policy::{RestartMode, RoleSpec, jitter_unit};
 use super::signature::{explaining_line, failure_signature};
 use super::slot::{Cx, PendingOp, Slot};
@@ -50,6 +50,9 @@ pub(crate) fn on_died(
     settle(s, |op| {
         op.id() == Some(id) && !matches!(op, PendingOp::Remove { .. })
     });
+    // The run's clock ends with the run; a stop for its time limit makes the exit a timeout.
+    let timeout = s.run_clock.timed_out.then_some(s.run_clock.allowed);
+    s.run_clock = Default::default();
     let Some(c) = s.container.as_mut() else {
         return;
     };
@@ -60,12 +63,16 @@ pub(crate) fn on_died(
     if oom_killed && line.is_none() {
         line = Some("out of memory (OOM-killed)".into());
     }
+    if let Some(allowed) = timeout {
+        line = Some(super::run_limit::ended_text(allowed));
+    }
     let exit = ExitInfo {
         code: Some(code),
         oom_killed,
         at: now,
         uptime,
         line: line.clone(),
+        reason: timeout.map(|_| ExitReason::Timeout),
     };
     cx.event(
         &s.name,
@@ -92,6 +99,16 @@ pub(crate) fn on_died(
         return;
     }
     if replace {
+        return;
+    }
+    if let Some(allowed) = timeout
+        && s.rec.mode == SlotMode::Auto
+    {
+        // A timeout is a failure, never an early exit: however short the limit, timeouts alone
+        // do not make a crash loop; the same signature each time blocks after the usual streak.
+        let cause = IncidentCause::TimedOut { after: allowed };
+        let not_early = uptime.max(role.crash_loop.min_uptime);
+        record_failure(s, role, cx, None, false, line, Some(not_early), cause);
         return;
     }
     if stopped_by_us && s.probe_kill.is_none() && s.rec.mode == SlotMode::Auto {
@@ -213,6 +230,10 @@ pub(crate) fn record_failure(
         None => "failed".to_string(),
     });
     s.preflight_passed = false;
+    let timed_out_after = match &cause {
+        IncidentCause::TimedOut { after } => Some(*after),
+        _ => None,
+    };
     cx.incidents
         .open(now, &s.name, &role.name, cause, &reason, cx.out);
     if role.restart.mode == RestartMode::Never {
@@ -271,7 +292,11 @@ pub(crate) fn record_failure(
         .failure_restarts
         .retain(|t| now.saturating_sub(*t) < r.window);
     if cl.identical_failures_to_block > 0 && count >= cl.identical_failures_to_block {
-        return block(s, role, cx, reason, Actor::Drover);
+        let why = match timed_out_after {
+            Some(after) => format!("timed out {count} times in a row ({})", human(after)),
+            None => reason,
+        };
+        return block(s, role, cx, why, Actor::Drover);
     }
     if s.rec.failure_restarts.len() as u32 >= r.max_restarts {
         let why = format!(
@@ -384,7 +409,9 @@ pub(crate) fn vanished(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
         at: now,
         uptime,
         line: Some(line.clone()),
+        reason: None,
     });
+    s.run_clock = Default::default();
     end_run(s, role, cx);
     if s.restart_requested || c.replace {
         s.restart_requested = false;
@@ -473,7 +500,7 @@ pub(crate) fn short(id: &str) -> &str {
 }
 
 /// "1.5s", "2m", "1h 5m" for event messages.
-pub(crate) fn human(ms: Millis) -> String {
+pub fn human(ms: Millis) -> String {
     if ms < 60_000 {
         let tenths = ms / 100;
         if tenths.is_multiple_of(10) {

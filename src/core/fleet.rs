@@ -390,6 +390,7 @@ impl Fleet {
             if scope.all || scope.locks {
                 self.evaluate_claims(now, out, &mut scope);
             }
+            self.sync_run_clocks(now, &scope);
             self.wakeup = self.compute_wakeup(&scope);
             // Invariant: only slots in `scope` changed, so refreshing just their cached
             // deadlines gives the same answer as refreshing all (checked in debug builds).
@@ -409,6 +410,21 @@ impl Fleet {
         }
         if scope.visible || !out.is_empty() {
             self.version += 1;
+        }
+    }
+
+    /// Dates every clock stop or restart of this pass at `now` (pause, take-over, exit, …).
+    fn sync_run_clocks(&mut self, now: Millis, scope: &Scope) {
+        if scope.all {
+            self.slots
+                .iter_mut()
+                .for_each(|s| super::run_limit::sync(s, now));
+        } else {
+            for &i in &scope.touched {
+                if let Some(s) = self.slots.get_mut(i) {
+                    super::run_limit::sync(s, now);
+                }
+            }
         }
     }
 

@@ -47,6 +47,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
     if s.hold_until.is_some_and(|t| t <= now) {
         s.hold_until = None;
     }
+    super::run_limit::on_timer(s, cx);
     // A run without a known start has no timers: `deadlines` must offer exactly the timers
     // this function can fire, or a wake-up stays due forever and the core spins.
     if s.is_running()
@@ -128,6 +129,9 @@ pub(crate) fn deadlines(
         f(t.saturating_add(op_timeout));
     }
     if let Some(t) = s.hold_until {
+        f(t);
+    }
+    if let Some(t) = super::run_limit::deadline(s) {
         f(t);
     }
     if s.is_running()

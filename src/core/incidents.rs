@@ -33,6 +33,10 @@ pub enum IncidentCause {
     Blocked,
     Unready,
     Stalled,
+    /// The run reached its role's `run_timeout` and was stopped.
+    TimedOut {
+        after: Millis,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -65,7 +65,8 @@ fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
         }
         return create(s, role, cx);
     };
-    let wants_stop = c.replace || s.restart_requested || s.probe_kill.is_some();
+    let wants_stop =
+        c.replace || s.restart_requested || s.probe_kill.is_some() || s.run_clock.timed_out;
     match c.status {
         ContainerStatus::Running | ContainerStatus::Paused if wants_stop => stop(s, role, cx),
         ContainerStatus::Paused => {
@@ -299,6 +300,7 @@ pub(crate) fn on_started(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, id: &str) {
 
 /// Fresh health tracking for a run that just began (or was adopted running).
 pub(crate) fn begin_run(s: &mut Slot, role: &RoleSpec, now: Millis) {
+    super::run_limit::start(s, role, now);
     s.probe = Default::default();
     s.probe.next_at = role.probe.as_ref().map(|p| now + p.period);
     s.unready = None;

@@ -65,6 +65,7 @@ mod loops;
 mod model;
 mod policy;
 mod reconcile;
+mod run_limit;
 mod scale;
 mod signature;
 mod slot;
@@ -77,13 +78,14 @@ pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
 };
+pub use failure::human as human_duration;
 pub use fleet::Fleet;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
 pub use locks::LockView;
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{
-    ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, Health,
+    ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, ExitReason, Health,
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
     slot_name,
 };
@@ -94,5 +96,5 @@ pub use policy::{
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
-    DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord, UsageView,
+    DockerStatus, FleetMetrics, HeldTask, RunLimitView, SlotView, Snapshot, TestRecord, UsageView,
 };

@@ -175,6 +175,17 @@ pub struct ExitInfo {
     pub uptime: Millis,
     /// The last error-ish line (ANSI stripped, secrets redacted), else the last non-empty line.
     pub line: Option<String>,
+    /// Set when drover ended the run for a reason of its own (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ExitReason>,
+}
+
+/// Why drover ended a run itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The run reached its role's `run_timeout`.
+    Timeout,
 }
 
 impl ExitInfo {

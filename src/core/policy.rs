@@ -60,6 +60,9 @@ pub struct RoleSpec {
     /// What the loop detectors do (the fleet's `[loops]`, the same for every role).
     #[serde(default)]
     pub loops: LoopPolicy,
+    /// A container run lasting longer is stopped and ends as timed out (off when `None`).
+    #[serde(default)]
+    pub run_timeout: Option<Millis>,
 }
 
 impl RoleSpec {
@@ -78,6 +81,7 @@ impl RoleSpec {
             preflight: true,
             stop_grace: 10 * SECOND,
             loops: LoopPolicy::default(),
+            run_timeout: None,
         }
     }
 }

@@ -141,6 +141,8 @@ pub(crate) struct Slot {
     pub budget: BudgetMeter,
     pub budget_task: Option<String>,
     pub session_tokens: u64,
+    /// The current run's clock against the role's `run_timeout`.
+    pub run_clock: super::run_limit::RunClock,
 }
 
 impl Slot {
@@ -171,6 +173,7 @@ impl Slot {
             budget: BudgetMeter::default(),
             budget_task: None,
             session_tokens: 0,
+            run_clock: Default::default(),
             awaiting_listing: false,
             deadline: None,
         }

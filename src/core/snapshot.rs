@@ -102,6 +102,20 @@ pub struct SlotView {
     pub metrics: ServiceMetrics,
     #[serde(default)]
     pub usage: UsageView,
+    /// The current run's time limit, when its role has `run_timeout` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_limit: Option<RunLimitView>,
+}
+
+/// Where the current run stands against its role's `run_timeout`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLimitView {
+    /// The limit this run has (the role's plus operator extensions).
+    pub allowed_ms: Millis,
+    /// When the run will be stopped; `None` while its clock is stopped (paused, taken over).
+    pub ends_at: Option<Millis>,
+    /// Time left at the snapshot's time.
+    pub left_ms: Millis,
 }
 
 /// Token usage the slot's agent printed.
@@ -208,6 +222,14 @@ impl super::fleet::Fleet {
                         task: s.budget_task.clone(),
                         task_tokens: s.budget.tokens,
                         task_rounds: s.budget.rounds,
+                    },
+                    run_limit: match super::run_limit::view(s, now) {
+                        (ends_at, Some(left_ms)) => Some(RunLimitView {
+                            allowed_ms: s.run_clock.allowed,
+                            ends_at,
+                            left_ms,
+                        }),
+                        _ => None,
                     },
                 }
             })

@@ -42,6 +42,7 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         incident_since: None,
         metrics: ServiceMetrics::default(),
         usage: Default::default(),
+        run_limit: None,
     }
 }
 
@@ -159,6 +160,7 @@ pub fn fleet(n: usize) -> Snapshot {
                     at: NOW - 4 * MIN,
                     uptime: 900,
                     line: Some("ERROR: Missing environment variable: OPENAI_API_KEY".into()),
+                    reason: None,
                 });
                 s.open_alerts = 1;
                 s.incident_since = Some(NOW - 6 * MIN);
@@ -186,6 +188,7 @@ pub fn fleet(n: usize) -> Snapshot {
                     at: NOW - 20_000,
                     uptime: 4_000,
                     line: Some("Killed".into()),
+                    reason: None,
                 });
                 s.open_alerts = 1;
                 alerts.push(alert(

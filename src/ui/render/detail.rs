@@ -493,6 +493,7 @@ fn cause_word(c: &crate::core::IncidentCause) -> String {
         Blocked => "blocked".into(),
         Unready => "probe failing".into(),
         Stalled => "stalled".into(),
+        TimedOut { after } => format!("timed out after {}", crate::core::human_duration(*after)),
     }
 }
 
