@@ -226,3 +226,23 @@ fn three_timeouts_in_a_row_block_the_slot_with_the_count() {
         "short timeouts are not early exits"
     );
 }
+
+#[test]
+fn an_adopted_run_is_not_stalled_for_silence_drover_did_not_watch() {
+    let mut world = World::default();
+    let id = world.add(S1, 1, "hash-1", ContainerStatus::Running, "demo");
+    world.containers.get_mut(&id).expect("added").started_at = Some(Harness::T0 - 3 * 60 * MIN);
+    let mut h = Harness::with_fleet(Fleet::new(spec(1, |_| {}), 42), world);
+    h.boot();
+    assert_eq!(h.state(S1), SlotState::Running);
+    assert!(
+        !matches!(h.view(S1).health, drover::core::Health::Stalled { .. }),
+        "stalled at adoption"
+    );
+    // Silence from adoption on does count: stalled after stall_after (15 min by default).
+    h.advance(15 * MIN);
+    assert!(matches!(
+        h.view(S1).health,
+        drover::core::Health::Stalled { .. }
+    ));
+}

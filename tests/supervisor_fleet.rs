@@ -275,3 +275,62 @@ async fn fleet_recovers_blocks_and_is_adopted_without_duplicates() {
     handle.shutdown.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_its_time_limit_is_stopped_and_started_again() {
+    common::ensure_test_image();
+    let fleet = common::unique_fleet("lim");
+    let _guard = common::FleetGuard(fleet.clone());
+    let data = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[fleet]
+name = "{fleet}"
+data_dir = "{data}"
+
+[[roles]]
+name = "sleeper"
+image = "{image}"
+command = ["sleep", "1000000"]
+[roles.limits]
+memory = "32m"
+run_timeout = "8s"
+"#,
+        data = data.path().display(),
+        image = common::TEST_IMAGE
+    );
+    let cfg = drover::config::parse(&text, Path::new("fleet.toml")).expect("test config");
+    let (handle, task) = supervisor::start(cfg, options()).await.unwrap();
+
+    let first = wait_for(&handle, "sleeper running", |s| {
+        state(s, "sleeper-1") == &SlotState::Running
+    })
+    .await;
+    let first_id = first.slot("sleeper-1").unwrap().container_id.clone();
+    let snap = wait_for(&handle, "the first run timed out", |s| {
+        s.slot("sleeper-1").is_some_and(|v| {
+            v.last_exit
+                .as_ref()
+                .is_some_and(|e| e.reason == Some(drover::core::ExitReason::Timeout))
+        })
+    })
+    .await;
+    let exit = snap.slot("sleeper-1").unwrap().last_exit.clone().unwrap();
+    assert!(
+        (8_000..12_000).contains(&exit.uptime),
+        "stopped {} ms after its start (limit 8 s)",
+        exit.uptime
+    );
+    assert_eq!(exit.line.as_deref(), Some("timed out after 8s"));
+    // The restart policy starts it again: a second run of the same container.
+    let snap = wait_for(&handle, "started again", |s| {
+        s.slot("sleeper-1")
+            .is_some_and(|v| v.starts >= 2 && v.state == SlotState::Running)
+    })
+    .await;
+    let view = snap.slot("sleeper-1").unwrap();
+    assert!(!matches!(view.state, SlotState::Blocked { .. }));
+    assert_eq!(view.container_id, first_id, "restarted in place");
+    handle.shutdown.cancel();
+    task.await.unwrap();
+}

@@ -82,6 +82,12 @@ pub enum CtlCommand {
     CloseIncident {
         target: String,
     },
+    /// Give a slot's current run more time before its role's `run_timeout` (e.g. `15m`).
+    Extend {
+        target: String,
+        #[arg(value_parser = humantime::parse_duration)]
+        by: std::time::Duration,
+    },
 }
 
 /// Builds a slot command for one slot.
@@ -240,6 +246,13 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
             }
             CtlCommand::ReleaseLock { task } => {
                 requests.push((task.clone(), Command::ReleaseLock { task }))
+            }
+            CtlCommand::Extend { target, by } => {
+                let by_ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+                let st = status(&conn).await?;
+                for slot in expand(&target, &st) {
+                    requests.push((slot.clone(), Command::Extend { slot, by_ms }));
+                }
             }
             CtlCommand::Scale { role, replicas } => {
                 requests.push((role.clone(), Command::Scale { role, replicas }))

@@ -149,6 +149,10 @@ pub struct LimitsSection {
     pub memory: ByteSize,
     pub cpus: f64,
     pub pids: i64,
+    /// A container run lasting longer is stopped and ends as timed out; off when absent
+    /// (long-lived agent loops). Not part of the container spec: changing it replaces nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_timeout: Option<HumanDuration>,
 }
 
 impl Default for LimitsSection {
@@ -157,6 +161,7 @@ impl Default for LimitsSection {
             memory: ByteSize(2 << 30),
             cpus: 1.0,
             pids: 512,
+            run_timeout: None,
         }
     }
 }

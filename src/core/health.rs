@@ -63,7 +63,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
             cx.clear(&s.name, AlertKind::CrashLoop);
         }
         if s.rec.mode == SlotMode::Auto {
-            let base = stall_base(s.last_activity, started);
+            let base = stall_base(s.last_activity, started.max(c.watched_from));
             if s.stalled_since.is_none() && base.saturating_add(role.stall_after) <= now {
                 s.stalled_since = Some(base);
                 let msg = format!(
@@ -143,7 +143,8 @@ pub(crate) fn deadlines(
         }
         if s.rec.mode == SlotMode::Auto {
             if s.stalled_since.is_none() {
-                f(stall_base(s.last_activity, started).saturating_add(role.stall_after));
+                f(stall_base(s.last_activity, started.max(c.watched_from))
+                    .saturating_add(role.stall_after));
             }
             if role.probe.is_some()
                 && docker_ready

@@ -201,6 +201,7 @@ pub(crate) fn on_created(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, generation:
                 status: ContainerStatus::Created,
                 started_at: None,
                 warmed_up: false,
+                watched_from: cx.now,
             });
             s.rec.generation = s.rec.generation.max(generation);
             s.rec.container_id = Some(id.to_string());

@@ -138,6 +138,7 @@ fn adopt(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
             .or_else(|| k.status.is_live().then_some(cx.now)),
         replace: k.spec_hash != role.spec_hash,
         warmed_up: false,
+        watched_from: cx.now,
     });
     s.rec.generation = s.rec.generation.max(k.generation);
     s.rec.container_id = Some(k.id.clone());

@@ -30,6 +30,9 @@ pub(crate) struct Container {
     pub replace: bool,
     /// This run has lasted `min_uptime`; early-exit flags were cleared for it.
     pub warmed_up: bool,
+    /// When drover began watching this container (its creation, or adoption): silence before
+    /// it was not observed, so stall detection never counts it.
+    pub watched_from: Millis,
 }
 
 /// The Docker lifecycle operation awaiting its answer.

@@ -107,7 +107,18 @@ impl Shared {
         match effect {
             Effect::ListContainers => match docker.list_fleet(&self.fleet).await {
                 Ok(list) => {
-                    let containers = list.into_iter().filter_map(super::observed).collect();
+                    let mut containers: Vec<_> =
+                        list.into_iter().filter_map(super::observed).collect();
+                    // Docker's container list has no start time, and a run's clocks (warm-up,
+                    // run limit) must count from its real start when drover adopts it.
+                    for c in containers.iter_mut().filter(|c| c.status.is_live()) {
+                        if let Ok(d) = docker.inspect(&c.id).await {
+                            c.started_at = d
+                                .started_at
+                                .as_deref()
+                                .and_then(crate::docker::follow::ts_millis);
+                        }
+                    }
                     self.send(Input::ContainersListed { containers }).await;
                 }
                 Err(e) => self.down_or_log(e, "listing containers").await,

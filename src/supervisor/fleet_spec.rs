@@ -68,6 +68,7 @@ impl FleetPlan {
             });
             core.stall_after = r.stall_after.as_millis_u64();
             core.task_timeout = r.task_timeout.as_millis_u64();
+            core.run_timeout = r.limits.run_timeout.map(|d| d.as_millis_u64());
             core.loops = cfg.file.loops.loop_policy();
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.

@@ -21,6 +21,7 @@ pub enum Intent {
     Scale { role: String, replicas: u32 },
     ReleaseLock { task: String },
     Acknowledge { alert: u64 },
+    Extend { slot: String, by_ms: u64 },
 }
 
 impl Intent {
@@ -48,7 +49,8 @@ impl Intent {
             | Intent::Block { slot, .. }
             | Intent::Unblock { slot }
             | Intent::TakeOver { slot }
-            | Intent::HandBack { slot } => Some(slot),
+            | Intent::HandBack { slot }
+            | Intent::Extend { slot, .. } => Some(slot),
             _ => None,
         }
     }
@@ -72,6 +74,7 @@ impl Intent {
             Intent::Acknowledge { alert } => Command::AckAlert {
                 alert: AlertRef::Id(alert),
             },
+            Intent::Extend { slot, by_ms } => Command::Extend { slot, by_ms },
         };
         CommandRequest {
             command,
@@ -96,6 +99,11 @@ impl fmt::Display for Intent {
             Intent::Scale { role, replicas } => write!(f, "scale {role} to {replicas}"),
             Intent::ReleaseLock { task } => write!(f, "release the lock on {task}"),
             Intent::Acknowledge { alert } => write!(f, "acknowledge alert {alert}"),
+            Intent::Extend { slot, by_ms } => write!(
+                f,
+                "give {slot}'s run {} more",
+                crate::core::human_duration(*by_ms)
+            ),
         }
     }
 }

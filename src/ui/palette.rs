@@ -73,8 +73,8 @@ pub struct PaletteContext<'a> {
 /// Command words, for completion and the error message.
 pub const COMMANDS: &[&str] = &[
     "pause", "resume", "restart", "stop", "start", "block", "unblock", "takeover", "handback",
-    "scale", "release", "ack", "theme", "filter", "sort", "fleet", "locks", "progress", "alerts",
-    "events", "help", "quit",
+    "scale", "release", "ack", "extend", "theme", "filter", "sort", "fleet", "locks", "progress",
+    "alerts", "events", "help", "quit",
 ];
 
 pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, String> {
@@ -151,6 +151,28 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
             Ok(PaletteCommand::Operator {
                 intent: Intent::ReleaseLock {
                     task: task.to_string(),
+                },
+                why: non_empty(why),
+            })
+        }
+        "extend" => {
+            // `extend [slot] <duration> [why]`: the slot defaults to the selected one.
+            let (first, after) = split_word(rest);
+            let (slot, rest) = if (ctx.is_slot)(first) {
+                (first.to_string(), after)
+            } else {
+                let slot = ctx
+                    .selected_slot
+                    .ok_or("extend: name a slot — extend <slot> 15m")?;
+                (slot.to_string(), rest)
+            };
+            let (amount, why) = split_word(rest);
+            let by = humantime::parse_duration(amount)
+                .map_err(|_| format!("extend {slot}: give a duration, e.g. extend {slot} 15m"))?;
+            Ok(PaletteCommand::Operator {
+                intent: Intent::Extend {
+                    slot,
+                    by_ms: u64::try_from(by.as_millis()).unwrap_or(u64::MAX),
                 },
                 why: non_empty(why),
             })
@@ -414,6 +436,31 @@ mod tests {
             Err("unknown command `puase` — did you mean `pause`?".into())
         );
         assert!(ctx_parse("").is_err());
+    }
+
+    #[test]
+    fn extend_takes_a_duration_for_the_named_or_selected_slot() {
+        assert_eq!(
+            ctx_parse("extend implementer-2 15m need the build"),
+            Ok(op(
+                Intent::Extend {
+                    slot: "implementer-2".into(),
+                    by_ms: 15 * 60_000
+                },
+                Some("need the build")
+            ))
+        );
+        assert_eq!(
+            ctx_parse("extend 1h"),
+            Ok(op(
+                Intent::Extend {
+                    slot: "implementer-1".into(),
+                    by_ms: 3_600_000
+                },
+                None
+            ))
+        );
+        assert!(ctx_parse("extend implementer-2 soon").is_err());
     }
 
     #[test]

@@ -537,9 +537,32 @@ fn container(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
             theme,
         ));
     }
+    if let Some(l) = &s.run_limit {
+        let left = compact_duration(l.left_ms);
+        // Near the end (last tenth, or under five minutes) the way to give it more is shown.
+        let near = l.left_ms <= (l.allowed_ms / 10).max(5 * 60_000);
+        let text = match l.ends_at {
+            Some(_) if near => format!(
+                "{left} left of {} — `:extend 15m` gives it more",
+                compact_duration(l.allowed_ms)
+            ),
+            Some(_) => format!("{left} left of {}", compact_duration(l.allowed_ms)),
+            None => format!(
+                "{left} left of {} (clock stopped)",
+                compact_duration(l.allowed_ms)
+            ),
+        };
+        lines.push(kv("run limit", text, theme));
+    }
     if let Some(e) = &s.last_exit {
         let code = e.code.map_or("?".into(), |c| c.to_string());
-        let oom = if e.oom_killed { ", out of memory" } else { "" };
+        let oom = if e.reason == Some(crate::core::ExitReason::Timeout) {
+            ", timed out"
+        } else if e.oom_killed {
+            ", out of memory"
+        } else {
+            ""
+        };
         lines.push(kv(
             "last exit",
             format!(

@@ -164,7 +164,9 @@ fn cell(
         Column::LastExit => match &s.last_exit {
             None => Cell::from("-").style(muted),
             Some(e) => {
-                let code = if e.oom_killed {
+                let code = if e.reason == Some(crate::core::ExitReason::Timeout) {
+                    "timeout".to_string()
+                } else if e.oom_killed {
                     "oom".to_string()
                 } else {
                     e.code.map_or("?".into(), |c| c.to_string())
