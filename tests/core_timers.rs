@@ -1,4 +1,5 @@
-//! Core timer scenarios on a virtual clock: an adopted fleet's wake-ups (no spin) and the
+//! Core timer scenarios on a virtual clock: an adopted fleet's wake-ups (no spin), output
+//! activity moving the snapshot at one-second resolution, and the
 //! per-run time limit (`run_timeout`): timeout, adoption past the deadline, pause and take-over
 //! stopping the clock, `extend`, and repeated timeouts blocking the slot.
 
@@ -245,4 +246,30 @@ fn an_adopted_run_is_not_stalled_for_silence_drover_did_not_watch() {
         h.view(S1).health,
         drover::core::Health::Stalled { .. }
     ));
+}
+
+#[test]
+fn output_lines_move_the_snapshot_once_a_second_and_never_its_state_version() {
+    let mut h = Harness::new(spec(1, |_| {}));
+    h.boot();
+    let before = h.snapshot();
+    let line = || Input::Activity {
+        slot: S1.into(),
+        kind: drover::core::ActivityKind::Log,
+    };
+    h.now = (h.now / SEC + 1) * SEC; // the start of a second
+    for _ in 0..100 {
+        h.handle_only(line());
+        h.now += 5; // 100 lines in half a second
+    }
+    let after = h.snapshot();
+    assert_eq!(
+        after.version,
+        before.version + 1,
+        "one change for the second"
+    );
+    assert_eq!(after.state_version, before.state_version);
+    h.now += SEC;
+    h.handle_only(line());
+    assert_eq!(h.snapshot().version, before.version + 2);
 }

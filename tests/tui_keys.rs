@@ -477,6 +477,7 @@ async fn idle_screen_is_not_redrawn_and_changes_are() {
         by: drover::core::Actor::Drover,
     };
     next.version = 2;
+    next.state_version = 2;
     feed.snapshot.send(Arc::new(next)).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     input.unbounded_send(Ok(Event::Key(key('j')))).unwrap();
@@ -490,6 +491,32 @@ async fn idle_screen_is_not_redrawn_and_changes_are() {
     );
     let screen = format!("{}", term.backend());
     assert!(screen.contains("⊘ blocked"), "{screen}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn output_activity_alone_is_drawn_once_a_second_not_per_snapshot() {
+    let (mut face, feed, input, rx) = face(timeless());
+    let task = tokio::spawn(async move {
+        let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let exit = face.run_loop(&mut term, rx).await.unwrap();
+        (exit, face.draws)
+    });
+    // Busy agents: 25 snapshots a second for 4 seconds in which only last-activity moved.
+    let base = timeless();
+    for n in 0..100u64 {
+        let mut next = base.clone();
+        next.version = 2 + n;
+        next.state_version = base.state_version;
+        feed.snapshot.send(Arc::new(next)).unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    input.unbounded_send(Ok(Event::Key(key('q')))).unwrap();
+    let (exit, draws) = task.await.unwrap();
+    assert_eq!(exit, LoopExit::Quit);
+    assert!(
+        draws <= 1 + 5,
+        "{draws} frames for 100 activity-only snapshots in 4 s (one per clock tick expected)"
+    );
 }
 
 #[tokio::test(start_paused = true)]

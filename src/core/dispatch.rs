@@ -133,7 +133,7 @@ impl Fleet {
                     }
                     on_activity(s, r, cx)
                 });
-                scope.visible |= changed.unwrap_or(false);
+                scope.activity |= changed.unwrap_or(false);
             }
             Input::TestRunRecorded { slot, summary } => {
                 scope.visible = true;

@@ -67,6 +67,9 @@ pub(crate) struct Scope {
     pub visible: bool,
     /// The lock table was replaced.
     pub locks: bool,
+    /// Only a sign of life moved (a slot's last activity, at one-second resolution): faces
+    /// may fold it into their once-a-second refresh instead of redrawing at once.
+    pub activity: bool,
 }
 
 /// The fleet: every slot's state and the policies that drive it. Pure and synchronous.
@@ -87,6 +90,8 @@ pub struct Fleet {
     /// Effects produced outside `handle` (by `restore`), emitted by the next call.
     pub(crate) pending: Vec<Effect>,
     pub(crate) version: u64,
+    /// The version of the last change other than activity (see `Snapshot::state_version`).
+    pub(crate) state_version: u64,
     pub(crate) want_listing: bool,
     pub(crate) extras: Vec<(String, String)>,
     pub(crate) last_reply: Option<CommandReply>,
@@ -113,6 +118,7 @@ impl Fleet {
             claims: ClaimBook::default(),
             pending: Vec::new(),
             version: 1,
+            state_version: 1,
             want_listing: false,
             extras: Vec::new(),
             last_reply: None,
@@ -409,6 +415,9 @@ impl Fleet {
             self.run_timers_if_due(now, out, &mut scope);
         }
         if scope.visible || !out.is_empty() {
+            self.version += 1;
+            self.state_version = self.version;
+        } else if scope.activity {
             self.version += 1;
         }
     }

@@ -238,7 +238,9 @@ pub(crate) fn on_probe(
 
 /// Records a sign of life; ends a stall. Returns true when something visible changed.
 pub(crate) fn on_activity(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) -> bool {
-    let changed = s.last_activity != Some(cx.now);
+    // Faces show "last output Ns ago": a line in the same second as the last changes nothing
+    // they show, so it must not make a new snapshot (every line of every agent would).
+    let changed = s.last_activity.map(|t| t / 1_000) != Some(cx.now / 1_000);
     s.last_activity = Some(cx.now);
     if s.stalled_since.take().is_some() {
         cx.clear(&s.name, AlertKind::Stall);

@@ -30,6 +30,10 @@ pub enum DockerStatus {
 pub struct Snapshot {
     /// Increases whenever anything visible changed.
     pub version: u64,
+    /// The `version` of the last change other than a slot's last-activity time: when only
+    /// that moved, faces may wait for their next once-a-second refresh.
+    #[serde(default)]
+    pub state_version: u64,
     /// The `now` the snapshot was taken at (ages and windows are relative to it).
     pub at: Millis,
     pub fleet: String,
@@ -236,6 +240,7 @@ impl super::fleet::Fleet {
             .collect();
         Snapshot {
             version: self.version,
+            state_version: self.state_version,
             at: now,
             fleet: self.name.clone(),
             docker: self.docker.status.clone(),

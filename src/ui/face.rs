@@ -199,6 +199,8 @@ impl Face {
             self.ui.size = (size.width, size.height);
         }
         let mut dirty = true;
+        // Activity-only snapshots not drawn yet (drawn on the next clock tick).
+        let mut activity_pending = false;
         let mut last_draw: Option<Instant> = None;
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -252,8 +254,12 @@ impl Face {
                         dirty = true;
                     } else {
                         let snap = self.channels.snapshot.borrow_and_update().clone();
-                        // The core bumps `version` whenever anything visible changed.
+                        // The core bumps `version` whenever anything visible changed; when only
+                        // last-activity times moved (`state_version` unchanged), the next
+                        // once-a-second clock tick draws them, so busy agents cost one frame a
+                        // second instead of one per output line.
                         if snap.version != self.snap.version {
+                            let only_activity = snap.state_version == self.snap.state_version;
                             self.snap = snap;
                             self.ui.on_snapshot(&self.snap);
                             if let Some(n) = self.notifier.as_mut() {
@@ -262,7 +268,11 @@ impl Face {
                             if self.ui.logs_visible() {
                                 self.ui.sync_logs(&*self.channels.logs);
                             }
-                            dirty = true;
+                            if only_activity {
+                                activity_pending = true;
+                            } else {
+                                dirty = true;
+                            }
                         }
                     }
                 },
@@ -306,6 +316,7 @@ impl Face {
                 },
                 _ = clock.tick() => {
                     let now = wall_ms();
+                    dirty |= std::mem::take(&mut activity_pending);
                     dirty |= ages_changed(&self.snap, self.ui.now_ms, now);
                     self.ui.now_ms = now;
                     if self.ui.view == View::Events {

@@ -54,6 +54,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
     }
     Snapshot {
         version: 1,
+        state_version: 1,
         at: NOW,
         fleet: "demo".into(),
         docker: DockerStatus::Up,
