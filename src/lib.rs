@@ -1,18 +1,22 @@
 //! drover: a terminal supervisor for fleets of AI coding-agent containers.
 //!
-//! The crate is a functional core with an imperative shell: `core` and `signals` are pure
-//! (time is an input); adapters (`docker`, `upstream`, `store`, `control`) do the I/O.
+//! The crate is a functional core with an imperative shell. The core (`core`, `signals`,
+//! `secrets`) lives in the `drover-core` crate, whose dependency list keeps it pure (no I/O, no
+//! clock, no async); it is re-exported here under the same paths. Adapters (`docker`,
+//! `upstream`, `store`, `control`) do the I/O; see ARCHITECTURE.md.
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control;
-pub mod core;
+pub use drover_core::core;
 pub mod demo;
 pub mod docker;
 pub mod logging;
-pub mod secrets;
-pub mod signals;
+pub use drover_core::secrets;
+pub use drover_core::signals;
 pub mod store;
 pub mod supervisor;
 pub mod theme;

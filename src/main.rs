@@ -1,5 +1,7 @@
 //! The `drover` binary: parses the command line and wires config, logging and subsystems.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use anyhow::Context;

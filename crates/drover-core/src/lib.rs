@@ -1,0 +1,11 @@
+//! drover-core: the pure heart of drover — the scheduling core (`core`), the signal parsers and
+//! loop detectors fed by agent output (`signals`) and secret recognition (`secrets`).
+//!
+//! Invariant, kept by this crate's dependency list: no I/O, no clock, no async. Nothing here
+//! depends on tokio, bollard, sqlx, git2, ratatui, crossterm, notify or hyper; time is an input
+//! (`Millis`), and every effect on the world is returned as data (`core::Effect`) for the
+//! runtime to perform. That is what makes every scenario replayable on a virtual clock.
+
+pub mod core;
+pub mod secrets;
+pub mod signals;
