@@ -81,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             soak,
             sample_every,
             pace,
+            compare,
         }) => {
             // Warnings only: the supervisor's transition lines would bury the figures.
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), "warn")?;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 soak,
                 sample_every,
                 pace,
+                compare,
             };
             tokio::runtime::Runtime::new()?.block_on(drover::bench::fleet::run(opts))?;
             Ok(ExitCode::SUCCESS)

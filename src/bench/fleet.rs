@@ -37,6 +37,9 @@ pub struct FleetBenchOptions {
     pub sample_every: Duration,
     /// Seconds between agent log lines (1 = a line a second).
     pub pace: f64,
+    /// Instead of the windows: a peer TUI's binary name to measure side by side with drover
+    /// (headless and TUI) over the same containers, at `agents[0]`.
+    pub compare: Option<String>,
 }
 
 /// Runs the benchmark and prints its figures on stdout.
@@ -51,6 +54,19 @@ pub async fn run(opts: FleetBenchOptions) -> anyhow::Result<()> {
         opts.pace
     );
     let docker = Docker::connect(None).await?;
+    if let Some(peer) = opts.compare.clone() {
+        let n = opts.agents.first().copied().unwrap_or(50);
+        let window = opts.window;
+        return with_fleet(&docker, n, &opts, |b| async move {
+            // Create the fleet, then leave it running with nothing watching it.
+            let (handle, task) = b.start().await?;
+            b.all_running(&handle).await?;
+            stop(handle, task).await;
+            println!("fleet {n} agents up; measuring each watcher alone");
+            super::compare::compare(&b.config, &peer, window).await
+        })
+        .await;
+    }
     if let Some(soak) = opts.soak {
         let n = opts.agents.first().copied().unwrap_or(50);
         return with_fleet(&docker, n, &opts, |h| soak_run(h, soak, opts.sample_every)).await;

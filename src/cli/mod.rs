@@ -157,5 +157,9 @@ pub enum BenchCommand {
         /// Seconds between an agent's log lines.
         #[arg(long, default_value_t = 1.0)]
         pace: f64,
+        /// Measure drover (headless and TUI, as their own processes) and this peer TUI (e.g.
+        /// `oxker`) side by side over the same containers, at the first fleet size.
+        #[arg(long, value_name = "PEER")]
+        compare: Option<String>,
     },
 }
