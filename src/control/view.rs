@@ -38,6 +38,35 @@ pub struct SlotStatus {
     pub last_test: Option<TestStatus>,
     /// Active alerts concerning this slot.
     pub alerts: u32,
+    /// How the last container run ended, or null before the first end.
+    #[serde(default)]
+    pub last_exit: Option<ExitStatus>,
+    /// The current run's time limit (`[roles.limits] run_timeout`), or null without one.
+    #[serde(default)]
+    pub run_limit: Option<RunLimitStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    pub at: u64,
+    /// Null when the container vanished or never started.
+    pub code: Option<i64>,
+    pub oom_killed: bool,
+    /// Seconds from start to exit.
+    pub uptime_s: f64,
+    /// The line that explains the exit (secrets masked).
+    pub line: Option<String>,
+    /// `"timeout"` when drover stopped the run at its time limit; null otherwise.
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunLimitStatus {
+    /// The limit this run has, extensions included.
+    pub allowed_s: f64,
+    /// When drover will stop the run; null while its clock is stopped (paused, taken over).
+    pub ends_at: Option<u64>,
+    pub left_s: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +170,21 @@ impl StatusView {
                     errors: t.summary.errors,
                 }),
                 alerts: v.open_alerts,
+                last_exit: v.last_exit.as_ref().map(|e| ExitStatus {
+                    at: e.at,
+                    code: e.code,
+                    oom_killed: e.oom_killed,
+                    uptime_s: e.uptime as f64 / 1e3,
+                    line: e.line.clone(),
+                    reason: e.reason.map(|r| match r {
+                        crate::core::ExitReason::Timeout => "timeout".to_string(),
+                    }),
+                }),
+                run_limit: v.run_limit.as_ref().map(|l| RunLimitStatus {
+                    allowed_s: l.allowed_ms as f64 / 1e3,
+                    ends_at: l.ends_at,
+                    left_s: l.left_ms as f64 / 1e3,
+                }),
             })
             .collect();
         let locks = s
@@ -261,5 +305,37 @@ impl StatusView {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{ExitInfo, ExitReason, RunLimitView, SlotState};
+    use crate::ui::sample;
+
+    #[test]
+    fn a_timed_out_run_and_the_run_limit_are_in_the_documented_json() {
+        let mut slot = sample::slot("worker-1", SlotState::Running);
+        slot.last_exit = Some(ExitInfo {
+            code: Some(143),
+            oom_killed: false,
+            at: 1_000,
+            uptime: 1_800_000,
+            line: Some("timed out after 30m".into()),
+            reason: Some(ExitReason::Timeout),
+        });
+        slot.run_limit = Some(RunLimitView {
+            allowed_ms: 1_800_000,
+            ends_at: Some(2_000_000),
+            left_ms: 60_000,
+        });
+        let json =
+            serde_json::to_value(StatusView::from_snapshot(&sample::snapshot(vec![slot]))).unwrap();
+        let s = &json["slots"][0];
+        assert_eq!(s["last_exit"]["reason"], "timeout");
+        assert_eq!(s["last_exit"]["uptime_s"], 1800.0);
+        assert_eq!(s["run_limit"]["left_s"], 60.0);
+        assert_eq!(s["run_limit"]["ends_at"], 2_000_000);
     }
 }
