@@ -3,6 +3,8 @@
 //! themselves.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
