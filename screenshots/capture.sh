@@ -12,6 +12,8 @@ cols=150
 rows=36
 session="drover-shots-$$"
 fleet="drover-shots"
+# Its own image tag, so `--clean` at the end never removes the image of a demo of the user's.
+image="drover-shots:$$"
 work="$(mktemp -d)"
 
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --user pillow
@@ -27,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 tmux new-session -d -s "$session" -x "$cols" -y "$rows" \
-    "$drover demo --dir $work/demo --fleet $fleet 2>$work/demo.err"
+    "$drover demo --dir $work/demo --fleet $fleet --image $image 2>$work/demo.err"
 
 # Polls the screen until it matches an extended regex (the terminal offers no event to await).
 wait_for() {

@@ -106,18 +106,6 @@ impl World {
     }
 }
 
-struct ImageGuard(String);
-
-impl Drop for ImageGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.0])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -131,7 +119,7 @@ fn demo_quit_demo_again_status_take_over_and_clean() {
     common::require_docker();
     let w = World::new();
     // Dropped last: containers go first, so the image is removed, not just untagged.
-    let _image = ImageGuard(w.image.clone());
+    let _image = common::ImageGuard(w.image.clone());
     let _containers = common::FleetGuard(w.fleet.clone());
     let stderr_file = w.dir.with_extension("stderr");
 

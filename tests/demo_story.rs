@@ -14,8 +14,9 @@ use drover::store::{EventFilter, Store};
 async fn the_demo_story_happens_and_clean_removes_it() {
     common::require_docker();
     let fleet = common::unique_fleet("demo");
-    let _guard = common::FleetGuard(fleet.clone());
     let image = format!("drover-demo-test:{fleet}");
+    let _image = common::ImageGuard(image.clone());
+    let _guard = common::FleetGuard(fleet.clone());
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("demo");
     let out = Command::new(env!("CARGO_BIN_EXE_drover"))

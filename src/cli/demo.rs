@@ -157,7 +157,8 @@ fn exit_hint(layout: &DemoLayout, dir_arg: &str) -> String {
     format!(
         "drover demo: stopped supervising; the agents keep running in their containers.\n\
          \x20 resume:          drover demo{dir_arg}\n\
-         \x20 look around:     drover status --config {cfg}   (events, report: same --config)\n\
+         \x20 while it runs:   drover status, drover attach, drover events (another terminal, any folder)\n\
+         \x20 history now:     drover events --config {cfg}  (or drover report --config …)\n\
          \x20 remove it all:   drover demo --clean{dir_arg}\n",
     )
 }

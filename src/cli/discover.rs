@@ -86,14 +86,16 @@ fn try_register(config: &Path, fleet: &str, socket: &Path) -> anyhow::Result<Reg
 
 /// The live registered daemons of this user, oldest pid first; stale entries are removed.
 pub fn running() -> Vec<Running> {
+    registry_dir().map(|d| running_in(&d)).unwrap_or_default()
+}
+
+/// [`running`] for the registry folder `dir`.
+pub fn running_in(dir: &Path) -> Vec<Running> {
     use std::os::unix::fs::MetadataExt;
-    let Some(dir) = registry_dir() else {
-        return Vec::new();
-    };
     let Ok(me) = crate::demo::fleet::euid() else {
         return Vec::new();
     };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut live = Vec::new();
@@ -130,42 +132,106 @@ pub fn running() -> Vec<Running> {
 pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     match config::locate(explicit) {
         Ok(p) => Ok(p),
-        Err(e @ ConfigError::NotFound { .. }) => {
-            let live = running();
-            match live.as_slice() {
-                [] => Err(e.into()),
-                [one] => {
-                    // Said once per process (attach locates twice).
-                    static SAID: std::sync::Once = std::sync::Once::new();
-                    SAID.call_once(|| {
-                        eprintln!(
-                        "drover: no config here; using the running fleet `{}` ({})",
-                        one.fleet,
-                        one.config.display()
-                    )
-                    });
-                    Ok(one.config.clone())
-                }
-                many => {
-                    let list: Vec<String> = many
-                        .iter()
-                        .map(|r| {
-                            format!(
-                                "  fleet `{}` (pid {}): --config {}",
-                                r.fleet,
-                                r.pid,
-                                r.config.display()
-                            )
-                        })
-                        .collect();
-                    anyhow::bail!(
-                        "no config here and {} drover daemons are running; choose one:\n{}",
-                        many.len(),
-                        list.join("\n")
-                    )
-                }
-            }
-        }
+        Err(e @ ConfigError::NotFound { .. }) => choose(&running(), e),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The config of the single live daemon, else an error: `not_found` when none runs (it
+/// carries the "new here?" hint), the list when several do.
+pub fn choose(live: &[Running], not_found: ConfigError) -> anyhow::Result<PathBuf> {
+    match live {
+        [] => Err(not_found.into()),
+        [one] => {
+            // Said once per process (attach locates twice).
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "drover: no config here; using the running fleet `{}` ({})",
+                    one.fleet,
+                    one.config.display()
+                )
+            });
+            Ok(one.config.clone())
+        }
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|r| {
+                    format!(
+                        "  fleet `{}` (pid {}): --config {}",
+                        r.fleet,
+                        r.pid,
+                        r.config.display()
+                    )
+                })
+                .collect();
+            anyhow::bail!(
+                "no config here and {} drover daemons are running; choose one:\n{}",
+                many.len(),
+                list.join("\n")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(dir: &Path, pid: u32, fleet: &str, socket: &Path) {
+        let r = Running {
+            pid,
+            fleet: fleet.into(),
+            config: dir.join(format!("{fleet}.toml")),
+            socket: socket.to_path_buf(),
+        };
+        std::fs::write(
+            dir.join(format!("{pid}.json")),
+            serde_json::to_vec(&r).unwrap(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn only_entries_whose_socket_answers_count_and_dead_ones_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let sock = dir.join("live.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        entry(dir, std::process::id(), "demo", &sock);
+        // A pid that cannot exist (above pid_max) with no socket: a crashed daemon.
+        entry(dir, 4_000_000_000, "gone", &dir.join("gone.sock"));
+        std::fs::write(dir.join("notes.txt"), "not an entry").unwrap();
+        std::fs::write(dir.join("9.json"), "{ broken").unwrap();
+        let live = running_in(dir);
+        assert_eq!(live.len(), 1, "{live:?}");
+        assert_eq!(live[0].fleet, "demo");
+        assert!(!dir.join("4000000000.json").exists(), "stale entry removed");
+        assert!(dir.join("notes.txt").exists());
+    }
+
+    #[test]
+    fn one_daemon_is_used_none_keeps_the_hint_several_are_listed() {
+        let not_found = || ConfigError::NotFound {
+            searched: vec!["drover.toml".into()],
+        };
+        let e = choose(&[], not_found()).unwrap_err().to_string();
+        assert!(e.contains("new here? try `drover demo`"), "{e}");
+        let r = |pid, fleet: &str| Running {
+            pid,
+            fleet: fleet.into(),
+            config: format!("/f/{fleet}.toml").into(),
+            socket: "/s".into(),
+        };
+        assert_eq!(
+            choose(&[r(1, "demo")], not_found()).unwrap(),
+            PathBuf::from("/f/demo.toml")
+        );
+        let e = choose(&[r(1, "demo"), r(2, "prod")], not_found())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 drover daemons are running"), "{e}");
+        assert!(e.contains("--config /f/prod.toml"), "{e}");
     }
 }

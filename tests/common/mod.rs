@@ -169,3 +169,17 @@ pub fn container_status(container: &str) -> String {
         .expect("docker inspect");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Removes an image (by tag) when dropped, also when the test panics. Declare it before the
+/// fleet's [`FleetGuard`], so the containers go first and the image is removed, not untagged.
+pub struct ImageGuard(pub String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
