@@ -75,10 +75,15 @@ wait_for '2 blocked'
 wait_for 'worker-1 .*[✓✗] [0-9]+' 120
 wait_for 'alerts' 120
 
-keys G k k
-wait_for '▶worker-1'
+# The fleet with a Blocked slot selected: its reason is on the table's bottom border (150
+# columns leave no room for the REASON column beside the detail pane).
+keys g j j j
+wait_for '▶missing-env-1'
+wait_for 'missing-env-1: never started'
 shot fleet
 
+keys G k k
+wait_for '▶worker-1'
 keys ']'
 wait_for '\[Tests\]'
 shot tests
