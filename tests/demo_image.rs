@@ -315,7 +315,10 @@ async fn end_to_end() {
         report.notes.iter().any(|n| n.contains(&impostor)),
         "{report:?}"
     );
-    assert_eq!(report.image_removed, None, "in use by the impostor: {report:?}");
+    assert_eq!(
+        report.image_removed, None,
+        "in use by the impostor: {report:?}"
+    );
     assert!(
         report.notes.iter().any(|n| n.contains("still used by")),
         "{report:?}"
@@ -330,7 +333,9 @@ async fn end_to_end() {
         .collect();
     assert_eq!(left, vec![impostor.clone()]);
     assert!(docker.image_exists(&tag).await.unwrap());
-    let _ = Command::new("docker").args(["rm", "-f", &impostor]).output();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &impostor])
+        .output();
     // Repeating it is harmless: without a marker nothing is touched.
     let again = clean(&dir).await.expect("clean again");
     assert!(again.containers_removed.is_empty());

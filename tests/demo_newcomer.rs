@@ -67,7 +67,9 @@ impl World {
     /// `drover <args>` run from the folder without a config, in this world's environment.
     fn client(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_drover"));
-        c.args(args).current_dir(&self.elsewhere).env_remove("DROVER_CONFIG");
+        c.args(args)
+            .current_dir(&self.elsewhere)
+            .env_remove("DROVER_CONFIG");
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -176,9 +178,13 @@ fn demo_quit_demo_again_status_take_over_and_clean() {
     assert!(!screen.contains("executable file not found"), "{screen}");
     tmux.keys(&["-l", "exit"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the hand-back question", |s| s.contains("Hand worker-1 back"));
+    tmux.wait_for("the hand-back question", |s| {
+        s.contains("Hand worker-1 back")
+    });
     tmux.keys(&["y"]);
-    tmux.wait_for("worker-1 handed back", |s| !s.contains("Hand worker-1 back"));
+    tmux.wait_for("worker-1 handed back", |s| {
+        !s.contains("Hand worker-1 back")
+    });
     let worker = w.container_id("worker-2");
 
     // 4. Quit: the terminal says what to do next.
@@ -194,7 +200,11 @@ fn demo_quit_demo_again_status_take_over_and_clean() {
     assert!(said.contains("drover demo --clean"), "{said}");
     drop(tmux);
     let gone = w.status();
-    assert_eq!(gone.status.code(), Some(1), "no daemon, no config: {gone:?}");
+    assert_eq!(
+        gone.status.code(),
+        Some(1),
+        "no daemon, no config: {gone:?}"
+    );
     assert!(
         text(&gone.stderr).contains("new here? try `drover demo`"),
         "{}",
@@ -254,7 +264,10 @@ fn demo_quit_demo_again_status_take_over_and_clean() {
         .unwrap();
     let words = text(&clean.stdout);
     assert!(clean.status.success(), "{}", text(&clean.stderr));
-    assert!(words.contains("removed 7 containers"), "missing-env never had one: {words}");
+    assert!(
+        words.contains("removed 7 containers"),
+        "missing-env never had one: {words}"
+    );
     assert!(words.contains("removed 7 containers"), "{words}");
     assert!(
         words.contains(&format!("removed image {}", w.image)),

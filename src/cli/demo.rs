@@ -54,7 +54,9 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
             }
         },
     };
-    let tag = resume.as_ref().map_or(opts.image.as_str(), |p| p.image.as_str());
+    let tag = resume
+        .as_ref()
+        .map_or(opts.image.as_str(), |p| p.image.as_str());
     eprintln!("drover demo: building the demo image from this binary (no registry needed)…");
     let image = demo::ensure_demo_image(tag)
         .await

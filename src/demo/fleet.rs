@@ -86,8 +86,8 @@ pub fn euid() -> anyhow::Result<u32> {
 /// Fails unless `dir` is a real directory (not a symlink) owned by the user drover runs as.
 pub fn check_owned(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?;
+    let meta =
+        std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     if meta.file_type().is_symlink() {
         bail!(
             "{} is a symbolic link; give the demo a real folder of your own",

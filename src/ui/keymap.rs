@@ -578,7 +578,7 @@ mod tests {
         assert_eq!(map.lookup(&locks, chord("p")), None);
         assert_eq!(map.lookup(&locks, chord("d")), Some(Action::ReleaseLock));
         // `]`/`[` switch detail tabs from the table and from inside the detail pane.
-        for chain in [&CHAINS[0][..], &CHAINS[1][..], &CHAINS[2][..]] {
+        for chain in &CHAINS[..3] {
             assert_eq!(map.lookup(chain, chord("]")), Some(Action::NextTab));
             assert_eq!(map.lookup(chain, chord("[")), Some(Action::PrevTab));
         }

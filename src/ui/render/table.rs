@@ -14,8 +14,8 @@ use crate::theme::Theme;
 use crate::ui::fleet::{
     Column, FleetRow, NameWidths, fit_columns, live, selected_row, visible_rows,
 };
-use crate::ui::state::{Focus, UiState};
 use crate::ui::reason::slot_reason;
+use crate::ui::state::{Focus, UiState};
 use crate::ui::text::{age, fit, sanitize};
 
 use super::style;
