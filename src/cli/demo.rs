@@ -164,3 +164,55 @@ fn exit_hint(layout: &DemoLayout, dir_arg: &str) -> String {
          \x20 remove it all:   drover demo --clean{dir_arg}\n",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_previous_demo_is_resumed_unless_it_cannot_be_or_fresh_is_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = DemoOptions::default();
+        let prev = demo::prepare(&tmp.path().join("d"), &opts).unwrap();
+        assert_eq!(replace_reason(&prev, &opts, false), None);
+        assert_eq!(
+            replace_reason(&prev, &opts, true).as_deref(),
+            Some("--fresh")
+        );
+        let other = DemoOptions {
+            fleet: "other".into(),
+            ..DemoOptions::default()
+        };
+        assert!(
+            replace_reason(&prev, &other, false)
+                .unwrap()
+                .contains("`other`")
+        );
+        let old = DemoLayout {
+            fleet_id: String::new(),
+            ..prev.clone()
+        };
+        assert!(
+            replace_reason(&old, &opts, false)
+                .unwrap()
+                .contains("older drover")
+        );
+        std::fs::write(&prev.config, "[fleet\n").unwrap();
+        assert!(
+            replace_reason(&prev, &opts, false)
+                .unwrap()
+                .contains("config")
+        );
+    }
+
+    #[test]
+    fn the_exit_hint_names_the_folder_only_when_it_is_not_the_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = demo::prepare(&tmp.path().join("d"), &DemoOptions::default()).unwrap();
+        let plain = exit_hint(&layout, "");
+        assert!(plain.contains("resume:          drover demo\n"), "{plain}");
+        assert!(plain.contains("drover demo --clean\n"), "{plain}");
+        let with = exit_hint(&layout, " --dir /x");
+        assert!(with.contains("drover demo --clean --dir /x"), "{with}");
+    }
+}

@@ -35,6 +35,13 @@ impl fmt::Display for CleanReport {
     /// Plain words for the terminal, one line per fact.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.containers_removed.len();
+        if n == 0 && self.image_removed.is_none() && self.dir_removed.is_none() {
+            writeln!(f, "nothing removed")?;
+            for note in &self.notes {
+                writeln!(f, "  {note}")?;
+            }
+            return Ok(());
+        }
         if n == 0 {
             writeln!(f, "no demo container to remove")?;
         } else {
@@ -287,5 +294,13 @@ mod tests {
         assert!(text.contains("removed folder /d"));
         assert!(text.contains("left alone: container x"));
         assert!(!text.contains("CleanReport"));
+        let nothing = CleanReport {
+            notes: vec!["there is no demo in /d".into()],
+            ..CleanReport::default()
+        };
+        assert_eq!(
+            nothing.to_string(),
+            "nothing removed\n  there is no demo in /d\n"
+        );
     }
 }
