@@ -86,8 +86,8 @@ pub struct DemoArgs {
     /// Replace a previous demo in the folder with a new one (default: resume it).
     #[arg(long, conflicts_with = "clean")]
     pub fresh: bool,
-    /// Where the demo keeps its repo, config and data (default: `drover/demo` in the user's
-    /// data dir, e.g. ~/.local/share/drover/demo).
+    /// Where the demo keeps its repo, config and data (default: `drover-demo` in the user's
+    /// data dir, e.g. ~/.local/share/drover-demo).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Stop after this long (e.g. "2m"); default: until interrupted.

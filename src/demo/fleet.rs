@@ -62,12 +62,13 @@ pub struct DemoLayout {
     pub data_dir: PathBuf,
 }
 
-/// The demo folder used when none is given: `<user data dir>/drover/demo` (a folder of the
-/// user's own, not a predictable name in a shared temp dir).
+/// The demo folder used when none is given: `<user data dir>/drover-demo` (a folder of the
+/// user's own, not a predictable name in a shared temp dir; beside `drover/`, where fleets'
+/// default data dirs live, so it can never be the data dir of a fleet named `demo`).
 pub fn default_dir() -> PathBuf {
     use etcetera::BaseStrategy;
     match etcetera::choose_base_strategy() {
-        Ok(s) => s.data_dir().join("drover").join("demo"),
+        Ok(s) => s.data_dir().join("drover-demo"),
         Err(_) => std::env::temp_dir().join(format!("drover-demo-{}", euid().unwrap_or(0))),
     }
 }
