@@ -12,6 +12,8 @@ cols=150
 rows=36
 session="drover-shots-$$"
 fleet="drover-shots"
+# Its own image tag, so `--clean` at the end never removes the image of a demo of the user's.
+image="drover-shots:$$"
 work="$(mktemp -d)"
 
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install --quiet --user pillow
@@ -27,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 tmux new-session -d -s "$session" -x "$cols" -y "$rows" \
-    "$drover demo --dir $work/demo --fleet $fleet 2>$work/demo.err"
+    "$drover demo --dir $work/demo --fleet $fleet --image $image 2>$work/demo.err"
 
 # Polls the screen until it matches an extended regex (the terminal offers no event to await).
 wait_for() {
@@ -73,10 +75,15 @@ wait_for '2 blocked'
 wait_for 'worker-1 .*[✓✗] [0-9]+' 120
 wait_for 'alerts' 120
 
-keys G k k
-wait_for '▶worker-1'
+# The fleet with a Blocked slot selected: its reason is on the table's bottom border (150
+# columns leave no room for the REASON column beside the detail pane).
+keys g j j j
+wait_for '▶missing-env-1'
+wait_for 'missing-env-1: never started'
 shot fleet
 
+keys G k k
+wait_for '▶worker-1'
 keys ']'
 wait_for '\[Tests\]'
 shot tests

@@ -124,7 +124,7 @@ fn prepare_never_overwrites_a_folder() {
     let again = prepare(&dir, &DemoOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(again.contains("drover demo --clean"), "{again}");
+    assert!(again.contains("drover demo --fresh"), "{again}");
 
     let other = tmp.path().join("mine");
     std::fs::create_dir(&other).unwrap();
@@ -139,4 +139,60 @@ fn prepare_never_overwrites_a_folder() {
         "keep me"
     );
     assert_eq!(find_previous(&other).unwrap(), None);
+}
+
+#[test]
+fn the_demo_folder_is_private_and_only_ever_the_users_own() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh");
+    let layout = prepare(&dir, &DemoOptions::default()).unwrap();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "created 0700 by drover, got {mode:o}");
+    assert_eq!(layout.fleet_id.len(), 16, "a random id in the marker");
+    let other = prepare(&tmp.path().join("fresh2"), &DemoOptions::default()).unwrap();
+    assert_ne!(layout.fleet_id, other.fleet_id);
+
+    // An empty folder of the user's is tightened.
+    let loose = tmp.path().join("loose");
+    std::fs::create_dir(&loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
+    prepare(&loose, &DemoOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&loose).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+
+    // A symlink is refused, even to a folder of the user's.
+    let target = tmp.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let e = prepare(&link, &DemoOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("symbolic link"), "{e}");
+    assert!(std::fs::read_dir(&target).unwrap().next().is_none());
+
+    // A folder of another user is refused (needs root to make one).
+    let me = std::fs::metadata(tmp.path()).unwrap().uid();
+    if me == 0 {
+        let theirs = tmp.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        let chown = std::process::Command::new("chown")
+            .args(["65534:65534"])
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        let e = prepare(&theirs, &DemoOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not to you"), "{e}");
+        // Nor is a marker found there trusted.
+        std::fs::copy(layout.root.join(MARKER_FILE), theirs.join(MARKER_FILE)).unwrap();
+        assert!(find_previous(&theirs).is_err());
+    } else {
+        eprintln!("not root: the foreign-owner case is not exercised");
+    }
 }

@@ -294,15 +294,50 @@ async fn end_to_end() {
         .await
         .expect("create a leftover container");
     docker.start(&id).await.expect("start it");
+    // A container that only wears the fleet's labels (another name, no demo repo mounted):
+    // clean must leave it, and the image it uses, alone.
+    let impostor = format!("t{pid}-impostor");
+    let made = Command::new("docker")
+        .args(["create", "--name", &impostor, "--label"])
+        .arg(format!("io.drover.fleet={fleet}"))
+        .args(["--label", "io.drover.slot=worker-1", &tag])
+        .output()
+        .expect("docker create");
+    assert!(made.status.success(), "{made:?}");
     assert!(find_previous(&dir).unwrap().is_some());
-    let report = clean(&dir, &fleet, Some(&tag)).await.expect("clean");
-    assert_eq!(report.containers_removed, 1, "{report:?}");
-    assert!(report.image_removed, "{report:?}");
-    assert!(report.dir_removed && !dir.exists(), "{report:?}");
-    assert!(docker.list_fleet(&fleet).await.unwrap().is_empty());
-    assert!(!docker.image_exists(&tag).await.unwrap());
-    // Repeating it is harmless.
-    let again = clean(&dir, &fleet, Some(&tag)).await.expect("clean again");
-    assert_eq!(again.containers_removed, 0);
-    assert!(!again.image_removed && !again.dir_removed);
+    let report = clean(&dir).await.expect("clean");
+    assert_eq!(
+        report.containers_removed,
+        vec![format!("drover-{fleet}-staller-1")],
+        "{report:?}"
+    );
+    assert!(
+        report.notes.iter().any(|n| n.contains(&impostor)),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.image_removed, None,
+        "in use by the impostor: {report:?}"
+    );
+    assert!(
+        report.notes.iter().any(|n| n.contains("still used by")),
+        "{report:?}"
+    );
+    assert!(report.dir_removed.is_some() && !dir.exists(), "{report:?}");
+    let left: Vec<String> = docker
+        .list_fleet(&fleet)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(left, vec![impostor.clone()]);
+    assert!(docker.image_exists(&tag).await.unwrap());
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &impostor])
+        .output();
+    // Repeating it is harmless: without a marker nothing is touched.
+    let again = clean(&dir).await.expect("clean again");
+    assert!(again.containers_removed.is_empty());
+    assert!(again.image_removed.is_none() && again.dir_removed.is_none());
 }

@@ -14,12 +14,16 @@ use drover::store::{EventFilter, Store};
 async fn the_demo_story_happens_and_clean_removes_it() {
     common::require_docker();
     let fleet = common::unique_fleet("demo");
+    let image = format!("drover-demo-test:{fleet}");
+    let _image = common::ImageGuard(image.clone());
     let _guard = common::FleetGuard(fleet.clone());
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("demo");
     let out = Command::new(env!("CARGO_BIN_EXE_drover"))
         .args([
             "demo",
+            "--image",
+            &image,
             "--no-tui",
             "--duration",
             "40s",
@@ -148,7 +152,7 @@ async fn the_demo_story_happens_and_clean_removes_it() {
     store.close().await;
 
     let clean = Command::new(env!("CARGO_BIN_EXE_drover"))
-        .args(["demo", "--clean", "--fleet", &fleet, "--dir"])
+        .args(["demo", "--clean", "--dir"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -159,7 +163,7 @@ async fn the_demo_story_happens_and_clean_removes_it() {
     );
     assert!(!dir.exists(), "demo folder removed");
     let image = Command::new("docker")
-        .args(["image", "inspect", drover::demo::DEFAULT_IMAGE_TAG])
+        .args(["image", "inspect", &image])
         .output()
         .unwrap();
     assert!(!image.status.success(), "demo image removed");

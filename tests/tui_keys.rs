@@ -338,8 +338,17 @@ fn detail_tabs_and_log_keys() {
     assert_eq!(ui.tab, DetailTab::Tests);
     ui.handle_key(&snap, code(KeyCode::BackTab));
     assert_eq!(ui.tab, DetailTab::Logs);
+    // `]`/`[` (what the Quickstart teaches) work inside the detail pane too.
+    press(&mut ui, &snap, "]]");
+    assert_eq!(ui.tab, DetailTab::Alerts);
+    assert_eq!(ui.focus, Focus::Detail);
+    press(&mut ui, &snap, "[");
+    assert_eq!(ui.tab, DetailTab::Tests);
+    press(&mut ui, &snap, "[");
     ui.handle_key(&snap, code(KeyCode::Esc));
     assert_eq!(ui.focus, Focus::Table);
+    press(&mut ui, &snap, "]");
+    assert_eq!(ui.tab, DetailTab::Tests, "and from the table");
 }
 
 #[test]

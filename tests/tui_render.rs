@@ -192,6 +192,7 @@ fn role_info() -> BTreeMap<String, RoleInfo> {
                 "GIT_AUTHOR_NAME".into(),
                 "MODE".into(),
             ],
+            required_env: vec!["ANTHROPIC_API_KEY".into()],
             mounts: vec!["/srv/upstream.git → /upstream".into()],
             hardening: "no-new-privileges, cap-drop ALL".into(),
         },
@@ -559,4 +560,69 @@ fn log_title_tells_where_older_lines_stand() {
     ui.logs.detached = true;
     let s = screen(&ui);
     assert!(s.contains("no log files here · newest not held (G)"), "{s}");
+}
+
+/// Why a slot is blocked is on the main screen: a REASON column when the table is wide, the
+/// selected slot's reason under the table when narrow; a slot that never started says so in
+/// its logs tab, and its container tab shows the missing variable as missing.
+#[test]
+fn why_a_slot_is_blocked_is_on_the_main_screen() {
+    let th = theme("dark");
+    let mut snap = sample::fleet(6);
+    let reason =
+        "required environment variable ANTHROPIC_API_KEY missing or empty in drover's environment";
+    let slot = {
+        let s = &mut snap.slots[0];
+        s.state = SlotState::Blocked {
+            reason: reason.into(),
+            by: drover::core::Actor::Drover,
+        };
+        s.reason = Some(reason.into());
+        s.starts = 0;
+        s.restarts = 0;
+        s.last_exit = None;
+        s.slot.clone()
+    };
+    let never = "never started: ANTHROPIC_API_KEY missing";
+
+    let wide = ui_for(&snap, 320, 50);
+    let screen = text_of(draw(&snap, &wide, &th).backend().buffer());
+    assert!(screen.contains("REASON"), "{screen}");
+    let row = screen
+        .lines()
+        .find(|l| l.contains(&format!("│▶{slot} ")) || l.contains(&format!("│ {slot} ")))
+        .unwrap_or_else(|| panic!("{slot} row:\n{screen}"));
+    assert!(row.contains(never), "{row}");
+
+    let mut narrow = ui_for(&snap, 80, 24);
+    narrow.fleet.selected = Some(slot.clone());
+    let screen = text_of(draw(&snap, &narrow, &th).backend().buffer());
+    assert!(!screen.contains("REASON"), "{screen}");
+    assert!(
+        screen.contains(&format!("{slot}: never started")),
+        "the status line under the table:\n{screen}"
+    );
+    let footer = screen.lines().last().unwrap_or_default();
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{footer}"
+    );
+
+    let mut detail = ui_for(&snap, 120, 40);
+    detail.fleet.selected = Some(slot.clone());
+    detail.focus = Focus::Detail;
+    // An empty hub: the slot never printed anything.
+    detail.sync_logs(&LogHub::new(16, 1 << 20));
+    let screen = text_of(draw(&snap, &detail, &th).backend().buffer());
+    assert!(!screen.contains("no output yet"), "{screen}");
+    assert!(screen.contains(never), "{screen}");
+    detail.roles = role_info();
+    detail.tab = DetailTab::Container;
+    let screen = text_of(draw(&snap, &detail, &th).backend().buffer());
+    assert!(
+        screen.contains("ANTHROPIC_API_KEY missing (required"),
+        "{screen}"
+    );
+    assert!(!screen.contains("ANTHROPIC_API_KEY=<redacted>"), "{screen}");
+    assert!(screen.contains("MODE=<redacted>"), "{screen}");
 }

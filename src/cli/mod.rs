@@ -6,6 +6,7 @@ pub mod attach;
 pub mod ctl;
 pub mod daemon;
 pub mod demo;
+pub mod discover;
 pub mod events;
 pub mod remote;
 pub mod report;
@@ -79,10 +80,14 @@ pub struct DemoArgs {
     /// Run the demo headless instead of opening the TUI.
     #[arg(long)]
     pub no_tui: bool,
-    /// Remove everything a previous demo created (containers, image, folder) and exit.
+    /// Remove everything the demo in the folder created (containers, image, folder) and exit.
     #[arg(long)]
     pub clean: bool,
-    /// Where the demo keeps its repo, config and data (default: a folder in the temp dir).
+    /// Replace a previous demo in the folder with a new one (default: resume it).
+    #[arg(long, conflicts_with = "clean")]
+    pub fresh: bool,
+    /// Where the demo keeps its repo, config and data (default: `drover-demo` in the user's
+    /// data dir, e.g. ~/.local/share/drover-demo).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Stop after this long (e.g. "2m"); default: until interrupted.
@@ -94,6 +99,9 @@ pub struct DemoArgs {
     /// Pace of the simulated agents: 1 = demo pace, smaller is faster (tests use 0.3).
     #[arg(long, hide = true, default_value_t = 1.0)]
     pub pace: f64,
+    /// Tag of the demo image (tests use their own, so they never touch a user's demo).
+    #[arg(long, hide = true, default_value = crate::demo::DEFAULT_IMAGE_TAG)]
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

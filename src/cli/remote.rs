@@ -1,5 +1,6 @@
 //! What the client commands (`ctl`, `status`, `events`, `attach`) share: finding the fleet's
-//! control socket, connecting, and the documented exit codes.
+//! control socket (the config's, else the single running daemon's — see [`super::discover`]),
+//! connecting, and the documented exit codes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,14 +59,14 @@ impl From<ClientError> for RemoteFailure {
 
 /// The config, when one can be found (client commands work with `--socket` alone).
 pub fn load_config(explicit: Option<&Path>) -> anyhow::Result<Config> {
-    let path = config::locate(explicit)?;
+    let path = super::discover::locate(explicit)?;
     Ok(config::load(&path)?)
 }
 
 /// The fleet's data folder (only `[fleet]` is read, so a broken file elsewhere does not stop
 /// post-mortem reads of the store).
 pub fn data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let path = config::locate(explicit)?;
+    let path = super::discover::locate(explicit)?;
     Ok(config::fleet_location(&path)?.1)
 }
 
@@ -74,7 +75,7 @@ pub fn socket(config: Option<&Path>, socket: Option<&Path>) -> anyhow::Result<Pa
     if let Some(s) = socket {
         return Ok(s.to_path_buf());
     }
-    let path = config::locate(config).context("finding the fleet's control socket")?;
+    let path = super::discover::locate(config).context("finding the fleet's control socket")?;
     let (fleet, data_dir) =
         config::fleet_location(&path).context("finding the fleet's control socket")?;
     // The daemon's own record wins: its environment may place the socket elsewhere.

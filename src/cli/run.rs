@@ -45,6 +45,8 @@ pub async fn supervise(
     let hup = super::daemon::listen_for_sighup();
     // Before anything else: a second drover for this fleet stops here.
     let listener = super::daemon::bind_control(&cfg)?;
+    // Lets `drover status` & co. find this daemon from any folder while it runs.
+    let _registration = super::discover::register(&cfg.path, &fleet, listener.path());
     let (handle, task) = supervisor::start(cfg, opts)
         .await
         .context("starting the supervisor")?;

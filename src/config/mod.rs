@@ -27,7 +27,7 @@ pub const EXAMPLE: &str = include_str!("../../config.example.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no config file found (looked at: {}) — pass --config PATH, set DROVER_CONFIG, or start from `drover config default > drover.toml`",
+        "no config file found (looked at: {}) — pass --config PATH, set DROVER_CONFIG, or start from `drover config default > drover.toml` (new here? try `drover demo`)",
         .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NotFound { searched: Vec<PathBuf> },

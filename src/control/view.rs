@@ -233,7 +233,8 @@ impl StatusView {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "fleet {}  docker {}  slots {}  alerts {}  mttr p50 {}  incidents {} (open {})",
+            // Closed incidents are what the MTTR is measured over; open ones are not in it yet.
+            "fleet {}  docker {}  slots {}  alerts {}  mttr p50 {} (incidents: {} closed, {} open)",
             self.fleet,
             self.docker,
             self.slots.len(),

@@ -2,9 +2,11 @@
 //! `drover.toml` for a small fleet of simulated agents, and a data dir — all inside one folder —
 //! and the clean-up that removes them with the fleet's containers and the demo image.
 //!
-//! Invariants: the written config passes drover's own validation before `prepare` returns;
-//! `clean` deletes a folder only when it holds the demo marker file, so it can never remove a
-//! folder the demo did not create; containers are found by the fleet label, not by name.
+//! Invariants: the written config passes drover's own validation before `prepare` returns; the
+//! demo folder is created 0700 by drover itself, and a folder that already exists is used only
+//! when it is a real directory owned by the user running drover (never through a symlink); the
+//! marker file names everything a demo created, so `--clean` (see [`super::clean`]) removes
+//! exactly that.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +14,8 @@ use anyhow::{Context, bail};
 use git2::{Repository, RepositoryInitOptions, Signature};
 use serde::{Deserialize, Serialize};
 
-use super::image::{DEFAULT_IMAGE_TAG, remove_demo_image};
+use super::image::DEFAULT_IMAGE_TAG;
 use super::team_repo::{LOCKS_DIR, PROGRESS_FILE, TASKS_FILE};
-use crate::docker::Docker;
 
 /// Fleet name `drover demo` uses unless told otherwise.
 pub const DEFAULT_FLEET: &str = "demo";
@@ -49,6 +50,9 @@ impl Default for DemoOptions {
 pub struct DemoLayout {
     pub root: PathBuf,
     pub fleet: String,
+    /// Random id of this demo, written at creation (markers of older demos have none).
+    #[serde(default)]
+    pub fleet_id: String,
     pub image: String,
     /// The bare repo the agents push to (mounted at `/upstream`).
     pub upstream: PathBuf,
@@ -58,17 +62,56 @@ pub struct DemoLayout {
     pub data_dir: PathBuf,
 }
 
-/// The demo folder used when none is given: `<tmp>/drover-demo-<user>`.
+/// The demo folder used when none is given: `<user data dir>/drover-demo` (a folder of the
+/// user's own, not a predictable name in a shared temp dir; beside `drover/`, where fleets'
+/// default data dirs live, so it can never be the data dir of a fleet named `demo`).
 pub fn default_dir() -> PathBuf {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| {
-            !u.is_empty()
-                && u.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .unwrap_or_else(|| "user".into());
-    std::env::temp_dir().join(format!("drover-demo-{user}"))
+    use etcetera::BaseStrategy;
+    match etcetera::choose_base_strategy() {
+        Ok(s) => s.data_dir().join("drover-demo"),
+        Err(_) => std::env::temp_dir().join(format!("drover-demo-{}", euid().unwrap_or(0))),
+    }
+}
+
+/// The effective uid of this process (from `/proc/self/status`; drover runs on Linux).
+pub fn euid() -> anyhow::Result<u32> {
+    let text = std::fs::read_to_string("/proc/self/status")
+        .context("cannot read /proc/self/status to learn who drover runs as")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .context("no effective uid in /proc/self/status")
+}
+
+/// Fails unless `dir` is a real directory (not a symlink) owned by the user drover runs as.
+pub fn check_owned(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if meta.file_type().is_symlink() {
+        bail!(
+            "{} is a symbolic link; give the demo a real folder of your own",
+            dir.display()
+        );
+    }
+    if !meta.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let me = euid()?;
+    if meta.uid() != me {
+        bail!(
+            "{} belongs to uid {}, not to you (uid {me}); the demo uses only folders of your own",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    Ok(())
+}
+
+/// A fresh random id for a demo (64 bits, hex).
+fn new_fleet_id() -> String {
+    format!("{:016x}", fastrand::u64(..))
 }
 
 /// The demo roles: (role, replicas, behaviour, what it shows).
@@ -240,25 +283,44 @@ pub fn config_text(layout: &DemoLayout, user: &str, opts: &DemoOptions) -> anyho
     Ok(s)
 }
 
-/// Creates the demo world in `dir` (created if missing; must be empty otherwise).
+/// Creates the demo world in `dir`: created 0700 if missing; an existing folder must be an
+/// empty real folder owned by the user (it is tightened to 0700).
 pub fn prepare(dir: &Path, opts: &DemoOptions) -> anyhow::Result<DemoLayout> {
-    if dir.exists() {
-        let mut entries =
-            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-        if entries.next().is_some() {
-            if dir.join(MARKER_FILE).is_file() {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::symlink_metadata(dir) {
+        Ok(_) => {
+            check_owned(dir)?;
+            let mut entries =
+                std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+            if entries.next().is_some() {
+                if dir.join(MARKER_FILE).is_file() {
+                    bail!(
+                        "{} holds a previous demo — `drover demo` resumes it, `drover demo --fresh` replaces it",
+                        dir.display()
+                    );
+                }
                 bail!(
-                    "{} holds a previous demo — remove it first with `drover demo --clean`",
+                    "{} is not empty; choose an empty or new folder for the demo",
                     dir.display()
                 );
             }
-            bail!(
-                "{} is not empty; choose an empty or new folder for the demo",
-                dir.display()
-            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot read {}", dir.display())));
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
     let root = dir
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", dir.display()))?;
@@ -267,6 +329,7 @@ pub fn prepare(dir: &Path, opts: &DemoOptions) -> anyhow::Result<DemoLayout> {
         config: root.join("drover.toml"),
         data_dir: root.join("data"),
         fleet: opts.fleet.clone(),
+        fleet_id: new_fleet_id(),
         image: opts.image.clone(),
         root: root.clone(),
     };
@@ -279,7 +342,7 @@ pub fn prepare(dir: &Path, opts: &DemoOptions) -> anyhow::Result<DemoLayout> {
     std::fs::create_dir_all(&layout.data_dir)?;
     let user = {
         use std::os::unix::fs::MetadataExt;
-        // The folder was just created by this process, so its owner is who drover runs as.
+        // check_owned/create made sure the folder is ours, so its uid is who drover runs as.
         let m = std::fs::metadata(&root)?;
         format!("{}:{}", m.uid(), m.gid())
     };
@@ -323,9 +386,14 @@ fn seed_upstream(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the marker of a demo in `dir`, if there is one.
+/// Reads the marker of a demo in `dir`, if there is one. A marker is trusted only in a folder
+/// owned by the user (see [`check_owned`]).
 pub fn find_previous(dir: &Path) -> anyhow::Result<Option<DemoLayout>> {
     let marker = dir.join(MARKER_FILE);
+    if !marker.is_file() {
+        return Ok(None);
+    }
+    check_owned(dir)?;
     match std::fs::read_to_string(&marker) {
         Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
             format!("cannot read the demo marker {}", marker.display())
@@ -333,56 +401,4 @@ pub fn find_previous(dir: &Path) -> anyhow::Result<Option<DemoLayout>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", marker.display()))),
     }
-}
-
-/// What [`clean`] removed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CleanReport {
-    pub containers_removed: usize,
-    pub image_removed: bool,
-    pub dir_removed: bool,
-    /// Things left alone, with why.
-    pub notes: Vec<String>,
-}
-
-/// Removes the fleet's containers (by label), the demo image and the demo folder (only if it
-/// holds the marker). The image is the one the marker names, else `image` (callers that know
-/// no image pass `None`, so a clean never removes an image some other demo uses). Safe to
-/// repeat.
-pub async fn clean(dir: &Path, fleet: &str, image: Option<&str>) -> anyhow::Result<CleanReport> {
-    let layout = find_previous(dir)?;
-    let mut report = CleanReport::default();
-    let docker = Docker::connect(None).await?;
-    let mut fleets = vec![fleet.to_string()];
-    if let Some(l) = &layout
-        && l.fleet != fleet
-    {
-        fleets.push(l.fleet.clone());
-    }
-    for f in &fleets {
-        for c in docker.list_fleet(f).await? {
-            docker
-                .remove(&c.id)
-                .await
-                .with_context(|| format!("cannot remove container {}", c.name))?;
-            report.containers_removed += 1;
-        }
-    }
-    let image = layout.as_ref().map(|l| l.image.as_str()).or(image);
-    if let Some(image) = image {
-        match remove_demo_image(&docker, image).await {
-            Ok(removed) => report.image_removed = removed,
-            Err(e) => report.notes.push(format!("{e:#}")),
-        }
-    }
-    if layout.is_some() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        report.dir_removed = true;
-    } else if dir.exists() {
-        report.notes.push(format!(
-            "left {} in place: it has no {MARKER_FILE}, so the demo did not create it",
-            dir.display()
-        ));
-    }
-    Ok(report)
 }

@@ -1,5 +1,6 @@
 //! The demo agent image, built locally with no registry: drover's own binary plus the shared
-//! libraries it links (as `ldd` lists them) in an otherwise empty rootfs, imported with
+//! libraries it links (as `ldd` lists them) and, when the host has it, a static busybox as
+//! `/bin/sh` (so take-over opens a shell) in an otherwise empty rootfs, imported with
 //! `docker import`. Its command runs `drover agent-sim`.
 //!
 //! Invariant: the image carries the hash of everything copied into it (label
@@ -23,7 +24,15 @@ pub const LABEL_DEMO_HASH: &str = "io.drover.demo-hash";
 pub const IMAGE_BINARY: &str = "/usr/local/bin/drover";
 
 /// Bumped when the rootfs layout changes, so old images are rebuilt.
-const LAYOUT_VERSION: &str = "drover-demo-rootfs v1";
+const LAYOUT_VERSION: &str = "drover-demo-rootfs v2";
+
+/// Debian's `busybox-static`: one static file that is a whole shell toolbox.
+pub const HOST_BUSYBOX: &str = "/bin/busybox";
+/// The busybox applets linked in the image (enough to look around a workspace).
+const APPLETS: &[&str] = &[
+    "sh", "ash", "ls", "cat", "head", "tail", "less", "grep", "find", "ps", "env", "pwd", "echo",
+    "vi", "wc", "du", "df", "id", "mkdir", "rm", "cp", "mv", "touch", "sleep", "kill", "top",
+];
 
 /// The outcome of [`ensure_demo_image`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +42,8 @@ pub struct DemoImage {
     pub hash: String,
     /// False when an image with the same hash already existed.
     pub built: bool,
+    /// Whether the image has `/bin/sh` (busybox), which take-over needs.
+    pub shell: bool,
 }
 
 /// Builds the demo image from the running executable unless `tag` already holds this build.
@@ -48,9 +59,12 @@ pub async fn ensure_demo_image_from(tag: &str, exe: &Path) -> anyhow::Result<Dem
         .canonicalize()
         .with_context(|| format!("cannot read {}", exe.display()))?;
     let libs = shared_libraries(&exe).await?;
+    let busybox = Path::new(HOST_BUSYBOX);
+    let shell = busybox.is_file() && is_static(busybox).await;
     let files: Vec<(PathBuf, PathBuf)> =
         std::iter::once((exe.clone(), PathBuf::from(IMAGE_BINARY)))
             .chain(libs.into_iter().map(|l| (l.clone(), l)))
+            .chain(shell.then(|| (busybox.to_path_buf(), PathBuf::from("/bin/busybox"))))
             .collect();
     let hash = {
         let files = files.clone();
@@ -65,6 +79,7 @@ pub async fn ensure_demo_image_from(tag: &str, exe: &Path) -> anyhow::Result<Dem
             tag: tag.to_string(),
             hash,
             built: false,
+            shell,
         });
     }
     let staging = tempfile::Builder::new()
@@ -74,7 +89,7 @@ pub async fn ensure_demo_image_from(tag: &str, exe: &Path) -> anyhow::Result<Dem
     {
         let root = staging.path().to_path_buf();
         let files = files.clone();
-        tokio::task::spawn_blocking(move || stage_rootfs(&root, &files)).await??;
+        tokio::task::spawn_blocking(move || stage_rootfs(&root, &files, shell)).await??;
     }
     import(staging.path(), tag, &hash).await?;
     // The previous build lost its tag; drop it unless a container still uses it.
@@ -95,7 +110,13 @@ pub async fn ensure_demo_image_from(tag: &str, exe: &Path) -> anyhow::Result<Dem
         tag: tag.to_string(),
         hash,
         built: true,
+        shell,
     })
+}
+
+/// Whether `exe` is statically linked (a dynamic busybox would need its libraries too).
+async fn is_static(exe: &Path) -> bool {
+    matches!(shared_libraries(exe).await, Ok(libs) if libs.is_empty())
 }
 
 /// Removes `tag` if it is a demo image (carries [`LABEL_DEMO_HASH`]); false if there was none.
@@ -196,8 +217,9 @@ fn content_hash(files: &[(PathBuf, PathBuf)]) -> anyhow::Result<String> {
     Ok(id.to_string())
 }
 
-/// Lays out the rootfs under `root`: files at their image paths, `/tmp`, `/etc/passwd`.
-fn stage_rootfs(root: &Path, files: &[(PathBuf, PathBuf)]) -> anyhow::Result<()> {
+/// Lays out the rootfs under `root`: files at their image paths, `/tmp`, `/etc/passwd`, and
+/// with `shell` the busybox applet links in `/bin`.
+fn stage_rootfs(root: &Path, files: &[(PathBuf, PathBuf)], shell: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     for (host, image) in files {
         let rel = image.strip_prefix("/").unwrap_or(image);
@@ -215,6 +237,11 @@ fn stage_rootfs(root: &Path, files: &[(PathBuf, PathBuf)]) -> anyhow::Result<()>
         std::fs::create_dir_all(&d)?;
         // Agents run as the host user's uid, which the image does not know: world-writable.
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777))?;
+    }
+    if shell {
+        for applet in APPLETS {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))?;
+        }
     }
     std::fs::create_dir_all(root.join("etc"))?;
     std::fs::write(

@@ -6,11 +6,13 @@
 //! shows during a demo is its real behaviour.
 
 pub mod agent;
+pub mod clean;
 pub mod fleet;
 pub mod image;
 pub mod runner_output;
 pub mod team_repo;
 
 pub use agent::{AgentOptions, Behaviour, run_agent, run_agent_with};
-pub use fleet::{CleanReport, DemoLayout, DemoOptions, clean, default_dir, find_previous, prepare};
+pub use clean::{CleanReport, clean};
+pub use fleet::{DemoLayout, DemoOptions, default_dir, find_previous, prepare};
 pub use image::{DEFAULT_IMAGE_TAG, DemoImage, ensure_demo_image, ensure_demo_image_from};

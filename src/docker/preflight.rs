@@ -61,7 +61,7 @@ pub async fn run(
     }
     if !docker.image_exists(&spec.image).await? {
         return Ok(Err(format!(
-            "image {} is not present on this Docker host (there is no registry to pull from: build or load it)",
+            "image {} is not present on this Docker host; drover never pulls images — build, load or `docker pull` it first",
             spec.image
         )));
     }

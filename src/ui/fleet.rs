@@ -26,10 +26,12 @@ pub enum Column {
     Tests,
     Alerts,
     Activity,
+    /// Why the slot is in its state (blocked reason, last error, …); shown when there is room.
+    Reason,
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Slot,
         Column::Role,
         Column::State,
@@ -41,6 +43,7 @@ impl Column {
         Column::Tests,
         Column::Alerts,
         Column::Activity,
+        Column::Reason,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Column {
             Column::Tests => "tests",
             Column::Alerts => "alerts",
             Column::Activity => "activity",
+            Column::Reason => "reason",
         }
     }
 
@@ -72,6 +76,7 @@ impl Column {
             Column::Tests => "TESTS",
             Column::Alerts => "ALR",
             Column::Activity => "ACTIVE",
+            Column::Reason => "REASON",
         }
     }
 
@@ -95,6 +100,7 @@ impl Column {
             Column::Tests => (11, 17),
             Column::Alerts => (3, 3),
             Column::Activity => (6, 6),
+            Column::Reason => (16, 48),
         }
     }
 
@@ -111,6 +117,8 @@ impl Column {
             Column::LastExit => 7,
             Column::Activity => 8,
             Column::Role => 9,
+            // First to go: a narrow screen shows the selected slot's reason under the table.
+            Column::Reason => 10,
         }
     }
 }
@@ -138,7 +146,7 @@ impl NameWidths {
 pub fn fit_columns(width: u16, grouped: bool, names: NameWidths) -> Vec<(Column, u16)> {
     let mut cols: Vec<Column> = Column::ALL
         .into_iter()
-        .filter(|c| !(grouped && *c == Column::Role))
+        .filter(|c| !(grouped && *c == Column::Role) && *c != Column::Reason)
         .collect();
     let need = |cols: &[Column], pick: fn((u16, u16)) -> u16| -> u16 {
         cols.iter().map(|c| pick(c.width(names)) + 1).sum()
@@ -158,6 +166,15 @@ pub fn fit_columns(width: u16, grouped: bool, names: NameWidths) -> Vec<(Column,
         let add = (pref - min).min(spare);
         widths[i] += add;
         spare -= add;
+    }
+    // REASON only when every other column has its preferred width ("when wide"); narrower
+    // screens show the selected slot's reason under the table instead.
+    let (reason_min, reason_pref) = Column::Reason.width(names);
+    if spare > reason_min {
+        let w = (spare - 1).min(reason_pref);
+        cols.push(Column::Reason);
+        widths.push(w);
+        spare -= w + 1;
     }
     // Whatever is left widens the free-text columns.
     if spare > 0
@@ -292,6 +309,15 @@ fn compare(a: &SlotView, b: &SlotView, col: Column, now: u64) -> Ordering {
         Column::Tests => test_rank(a).cmp(&test_rank(b)),
         Column::Alerts => b.open_alerts.cmp(&a.open_alerts),
         Column::Activity => b.last_activity.cmp(&a.last_activity),
+        Column::Reason => {
+            let r = |s: &SlotView| super::reason::slot_reason(s);
+            match (r(a), r(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            }
+        }
     }
 }
 

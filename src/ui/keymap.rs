@@ -256,8 +256,9 @@ fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
         (Fleet, "O", SortReverse, "reverse the sort order"),
         (Fleet, "R", GroupByRole, "group rows by role"),
         (Fleet, "enter", OpenDetail, "focus the detail pane"),
-        (Fleet, "]", NextTab, "next detail tab"),
-        (Fleet, "[", PrevTab, "previous detail tab"),
+        // In Slot, so they work from the table and inside the detail pane alike.
+        (Slot, "]", NextTab, "next detail tab"),
+        (Slot, "[", PrevTab, "previous detail tab"),
         (Slot, "p", Pause, "pause the slot"),
         (Slot, "u", Resume, "resume a paused slot"),
         (Slot, "r", Restart, "restart the slot (asks first)"),
@@ -576,6 +577,11 @@ mod tests {
         let locks = [Mode::Locks, Mode::Motion, Mode::Global];
         assert_eq!(map.lookup(&locks, chord("p")), None);
         assert_eq!(map.lookup(&locks, chord("d")), Some(Action::ReleaseLock));
+        // `]`/`[` switch detail tabs from the table and from inside the detail pane.
+        for chain in &CHAINS[..3] {
+            assert_eq!(map.lookup(chain, chord("]")), Some(Action::NextTab));
+            assert_eq!(map.lookup(chain, chord("[")), Some(Action::PrevTab));
+        }
     }
 
     #[test]
@@ -588,7 +594,7 @@ mod tests {
         assert_eq!(map.lookup(&slot, chord("P")), Some(Action::Pause));
         assert_eq!(map.lookup(&slot, chord("p")), None);
         assert_eq!(
-            map.lookup(&[Mode::Fleet], chord("ctrl-n")),
+            map.lookup(&[Mode::Slot], chord("ctrl-n")),
             Some(Action::NextTab)
         );
         assert_eq!(

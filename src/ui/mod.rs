@@ -21,6 +21,7 @@ pub mod logview;
 pub mod markdown;
 pub mod notify;
 pub mod palette;
+pub mod reason;
 pub mod render;
 pub mod sample;
 pub mod shell;

@@ -144,6 +144,8 @@ pub struct RoleInfo {
     pub pids: String,
     /// Names from `env` and `pass_env`; values are never copied into the UI.
     pub env_names: Vec<String>,
+    /// `required_env`: shown as missing when the preflight blocked the slot for them.
+    pub required_env: Vec<String>,
     pub mounts: Vec<String>,
     pub hardening: String,
 }
@@ -152,6 +154,7 @@ impl From<&RoleSection> for RoleInfo {
     fn from(r: &RoleSection) -> Self {
         let mut env_names: Vec<String> = r.env.keys().cloned().collect();
         env_names.extend(r.pass_env.iter().cloned());
+        env_names.extend(r.required_env.iter().cloned());
         env_names.sort();
         env_names.dedup();
         let mut hardening = Vec::new();
@@ -174,6 +177,7 @@ impl From<&RoleSection> for RoleInfo {
             cpus: format!("{}", r.limits.cpus),
             pids: r.limits.pids.to_string(),
             env_names,
+            required_env: r.required_env.clone(),
             mounts: r
                 .mounts
                 .iter()

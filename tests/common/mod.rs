@@ -3,6 +3,8 @@
 //! themselves.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -166,4 +168,18 @@ pub fn container_status(container: &str) -> String {
         .output()
         .expect("docker inspect");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes an image (by tag) when dropped, also when the test panics. Declare it before the
+/// fleet's [`FleetGuard`], so the containers go first and the image is removed, not untagged.
+pub struct ImageGuard(pub String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }

@@ -69,7 +69,7 @@ pub fn detail_pane(
             .scroll((ui.detail_scroll.min(max), 0))
     };
     match ui.tab {
-        DetailTab::Logs => logs(frame, body, ui, theme),
+        DetailTab::Logs => logs(frame, body, s, ui, theme),
         DetailTab::Tests => frame.render_widget(scrolled(tests(s, ui, theme)), body),
         DetailTab::Alerts => frame.render_widget(scrolled(alerts(s, snap, ui, theme)), body),
         DetailTab::Incidents => frame.render_widget(scrolled(incidents(s, snap, ui, theme)), body),
@@ -135,7 +135,7 @@ fn log_title(ui: &UiState, theme: &Theme) -> Span<'static> {
 
 /// Log rows from the bottom up: without wrap one row per line (cut), with wrap as many rows
 /// as the line needs.
-fn logs(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
+fn logs(frame: &mut Frame<'_>, area: Rect, s: &SlotView, ui: &UiState, theme: &Theme) {
     let lines = ui.logs.lines();
     let height = usize::from(area.height);
     // Lines of another slot must never appear under this slot's name.
@@ -147,10 +147,15 @@ fn logs(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
         return;
     }
     if lines.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Span::styled("no output yet", style::muted(theme))),
-            area,
-        );
+        // A slot that never started has no output to wait for: say why instead.
+        let why = match crate::ui::reason::slot_reason(s) {
+            Some(r) if s.starts == 0 => Span::styled(
+                crate::ui::text::sanitize(&r),
+                style::severity_style(theme, crate::core::Severity::Warning),
+            ),
+            _ => Span::styled("no output yet", style::muted(theme)),
+        };
+        frame.render_widget(Paragraph::new(why).wrap(Wrap { trim: false }), area);
         return;
     }
     let Some(bottom) = ui.logs.bottom_index() else {
@@ -382,7 +387,10 @@ fn alerts(s: &SlotView, snap: &Snapshot, ui: &UiState, theme: &Theme) -> Vec<Lin
                 format!("{} ", style::severity_word(a.severity)),
                 style::severity_style(theme, a.severity),
             ),
-            Span::styled(format!("{} ", a.key.kind.name()), style::title(theme)),
+            Span::styled(
+                format!("{} ", super::views::kind_label(&a.key.kind)),
+                style::title(theme),
+            ),
             Span::styled(a.message.clone(), style::text(theme)),
         ]));
         lines.push(Line::from(Span::styled(
@@ -599,14 +607,23 @@ fn container(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
                 lines.push(kv("env", "(none)", theme));
             }
             for (i, n) in r.env_names.iter().enumerate() {
-                // Values are never in the UI; say so rather than look empty.
+                // Values are never in the UI; say so rather than look empty. A required
+                // variable the preflight found unset is shown as missing, not as a value.
+                let value = if crate::ui::reason::missing_env(s, &r.required_env, n) {
+                    Span::styled(
+                        " missing (required, not set in drover's environment)",
+                        style::severity_style(theme, crate::core::Severity::Warning),
+                    )
+                } else {
+                    Span::styled(format!("={REDACTED}"), style::muted(theme))
+                };
                 lines.push(Line::from(vec![
                     Span::styled(
                         format!("{:<13}", if i == 0 { "env" } else { "" }),
                         style::muted(theme),
                     ),
                     Span::styled(n.clone(), style::text(theme)),
-                    Span::styled(format!("={REDACTED}"), style::muted(theme)),
+                    value,
                 ]));
             }
         }

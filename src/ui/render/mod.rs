@@ -369,18 +369,43 @@ fn hints(ui: &UiState, theme: &Theme, width: usize) -> Line<'static> {
             style::severity_style(theme, Severity::Warning),
         )]);
     }
-    for a in hint_actions(ui) {
+    // `? help` and `q quit` are always shown: the others give way to them on a narrow screen.
+    let mut pinned: Vec<Vec<Span<'static>>> = Vec::new();
+    for a in hint_actions(ui)
+        .iter()
+        .chain([Action::Help, Action::Quit].iter())
+    {
         if ui.read_only && a.is_operator() {
             continue;
         }
+        let is_pinned = matches!(a, Action::Help | Action::Quit);
         if let Some(k) = ui.keymap.key_label(chain, *a) {
-            groups.push(vec![
+            let g = vec![
                 Span::styled(k, style::accent(theme).add_modifier(Modifier::BOLD)),
                 Span::styled(format!(" {}", hint_word(*a)), style::muted(theme)),
-            ]);
+            ];
+            if is_pinned {
+                if !pinned.contains(&g) {
+                    pinned.push(g);
+                }
+            } else {
+                groups.push(g);
+            }
         }
     }
-    fit_groups(groups, width, &Span::raw("  "))
+    let sep = Span::raw("  ");
+    let pinned_w: usize = pinned
+        .iter()
+        .map(|g| g.iter().map(|s| s.content.width()).sum::<usize>() + sep.content.width())
+        .sum();
+    let mut line = fit_groups(groups, width.saturating_sub(pinned_w), &sep);
+    for g in pinned {
+        if !line.spans.is_empty() {
+            line.spans.push(sep.clone());
+        }
+        line.spans.extend(g);
+    }
+    line
 }
 
 /// Short words for the status-bar hints (the help overlay has the full descriptions).

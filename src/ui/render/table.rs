@@ -14,8 +14,9 @@ use crate::theme::Theme;
 use crate::ui::fleet::{
     Column, FleetRow, NameWidths, fit_columns, live, selected_row, visible_rows,
 };
+use crate::ui::reason::slot_reason;
 use crate::ui::state::{Focus, UiState};
-use crate::ui::text::{age, fit};
+use crate::ui::text::{age, fit, sanitize};
 
 use super::style;
 
@@ -43,19 +44,35 @@ pub fn fleet_table(
         ));
     }
     let arrow = if ui.fleet.descending { "↑" } else { "↓" };
-    let block = Block::bordered()
-        .title(Line::from(title))
-        .title_bottom(Line::from(Span::styled(
-            format!(" sort: {} {arrow} ", ui.fleet.sort.name()),
-            style::muted(theme),
-        )))
-        .border_style(style::border(theme, ui.focus == Focus::Table));
+    let sort = format!(" sort: {} {arrow} ", ui.fleet.sort.name());
     let inner_w = area.width.saturating_sub(3);
     let names = NameWidths::of(rows.iter().filter_map(|r| match r {
         FleetRow::Slot(s) => Some(*s),
         FleetRow::Group { .. } => None,
     }));
     let cols = fit_columns(inner_w, ui.fleet.group_by_role, names);
+    let mut block = Block::bordered()
+        .title(Line::from(title))
+        .title_bottom(Line::from(Span::styled(sort.clone(), style::muted(theme))))
+        .border_style(style::border(theme, ui.focus == Focus::Table));
+    // Too narrow for the REASON column: the selected slot's reason goes on the bottom border.
+    if !cols.iter().any(|(c, _)| *c == Column::Reason)
+        && let Some(s) = ui
+            .fleet
+            .selected
+            .as_deref()
+            .and_then(|sel| snap.slots.iter().find(|s| s.slot == sel))
+        && let Some(reason) = slot_reason(s)
+    {
+        let room = usize::from(area.width).saturating_sub(sort.chars().count() + 6);
+        if room >= 12 {
+            let text = fit(&format!("{}: {}", s.slot, sanitize(&reason)), room);
+            block = block.title_bottom(
+                Line::from(Span::styled(format!(" {text} "), reason_style(s, theme)))
+                    .right_aligned(),
+            );
+        }
+    }
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut st = style::muted(theme).add_modifier(Modifier::BOLD);
         if *c == ui.fleet.sort {
@@ -212,6 +229,19 @@ fn cell(
             }
         }
         Column::Activity => Cell::from(age(now, s.last_activity)).style(muted),
+        Column::Reason => match slot_reason(s) {
+            None => Cell::from(""),
+            Some(r) => Cell::from(fit(&sanitize(&r), width)).style(reason_style(s, theme)),
+        },
+    }
+}
+
+/// A blocked slot's reason is a warning; any other reason is context.
+fn reason_style(s: &SlotView, theme: &Theme) -> Style {
+    if matches!(s.state, crate::core::SlotState::Blocked { .. }) {
+        style::severity_style(theme, Severity::Warning)
+    } else {
+        style::muted(theme)
     }
 }
 

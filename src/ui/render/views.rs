@@ -164,7 +164,7 @@ pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, 
             let mut cells = vec![
                 Cell::from(style::severity_word(a.severity)).style(sev_style),
                 Cell::from(a.key.slot.clone().unwrap_or_else(|| "fleet".into())),
-                Cell::from(a.key.kind.name()),
+                Cell::from(fit(&kind_label(&a.key.kind), 13)),
                 Cell::from(sanitize(&a.message)),
             ];
             if wide {
@@ -207,11 +207,11 @@ pub fn alerts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, 
         Line::from(Span::styled(sanitize(&a.message), style::text(theme))),
         Line::from(Span::styled(
             format!(
-                "id {} · first {} ago · last {} ago · seen {} times",
+                "id {} · first {} ago · last {} ago · seen {}",
                 a.id,
                 age(ui.now_ms, Some(a.first_seen)),
                 age(ui.now_ms, Some(a.last_seen)),
-                a.count
+                times(a.count)
             ),
             style::muted(theme),
         )),
@@ -300,9 +300,10 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) {
             Row::new(vec![
                 Cell::from(if full_date { date_time(ts) } else { clock(ts) })
                     .style(style::muted(theme)),
-                Cell::from(e.slot.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(e.kind.clone()).style(style::accent(theme)),
-                Cell::from(e.who.clone().unwrap_or_else(|| "drover".into())),
+                Cell::from(fit(&e.slot.clone().unwrap_or_else(|| "-".into()), 15)),
+                // Cut with an ellipsis, so a long kind never reads as a different word.
+                Cell::from(fit(&e.kind, 14)).style(style::accent(theme)),
+                Cell::from(fit(&e.who.clone().unwrap_or_else(|| "drover".into()), 8)),
                 Cell::from(event_message(&e.payload)),
             ])
         })
@@ -365,4 +366,49 @@ pub fn progress(frame: &mut Frame<'_>, area: Rect, ui: &UiState, theme: &Theme) 
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block(title, theme)), area);
+}
+
+/// An alert kind as the operator reads it: a loop detector's alert is named after what it
+/// watches when that is not a loop (the token budget), else "loop".
+pub fn kind_label(kind: &crate::core::AlertKind) -> String {
+    match kind {
+        crate::core::AlertKind::Loop { detector } if detector == "budget" => "budget".into(),
+        other => other.name().to_string(),
+    }
+}
+
+/// "1 time", "3 times".
+pub fn times(n: impl Into<u64>) -> String {
+    let n = n.into();
+    if n == 1 {
+        "1 time".into()
+    } else {
+        format!("{n} times")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::AlertKind;
+
+    #[test]
+    fn the_budget_alert_is_named_budget_not_loop() {
+        let budget = AlertKind::Loop {
+            detector: "budget".into(),
+        };
+        assert_eq!(kind_label(&budget), "budget");
+        let repeat = AlertKind::Loop {
+            detector: "output_repetition".into(),
+        };
+        assert_eq!(kind_label(&repeat), "loop");
+        assert_eq!(kind_label(&AlertKind::CrashLoop), "crash_loop");
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(times(1u32), "1 time");
+        assert_eq!(times(0u32), "0 times");
+        assert_eq!(times(3u32), "3 times");
+    }
 }
