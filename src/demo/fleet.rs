@@ -279,6 +279,11 @@ pub fn config_text(layout: &DemoLayout, user: &str, opts: &DemoOptions) -> anyho
         // Short thresholds so a five-minute demo shows stalls and overdue locks.
         s.push_str("stall_after = \"1m\"\ntask_timeout = \"3m\"\n");
         s.push_str("[roles.limits]\nmemory = \"64m\"\ncpus = 0.25\npids = 64\n");
+        if behaviour == "staller" {
+            // A hung session is stopped, not waited on: after the stall and overdue-lock
+            // alerts, the run limit ends the silent run and the policy starts a fresh one.
+            s.push_str("run_timeout = \"4m\"\n");
+        }
     }
     Ok(s)
 }
