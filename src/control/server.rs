@@ -22,7 +22,9 @@ use super::protocol::{
     ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
     Subscription, Welcome, WireLogLine, WireProgress,
 };
-use super::transport::{ControlListener, FrameReader, MAX_FRAME, TransportError, write_frame};
+use super::transport::{
+    ControlListener, FrameReader, MAX_FRAME, TransportError, encode_frame, user_name, write_frame,
+};
 use super::view::StatusView;
 use crate::store::EventFilter;
 use crate::supervisor::SupervisorHandle;
@@ -98,6 +100,12 @@ fn salvage_id(raw: &[u8]) -> Option<u64> {
 }
 
 async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) {
+    // The audit log's `who`: the peer's uid as the kernel reports it, never what the client
+    // claims (its `$USER`).
+    let peer = match stream.peer_cred() {
+        Ok(cred) => user_name(cred.uid()),
+        Err(_) => "unknown".to_string(),
+    };
     let (r, mut w) = stream.into_split();
     let Ok(_permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
         tracing::warn!("control socket: too many clients, refusing one");
@@ -209,7 +217,7 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
                         continue;
                     }
                 }
-                body => answer(&ctx, req.id, body).await,
+                body => answer(&ctx, req.id, body, &peer).await,
             },
         };
         if !queue(reply).await {
@@ -223,10 +231,11 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
     tracing::debug!(client, "control client disconnected");
 }
 
-async fn answer(ctx: &Ctx, id: u64, body: Request) -> ServerFrame {
+async fn answer(ctx: &Ctx, id: u64, body: Request, peer: &str) -> ServerFrame {
     let ok = |body| ServerFrame::Reply(ReplyFrame { id, body });
     match body {
-        Request::Command(req) => {
+        Request::Command(mut req) => {
+            req.who = peer.to_string();
             match tokio::time::timeout(COMMAND_TIMEOUT, ctx.handle.command(req)).await {
                 Ok(Some(r)) => ok(Reply::Command(r)),
                 Ok(None) => error(Some(id), ErrorCode::Internal, "the supervisor is stopping"),
@@ -376,14 +385,9 @@ async fn write_loop(
         };
         // One write per round: a log burst or an initial tail is thousands of small frames.
         let mut batch = Vec::new();
-        for f in &frames {
-            match serde_json::to_vec(f) {
-                Ok(bytes) if bytes.len() < MAX_FRAME => {
-                    batch.extend_from_slice(&bytes);
-                    batch.push(b'\n');
-                }
-                Ok(_) => tracing::warn!("a frame for a control client exceeds the limit; skipped"),
-                Err(e) => tracing::error!(error = %e, "could not encode a frame"),
+        for f in frames {
+            if let Some(bytes) = encode_fitted(f) {
+                batch.extend_from_slice(&bytes);
             }
         }
         if batch.is_empty() {
@@ -396,6 +400,48 @@ async fn write_loop(
             return;
         }
     }
+}
+
+/// A frame's bytes within [`MAX_FRAME`]: an events page too large is cut (the client pages on
+/// from its last id), any other reply too large becomes an error echoing its id, so a client
+/// never waits for a reply that was never sent.
+fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
+    let err = match encode_frame(&frame) {
+        Ok(bytes) => return Some(bytes),
+        Err(e) => e,
+    };
+    if !matches!(err, TransportError::Oversized) {
+        tracing::error!(error = %err, "could not encode a frame");
+        return None;
+    }
+    let replacement = match frame {
+        ServerFrame::Reply(ReplyFrame {
+            id,
+            body: Reply::Events(mut rows),
+        }) if rows.len() > 1 => {
+            rows.truncate(rows.len() / 2);
+            return encode_fitted(ServerFrame::Reply(ReplyFrame {
+                id,
+                body: Reply::Events(rows),
+            }));
+        }
+        ServerFrame::Reply(r) => error(
+            Some(r.id),
+            ErrorCode::Oversized,
+            format!("the reply exceeds the {MAX_FRAME}-byte frame limit"),
+        ),
+        ServerFrame::Snapshot(_) => error(
+            None,
+            ErrorCode::Oversized,
+            format!("a snapshot exceeds the {MAX_FRAME}-byte frame limit and was not sent"),
+        ),
+        _ => {
+            tracing::warn!("a frame for a control client exceeds the limit; skipped");
+            return None;
+        }
+    };
+    tracing::warn!("a frame for a control client exceeds the limit; an error was sent instead");
+    encode_frame(&replacement).ok()
 }
 
 fn wire_line(slot: &str, l: crate::docker::logs::RingLine) -> ServerFrame {
