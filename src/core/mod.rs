@@ -77,7 +77,9 @@ pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
 };
+pub use dispatch::MAX_LOCKS;
 pub use fleet::Fleet;
+pub use scale::MAX_SLOTS;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
 pub use locks::LockView;
