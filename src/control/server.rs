@@ -403,8 +403,8 @@ async fn write_loop(
 }
 
 /// A frame's bytes within [`MAX_FRAME`]: an events page too large is cut (the client pages on
-/// from its last id), any other reply too large becomes an error echoing its id, so a client
-/// never waits for a reply that was never sent.
+/// from its last id), PROGRESS.md is cut (flagged truncated), any other reply too large
+/// becomes an error echoing its id, so a client never waits for a reply that was never sent.
 fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
     let err = match encode_frame(&frame) {
         Ok(bytes) => return Some(bytes),
@@ -424,6 +424,16 @@ fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
                 id,
                 body: Reply::Events(rows),
             }));
+        }
+        ServerFrame::Progress(mut p) => {
+            let text = p.text.take().unwrap_or_default();
+            let half = super::protocol::cut_at(&text, text.len() / 2);
+            if half.is_empty() {
+                return None;
+            }
+            p.text = Some(half.to_string());
+            p.truncated = true;
+            return encode_fitted(ServerFrame::Progress(p));
         }
         ServerFrame::Reply(r) => error(
             Some(r.id),
@@ -451,4 +461,80 @@ fn wire_line(slot: &str, l: crate::docker::logs::RingLine) -> ServerFrame {
         stderr: l.stderr,
         text: l.text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredEvent;
+
+    fn event(id: i64, payload_bytes: usize) -> StoredEvent {
+        StoredEvent {
+            id,
+            ts_ms: 0,
+            slot: Some("w-1".into()),
+            kind: "exited".into(),
+            who: None,
+            payload: "x".repeat(payload_bytes),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> ServerFrame {
+        assert!(bytes.len() <= MAX_FRAME, "{}", bytes.len());
+        serde_json::from_slice(bytes).expect("a frame")
+    }
+
+    #[test]
+    fn an_events_page_too_large_is_cut_oldest_first() {
+        let rows: Vec<StoredEvent> = (1..=5_000).map(|i| event(i, 2_000)).collect();
+        let frame = ServerFrame::Reply(ReplyFrame {
+            id: 9,
+            body: Reply::Events(rows),
+        });
+        let bytes = encode_fitted(frame).expect("a frame is sent");
+        match decode(&bytes) {
+            ServerFrame::Reply(ReplyFrame {
+                id: 9,
+                body: Reply::Events(rows),
+            }) => {
+                assert!(!rows.is_empty() && rows.len() < 5_000, "{}", rows.len());
+                assert_eq!(rows.first().map(|r| r.id), Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_that_cannot_fit_becomes_an_error_with_its_id() {
+        let frame = ServerFrame::Reply(ReplyFrame {
+            id: 4,
+            body: Reply::Events(vec![event(1, MAX_FRAME + 1)]),
+        });
+        let bytes = encode_fitted(frame).expect("an error is sent instead");
+        match decode(&bytes) {
+            ServerFrame::Error(e) => {
+                assert_eq!(e.id, Some(4));
+                assert_eq!(e.code, ErrorCode::Oversized);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn progress_frames_fit_whatever_the_file() {
+        // Quotes double in JSON: the worst case for sanitised text.
+        let view = crate::supervisor::ProgressView {
+            text: Some("\"".repeat(4 << 20)),
+            ..Default::default()
+        };
+        let bytes = encode_fitted(ServerFrame::Progress(WireProgress::from(&view)))
+            .expect("progress is sent");
+        match decode(&bytes) {
+            ServerFrame::Progress(p) => {
+                assert!(p.truncated);
+                assert!(p.text.is_some_and(|t| !t.is_empty()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
