@@ -72,11 +72,7 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         }
         _ => (None, None),
     };
-    let file_layer = file_writer.map(|w| {
-        fmt::layer()
-            .with_writer(Masked(w))
-            .with_ansi(false)
-    });
+    let file_layer = file_writer.map(|w| fmt::layer().with_writer(Masked(w)).with_ansi(false));
     let stderr_format = match sink {
         LogSink::FileOnly => None,
         LogSink::FileAndStderr(f) | LogSink::StderrOnly(f) => Some(f),

@@ -217,7 +217,11 @@ mod tests {
 
     #[test]
     fn longer_values_win_and_multiline_values_mask_per_line() {
-        let m = Masker::new(["secret-one", "secret-one-and-more", "-----BEGIN\nline-two-xyz\n"]);
+        let m = Masker::new([
+            "secret-one",
+            "secret-one-and-more",
+            "-----BEGIN\nline-two-xyz\n",
+        ]);
         assert_eq!(m.mask("[secret-one-and-more]"), "[<redacted>]");
         assert_eq!(m.mask("got line-two-xyz"), "got <redacted>");
         assert_eq!(

@@ -13,7 +13,10 @@ use tokio::net::UnixListener;
 
 /// A one-connection fake daemon: reads the hello, sends `welcome` (if any), then answers the
 /// first request with `answer`.
-async fn fake_daemon(welcome: Option<String>, answer: Vec<u8>) -> (tempfile::TempDir, std::path::PathBuf) {
+async fn fake_daemon(
+    welcome: Option<String>,
+    answer: Vec<u8>,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fake.sock");
     let listener = UnixListener::bind(&path).unwrap();

@@ -101,7 +101,11 @@ fn idle_metrics_connections_do_not_stall_the_control_socket() {
             idle.push(s);
         }
     }
-    assert!(idle.len() >= 1_000, "only {} connections opened", idle.len());
+    assert!(
+        idle.len() >= 1_000,
+        "only {} connections opened",
+        idle.len()
+    );
 
     // While they are held open the control socket answers, every time, promptly.
     for i in 0..5 {

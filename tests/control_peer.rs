@@ -36,7 +36,10 @@ fn as_nobody(dir: &Path, hide_proc: bool, args: &[&str]) -> Command {
         .args(args)
         .env("XDG_RUNTIME_DIR", dir.join("run"))
         .env("USER", "tester")
-        .env("DOCKER_HOST", format!("unix://{}", dir.join("no-docker.sock").display()))
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", dir.join("no-docker.sock").display()),
+        )
         .current_dir(dir)
         .stdin(Stdio::null());
     c
@@ -93,15 +96,25 @@ fn peers_are_checked_against_the_effective_uid_and_named_by_it() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let out = run(dir.path(), &["ctl", "block", "worker-1", "--reason", "peer check"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        dir.path(),
+        &["ctl", "block", "worker-1", "--reason", "peer check"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = run(dir.path(), &["events", "--json", "--since", "10m"]);
     let events = String::from_utf8_lossy(&events.stdout).into_owned();
     let line = events
         .lines()
         .find(|l| l.contains("peer check"))
         .unwrap_or_else(|| panic!("no audit event: {events}"));
-    assert!(line.contains("\"nobody\""), "who is not the peer's user: {line}");
+    assert!(
+        line.contains("\"nobody\""),
+        "who is not the peer's user: {line}"
+    );
     assert!(!line.contains("tester"), "who came from $USER: {line}");
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])

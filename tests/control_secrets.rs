@@ -45,9 +45,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
         if p.is_dir() {
             hits.extend(files_containing(&p, needle));
         } else if let Ok(bytes) = std::fs::read(&p)
-            && bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
         {
             hits.push(p.display().to_string());
         }
@@ -65,7 +63,10 @@ fn secret_values_are_masked_everywhere_drover_writes() {
     let name = common::unique_fleet("secrets");
     let _guard = common::FleetGuard(name.clone());
     let token = format!("tok-{}", name.replace('-', ""));
-    let literal = format!("lit-{}", name.replace('-', "").chars().rev().collect::<String>());
+    let literal = format!(
+        "lit-{}",
+        name.replace('-', "").chars().rev().collect::<String>()
+    );
     let fleet = Fleet::new(&name, &roles(image, &literal));
 
     let log = std::fs::OpenOptions::new()
@@ -104,11 +105,24 @@ fn secret_values_are_masked_everywhere_drover_writes() {
     let events = fleet.run(&["events", "--json", "--since", "10m"]);
     let events = String::from_utf8_lossy(&events.stdout).into_owned();
     assert!(events.contains("auth rejected"), "events: {events}");
-    assert!(!events.contains(&token) && !events.contains(&literal), "events: {events}");
+    assert!(
+        !events.contains(&token) && !events.contains(&literal),
+        "events: {events}"
+    );
 
     // The audit `who` is the socket peer's user, not the client's `$USER` (set to "tester").
-    let out = fleet.run(&["ctl", "unblock", "worker-1", "--reason", "rotated the token"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = fleet.run(&[
+        "ctl",
+        "unblock",
+        "worker-1",
+        "--reason",
+        "rotated the token",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let audit = fleet.run(&["events", "--json", "--since", "10m"]);
     let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
     let me = String::from_utf8_lossy(
@@ -124,7 +138,10 @@ fn secret_values_are_masked_everywhere_drover_writes() {
         .lines()
         .find(|l| l.contains("rotated the token"))
         .unwrap_or_else(|| panic!("no audit event for the unblock: {audit}"));
-    assert!(line.contains(&format!("\"{me}\"")), "who should be {me}: {line}");
+    assert!(
+        line.contains(&format!("\"{me}\"")),
+        "who should be {me}: {line}"
+    );
     assert!(!line.contains("tester"), "who came from $USER: {line}");
 
     daemon.stop();
@@ -153,6 +170,12 @@ fn secret_values_are_masked_everywhere_drover_writes() {
     assert!(!cfg.contains(&literal), "{cfg}");
     let shown = fleet.run(&["check-config", "--show-values"]);
     let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
-    assert!(shown.contains("MODE=fast") && shown.contains(&literal), "{shown}");
-    assert!(!shown.contains(&token), "pass_env values are never printed: {shown}");
+    assert!(
+        shown.contains("MODE=fast") && shown.contains(&literal),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&token),
+        "pass_env values are never printed: {shown}"
+    );
 }

@@ -63,13 +63,20 @@ fn a_huge_lock_table_is_capped_with_one_alert_and_fits_a_frame() {
         snap.locks.iter().any(|l| l.task == "zzz-own-task"),
         "the fleet's own lock is kept"
     );
-    assert_eq!(h.view(S1).task.map(|t| t.task).as_deref(), Some("zzz-own-task"));
+    assert_eq!(
+        h.view(S1).task.map(|t| t.task).as_deref(),
+        Some("zzz-own-task")
+    );
     let alert = snap
         .alerts
         .iter()
         .find(|a| a.key.kind == AlertKind::LocksTruncated)
         .expect("a truncation alert");
-    assert!(alert.message.starts_with("lock table truncated"), "{}", alert.message);
+    assert!(
+        alert.message.starts_with("lock table truncated"),
+        "{}",
+        alert.message
+    );
     assert!(alert.message.contains("100001"), "{}", alert.message);
 
     // The same table again raises nothing new.

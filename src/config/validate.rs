@@ -91,7 +91,12 @@ pub fn validate(
         .iter()
         .map(|r| r.replicas)
         .fold(0u32, u32::saturating_add);
-    if total > crate::core::MAX_SLOTS && file.roles.iter().all(|r| r.replicas <= crate::core::MAX_SLOTS) {
+    if total > crate::core::MAX_SLOTS
+        && file
+            .roles
+            .iter()
+            .all(|r| r.replicas <= crate::core::MAX_SLOTS)
+    {
         out.push(index.at(
             0,
             format!(

@@ -73,13 +73,12 @@ mod snapshot;
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use dispatch::MAX_LOCKS;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
 };
-pub use dispatch::MAX_LOCKS;
 pub use fleet::Fleet;
-pub use scale::MAX_SLOTS;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
 pub use locks::LockView;
@@ -93,6 +92,7 @@ pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
 };
+pub use scale::MAX_SLOTS;
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
