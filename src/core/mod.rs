@@ -42,7 +42,9 @@
 //! start/die/pause/unpause/destroy from Docker's ordered event stream); a listing is taken when
 //! `ListContainers` is executed, not replayed from a cache. Until the first listing after
 //! Docker comes up, the core issues no Docker operation but `ListContainers`. Free text in
-//! inputs is bounded and secret values are redacted by `handle` itself.
+//! inputs is bounded and secret values are redacted by `handle` itself: `KEY=value` pairs by
+//! key name, and known secret values by value with the masker the config installed in
+//! [`crate::secrets`] (configuration, like the spec: no I/O and no clock behind it).
 //!
 //! Wake-ups: the core reports its next deadline through [`Fleet::next_wakeup`] instead of
 //! emitting timer effects, so a stale timer can never fire an outdated decision; it also runs
