@@ -1,8 +1,9 @@
 //! drover's own logs: a daily rolling file in the data dir (non-blocking writer), plus stderr
 //! (human text or JSON lines) when running headless or as a one-shot command.
 //!
-//! Invariant: in TUI mode nothing is written to the terminal — a stray line would corrupt the
-//! screen — so the TUI gets the file layer only.
+//! Invariants: in TUI mode nothing is written to the terminal — a stray line would corrupt the
+//! screen — so the TUI gets the file layer only; every record is masked (known secret values,
+//! see [`crate::secrets`]) as it is written, whatever field or message carried the value.
 
 use std::path::Path;
 
@@ -71,7 +72,7 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         }
         _ => (None, None),
     };
-    let file_layer = file_writer.map(|w| fmt::layer().with_writer(w).with_ansi(false));
+    let file_layer = file_writer.map(|w| fmt::layer().with_writer(Masked(w)).with_ansi(false));
     let stderr_format = match sink {
         LogSink::FileOnly => None,
         LogSink::FileAndStderr(f) | LogSink::StderrOnly(f) => Some(f),
@@ -84,7 +85,7 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
     let journal = std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty());
     let journal_layer = (stderr_format == Some(LogFormat::Text) && journal).then(|| {
         fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(Masked(std::io::stderr))
             .with_ansi(false)
             .event_format(SyslogPriority(
                 fmt::format().without_time().with_target(false),
@@ -92,14 +93,14 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
     });
     let text_layer = (stderr_format == Some(LogFormat::Text) && !journal).then(|| {
         fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(Masked(std::io::stderr))
             .with_ansi(use_ansi)
             .with_target(false)
     });
     let json_layer = (stderr_format == Some(LogFormat::Json)).then(|| {
         fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(Masked(std::io::stderr))
             .flatten_event(true)
     });
     let _ = tracing_subscriber::registry()
@@ -110,6 +111,38 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         .with(json_layer)
         .try_init();
     Ok(LogGuard { _file: guard })
+}
+
+/// A writer factory whose writers mask known secret values. The fmt layer formats a whole
+/// record into one buffer and writes it with one `write_all`, so a value is never split
+/// between two writes.
+#[derive(Clone)]
+struct Masked<M>(M);
+
+impl<'a, M: fmt::MakeWriter<'a>> fmt::MakeWriter<'a> for Masked<M> {
+    type Writer = MaskedWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskedWriter(self.0.make_writer())
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        MaskedWriter(self.0.make_writer_for(meta))
+    }
+}
+
+struct MaskedWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for MaskedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let masker = crate::secrets::masker();
+        self.0.write_all(&masker.mask_bytes(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Prefixes each line with its syslog priority for the journal (`<3>` error … `<7>` debug).

@@ -31,10 +31,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let level = logging::level_for(cli.verbose, cli.quiet);
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
-        Command::CheckConfig => {
+        Command::CheckConfig { show_values } => {
             let path = config::locate(cli.config.as_deref())?;
             let cfg = config::load(&path)?;
-            print!("{}", cfg.describe());
+            print!("{}", cfg.describe(show_values));
             println!("\nok: {} is valid", path.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -94,7 +94,16 @@ fn valid_configs_pass_and_redact_secrets() {
     let out = check_config(&dir, "full.toml");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("OPENAI_API_KEY=<redacted>"), "{stdout}");
-    assert!(stdout.contains("MODE=fast"), "{stdout}");
+    // Every literal value is redacted by default, not only secret-looking ones.
+    assert!(stdout.contains("MODE=<redacted>"), "{stdout}");
+    let shown = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .current_dir(&dir)
+        .args(["check-config", "--show-values", "--config", "full.toml"])
+        .env("HOME", &dir)
+        .output()
+        .expect("run drover");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("MODE=fast"), "{shown}");
 }
 
 #[test]

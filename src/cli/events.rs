@@ -134,12 +134,9 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
         if !print(&rows, args.json) {
             return Ok(());
         }
+        // A short page is not the end: the daemon cuts a page that would not fit in a frame.
         match rows.last() {
-            Some(last) if rows.len() == PAGE as usize => after = last.id,
-            Some(last) => {
-                after = last.id;
-                break;
-            }
+            Some(last) => after = last.id,
             None => break,
         }
     }

@@ -53,8 +53,12 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The full TUI against the running daemon; quitting leaves the daemon running.
     Attach(attach::AttachArgs),
-    /// Validate the config and print the resolved fleet (secrets redacted).
-    CheckConfig,
+    /// Validate the config and print the resolved fleet (`env` values redacted).
+    CheckConfig {
+        /// Print literal `env` values (secret-looking ones included); never `pass_env` values.
+        #[arg(long)]
+        show_values: bool,
+    },
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -198,9 +198,34 @@ impl Config {
         )
     }
 
-    /// Human summary of the resolved fleet for `drover check-config`; secret values redacted,
-    /// `pass_env` shown by name and whether drover's environment has it.
-    pub fn describe(&self) -> String {
+    /// Every value drover must mask in what it writes or shows: each `pass_env` value found in
+    /// drover's environment and each `env` value whose key looks secret (see [`secrets`]).
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &self.file.roles {
+            for k in &r.pass_env {
+                if let Ok(v) = std::env::var(k) {
+                    out.push(v);
+                }
+            }
+            for (k, v) in &r.env {
+                if secrets::is_secret_key(k) {
+                    out.push(v.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The masker for this config's secret values.
+    pub fn masker(&self) -> secrets::Masker {
+        secrets::Masker::new(self.secret_values())
+    }
+
+    /// Human summary of the resolved fleet for `drover check-config`: `env` shown by name with
+    /// its value redacted unless `show_values`, `pass_env` by name and whether drover's
+    /// environment has it (its value never).
+    pub fn describe(&self, show_values: bool) -> String {
         let f = &self.file;
         let mut s = String::new();
         let _ = writeln!(s, "config   {}", self.path.display());
@@ -236,7 +261,12 @@ impl Config {
                 let _ = writeln!(s, "  command  {}", c.join(" "));
             }
             for (k, v) in &r.env {
-                let _ = writeln!(s, "  env      {k}={}", secrets::display_value(k, v));
+                let shown = if show_values {
+                    v.as_str()
+                } else {
+                    secrets::REDACTED
+                };
+                let _ = writeln!(s, "  env      {k}={shown}");
             }
             for k in &r.pass_env {
                 let state = match std::env::var_os(k) {

@@ -86,6 +86,25 @@ pub fn validate(
             "no [[roles]] defined — add at least one role with `name` and `image`",
         ));
     }
+    let total = file
+        .roles
+        .iter()
+        .map(|r| r.replicas)
+        .fold(0u32, u32::saturating_add);
+    if total > crate::core::MAX_SLOTS
+        && file
+            .roles
+            .iter()
+            .all(|r| r.replicas <= crate::core::MAX_SLOTS)
+    {
+        out.push(index.at(
+            0,
+            format!(
+                "the roles' replicas add up to {total} slots; a fleet has at most {}",
+                crate::core::MAX_SLOTS
+            ),
+        ));
+    }
     let mut seen = HashSet::new();
     for (i, role) in file.roles.iter().enumerate() {
         if !is_simple_name(&role.name) {
@@ -107,6 +126,15 @@ pub fn validate(
         }
         if role.replicas == 0 {
             out.push(index.at_path(&role_path(i, &["replicas"]), "replicas must be at least 1 (to run none, remove the role or `drover ctl scale` it at run time)"));
+        }
+        if role.replicas > crate::core::MAX_SLOTS {
+            out.push(index.at_path(
+                &role_path(i, &["replicas"]),
+                format!(
+                    "replicas must be at most {} (a fleet has at most that many slots)",
+                    crate::core::MAX_SLOTS
+                ),
+            ));
         }
         if role.image.trim().is_empty() {
             out.push(index.at_path(&role_path(i, &["image"]), "image must not be empty"));

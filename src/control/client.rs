@@ -4,18 +4,31 @@
 //! Invariants: one task reads the socket and routes every frame — replies to their waiting
 //! caller, pushes to the subscriber's channel; when the daemon goes away every pending and
 //! future call fails with [`ClientError::Gone`] and the push channel closes, so callers can say
-//! so and exit instead of hanging.
+//! so and exit instead of hanging. Nothing waits unbounded: connecting, the handshake and each
+//! reply have a deadline ([`CONNECT_TIMEOUT`], [`HANDSHAKE_TIMEOUT`], [`REPLY_TIMEOUT`]), a
+//! daemon of another protocol version is refused, and a frame over the limit fails the calls
+//! waiting on that connection with an error instead of leaving them waiting.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::protocol::{
-    ClientFrame, ErrorFrame, Hello, PROTOCOL_VERSION, Reply, RequestFrame, ServerFrame, Welcome,
+    ClientFrame, ErrorCode, ErrorFrame, Hello, PROTOCOL_VERSION, Reply, RequestFrame, ServerFrame,
+    Welcome,
 };
+
+/// Connecting to the socket (a listening daemon accepts at once).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// From connecting to the daemon's welcome.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// One request to its reply: longer than the daemon's own 30 s command deadline, so its
+/// answer (or its error) arrives first.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(45);
 use super::transport::{FrameReader, TransportError, write_frame};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +44,8 @@ pub enum ClientError {
     Refused(ErrorFrame),
     #[error("protocol error: {0}")]
     Protocol(String),
+    #[error("the daemon did not answer within {0:?} ({1})")]
+    Timeout(Duration, &'static str),
     #[error(transparent)]
     Transport(#[from] TransportError),
 }
@@ -55,12 +70,19 @@ pub struct Pushes(pub mpsc::Receiver<Push>);
 impl Connection {
     /// Connects to the socket at `path` as a client of kind `client`.
     pub async fn open(path: &Path, client: &str) -> Result<(Self, Pushes), ClientError> {
-        let stream = UnixStream::connect(path)
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path))
             .await
-            .map_err(|source| ClientError::NotRunning {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(|_| ClientError::Timeout(CONNECT_TIMEOUT, "connecting"))?;
+        let stream = connected.map_err(|source| ClientError::NotRunning {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, Self::greet(stream, client))
+            .await
+            .map_err(|_| ClientError::Timeout(HANDSHAKE_TIMEOUT, "handshake"))?
+    }
+
+    async fn greet(stream: UnixStream, client: &str) -> Result<(Self, Pushes), ClientError> {
         let (r, mut w) = stream.into_split();
         let mut reader = FrameReader::new(r);
         let hello = ClientFrame::Hello(Hello {
@@ -69,7 +91,13 @@ impl Connection {
         });
         write_frame(&mut w, &hello).await?;
         let welcome = match reader.next::<ServerFrame>().await {
-            Ok(ServerFrame::Welcome(w)) => w,
+            Ok(ServerFrame::Welcome(w)) if w.version == PROTOCOL_VERSION => w,
+            Ok(ServerFrame::Welcome(w)) => {
+                return Err(ClientError::Protocol(format!(
+                    "the daemon speaks protocol version {}, this client {PROTOCOL_VERSION}; use the same drover build for both",
+                    w.version
+                )));
+            }
             Ok(ServerFrame::Error(e)) => return Err(ClientError::Refused(e)),
             Ok(other) => {
                 return Err(ClientError::Protocol(format!(
@@ -97,6 +125,18 @@ impl Connection {
                     Err(TransportError::Malformed(e)) => {
                         tracing::warn!(error = e, "unreadable frame from the daemon");
                         continue;
+                    }
+                    Err(TransportError::Oversized) => {
+                        // The stream cannot be resynchronised: fail every waiting call now.
+                        let waiters = routes.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        for (id, tx) in waiters.into_iter().flatten() {
+                            let _ = tx.send(Err(ErrorFrame {
+                                id: Some(id),
+                                code: ErrorCode::Oversized,
+                                message: "a frame from the daemon exceeds the frame limit".into(),
+                            }));
+                        }
+                        break;
                     }
                     Err(_) => break,
                 };
@@ -158,10 +198,22 @@ impl Connection {
         if self.writes.send(frame).await.is_err() {
             return Err(ClientError::Gone);
         }
-        match rx.await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => Err(ClientError::Refused(e)),
-            Err(_) => Err(ClientError::Gone),
+        let answer = tokio::time::timeout(REPLY_TIMEOUT, rx).await;
+        match answer {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(e))) => Err(ClientError::Refused(e)),
+            Ok(Err(_)) => Err(ClientError::Gone),
+            Err(_) => {
+                if let Some(m) = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_mut()
+                {
+                    m.remove(&id);
+                }
+                Err(ClientError::Timeout(REPLY_TIMEOUT, "reply"))
+            }
         }
     }
 }

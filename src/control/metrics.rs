@@ -3,7 +3,10 @@
 //!
 //! Invariants: rendering is a pure function of the snapshot; a request only clones the latest
 //! snapshot `Arc`, so scrapes never slow the supervisor; every connection is answered once and
-//! closed, bounded in time and request size.
+//! closed, bounded in time and request size. At most [`MAX_CONNECTIONS`] are open at once —
+//! more are closed as soon as they are accepted — and a request head must arrive within
+//! [`HEADER_TIMEOUT`], so idle or slow clients cannot use up drover's file descriptors (the
+//! control socket and the log files need them). The body is masked for known secret values.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::view::{health_label, verdict_label};
@@ -20,7 +23,12 @@ use crate::core::{DockerStatus, Snapshot};
 
 /// A request head larger than this is refused.
 const MAX_REQUEST: usize = 8 * 1024;
+/// Writing the response.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; a Prometheus server scrapes with one.
+pub const MAX_CONNECTIONS: usize = 16;
+/// The whole request head must arrive within this.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Every state a slot can be in, so each slot exports a full one-hot set.
 const STATES: &[&str] = &[
@@ -266,6 +274,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics endpoint listening (GET /metrics)");
     }
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut refused: u64 = 0;
     loop {
         let stream = tokio::select! {
             _ = stop.cancelled() => break,
@@ -278,54 +288,94 @@ pub async fn serve(
                 }
             },
         };
+        // Accepting and closing at once keeps the kernel's queue draining and our descriptor
+        // count flat; the scraper retries on its next interval.
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            drop(stream);
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    refused,
+                    limit = MAX_CONNECTIONS,
+                    "metrics endpoint: too many open connections; closing new ones"
+                );
+            }
+            continue;
+        };
         let snap = snapshots.borrow().clone();
         tokio::spawn(async move {
-            if let Err(e) = tokio::time::timeout(IO_TIMEOUT * 2, respond(stream, snap)).await {
-                tracing::debug!(error = %e, "metrics client timed out");
+            if let Err(e) = respond(stream, snap).await {
+                tracing::debug!(error = %e, "metrics client dropped");
             }
+            drop(permit);
         });
     }
 }
 
 async fn respond(mut stream: TcpStream, snap: Arc<Snapshot>) -> std::io::Result<()> {
+    let head = match tokio::time::timeout(HEADER_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no request head in time",
+            ));
+        }
+    };
+    let Some(head) = head else {
+        let answer = reply(&mut stream, "431 Request Header Fields Too Large", "", "");
+        return timed(answer).await;
+    };
+    let line = String::from_utf8_lossy(&head);
+    let mut parts = line.lines().next().unwrap_or("").split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = path.split('?').next().unwrap_or("");
+    let answer = match (method, path) {
+        ("GET", "/metrics") => {
+            let body = crate::secrets::mask_owned(render(&snap));
+            return timed(reply(
+                &mut stream,
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+            ))
+            .await;
+        }
+        ("GET", _) => reply(
+            &mut stream,
+            "404 Not Found",
+            "text/plain",
+            "only /metrics here\n",
+        ),
+        _ => reply(&mut stream, "405 Method Not Allowed", "text/plain", ""),
+    };
+    timed(answer).await
+}
+
+async fn timed(f: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
+    tokio::time::timeout(IO_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+/// The request head: `Ok(None)` when the client closed first, `Ok(Some(None))` when it is too
+/// large.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Option<Vec<u8>>>> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
         head.extend_from_slice(&buf[..n]);
         if head.len() > MAX_REQUEST {
-            return reply(&mut stream, "431 Request Header Fields Too Large", "", "").await;
+            return Ok(Some(None));
         }
     }
-    let line = String::from_utf8_lossy(&head);
-    let mut parts = line.lines().next().unwrap_or("").split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = path.split('?').next().unwrap_or("");
-    match (method, path) {
-        ("GET", "/metrics") => {
-            let body = render(&snap);
-            reply(
-                &mut stream,
-                "200 OK",
-                "text/plain; version=0.0.4; charset=utf-8",
-                &body,
-            )
-            .await
-        }
-        ("GET", _) => {
-            reply(
-                &mut stream,
-                "404 Not Found",
-                "text/plain",
-                "only /metrics here\n",
-            )
-            .await
-        }
-        _ => reply(&mut stream, "405 Method Not Allowed", "text/plain", "").await,
-    }
+    Ok(Some(Some(head)))
 }
 
 async fn reply(

@@ -154,11 +154,17 @@ pub struct WireProgress {
     pub tip: String,
 }
 
+/// PROGRESS.md bytes sent to a client: with JSON escaping (at most doubling sanitised text)
+/// the frame stays well inside the frame limit.
+pub const MAX_WIRE_PROGRESS: usize = 1 << 20;
+
 impl From<&crate::supervisor::ProgressView> for WireProgress {
     fn from(p: &crate::supervisor::ProgressView) -> Self {
+        let text = p.text.as_deref().map(|t| cut_at(t, MAX_WIRE_PROGRESS));
+        let cut = p.text.as_ref().is_some_and(|t| t.len() > MAX_WIRE_PROGRESS);
         Self {
-            text: p.text.clone(),
-            truncated: p.truncated,
+            text: text.map(str::to_string),
+            truncated: p.truncated || cut,
             commit: p.commit.clone(),
             changed_at_ms: p.changed_at_ms,
             tip: p.tip.clone(),
@@ -176,6 +182,18 @@ impl From<WireProgress> for crate::supervisor::ProgressView {
             tip: p.tip,
         }
     }
+}
+
+/// The longest prefix of `text` of at most `max` bytes ending on a character boundary.
+pub fn cut_at(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// One agent log line as pushed to attached faces.

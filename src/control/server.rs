@@ -22,7 +22,9 @@ use super::protocol::{
     ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
     Subscription, Welcome, WireLogLine, WireProgress,
 };
-use super::transport::{ControlListener, FrameReader, MAX_FRAME, TransportError, write_frame};
+use super::transport::{
+    ControlListener, FrameReader, MAX_FRAME, TransportError, encode_frame, user_name, write_frame,
+};
 use super::view::StatusView;
 use crate::store::EventFilter;
 use crate::supervisor::SupervisorHandle;
@@ -98,6 +100,12 @@ fn salvage_id(raw: &[u8]) -> Option<u64> {
 }
 
 async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) {
+    // The audit log's `who`: the peer's uid as the kernel reports it, never what the client
+    // claims (its `$USER`).
+    let peer = match stream.peer_cred() {
+        Ok(cred) => user_name(cred.uid()),
+        Err(_) => "unknown".to_string(),
+    };
     let (r, mut w) = stream.into_split();
     let Ok(_permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
         tracing::warn!("control socket: too many clients, refusing one");
@@ -209,7 +217,7 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
                         continue;
                     }
                 }
-                body => answer(&ctx, req.id, body).await,
+                body => answer(&ctx, req.id, body, &peer).await,
             },
         };
         if !queue(reply).await {
@@ -223,10 +231,11 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
     tracing::debug!(client, "control client disconnected");
 }
 
-async fn answer(ctx: &Ctx, id: u64, body: Request) -> ServerFrame {
+async fn answer(ctx: &Ctx, id: u64, body: Request, peer: &str) -> ServerFrame {
     let ok = |body| ServerFrame::Reply(ReplyFrame { id, body });
     match body {
-        Request::Command(req) => {
+        Request::Command(mut req) => {
+            req.who = peer.to_string();
             match tokio::time::timeout(COMMAND_TIMEOUT, ctx.handle.command(req)).await {
                 Ok(Some(r)) => ok(Reply::Command(r)),
                 Ok(None) => error(Some(id), ErrorCode::Internal, "the supervisor is stopping"),
@@ -376,14 +385,9 @@ async fn write_loop(
         };
         // One write per round: a log burst or an initial tail is thousands of small frames.
         let mut batch = Vec::new();
-        for f in &frames {
-            match serde_json::to_vec(f) {
-                Ok(bytes) if bytes.len() < MAX_FRAME => {
-                    batch.extend_from_slice(&bytes);
-                    batch.push(b'\n');
-                }
-                Ok(_) => tracing::warn!("a frame for a control client exceeds the limit; skipped"),
-                Err(e) => tracing::error!(error = %e, "could not encode a frame"),
+        for f in frames {
+            if let Some(bytes) = encode_fitted(f) {
+                batch.extend_from_slice(&bytes);
             }
         }
         if batch.is_empty() {
@@ -398,6 +402,58 @@ async fn write_loop(
     }
 }
 
+/// A frame's bytes within [`MAX_FRAME`]: an events page too large is cut (the client pages on
+/// from its last id), PROGRESS.md is cut (flagged truncated), any other reply too large
+/// becomes an error echoing its id, so a client never waits for a reply that was never sent.
+fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
+    let err = match encode_frame(&frame) {
+        Ok(bytes) => return Some(bytes),
+        Err(e) => e,
+    };
+    if !matches!(err, TransportError::Oversized) {
+        tracing::error!(error = %err, "could not encode a frame");
+        return None;
+    }
+    let replacement = match frame {
+        ServerFrame::Reply(ReplyFrame {
+            id,
+            body: Reply::Events(mut rows),
+        }) if rows.len() > 1 => {
+            rows.truncate(rows.len() / 2);
+            return encode_fitted(ServerFrame::Reply(ReplyFrame {
+                id,
+                body: Reply::Events(rows),
+            }));
+        }
+        ServerFrame::Progress(mut p) => {
+            let text = p.text.take().unwrap_or_default();
+            let half = super::protocol::cut_at(&text, text.len() / 2);
+            if half.is_empty() {
+                return None;
+            }
+            p.text = Some(half.to_string());
+            p.truncated = true;
+            return encode_fitted(ServerFrame::Progress(p));
+        }
+        ServerFrame::Reply(r) => error(
+            Some(r.id),
+            ErrorCode::Oversized,
+            format!("the reply exceeds the {MAX_FRAME}-byte frame limit"),
+        ),
+        ServerFrame::Snapshot(_) => error(
+            None,
+            ErrorCode::Oversized,
+            format!("a snapshot exceeds the {MAX_FRAME}-byte frame limit and was not sent"),
+        ),
+        _ => {
+            tracing::warn!("a frame for a control client exceeds the limit; skipped");
+            return None;
+        }
+    };
+    tracing::warn!("a frame for a control client exceeds the limit; an error was sent instead");
+    encode_frame(&replacement).ok()
+}
+
 fn wire_line(slot: &str, l: crate::docker::logs::RingLine) -> ServerFrame {
     ServerFrame::Log(WireLogLine {
         slot: slot.to_string(),
@@ -405,4 +461,80 @@ fn wire_line(slot: &str, l: crate::docker::logs::RingLine) -> ServerFrame {
         stderr: l.stderr,
         text: l.text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredEvent;
+
+    fn event(id: i64, payload_bytes: usize) -> StoredEvent {
+        StoredEvent {
+            id,
+            ts_ms: 0,
+            slot: Some("w-1".into()),
+            kind: "exited".into(),
+            who: None,
+            payload: "x".repeat(payload_bytes),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> ServerFrame {
+        assert!(bytes.len() <= MAX_FRAME, "{}", bytes.len());
+        serde_json::from_slice(bytes).expect("a frame")
+    }
+
+    #[test]
+    fn an_events_page_too_large_is_cut_oldest_first() {
+        let rows: Vec<StoredEvent> = (1..=5_000).map(|i| event(i, 2_000)).collect();
+        let frame = ServerFrame::Reply(ReplyFrame {
+            id: 9,
+            body: Reply::Events(rows),
+        });
+        let bytes = encode_fitted(frame).expect("a frame is sent");
+        match decode(&bytes) {
+            ServerFrame::Reply(ReplyFrame {
+                id: 9,
+                body: Reply::Events(rows),
+            }) => {
+                assert!(!rows.is_empty() && rows.len() < 5_000, "{}", rows.len());
+                assert_eq!(rows.first().map(|r| r.id), Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_that_cannot_fit_becomes_an_error_with_its_id() {
+        let frame = ServerFrame::Reply(ReplyFrame {
+            id: 4,
+            body: Reply::Events(vec![event(1, MAX_FRAME + 1)]),
+        });
+        let bytes = encode_fitted(frame).expect("an error is sent instead");
+        match decode(&bytes) {
+            ServerFrame::Error(e) => {
+                assert_eq!(e.id, Some(4));
+                assert_eq!(e.code, ErrorCode::Oversized);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn progress_frames_fit_whatever_the_file() {
+        // Quotes double in JSON: the worst case for sanitised text.
+        let view = crate::supervisor::ProgressView {
+            text: Some("\"".repeat(4 << 20)),
+            ..Default::default()
+        };
+        let bytes = encode_fitted(ServerFrame::Progress(WireProgress::from(&view)))
+            .expect("progress is sent");
+        match decode(&bytes) {
+            ServerFrame::Progress(p) => {
+                assert!(p.truncated);
+                assert!(p.text.is_some_and(|t| !t.is_empty()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -2,8 +2,10 @@
 //! newline-delimited JSON frames of bounded size.
 //!
 //! Invariants: the socket file is created 0600 inside a 0700 folder, and every accepted
-//! connection's peer uid (SO_PEERCRED) must be ours or root — a file mode alone is not trusted.
-//! A frame longer than [`MAX_FRAME`] is an error for that connection, never a memory blow-up.
+//! connection's peer uid (SO_PEERCRED) must be our effective uid or root — a file mode alone is
+//! not trusted. A frame longer than [`MAX_FRAME`] is an error for that connection, never a
+//! memory blow-up; no frame is written that the peer would refuse. Every frame written is
+//! masked for known secret values.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -154,12 +156,29 @@ impl Drop for ControlListener {
     }
 }
 
-fn current_uid() -> u32 {
-    // The owner of a file we just created is our effective uid; avoids an unsafe libc call.
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
+/// The effective uid of this process: the one whose peers may use the socket. Compared with
+/// `SO_PEERCRED`'s uid; the owner of `/proc/self` is not used (it is root for a process that
+/// is not dumpable, and absent without procfs).
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// The login name of `uid` from the passwd database file, else `uid:<n>`: what the audit log
+/// records as `who` for a command that came over the socket (the client's own `$USER` is not
+/// trusted, it is whatever the client's environment says).
+pub fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?.parse::<u32>().ok()?;
+            (id == uid && !name.is_empty()).then(|| name.to_string())
+        })
+        .next()
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 /// Reads newline-delimited JSON frames, refusing oversized ones.
@@ -207,17 +226,28 @@ impl FrameReader {
     }
 }
 
+/// One frame's bytes, newline included: serialised, with known secret values masked (see
+/// [`crate::secrets`]), and refused when it would exceed [`MAX_FRAME`] — the peer would drop
+/// it, so the caller must page, summarise or send an error instead.
+pub fn encode_frame<T: Serialize>(value: &T) -> Result<Vec<u8>, TransportError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| TransportError::Malformed(e.to_string()))?;
+    let mut bytes = match crate::secrets::masker().mask_bytes(&bytes) {
+        std::borrow::Cow::Borrowed(_) => bytes,
+        std::borrow::Cow::Owned(masked) => masked,
+    };
+    if bytes.len() >= MAX_FRAME {
+        return Err(TransportError::Oversized);
+    }
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 /// Writes one frame.
 pub async fn write_frame<T: Serialize>(
     w: &mut OwnedWriteHalf,
     value: &T,
 ) -> Result<(), TransportError> {
-    let mut bytes =
-        serde_json::to_vec(value).map_err(|e| TransportError::Malformed(e.to_string()))?;
-    if bytes.len() >= MAX_FRAME {
-        return Err(TransportError::Oversized);
-    }
-    bytes.push(b'\n');
+    let bytes = encode_frame(value)?;
     w.write_all(&bytes).await?;
     Ok(())
 }

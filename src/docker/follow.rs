@@ -199,6 +199,9 @@ fn deliver(
     if line.dropped > 0 {
         text.push_str(&super::logs::cut_note(line.dropped));
     }
+    // The one place agent output enters drover: masked here, a secret value it prints reaches
+    // no file, parser, reason, ring or client.
+    crate::secrets::masker().mask_string(&mut text);
     if let Some(f) = file.as_mut() {
         let stream = if stderr { 'E' } else { 'O' };
         // Docker's own timestamp (nanoseconds) is kept, so a later follower can resume exactly.

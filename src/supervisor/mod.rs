@@ -143,6 +143,8 @@ pub async fn start(
     cfg: Config,
     opts: SupervisorOptions,
 ) -> Result<(SupervisorHandle, JoinHandle<()>), SupervisorError> {
+    // Before anything can write agent output or reasons: every writer masks with this set.
+    crate::secrets::install(cfg.masker());
     let store = Store::open_in(&cfg.data_dir).await?;
     let resume = persist::load_resume(&store).await?;
     let plan = FleetPlan::from_config(&cfg);
@@ -311,6 +313,10 @@ impl Driver {
                 cfg.data_dir.display()
             ));
         }
+        // Containers started with the old values run on until replaced: mask both sets.
+        crate::secrets::install(crate::secrets::Masker::new(
+            old.secret_values().into_iter().chain(cfg.secret_values()),
+        ));
         let plan = FleetPlan::from_config(&cfg);
         self.executor.set_roles(plan.roles);
         let effects = self

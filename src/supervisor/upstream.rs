@@ -131,8 +131,9 @@ pub async fn spawn(
             }
             if let Some(p) = update.progress {
                 let view = match p {
+                    // PROGRESS.md is written by agents: masked before any face shows it.
                     ProgressSnapshot::Present(p) => ProgressView {
-                        text: Some(p.content),
+                        text: Some(crate::secrets::mask_owned(p.content)),
                         truncated: p.truncated,
                         commit: p.last_change.as_ref().and_then(|c| {
                             c.commit.as_ref().map(|id| id.chars().take(10).collect())

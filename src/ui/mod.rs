@@ -243,9 +243,9 @@ impl UiOptions {
 
 /// The OS user for audit records.
 pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    // From the effective uid, as the daemon names socket peers: `$USER` is only what the
+    // environment claims.
+    crate::control::transport::user_name(crate::control::transport::current_uid())
 }
 
 /// Errors that stop the TUI before it starts.

@@ -47,6 +47,8 @@ pub enum AlertKind {
     Loop {
         detector: String,
     },
+    /// The upstream holds more lock files than drover keeps (see `MAX_LOCKS`).
+    LocksTruncated,
 }
 
 impl AlertKind {
@@ -62,6 +64,7 @@ impl AlertKind {
             AlertKind::ProbeFailing => "probe_failing",
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
+            AlertKind::LocksTruncated => "locks_truncated",
         }
     }
 }

@@ -14,10 +14,13 @@ use super::health::{on_activity, on_probe};
 use super::input::{Input, ReleaseReport};
 use super::lifecycle as life;
 use super::loops;
-use super::model::{ActivityKind, DetectorAction, Millis};
+use super::model::{ActivityKind, DetectorAction, LockObservation, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 use super::snapshot::DockerStatus;
+
+/// The most upstream locks the core keeps (and every face shows).
+pub const MAX_LOCKS: usize = 10_000;
 
 impl Fleet {
     pub(crate) fn dispatch(
@@ -156,6 +159,7 @@ impl Fleet {
             }
             Input::LocksObserved { locks } => {
                 scope.locks = true;
+                let locks = self.cap_locks(now, locks, out);
                 scope.visible |= self.locks.observe(locks);
             }
             Input::ClaimsObserved { claims, replace } => {
@@ -262,6 +266,44 @@ impl Fleet {
             json!({ "error": error }),
         ));
         scope.all = true;
+    }
+
+    /// At most [`MAX_LOCKS`] of an upstream's lock table, the ones held by this fleet's slots
+    /// first (they drive task timeouts), then by task name; past the cap one warning alert says
+    /// the table is truncated, cleared when the table fits again. A push of 100 000 lock files
+    /// must not grow every snapshot, reply and redraw with it.
+    fn cap_locks(
+        &mut self,
+        now: Millis,
+        mut locks: Vec<LockObservation>,
+        out: &mut Vec<Effect>,
+    ) -> Vec<LockObservation> {
+        let key = AlertKey::fleet(AlertKind::LocksTruncated);
+        if locks.len() <= MAX_LOCKS {
+            if self.alerts.is_active(&key) {
+                self.alerts.clear(now, &key, out);
+            }
+            return locks;
+        }
+        let total = locks.len();
+        let ours = |l: &LockObservation| {
+            l.holder
+                .as_deref()
+                .is_some_and(|h| self.index.contains_key(h))
+        };
+        locks.sort_by(|a, b| ours(b).cmp(&ours(a)).then_with(|| a.task.cmp(&b.task)));
+        locks.truncate(MAX_LOCKS);
+        self.alerts.raise(
+            now,
+            key,
+            Severity::Warning,
+            &format!(
+                "lock table truncated: the upstream holds {total} lock files, drover shows {MAX_LOCKS}"
+            ),
+            &[],
+            out,
+        );
+        locks
     }
 
     /// Audits how a release ended; one that did not remove the claim may be asked again.

@@ -42,7 +42,9 @@
 //! start/die/pause/unpause/destroy from Docker's ordered event stream); a listing is taken when
 //! `ListContainers` is executed, not replayed from a cache. Until the first listing after
 //! Docker comes up, the core issues no Docker operation but `ListContainers`. Free text in
-//! inputs is bounded and secret values are redacted by `handle` itself.
+//! inputs is bounded and secret values are redacted by `handle` itself: `KEY=value` pairs by
+//! key name, and known secret values by value with the masker the config installed in
+//! [`crate::secrets`] (configuration, like the spec: no I/O and no clock behind it).
 //!
 //! Wake-ups: the core reports its next deadline through [`Fleet::next_wakeup`] instead of
 //! emitting timer effects, so a stale timer can never fire an outdated decision; it also runs
@@ -74,6 +76,7 @@ mod snapshot;
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use dispatch::MAX_LOCKS;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
@@ -93,6 +96,7 @@ pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
 };
+pub use scale::MAX_SLOTS;
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{

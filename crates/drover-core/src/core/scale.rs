@@ -13,6 +13,11 @@ use super::fleet::{Fleet, RoleEntry, Scope, event};
 use super::model::Millis;
 use super::policy::FleetSpec;
 
+/// The most slots a fleet may have, all roles together: every slot costs a log follower, a
+/// ring and a row in every snapshot, and a mistyped `replicas` must not take the host down.
+/// The config check refuses more, and so does `ctl scale`.
+pub const MAX_SLOTS: u32 = 1_000;
+
 impl Fleet {
     pub(crate) fn scale(
         &mut self,
@@ -34,6 +39,21 @@ impl Fleet {
         let current = self.roles.get(ri).map_or(0, |r| r.spec.replicas);
         if replicas == current {
             return CommandReply::Unchanged;
+        }
+        let others: u32 = self
+            .roles
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i != ri && r.active)
+            .map(|(_, r)| r.spec.replicas)
+            .fold(0, u32::saturating_add);
+        if replicas > current && others.saturating_add(replicas) > MAX_SLOTS {
+            return CommandReply::Refused {
+                why: format!(
+                    "a fleet has at most {MAX_SLOTS} slots; the other roles have {others}, so {role} can have at most {}",
+                    MAX_SLOTS.saturating_sub(others)
+                ),
+            };
         }
         if let Some(s) = self.slots.iter().find(|s| {
             s.role == ri && s.n > replicas && matches!(s.rec.mode, SlotMode::TakenOver { .. })

@@ -116,8 +116,11 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Replaces the values of `SECRET_KEY=value` / `SECRET_KEY: value` pairs with a marker.
+/// Replaces the values of `SECRET_KEY=value` / `SECRET_KEY: value` pairs, and every known
+/// secret value (the masker installed from the config, see [`crate::secrets`]), with a marker.
 pub fn redact_secrets(line: &str) -> String {
+    let masker = crate::secrets::masker();
+    let line: &str = &masker.mask(line);
     let mut out = String::with_capacity(line.len());
     let mut redact_next = false;
     for (i, word) in line.split(' ').enumerate() {
