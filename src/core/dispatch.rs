@@ -158,6 +158,10 @@ impl Fleet {
                 scope.locks = true;
                 scope.visible |= self.locks.observe(locks);
             }
+            Input::UpstreamObserved { view } => {
+                scope.locks = true;
+                scope.visible |= self.locks.set_upstream(view);
+            }
             Input::ClaimsObserved { claims, replace } => {
                 scope.locks = true;
                 scope.visible = true;

@@ -473,7 +473,7 @@ pub(crate) fn short(id: &str) -> &str {
 }
 
 /// "1.5s", "2m", "1h 5m" for event messages.
-pub(crate) fn human(ms: Millis) -> String {
+pub fn human(ms: Millis) -> String {
     if ms < 60_000 {
         let tenths = ms / 100;
         if tenths.is_multiple_of(10) {

@@ -2,6 +2,10 @@
 //! overdue (held longer than the holder role's `task_timeout`) and stale (the holder is a slot
 //! that will not come back on its own: blocked, stopped, exited for good, or scaled away).
 //!
+//! Overdue is adaptive: once the fleet has released [`ADAPTIVE_MIN_RELEASES`] locks, a lock is
+//! overdue past max(`task_timeout`, [`ADAPTIVE_FACTOR`] × the fleet's p90 hold time), so a fleet
+//! whose tasks normally take hours is not flagged at the configured floor.
+//!
 //! Invariant: each lock condition has exactly one alert while it holds; a lock that disappears
 //! takes its alerts with it.
 
@@ -33,6 +37,58 @@ pub struct LockView {
     pub claim_commit: Option<String>,
 }
 
+/// How the upstream repo reads, as the adapter last reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UpstreamState {
+    /// Not configured, or not read yet.
+    #[default]
+    Unknown,
+    Ready,
+    /// No commit on the followed branch yet: waiting for the first push.
+    Empty,
+    /// The last read failed (retried at the next change or poll).
+    Unreadable { error: String },
+}
+
+/// The upstream as the faces show it: its state and the fleet's own hold times.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamView {
+    pub state: UpstreamState,
+    /// Locks released so far (with a known hold time).
+    #[serde(default)]
+    pub releases: u64,
+    #[serde(default)]
+    pub hold_p50: Option<Millis>,
+    #[serde(default)]
+    pub hold_p90: Option<Millis>,
+}
+
+/// Released locks needed before the fleet's own hold times set the overdue threshold.
+pub const ADAPTIVE_MIN_RELEASES: u64 = 20;
+/// Overdue past this many times the fleet's p90 hold (when that exceeds the floor).
+pub const ADAPTIVE_FACTOR: u64 = 3;
+
+/// The overdue threshold for a lock whose configured timeout is `floor`.
+pub fn adaptive_timeout(floor: Millis, view: &UpstreamView) -> Millis {
+    match view.hold_p90 {
+        Some(p90) if view.releases >= ADAPTIVE_MIN_RELEASES => {
+            floor.max(p90.saturating_mul(ADAPTIVE_FACTOR))
+        }
+        _ => floor,
+    }
+}
+
+/// Nearest-rank percentile (`p` in 0..=100) of ascending `sorted`; `None` when empty.
+pub fn percentile<T: Copy>(sorted: &[T], p: u32) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (u64::from(p.min(100)) * sorted.len() as u64).div_ceil(100);
+    let i = usize::try_from(rank.max(1) - 1).unwrap_or(usize::MAX);
+    sorted.get(i.min(sorted.len() - 1)).copied()
+}
+
 /// What the lock book needs to know about a holder slot.
 pub(crate) struct HolderInfo {
     pub state: SlotState,
@@ -42,9 +98,22 @@ pub(crate) struct HolderInfo {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LockBook {
     locks: BTreeMap<String, LockView>,
+    pub(crate) upstream: UpstreamView,
 }
 
 impl LockBook {
+    /// Records the adapter's view of the upstream; true when it changed.
+    pub(crate) fn set_upstream(&mut self, view: UpstreamView) -> bool {
+        let changed = view != self.upstream;
+        self.upstream = view;
+        changed
+    }
+
+    /// The overdue threshold for a configured `floor` (see the module docs).
+    pub(crate) fn timeout(&self, floor: Millis) -> Millis {
+        adaptive_timeout(floor, &self.upstream)
+    }
+
     pub(crate) fn views(&self) -> impl Iterator<Item = &LockView> {
         self.locks.values()
     }
@@ -136,10 +205,12 @@ impl LockBook {
     ) -> (bool, Vec<(String, String)>) {
         let mut changed = false;
         let mut raised = Vec::new();
+        let upstream = &self.upstream;
         for l in self.locks.values_mut() {
             let info = l.holder.as_deref().and_then(&holder);
             let gone = info.is_none() && l.holder.as_deref().is_some_and(&was_slot);
-            let timeout = info.as_ref().map_or(default_timeout, |i| i.task_timeout);
+            let floor = info.as_ref().map_or(default_timeout, |i| i.task_timeout);
+            let timeout = adaptive_timeout(floor, upstream);
             let overdue = now.saturating_sub(l.claimed_at) >= timeout;
             let stale = gone
                 || info.as_ref().is_some_and(|i| {
@@ -222,7 +293,10 @@ impl LockBook {
         self.locks
             .values()
             .filter(|l| !l.overdue)
-            .map(|l| l.claimed_at.saturating_add(timeout_of(l.holder.as_deref())))
+            .map(|l| {
+                l.claimed_at
+                    .saturating_add(self.timeout(timeout_of(l.holder.as_deref())))
+            })
             .min()
     }
 }

@@ -57,6 +57,7 @@ mod effect;
 mod failure;
 mod fleet;
 mod health;
+mod holders;
 mod incidents;
 mod input;
 mod lifecycle;
@@ -77,10 +78,15 @@ pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
 };
+pub use failure::human as human_ms;
 pub use fleet::Fleet;
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
-pub use locks::LockView;
+pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
+pub use locks::{
+    ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView, adaptive_timeout,
+    percentile,
+};
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, Health,

@@ -69,6 +69,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         alerts: Vec::new(),
         open_incidents: Vec::new(),
         locks: Vec::new(),
+        upstream: Default::default(),
     }
 }
 

@@ -15,6 +15,7 @@
 //! `git receive-pack`, which is what makes the release race-safe.
 
 mod error;
+mod evidence;
 mod history;
 mod locks;
 mod progress;
