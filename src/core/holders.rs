@@ -137,6 +137,9 @@ mod tests {
             Some("implementer-1")
         );
         // Shared identity and nothing else: unknown, never a wrong slot.
-        assert_eq!(d.attribute(&ev(&["agent"], &[], &["parser"], "Claude Opus 4.6")), None);
+        assert_eq!(
+            d.attribute(&ev(&["agent"], &[], &["parser"], "Claude Opus 4.6")),
+            None
+        );
     }
 }

@@ -106,7 +106,9 @@ pub enum Input {
         locks: Vec<LockObservation>,
     },
     /// The upstream's state and the fleet's hold times (replaces the previous report).
-    UpstreamObserved { view: super::locks::UpstreamView },
+    UpstreamObserved {
+        view: super::locks::UpstreamView,
+    },
     /// The upstream adapter's answer to [`crate::core::Effect::ReleaseLock`].
     ReleaseFinished {
         task: String,

@@ -48,7 +48,9 @@ pub enum UpstreamState {
     /// No commit on the followed branch yet: waiting for the first push.
     Empty,
     /// The last read failed (retried at the next change or poll).
-    Unreadable { error: String },
+    Unreadable {
+        error: String,
+    },
 }
 
 /// The upstream as the faces show it: its state and the fleet's own hold times.
@@ -62,6 +64,37 @@ pub struct UpstreamView {
     pub hold_p50: Option<Millis>,
     #[serde(default)]
     pub hold_p90: Option<Millis>,
+}
+
+impl UpstreamView {
+    /// What the header and `drover status` say about the upstream, when there is something to
+    /// say (an empty or unreadable repo).
+    pub fn headline(&self) -> Option<String> {
+        match &self.state {
+            UpstreamState::Empty => Some("upstream empty — waiting for the first push".into()),
+            UpstreamState::Unreadable { error } => Some(format!("upstream unreadable: {error}")),
+            UpstreamState::Unknown | UpstreamState::Ready => None,
+        }
+    }
+
+    /// `hold p50 20m · p90 2h (143 released)`, once any lock was released.
+    pub fn hold_line(&self) -> Option<String> {
+        let (p50, p90) = (self.hold_p50?, self.hold_p90?);
+        let adaptive = if self.releases >= ADAPTIVE_MIN_RELEASES {
+            format!(
+                "; overdue past max(task_timeout, {ADAPTIVE_FACTOR} × p90 = {})",
+                super::failure::human(p90.saturating_mul(ADAPTIVE_FACTOR))
+            )
+        } else {
+            format!("; adaptive overdue from {ADAPTIVE_MIN_RELEASES} releases")
+        };
+        Some(format!(
+            "hold p50 {} · p90 {} ({} released){adaptive}",
+            super::failure::human(p50),
+            super::failure::human(p90),
+            self.releases
+        ))
+    }
 }
 
 /// Released locks needed before the fleet's own hold times set the overdue threshold.

@@ -80,12 +80,12 @@ pub use effect::{
 };
 pub use failure::human as human_ms;
 pub use fleet::Fleet;
+pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
-pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
 pub use locks::{
-    ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView, adaptive_timeout,
-    percentile,
+    ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
+    adaptive_timeout, percentile,
 };
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::core::{
-    ActivityKind, ClaimObservation, Input, LockObservation, ReleaseReport, SlotDirectory,
-    Snapshot, UpstreamState, UpstreamView, percentile,
+    ActivityKind, ClaimObservation, Input, LockObservation, ReleaseReport, SlotDirectory, Snapshot,
+    UpstreamState, UpstreamView, percentile,
 };
 use crate::upstream::{
     ClaimEvent, ClaimEventKind, Lock, ProgressSnapshot, ReleaseOutcome, UpstreamRepo,
@@ -194,7 +194,11 @@ impl Feed {
                         self.claimed.insert(ev.task.clone());
                     }
                     if !update.history_rescanned {
-                        log_event(if again { "reclaim" } else { "claim" }, ev, holder.as_deref());
+                        log_event(
+                            if again { "reclaim" } else { "claim" },
+                            ev,
+                            holder.as_deref(),
+                        );
                     }
                     claims.push(ClaimObservation {
                         task: ev.task.clone(),
@@ -315,9 +319,8 @@ impl Feed {
                         .progress_text
                         .as_deref()
                         .map(|old| changes_since(old, &p.content));
-                    let (added, removed) = lines
-                        .as_ref()
-                        .map_or((p.content.lines().count(), 0), |c| {
+                    let (added, removed) =
+                        lines.as_ref().map_or((p.content.lines().count(), 0), |c| {
                             (c.new_lines.len(), c.removed_lines)
                         });
                     let change = p.last_change.as_ref();
@@ -371,7 +374,12 @@ fn log_event(kind: &'static str, ev: &ClaimEvent, holder: Option<&str>) {
     };
     let held = ev
         .held_ms
-        .map(|ms| format!(" after {}", crate::core::human_ms(u64::try_from(ms).unwrap_or(0))))
+        .map(|ms| {
+            format!(
+                " after {}",
+                crate::core::human_ms(u64::try_from(ms).unwrap_or(0))
+            )
+        })
         .unwrap_or_default();
     tracing::info!(
         target: "drover::events",

@@ -21,6 +21,7 @@ mod locks;
 mod progress;
 mod release;
 mod repo;
+pub mod report;
 mod scan;
 mod text;
 mod watch;

@@ -83,7 +83,27 @@ impl UpstreamRepo {
         locks_dir: &str,
         progress_path: &str,
     ) -> Result<Self, UpstreamError> {
-        let path = path.as_ref().to_owned();
+        Self::open_inner(path.as_ref(), branch, locks_dir, progress_path, true)
+    }
+
+    /// Like `open`, but a clone with a working tree is fine too: for reading history only
+    /// (`drover report --upstream`), never for supervising.
+    pub(crate) fn open_any(
+        path: &Path,
+        branch: Option<&str>,
+        locks_dir: &str,
+    ) -> Result<Self, UpstreamError> {
+        Self::open_inner(path, branch, locks_dir, "PROGRESS.md", false)
+    }
+
+    fn open_inner(
+        path: &Path,
+        branch: Option<&str>,
+        locks_dir: &str,
+        progress_path: &str,
+        require_bare: bool,
+    ) -> Result<Self, UpstreamError> {
+        let path = path.to_owned();
         if !path.exists() {
             return Err(UpstreamError::RepoMissing { path });
         }
@@ -99,7 +119,7 @@ impl UpstreamRepo {
                 });
             }
         };
-        if !repo.is_bare() {
+        if require_bare && !repo.is_bare() {
             return Err(UpstreamError::NotBare { path });
         }
         let locks_dir = normalise_repo_path("locks folder", locks_dir)?;
