@@ -186,6 +186,7 @@ pub async fn start(
             progress_tx,
             snapshot_rx.clone(),
             cfg.file.fleet.hostname.clone(),
+            Some(store.clone()),
             shutdown.child_token(),
         )
         .await?;

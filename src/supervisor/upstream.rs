@@ -62,6 +62,8 @@ pub fn link(cfg: &Config) -> Option<UpstreamLink> {
 
 /// Hold times remembered for the fleet's p50/p90 (the newest ones).
 const MAX_HOLDS: usize = 100_000;
+/// Containers of earlier generations read from the store at start.
+const MAX_STORED_CONTAINERS: i64 = 50_000;
 /// Tasks remembered to tell a re-claim from a first claim.
 const MAX_CLAIMED_TASKS: usize = 100_000;
 
@@ -74,6 +76,7 @@ pub async fn spawn(
     progress: watch::Sender<Arc<ProgressView>>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     hostname: Option<String>,
+    store: Option<crate::store::Store>,
     cancel: CancellationToken,
 ) -> Result<(), super::SupervisorError> {
     let open = Arc::clone(&link.open);
@@ -82,11 +85,23 @@ pub async fn spawn(
         .map_err(|e| super::SupervisorError::Task(e.to_string()))??;
     let (tx, rx) = mpsc::channel::<UpstreamUpdate>(16);
     spawn_watcher(repo, tx, WatchOptions::default(), cancel)?;
+    let mut directory = SlotDirectory::default();
+    // Containers of earlier generations, so their ids in old lock files still name a slot.
+    if let Some(store) = store {
+        match store.container_ids(MAX_STORED_CONTAINERS).await {
+            Ok(ids) => {
+                for (slot, id) in ids {
+                    directory.add_container(&slot, &id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "container ids of earlier generations not read"),
+        }
+    }
     let feed = Feed {
         inputs,
         progress,
         hostname,
-        directory: SlotDirectory::default(),
+        directory,
         last_locks: Vec::new(),
         holds: VecDeque::new(),
         claimed: HashSet::new(),
@@ -175,6 +190,16 @@ impl Feed {
 
     /// False when the supervisor is gone.
     async fn on_update(&mut self, update: UpstreamUpdate) -> bool {
+        if let Some(error) = update.error {
+            // Keep the last lock table: a briefly unreadable repo has not lost its locks.
+            let mut view = self.view(false);
+            view.state = UpstreamState::Unreadable { error };
+            return self
+                .inputs
+                .send(Input::UpstreamObserved { view })
+                .await
+                .is_ok();
+        }
         let first = std::mem::take(&mut self.first);
         self.last_locks = update.locks.clone();
         if !self.send_locks().await {

@@ -40,6 +40,25 @@ pub struct UpstreamUpdate {
     /// The followed branch does not exist yet (no first push, or HEAD names a missing branch):
     /// `tip` is empty and there are no locks; drover waits for the first push.
     pub empty: bool,
+    /// Set only on an update that reports a failed read (every other field empty): the repo
+    /// is briefly unreadable; reading is retried and a full update follows when it works.
+    pub error: Option<String>,
+}
+
+impl UpstreamUpdate {
+    /// The update that says reading failed (see `error`).
+    pub fn failure(error: String) -> Self {
+        UpstreamUpdate {
+            tip: String::new(),
+            locks: Vec::new(),
+            new_history_entries: Vec::new(),
+            history_rescanned: false,
+            progress: None,
+            commit_authors: Vec::new(),
+            empty: false,
+            error: Some(error),
+        }
+    }
 }
 
 /// What identifies the PROGRESS content last sent, to send it only when it changes.
@@ -339,7 +358,14 @@ impl UpstreamRepo {
             progress,
             commit_authors: refresh.commit_authors,
             empty,
+            error: None,
         }))
+    }
+
+    /// Makes the next `poll_update` return the full lock table even when nothing changed
+    /// (after a failed read, so the consumer learns the repo is readable again).
+    pub fn resend_next(&mut self) {
+        self.last_empty_sent = None;
     }
 
     /// The tip the derived state describes; `None` while the branch does not exist.
