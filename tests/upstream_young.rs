@@ -82,6 +82,16 @@ async fn an_empty_bare_repo_waits_for_the_first_push_then_follows_it() {
     assert_eq!(update.locks[0].task, "parser");
     assert_eq!(update.locks[0].evidence.named, ["implementer-1"]);
     assert!(update.progress.is_some());
+    assert!(update.history_rescanned);
+    let kinds: Vec<_> = update
+        .new_history_entries
+        .iter()
+        .map(|e| (e.kind, e.task.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(drover::upstream::ClaimEventKind::Claimed, "parser")]
+    );
     cancel.cancel();
     timeout(WAIT, task).await.expect("stops").expect("no panic");
 }

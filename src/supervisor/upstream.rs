@@ -107,6 +107,7 @@ pub async fn spawn(
         claimed: HashSet::new(),
         progress_text: None,
         first: true,
+        was_empty: false,
     };
     tokio::spawn(feed.run(rx, snapshots));
     Ok(())
@@ -124,6 +125,8 @@ struct Feed {
     claimed: HashSet<String>,
     progress_text: Option<String>,
     first: bool,
+    /// The last update said the upstream was empty.
+    was_empty: bool,
 }
 
 impl Feed {
@@ -201,6 +204,10 @@ impl Feed {
                 .is_ok();
         }
         let first = std::mem::take(&mut self.first);
+        // The first push to an empty upstream is news, not old history: log its events.
+        let news =
+            !update.history_rescanned || std::mem::replace(&mut self.was_empty, update.empty);
+        self.was_empty = update.empty;
         self.last_locks = update.locks.clone();
         if !self.send_locks().await {
             return false;
@@ -218,7 +225,7 @@ impl Feed {
                     if !again && self.claimed.len() < MAX_CLAIMED_TASKS {
                         self.claimed.insert(ev.task.clone());
                     }
-                    if !update.history_rescanned {
+                    if news {
                         log_event(
                             if again { "reclaim" } else { "claim" },
                             ev,
@@ -239,14 +246,14 @@ impl Feed {
                         }
                         self.holds.push_back(held.max(0));
                     }
-                    if !update.history_rescanned {
+                    if news {
                         log_event("release", ev, holder.as_deref());
                     }
                 }
                 ClaimEventKind::Updated => {}
             }
         }
-        if update.history_rescanned || first {
+        if (update.history_rescanned && !news) || first {
             tracing::info!(
                 target: "drover::events",
                 kind = "upstream",
