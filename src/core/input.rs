@@ -275,6 +275,7 @@ impl Input {
                         holder: c.holder.map(name),
                         at: c.at,
                         commit: name(c.commit),
+                        summary: text(c.summary),
                     })
                     .collect(),
                 replace,

@@ -333,3 +333,77 @@ impl LockBook {
             .min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Millis = 60_000;
+
+    fn view(releases: u64, p90: Millis) -> UpstreamView {
+        UpstreamView {
+            state: UpstreamState::Ready,
+            releases,
+            hold_p50: Some(p90 / 6),
+            hold_p90: Some(p90),
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 50), Some(5));
+        assert_eq!(percentile(&v, 90), Some(9));
+        assert_eq!(percentile(&v, 99), Some(10));
+        assert_eq!(percentile(&v, 0), Some(1));
+        assert_eq!(percentile::<u64>(&[], 50), None);
+    }
+
+    #[test]
+    fn the_fleets_own_p90_sets_overdue_once_twenty_locks_were_released() {
+        // A fleet whose 90th percentile hold is 2 hours, with a 30-minute configured floor.
+        assert_eq!(adaptive_timeout(30 * MIN, &view(19, 120 * MIN)), 30 * MIN);
+        assert_eq!(adaptive_timeout(30 * MIN, &view(20, 120 * MIN)), 360 * MIN);
+        // The floor wins when the fleet is quicker than it.
+        assert_eq!(adaptive_timeout(30 * MIN, &view(500, 5 * MIN)), 30 * MIN);
+        assert_eq!(
+            adaptive_timeout(30 * MIN, &UpstreamView::default()),
+            30 * MIN
+        );
+    }
+
+    #[test]
+    fn a_lock_held_an_hour_is_not_overdue_in_a_fleet_that_holds_for_hours() {
+        let mut book = LockBook::default();
+        book.observe(vec![LockObservation {
+            task: "parser".into(),
+            holder: None,
+            claimed_at: 0,
+            claim_commit: Some("c1".into()),
+        }]);
+        let mut alerts = AlertTable::default();
+        let mut out = Vec::new();
+        let mut eval = |book: &mut LockBook, now: Millis| {
+            book.evaluate(
+                now,
+                |_| None,
+                |_| false,
+                30 * MIN,
+                true,
+                &mut alerts,
+                &mut out,
+            );
+            book.get("parser").is_some_and(|l| l.overdue)
+        };
+        assert!(
+            eval(&mut book, 60 * MIN),
+            "fixed floor: overdue after 30 min"
+        );
+        book.set_upstream(view(20, 120 * MIN));
+        assert!(!eval(&mut book, 60 * MIN), "adaptive: 3 × 2 h");
+        assert!(eval(&mut book, 360 * MIN));
+        assert_eq!(book.next_deadline(|_| 30 * MIN), None);
+        let hold = book.upstream.hold_line().unwrap_or_default();
+        assert!(hold.contains("p90 2h"), "{hold}");
+    }
+}

@@ -237,6 +237,7 @@ impl Feed {
                         holder,
                         at: u64::try_from(ev.time_ms).unwrap_or(0),
                         commit: ev.commit.clone(),
+                        summary: ev.summary.clone(),
                     });
                 }
                 ClaimEventKind::Released => {
