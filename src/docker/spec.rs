@@ -294,4 +294,25 @@ mod tests {
         assert_ne!(h1, changed.spec_hash(), "literal env must change the hash");
         assert_eq!(h1, s.spec_hash(), "hash is stable");
     }
+
+    #[test]
+    fn containers_know_their_slot_fleet_generation_and_hostname() {
+        let s = spec();
+        let body = s.create_body("impl-1", 3, "h", &|_| None);
+        let env = body.env.unwrap();
+        for want in ["DROVER_SLOT=impl-1", "DROVER_GENERATION=3"] {
+            assert!(env.contains(&want.to_string()), "{want} in {env:?}");
+        }
+        assert!(env.iter().any(|e| e.starts_with("DROVER_FLEET=")));
+        assert_eq!(body.hostname.as_deref(), Some("impl-1"));
+        // The default template leaves the hash as it was before hostnames existed.
+        let mut templated = s.clone();
+        templated.hostname = Some(DEFAULT_HOSTNAME.into());
+        assert_eq!(s.spec_hash(), templated.spec_hash());
+        templated.hostname = Some("{fleet}-{slot}".into());
+        assert_ne!(s.spec_hash(), templated.spec_hash());
+        let body = templated.create_body("impl-1", 1, "h", &|_| None);
+        assert_eq!(body.hostname, Some(format!("{}-impl-1", templated.fleet)));
+        assert_eq!(container_hostname(Some(""), "f", "impl-1"), None);
+    }
 }
