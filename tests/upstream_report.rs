@@ -143,7 +143,7 @@ fn build(bare: &Path) {
                 from,
                 None,
                 &format!("Lock task: {task}"),
-                &[op.clone()],
+                std::slice::from_ref(&op),
             );
             b.time += 60;
             b.main_tip = b.commit("main", from, Some(side), "Merge branch 'side'", &[op]);

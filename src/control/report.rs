@@ -292,66 +292,6 @@ pub fn to_text(r: &Report) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::{IncidentCause, Resolution};
-
-    fn inc(slot: &str, opened: u64, closed: Option<u64>, res: Option<Resolution>) -> Incident {
-        Incident {
-            id: opened,
-            slot: slot.into(),
-            role: "w".into(),
-            opened_at: opened,
-            cause: IncidentCause::Disappeared,
-            detail: String::new(),
-            closed_at: closed,
-            resolution: res,
-            restarts: 0,
-            operator_involved: false,
-        }
-    }
-
-    #[test]
-    fn figures_follow_the_definitions() {
-        let input = ReportInput {
-            incidents: vec![
-                inc("a", 1_000, Some(3_000), Some(Resolution::AutoRecovered)),
-                inc(
-                    "a",
-                    13_000,
-                    Some(23_000),
-                    Some(Resolution::OperatorRecovered),
-                ),
-                inc("b", 5_000, None, None),
-                inc("b", 6_000, Some(7_000), Some(Resolution::SlotRemoved)),
-            ],
-            restarts: vec![("a".into(), 2_000), ("a".into(), 100)],
-            alerts: vec![("fleet".into(), 9_000)],
-            tests: vec![
-                ("a".into(), 4_000, "pass".into()),
-                ("a".into(), 5_000, "fail".into()),
-                ("b".into(), 5_000, "no_tests".into()),
-            ],
-        };
-        let r = compute(&input, 500, 30_000);
-        assert_eq!(r.fleet.incidents, 4);
-        assert_eq!(r.fleet.closed, 2, "scale-downs are not repairs");
-        assert_eq!(r.fleet.mttr_p50_s, Some(2.0));
-        assert_eq!(r.fleet.mttr_p95_s, Some(10.0));
-        assert_eq!(r.slots["a"].mtbf_s, Some(10.0));
-        assert_eq!(r.fleet.recovery_rate, Some(0.5));
-        assert_eq!(
-            r.fleet.restarts, 1,
-            "the restart before the window is left out"
-        );
-        assert_eq!(r.fleet.alerts, 1);
-        assert_eq!(r.fleet.test_runs, 3);
-        assert_eq!(r.fleet.test_pass_rate, Some(0.5));
-        assert!(to_text(&r).contains("FLEET"));
-    }
-}
-
 /// `2026-02-01 12:00 UTC` for seconds since the epoch.
 pub fn fmt_time_s(s: i64) -> String {
     let t = UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(s).unwrap_or(0));
@@ -490,4 +430,64 @@ pub fn upstream_to_text(r: &UpstreamReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{IncidentCause, Resolution};
+
+    fn inc(slot: &str, opened: u64, closed: Option<u64>, res: Option<Resolution>) -> Incident {
+        Incident {
+            id: opened,
+            slot: slot.into(),
+            role: "w".into(),
+            opened_at: opened,
+            cause: IncidentCause::Disappeared,
+            detail: String::new(),
+            closed_at: closed,
+            resolution: res,
+            restarts: 0,
+            operator_involved: false,
+        }
+    }
+
+    #[test]
+    fn figures_follow_the_definitions() {
+        let input = ReportInput {
+            incidents: vec![
+                inc("a", 1_000, Some(3_000), Some(Resolution::AutoRecovered)),
+                inc(
+                    "a",
+                    13_000,
+                    Some(23_000),
+                    Some(Resolution::OperatorRecovered),
+                ),
+                inc("b", 5_000, None, None),
+                inc("b", 6_000, Some(7_000), Some(Resolution::SlotRemoved)),
+            ],
+            restarts: vec![("a".into(), 2_000), ("a".into(), 100)],
+            alerts: vec![("fleet".into(), 9_000)],
+            tests: vec![
+                ("a".into(), 4_000, "pass".into()),
+                ("a".into(), 5_000, "fail".into()),
+                ("b".into(), 5_000, "no_tests".into()),
+            ],
+        };
+        let r = compute(&input, 500, 30_000);
+        assert_eq!(r.fleet.incidents, 4);
+        assert_eq!(r.fleet.closed, 2, "scale-downs are not repairs");
+        assert_eq!(r.fleet.mttr_p50_s, Some(2.0));
+        assert_eq!(r.fleet.mttr_p95_s, Some(10.0));
+        assert_eq!(r.slots["a"].mtbf_s, Some(10.0));
+        assert_eq!(r.fleet.recovery_rate, Some(0.5));
+        assert_eq!(
+            r.fleet.restarts, 1,
+            "the restart before the window is left out"
+        );
+        assert_eq!(r.fleet.alerts, 1);
+        assert_eq!(r.fleet.test_runs, 3);
+        assert_eq!(r.fleet.test_pass_rate, Some(0.5));
+        assert!(to_text(&r).contains("FLEET"));
+    }
 }

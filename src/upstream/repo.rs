@@ -256,7 +256,7 @@ impl UpstreamRepo {
         if let Ok(head) = head_branch(&self.repo, &self.path) {
             self.branch = head;
         }
-        if matches!(self.repo.find_reference(&self.branch), Ok(_)) {
+        if self.repo.find_reference(&self.branch).is_ok() {
             return;
         }
         let Ok(refs) = self.repo.references_glob("refs/heads/*") else {
