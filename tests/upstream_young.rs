@@ -176,3 +176,47 @@ fn the_author_names_the_holder_only_when_it_is_a_slot() {
     );
     assert_eq!(d.attribute(&ev("Claude Opus 4.6")), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_briefly_missing_repo_reports_an_error_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = dir.path().join("up.git");
+    git_ok(
+        dir.path(),
+        &["init", "--bare", "-q", "-b", "main", "up.git"],
+        None,
+    );
+    let a = agent(&bare, dir.path(), "Shared Agent");
+    a.write("current_tasks/parser.txt", b"Agent: implementer-1\n");
+    a.commit_all("Lock task: parser", T);
+    a.push().expect("push");
+    let repo = UpstreamRepo::open(&bare, None, "current_tasks", "PROGRESS.md").expect("open");
+    let (tx, mut rx) = mpsc::channel(8);
+    let cancel = CancellationToken::new();
+    let options = WatchOptions {
+        safety_poll: Duration::from_millis(200),
+        ..WatchOptions::default()
+    };
+    let task = spawn_watcher(repo, tx, options, cancel.clone()).expect("watch");
+    let first = next(&mut rx).await;
+    assert_eq!(first.locks.len(), 1);
+
+    let away = dir.path().join("away.git");
+    std::fs::rename(&bare, &away).expect("move away");
+    let failed = next(&mut rx).await;
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("up.git")),
+        "{failed:?}"
+    );
+    assert!(!failed.empty, "an unreadable repo is not an empty one");
+
+    std::fs::rename(&away, &bare).expect("move back");
+    let back = next(&mut rx).await;
+    assert_eq!(back.error, None);
+    assert_eq!(back.locks.len(), 1, "{back:?}");
+    cancel.cancel();
+    timeout(WAIT, task).await.expect("stops").expect("no panic");
+}

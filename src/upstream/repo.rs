@@ -234,6 +234,13 @@ impl UpstreamRepo {
     fn tip_if_any(&self) -> Result<Option<Oid>, UpstreamError> {
         let reference = match self.repo.find_reference(&self.branch) {
             Ok(r) => r,
+            // A repo whose HEAD is gone (moved, unmounted, being replaced) is unreadable, not
+            // empty: its last lock table must not be dropped for a moment's absence.
+            Err(_) if !self.path.join("HEAD").exists() => {
+                return Err(UpstreamError::RepoMissing {
+                    path: self.path.clone(),
+                });
+            }
             Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
             Err(source) => {
                 return Err(UpstreamError::Git {
