@@ -78,7 +78,7 @@ pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
     SlotRecord,
 };
-pub use failure::human as human_ms;
+pub use failure::human as human_duration;
 pub use fleet::Fleet;
 pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};

@@ -410,7 +410,7 @@ fn log_event(kind: &'static str, ev: &ClaimEvent, holder: Option<&str>) {
         .map(|ms| {
             format!(
                 " after {}",
-                crate::core::human_ms(u64::try_from(ms).unwrap_or(0))
+                crate::core::human_duration(u64::try_from(ms).unwrap_or(0))
             )
         })
         .unwrap_or_default();
