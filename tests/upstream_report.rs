@@ -437,3 +437,76 @@ fn an_empty_repo_reports_no_commits() {
     assert_eq!(report["commits"], 0);
     assert_eq!(report["locks"]["claims"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_fleets_report_carries_its_upstream_lock_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = dir.path().join("up.git");
+    git_ok(
+        dir.path(),
+        &["init", "--bare", "-q", "-b", "main", "up.git"],
+        None,
+    );
+    let clone = dir.path().join("clone");
+    git_ok(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            &bare.to_string_lossy(),
+            &clone.to_string_lossy(),
+        ],
+        None,
+    );
+    git_ok(&clone, &["checkout", "-q", "-b", "main"], None);
+    git_ok(&clone, &["config", "user.name", "Fleet Agent"], None);
+    git_ok(&clone, &["config", "user.email", "agent@fleet.local"], None);
+    let a = upstream_support::Agent {
+        name: "Fleet Agent".into(),
+        dir: clone,
+    };
+    // Recent commits, so the default 24 h window counts them.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    a.claim("parser", now - 3600);
+    a.release("parser", now - 1800);
+    a.claim("lexer", now - 600);
+    a.push().expect("push");
+
+    let data = dir.path().join("data");
+    let store = drover::store::Store::open_in(&data).await.expect("store");
+    store.close().await;
+    let config = dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[fleet]\nname = \"rep\"\ndata_dir = \"{}\"\n\n[upstream]\nrepo = \"{}\"\n\n[[roles]]\nname = \"w\"\nimage = \"busybox\"\n",
+            data.display(),
+            bare.display()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--json"])
+        .output()
+        .expect("drover runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let locks = &v["upstream"]["locks"];
+    assert_eq!(locks["claims"], 2, "{v}");
+    assert_eq!(locks["releases"], 1);
+    assert_eq!(locks["never_released"], 1);
+    assert_eq!(locks["hold_p50_s"], 1800);
+    assert!(
+        v["fleet"].is_object(),
+        "the reliability figures are still there: {v}"
+    );
+}
