@@ -43,32 +43,42 @@ pub struct SlotDirectory {
 const MAX_MACHINES: usize = 100_000;
 
 impl SlotDirectory {
-    /// Adds a slot and its container hostname.
-    pub fn add_slot(&mut self, slot: &str, hostname: &str) {
-        self.slots.insert(slot.to_owned());
-        if !hostname.is_empty() {
-            self.insert_machine(hostname.to_owned(), slot);
+    /// Adds a slot and its container hostname; true when anything was new.
+    pub fn add_slot(&mut self, slot: &str, hostname: &str) -> bool {
+        let mut new = !self.slots.contains(slot);
+        if new {
+            self.slots.insert(slot.to_owned());
         }
+        if !hostname.is_empty() {
+            new |= self.insert_machine(hostname, slot);
+        }
+        new
     }
 
-    /// Records that `container_id` belonged to `slot` (any generation).
-    pub fn add_container(&mut self, slot: &str, container_id: &str) {
+    /// Records that `container_id` belonged to `slot` (any generation); true when new.
+    pub fn add_container(&mut self, slot: &str, container_id: &str) -> bool {
         if container_id.is_empty() {
-            return;
+            return false;
         }
-        self.insert_machine(container_id.to_owned(), slot);
+        let mut new = self.insert_machine(container_id, slot);
         if let Some(short) = container_id.get(..SHORT_ID_LEN)
             && short.len() < container_id.len()
         {
-            self.insert_machine(short.to_owned(), slot);
+            new |= self.insert_machine(short, slot);
         }
+        new
     }
 
-    fn insert_machine(&mut self, key: String, slot: &str) {
-        if self.machines.len() >= MAX_MACHINES && !self.machines.contains_key(&key) {
+    /// Cheap when already known (called for every slot of every snapshot).
+    fn insert_machine(&mut self, key: &str, slot: &str) -> bool {
+        if self.machines.get(key).is_some_and(|s| s == slot) {
+            return false;
+        }
+        if self.machines.len() >= MAX_MACHINES && !self.machines.contains_key(key) {
             self.machines.clear();
         }
-        self.machines.insert(key, slot.to_owned());
+        self.machines.insert(key.to_owned(), slot.to_owned());
+        true
     }
 
     pub fn is_slot(&self, name: &str) -> bool {

@@ -158,7 +158,7 @@ impl Feed {
 
     /// Adds the snapshot's slots, hostnames and containers; true when anything was new.
     fn learn(&mut self, snap: &Snapshot) -> bool {
-        let before = self.directory.clone();
+        let mut new = false;
         for s in &snap.slots {
             let host = crate::docker::spec::container_hostname(
                 self.hostname.as_deref(),
@@ -166,12 +166,12 @@ impl Feed {
                 &s.slot,
             )
             .unwrap_or_default();
-            self.directory.add_slot(&s.slot, &host);
+            new |= self.directory.add_slot(&s.slot, &host);
             if let Some(id) = &s.container_id {
-                self.directory.add_container(&s.slot, id);
+                new |= self.directory.add_container(&s.slot, id);
             }
         }
-        before != self.directory
+        new
     }
 
     async fn send_locks(&self) -> bool {
