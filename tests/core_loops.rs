@@ -32,6 +32,7 @@ fn claim(task: &str, holder: &str, at: u64, n: u32) -> ClaimObservation {
         holder: Some(holder.into()),
         at,
         commit: format!("{n:040x}"),
+        summary: format!("Lock task: {task}"),
     }
 }
 

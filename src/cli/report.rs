@@ -1,5 +1,7 @@
 //! `drover report`: the reliability report over a window, read straight from the fleet's
-//! SQLite file opened read-only — it needs no daemon and never writes.
+//! SQLite file opened read-only — it needs no daemon and never writes. With `--upstream PATH`
+//! it is instead a retrospective of any fleet repo's lock history (no config, no daemon); a
+//! configured fleet's report also carries the same lock figures for its upstream.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,21 +11,73 @@ use clap::Args;
 
 use crate::control::report;
 use crate::store::Store;
+use crate::upstream::report as upstream_report;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The window, back from now (e.g. "24h", "7d").
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "24h")]
-    pub since: Duration,
+    /// The window: back from now ("24h", "7d") or from a time ("2026-02-01T12:00:00Z").
+    /// Default: 24h for the fleet report, the whole history with --upstream.
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<Since>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Database to read instead of the configured fleet's (`<data_dir>/drover.db`).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "upstream")]
     pub db: Option<PathBuf>,
+    /// Report on the lock history of this git repo (bare or clone) instead; needs no config.
+    #[arg(long, value_name = "PATH")]
+    pub upstream: Option<PathBuf>,
+    /// Branch to read with --upstream (default: the one HEAD names).
+    #[arg(long, value_name = "B", requires = "upstream")]
+    pub branch: Option<String>,
+    /// Locks folder with --upstream.
+    #[arg(long, value_name = "D", default_value = "current_tasks")]
+    pub locks_dir: String,
+}
+
+/// Where the window starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    Ago(Duration),
+    /// Seconds since the epoch.
+    At(i64),
+}
+
+fn parse_since(s: &str) -> Result<Since, String> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(Since::Ago(d));
+    }
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|_| {
+            format!("{s:?} is neither a duration (\"24h\") nor a time (\"2026-02-01T12:00:00Z\")")
+        })
+        .and_then(|t| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .map_err(|_| format!("{s:?} is before 1970"))
+        })
+        .map(Since::At)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Start of the window in ms since the epoch.
+fn from_ms(since: Since, now: i64) -> i64 {
+    match since {
+        Since::Ago(d) => now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        Since::At(s) => s.saturating_mul(1000),
+    }
 }
 
 pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = &args.upstream {
+        return upstream(&args, path).await;
+    }
     let db = match &args.db {
         Some(p) => p.clone(),
         None => super::remote::data_dir(config)?.join("drover.db"),
@@ -31,24 +85,74 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     let store = Store::open_read_only(&db)
         .await
         .with_context(|| format!("opening {} read-only", db.display()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let from = now - i64::try_from(args.since.as_millis()).unwrap_or(i64::MAX);
+    let now = now_ms();
+    let since = args
+        .since
+        .unwrap_or(Since::Ago(Duration::from_secs(24 * 3600)));
+    let from = from_ms(since, now);
     let input = report::load(&store, from)
         .await
         .with_context(|| format!("reading {}", db.display()))?;
     let r = report::compute(&input, from, now);
+    // The configured fleet's upstream gets the same lock figures as `--upstream` would give.
+    let up = if args.db.is_none() {
+        configured_upstream(config, from.div_euclid(1000)).await
+    } else {
+        None
+    };
+    if args.json {
+        let mut v = serde_json::to_value(&r)?;
+        if let (Some(up), Some(obj)) = (&up, v.as_object_mut()) {
+            obj.insert("upstream".into(), serde_json::to_value(up)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let window = match since {
+            Since::Ago(d) => format!("last {}", humantime::format_duration(d)),
+            Since::At(_) => format!("since {}", report::fmt_time_s(from.div_euclid(1000))),
+        };
+        println!("drover report: {window} ({})", db.display());
+        print!("{}", report::to_text(&r));
+        if let Some(up) = &up {
+            println!();
+            print!("{}", report::upstream_to_text(up));
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn configured_upstream(
+    config: Option<&Path>,
+    since_s: i64,
+) -> Option<upstream_report::UpstreamReport> {
+    let path = crate::config::locate(config).ok()?;
+    let cfg = crate::config::load(&path).ok()?;
+    let up = cfg.file.upstream.clone()?;
+    let repo = cfg.resolve(&up.repo);
+    tokio::task::spawn_blocking(move || {
+        upstream_report::report(&repo, up.branch.as_deref(), &up.locks_dir, Some(since_s))
+    })
+    .await
+    .ok()?
+    .map_err(|e| tracing::warn!(error = %e, "upstream figures left out of the report"))
+    .ok()
+}
+
+async fn upstream(args: &ReportArgs, path: &Path) -> anyhow::Result<()> {
+    let since_s = args.since.map(|s| from_ms(s, now_ms()).div_euclid(1000));
+    let (path, branch, dir) = (path.to_owned(), args.branch.clone(), args.locks_dir.clone());
+    let shown = path.display().to_string();
+    let r = tokio::task::spawn_blocking(move || {
+        upstream_report::report(&path, branch.as_deref(), &dir, since_s)
+    })
+    .await
+    .context("reading the upstream history")?
+    .with_context(|| format!("reading {shown}"))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!(
-            "drover report: last {} ({})",
-            humantime::format_duration(args.since),
-            db.display()
-        );
-        print!("{}", report::to_text(&r));
+        print!("{}", report::upstream_to_text(&r));
     }
-    store.close().await;
     Ok(())
 }

@@ -42,6 +42,10 @@ pub struct FleetSection {
     /// `unix:///path` or `tcp://host:port`; default: `$DOCKER_HOST`, else the local socket.
     #[serde(default)]
     pub docker_host: Option<String>,
+    /// Hostname of every agent container: `{slot}` and `{fleet}` are replaced; default `{slot}`
+    /// (so a lock file naming its host names its slot); `""` keeps Docker's (the short id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::Incident;
 use crate::store::{Store, StoreError};
+use crate::upstream::report::UpstreamReport;
+use std::time::UNIX_EPOCH;
 
 /// The rows a report is computed from.
 #[derive(Clone, Debug, Default)]
@@ -287,6 +289,146 @@ pub fn to_text(r: &Report) -> String {
         row(&mut out, slot, f);
     }
     row(&mut out, "FLEET", &r.fleet);
+    out
+}
+
+/// `2026-02-01 12:00 UTC` for seconds since the epoch.
+pub fn fmt_time_s(s: i64) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(s).unwrap_or(0));
+    let full = humantime::format_rfc3339_seconds(t).to_string();
+    // `2026-02-01T12:00:00Z` → `2026-02-01 12:00 UTC`
+    match (full.get(..10), full.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => full,
+    }
+}
+
+/// `1h 05m`, `20m 10s`, `45s` for a hold time in seconds.
+fn dur_s(s: Option<i64>) -> String {
+    let Some(s) = s else { return "-".into() };
+    let s = s.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// The upstream retrospective as text: totals, hold times, re-claimed tasks, locks still
+/// held, claims over time (a bar chart) and claims per author and per holder.
+pub fn upstream_to_text(r: &UpstreamReport) -> String {
+    use std::fmt::Write as _;
+    let l = &r.locks;
+    let mut out = String::new();
+    let span = match (r.first_commit_s, r.last_commit_s) {
+        (Some(a), Some(b)) => format!("{} → {}", fmt_time_s(a), fmt_time_s(b)),
+        _ => "no commits yet".into(),
+    };
+    let branch = r.branch.strip_prefix("refs/heads/").unwrap_or(&r.branch);
+    let _ = writeln!(
+        out,
+        "upstream {} · branch {branch} · {} first-parent commits · {span}",
+        r.repo, r.commits
+    );
+    if let Some(s) = r.since_s {
+        let _ = writeln!(out, "counting from {}", fmt_time_s(s));
+    }
+    let _ = writeln!(
+        out,
+        "locks ({}/): {} claims of {} tasks · {} re-claimed (at most {} claims) · {} releases · {} never released",
+        r.locks_dir,
+        l.claims,
+        l.tasks,
+        l.reclaimed_tasks,
+        l.max_claims,
+        l.releases,
+        l.never_released
+    );
+    let _ = writeln!(
+        out,
+        "hold time: p50 {} · p90 {} · p99 {} · longest {}{}",
+        dur_s(l.hold_p50_s),
+        dur_s(l.hold_p90_s),
+        dur_s(l.hold_p99_s),
+        dur_s(l.hold_max_s),
+        l.longest
+            .as_ref()
+            .map(|x| format!(" ({}, {})", x.task, x.holder))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "most locks held at once: {}{}",
+        l.max_concurrent,
+        l.max_concurrent_at_s
+            .map(|t| format!(" (first at {})", fmt_time_s(t)))
+            .unwrap_or_default()
+    );
+    if !l.top_reclaimed.is_empty() {
+        let _ = writeln!(out, "\nre-claimed tasks (top {}):", l.top_reclaimed.len());
+        for c in &l.top_reclaimed {
+            let _ = writeln!(out, "  {:>4}×  {}", c.count, c.name);
+        }
+    }
+    if !l.held_at_tip.is_empty() {
+        let _ = writeln!(out, "\nnever released (held at the tip):");
+        for h in l.held_at_tip.iter().take(20) {
+            let _ = writeln!(
+                out,
+                "  {}  {:<30} {:<16} {}",
+                fmt_time_s(h.claimed_at_s),
+                h.task,
+                h.holder,
+                h.summary
+            );
+        }
+        if l.held_at_tip.len() > 20 {
+            let _ = writeln!(out, "  … and {} more", l.held_at_tip.len() - 20);
+        }
+    }
+    if !l.claims_over_time.is_empty() {
+        let most = l
+            .claims_over_time
+            .iter()
+            .map(|b| b.claims)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let _ = writeln!(
+            out,
+            "\nclaims per {}:",
+            dur_s(Some(l.bucket_s))
+                .replace(" 00m", "")
+                .replace(" 00h", "")
+        );
+        for b in &l.claims_over_time {
+            let bar = usize::try_from(b.claims * 40 / most).unwrap_or(40);
+            let bar = if b.claims > 0 { bar.max(1) } else { 0 };
+            let _ = writeln!(
+                out,
+                "  {}  {:>5} {}",
+                fmt_time_s(b.start_s),
+                b.claims,
+                "█".repeat(bar)
+            );
+        }
+    }
+    for (title, list) in [
+        ("claims per commit author", &l.by_author),
+        ("claims per holder named in the lock file", &l.by_holder),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}:");
+        for c in list.iter().take(20) {
+            let _ = writeln!(out, "  {:>6}  {}", c.count, c.name);
+        }
+        if list.len() > 20 {
+            let _ = writeln!(out, "  … and {} more", list.len() - 20);
+        }
+    }
     out
 }
 

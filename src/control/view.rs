@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{DockerStatus, Health, Snapshot, Verdict};
+use crate::core::{DockerStatus, Health, Snapshot, UpstreamState, Verdict};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -18,6 +18,21 @@ pub struct StatusView {
     pub locks: Vec<LockStatus>,
     pub alerts: Vec<AlertStatus>,
     pub mttr: MttrStatus,
+    /// The upstream repo: `state` is `unknown` (none configured or not read yet), `ready`,
+    /// `empty` (waiting for the first push) or `unreadable`.
+    #[serde(default)]
+    pub upstream: UpstreamStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamStatus {
+    pub state: String,
+    /// What the header says, e.g. "upstream empty — waiting for the first push".
+    pub message: Option<String>,
+    /// Locks released so far and their hold times (seconds).
+    pub releases: u64,
+    pub hold_p50_s: Option<f64>,
+    pub hold_p90_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -212,7 +227,21 @@ impl StatusView {
             })
             .collect();
         let service = &s.metrics.service;
+        let upstream = UpstreamStatus {
+            state: match &s.upstream.state {
+                UpstreamState::Unknown => "unknown",
+                UpstreamState::Ready => "ready",
+                UpstreamState::Empty => "empty",
+                UpstreamState::Unreadable { .. } => "unreadable",
+            }
+            .to_string(),
+            message: s.upstream.headline(),
+            releases: s.upstream.releases,
+            hold_p50_s: secs(s.upstream.hold_p50),
+            hold_p90_s: secs(s.upstream.hold_p90),
+        };
         Self {
+            upstream,
             fleet: s.fleet.clone(),
             docker: docker.to_string(),
             slots,
@@ -245,6 +274,9 @@ impl StatusView {
             self.mttr.incidents,
             self.mttr.open,
         );
+        if let Some(m) = &self.upstream.message {
+            let _ = writeln!(out, "{m}");
+        }
         let rows: Vec<[String; 7]> = self
             .slots
             .iter()

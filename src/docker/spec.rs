@@ -31,6 +31,23 @@ pub fn fleet_filter(fleet: &str) -> String {
     format!("{LABEL_FLEET}={fleet}")
 }
 
+/// Default hostname template of agent containers.
+pub const DEFAULT_HOSTNAME: &str = "{slot}";
+
+/// The hostname a slot's containers get from `template` (default [`DEFAULT_HOSTNAME`]);
+/// `None` when the template is empty (Docker then uses the short container id).
+pub fn container_hostname(template: Option<&str>, fleet: &str, slot: &str) -> Option<String> {
+    let t = template.unwrap_or(DEFAULT_HOSTNAME);
+    if t.trim().is_empty() {
+        return None;
+    }
+    Some(t.replace("{slot}", slot).replace("{fleet}", fleet))
+}
+
+fn is_default_hostname(t: &Option<String>) -> bool {
+    t.as_deref().is_none_or(|t| t == DEFAULT_HOSTNAME)
+}
+
 /// A bind mount as drover applies it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BindMount {
@@ -64,6 +81,10 @@ pub struct RoleSpec {
     pub read_only_rootfs: bool,
     pub preflight: Option<Vec<String>>,
     pub probe_exec: Option<Vec<String>>,
+    /// Hostname template (see [`container_hostname`]); left out of the hash when default so
+    /// containers created before it existed are not marked stale.
+    #[serde(skip_serializing_if = "is_default_hostname")]
+    pub hostname: Option<String>,
 }
 
 impl RoleSpec {
@@ -106,6 +127,7 @@ impl RoleSpec {
             read_only_rootfs: role.security.read_only_rootfs,
             preflight: role.preflight.as_ref().map(|p| p.command.clone()),
             probe_exec: role.probe.as_ref().and_then(|p| p.exec.clone()),
+            hostname: cfg.file.fleet.hostname.clone(),
         }
     }
 
@@ -143,6 +165,7 @@ impl RoleSpec {
         env.push(format!("DROVER_SLOT={slot}"));
         env.push(format!("DROVER_ROLE={}", self.role));
         env.push(format!("DROVER_FLEET={}", self.fleet));
+        env.push(format!("DROVER_GENERATION={generation}"));
         let labels = HashMap::from([
             (LABEL_FLEET.to_string(), self.fleet.clone()),
             (LABEL_SLOT.to_string(), slot.to_string()),
@@ -177,6 +200,7 @@ impl RoleSpec {
             labels: Some(labels),
             working_dir: self.workdir.clone(),
             user: self.user.clone(),
+            hostname: container_hostname(self.hostname.as_deref(), &self.fleet, slot),
             host_config: Some(HostConfig {
                 memory: Some(self.memory),
                 memory_swap: Some(self.memory),
@@ -269,5 +293,26 @@ mod tests {
         changed.env[0].1 = "other".into();
         assert_ne!(h1, changed.spec_hash(), "literal env must change the hash");
         assert_eq!(h1, s.spec_hash(), "hash is stable");
+    }
+
+    #[test]
+    fn containers_know_their_slot_fleet_generation_and_hostname() {
+        let s = spec();
+        let body = s.create_body("impl-1", 3, "h", &|_| None);
+        let env = body.env.unwrap();
+        for want in ["DROVER_SLOT=impl-1", "DROVER_GENERATION=3"] {
+            assert!(env.contains(&want.to_string()), "{want} in {env:?}");
+        }
+        assert!(env.iter().any(|e| e.starts_with("DROVER_FLEET=")));
+        assert_eq!(body.hostname.as_deref(), Some("impl-1"));
+        // The default template leaves the hash as it was before hostnames existed.
+        let mut templated = s.clone();
+        templated.hostname = Some(DEFAULT_HOSTNAME.into());
+        assert_eq!(s.spec_hash(), templated.spec_hash());
+        templated.hostname = Some("{fleet}-{slot}".into());
+        assert_ne!(s.spec_hash(), templated.spec_hash());
+        let body = templated.create_body("impl-1", 1, "h", &|_| None);
+        assert_eq!(body.hostname, Some(format!("{}-impl-1", templated.fleet)));
+        assert_eq!(container_hostname(Some(""), "f", "impl-1"), None);
     }
 }

@@ -43,6 +43,21 @@ impl Store {
         Ok(rows)
     }
 
+    /// (slot, container id) of every container drover created or adopted, oldest first, so
+    /// a lock file naming a container of an earlier generation still names its slot. At most
+    /// `limit` (the newest).
+    pub async fn container_ids(&self, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT slot, json_extract(payload, '$.id') FROM events \
+             WHERE kind IN ('created', 'adopted') AND slot IS NOT NULL \
+             AND json_extract(payload, '$.id') IS NOT NULL ORDER BY id DESC LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().rev().collect())
+    }
+
     pub async fn event_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
             .fetch_one(self.pool())

@@ -45,7 +45,9 @@ use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
 pub enum SupervisorError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("upstream repo: {0}")]
+    // Transparent: the upstream error already names the repo; a prefix plus the source chain
+    // printed the same message twice.
+    #[error(transparent)]
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("internal task failed: {0}")]
     Task(String),
@@ -180,7 +182,16 @@ pub async fn start(
 
     let upstream = upstream::link(&cfg);
     if let Some(link) = &upstream {
-        upstream::spawn(link, inputs_tx.clone(), progress_tx, shutdown.child_token()).await?;
+        upstream::spawn(
+            link,
+            inputs_tx.clone(),
+            progress_tx,
+            snapshot_rx.clone(),
+            cfg.file.fleet.hostname.clone(),
+            Some(store.clone()),
+            shutdown.child_token(),
+        )
+        .await?;
     }
 
     let executor = Executor::new(

@@ -71,6 +71,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         alerts: Vec::new(),
         open_incidents: Vec::new(),
         locks: Vec::new(),
+        upstream: Default::default(),
     }
 }
 

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading, watching or changing the upstream repo.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("upstream repo not found: {} does not exist", path.display())]
+    #[error("upstream repo not found: {} does not exist — create it with `git init --bare {}`", path.display(), path.display())]
     RepoMissing { path: PathBuf },
 
-    #[error("{} is not a git repository", path.display())]
+    #[error("upstream repo {} is not a git repository — [upstream] repo must name the bare repository agents push to", path.display())]
     NotARepo { path: PathBuf },
 
     #[error(
-        "{} is a git clone with a working tree, not a bare repo; point drover at the shared bare upstream",
+        "upstream repo {} is a git clone with a working tree, not a bare repo; point [upstream] repo at the shared bare upstream",
         path.display()
     )]
     NotBare { path: PathBuf },

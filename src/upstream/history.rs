@@ -43,6 +43,9 @@ pub struct ClaimEvent {
     pub author: String,
     /// For a release: how long the released claim was held, when its claim is known.
     pub held_ms: Option<i64>,
+    /// What the lock file and the claiming commit say about the holder, for the supervisor to
+    /// name the slot (`core::SlotDirectory::attribute`).
+    pub evidence: crate::core::HolderEvidence,
 }
 
 /// One claim of a task from its claim to its release (or until now, when still held).
@@ -211,6 +214,7 @@ mod tests {
             summary: String::new(),
             author: holder.into(),
             held_ms: None,
+            evidence: Default::default(),
         }
     }
 

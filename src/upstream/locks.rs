@@ -102,6 +102,8 @@ pub struct Lock {
     pub size: u64,
     /// First lines of the file, or `[empty]`, `[binary, 2.0 KiB]`, `[symlink -> target]`, ...
     pub text_preview: String,
+    /// What the file and the claiming commit say about the holder (see `core::holders`).
+    pub evidence: crate::core::HolderEvidence,
 }
 
 impl Lock {
@@ -125,6 +127,7 @@ pub(crate) struct EntryInfo {
     pub size: u64,
     pub preview: String,
     pub holder: Option<String>,
+    pub evidence: crate::core::HolderEvidence,
 }
 
 /// Per-blob cache of `EntryInfo`, so unchanged lock files (even 10 MB ones) are read once.
@@ -162,6 +165,7 @@ fn describe_entry(repo: &Repository, entry: EntryState) -> Result<EntryInfo, Ups
             size: 0,
             preview: format!("[submodule {}]", id.get(..12).unwrap_or(&id)),
             holder: None,
+            evidence: Default::default(),
         });
     }
     let blob = repo.find_blob(entry.id).git("reading a lock file")?;
@@ -173,6 +177,7 @@ fn describe_entry(repo: &Repository, entry: EntryState) -> Result<EntryInfo, Ups
             size,
             preview: format!("[symlink -> {}]", display_label(content, LABEL_MAX_CHARS)),
             holder: None,
+            evidence: Default::default(),
         });
     }
     let kind = if content.iter().all(u8::is_ascii_whitespace) {
@@ -187,15 +192,27 @@ fn describe_entry(repo: &Repository, entry: EntryState) -> Result<EntryInfo, Ups
         size,
         preview: text_preview(content),
         holder: holder_from_content(content),
+        evidence: super::evidence::from_content(content),
     })
 }
 
-/// Task name for a path relative to the locks folder: lossy, with a trailing `.txt` dropped.
+/// Task name for a path relative to the locks folder: lossy, with the file's extension (a
+/// final `.` and 1–10 letters or digits, e.g. `.txt`, `.md`, `.lock`) dropped. Lock files of
+/// any extension are locks; the extension is not part of the task.
 pub(crate) fn task_name(rel_path: &[u8]) -> String {
-    let stem = rel_path
-        .strip_suffix(b".txt")
-        .filter(|s| !s.is_empty() && !s.ends_with(b"/"))
-        .unwrap_or(rel_path);
+    let name_start = rel_path
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |i| i + 1);
+    let stem = rel_path[name_start..]
+        .iter()
+        .rposition(|&b| b == b'.')
+        .filter(|&dot| dot > 0)
+        .filter(|&dot| {
+            let ext = &rel_path[name_start + dot + 1..];
+            (1..=10).contains(&ext.len()) && ext.iter().all(u8::is_ascii_alphanumeric)
+        })
+        .map_or(rel_path, |dot| &rel_path[..name_start + dot]);
     display_label(stem, LABEL_MAX_CHARS)
 }
 
@@ -216,7 +233,9 @@ mod tests {
     fn task_names_drop_txt_and_keep_nesting() {
         assert_eq!(task_name(b"parser.txt"), "parser");
         assert_eq!(task_name(b"web/login.txt"), "web/login");
-        assert_eq!(task_name(b"notes.md"), "notes.md");
+        assert_eq!(task_name(b"notes.md"), "notes");
+        assert_eq!(task_name(b"fix-v1.2-upgrade"), "fix-v1.2-upgrade");
+        assert_eq!(task_name(b"noext"), "noext");
         assert_eq!(task_name(b".txt"), ".txt");
         assert_eq!(task_name(b"caf\xe9.txt"), "caf\u{fffd}");
     }

@@ -1,5 +1,11 @@
 //! Upstream git adapter: reads and watches the fleet's shared bare repo, where agents claim
-//! tasks by committing lock files (`current_tasks/<task>.txt`) and keep notes in PROGRESS.md.
+//! tasks by committing lock files (`current_tasks/<task>.<any extension>`; hidden files are not
+//! locks) and keep notes in PROGRESS.md.
+//!
+//! A repo without commits, or whose branch nobody pushed yet, is normal (day one): it reads as
+//! empty until the branch appears. Lock files and their commits yield `HolderEvidence`, which
+//! the supervisor turns into a slot with `core::SlotDirectory`. `report` is the retrospective
+//! of any repo's first-parent lock history (`drover report --upstream`).
 //!
 //! It provides the lock table at the branch tip, the claim history (read incrementally: only
 //! new commits are walked after the first scan), PROGRESS.md with a line-change summary, a
@@ -15,11 +21,13 @@
 //! `git receive-pack`, which is what makes the release race-safe.
 
 mod error;
+mod evidence;
 mod history;
 mod locks;
 mod progress;
 mod release;
 mod repo;
+pub mod report;
 mod scan;
 mod text;
 mod watch;

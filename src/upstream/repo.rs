@@ -37,6 +37,28 @@ pub struct UpstreamUpdate {
     pub progress: Option<ProgressSnapshot>,
     /// Author name and commit time of new commits (the newest 1000), oldest first.
     pub commit_authors: Vec<(String, i64)>,
+    /// The followed branch does not exist yet (no first push, or HEAD names a missing branch):
+    /// `tip` is empty and there are no locks; drover waits for the first push.
+    pub empty: bool,
+    /// Set only on an update that reports a failed read (every other field empty): the repo
+    /// is briefly unreadable; reading is retried and a full update follows when it works.
+    pub error: Option<String>,
+}
+
+impl UpstreamUpdate {
+    /// The update that says reading failed (see `error`).
+    pub fn failure(error: String) -> Self {
+        UpstreamUpdate {
+            tip: String::new(),
+            locks: Vec::new(),
+            new_history_entries: Vec::new(),
+            history_rescanned: false,
+            progress: None,
+            commit_authors: Vec::new(),
+            empty: false,
+            error: Some(error),
+        }
+    }
 }
 
 /// What identifies the PROGRESS content last sent, to send it only when it changes.
@@ -52,6 +74,9 @@ pub struct UpstreamRepo {
     pub(super) path: PathBuf,
     /// Full ref name, e.g. `refs/heads/main`.
     pub(super) branch: String,
+    /// The branch was named in the config; otherwise it follows HEAD, re-read at every refresh
+    /// because a young repo's HEAD may name a branch nobody pushed.
+    branch_configured: bool,
     pub(super) locks_dir: String,
     pub(super) progress: ProgressSource,
     pub(super) author_name: String,
@@ -61,19 +86,43 @@ pub struct UpstreamRepo {
     entries: EntryInfoCache,
     ids: PathIdCache,
     last_progress_sent: Option<ProgressIdentity>,
+    /// Whether the last update sent said "empty"; `None` before the first.
+    last_empty_sent: Option<bool>,
 }
 
 impl UpstreamRepo {
     /// Opens the bare repo at `path`, following `branch` (`main` or `refs/heads/main`; default:
     /// the branch HEAD points at). `locks_dir` and `progress_path` are paths inside the repo,
     /// e.g. `current_tasks` and `PROGRESS.md`. Cheap: history is read by the first `refresh`.
+    /// A repo without commits, or whose branch does not exist yet, opens fine and reads as
+    /// empty until the branch appears; only a missing, non-git or non-bare path is an error.
     pub fn open(
         path: impl AsRef<Path>,
         branch: Option<&str>,
         locks_dir: &str,
         progress_path: &str,
     ) -> Result<Self, UpstreamError> {
-        let path = path.as_ref().to_owned();
+        Self::open_inner(path.as_ref(), branch, locks_dir, progress_path, true)
+    }
+
+    /// Like `open`, but a clone with a working tree is fine too: for reading history only
+    /// (`drover report --upstream`), never for supervising.
+    pub(crate) fn open_any(
+        path: &Path,
+        branch: Option<&str>,
+        locks_dir: &str,
+    ) -> Result<Self, UpstreamError> {
+        Self::open_inner(path, branch, locks_dir, "PROGRESS.md", false)
+    }
+
+    fn open_inner(
+        path: &Path,
+        branch: Option<&str>,
+        locks_dir: &str,
+        progress_path: &str,
+        require_bare: bool,
+    ) -> Result<Self, UpstreamError> {
+        let path = path.to_owned();
         if !path.exists() {
             return Err(UpstreamError::RepoMissing { path });
         }
@@ -89,20 +138,22 @@ impl UpstreamRepo {
                 });
             }
         };
-        if !repo.is_bare() {
+        if require_bare && !repo.is_bare() {
             return Err(UpstreamError::NotBare { path });
         }
         let locks_dir = normalise_repo_path("locks folder", locks_dir)?;
         let progress_path = normalise_repo_path("progress path", progress_path)?;
+        let branch_configured = branch.is_some();
         let branch = match branch {
             Some(b) if b.starts_with("refs/") => b.to_owned(),
             Some(b) => format!("refs/heads/{b}"),
             None => head_branch(&repo, &path)?,
         };
-        let this = UpstreamRepo {
+        let mut this = UpstreamRepo {
             repo,
             path,
             branch,
+            branch_configured,
             locks_dir,
             progress: ProgressSource::Repo {
                 path: progress_path,
@@ -114,8 +165,9 @@ impl UpstreamRepo {
             entries: EntryInfoCache::default(),
             ids: PathIdCache::default(),
             last_progress_sent: None,
+            last_empty_sent: None,
         };
-        this.current_tip()?;
+        this.follow_head();
         Ok(this)
     }
 
@@ -169,15 +221,27 @@ impl UpstreamRepo {
         }
     }
 
-    /// The branch tip as stored now.
+    /// The branch tip as stored now; `BranchMissing` when the branch does not exist (yet).
     pub(super) fn current_tip(&self) -> Result<Oid, UpstreamError> {
-        let missing = || UpstreamError::BranchMissing {
-            branch: self.branch.clone(),
-            path: self.path.clone(),
-        };
+        self.tip_if_any()?
+            .ok_or_else(|| UpstreamError::BranchMissing {
+                branch: self.branch.clone(),
+                path: self.path.clone(),
+            })
+    }
+
+    /// The branch tip, or `None` while the branch does not exist (empty or young repo).
+    fn tip_if_any(&self) -> Result<Option<Oid>, UpstreamError> {
         let reference = match self.repo.find_reference(&self.branch) {
             Ok(r) => r,
-            Err(e) if e.code() == ErrorCode::NotFound => return Err(missing()),
+            // A repo whose HEAD is gone (moved, unmounted, being replaced) is unreadable, not
+            // empty: its last lock table must not be dropped for a moment's absence.
+            Err(_) if !self.path.join("HEAD").exists() => {
+                return Err(UpstreamError::RepoMissing {
+                    path: self.path.clone(),
+                });
+            }
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
             Err(source) => {
                 return Err(UpstreamError::Git {
                     context: "reading the branch",
@@ -186,13 +250,57 @@ impl UpstreamRepo {
             }
         };
         let commit = reference.peel_to_commit().git("reading the branch tip")?;
-        Ok(commit.id())
+        Ok(Some(commit.id()))
+    }
+
+    /// Without a configured branch, follows what HEAD names; when that branch does not exist
+    /// but exactly one other branch does (HEAD says `master`, agents pushed `main`), follows
+    /// that one. Errors leave the branch as it was: the next refresh tries again.
+    fn follow_head(&mut self) {
+        if self.branch_configured {
+            return;
+        }
+        if let Ok(head) = head_branch(&self.repo, &self.path) {
+            self.branch = head;
+        }
+        if self.repo.find_reference(&self.branch).is_ok() {
+            return;
+        }
+        let Ok(refs) = self.repo.references_glob("refs/heads/*") else {
+            return;
+        };
+        let names: Vec<String> = refs
+            .flatten()
+            .filter_map(|r| r.name().ok().map(str::to_owned))
+            .take(2)
+            .collect();
+        if let [only] = names.as_slice() {
+            self.branch = only.clone();
+        }
+    }
+
+    /// The followed branch exists; false for an empty repo waiting for its first push.
+    pub fn has_branch(&mut self) -> Result<bool, UpstreamError> {
+        self.follow_head();
+        Ok(self.tip_if_any()?.is_some())
     }
 
     /// Brings history up to the current tip, walking only new commits when the branch moved
     /// forward, and everything when it was rewritten.
+    /// An absent branch reads as empty (and forgets a history whose branch was deleted).
     pub fn refresh(&mut self) -> Result<RefreshSummary, UpstreamError> {
-        let tip = self.current_tip()?;
+        self.follow_head();
+        let Some(tip) = self.tip_if_any()? else {
+            let had_tip = self.state.tip.is_some();
+            if had_tip {
+                self.state = ScanState::default();
+            }
+            return Ok(RefreshSummary {
+                tip_changed: had_tip,
+                history_rescanned: had_tip,
+                ..RefreshSummary::default()
+            });
+        };
         let progress_path = match &self.progress {
             ProgressSource::Repo { path } => Some(path.as_str()),
             ProgressSource::HostFile { .. } => None,
@@ -231,11 +339,14 @@ impl UpstreamRepo {
     /// call returns the full state.
     pub fn poll_update(&mut self) -> Result<Option<UpstreamUpdate>, UpstreamError> {
         let refresh = self.refresh()?;
+        let empty = self.state.tip.is_none();
         let identity = self.progress_identity()?;
         let progress_changed = self.last_progress_sent != Some(identity);
-        if !refresh.tip_changed && !progress_changed {
+        let empty_changed = self.last_empty_sent != Some(empty);
+        if !refresh.tip_changed && !progress_changed && !empty_changed {
             return Ok(None);
         }
+        self.last_empty_sent = Some(empty);
         let progress = if progress_changed {
             let snapshot = match self.read_progress()? {
                 Some(p) => ProgressSnapshot::Present(p),
@@ -253,18 +364,29 @@ impl UpstreamRepo {
             history_rescanned: refresh.history_rescanned,
             progress,
             commit_authors: refresh.commit_authors,
+            empty,
+            error: None,
         }))
     }
 
-    fn scanned_tip(&self) -> Result<Oid, UpstreamError> {
+    /// Makes the next `poll_update` return the full lock table even when nothing changed
+    /// (after a failed read, so the consumer learns the repo is readable again).
+    pub fn resend_next(&mut self) {
+        self.last_empty_sent = None;
+    }
+
+    /// The tip the derived state describes; `None` while the branch does not exist.
+    fn scanned_tip(&self) -> Result<Option<Oid>, UpstreamError> {
         match self.state.tip {
-            Some(tip) => Ok(tip),
-            None => self.current_tip(),
+            Some(tip) => Ok(Some(tip)),
+            None => self.tip_if_any(),
         }
     }
 
     pub(super) fn read_lock_table(&mut self) -> Result<Vec<Lock>, UpstreamError> {
-        let tip = self.scanned_tip()?;
+        let Some(tip) = self.scanned_tip()? else {
+            return Ok(Vec::new());
+        };
         let commit = self.repo.find_commit(tip).git("reading the branch tip")?;
         let tree = commit.tree().git("reading the branch tip")?;
         let locks_tree = entry_at(&tree, &self.locks_dir)?
@@ -281,6 +403,11 @@ impl UpstreamRepo {
                 (None, Some(open)) => open.holder.clone(),
                 (None, None) => Holder::resolve(None, &commit.author(), &commit.committer()),
             };
+            let mut evidence = info.evidence;
+            evidence.author = match open {
+                Some(open) => open.evidence.author.clone(),
+                None => Some(display_label(commit.author().name_bytes(), 64)),
+            };
             let raw_path = full_path(&self.locks_dir, &file.rel_path);
             locks.push(Lock {
                 task: task_name(&file.rel_path),
@@ -293,6 +420,7 @@ impl UpstreamRepo {
                 kind: info.kind,
                 size: info.size,
                 text_preview: info.preview,
+                evidence,
             });
         }
         locks.sort_by(|a, b| {
@@ -309,7 +437,9 @@ impl UpstreamRepo {
                 Ok(ProgressIdentity::Host(progress::host_file_stamp(path)?))
             }
             ProgressSource::Repo { path } => {
-                let tip = self.scanned_tip()?;
+                let Some(tip) = self.scanned_tip()? else {
+                    return Ok(ProgressIdentity::Repo(None));
+                };
                 let tree = self
                     .repo
                     .find_commit(tip)
@@ -325,7 +455,9 @@ impl UpstreamRepo {
             ProgressSource::HostFile { path } => return progress::read_host_file(path),
             ProgressSource::Repo { path } => path,
         };
-        let tip = self.scanned_tip()?;
+        let Some(tip) = self.scanned_tip()? else {
+            return Ok(None);
+        };
         let tree = self
             .repo
             .find_commit(tip)

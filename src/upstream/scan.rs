@@ -26,6 +26,7 @@ use super::text::{LABEL_MAX_CHARS, display_label};
 #[derive(Debug, Clone)]
 pub(crate) struct OpenClaim {
     pub holder: Holder,
+    pub evidence: crate::core::HolderEvidence,
     pub time_ms: i64,
     pub commit: Oid,
 }
@@ -212,7 +213,12 @@ impl Scanner<'_> {
         let time_ms = commit_time_ms(commit);
         let author = commit.author();
         let committer = commit.committer();
-        let (kind, holder, held_ms) = match (change.old, change.new) {
+        let author_name = display_label(author.name_bytes(), 64).trim().to_owned();
+        let with_author = |mut ev: crate::core::HolderEvidence, name: &str| {
+            ev.author = Some(name.to_owned()).filter(|n| !n.is_empty());
+            ev
+        };
+        let (kind, holder, held_ms, evidence) = match (change.old, change.new) {
             (old, Some(new)) => {
                 let info = self.entries.describe(self.repo, new)?;
                 let rewritten = old.is_some();
@@ -224,13 +230,23 @@ impl Scanner<'_> {
                     if let Some(name) = info.holder {
                         open.holder = Holder::File(name);
                     }
-                    (ClaimEventKind::Updated, open.holder.clone(), None)
+                    // The rewrite may add what the claim lacked; the claimer stays the author.
+                    let claimer = open.evidence.author.clone().unwrap_or_default();
+                    open.evidence = with_author(info.evidence, &claimer);
+                    (
+                        ClaimEventKind::Updated,
+                        open.holder.clone(),
+                        None,
+                        open.evidence.clone(),
+                    )
                 } else {
                     // A new claim; or a rewrite whose claim was never seen (recorded as held
                     // from here so the lock table can still date it).
                     let holder = Holder::resolve(info.holder, &author, &committer);
+                    let evidence = with_author(info.evidence, &author_name);
                     let open = OpenClaim {
                         holder: holder.clone(),
+                        evidence: evidence.clone(),
                         time_ms,
                         commit: commit.id(),
                     };
@@ -240,7 +256,7 @@ impl Scanner<'_> {
                     } else {
                         ClaimEventKind::Claimed
                     };
-                    (kind, holder, None)
+                    (kind, holder, None, evidence)
                 }
             }
             (Some(old), None) => match state.open_claims.remove(&change.rel_path) {
@@ -248,15 +264,21 @@ impl Scanner<'_> {
                     ClaimEventKind::Released,
                     open.holder,
                     Some(time_ms.saturating_sub(open.time_ms)),
+                    open.evidence,
                 ),
                 None => {
                     let info = self.entries.describe(self.repo, old)?;
                     let holder = info.holder.map_or(Holder::Unknown, Holder::File);
-                    (ClaimEventKind::Released, holder, None)
+                    (ClaimEventKind::Released, holder, None, info.evidence)
                 }
             },
             // `diff_trees` never reports a path absent on both sides.
-            (None, None) => (ClaimEventKind::Updated, Holder::Unknown, None),
+            (None, None) => (
+                ClaimEventKind::Updated,
+                Holder::Unknown,
+                None,
+                Default::default(),
+            ),
         };
         Ok(ClaimEvent {
             kind,
@@ -271,6 +293,7 @@ impl Scanner<'_> {
             summary: commit_summary(commit),
             author: display_label(author.name_bytes(), 64),
             held_ms,
+            evidence,
         })
     }
 

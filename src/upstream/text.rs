@@ -195,7 +195,7 @@ fn holder_from_phrase(line: &str) -> Option<String> {
     })
 }
 
-fn first_word(s: &str) -> Option<String> {
+pub(crate) fn first_word(s: &str) -> Option<String> {
     let s = s.trim().trim_start_matches(['"', '\'', '`', '*', '@']);
     let word: String = s
         .chars()

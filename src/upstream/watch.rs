@@ -165,7 +165,11 @@ impl Watcher {
         let Some(mut repo) = self.repo.take() else {
             return false;
         };
+        let resend = self.last_error.is_some();
         let joined = tokio::task::spawn_blocking(move || {
+            if resend {
+                repo.resend_next();
+            }
             let result = repo.poll_update();
             (repo, result)
         })
@@ -188,8 +192,15 @@ impl Watcher {
                 true
             }
             Err(e) => {
-                self.log_error(&e.to_string());
-                true
+                let message = e.to_string();
+                if self.last_error.as_deref() == Some(message.as_str()) {
+                    return true;
+                }
+                self.log_error(&message);
+                self.updates
+                    .send(UpstreamUpdate::failure(message))
+                    .await
+                    .is_ok()
             }
         }
     }

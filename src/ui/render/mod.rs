@@ -135,6 +135,12 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
         ],
         vec![docker],
     ];
+    if let Some(msg) = snap.upstream.headline() {
+        head.push(vec![Span::styled(
+            format!("◌ {msg}"),
+            style::severity_style(theme, Severity::Warning),
+        )]);
+    }
     if ui.read_only {
         head.push(vec![Span::styled(
             "READ-ONLY",

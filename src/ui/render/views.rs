@@ -35,15 +35,17 @@ fn empty(frame: &mut Frame<'_>, area: Rect, title: String, msg: &str, theme: &Th
 pub fn locks(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, theme: &Theme) {
     let locks = locks_sorted(snap);
     let stale = locks.iter().filter(|l| l.stale).count();
-    let title = format!(" Locks ({}, {stale} stale) ", locks.len());
+    // The fleet's own hold times explain when a lock turns overdue (adaptive threshold).
+    let title = match snap.upstream.hold_line() {
+        Some(hold) => format!(" Locks ({}, {stale} stale) · {hold} ", locks.len()),
+        None => format!(" Locks ({}, {stale} stale) ", locks.len()),
+    };
     if locks.is_empty() {
-        empty(
-            frame,
-            area,
-            title,
-            "no task is locked at the upstream tip",
-            theme,
-        );
+        let why = snap
+            .upstream
+            .headline()
+            .unwrap_or_else(|| "no task is locked at the upstream tip".into());
+        empty(frame, area, title, &why, theme);
         return;
     }
     let header = Row::new(

@@ -34,6 +34,9 @@ pub struct ClaimObservation {
     pub at: Millis,
     /// Commit id (short or full).
     pub commit: String,
+    /// The claiming commit's subject (`Lock task: parser`), shown in the claim history.
+    #[serde(default)]
+    pub summary: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -139,9 +142,14 @@ impl ClaimBook {
                     .rev()
                     .take(10)
                     .map(|c| {
+                        let subject = if c.summary.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" \"{}\"", c.summary)
+                        };
                         format!(
-                            "claimed by {} in {}, {} ago",
-                            c.holder.as_deref().unwrap_or("?"),
+                            "claimed by {} in {}{subject}, {} ago",
+                            c.holder.as_deref().unwrap_or("unknown"),
                             c.commit.get(..10).unwrap_or(&c.commit),
                             human(now.saturating_sub(c.at))
                         )

@@ -162,6 +162,10 @@ impl Fleet {
                 let locks = self.cap_locks(now, locks, out);
                 scope.visible |= self.locks.observe(locks);
             }
+            Input::UpstreamObserved { view } => {
+                scope.locks = true;
+                scope.visible |= self.locks.set_upstream(view);
+            }
             Input::ClaimsObserved { claims, replace } => {
                 scope.locks = true;
                 scope.visible = true;

@@ -105,6 +105,10 @@ pub enum Input {
     LocksObserved {
         locks: Vec<LockObservation>,
     },
+    /// The upstream's state and the fleet's hold times (replaces the previous report).
+    UpstreamObserved {
+        view: super::locks::UpstreamView,
+    },
     /// The upstream adapter's answer to [`crate::core::Effect::ReleaseLock`].
     ReleaseFinished {
         task: String,
@@ -271,6 +275,7 @@ impl Input {
                         holder: c.holder.map(name),
                         at: c.at,
                         commit: name(c.commit),
+                        summary: text(c.summary),
                     })
                     .collect(),
                 replace,
@@ -280,6 +285,12 @@ impl Input {
                 detector: name(detector),
             },
             Input::DockerDown { error } => Input::DockerDown { error: text(error) },
+            Input::UpstreamObserved { mut view } => {
+                if let super::locks::UpstreamState::Unreadable { error } = &mut view.state {
+                    *error = text(std::mem::take(error));
+                }
+                Input::UpstreamObserved { view }
+            }
             Input::ReleaseFinished {
                 task,
                 claim,

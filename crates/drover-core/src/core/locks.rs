@@ -2,6 +2,10 @@
 //! overdue (held longer than the holder role's `task_timeout`) and stale (the holder is a slot
 //! that will not come back on its own: blocked, stopped, exited for good, or scaled away).
 //!
+//! Overdue is adaptive: once the fleet has released [`ADAPTIVE_MIN_RELEASES`] locks, a lock is
+//! overdue past max(`task_timeout`, [`ADAPTIVE_FACTOR`] × the fleet's p90 hold time), so a fleet
+//! whose tasks normally take hours is not flagged at the configured floor.
+//!
 //! Invariant: each lock condition has exactly one alert while it holds; a lock that disappears
 //! takes its alerts with it.
 
@@ -33,6 +37,91 @@ pub struct LockView {
     pub claim_commit: Option<String>,
 }
 
+/// How the upstream repo reads, as the adapter last reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UpstreamState {
+    /// Not configured, or not read yet.
+    #[default]
+    Unknown,
+    Ready,
+    /// No commit on the followed branch yet: waiting for the first push.
+    Empty,
+    /// The last read failed (retried at the next change or poll).
+    Unreadable {
+        error: String,
+    },
+}
+
+/// The upstream as the faces show it: its state and the fleet's own hold times.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamView {
+    pub state: UpstreamState,
+    /// Locks released so far (with a known hold time).
+    #[serde(default)]
+    pub releases: u64,
+    #[serde(default)]
+    pub hold_p50: Option<Millis>,
+    #[serde(default)]
+    pub hold_p90: Option<Millis>,
+}
+
+impl UpstreamView {
+    /// What the header and `drover status` say about the upstream, when there is something to
+    /// say (an empty or unreadable repo).
+    pub fn headline(&self) -> Option<String> {
+        match &self.state {
+            UpstreamState::Empty => Some("upstream empty — waiting for the first push".into()),
+            UpstreamState::Unreadable { error } => Some(format!("upstream unreadable: {error}")),
+            UpstreamState::Unknown | UpstreamState::Ready => None,
+        }
+    }
+
+    /// `hold p50 20m · p90 2h (143 released)`, once any lock was released.
+    pub fn hold_line(&self) -> Option<String> {
+        let (p50, p90) = (self.hold_p50?, self.hold_p90?);
+        let adaptive = if self.releases >= ADAPTIVE_MIN_RELEASES {
+            format!(
+                "; overdue past max(task_timeout, {ADAPTIVE_FACTOR} × p90 = {})",
+                super::failure::human(p90.saturating_mul(ADAPTIVE_FACTOR))
+            )
+        } else {
+            format!("; adaptive overdue from {ADAPTIVE_MIN_RELEASES} releases")
+        };
+        Some(format!(
+            "hold p50 {} · p90 {} ({} released){adaptive}",
+            super::failure::human(p50),
+            super::failure::human(p90),
+            self.releases
+        ))
+    }
+}
+
+/// Released locks needed before the fleet's own hold times set the overdue threshold.
+pub const ADAPTIVE_MIN_RELEASES: u64 = 20;
+/// Overdue past this many times the fleet's p90 hold (when that exceeds the floor).
+pub const ADAPTIVE_FACTOR: u64 = 3;
+
+/// The overdue threshold for a lock whose configured timeout is `floor`.
+pub fn adaptive_timeout(floor: Millis, view: &UpstreamView) -> Millis {
+    match view.hold_p90 {
+        Some(p90) if view.releases >= ADAPTIVE_MIN_RELEASES => {
+            floor.max(p90.saturating_mul(ADAPTIVE_FACTOR))
+        }
+        _ => floor,
+    }
+}
+
+/// Nearest-rank percentile (`p` in 0..=100) of ascending `sorted`; `None` when empty.
+pub fn percentile<T: Copy>(sorted: &[T], p: u32) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (u64::from(p.min(100)) * sorted.len() as u64).div_ceil(100);
+    let i = usize::try_from(rank.max(1) - 1).unwrap_or(usize::MAX);
+    sorted.get(i.min(sorted.len() - 1)).copied()
+}
+
 /// What the lock book needs to know about a holder slot.
 pub(crate) struct HolderInfo {
     pub state: SlotState,
@@ -42,9 +131,22 @@ pub(crate) struct HolderInfo {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LockBook {
     locks: BTreeMap<String, LockView>,
+    pub(crate) upstream: UpstreamView,
 }
 
 impl LockBook {
+    /// Records the adapter's view of the upstream; true when it changed.
+    pub(crate) fn set_upstream(&mut self, view: UpstreamView) -> bool {
+        let changed = view != self.upstream;
+        self.upstream = view;
+        changed
+    }
+
+    /// The overdue threshold for a configured `floor` (see the module docs).
+    pub(crate) fn timeout(&self, floor: Millis) -> Millis {
+        adaptive_timeout(floor, &self.upstream)
+    }
+
     pub(crate) fn views(&self) -> impl Iterator<Item = &LockView> {
         self.locks.values()
     }
@@ -136,10 +238,12 @@ impl LockBook {
     ) -> (bool, Vec<(String, String)>) {
         let mut changed = false;
         let mut raised = Vec::new();
+        let upstream = &self.upstream;
         for l in self.locks.values_mut() {
             let info = l.holder.as_deref().and_then(&holder);
             let gone = info.is_none() && l.holder.as_deref().is_some_and(&was_slot);
-            let timeout = info.as_ref().map_or(default_timeout, |i| i.task_timeout);
+            let floor = info.as_ref().map_or(default_timeout, |i| i.task_timeout);
+            let timeout = adaptive_timeout(floor, upstream);
             let overdue = now.saturating_sub(l.claimed_at) >= timeout;
             let stale = gone
                 || info.as_ref().is_some_and(|i| {
@@ -222,7 +326,84 @@ impl LockBook {
         self.locks
             .values()
             .filter(|l| !l.overdue)
-            .map(|l| l.claimed_at.saturating_add(timeout_of(l.holder.as_deref())))
+            .map(|l| {
+                l.claimed_at
+                    .saturating_add(self.timeout(timeout_of(l.holder.as_deref())))
+            })
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Millis = 60_000;
+
+    fn view(releases: u64, p90: Millis) -> UpstreamView {
+        UpstreamView {
+            state: UpstreamState::Ready,
+            releases,
+            hold_p50: Some(p90 / 6),
+            hold_p90: Some(p90),
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 50), Some(5));
+        assert_eq!(percentile(&v, 90), Some(9));
+        assert_eq!(percentile(&v, 99), Some(10));
+        assert_eq!(percentile(&v, 0), Some(1));
+        assert_eq!(percentile::<u64>(&[], 50), None);
+    }
+
+    #[test]
+    fn the_fleets_own_p90_sets_overdue_once_twenty_locks_were_released() {
+        // A fleet whose 90th percentile hold is 2 hours, with a 30-minute configured floor.
+        assert_eq!(adaptive_timeout(30 * MIN, &view(19, 120 * MIN)), 30 * MIN);
+        assert_eq!(adaptive_timeout(30 * MIN, &view(20, 120 * MIN)), 360 * MIN);
+        // The floor wins when the fleet is quicker than it.
+        assert_eq!(adaptive_timeout(30 * MIN, &view(500, 5 * MIN)), 30 * MIN);
+        assert_eq!(
+            adaptive_timeout(30 * MIN, &UpstreamView::default()),
+            30 * MIN
+        );
+    }
+
+    #[test]
+    fn a_lock_held_an_hour_is_not_overdue_in_a_fleet_that_holds_for_hours() {
+        let mut book = LockBook::default();
+        book.observe(vec![LockObservation {
+            task: "parser".into(),
+            holder: None,
+            claimed_at: 0,
+            claim_commit: Some("c1".into()),
+        }]);
+        let mut alerts = AlertTable::default();
+        let mut out = Vec::new();
+        let mut eval = |book: &mut LockBook, now: Millis| {
+            book.evaluate(
+                now,
+                |_| None,
+                |_| false,
+                30 * MIN,
+                true,
+                &mut alerts,
+                &mut out,
+            );
+            book.get("parser").is_some_and(|l| l.overdue)
+        };
+        assert!(
+            eval(&mut book, 60 * MIN),
+            "fixed floor: overdue after 30 min"
+        );
+        book.set_upstream(view(20, 120 * MIN));
+        assert!(!eval(&mut book, 60 * MIN), "adaptive: 3 × 2 h");
+        assert!(eval(&mut book, 360 * MIN));
+        assert_eq!(book.next_deadline(|_| 30 * MIN), None);
+        let hold = book.upstream.hold_line().unwrap_or_default();
+        assert!(hold.contains("p90 2h"), "{hold}");
     }
 }

@@ -59,6 +59,7 @@ mod effect;
 mod failure;
 mod fleet;
 mod health;
+mod holders;
 mod incidents;
 mod input;
 mod lifecycle;
@@ -83,9 +84,13 @@ pub use effect::{
 };
 pub use failure::human as human_duration;
 pub use fleet::Fleet;
+pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{Input, ReleaseReport};
-pub use locks::LockView;
+pub use locks::{
+    ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
+    adaptive_timeout, percentile,
+};
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, ExitReason, Health,

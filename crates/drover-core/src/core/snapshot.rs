@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::Alert;
 use super::incidents::{Incident, ServiceMetrics};
-use super::locks::LockView;
+use super::locks::{LockView, UpstreamView};
 use super::model::{ExitInfo, Health, Millis, SlotState, TestSummary};
 use super::slot::TrendPoint;
 
@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub open_incidents: Vec<Incident>,
     pub metrics: FleetMetrics,
     pub locks: Vec<LockView>,
+    /// Upstream state (empty, unreadable) and the fleet's lock hold times.
+    #[serde(default)]
+    pub upstream: UpstreamView,
 }
 
 impl Snapshot {
@@ -256,6 +259,7 @@ impl super::fleet::Fleet {
             alerts: self.alerts.active().cloned().collect(),
             open_incidents: self.incidents.open_incidents().cloned().collect(),
             locks: self.locks.views().cloned().collect(),
+            upstream: self.locks.upstream.clone(),
         }
     }
 
