@@ -7,7 +7,7 @@
 //! at `file_max` and keep `keep_files` old parts.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -117,9 +117,9 @@ pub struct RotatingFile {
 impl RotatingFile {
     pub fn open(path: PathBuf, max_bytes: u64, keep: u32) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::store::private::create_private_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = crate::store::private::open_private_append(&path)?;
         let written = file.metadata()?.len();
         Ok(Self {
             path,
@@ -154,10 +154,7 @@ impl RotatingFile {
             }
             std::fs::rename(&self.path, part(1))?;
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = crate::store::private::open_private_append(&self.path)?;
         self.written = 0;
         Ok(())
     }
