@@ -70,12 +70,19 @@ async fn an_existing_open_data_dir_is_tightened_with_a_notice() {
         .unwrap()
         .expect("a notice naming what was tightened");
     assert_eq!(notice.tightened, 5, "{notice:?}");
-    assert!(notice.to_string().contains(&data.display().to_string()), "{notice}");
+    assert!(
+        notice.to_string().contains(&data.display().to_string()),
+        "{notice}"
+    );
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("logs")), 0o700);
     assert_eq!(mode(&logs), 0o700);
     assert_eq!(mode(&logs.join("3.log")), 0o600);
     assert_eq!(mode(&data.join("drover.db")), 0o600);
     // Already private: nothing to say the second time.
-    assert!(drover::store::private::prepare_data_dir(&data).unwrap().is_none());
+    assert!(
+        drover::store::private::prepare_data_dir(&data)
+            .unwrap()
+            .is_none()
+    );
 }

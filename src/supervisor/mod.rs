@@ -269,11 +269,16 @@ impl Driver {
                 Some(cmd) = self.commands_rx.recv() => {
                     let outcome = self.fleet.command(now_ms(), cmd.request);
                     self.run_effects(outcome.effects).await;
-                    // Persisted before acknowledged.
-                    if let Err(e) = self.writer.flush().await {
-                        tracing::error!(error = %e, "could not persist a command's effects");
-                    }
-                    let _ = cmd.reply.send(outcome.reply);
+                    // Persisted before acknowledged: a store failure is the reply (the flush
+                    // answers at once; the writer keeps the records and retries them).
+                    let reply = match self.writer.flush().await {
+                        Ok(()) => outcome.reply,
+                        Err(e) => {
+                            tracing::error!(error = %e, "an operator command's records could not be committed");
+                            crate::core::CommandReply::NotStored { error: e.to_string() }
+                        }
+                    };
+                    let _ = cmd.reply.send(reply);
                 }
                 Some(req) = self.reload_rx.recv() => {
                     let result = self.reload(req.config).await;
