@@ -47,6 +47,11 @@ pub enum AlertKind {
     Loop {
         detector: String,
     },
+    /// A container wears this fleet's labels but is not drover's (name or fleet id differ):
+    /// it is left alone and named here.
+    ForeignContainer {
+        name: String,
+    },
 }
 
 impl AlertKind {
@@ -62,6 +67,7 @@ impl AlertKind {
             AlertKind::ProbeFailing => "probe_failing",
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
+            AlertKind::ForeignContainer { .. } => "foreign_container",
         }
     }
 }

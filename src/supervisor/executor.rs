@@ -27,6 +27,8 @@ struct Shared {
     roles: std::sync::RwLock<HashMap<String, RoleRuntime>>,
     env: EnvLookup,
     fleet: String,
+    /// This store's identity label value for the fleet: only containers carrying it are ours.
+    fleet_id: String,
     /// Wakes the Docker link to check the connection when a call found Docker unreachable.
     suspect: Arc<Notify>,
 }
@@ -37,7 +39,7 @@ impl Executor {
         inputs: mpsc::Sender<Input>,
         roles: HashMap<String, RoleRuntime>,
         env: EnvLookup,
-        fleet: String,
+        (fleet, fleet_id): (String, String),
         suspect: Arc<Notify>,
     ) -> Self {
         let shared = Shared {
@@ -46,6 +48,7 @@ impl Executor {
             roles: std::sync::RwLock::new(roles),
             env,
             fleet,
+            fleet_id,
             suspect,
         };
         Self {
@@ -107,7 +110,31 @@ impl Shared {
         match effect {
             Effect::ListContainers => match docker.list_fleet(&self.fleet).await {
                 Ok(list) => {
-                    let containers = list.into_iter().filter_map(super::observed).collect();
+                    // Only containers with drover's name and this store's fleet id reach the
+                    // core (which adopts or removes what it is given); look-alikes are named
+                    // in an alert and never touched.
+                    let (owned, foreign): (Vec<_>, Vec<_>) = list
+                        .into_iter()
+                        .map(|c| (c.foreign_reason(&self.fleet, &self.fleet_id), c))
+                        .partition(|(why, _)| why.is_none());
+                    let foreign: Vec<(String, String)> = foreign
+                        .into_iter()
+                        .map(|(why, c)| {
+                            let name = if c.name.is_empty() { c.id } else { c.name };
+                            (name, why.unwrap_or_default())
+                        })
+                        .collect();
+                    for (name, why) in &foreign {
+                        tracing::debug!(name, why, "not adopting a look-alike container");
+                    }
+                    let containers = owned
+                        .into_iter()
+                        .filter_map(|(_, c)| super::observed(c))
+                        .collect();
+                    self.send(Input::ForeignContainers {
+                        containers: foreign,
+                    })
+                    .await;
                     self.send(Input::ContainersListed { containers }).await;
                 }
                 Err(e) => self.down_or_log(e, "listing containers").await,
@@ -129,9 +156,13 @@ impl Shared {
                     return;
                 };
                 let env = Arc::clone(&self.env);
-                let body = rt
-                    .container
-                    .create_body(&slot, generation, &spec_hash, &move |k| env(k));
+                let body = rt.container.create_body_for(
+                    &slot,
+                    generation,
+                    &spec_hash,
+                    &self.fleet_id,
+                    &move |k| env(k),
+                );
                 match docker.create(&name, body).await {
                     Ok(id) => {
                         self.send(Input::ContainerCreated {

@@ -49,6 +49,8 @@ pub enum SupervisorError {
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("internal task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    FleetTaken(String),
 }
 
 /// A command for the loop, with where to send the reply.
@@ -144,6 +146,8 @@ pub async fn start(
     opts: SupervisorOptions,
 ) -> Result<(SupervisorHandle, JoinHandle<()>), SupervisorError> {
     let store = Store::open_in(&cfg.data_dir).await?;
+    let fleet_id = store.fleet_id(&cfg.file.fleet.name).await?;
+    claim_fleet_name(&cfg, &fleet_id).await?;
     let resume = persist::load_resume(&store).await?;
     let plan = FleetPlan::from_config(&cfg);
     let fleet = Fleet::restore(plan.core.clone(), opts.seed, resume);
@@ -168,6 +172,7 @@ pub async fn start(
     let link = DockerLink {
         host: cfg.file.fleet.docker_host.clone(),
         fleet: cfg.file.fleet.name.clone(),
+        fleet_id: fleet_id.clone(),
         inputs: inputs_tx.clone(),
         docker: docker_tx,
         followers: followers.clone(),
@@ -186,7 +191,7 @@ pub async fn start(
         inputs_tx.clone(),
         plan.roles.clone(),
         Arc::clone(&opts.env),
-        cfg.file.fleet.name.clone(),
+        (cfg.file.fleet.name.clone(), fleet_id),
         suspect,
     );
     let cfg = Arc::new(cfg);
@@ -225,6 +230,39 @@ pub async fn start(
         shutdown,
     };
     Ok((handle, task))
+}
+
+/// Refuses to supervise a fleet name whose containers another drover (another store: another
+/// user, or a removed data dir) created on this Docker host: two drovers of one name would
+/// fight over `drover-<fleet>-<slot>`. Docker unreachable now: nothing to check yet (listings
+/// then treat such containers as foreign and leave them alone).
+async fn claim_fleet_name(cfg: &Config, fleet_id: &str) -> Result<(), SupervisorError> {
+    let fleet = &cfg.file.fleet.name;
+    let host = cfg.file.fleet.docker_host.as_deref();
+    let Ok(Ok(docker)) = tokio::time::timeout(Duration::from_secs(10), Docker::connect(host)).await
+    else {
+        return Ok(());
+    };
+    let Ok(Ok(list)) =
+        tokio::time::timeout(Duration::from_secs(10), docker.list_fleet(fleet)).await
+    else {
+        return Ok(());
+    };
+    let taken: Vec<String> = list
+        .iter()
+        .filter(|c| c.name == crate::docker::spec::container_name(fleet, &c.slot))
+        .filter(|c| c.fleet_id.as_deref().is_some_and(|id| id != fleet_id))
+        .map(|c| c.name.clone())
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(SupervisorError::FleetTaken(format!(
+        "fleet name {fleet} is already used on this Docker host by another drover (another user, or a data dir other than {}): its containers {} carry another fleet id. Choose another [fleet] name, or remove those containers if they are leftovers (docker rm -f {})",
+        cfg.data_dir.display(),
+        taken.join(", "),
+        taken.join(" ")
+    )))
 }
 
 struct Driver {
