@@ -85,6 +85,12 @@ impl LineSplitter {
         }
     }
 
+    /// Whether no partial line is buffered or being skipped: everything fed so far has been
+    /// emitted.
+    pub fn at_line_start(&self) -> bool {
+        self.buf.is_empty() && self.skipping.is_none()
+    }
+
     /// Emits what is left at end of stream as a final line.
     pub fn finish(&mut self, emit: &mut dyn FnMut(SplitLine)) {
         let dropped = self.skipping.take().unwrap_or(0);
