@@ -62,6 +62,7 @@ async fn run_and_follow(docker: &Docker, id: &str, file: &Path) -> Vec<String> {
             max_line: MAX_LINE,
             file_max: 64 << 20,
             keep_files: 2,
+            slot_max: 1 << 30,
         },
         hub: LogHub::new(100, 1 << 20),
     };
@@ -96,9 +97,10 @@ async fn a_container_of_100_kb_lines_restarted_7_times_delivers_every_line_once(
     let fleet = common::unique_fleet("resume");
     let _guard = common::FleetGuard(fleet.clone());
     // The run number lives in the container's own filesystem, which a restart in place keeps.
+    // Each run ends with a long line, so the last record of the log is one cut at max_line.
     let script = "n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; \
-                  for i in 1 2 3; do printf \"run $n line $i \"; head -c 102400 /dev/zero | tr '\\0' a; echo; done; \
-                  echo \"run $n end\"";
+                  echo \"run $n start\"; \
+                  for i in 1 2 3; do printf \"run $n line $i \"; head -c 102400 /dev/zero | tr '\\0' a; echo; done";
     let (docker, id) = container(&fleet, script).await;
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("logs/w-1/1.log");
@@ -112,10 +114,10 @@ async fn a_container_of_100_kb_lines_restarted_7_times_delivers_every_line_once(
         assert_eq!(
             heads,
             [
+                format!("run {run} start"),
                 format!("run {run} line 1 aa"),
                 format!("run {run} line 2 aa"),
                 format!("run {run} line 3 aa"),
-                format!("run {run} end"),
             ],
             "run {run} delivered"
         );
@@ -124,8 +126,8 @@ async fn a_container_of_100_kb_lines_restarted_7_times_delivers_every_line_once(
     assert_eq!(delivered.len(), 28);
     let records = file_records(&file);
     assert_eq!(records.len(), 28, "records in the file: {records:#?}");
-    let starts = records.iter().filter(|r| r.ends_with(" end")).count();
-    assert_eq!(starts, 7, "one end record per run");
+    let starts = records.iter().filter(|r| r.ends_with(" start")).count();
+    assert_eq!(starts, 7, "one start record per run");
     docker.remove(&id).await.unwrap();
 }
 
@@ -134,7 +136,8 @@ async fn the_lines_after_a_10_mb_line_are_kept_and_not_repeated() {
     common::ensure_test_image();
     let fleet = common::unique_fleet("resume10");
     let _guard = common::FleetGuard(fleet.clone());
-    let script = "echo before; head -c 10485760 /dev/zero | tr '\\0' x; echo; echo last-1; echo last-2";
+    let script =
+        "echo before; head -c 10485760 /dev/zero | tr '\\0' x; echo; echo last-1; echo last-2";
     let (docker, id) = container(&fleet, script).await;
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("logs/w-1/1.log");

@@ -29,6 +29,8 @@ pub struct FollowLimits {
     pub max_line: usize,
     pub file_max: u64,
     pub keep_files: u32,
+    /// All of the slot's log files together; older generations are pruned past it.
+    pub slot_max: u64,
 }
 
 /// One container's output to follow, and where it goes.
@@ -56,6 +58,13 @@ pub async fn follow_container(
         limits,
         hub,
     } = target;
+    match super::logs::prune_slot_logs(&file, limits.slot_max) {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(slot, generations = ?removed, "pruned older container logs to the slot's size limit");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(slot, error = %e, "could not prune older container logs"),
+    }
     let mut out = match RotatingFile::open(file.clone(), limits.file_max, limits.keep_files) {
         Ok(f) => Some(f),
         Err(e) => {

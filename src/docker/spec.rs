@@ -262,12 +262,64 @@ impl RoleSpec {
         }
     }
 
-    /// True if any mount would hand the Docker socket to the agent.
-    pub fn mounts_docker_socket(&self) -> bool {
+    /// True if any mount would hand the Docker socket to the agent (see
+    /// [`exposes_docker_socket`]).
+    pub fn mounts_docker_socket(&self, docker_host: Option<&str>) -> bool {
         self.mounts
             .iter()
-            .any(|m| m.source.file_name().is_some_and(|n| n == "docker.sock"))
+            .any(|m| exposes_docker_socket(&m.source, docker_host))
     }
+}
+
+/// Where the Docker daemon's socket may be on this host: the configured `unix://` host,
+/// `$DOCKER_HOST` and the default path.
+fn daemon_socket_paths(docker_host: Option<&str>) -> Vec<PathBuf> {
+    let env = std::env::var("DOCKER_HOST").ok();
+    [
+        docker_host,
+        env.as_deref(),
+        Some("unix:///var/run/docker.sock"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|h| h.strip_prefix("unix://"))
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// True if bind-mounting `source` hands the agent the Docker daemon's socket, whatever the
+/// path is called: the path (links resolved) is the daemon's socket file — same device and
+/// inode, which also catches symlinks and hard links — or a folder holding it (`/run`, `/var`),
+/// or any socket named `docker.sock`.
+pub fn exposes_docker_socket(source: &std::path::Path, docker_host: Option<&str>) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let named = source.file_name().is_some_and(|n| n == "docker.sock");
+    let Ok(meta) = std::fs::metadata(source) else {
+        // Nothing there yet (validation reports a missing source): judge by the name.
+        return named;
+    };
+    if meta.file_type().is_socket() && named {
+        return true;
+    }
+    let daemon = daemon_socket_paths(docker_host);
+    let same_file = daemon
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|d| d.file_type().is_socket())
+        .any(|d| d.dev() == meta.dev() && d.ino() == meta.ino());
+    if same_file {
+        return true;
+    }
+    if meta.is_dir() {
+        let Ok(dir) = std::fs::canonicalize(source) else {
+            return false;
+        };
+        return daemon
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .any(|sock| sock.starts_with(&dir));
+    }
+    false
 }
 
 fn absolute(p: PathBuf) -> PathBuf {
@@ -319,6 +371,33 @@ mod tests {
         assert!(own("drover-f-w-1", Some("abc"), Some("-1")).is_some());
         assert_eq!(parse_generation(&max), None);
         assert_eq!(parse_generation("4294967295"), Some(u64::from(u32::MAX)));
+    }
+
+    #[test]
+    fn the_docker_socket_is_caught_under_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("engine.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let host = format!("unix://{}", sock.display());
+        let link = dir.path().join("innocent");
+        std::os::unix::fs::symlink(&sock, &link).unwrap();
+        let hard = dir.path().join("also-innocent");
+        std::fs::hard_link(&sock, &hard).unwrap();
+        let plain = dir.path().join("notes.txt");
+        std::fs::write(&plain, "x").unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        for p in [&sock, &link, &hard, &dir.path().to_path_buf()] {
+            assert!(exposes_docker_socket(p, Some(&host)), "{}", p.display());
+        }
+        for p in [&plain, &sub] {
+            assert!(!exposes_docker_socket(p, Some(&host)), "{}", p.display());
+        }
+        // A missing path is judged by its name.
+        assert!(exposes_docker_socket(
+            Path::new("/nonexistent/docker.sock"),
+            None
+        ));
     }
 
     #[test]

@@ -29,6 +29,9 @@ struct Shared {
     fleet: String,
     /// This store's identity label value for the fleet: only containers carrying it are ours.
     fleet_id: String,
+    /// Docker's StartedAt/FinishedAt per container id and the status they were read at, so a
+    /// listing inspects only containers that are new or changed.
+    run_times: std::sync::Mutex<HashMap<String, RunTimes>>,
     /// Wakes the Docker link to check the connection when a call found Docker unreachable.
     suspect: Arc<Notify>,
 }
@@ -49,6 +52,7 @@ impl Executor {
             env,
             fleet,
             fleet_id,
+            run_times: Default::default(),
             suspect,
         };
         Self {
@@ -127,10 +131,12 @@ impl Shared {
                     for (name, why) in &foreign {
                         tracing::debug!(name, why, "not adopting a look-alike container");
                     }
-                    let containers = owned
-                        .into_iter()
-                        .filter_map(|(_, c)| super::observed(c))
-                        .collect();
+                    let mut containers = Vec::with_capacity(owned.len());
+                    for (_, c) in owned {
+                        let times = self.run_times(&docker, &c).await;
+                        containers.extend(super::observed(c, times));
+                    }
+                    self.forget_run_times(&containers);
                     self.send(Input::ForeignContainers {
                         containers: foreign,
                     })
@@ -301,6 +307,50 @@ impl Shared {
 }
 
 /// `implementer-2` → `implementer`.
+/// (status seen, StartedAt, FinishedAt) in epoch milliseconds.
+type RunTimes = (
+    crate::docker::ContainerStatus,
+    Option<crate::core::Millis>,
+    Option<crate::core::Millis>,
+);
+
+impl Shared {
+    /// Docker's start and finish times of `c`'s latest run: from the cache while its status is
+    /// unchanged, else from an inspect (uptimes of runs adopted after a drover restart then
+    /// come from Docker, not from when drover first saw them).
+    async fn run_times(
+        &self,
+        docker: &Docker,
+        c: &crate::docker::ListedContainer,
+    ) -> (Option<crate::core::Millis>, Option<crate::core::Millis>) {
+        {
+            let cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((status, start, end)) = cache.get(&c.id)
+                && *status == c.status
+            {
+                return (*start, *end);
+            }
+        }
+        let Ok(d) = docker.inspect(&c.id).await else {
+            return (None, None);
+        };
+        // Docker reports "0001-01-01T00:00:00Z" for never: before the epoch, so `None`.
+        let ms = |t: Option<&String>| t.and_then(|t| crate::docker::follow::ts_millis(t));
+        let (start, end) = (ms(d.started_at.as_ref()), ms(d.finished_at.as_ref()));
+        self.run_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(c.id.clone(), (c.status, start, end));
+        (start, end)
+    }
+
+    /// Drops cached times of containers no longer listed.
+    fn forget_run_times(&self, listed: &[crate::core::ObservedContainer]) {
+        let mut cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|id, _| listed.iter().any(|c| &c.id == id));
+    }
+}
+
 fn slot_role(slot: &str) -> &str {
     slot.rsplit_once('-').map(|(r, _)| r).unwrap_or(slot)
 }

@@ -158,6 +158,7 @@ pub async fn start(
         max_line: logs.max_line.0 as usize,
         file_max: logs.file_max.0,
         keep_files: logs.keep_files,
+        slot_max: logs.slot_max.0,
     };
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(4096);
     let (commands_tx, commands_rx) = mpsc::channel::<CommandEnvelope>(64);
@@ -556,8 +557,12 @@ fn log_event(e: &crate::core::FleetEvent) {
     }
 }
 
-/// A listed container in the core's terms (`removing` ones are left out, as the core expects).
-fn observed(c: crate::docker::ListedContainer) -> Option<crate::core::ObservedContainer> {
+/// A listed container in the core's terms (`removing` ones are left out, as the core expects),
+/// with Docker's start and finish times of its latest run when known (`times`).
+fn observed(
+    c: crate::docker::ListedContainer,
+    times: (Option<Millis>, Option<Millis>),
+) -> Option<crate::core::ObservedContainer> {
     use crate::core::ContainerStatus as C;
     use crate::docker::ContainerStatus as D;
     let status = match c.status {
@@ -574,7 +579,12 @@ fn observed(c: crate::docker::ListedContainer) -> Option<crate::core::ObservedCo
         slot: c.slot,
         generation: c.generation,
         spec_hash: c.spec_hash,
+        started_at: times.0,
+        finished_at: if matches!(status, C::Exited { .. }) {
+            times.1
+        } else {
+            None
+        },
         status,
-        started_at: None,
     })
 }
