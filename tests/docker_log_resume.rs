@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -76,12 +76,11 @@ async fn run_and_follow(docker: &Docker, id: &str, file: &Path) -> Vec<String> {
     )
     .await
     .expect("the output of an exited container ends");
-    let got = lines.lock().unwrap().clone();
-    got
+    lines.lock().unwrap().clone()
 }
 
 /// The file's records, oldest first, as their first 40 characters.
-fn file_records(file: &PathBuf) -> Vec<String> {
+fn file_records(file: &Path) -> Vec<String> {
     let mut r = ReverseLogReader::open(file, MAX_LINE);
     let mut out = Vec::new();
     while let Some(l) = r.prev_line().unwrap() {

@@ -96,6 +96,7 @@ async fn a_full_disk_fails_the_flush_at_once_and_the_records_are_written_when_sp
         first < Duration::from_secs(2) && second < Duration::from_secs(2),
         "flush took {first:?} then {second:?} on a full disk"
     );
+    eprintln!("flush on a full disk answered in {first:?}, then {second:?}");
     assert_eq!(w.stats().borrow().pending_ops, 21, "kept, not dropped");
 
     std::fs::remove_file(&filler).unwrap();
@@ -153,6 +154,7 @@ command = ["sh", "-c", "while true; do sleep 1; done"]
         fleet.daemon_log()
     );
     assert!(stdout.contains("NOT STORED"), "{stdout}");
+    eprintln!("ctl block on a full data dir answered in {took:?}");
     assert!(took < Duration::from_secs(5), "ctl took {took:?}");
     // The driver loop keeps running: status answers, and shows the block in effect.
     let t = Instant::now();

@@ -188,8 +188,12 @@ impl Fleet {
             }
             Input::DockerDown { error } => self.docker_down(now, error, out, scope),
             Input::ForeignContainers { containers } => {
+                // Only a raised or cleared alert changes what faces show.
+                let before = out.len();
                 self.foreign_containers(now, &containers, out);
-                scope.all = true;
+                if out.len() > before {
+                    scope.all = true;
+                }
             }
             Input::DockerUp => self.docker_up(now, out, scope),
             Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
