@@ -59,7 +59,7 @@ pub fn init(data_dir: Option<&Path>, sink: LogSink, level: &str) -> std::io::Res
         (Some(dir), LogSink::FileOnly | LogSink::FileAndStderr(_)) => {
             let logs = dir.join("logs");
             // The appender complains on stderr when the folder is missing; create it first.
-            std::fs::create_dir_all(&logs)?;
+            crate::store::private::create_private_dir_all(&logs)?;
             let appender = Builder::new()
                 .rotation(Rotation::DAILY)
                 .filename_prefix("drover")

@@ -97,6 +97,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => {
+            // Before the runtime starts threads: everything drover creates is private.
+            drover::store::private::restrict_umask();
             let path = config::locate(cli.config.as_deref())?;
             let cfg = config::load(&path)?;
             let face = if args.no_tui {

@@ -74,6 +74,7 @@ async fn logs_survive_removal_and_stay_bounded() {
             max_line: 64 * 1024,
             file_max: 64 << 20,
             keep_files: 2,
+            slot_max: 1 << 30,
         },
         hub: hub.clone(),
     };
@@ -102,6 +103,7 @@ async fn logs_survive_removal_and_stay_bounded() {
             max_line: 64 * 1024,
             file_max: 64 << 20,
             keep_files: 2,
+            slot_max: 1 << 30,
         },
         hub: LogHub::new(10, 4096),
     };

@@ -187,8 +187,8 @@ async fn store_roundtrips_every_row_kind() {
 }
 
 /// A batch that cannot be committed (here: its table was dropped behind the writer's back)
-/// must fail `flush()`, so nothing that depends on it is acknowledged; later batches that
-/// succeed answer `Ok` again.
+/// must fail `flush()`, so nothing that depends on it is acknowledged; it is kept and committed
+/// with the next successful attempt, which answers `Ok` again.
 #[tokio::test]
 async fn flush_reports_a_batch_that_could_not_be_committed() {
     use drover::store::{BatchPolicy, EventRecord, StoreError};
@@ -215,7 +215,11 @@ async fn flush_reports_a_batch_that_could_not_be_committed() {
         .await
         .expect_err("the failed batch must not be acknowledged");
     assert!(matches!(err, StoreError::NotCommitted(_)), "{err}");
-    assert_eq!(w.stats().borrow().failed_ops, 1);
+    assert_eq!(
+        w.stats().borrow().pending_ops,
+        1,
+        "kept for a retry, not dropped"
+    );
 
     sqlx::query("ALTER TABLE events_aside RENAME TO events")
         .execute(store.pool())
@@ -225,4 +229,9 @@ async fn flush_reports_a_batch_that_could_not_be_committed() {
     w.flush()
         .await
         .expect("the writer recovers once the table is back");
+    assert_eq!(
+        store.event_count().await.unwrap(),
+        3,
+        "the event of the failed batch is committed on recovery"
+    );
 }

@@ -104,6 +104,7 @@ fn exit_for(reply: &CommandReply) -> u8 {
         CommandReply::Accepted | CommandReply::Unchanged => EXIT_OK,
         CommandReply::NotFound { .. } => EXIT_NOT_FOUND,
         CommandReply::Refused { .. } => EXIT_REFUSED,
+        CommandReply::NotStored { .. } => EXIT_FAILURE,
     }
 }
 
@@ -127,6 +128,9 @@ pub async fn ctl(args: CtlArgs, config: Option<&Path>) -> ExitCode {
                         CommandReply::Unchanged => "unchanged (already so)".to_string(),
                         CommandReply::NotFound { what } => format!("not found: {what}"),
                         CommandReply::Refused { why } => format!("refused: {why}"),
+                        CommandReply::NotStored { error } => {
+                            format!("NOT STORED (in effect, not yet recorded): {error}")
+                        }
                     };
                     println!("{}: {text}", o.target);
                 }

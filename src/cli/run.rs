@@ -25,8 +25,15 @@ pub fn init_logging(
         Face::Tui { .. } => LogSink::FileOnly,
         Face::Headless => LogSink::FileAndStderr(format),
     };
-    logging::init(Some(&cfg.data_dir), sink, level)
-        .with_context(|| format!("creating the log folder in {}", cfg.data_dir.display()))
+    // Private before anything is written there; the notice waits for the logger.
+    let notice = crate::store::private::prepare_data_dir(&cfg.data_dir)
+        .with_context(|| format!("preparing the data dir {}", cfg.data_dir.display()))?;
+    let guard = logging::init(Some(&cfg.data_dir), sink, level)
+        .with_context(|| format!("creating the log folder in {}", cfg.data_dir.display()))?;
+    if let Some(notice) = notice {
+        tracing::warn!("{notice}");
+    }
+    Ok(guard)
 }
 
 /// Supervises `cfg` until the operator quits the TUI, a signal arrives, or `limit` passes.

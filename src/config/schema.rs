@@ -515,6 +515,10 @@ pub struct LogsSection {
     pub keep_files: u32,
     /// A longer line is cut (marked) before parsing and storage.
     pub max_line: ByteSize,
+    /// All log files of one slot (every generation, rotated parts included) are pruned to this
+    /// total when a container's output starts being followed, oldest generation first; the
+    /// files of the generation being followed are never removed.
+    pub slot_max: ByteSize,
 }
 
 impl Default for LogsSection {
@@ -525,6 +529,7 @@ impl Default for LogsSection {
             file_max: ByteSize::mib(64),
             keep_files: 4,
             max_line: ByteSize(64 * 1024),
+            slot_max: ByteSize::mib(1024),
         }
     }
 }

@@ -164,7 +164,9 @@ pub fn validate(
                     format!("mount source `{}` does not exist", src.display()),
                 ));
             }
-            if is_docker_socket(&src) && !role.security.allow_docker_socket {
+            if crate::docker::spec::exposes_docker_socket(&src, fleet.docker_host.as_deref())
+                && !role.security.allow_docker_socket
+            {
                 out.push(index.at_path(&p, "mounting the Docker socket gives the agent root on the host — set `allow_docker_socket = true` in [roles.security] if you really mean it"));
             }
             if !m.target.starts_with('/') {
@@ -322,10 +324,6 @@ pub fn validate(
         ));
     }
     out
-}
-
-fn is_docker_socket(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n == "docker.sock")
 }
 
 /// Resolves `p` against `base` unless absolute, expanding a leading `~/`.

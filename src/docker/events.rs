@@ -27,10 +27,29 @@ pub enum ContainerAction {
 pub struct ContainerEvent {
     pub id: String,
     pub slot: String,
+    /// 0 when the label is missing or not a generation drover could have written.
     pub generation: u64,
     pub action: ContainerAction,
     /// Unix time in nanoseconds, for resuming with `since`.
     pub time_nano: i64,
+    /// The container's name and identity labels, to tell drover's own from look-alikes.
+    pub name: String,
+    pub fleet_id: Option<String>,
+    pub generation_label: Option<String>,
+}
+
+impl ContainerEvent {
+    /// Why the container is not the drover holding `fleet_id`'s (see [`spec::foreign_reason`]).
+    pub fn foreign_reason(&self, fleet: &str, fleet_id: &str) -> Option<String> {
+        spec::foreign_reason(
+            fleet,
+            fleet_id,
+            &self.name,
+            &self.slot,
+            self.fleet_id.as_deref(),
+            self.generation_label.as_deref(),
+        )
+    }
 }
 
 impl Docker {
@@ -80,8 +99,11 @@ impl Docker {
                             slot: slot.clone(),
                             generation: attrs
                                 .get(LABEL_GENERATION)
-                                .and_then(|g| g.parse().ok())
+                                .and_then(|g| spec::parse_generation(g))
                                 .unwrap_or(0),
+                            name: attrs.get("name").cloned().unwrap_or_default(),
+                            fleet_id: attrs.get(spec::LABEL_FLEET_ID).cloned(),
+                            generation_label: attrs.get(LABEL_GENERATION).cloned(),
                             action,
                             time_nano: msg
                                 .time_nano

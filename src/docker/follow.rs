@@ -6,6 +6,7 @@
 //! dropped stream resumes from the last timestamp seen and skips lines already written, so
 //! nothing is duplicated in the file.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct FollowLimits {
     pub max_line: usize,
     pub file_max: u64,
     pub keep_files: u32,
+    /// All of the slot's log files together; older generations are pruned past it.
+    pub slot_max: u64,
 }
 
 /// One container's output to follow, and where it goes.
@@ -55,6 +58,13 @@ pub async fn follow_container(
         limits,
         hub,
     } = target;
+    match super::logs::prune_slot_logs(&file, limits.slot_max) {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(slot, generations = ?removed, "pruned older container logs to the slot's size limit");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(slot, error = %e, "could not prune older container logs"),
+    }
     let mut out = match RotatingFile::open(file.clone(), limits.file_max, limits.keep_files) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -63,10 +73,14 @@ pub async fn follow_container(
         }
     };
     // Resume point: the last Docker timestamp delivered and how many messages carried it (the
-    // partial messages of one long line all share their line's timestamp).
-    // A file from an earlier run of this container (restarted in place, or an earlier drover)
-    // tells where its output was already delivered, so nothing is written twice.
-    let (mut last_ts, mut same_ts_delivered) = resume_point(&file);
+    // partial messages of one long line all share their line's timestamp). The mark file
+    // beside the log keeps it exactly, whatever the line lengths; a log written before marks
+    // existed falls back to the log's own last timestamp.
+    let mut mark = ResumeMark::open(&file);
+    let (mut last_ts, mut same_ts_delivered) = match ResumeMark::read(&file) {
+        Some(p) => p,
+        None => resume_point(&file),
+    };
     let mut ts_ms = last_ts.as_deref().and_then(ts_millis).unwrap_or(0);
     let mut cur_ts = last_ts.clone().unwrap_or_default();
     let mut attempts = 0u32;
@@ -151,6 +165,10 @@ pub async fn follow_container(
                     sink.as_mut(),
                 );
             }
+            // Everything received is in the file: this is a point a resume can start from.
+            if out_split.at_line_start() && err_split.at_line_start() {
+                mark.write(last_ts.as_deref(), same_ts_delivered);
+            }
         }
         for (stderr, splitter) in [(false, &mut out_split), (true, &mut err_split)] {
             splitter.finish(&mut |l| lines.push(l));
@@ -166,6 +184,7 @@ pub async fn follow_container(
                 );
             }
         }
+        mark.write(last_ts.as_deref(), same_ts_delivered);
         if ended_cleanly {
             break;
         }
@@ -217,6 +236,75 @@ fn deliver(
     }
     sink.line(ts_ms, stderr, &text);
     hub.push(slot, ts_ms, stderr, text);
+}
+
+/// Where a container's delivered output ends, kept beside its log (`<gen>.log.pos`): the last
+/// Docker timestamp at a line boundary and how many messages with that timestamp were
+/// delivered. Rewritten in place (one fixed-size record, no fsync) after each message that ends
+/// a line; losing it to a crash at worst repeats the lines of the last message.
+struct ResumeMark {
+    file: Option<std::fs::File>,
+    written: Option<(String, usize)>,
+}
+
+/// Room for an RFC 3339 nanosecond timestamp, a count and padding.
+const MARK_LEN: usize = 64;
+
+impl ResumeMark {
+    fn path(log: &std::path::Path) -> PathBuf {
+        let mut name = log.as_os_str().to_os_string();
+        name.push(".pos");
+        PathBuf::from(name)
+    }
+
+    fn open(log: &std::path::Path) -> Self {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(crate::store::private::FILE_MODE)
+            .open(Self::path(log))
+            .inspect_err(|e| tracing::warn!(path = %log.display(), error = %e, "cannot keep the log resume mark; a restart may repeat lines"))
+            .ok();
+        Self {
+            file,
+            written: None,
+        }
+    }
+
+    fn read(log: &std::path::Path) -> Option<(Option<String>, usize)> {
+        let text = std::fs::read_to_string(Self::path(log)).ok()?;
+        let mut words = text.split_whitespace();
+        let ts = words.next()?;
+        let count = words.next()?.parse().ok()?;
+        split_timestamp(format!("{ts} ").as_bytes()).0?;
+        Some((Some(ts.to_string()), count))
+    }
+
+    fn write(&mut self, ts: Option<&str>, count: usize) {
+        use std::os::unix::fs::FileExt;
+        let (Some(file), Some(ts)) = (self.file.as_ref(), ts) else {
+            return;
+        };
+        if self
+            .written
+            .as_ref()
+            .is_some_and(|(t, c)| t == ts && *c == count)
+        {
+            return;
+        }
+        let mut record = format!("{ts} {count}");
+        if record.len() >= MARK_LEN {
+            return;
+        }
+        // Fixed size, so an overwrite never leaves a longer old record's tail behind.
+        record.extend(std::iter::repeat_n(' ', MARK_LEN - 1 - record.len()));
+        record.push('\n');
+        match file.write_all_at(record.as_bytes(), 0) {
+            Ok(()) => self.written = Some((ts.to_string(), count)),
+            Err(e) => tracing::debug!(error = %e, "log resume mark write failed"),
+        }
+    }
 }
 
 /// The last Docker timestamp in an existing log file and how many trailing lines carry it.

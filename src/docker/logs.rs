@@ -7,7 +7,7 @@
 //! at `file_max` and keep `keep_files` old parts.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -85,6 +85,12 @@ impl LineSplitter {
         }
     }
 
+    /// Whether no partial line is buffered or being skipped: everything fed so far has been
+    /// emitted.
+    pub fn at_line_start(&self) -> bool {
+        self.buf.is_empty() && self.skipping.is_none()
+    }
+
     /// Emits what is left at end of stream as a final line.
     pub fn finish(&mut self, emit: &mut dyn FnMut(SplitLine)) {
         let dropped = self.skipping.take().unwrap_or(0);
@@ -117,9 +123,9 @@ pub struct RotatingFile {
 impl RotatingFile {
     pub fn open(path: PathBuf, max_bytes: u64, keep: u32) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::store::private::create_private_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = crate::store::private::open_private_append(&path)?;
         let written = file.metadata()?.len();
         Ok(Self {
             path,
@@ -154,10 +160,7 @@ impl RotatingFile {
             }
             std::fs::rename(&self.path, part(1))?;
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = crate::store::private::open_private_append(&self.path)?;
         self.written = 0;
         Ok(())
     }
@@ -168,6 +171,69 @@ pub fn rotated_part(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(format!(".{n}"));
     PathBuf::from(name)
+}
+
+/// The generation a file of a slot's log folder belongs to: `<gen>.log`, `<gen>.log.<n>`
+/// (rotated parts) or `<gen>.log.pos` (resume mark).
+fn generation_of(name: &str) -> Option<u64> {
+    let (generation, rest) = name.split_once(".log")?;
+    let tail_ok = rest.is_empty()
+        || rest == ".pos"
+        || rest
+            .strip_prefix('.')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if !tail_ok {
+        return None;
+    }
+    generation.parse().ok()
+}
+
+/// Removes whole older generations of the slot whose current log is `current` (oldest first)
+/// until all its log files together take at most `max_total` bytes. The current generation's
+/// files are never removed; files that are not drover's logs are neither counted nor touched.
+/// Returns the generations removed.
+pub fn prune_slot_logs(current: &Path, max_total: u64) -> std::io::Result<Vec<u64>> {
+    let Some(dir) = current.parent() else {
+        return Ok(Vec::new());
+    };
+    let current_gen = current
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(generation_of);
+    let mut per_gen: std::collections::BTreeMap<u64, (u64, Vec<PathBuf>)> = Default::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(generation) = entry.file_name().to_str().and_then(generation_of) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let slot = per_gen.entry(generation).or_default();
+        slot.0 += meta.len();
+        slot.1.push(entry.path());
+    }
+    let mut total: u64 = per_gen.values().map(|(size, _)| size).sum();
+    let mut removed = Vec::new();
+    for (generation, (size, files)) in per_gen {
+        if total <= max_total {
+            break;
+        }
+        if Some(generation) == current_gen {
+            continue;
+        }
+        for f in files {
+            match std::fs::remove_file(&f) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        total = total.saturating_sub(size);
+        removed.push(generation);
+    }
+    Ok(removed)
 }
 
 /// What ends a line cut at `max_line`, in the ring and the file alike.
@@ -312,6 +378,36 @@ pub fn log_path(data_dir: &Path, slot: &str, generation: u64) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn older_generations_are_pruned_to_the_slot_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = dir.path().join("logs").join("w-1");
+        std::fs::create_dir_all(&slot).unwrap();
+        // Generations 1..=5: a 1000-byte log and a 1000-byte rotated part each, plus a mark.
+        for g in 1..=5u64 {
+            std::fs::write(slot.join(format!("{g}.log")), [b'a'; 1000]).unwrap();
+            std::fs::write(slot.join(format!("{g}.log.1")), [b'a'; 1000]).unwrap();
+            std::fs::write(slot.join(format!("{g}.log.pos")), [b' '; 64]).unwrap();
+        }
+        std::fs::write(slot.join("notes.txt"), [b'n'; 50_000]).unwrap();
+        let current = slot.join("5.log");
+        let removed = prune_slot_logs(&current, 4500).unwrap();
+        assert_eq!(removed, [1, 2, 3], "oldest first until the total fits");
+        for g in 1..=3 {
+            assert!(!slot.join(format!("{g}.log")).exists());
+            assert!(!slot.join(format!("{g}.log.1")).exists());
+            assert!(!slot.join(format!("{g}.log.pos")).exists());
+        }
+        assert!(slot.join("4.log.1").exists() && slot.join("5.log").exists());
+        assert!(slot.join("notes.txt").exists(), "not a log: untouched");
+        // The current generation stays even when it alone is over the total.
+        assert_eq!(prune_slot_logs(&current, 10).unwrap(), [4]);
+        assert!(current.exists() && slot.join("5.log.1").exists());
+        assert_eq!(generation_of("12.log.3"), Some(12));
+        assert_eq!(generation_of("12.logx"), None);
+        assert_eq!(generation_of("12.log.pos"), Some(12));
+    }
 
     fn split(max: usize, chunks: &[&[u8]]) -> Vec<SplitLine> {
         let mut s = LineSplitter::new(max);

@@ -26,7 +26,7 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 
-use spec::{LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH};
+use spec::{LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -68,11 +68,30 @@ pub struct ListedContainer {
     pub name: String,
     pub slot: String,
     pub role: String,
+    /// 0 when the label is missing or not a generation drover could have written.
     pub generation: u64,
     pub spec_hash: String,
     pub status: ContainerStatus,
     /// For exited containers, the code from Docker's status text ("Exited (1) 5 minutes ago").
     pub exit_code: Option<i64>,
+    /// The fleet identity label, as found.
+    pub fleet_id: Option<String>,
+    /// The generation label, as found.
+    pub generation_label: Option<String>,
+}
+
+impl ListedContainer {
+    /// Why this container is not the drover holding `fleet_id`'s (see [`spec::foreign_reason`]).
+    pub fn foreign_reason(&self, fleet: &str, fleet_id: &str) -> Option<String> {
+        spec::foreign_reason(
+            fleet,
+            fleet_id,
+            &self.name,
+            &self.slot,
+            self.fleet_id.as_deref(),
+            self.generation_label.as_deref(),
+        )
+    }
 }
 
 /// The exit code in a listing's status text, e.g. `Exited (137) 2 seconds ago`.
@@ -187,8 +206,10 @@ impl Docker {
                     role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
                     generation: labels
                         .get(LABEL_GENERATION)
-                        .and_then(|g| g.parse().ok())
+                        .and_then(|g| spec::parse_generation(g))
                         .unwrap_or(0),
+                    generation_label: labels.get(LABEL_GENERATION).cloned(),
+                    fleet_id: labels.get(LABEL_FLEET_ID).cloned(),
                     spec_hash: labels.get(LABEL_SPEC_HASH).cloned().unwrap_or_default(),
                     status: match c.state {
                         Some(ContainerSummaryStateEnum::RUNNING) => ContainerStatus::Running,

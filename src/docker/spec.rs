@@ -19,6 +19,53 @@ pub const LABEL_SLOT: &str = "io.drover.slot";
 pub const LABEL_ROLE: &str = "io.drover.role";
 pub const LABEL_GENERATION: &str = "io.drover.generation";
 pub const LABEL_SPEC_HASH: &str = "io.drover.spec-hash";
+/// A random id of the fleet kept in its store and written on every container it creates: labels
+/// anyone can set, this one only the drover holding that store knows.
+pub const LABEL_FLEET_ID: &str = "io.drover.fleet-id";
+
+/// Generations above this are not drover's (a forged label): a real slot never gets near it,
+/// and the next generation (`+ 1`) of anything accepted cannot wrap.
+pub const MAX_GENERATION: u64 = u32::MAX as u64;
+
+/// A generation label's value, if it is one drover could have written.
+pub fn parse_generation(label: &str) -> Option<u64> {
+    label.parse::<u64>().ok().filter(|g| *g <= MAX_GENERATION)
+}
+
+/// Why a container wearing `fleet`'s labels is not this drover's to adopt or remove, or `None`
+/// when it is: its name must be `drover-<fleet>-<slot>` for its own slot label, its fleet-id
+/// label this store's id, and its generation one drover could have written.
+pub fn foreign_reason(
+    fleet: &str,
+    fleet_id: &str,
+    name: &str,
+    slot: &str,
+    label_fleet_id: Option<&str>,
+    generation: Option<&str>,
+) -> Option<String> {
+    if name != container_name(fleet, slot) {
+        return Some(format!(
+            "its name is not {} (the name its slot label implies)",
+            container_name(fleet, slot)
+        ));
+    }
+    match label_fleet_id {
+        None => return Some(format!("it has no {LABEL_FLEET_ID} label")),
+        Some(id) if id != fleet_id => {
+            return Some(format!(
+                "its {LABEL_FLEET_ID} is {id}, not this fleet's {fleet_id}"
+            ));
+        }
+        Some(_) => {}
+    }
+    match generation {
+        Some(g) if parse_generation(g).is_some() => None,
+        Some(g) => Some(format!(
+            "its generation label {g:?} is not a valid generation"
+        )),
+        None => Some("it has no generation label".to_string()),
+    }
+}
 
 /// `drover-<fleet>-<slot>`: Docker rejects a second container of that name (409), which is the
 /// last line of defence against duplicates.
@@ -46,6 +93,11 @@ pub fn container_hostname(template: Option<&str>, fleet: &str, slot: &str) -> Op
 
 fn is_default_hostname(t: &Option<String>) -> bool {
     t.as_deref().is_none_or(|t| t == DEFAULT_HOSTNAME)
+}
+
+/// The label filter selecting the containers created by the drover holding fleet id `id`.
+pub fn fleet_id_filter(id: &str) -> String {
+    format!("{LABEL_FLEET_ID}={id}")
 }
 
 /// A bind mount as drover applies it.
@@ -156,6 +208,18 @@ impl RoleSpec {
         spec_hash: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> ContainerCreateBody {
+        self.create_body_for(slot, generation, spec_hash, "", lookup)
+    }
+
+    /// [`Self::create_body`] with the fleet's identity label (`fleet_id`, from the store).
+    pub fn create_body_for(
+        &self,
+        slot: &str,
+        generation: u64,
+        spec_hash: &str,
+        fleet_id: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> ContainerCreateBody {
         let mut env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         for name in &self.pass_env {
             if let Some(v) = lookup(name) {
@@ -166,13 +230,16 @@ impl RoleSpec {
         env.push(format!("DROVER_ROLE={}", self.role));
         env.push(format!("DROVER_FLEET={}", self.fleet));
         env.push(format!("DROVER_GENERATION={generation}"));
-        let labels = HashMap::from([
+        let mut labels = HashMap::from([
             (LABEL_FLEET.to_string(), self.fleet.clone()),
             (LABEL_SLOT.to_string(), slot.to_string()),
             (LABEL_ROLE.to_string(), self.role.clone()),
             (LABEL_GENERATION.to_string(), generation.to_string()),
             (LABEL_SPEC_HASH.to_string(), spec_hash.to_string()),
         ]);
+        if !fleet_id.is_empty() {
+            labels.insert(LABEL_FLEET_ID.to_string(), fleet_id.to_string());
+        }
         let mut security_opt = Vec::new();
         if self.no_new_privileges {
             security_opt.push("no-new-privileges:true".to_string());
@@ -219,12 +286,64 @@ impl RoleSpec {
         }
     }
 
-    /// True if any mount would hand the Docker socket to the agent.
-    pub fn mounts_docker_socket(&self) -> bool {
+    /// True if any mount would hand the Docker socket to the agent (see
+    /// [`exposes_docker_socket`]).
+    pub fn mounts_docker_socket(&self, docker_host: Option<&str>) -> bool {
         self.mounts
             .iter()
-            .any(|m| m.source.file_name().is_some_and(|n| n == "docker.sock"))
+            .any(|m| exposes_docker_socket(&m.source, docker_host))
     }
+}
+
+/// Where the Docker daemon's socket may be on this host: the configured `unix://` host,
+/// `$DOCKER_HOST` and the default path.
+fn daemon_socket_paths(docker_host: Option<&str>) -> Vec<PathBuf> {
+    let env = std::env::var("DOCKER_HOST").ok();
+    [
+        docker_host,
+        env.as_deref(),
+        Some("unix:///var/run/docker.sock"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|h| h.strip_prefix("unix://"))
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// True if bind-mounting `source` hands the agent the Docker daemon's socket, whatever the
+/// path is called: the path (links resolved) is the daemon's socket file — same device and
+/// inode, which also catches symlinks and hard links — or a folder holding it (`/run`, `/var`),
+/// or any socket named `docker.sock`.
+pub fn exposes_docker_socket(source: &std::path::Path, docker_host: Option<&str>) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let named = source.file_name().is_some_and(|n| n == "docker.sock");
+    let Ok(meta) = std::fs::metadata(source) else {
+        // Nothing there yet (validation reports a missing source): judge by the name.
+        return named;
+    };
+    if meta.file_type().is_socket() && named {
+        return true;
+    }
+    let daemon = daemon_socket_paths(docker_host);
+    let same_file = daemon
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter(|d| d.file_type().is_socket())
+        .any(|d| d.dev() == meta.dev() && d.ino() == meta.ino());
+    if same_file {
+        return true;
+    }
+    if meta.is_dir() {
+        let Ok(dir) = std::fs::canonicalize(source) else {
+            return false;
+        };
+        return daemon
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .any(|sock| sock.starts_with(&dir));
+    }
+    false
 }
 
 fn absolute(p: PathBuf) -> PathBuf {
@@ -259,6 +378,50 @@ mod tests {
         let text = "[fleet]\nname = \"t\"\n[[roles]]\nname = \"impl\"\nimage = \"img\"\nenv = { OPENAI_API_KEY = \"sk-1\", MODE = \"x\" }\npass_env = [\"GH_TOKEN\"]\n";
         let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
         RoleSpec::from_config(&cfg, &cfg.file.roles[0])
+    }
+
+    #[test]
+    fn only_named_identified_containers_with_sane_generations_are_owned() {
+        let own = |name: &str, id: Option<&str>, generation: Option<&str>| {
+            foreign_reason("f", "abc", name, "w-1", id, generation)
+        };
+        assert_eq!(own("drover-f-w-1", Some("abc"), Some("3")), None);
+        assert!(own("evil", Some("abc"), Some("3")).is_some());
+        assert!(own("drover-f-w-2", Some("abc"), Some("3")).is_some());
+        assert!(own("drover-f-w-1", None, Some("3")).is_some());
+        assert!(own("drover-f-w-1", Some("xyz"), Some("3")).is_some());
+        let max = u64::MAX.to_string();
+        assert!(own("drover-f-w-1", Some("abc"), Some(&max)).is_some());
+        assert!(own("drover-f-w-1", Some("abc"), Some("-1")).is_some());
+        assert_eq!(parse_generation(&max), None);
+        assert_eq!(parse_generation("4294967295"), Some(u64::from(u32::MAX)));
+    }
+
+    #[test]
+    fn the_docker_socket_is_caught_under_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("engine.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let host = format!("unix://{}", sock.display());
+        let link = dir.path().join("innocent");
+        std::os::unix::fs::symlink(&sock, &link).unwrap();
+        let hard = dir.path().join("also-innocent");
+        std::fs::hard_link(&sock, &hard).unwrap();
+        let plain = dir.path().join("notes.txt");
+        std::fs::write(&plain, "x").unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        for p in [&sock, &link, &hard, &dir.path().to_path_buf()] {
+            assert!(exposes_docker_socket(p, Some(&host)), "{}", p.display());
+        }
+        for p in [&plain, &sub] {
+            assert!(!exposes_docker_socket(p, Some(&host)), "{}", p.display());
+        }
+        // A missing path is judged by its name.
+        assert!(exposes_docker_socket(
+            Path::new("/nonexistent/docker.sock"),
+            None
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the order of submission and a batch is atomic); readers use the pool concurrently (WAL).
 //! Queries are runtime-checked, so building needs no database.
 
+pub mod private;
 mod reader;
 mod writer;
 
@@ -115,16 +116,25 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) `drover.db` in `data_dir`, checks it and applies migrations.
+    /// The folder is made private (0700, tightened if it was open: see [`private`]).
     pub async fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        let notice = private::prepare_data_dir(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
+        if let Some(notice) = notice {
+            tracing::warn!("{notice}");
+        }
         Self::open(&data_dir.join("drover.db")).await
     }
 
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // Created 0600 before SQLite opens it, so the journal files get that mode too.
+        private::touch_private(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source: sqlx::Error::Io(source),
+        })?;
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),

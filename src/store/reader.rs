@@ -128,4 +128,29 @@ impl Store {
             .map(|(r,)| Ok(serde_json::from_str(&r)?))
             .collect()
     }
+
+    /// The random identity of `fleet` in this store, created on first use (see
+    /// `migrations/0002_fleet_identity.sql`). 128 bits from the OS-seeded generator: an id
+    /// nobody else's drover has, not a secret.
+    pub async fn fleet_id(&self, fleet: &str) -> Result<String, StoreError> {
+        let fresh = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        sqlx::query(
+            "INSERT OR IGNORE INTO fleet_identity (fleet, id, created_ms) VALUES (?, ?, ?)",
+        )
+        .bind(fleet)
+        .bind(&fresh)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT id FROM fleet_identity WHERE fleet = ?")
+                .bind(fleet)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
 }

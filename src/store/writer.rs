@@ -2,8 +2,14 @@
 //! event log keeps up with bursts while every acknowledged write is durable.
 //!
 //! A batch closes when it holds `max_ops` operations or `max_delay` has passed since its first
-//! operation, whichever comes first. `flush()` resolves only after everything submitted before
-//! it is committed — that is the "persisted before acknowledged" point for operator commands.
+//! operation, whichever comes first. `flush()` resolves `Ok` only after everything submitted
+//! before it is committed — that is the "persisted before acknowledged" point for operator
+//! commands.
+//!
+//! Invariants: an operation is never dropped because a commit failed (a full disk, a locked
+//! file): it stays pending, in order, and is retried with backoff until it commits; meanwhile
+//! `flush()` answers at once with the error (one fresh attempt, no waiting), so callers never
+//! stall. Memory is bounded by [`MAX_PENDING`] operations; past it `submit` waits.
 
 use std::time::Duration;
 
@@ -38,9 +44,22 @@ pub struct WriterStats {
     /// Operations committed since the writer started.
     pub committed_ops: u64,
     pub batches: u64,
-    /// Operations dropped after a batch failed repeatedly.
-    pub failed_ops: u64,
+    /// Commit attempts that failed (each is retried; nothing is dropped).
+    pub failed_commits: u64,
+    /// Operations submitted but not committed yet (non-zero while the store is failing).
+    pub pending_ops: u64,
+    /// Operations given up on when the writer stopped while the store was still failing.
+    pub dropped_ops: u64,
 }
+
+/// While commits fail, at most this many operations wait in memory; past it the writer stops
+/// taking new ones, so `submit` waits (back-pressure) and `try_submit` fails.
+const MAX_PENDING: usize = 100_000;
+/// Retry delays while commits fail: doubling from the first to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_LAST: Duration = Duration::from_secs(5);
+/// Commit attempts left when the writer stops (drover exits) while the store still fails.
+const ATTEMPTS_AT_EXIT: u32 = 3;
 
 enum Msg {
     Op(StoreOp),
@@ -112,36 +131,56 @@ impl StoreWriter {
     }
 }
 
+/// Commits already proved impossible: what the last attempt said, and when to try again.
+struct Failing {
+    error: String,
+    retry_at: Instant,
+    delay: Duration,
+}
+
 async fn run(
     pool: SqlitePool,
     policy: BatchPolicy,
     mut rx: mpsc::Receiver<Msg>,
     stats_tx: watch::Sender<WriterStats>,
 ) {
-    let mut batch: Vec<StoreOp> = Vec::with_capacity(policy.max_ops);
+    // Submitted, not yet committed, in submission order. A failed commit leaves them here to be
+    // retried: an operation leaves this list only by being committed.
+    let mut pending: Vec<StoreOp> = Vec::with_capacity(policy.max_ops);
     let mut waiters: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
-    // A failure since the last flush answer: every waiter of this round learns of it, because
-    // its own writes may have been in any of the failed batches.
-    let mut failure: Option<String> = None;
+    let mut failing: Option<Failing> = None;
     let mut stats = WriterStats::default();
-    loop {
-        // Wait for the first message of a batch; an empty, closed channel ends the writer.
-        let Some(first) = rx.recv().await else { break };
-        let deadline = Instant::now() + policy.max_delay;
-        let mut open = true;
-        let take = |msg: Msg,
-                    batch: &mut Vec<StoreOp>,
-                    waiters: &mut Vec<oneshot::Sender<Result<(), String>>>| {
-            match msg {
-                Msg::Op(op) => batch.push(op),
-                Msg::Flush(w) => waiters.push(w),
+    let mut open = true;
+    while open {
+        // Wait for the first message of a batch or, while failing, for the retry time.
+        let first = match failing.as_ref().map(|f| f.retry_at) {
+            None => rx.recv().await,
+            Some(retry_at) => {
+                let room = pending.len() < MAX_PENDING;
+                tokio::select! {
+                    m = rx.recv(), if room => m,
+                    _ = tokio::time::sleep_until(retry_at) => {
+                        attempt(&pool, &policy, &mut pending, &mut failing, &mut stats).await;
+                        let _ = stats_tx.send(stats);
+                        answer(&mut waiters, &failing);
+                        continue;
+                    }
+                }
             }
         };
-        take(first, &mut batch, &mut waiters);
+        let Some(first) = first else { break };
+        take(first, &mut pending, &mut waiters);
+        if failing.is_some() && waiters.is_empty() {
+            // Each op would only fail again; they wait for the retry (or a flush).
+            stats.pending_ops = pending.len() as u64;
+            continue;
+        }
+        let deadline = Instant::now() + policy.max_delay;
+        let limit = pending.len().saturating_sub(1) + policy.max_ops;
         // A flush request commits at once: someone is waiting on durability.
-        while batch.len() < policy.max_ops && waiters.is_empty() {
+        while pending.len() < limit && waiters.is_empty() {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(msg)) => take(msg, &mut batch, &mut waiters),
+                Ok(Some(msg)) => take(msg, &mut pending, &mut waiters),
                 Ok(None) => {
                     open = false;
                     break;
@@ -150,53 +189,115 @@ async fn run(
             }
         }
         // Drain whatever is already queued without waiting, up to the batch size.
-        while batch.len() < policy.max_ops {
+        while pending.len() < limit {
             match rx.try_recv() {
-                Ok(msg) => take(msg, &mut batch, &mut waiters),
+                Ok(msg) => take(msg, &mut pending, &mut waiters),
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            let n = batch.len() as u64;
-            match commit_with_retry(&pool, &batch).await {
-                Ok(()) => stats.committed_ops += n,
-                Err(e) => {
-                    stats.failed_ops += n;
-                    tracing::error!(error = %e, ops = n, "store: batch could not be committed");
-                    failure = Some(e.to_string());
-                }
-            }
-            stats.batches += 1;
-            batch.clear();
-            let _ = stats_tx.send(stats);
+        attempt(&pool, &policy, &mut pending, &mut failing, &mut stats).await;
+        // Stats first: whoever is answered sees them up to date.
+        let _ = stats_tx.send(stats);
+        answer(&mut waiters, &failing);
+    }
+    // Stopping: what is still pending gets a few last chances, then is reported lost.
+    let mut left = ATTEMPTS_AT_EXIT;
+    while !pending.is_empty() && left > 0 {
+        if let Some(retry_at) = failing.as_ref().map(|f| f.retry_at) {
+            tokio::time::sleep_until(retry_at).await;
         }
-        if !waiters.is_empty() {
-            let answer = failure.take().map_or(Ok(()), Err);
-            for w in waiters.drain(..) {
-                let _ = w.send(answer.clone());
-            }
-        }
-        if !open {
-            break;
-        }
+        attempt(&pool, &policy, &mut pending, &mut failing, &mut stats).await;
+        left -= 1;
+    }
+    if !pending.is_empty() {
+        tracing::error!(
+            ops = pending.len(),
+            error = failing.as_ref().map(|f| f.error.as_str()).unwrap_or(""),
+            "store: drover is stopping and these records could not be committed"
+        );
+        stats.dropped_ops += pending.len() as u64;
+        stats.pending_ops = 0;
+    }
+    let _ = stats_tx.send(stats);
+    answer(&mut waiters, &failing);
+}
+
+fn take(
+    msg: Msg,
+    pending: &mut Vec<StoreOp>,
+    waiters: &mut Vec<oneshot::Sender<Result<(), String>>>,
+) {
+    match msg {
+        Msg::Op(op) => pending.push(op),
+        Msg::Flush(w) => waiters.push(w),
     }
 }
 
-async fn commit_with_retry(pool: &SqlitePool, batch: &[StoreOp]) -> Result<(), StoreError> {
-    let mut delay = Duration::from_millis(50);
-    let mut last = None;
-    for _ in 0..4 {
-        match commit(pool, batch).await {
-            Ok(()) => return Ok(()),
+/// Every waiter learns whether everything submitted before it is committed: it is exactly when
+/// nothing is pending after an attempt, because pending keeps submission order.
+fn answer(waiters: &mut Vec<oneshot::Sender<Result<(), String>>>, failing: &Option<Failing>) {
+    let result = match failing {
+        None => Ok(()),
+        Some(f) => Err(format!(
+            "{} — kept in memory and retried until it commits",
+            f.error
+        )),
+    };
+    for w in waiters.drain(..) {
+        let _ = w.send(result.clone());
+    }
+}
+
+/// Commits `pending` in order, `max_ops` per transaction; what commits leaves the list, the rest
+/// stays for the next attempt. One attempt per call, so a failing store answers at once.
+async fn attempt(
+    pool: &SqlitePool,
+    policy: &BatchPolicy,
+    pending: &mut Vec<StoreOp>,
+    failing: &mut Option<Failing>,
+    stats: &mut WriterStats,
+) {
+    while !pending.is_empty() {
+        let n = pending.len().min(policy.max_ops.max(1));
+        match commit(pool, &pending[..n]).await {
+            Ok(()) => {
+                pending.drain(..n);
+                stats.committed_ops += n as u64;
+                stats.batches += 1;
+                if let Some(f) = failing.take() {
+                    tracing::warn!(
+                        after = %f.error,
+                        "store: commits succeed again; records kept while it failed are being written"
+                    );
+                }
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "store: batch commit failed, retrying");
-                last = Some(e);
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+                stats.failed_commits += 1;
+                let error = e.to_string();
+                let delay = match failing.as_ref() {
+                    None => {
+                        tracing::error!(
+                            error,
+                            ops = pending.len(),
+                            "store: commit failed; records are kept in memory and retried"
+                        );
+                        RETRY_FIRST
+                    }
+                    Some(f) => {
+                        tracing::debug!(error, ops = pending.len(), "store: commit failed again");
+                        (f.delay * 2).min(RETRY_LAST)
+                    }
+                };
+                *failing = Some(Failing {
+                    error,
+                    retry_at: Instant::now() + delay,
+                    delay,
+                });
+                break;
             }
         }
     }
-    Err(last.unwrap_or(StoreError::WriterGone))
+    stats.pending_ops = pending.len() as u64;
 }
 
 /// Rows per multi-row INSERT: 6 binds each stays far below SQLite's variable limit.

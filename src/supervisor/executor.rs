@@ -27,6 +27,11 @@ struct Shared {
     roles: std::sync::RwLock<HashMap<String, RoleRuntime>>,
     env: EnvLookup,
     fleet: String,
+    /// This store's identity label value for the fleet: only containers carrying it are ours.
+    fleet_id: String,
+    /// Docker's StartedAt/FinishedAt per container id and the status they were read at, so a
+    /// listing inspects only containers that are new or changed.
+    run_times: std::sync::Mutex<HashMap<String, RunTimes>>,
     /// Wakes the Docker link to check the connection when a call found Docker unreachable.
     suspect: Arc<Notify>,
 }
@@ -37,7 +42,7 @@ impl Executor {
         inputs: mpsc::Sender<Input>,
         roles: HashMap<String, RoleRuntime>,
         env: EnvLookup,
-        fleet: String,
+        (fleet, fleet_id): (String, String),
         suspect: Arc<Notify>,
     ) -> Self {
         let shared = Shared {
@@ -46,6 +51,8 @@ impl Executor {
             roles: std::sync::RwLock::new(roles),
             env,
             fleet,
+            fleet_id,
+            run_times: Default::default(),
             suspect,
         };
         Self {
@@ -107,18 +114,33 @@ impl Shared {
         match effect {
             Effect::ListContainers => match docker.list_fleet(&self.fleet).await {
                 Ok(list) => {
-                    let mut containers: Vec<_> =
-                        list.into_iter().filter_map(super::observed).collect();
-                    // Docker's container list has no start time, and a run's clocks (warm-up,
-                    // run limit) must count from its real start when drover adopts it.
-                    for c in containers.iter_mut().filter(|c| c.status.is_live()) {
-                        if let Ok(d) = docker.inspect(&c.id).await {
-                            c.started_at = d
-                                .started_at
-                                .as_deref()
-                                .and_then(crate::docker::follow::ts_millis);
-                        }
+                    // Only containers with drover's name and this store's fleet id reach the
+                    // core (which adopts or removes what it is given); look-alikes are named
+                    // in an alert and never touched.
+                    let (owned, foreign): (Vec<_>, Vec<_>) = list
+                        .into_iter()
+                        .map(|c| (c.foreign_reason(&self.fleet, &self.fleet_id), c))
+                        .partition(|(why, _)| why.is_none());
+                    let foreign: Vec<(String, String)> = foreign
+                        .into_iter()
+                        .map(|(why, c)| {
+                            let name = if c.name.is_empty() { c.id } else { c.name };
+                            (name, why.unwrap_or_default())
+                        })
+                        .collect();
+                    for (name, why) in &foreign {
+                        tracing::debug!(name, why, "not adopting a look-alike container");
                     }
+                    let mut containers = Vec::with_capacity(owned.len());
+                    for (_, c) in owned {
+                        let times = self.run_times(&docker, &c).await;
+                        containers.extend(super::observed(c, times));
+                    }
+                    self.forget_run_times(&containers);
+                    self.send(Input::ForeignContainers {
+                        containers: foreign,
+                    })
+                    .await;
                     self.send(Input::ContainersListed { containers }).await;
                 }
                 Err(e) => self.down_or_log(e, "listing containers").await,
@@ -140,9 +162,13 @@ impl Shared {
                     return;
                 };
                 let env = Arc::clone(&self.env);
-                let body = rt
-                    .container
-                    .create_body(&slot, generation, &spec_hash, &move |k| env(k));
+                let body = rt.container.create_body_for(
+                    &slot,
+                    generation,
+                    &spec_hash,
+                    &self.fleet_id,
+                    &move |k| env(k),
+                );
                 match docker.create(&name, body).await {
                     Ok(id) => {
                         self.send(Input::ContainerCreated {
@@ -281,6 +307,50 @@ impl Shared {
 }
 
 /// `implementer-2` → `implementer`.
+/// (status seen, StartedAt, FinishedAt) in epoch milliseconds.
+type RunTimes = (
+    crate::docker::ContainerStatus,
+    Option<crate::core::Millis>,
+    Option<crate::core::Millis>,
+);
+
+impl Shared {
+    /// Docker's start and finish times of `c`'s latest run: from the cache while its status is
+    /// unchanged, else from an inspect (uptimes of runs adopted after a drover restart then
+    /// come from Docker, not from when drover first saw them).
+    async fn run_times(
+        &self,
+        docker: &Docker,
+        c: &crate::docker::ListedContainer,
+    ) -> (Option<crate::core::Millis>, Option<crate::core::Millis>) {
+        {
+            let cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((status, start, end)) = cache.get(&c.id)
+                && *status == c.status
+            {
+                return (*start, *end);
+            }
+        }
+        let Ok(d) = docker.inspect(&c.id).await else {
+            return (None, None);
+        };
+        // Docker reports "0001-01-01T00:00:00Z" for never: before the epoch, so `None`.
+        let ms = |t: Option<&String>| t.and_then(|t| crate::docker::follow::ts_millis(t));
+        let (start, end) = (ms(d.started_at.as_ref()), ms(d.finished_at.as_ref()));
+        self.run_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(c.id.clone(), (c.status, start, end));
+        (start, end)
+    }
+
+    /// Drops cached times of containers no longer listed.
+    fn forget_run_times(&self, listed: &[crate::core::ObservedContainer]) {
+        let mut cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|id, _| listed.iter().any(|c| &c.id == id));
+    }
+}
+
 fn slot_role(slot: &str) -> &str {
     slot.rsplit_once('-').map(|(r, _)| r).unwrap_or(slot)
 }

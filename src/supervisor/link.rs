@@ -21,6 +21,8 @@ const LAST_LINES: usize = 20;
 pub struct DockerLink {
     pub host: Option<String>,
     pub fleet: String,
+    /// Events of containers without this fleet id (or drover's name) are not ours: ignored.
+    pub fleet_id: String,
     pub inputs: mpsc::Sender<Input>,
     pub docker: watch::Sender<Option<Docker>>,
     pub followers: Followers,
@@ -115,6 +117,14 @@ impl DockerLink {
         docker: &Docker,
         ev: crate::docker::events::ContainerEvent,
     ) -> Option<Input> {
+        if let Some(why) = ev.foreign_reason(&self.fleet, &self.fleet_id) {
+            tracing::debug!(
+                name = ev.name,
+                why,
+                "ignoring an event of a look-alike container"
+            );
+            return None;
+        }
         let slot = ev.slot;
         let id = ev.id;
         Some(match ev.action {

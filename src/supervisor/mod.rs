@@ -51,6 +51,8 @@ pub enum SupervisorError {
     Upstream(#[from] crate::upstream::UpstreamError),
     #[error("internal task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    FleetTaken(String),
 }
 
 /// A command for the loop, with where to send the reply.
@@ -148,6 +150,8 @@ pub async fn start(
     // Before anything can write agent output or reasons: every writer masks with this set.
     crate::secrets::install(cfg.masker());
     let store = Store::open_in(&cfg.data_dir).await?;
+    let fleet_id = store.fleet_id(&cfg.file.fleet.name).await?;
+    claim_fleet_name(&cfg, &fleet_id).await?;
     let resume = persist::load_resume(&store).await?;
     let plan = FleetPlan::from_config(&cfg);
     let fleet = Fleet::restore(plan.core.clone(), opts.seed, resume);
@@ -158,6 +162,7 @@ pub async fn start(
         max_line: logs.max_line.0 as usize,
         file_max: logs.file_max.0,
         keep_files: logs.keep_files,
+        slot_max: logs.slot_max.0,
     };
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(4096);
     let (commands_tx, commands_rx) = mpsc::channel::<CommandEnvelope>(64);
@@ -172,6 +177,7 @@ pub async fn start(
     let link = DockerLink {
         host: cfg.file.fleet.docker_host.clone(),
         fleet: cfg.file.fleet.name.clone(),
+        fleet_id: fleet_id.clone(),
         inputs: inputs_tx.clone(),
         docker: docker_tx,
         followers: followers.clone(),
@@ -199,7 +205,7 @@ pub async fn start(
         inputs_tx.clone(),
         plan.roles.clone(),
         Arc::clone(&opts.env),
-        cfg.file.fleet.name.clone(),
+        (cfg.file.fleet.name.clone(), fleet_id),
         suspect,
     );
     let cfg = Arc::new(cfg);
@@ -238,6 +244,39 @@ pub async fn start(
         shutdown,
     };
     Ok((handle, task))
+}
+
+/// Refuses to supervise a fleet name whose containers another drover (another store: another
+/// user, or a removed data dir) created on this Docker host: two drovers of one name would
+/// fight over `drover-<fleet>-<slot>`. Docker unreachable now: nothing to check yet (listings
+/// then treat such containers as foreign and leave them alone).
+async fn claim_fleet_name(cfg: &Config, fleet_id: &str) -> Result<(), SupervisorError> {
+    let fleet = &cfg.file.fleet.name;
+    let host = cfg.file.fleet.docker_host.as_deref();
+    let Ok(Ok(docker)) = tokio::time::timeout(Duration::from_secs(10), Docker::connect(host)).await
+    else {
+        return Ok(());
+    };
+    let Ok(Ok(list)) =
+        tokio::time::timeout(Duration::from_secs(10), docker.list_fleet(fleet)).await
+    else {
+        return Ok(());
+    };
+    let taken: Vec<String> = list
+        .iter()
+        .filter(|c| c.name == crate::docker::spec::container_name(fleet, &c.slot))
+        .filter(|c| c.fleet_id.as_deref().is_some_and(|id| id != fleet_id))
+        .map(|c| c.name.clone())
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(SupervisorError::FleetTaken(format!(
+        "fleet name {fleet} is already used on this Docker host by another drover (another user, or a data dir other than {}): its containers {} carry another fleet id. Choose another [fleet] name, or remove those containers if they are leftovers (docker rm -f {})",
+        cfg.data_dir.display(),
+        taken.join(", "),
+        taken.join(" ")
+    )))
 }
 
 struct Driver {
@@ -282,11 +321,16 @@ impl Driver {
                 Some(cmd) = self.commands_rx.recv() => {
                     let outcome = self.fleet.command(now_ms(), cmd.request);
                     self.run_effects(outcome.effects).await;
-                    // Persisted before acknowledged.
-                    if let Err(e) = self.writer.flush().await {
-                        tracing::error!(error = %e, "could not persist a command's effects");
-                    }
-                    let _ = cmd.reply.send(outcome.reply);
+                    // Persisted before acknowledged: a store failure is the reply (the flush
+                    // answers at once; the writer keeps the records and retries them).
+                    let reply = match self.writer.flush().await {
+                        Ok(()) => outcome.reply,
+                        Err(e) => {
+                            tracing::error!(error = %e, "an operator command's records could not be committed");
+                            crate::core::CommandReply::NotStored { error: e.to_string() }
+                        }
+                    };
+                    let _ = cmd.reply.send(reply);
                 }
                 Some(req) = self.reload_rx.recv() => {
                     let result = self.reload(req.config).await;
@@ -530,8 +574,12 @@ fn log_event(e: &crate::core::FleetEvent) {
     }
 }
 
-/// A listed container in the core's terms (`removing` ones are left out, as the core expects).
-fn observed(c: crate::docker::ListedContainer) -> Option<crate::core::ObservedContainer> {
+/// A listed container in the core's terms (`removing` ones are left out, as the core expects),
+/// with Docker's start and finish times of its latest run when known (`times`).
+fn observed(
+    c: crate::docker::ListedContainer,
+    times: (Option<Millis>, Option<Millis>),
+) -> Option<crate::core::ObservedContainer> {
     use crate::core::ContainerStatus as C;
     use crate::docker::ContainerStatus as D;
     let status = match c.status {
@@ -548,7 +596,12 @@ fn observed(c: crate::docker::ListedContainer) -> Option<crate::core::ObservedCo
         slot: c.slot,
         generation: c.generation,
         spec_hash: c.spec_hash,
+        started_at: times.0,
+        finished_at: if matches!(status, C::Exited { .. }) {
+            times.1
+        } else {
+            None
+        },
         status,
-        started_at: None,
     })
 }

@@ -373,6 +373,9 @@ impl UiState {
                 self.error(format!("{intent}: no such {what}"));
             }
             Ok(CommandReply::Refused { why }) => self.error(format!("{intent}: refused — {why}")),
+            Ok(CommandReply::NotStored { error }) => self.error(format!(
+                "{intent}: in effect but NOT STORED (the store is failing: {error})"
+            )),
             Err(e) => self.error(format!("{intent}: {e}")),
         }
         Vec::new()

@@ -51,6 +51,7 @@ impl World {
                 spec_hash: c.spec_hash.clone(),
                 status: c.status.clone(),
                 started_at: c.started_at,
+                finished_at: None,
             })
             .collect()
     }

@@ -49,6 +49,11 @@ pub enum AlertKind {
     },
     /// The upstream holds more lock files than drover keeps (see `MAX_LOCKS`).
     LocksTruncated,
+    /// A container wears this fleet's labels but is not drover's (name or fleet id differ):
+    /// it is left alone and named here.
+    ForeignContainer {
+        name: String,
+    },
 }
 
 impl AlertKind {
@@ -65,6 +70,7 @@ impl AlertKind {
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
             AlertKind::LocksTruncated => "locks_truncated",
+            AlertKind::ForeignContainer { .. } => "foreign_container",
         }
     }
 }

@@ -172,6 +172,11 @@ pub enum CommandReply {
     Refused {
         why: String,
     },
+    /// The command took effect but its record could not be committed to the store (a full
+    /// disk): not acknowledged. The store keeps retrying the record in the background.
+    NotStored {
+        error: String,
+    },
 }
 
 impl CommandReply {
@@ -181,6 +186,7 @@ impl CommandReply {
             CommandReply::Unchanged => "unchanged",
             CommandReply::NotFound { .. } => "not_found",
             CommandReply::Refused { .. } => "refused",
+            CommandReply::NotStored { .. } => "not_stored",
         }
     }
 }

@@ -195,6 +195,14 @@ impl Fleet {
                 scope.visible |= self.release_finished(now, &task, claim.as_deref(), &outcome, out);
             }
             Input::DockerDown { error } => self.docker_down(now, error, out, scope),
+            Input::ForeignContainers { containers } => {
+                // Only a raised or cleared alert changes what faces show.
+                let before = out.len();
+                self.foreign_containers(now, &containers, out);
+                if out.len() > before {
+                    scope.all = true;
+                }
+            }
             Input::DockerUp => self.docker_up(now, out, scope),
             Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
             Input::Tick => {}
@@ -308,6 +316,38 @@ impl Fleet {
             out,
         );
         locks
+    }
+
+    /// One warning alert per look-alike container while it exists; cleared when it is gone.
+    fn foreign_containers(
+        &mut self,
+        now: Millis,
+        containers: &[(String, String)],
+        out: &mut Vec<Effect>,
+    ) {
+        let gone = self.alerts.keys_where(|k| match &k.kind {
+            AlertKind::ForeignContainer { name } => !containers.iter().any(|(n, _)| n == name),
+            _ => false,
+        });
+        for key in gone {
+            self.alerts.clear(now, &key, out);
+        }
+        for (name, why) in containers {
+            let key = AlertKey::fleet(AlertKind::ForeignContainer { name: name.clone() });
+            if self.alerts.is_active(&key) {
+                continue;
+            }
+            self.alerts.raise(
+                now,
+                key,
+                Severity::Warning,
+                &format!(
+                    "container {name} wears this fleet's labels but is not drover's ({why}): left alone — remove it if it is a leftover"
+                ),
+                &[],
+                out,
+            );
+        }
     }
 
     /// Audits how a release ended; one that did not remove the claim may be asked again.

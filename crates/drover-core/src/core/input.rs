@@ -15,6 +15,8 @@ use super::signature::{MAX_LINE_BYTES, MAX_LINES, MAX_REASON_BYTES, clean_text, 
 const MAX_NAME_BYTES: usize = 200;
 /// Evidence lines and failing test names kept from one input.
 const MAX_ITEMS: usize = 50;
+/// Look-alike containers reported per listing (each raises an alert).
+const MAX_FOREIGN: usize = 20;
 
 /// How an operator's lock release ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +150,11 @@ pub enum Input {
     },
     DockerDown {
         error: String,
+    },
+    /// Containers of the latest listing that wear this fleet's labels but are not drover's
+    /// (`name`, `why`): never adopted or removed, one warning alert each while they exist.
+    ForeignContainers {
+        containers: Vec<(String, String)>,
     },
     DockerUp,
     /// New configuration (e.g. after SIGHUP): roles added/removed/scaled, policies replaced,
@@ -291,6 +298,13 @@ impl Input {
                 }
                 Input::UpstreamObserved { view }
             }
+            Input::ForeignContainers { containers } => Input::ForeignContainers {
+                containers: containers
+                    .into_iter()
+                    .take(MAX_FOREIGN)
+                    .map(|(n, why)| (name(n), text(why)))
+                    .collect(),
+            },
             Input::ReleaseFinished {
                 task,
                 claim,

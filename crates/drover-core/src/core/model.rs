@@ -64,7 +64,12 @@ pub struct ObservedContainer {
     pub generation: u64,
     pub spec_hash: String,
     pub status: ContainerStatus,
+    /// Docker's `StartedAt` of its latest run, when known.
     pub started_at: Option<Millis>,
+    /// Docker's `FinishedAt` of an exited container, when known: an exit that happened while
+    /// drover was not watching then reports the run's real length.
+    #[serde(default)]
+    pub finished_at: Option<Millis>,
 }
 
 /// The lifecycle state of a slot as faces show it. Derived from the slot's mode, its container

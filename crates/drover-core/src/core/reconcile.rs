@@ -162,7 +162,22 @@ fn adopt(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
     if let Some(code) = missed_exit
         && needs_exit_decision(s)
     {
+        // The exit happened while drover was away: the run lasted FinishedAt - StartedAt, not
+        // until now. Uptime is measured from `started_at` to now, so shift it for this one
+        // decision and put Docker's value back after.
+        let ran = k
+            .started_at
+            .zip(k.finished_at)
+            .map(|(start, end)| end.saturating_sub(start));
+        if let (Some(ran), Some(c)) = (ran, s.container.as_mut()) {
+            c.started_at = Some(cx.now.saturating_sub(ran));
+        }
         on_died(s, role, cx, &k.id, code, false, &[]);
+        if let Some(c) = s.container.as_mut()
+            && c.id == k.id
+        {
+            c.started_at = k.started_at;
+        }
     }
 }
 
