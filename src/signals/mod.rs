@@ -15,6 +15,7 @@ mod junit;
 mod loops;
 mod normalize;
 mod parsers;
+pub mod quota;
 mod run;
 mod scan;
 mod text;

@@ -15,6 +15,7 @@ mod link;
 mod notify;
 mod output;
 mod persist;
+pub mod tz;
 mod upstream;
 
 use std::sync::Arc;
