@@ -47,6 +47,8 @@ pub enum AlertKind {
     Loop {
         detector: String,
     },
+    /// The slot's agent hit a usage limit and waits for the reset (info only).
+    UsageLimit,
 }
 
 impl AlertKind {
@@ -62,6 +64,7 @@ impl AlertKind {
             AlertKind::ProbeFailing => "probe_failing",
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
+            AlertKind::UsageLimit => "usage_limit",
         }
     }
 }

@@ -18,6 +18,7 @@ use super::model::{ActivityKind, DetectorAction, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 use super::snapshot::DockerStatus;
+use super::throttle;
 
 impl Fleet {
     pub(crate) fn dispatch(
@@ -73,9 +74,13 @@ impl Fleet {
                 if self.removals.contains_key(&id) {
                     return;
                 }
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                let i = at(self, &slot);
+                self.on_slot(i, now, out, scope, |s, r, cx| {
                     fail::on_died(s, r, cx, &id, exit_code, oom_killed, &last_lines)
                 });
+                if let Some(i) = i {
+                    self.spread_throttle(i, now, out, scope);
+                }
             }
             Input::ContainerPaused { slot, id } => {
                 self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
@@ -185,6 +190,15 @@ impl Fleet {
                 outcome,
             } => {
                 scope.visible |= self.release_finished(now, &task, claim.as_deref(), &outcome, out);
+            }
+            Input::UsageLimit {
+                slot,
+                reset_at,
+                line,
+            } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, _| {
+                    throttle::on_limit_seen(s, reset_at, &line)
+                });
             }
             Input::DockerDown { error } => self.docker_down(now, error, out, scope),
             Input::DockerUp => self.docker_up(now, out, scope),

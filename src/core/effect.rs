@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::alerts::Alert;
 use super::incidents::Incident;
 use super::model::{Actor, ExitInfo, Millis};
+use super::throttle::Throttle;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -180,6 +181,8 @@ pub enum EventKind {
     Scaled,
     SpecChanged,
     Retired,
+    /// A usage limit: the slot waits for the reset (or a quota-group peer's).
+    Throttled,
 }
 
 impl EventKind {
@@ -217,6 +220,7 @@ impl EventKind {
             EventKind::Scaled => "scaled",
             EventKind::SpecChanged => "spec_changed",
             EventKind::Retired => "retired",
+            EventKind::Throttled => "throttled",
         }
     }
 }
@@ -302,6 +306,12 @@ pub struct SlotRecord {
     pub crash_looping: bool,
     pub idle_spinning: bool,
     pub last_exit: Option<ExitInfo>,
+    /// Waiting for a usage limit to lift (its own notice or a quota-group peer's).
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
+    /// Usage limits in a row (the cool-down doubles with each); 0 after a run without one.
+    #[serde(default)]
+    pub throttles: u32,
 }
 
 impl SlotRecord {
@@ -325,6 +335,8 @@ impl SlotRecord {
             crash_looping: false,
             idle_spinning: false,
             last_exit: None,
+            throttle: None,
+            throttles: 0,
         }
     }
 
@@ -345,6 +357,8 @@ impl SlotRecord {
             && self.crash_looping == other.crash_looping
             && self.idle_spinning == other.idle_spinning
             && self.last_exit == other.last_exit
+            && self.throttle == other.throttle
+            && self.throttles == other.throttles
             && self.slot == other.slot
             && self.role == other.role
     }

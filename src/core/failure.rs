@@ -105,6 +105,9 @@ pub(crate) fn on_died(
     }
     match s.rec.mode {
         SlotMode::Auto => {
+            if super::throttle::on_exit(s, role, cx, lines) {
+                return;
+            }
             let probe = s.probe_kill.take();
             if clean && probe.is_none() {
                 clean_exit(s, role, cx, uptime);

@@ -142,6 +142,14 @@ pub enum Input {
         slot: String,
         detector: String,
     },
+    /// The slot's agent printed a usage-limit notice (`line`, ANSI stripped); `reset_at` is the
+    /// reset it states, resolved by the adapter (which knows named time zones). The exit that
+    /// follows decides whether the slot is throttled.
+    UsageLimit {
+        slot: String,
+        reset_at: Option<Millis>,
+        line: String,
+    },
     DockerDown {
         error: String,
     },
@@ -280,6 +288,15 @@ impl Input {
                 detector: name(detector),
             },
             Input::DockerDown { error } => Input::DockerDown { error: text(error) },
+            Input::UsageLimit {
+                slot,
+                reset_at,
+                line,
+            } => Input::UsageLimit {
+                slot,
+                reset_at,
+                line: cut(&line, MAX_LINE_BYTES).to_string(),
+            },
             Input::ReleaseFinished {
                 task,
                 claim,
@@ -325,7 +342,8 @@ impl Input {
             | Input::TestRunRecorded { slot, .. }
             | Input::UsageObserved { slot, .. }
             | Input::DetectorFired { slot, .. }
-            | Input::DetectorCleared { slot, .. } => Some(slot),
+            | Input::DetectorCleared { slot, .. }
+            | Input::UsageLimit { slot, .. } => Some(slot),
             _ => None,
         }
     }

@@ -282,6 +282,7 @@ pub(crate) fn on_started(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, id: &str) {
     s.rec.completed = false;
     s.preflight_passed = false;
     s.session_tokens = 0;
+    super::throttle::on_started(s, cx);
     begin_run(s, role, now);
     cx.event(
         &s.name,

@@ -69,6 +69,7 @@ mod scale;
 mod signature;
 mod slot;
 mod snapshot;
+mod throttle;
 
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
@@ -96,3 +97,4 @@ pub use slot::TrendPoint;
 pub use snapshot::{
     DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord, UsageView,
 };
+pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};

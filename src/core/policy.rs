@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loops::LoopPolicy;
 use super::model::Millis;
+use super::throttle::ThrottlePolicy;
 
 const SECOND: Millis = 1_000;
 const MINUTE: Millis = 60 * SECOND;
@@ -60,6 +61,9 @@ pub struct RoleSpec {
     /// What the loop detectors do (the fleet's `[loops]`, the same for every role).
     #[serde(default)]
     pub loops: LoopPolicy,
+    /// How usage limits are waited out (see `throttle`).
+    #[serde(default)]
+    pub throttle: ThrottlePolicy,
 }
 
 impl RoleSpec {
@@ -78,6 +82,7 @@ impl RoleSpec {
             preflight: true,
             stop_grace: 10 * SECOND,
             loops: LoopPolicy::default(),
+            throttle: ThrottlePolicy::default(),
         }
     }
 }

@@ -141,6 +141,8 @@ pub(crate) struct Slot {
     pub budget: BudgetMeter,
     pub budget_task: Option<String>,
     pub session_tokens: u64,
+    /// A usage-limit notice the log follower saw during this run (the exit decides).
+    pub limit_seen: Option<super::throttle::LimitSeen>,
 }
 
 impl Slot {
@@ -171,6 +173,7 @@ impl Slot {
             budget: BudgetMeter::default(),
             budget_task: None,
             session_tokens: 0,
+            limit_seen: None,
             awaiting_listing: false,
             deadline: None,
         }
@@ -231,6 +234,7 @@ impl Slot {
             return SlotState::Running;
         }
         match self.rec.restart {
+            Some(plan) if self.rec.throttle.is_some() => SlotState::Throttled { until: plan.at },
             Some(plan) => SlotState::Backoff { until: plan.at },
             None if self.rec.completed
                 || matches!(self.status(), Some(ContainerStatus::Exited { .. })) =>

@@ -102,6 +102,12 @@ pub struct SlotView {
     pub metrics: ServiceMetrics,
     #[serde(default)]
     pub usage: UsageView,
+    /// While throttled: when the slot starts again (the stated reset plus its jitter).
+    #[serde(default)]
+    pub throttled_until: Option<Millis>,
+    /// The usage limit being waited out (also set on a running slot held by a group peer).
+    #[serde(default)]
+    pub throttle: Option<crate::core::Throttle>,
 }
 
 /// Token usage the slot's agent printed.
@@ -165,8 +171,20 @@ impl super::fleet::Fleet {
                 let slot_restarts = s.rec.starts.saturating_sub(1);
                 restarts += slot_restarts;
                 let window = role.map_or(0, |r| r.restart.window);
+                let throttled_until = match state {
+                    SlotState::Throttled { until } => Some(until),
+                    _ => None,
+                };
+                let reason = match (&state, &s.rec.throttle) {
+                    (SlotState::Throttled { .. }, Some(t)) => {
+                        Some(format!("usage limit: {}", t.reason))
+                    }
+                    _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
+                };
                 SlotView {
-                    reason: reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
+                    reason,
+                    throttled_until,
+                    throttle: s.rec.throttle.clone(),
                     slot: s.name.clone(),
                     role: s.rec.role.clone(),
                     state,

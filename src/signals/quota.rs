@@ -53,7 +53,9 @@ pub struct UsageLimit {
 
 /// Recognises a usage/rate-limit notice in one line (ANSI already stripped).
 pub fn recognise(line: &str) -> Option<UsageLimit> {
-    if line.len() > MAX_LINE_BYTES {
+    if line.len() > MAX_LINE_BYTES
+        || !(has_ci(line, b"limit") || has_ci(line, b"too many requests"))
+    {
         return None;
     }
     let lower = line.to_ascii_lowercase();
@@ -108,6 +110,13 @@ pub fn recognise(line: &str) -> Option<UsageLimit> {
         });
     }
     None
+}
+
+/// ASCII case-insensitive substring test without allocating (most lines fail it).
+fn has_ci(hay: &str, needle: &[u8]) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// JSON events: stream-json `rate_limit_event` (only `rejected` is a hit; `allowed` and

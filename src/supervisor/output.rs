@@ -17,7 +17,7 @@ use crate::core::{ActivityKind, DetectorAction, Input, TestSummary, Verdict as C
 use crate::docker::follow::LineSink;
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
-    TestRunDetector, Verdict, usage_tokens,
+    TestRunDetector, Verdict, quota, usage_tokens,
 };
 use crate::store::{StoreOp, StoreWriter};
 
@@ -57,6 +57,10 @@ pub struct AgentOutput {
     held: Vec<Input>,
     /// Usage not reported yet (tokens, rounds).
     unsent_usage: (u64, u32),
+    /// Cleans lines for the usage-limit recogniser.
+    limits: LineCleaner,
+    /// The last usage-limit notice reported (a repeated notice is reported once).
+    last_limit: Option<String>,
     last_activity: Option<Instant>,
 }
 
@@ -79,6 +83,8 @@ impl AgentOutput {
             findings: Vec::new(),
             held: Vec::new(),
             unsent_usage: (0, 0),
+            limits: LineCleaner::new(),
+            last_limit: None,
             last_activity: None,
         }
     }
@@ -146,6 +152,32 @@ impl AgentOutput {
         }
     }
 
+    /// A usage-limit notice goes to the core with its reset resolved here, where named time
+    /// zones can be read; kept for retry like a clearing, since the exit that follows needs it.
+    fn watch_limits(&mut self, text: &str) {
+        let clean = self.limits.clean(text.as_bytes()).trim();
+        let Some(hit) = quota::recognise(clean) else {
+            return;
+        };
+        if self.last_limit.as_deref() == Some(clean) {
+            return;
+        }
+        let now = crate::supervisor::now_ms();
+        let reset_at = quota::reset_at(&hit, now, &crate::supervisor::tz::zone_offset);
+        let input = Input::UsageLimit {
+            slot: self.slot.clone(),
+            reset_at,
+            line: clean.to_string(),
+        };
+        self.last_limit = Some(clean.to_string());
+        if !self.held.is_empty() || self.inputs.try_send(input.clone()).is_err() {
+            if self.held.len() >= MAX_HELD {
+                self.held.remove(0);
+            }
+            self.held.push(input);
+        }
+    }
+
     fn record(&self, ts_ms: u64, run: TestRun) {
         record_run(&self.slot, &self.writer, &self.inputs, ts_ms, run);
     }
@@ -184,6 +216,7 @@ impl LineSink for AgentOutput {
             self.unsent_usage.1 = self.unsent_usage.1.saturating_add(1);
         }
         self.report_usage();
+        self.watch_limits(text);
     }
 
     fn end(&mut self) {

@@ -42,6 +42,8 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         incident_since: None,
         metrics: ServiceMetrics::default(),
         usage: Default::default(),
+        throttled_until: None,
+        throttle: None,
     }
 }
 
