@@ -254,3 +254,75 @@ fn a_notice_quoted_mid_run_is_not_the_exit_reason() {
     assert!(!matches!(h.state(S1), SlotState::Throttled { .. }));
     assert_eq!(h.fleet.open_incidents().count(), 1);
 }
+
+#[test]
+fn unblock_after_retries_a_blocked_slot_once_per_cool_down() {
+    let mut h = booted(1, |r| r.restart.unblock_after = Some(30 * MIN));
+    let blocked = |h: &Harness| matches!(h.state(S1), SlotState::Blocked { .. });
+    for _ in 0..10 {
+        if blocked(&h) {
+            break;
+        }
+        if h.state(S1) == SlotState::Running {
+            h.advance(1_000);
+            h.die(S1, 2, &["fatal: cannot reach the model endpoint"]);
+        } else {
+            let wake = h.fleet.next_wakeup().expect("restart");
+            h.advance_to(wake);
+        }
+    }
+    assert!(blocked(&h), "{:?}", h.state(S1));
+    let starts = h.starts(S1);
+    h.advance(30 * MIN - 1);
+    assert!(blocked(&h), "not before the cool-down");
+    h.advance(1);
+    assert_eq!(h.state(S1), SlotState::Running, "one retry");
+    assert_eq!(h.starts(S1), starts + 1);
+    h.advance(1_000);
+    h.die(S1, 2, &["fatal: cannot reach the model endpoint"]);
+    let SlotState::Blocked { reason, .. } = h.state(S1) else {
+        panic!("{:?}", h.state(S1));
+    };
+    assert!(reason.contains("after 1 automatic retry"), "{reason}");
+    assert_eq!(
+        h.starts(S1),
+        starts + 1,
+        "blocked at once, no backoff restarts"
+    );
+    h.advance(30 * MIN);
+    h.advance(1_000);
+    h.die(S1, 2, &["fatal: cannot reach the model endpoint"]);
+    let SlotState::Blocked { reason, .. } = h.state(S1) else {
+        panic!("{:?}", h.state(S1));
+    };
+    assert!(reason.contains("after 2 automatic retries"), "{reason}");
+}
+
+#[test]
+fn without_unblock_after_and_for_operator_blocks_nothing_retries() {
+    let mut h = booted(2, |r| r.restart.unblock_after = Some(30 * MIN));
+    let (reply, _) = h.command(Command::Block {
+        slot: S1.into(),
+        reason: "hands off".into(),
+    });
+    assert_eq!(reply, CommandReply::Accepted);
+    h.advance(5 * HOUR);
+    assert!(matches!(h.state(S1), SlotState::Blocked { .. }));
+    let mut h = booted(1, |_| {});
+    for _ in 0..10 {
+        if h.state(S1) == SlotState::Running {
+            h.advance(1_000);
+            h.die(S1, 2, &["fatal: boom"]);
+        } else if let Some(w) = h.fleet.next_wakeup() {
+            h.advance_to(w);
+        } else {
+            break;
+        }
+    }
+    assert!(matches!(h.state(S1), SlotState::Blocked { .. }));
+    assert_eq!(
+        h.fleet.next_wakeup(),
+        None,
+        "off by default: no retry is scheduled"
+    );
+}

@@ -312,6 +312,12 @@ pub struct SlotRecord {
     /// Usage limits in a row (the cool-down doubles with each); 0 after a run without one.
     #[serde(default)]
     pub throttles: u32,
+    /// Automatic retries of a Blocked slot (`unblock_after`) since it was last healthy.
+    #[serde(default)]
+    pub unblock_retries: u32,
+    /// The current run is such a retry: its failure blocks again at once.
+    #[serde(default)]
+    pub retrying: bool,
 }
 
 impl SlotRecord {
@@ -337,6 +343,8 @@ impl SlotRecord {
             last_exit: None,
             throttle: None,
             throttles: 0,
+            unblock_retries: 0,
+            retrying: false,
         }
     }
 
@@ -359,6 +367,8 @@ impl SlotRecord {
             && self.last_exit == other.last_exit
             && self.throttle == other.throttle
             && self.throttles == other.throttles
+            && self.unblock_retries == other.unblock_retries
+            && self.retrying == other.retrying
             && self.slot == other.slot
             && self.role == other.role
     }

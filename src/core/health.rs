@@ -47,6 +47,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
     if s.hold_until.is_some_and(|t| t <= now) {
         s.hold_until = None;
     }
+    super::unblock::on_timer(s, role, cx);
     if s.is_running()
         && let Some(c) = s.container.as_mut()
     {
@@ -121,6 +122,9 @@ pub(crate) fn deadlines(
 ) {
     if let Some(fl) = &s.in_flight {
         f(fl.since.saturating_add(op_timeout));
+    }
+    if let Some(t) = super::unblock::due(s, role) {
+        f(t);
     }
     if let Some(t) = s.probe.in_flight_since {
         f(t.saturating_add(op_timeout));

@@ -70,6 +70,7 @@ mod signature;
 mod slot;
 mod snapshot;
 mod throttle;
+mod unblock;
 
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;

@@ -117,6 +117,9 @@ pub struct RestartPolicy {
     /// Delay of clean-exit restarts while the slot spins idle (clean exits within seconds), so
     /// an agent with nothing to do cannot hammer Docker.
     pub idle_backoff: Millis,
+    /// A slot drover blocked retries once after this long (off when `None`).
+    #[serde(default)]
+    pub unblock_after: Option<Millis>,
 }
 
 impl Default for RestartPolicy {
@@ -130,6 +133,7 @@ impl Default for RestartPolicy {
             max_restarts: 10,
             window: 10 * MINUTE,
             idle_backoff: 5 * SECOND,
+            unblock_after: None,
         }
     }
 }
