@@ -326,3 +326,63 @@ fn without_unblock_after_and_for_operator_blocks_nothing_retries() {
         "off by default: no retry is scheduled"
     );
 }
+
+fn spend(h: &mut Harness, slot: &str, cost_micros: u64) {
+    h.feed(Input::UsageObserved {
+        slot: slot.into(),
+        tokens: 1_000,
+        rounds: 1,
+        kinds: drover::signals::usage::Tokens {
+            input: 400,
+            output: 600,
+            ..Default::default()
+        },
+        cost_micros,
+    });
+}
+
+#[test]
+fn the_daily_budget_stops_new_sessions_until_midnight_utc() {
+    let mut s = spec(2, |_| {});
+    s.daily_budget_micros = Some(1_000_000);
+    let mut h = Harness::new(s);
+    h.boot();
+    spend(&mut h, S1, 600_000);
+    assert!(h.snapshot().alerts.is_empty());
+    spend(&mut h, S2, 500_000);
+    let snap = h.snapshot();
+    let alert = snap
+        .alerts
+        .iter()
+        .find(|a| a.key.kind == AlertKind::DailyBudget)
+        .expect("budget alert");
+    assert!(
+        alert.message.contains("$1.10 of $1.00"),
+        "{}",
+        alert.message
+    );
+    assert_eq!(snap.metrics.spend.today_micros, 1_100_000);
+    assert_eq!(snap.metrics.spend.tokens.output, 1_200);
+    assert_eq!(h.view(S1).usage.run_cost_micros, 600_000);
+    // Running sessions finish; the next one waits for midnight UTC.
+    assert_eq!(h.state(S2), SlotState::Running);
+    let starts = h.starts(S1);
+    h.die(S1, 0, &["done"]);
+    let midnight = (h.now / (24 * HOUR) + 1) * 24 * HOUR;
+    h.advance_to(midnight - 1);
+    assert_eq!(h.starts(S1), starts, "no new session today");
+    assert_eq!(
+        h.state(S2),
+        SlotState::Running,
+        "running ones are not touched"
+    );
+    h.advance_to(midnight);
+    assert_eq!(h.state(S1), SlotState::Running, "a new day, a new budget");
+    assert!(
+        !h.snapshot()
+            .alerts
+            .iter()
+            .any(|a| a.key.kind == AlertKind::DailyBudget)
+    );
+    assert_eq!(h.snapshot().metrics.spend.today_micros, 0);
+}

@@ -29,6 +29,19 @@ pub struct ConfigFile {
     pub logs: LogsSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Dollars per million tokens per model (name or prefix; `default` for the rest).
+    #[serde(default)]
+    pub pricing: crate::signals::usage::PriceTable,
+    #[serde(default)]
+    pub budget: BudgetSection,
+}
+
+/// Fleet-wide spending limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSection {
+    /// Once today's (UTC) spend reaches this, no new session starts until midnight UTC.
+    pub daily_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -49,6 +49,8 @@ pub enum AlertKind {
     },
     /// The slot's agent hit a usage limit and waits for the reset (info only).
     UsageLimit,
+    /// The fleet's daily spend reached `[budget] daily_usd`: no new sessions today.
+    DailyBudget,
 }
 
 impl AlertKind {
@@ -65,6 +67,7 @@ impl AlertKind {
             AlertKind::DockerDown => "docker_down",
             AlertKind::Loop { .. } => "loop",
             AlertKind::UsageLimit => "usage_limit",
+            AlertKind::DailyBudget => "daily_budget",
         }
     }
 }

@@ -152,8 +152,11 @@ impl Fleet {
                 slot,
                 tokens,
                 rounds,
+                kinds,
+                cost_micros,
             } => {
                 scope.visible = true;
+                self.record_spend(now, at(self, &slot), &kinds, cost_micros, out);
                 let task = self.locks.held_by(&slot).map(|l| l.task.clone());
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
                     loops::on_usage(s, r, cx, task.as_deref(), tokens, rounds)

@@ -183,6 +183,8 @@ pub enum EventKind {
     Retired,
     /// A usage limit: the slot waits for the reset (or a quota-group peer's).
     Throttled,
+    /// The daily budget is reached: no new sessions until midnight UTC.
+    BudgetHold,
 }
 
 impl EventKind {
@@ -221,6 +223,7 @@ impl EventKind {
             EventKind::SpecChanged => "spec_changed",
             EventKind::Retired => "retired",
             EventKind::Throttled => "throttled",
+            EventKind::BudgetHold => "budget_hold",
         }
     }
 }

@@ -92,6 +92,7 @@ pub struct Fleet {
     pub(crate) last_reply: Option<CommandReply>,
     /// The earliest deadline, recomputed at the end of every `handle`.
     pub(crate) wakeup: Option<Millis>,
+    pub(crate) spend: super::spend::Spend,
 }
 
 impl Fleet {
@@ -117,6 +118,10 @@ impl Fleet {
             extras: Vec::new(),
             last_reply: None,
             wakeup: None,
+            spend: super::spend::Spend {
+                cap: spec.daily_budget_micros,
+                ..Default::default()
+            },
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -257,6 +262,9 @@ impl Fleet {
         if let Some(t) = self.claims.next_deadline(&self.loop_policy().reclaim) {
             take(t);
         }
+        if let Some(t) = self.spend.hold_ends() {
+            take(t);
+        }
         next
     }
 
@@ -302,6 +310,7 @@ impl Fleet {
         let i = i?;
         scope.touched.push(i);
         let ready = self.docker.ready();
+        let budget_hold = self.spend.held_until(now);
         let Fleet {
             name,
             seed,
@@ -325,6 +334,7 @@ impl Fleet {
             out,
             want_listing,
             extras,
+            budget_hold,
         };
         Some(f(s, role, &mut cx))
     }
@@ -334,6 +344,7 @@ impl Fleet {
             return;
         }
         scope.all = true;
+        self.roll_day(now, out);
         let op_timeout = self.op_timeout;
         for i in 0..self.slots.len() {
             self.on_slot(Some(i), now, out, scope, |s, r, cx| {

@@ -126,6 +126,12 @@ pub enum Input {
         slot: String,
         tokens: u64,
         rounds: u32,
+        /// The same usage by kind (counted once per message) and its cost in micro-dollars
+        /// by the `[pricing]` table (0 when no price applies).
+        #[serde(default)]
+        kinds: crate::signals::usage::Tokens,
+        #[serde(default)]
+        cost_micros: u64,
     },
     /// A log-fed loop detector's condition holds for `slot` (sent again while it holds); the
     /// core raises one alert and applies `action` once per firing. `since` is when the

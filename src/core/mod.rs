@@ -69,6 +69,7 @@ mod scale;
 mod signature;
 mod slot;
 mod snapshot;
+mod spend;
 mod throttle;
 mod unblock;
 
@@ -98,4 +99,5 @@ pub use slot::TrendPoint;
 pub use snapshot::{
     DockerStatus, FleetMetrics, HeldTask, SlotView, Snapshot, TestRecord, UsageView,
 };
+pub use spend::{SpendView, dollars};
 pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};

@@ -22,6 +22,10 @@ pub struct FleetSpec {
     /// A Docker operation without an answer after this long is considered lost; the core then
     /// asks for a fresh listing instead of waiting forever.
     pub op_timeout: Millis,
+    /// `[budget] daily_usd` in micro-dollars: no new session starts once today's spend
+    /// reaches it (see `spend`).
+    #[serde(default)]
+    pub daily_budget_micros: Option<u64>,
 }
 
 impl FleetSpec {
@@ -30,6 +34,7 @@ impl FleetSpec {
             name: name.into(),
             roles,
             op_timeout: 2 * MINUTE,
+            daily_budget_micros: None,
         }
     }
 

@@ -141,6 +141,10 @@ pub(crate) struct Slot {
     pub budget: BudgetMeter,
     pub budget_task: Option<String>,
     pub session_tokens: u64,
+    /// Usage by kind and its cost in this run, and the slot's cost since drover started.
+    pub run_tokens: crate::signals::usage::Tokens,
+    pub run_cost_micros: u64,
+    pub cost_micros: u64,
     /// A usage-limit notice the log follower saw during this run (the exit decides).
     pub limit_seen: Option<super::throttle::LimitSeen>,
 }
@@ -174,6 +178,9 @@ impl Slot {
             budget_task: None,
             session_tokens: 0,
             limit_seen: None,
+            run_tokens: Default::default(),
+            run_cost_micros: 0,
+            cost_micros: 0,
             awaiting_listing: false,
             deadline: None,
         }
@@ -272,6 +279,8 @@ pub(crate) struct Cx<'a> {
     pub alerts: &'a mut AlertTable,
     pub incidents: &'a mut IncidentBook,
     pub out: &'a mut Vec<Effect>,
+    /// Today's spend reached the daily cap: no new session may start before this time.
+    pub budget_hold: Option<Millis>,
     /// Set when the slot's knowledge is doubtful and a fresh listing is needed.
     pub want_listing: &'a mut bool,
     /// Containers found to be extra (not the slot's own): the fleet removes them.

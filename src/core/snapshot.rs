@@ -59,6 +59,9 @@ pub struct FleetMetrics {
     pub healthy: u32,
     /// Slot count per state label ("running", "blocked", …).
     pub by_state: BTreeMap<String, u32>,
+    /// Tokens and cost of the fleet, today's spend against the daily cap.
+    #[serde(default)]
+    pub spend: super::spend::SpendView,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +122,14 @@ pub struct UsageView {
     pub task: Option<String>,
     pub task_tokens: u64,
     pub task_rounds: u32,
+    /// The current run's usage by kind and cost (micro-dollars, by `[pricing]`).
+    #[serde(default)]
+    pub run_tokens: crate::signals::usage::Tokens,
+    #[serde(default)]
+    pub run_cost_micros: u64,
+    /// The slot's cost since drover started.
+    #[serde(default)]
+    pub cost_micros: u64,
 }
 
 pub(crate) fn reason_for(
@@ -226,6 +237,9 @@ impl super::fleet::Fleet {
                         task: s.budget_task.clone(),
                         task_tokens: s.budget.tokens,
                         task_rounds: s.budget.rounds,
+                        run_tokens: s.run_tokens,
+                        run_cost_micros: s.run_cost_micros,
+                        cost_micros: s.cost_micros,
                     },
                 }
             })
@@ -242,6 +256,7 @@ impl super::fleet::Fleet {
                 slots: slots.len() as u32,
                 healthy,
                 by_state,
+                spend: self.spend.view(now),
             },
             slots,
             alerts: self.alerts.active().cloned().collect(),

@@ -99,10 +99,13 @@ impl FleetPlan {
                 },
             );
         }
-        Self {
-            core: FleetSpec::new(&cfg.file.fleet.name, core_roles),
-            roles,
-        }
+        let mut core = FleetSpec::new(&cfg.file.fleet.name, core_roles);
+        core.daily_budget_micros = cfg
+            .file
+            .budget
+            .daily_usd
+            .map(|usd| (usd.max(0.0) * 1_000_000.0).round() as u64);
+        Self { core, roles }
     }
 }
 

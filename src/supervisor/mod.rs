@@ -364,7 +364,10 @@ impl Driver {
                 self.inputs_tx.clone(),
                 self.writer.clone(),
             );
-            let watch = output::OutputWatch::from_config(&self.config.file.loops);
+            let watch = output::OutputWatch::from_config(
+                &self.config.file.loops,
+                &self.config.file.pricing,
+            );
             let tests = self
                 .config
                 .file

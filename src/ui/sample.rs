@@ -66,6 +66,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
             healthy: u32::try_from(slots.iter().filter(|s| s.health == Health::Healthy).count())
                 .unwrap_or(u32::MAX),
             by_state,
+            spend: Default::default(),
         },
         slots,
         alerts: Vec::new(),
