@@ -102,7 +102,8 @@ pub fn recognise(line: &str) -> Option<UsageLimit> {
     }
     if lower.contains("rate_limit_error")
         || (lower.contains("429") && lower.contains("too many requests"))
-        || (lower.contains("429") && lower.contains("rate limit"))
+        || (lower.contains("429")
+            && (lower.contains("rate limit exceeded") || lower.contains("rate limit reached")))
     {
         return Some(UsageLimit {
             kind: "rate_limit",
