@@ -311,7 +311,7 @@ pub struct SlotRecord {
     pub last_exit: Option<ExitInfo>,
     /// Waiting for a usage limit to lift (its own notice or a quota-group peer's).
     #[serde(default)]
-    pub throttle: Option<Throttle>,
+    pub throttle: Option<Box<Throttle>>,
     /// Usage limits in a row (the cool-down doubles with each); 0 after a run without one.
     #[serde(default)]
     pub throttles: u32,

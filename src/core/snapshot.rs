@@ -195,7 +195,7 @@ impl super::fleet::Fleet {
                 SlotView {
                     reason,
                     throttled_until,
-                    throttle: s.rec.throttle.clone(),
+                    throttle: s.rec.throttle.as_deref().cloned(),
                     slot: s.name.clone(),
                     role: s.rec.role.clone(),
                     state,

@@ -150,14 +150,14 @@ fn throttle(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, reset: Option<Millis>, l
     let restart_at = until.saturating_add(jitter(cx.seed, &s.name, until, policy.jitter));
     s.rec.throttles = s.rec.throttles.saturating_add(1);
     let reason = cut(line, 300).to_string();
-    s.rec.throttle = Some(Throttle {
+    s.rec.throttle = Some(Box::new(Throttle {
         until,
         restart_at,
         since: now,
         reason: reason.clone(),
         source: s.name.clone(),
         stated,
-    });
+    }));
     s.rec.restart = Some(RestartPlan {
         at: restart_at,
         via: RecoveryStep::Restart,
@@ -245,7 +245,8 @@ impl Fleet {
         let Some(t) = src
             .rec
             .throttle
-            .clone()
+            .as_deref()
+            .cloned()
             .filter(|t| t.source == src.name && t.since == now)
         else {
             return;
@@ -288,10 +289,10 @@ fn hold_peer(p: &mut Slot, role: &RoleSpec, cx: &mut Cx, t: Throttle, group: &st
         t.until
             .saturating_add(jitter(cx.seed, &p.name, t.until, role.throttle.jitter));
     let live = p.is_live();
-    p.rec.throttle = Some(Throttle {
+    p.rec.throttle = Some(Box::new(Throttle {
         restart_at,
         ..t.clone()
-    });
+    }));
     if !live {
         p.rec.restart = Some(RestartPlan {
             at: restart_at,
