@@ -1,6 +1,8 @@
 //! Usage limits in the core, on a virtual clock: a slot whose agent stops at a usage limit is
 //! throttled until the stated reset (plus its jitter), starts again by itself, and is never
-//! treated as failing — no incident, no crash loop, no Blocked, one info alert.
+//! treated as failing — no incident, no crash loop, no Blocked, one info alert. Also the two
+//! neighbouring policies: `unblock_after` (a Blocked slot retries once per cool-down) and the
+//! fleet's daily budget (no new sessions once today's spend reaches the cap).
 
 mod core_support;
 

@@ -34,6 +34,7 @@ const STATES: &[&str] = &[
     "removing",
     "exited",
     "backoff",
+    "throttled",
     "blocked",
     "taken-over",
     "stopped",
