@@ -84,6 +84,9 @@ pub struct StateColors {
     pub paused: Color,
     #[serde(deserialize_with = "color")]
     pub backoff: Color,
+    /// Waiting for a usage limit to lift: not a failure, so not a failure colour.
+    #[serde(deserialize_with = "color")]
+    pub throttled: Color,
     #[serde(deserialize_with = "color")]
     pub exited: Color,
     #[serde(deserialize_with = "color")]

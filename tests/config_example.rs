@@ -16,6 +16,8 @@ fn example_matches_the_built_in_defaults() {
     assert_eq!(role.restart, RestartSection::default());
     assert_eq!(role.crash_loop, CrashLoopSection::default());
     assert_eq!(role.tests, TestsSection::default());
+    assert_eq!(role.quota, QuotaSection::default());
+    assert_eq!(role.quota_group, None);
     assert_eq!(role.replicas, 1);
     assert_eq!(role.stall_after.0.as_secs(), 15 * 60);
     assert_eq!(role.task_timeout.0.as_secs(), 30 * 60);

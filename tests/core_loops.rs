@@ -316,6 +316,8 @@ fn the_budget_warns_quietly_then_alerts_and_acts_and_a_new_task_starts_a_fresh_b
             slot: S1.into(),
             tokens,
             rounds: 1,
+            kinds: Default::default(),
+            cost_micros: 0,
         })
     };
     usage(&mut h, 12_000);
@@ -510,6 +512,8 @@ fn a_disabled_detector_neither_alerts_nor_acts() {
         slot: S1.into(),
         tokens: 1_000_000,
         rounds: 99,
+        kinds: Default::default(),
+        cost_micros: 0,
     });
     h.advance(20 * MIN);
     assert!(h.snapshot().alerts.is_empty(), "{:?}", h.snapshot().alerts);

@@ -29,6 +29,19 @@ pub struct ConfigFile {
     pub logs: LogsSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Dollars per million tokens per model (name or prefix; `default` for the rest).
+    #[serde(default)]
+    pub pricing: crate::signals::usage::PriceTable,
+    #[serde(default)]
+    pub budget: BudgetSection,
+}
+
+/// Fleet-wide spending limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSection {
+    /// Once today's (UTC) spend reaches this, no new session starts until midnight UTC.
+    pub daily_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -126,6 +139,33 @@ pub struct RoleSection {
     pub task_timeout: HumanDuration,
     #[serde(default)]
     pub tests: TestsSection,
+    /// Slots sharing an account (and so its usage limits): one limit seen holds every slot
+    /// of every role with the same group. Unset: the role is its own group.
+    #[serde(default)]
+    pub quota_group: Option<String>,
+    #[serde(default)]
+    pub quota: QuotaSection,
+}
+
+/// How usage limits are waited out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSection {
+    /// Wait after a limit whose notice states no reset time; doubles with each limit in a row.
+    pub cooldown: HumanDuration,
+    pub max_cooldown: HumanDuration,
+    /// Each slot starts up to this long after the reset, so a group does not restart at once.
+    pub jitter: HumanDuration,
+}
+
+impl Default for QuotaSection {
+    fn default() -> Self {
+        Self {
+            cooldown: HumanDuration::from_secs(15 * 60),
+            max_cooldown: HumanDuration::from_secs(2 * 60 * 60),
+            jitter: HumanDuration::from_secs(60),
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -214,6 +254,9 @@ pub struct RestartSection {
     /// More restarts than this within `window` blocks the slot.
     pub max_restarts: u32,
     pub window: HumanDuration,
+    /// A Blocked slot retries once after this long (off when unset); still failing → Blocked
+    /// again, with the count of retries.
+    pub unblock_after: Option<HumanDuration>,
 }
 
 impl Default for RestartSection {
@@ -226,6 +269,7 @@ impl Default for RestartSection {
             reset_after: HumanDuration::from_secs(300),
             max_restarts: 10,
             window: HumanDuration::from_secs(600),
+            unblock_after: None,
         }
     }
 }

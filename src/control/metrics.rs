@@ -42,6 +42,7 @@ const STATES: &[&str] = &[
     "removing",
     "exited",
     "backoff",
+    "throttled",
     "blocked",
     "taken-over",
     "stopped",

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::config::{Config, ProbeAction as CfgProbeAction, RestartPolicyName};
 use crate::core::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
-    RestartPolicy, RoleSpec as CoreRole,
+    RestartPolicy, RoleSpec as CoreRole, ThrottlePolicy,
 };
 use crate::docker::spec::RoleSpec as ContainerSpec;
 
@@ -49,6 +49,7 @@ impl FleetPlan {
                 reset_after: r.restart.reset_after.as_millis_u64(),
                 max_restarts: r.restart.max_restarts,
                 window: r.restart.window.as_millis_u64(),
+                unblock_after: r.restart.unblock_after.map(|d| d.as_millis_u64()),
                 ..RestartPolicy::default()
             };
             core.crash_loop = CrashLoopPolicy {
@@ -70,6 +71,12 @@ impl FleetPlan {
             core.task_timeout = r.task_timeout.as_millis_u64();
             core.run_timeout = r.limits.run_timeout.map(|d| d.as_millis_u64());
             core.loops = cfg.file.loops.loop_policy();
+            core.throttle = ThrottlePolicy {
+                group: r.quota_group.clone(),
+                cooldown: r.quota.cooldown.as_millis_u64(),
+                max_cooldown: r.quota.max_cooldown.as_millis_u64(),
+                jitter: r.quota.jitter.as_millis_u64(),
+            };
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.
             core.preflight = true;
@@ -93,10 +100,13 @@ impl FleetPlan {
                 },
             );
         }
-        Self {
-            core: FleetSpec::new(&cfg.file.fleet.name, core_roles),
-            roles,
-        }
+        let mut core = FleetSpec::new(&cfg.file.fleet.name, core_roles);
+        core.daily_budget_micros = cfg
+            .file
+            .budget
+            .daily_usd
+            .map(|usd| (usd.max(0.0) * 1_000_000.0).round() as u64);
+        Self { core, roles }
     }
 }
 

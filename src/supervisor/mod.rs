@@ -15,6 +15,7 @@ mod link;
 mod notify;
 mod output;
 mod persist;
+pub mod tz;
 mod upstream;
 
 use std::sync::Arc;
@@ -424,7 +425,10 @@ impl Driver {
                 self.inputs_tx.clone(),
                 self.writer.clone(),
             );
-            let watch = output::OutputWatch::from_config(&self.config.file.loops);
+            let watch = output::OutputWatch::from_config(
+                &self.config.file.loops,
+                &self.config.file.pricing,
+            );
             let tests = self
                 .config
                 .file

@@ -8,6 +8,7 @@
 //! or a repeated firing is dropped (harmless: firings repeat while they hold); a clearing and
 //! usage are kept and retried with the next line; a test run is logged as lost.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -15,9 +16,10 @@ use tokio::sync::mpsc;
 use crate::config::LoopsSection;
 use crate::core::{ActivityKind, DetectorAction, Input, TestSummary, Verdict as CoreVerdict};
 use crate::docker::follow::LineSink;
+use crate::signals::usage::{PriceTable, Tokens, UsageCounter};
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
-    TestRunDetector, Verdict, usage_tokens,
+    TestRunDetector, Verdict, quota,
 };
 use crate::store::{StoreOp, StoreWriter};
 
@@ -27,19 +29,20 @@ const ACTIVITY_EVERY: Duration = Duration::from_secs(5);
 const MAX_HELD: usize = 32;
 
 /// Which log-fed detectors run on agent output, from `[loops]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutputWatch {
     pub output: Option<OutputLimits>,
     pub action: DetectorAction,
-    pub usage: bool,
+    /// `[pricing]`: usage is always counted (for cost), priced by this table.
+    pub prices: Arc<PriceTable>,
 }
 
 impl OutputWatch {
-    pub fn from_config(loops: &LoopsSection) -> Self {
+    pub fn from_config(loops: &LoopsSection, prices: &PriceTable) -> Self {
         Self {
             output: loops.output_limits(),
             action: loops.output_action(),
-            usage: loops.budget.enabled,
+            prices: Arc::new(prices.clone()),
         }
     }
 }
@@ -51,12 +54,18 @@ pub struct AgentOutput {
     tests: TestRunDetector,
     loops: Option<OutputLoopDetector>,
     action: DetectorAction,
-    usage: Option<LineCleaner>,
+    usage: LineCleaner,
+    counter: UsageCounter,
+    prices: Arc<PriceTable>,
     findings: Vec<LoopFinding>,
     /// Clearings the queue had no room for, oldest first.
     held: Vec<Input>,
-    /// Usage not reported yet (tokens, rounds).
-    unsent_usage: (u64, u32),
+    /// Usage not reported yet: budget tokens, rounds, by kind, cost in micro-dollars.
+    unsent_usage: (u64, u32, Tokens, u64),
+    /// Cleans lines for the usage-limit recogniser.
+    limits: LineCleaner,
+    /// The last usage-limit notice reported (a repeated notice is reported once).
+    last_limit: Option<String>,
     last_activity: Option<Instant>,
 }
 
@@ -75,10 +84,14 @@ impl AgentOutput {
             tests: TestRunDetector::for_runners(parsers),
             loops: watch.output.map(OutputLoopDetector::new),
             action: watch.action,
-            usage: watch.usage.then(LineCleaner::new),
+            usage: LineCleaner::new(),
+            counter: UsageCounter::default(),
+            prices: watch.prices,
             findings: Vec::new(),
             held: Vec::new(),
-            unsent_usage: (0, 0),
+            unsent_usage: (0, 0, Tokens::default(), 0),
+            limits: LineCleaner::new(),
+            last_limit: None,
             last_activity: None,
         }
     }
@@ -132,7 +145,7 @@ impl AgentOutput {
     }
 
     fn report_usage(&mut self) {
-        let (tokens, rounds) = self.unsent_usage;
+        let (tokens, rounds, kinds, cost_micros) = self.unsent_usage;
         if rounds == 0 {
             return;
         }
@@ -140,9 +153,37 @@ impl AgentOutput {
             slot: self.slot.clone(),
             tokens,
             rounds,
+            kinds,
+            cost_micros,
         };
         if self.inputs.try_send(input).is_ok() {
-            self.unsent_usage = (0, 0);
+            self.unsent_usage = (0, 0, Tokens::default(), 0);
+        }
+    }
+
+    /// A usage-limit notice goes to the core with its reset resolved here, where named time
+    /// zones can be read; kept for retry like a clearing, since the exit that follows needs it.
+    fn watch_limits(&mut self, text: &str) {
+        let clean = self.limits.clean(text.as_bytes()).trim();
+        let Some(hit) = quota::recognise(clean) else {
+            return;
+        };
+        if self.last_limit.as_deref() == Some(clean) {
+            return;
+        }
+        let now = crate::supervisor::now_ms();
+        let reset_at = quota::reset_at(&hit, now, &crate::supervisor::tz::zone_offset);
+        let input = Input::UsageLimit {
+            slot: self.slot.clone(),
+            reset_at,
+            line: clean.to_string(),
+        };
+        self.last_limit = Some(clean.to_string());
+        if !self.held.is_empty() || self.inputs.try_send(input.clone()).is_err() {
+            if self.held.len() >= MAX_HELD {
+                self.held.remove(0);
+            }
+            self.held.push(input);
         }
     }
 
@@ -177,13 +218,16 @@ impl LineSink for AgentOutput {
                 self.report_loops();
             }
         }
-        if let Some(cleaner) = self.usage.as_mut()
-            && let Some(tokens) = usage_tokens(cleaner.clean(text.as_bytes()))
-        {
-            self.unsent_usage.0 = self.unsent_usage.0.saturating_add(tokens);
-            self.unsent_usage.1 = self.unsent_usage.1.saturating_add(1);
+        if let Some(spent) = self.counter.feed(self.usage.clean(text.as_bytes())) {
+            let cost = self.prices.cost_micros(&spent);
+            let u = &mut self.unsent_usage;
+            u.0 = u.0.saturating_add(spent.tokens.io());
+            u.1 = u.1.saturating_add(1);
+            u.2.add(&spent.tokens);
+            u.3 = u.3.saturating_add(cost);
         }
         self.report_usage();
+        self.watch_limits(text);
     }
 
     fn end(&mut self) {

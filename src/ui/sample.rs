@@ -43,6 +43,8 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         metrics: ServiceMetrics::default(),
         usage: Default::default(),
         run_limit: None,
+        throttled_until: None,
+        throttle: None,
     }
 }
 
@@ -66,6 +68,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
             healthy: u32::try_from(slots.iter().filter(|s| s.health == Health::Healthy).count())
                 .unwrap_or(u32::MAX),
             by_state,
+            spend: Default::default(),
         },
         slots,
         alerts: Vec::new(),

@@ -284,6 +284,7 @@ fn sample_state(label: &str) -> crate::core::SlotState {
         "removing" => SlotState::Removing,
         "exited" => SlotState::Exited { code: None },
         "backoff" => SlotState::Backoff { until: 0 },
+        "throttled" => SlotState::Throttled { until: 0 },
         "blocked" => SlotState::Blocked {
             reason: String::new(),
             by: Actor::Drover,

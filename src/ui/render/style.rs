@@ -18,6 +18,7 @@ pub fn state_style(theme: &Theme, state: &SlotState) -> Style {
         SlotState::Stopping | SlotState::Removing | SlotState::Retiring => c.stopped,
         SlotState::Exited { .. } => c.exited,
         SlotState::Backoff { .. } => c.backoff,
+        SlotState::Throttled { .. } => c.throttled,
         SlotState::Blocked { .. } => c.blocked,
         SlotState::TakenOver { .. } => c.taken_over,
         SlotState::Stopped { .. } => c.stopped,

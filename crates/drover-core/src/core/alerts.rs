@@ -54,6 +54,10 @@ pub enum AlertKind {
     ForeignContainer {
         name: String,
     },
+    /// The slot's agent hit a usage limit and waits for the reset (info only).
+    UsageLimit,
+    /// The fleet's daily spend reached `[budget] daily_usd`: no new sessions today.
+    DailyBudget,
 }
 
 impl AlertKind {
@@ -71,6 +75,8 @@ impl AlertKind {
             AlertKind::Loop { .. } => "loop",
             AlertKind::LocksTruncated => "locks_truncated",
             AlertKind::ForeignContainer { .. } => "foreign_container",
+            AlertKind::UsageLimit => "usage_limit",
+            AlertKind::DailyBudget => "daily_budget",
         }
     }
 }

@@ -368,7 +368,13 @@ fn slot_command(
                 }
                 Accepted
             }
-            SlotMode::Auto => Unchanged,
+            SlotMode::Auto => {
+                if super::throttle::resume(s, cx) {
+                    Accepted
+                } else {
+                    Unchanged
+                }
+            }
             m => refuse(m),
         },
         Command::Stop { .. } => match &s.rec.mode {

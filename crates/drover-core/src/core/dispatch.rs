@@ -18,6 +18,7 @@ use super::model::{ActivityKind, DetectorAction, LockObservation, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 use super::snapshot::DockerStatus;
+use super::throttle;
 
 /// The most upstream locks the core keeps (and every face shows).
 pub const MAX_LOCKS: usize = 10_000;
@@ -76,9 +77,13 @@ impl Fleet {
                 if self.removals.contains_key(&id) {
                     return;
                 }
-                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                let i = at(self, &slot);
+                self.on_slot(i, now, out, scope, |s, r, cx| {
                     fail::on_died(s, r, cx, &id, exit_code, oom_killed, &last_lines)
                 });
+                if let Some(i) = i {
+                    self.spread_throttle(i, now, out, scope);
+                }
             }
             Input::ContainerPaused { slot, id } => {
                 self.on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
@@ -150,8 +155,11 @@ impl Fleet {
                 slot,
                 tokens,
                 rounds,
+                kinds,
+                cost_micros,
             } => {
                 scope.visible = true;
+                self.record_spend(now, at(self, &slot), &kinds, cost_micros, out);
                 let task = self.locks.held_by(&slot).map(|l| l.task.clone());
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
                     loops::on_usage(s, r, cx, task.as_deref(), tokens, rounds)
@@ -193,6 +201,15 @@ impl Fleet {
                 outcome,
             } => {
                 scope.visible |= self.release_finished(now, &task, claim.as_deref(), &outcome, out);
+            }
+            Input::UsageLimit {
+                slot,
+                reset_at,
+                line,
+            } => {
+                self.on_slot(at(self, &slot), now, out, scope, |s, _, _| {
+                    throttle::on_limit_seen(s, reset_at, &line)
+                });
             }
             Input::DockerDown { error } => self.docker_down(now, error, out, scope),
             Input::ForeignContainers { containers } => {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::alerts::Alert;
 use super::incidents::Incident;
 use super::model::{Actor, ExitInfo, Millis};
+use super::throttle::Throttle;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
@@ -182,6 +183,10 @@ pub enum EventKind {
     Retired,
     /// A run reached its role's `run_timeout` and is being stopped.
     TimedOut,
+    /// A usage limit: the slot waits for the reset (or a quota-group peer's).
+    Throttled,
+    /// The daily budget is reached: no new sessions until midnight UTC.
+    BudgetHold,
 }
 
 impl EventKind {
@@ -220,6 +225,8 @@ impl EventKind {
             EventKind::SpecChanged => "spec_changed",
             EventKind::Retired => "retired",
             EventKind::TimedOut => "timed_out",
+            EventKind::Throttled => "throttled",
+            EventKind::BudgetHold => "budget_hold",
         }
     }
 }
@@ -305,6 +312,18 @@ pub struct SlotRecord {
     pub crash_looping: bool,
     pub idle_spinning: bool,
     pub last_exit: Option<ExitInfo>,
+    /// Waiting for a usage limit to lift (its own notice or a quota-group peer's).
+    #[serde(default)]
+    pub throttle: Option<Box<Throttle>>,
+    /// Usage limits in a row (the cool-down doubles with each); 0 after a run without one.
+    #[serde(default)]
+    pub throttles: u32,
+    /// Automatic retries of a Blocked slot (`unblock_after`) since it was last healthy.
+    #[serde(default)]
+    pub unblock_retries: u32,
+    /// The current run is such a retry: its failure blocks again at once.
+    #[serde(default)]
+    pub retrying: bool,
 }
 
 impl SlotRecord {
@@ -328,6 +347,10 @@ impl SlotRecord {
             crash_looping: false,
             idle_spinning: false,
             last_exit: None,
+            throttle: None,
+            throttles: 0,
+            unblock_retries: 0,
+            retrying: false,
         }
     }
 
@@ -348,6 +371,10 @@ impl SlotRecord {
             && self.crash_looping == other.crash_looping
             && self.idle_spinning == other.idle_spinning
             && self.last_exit == other.last_exit
+            && self.throttle == other.throttle
+            && self.throttles == other.throttles
+            && self.unblock_retries == other.unblock_retries
+            && self.retrying == other.retrying
             && self.slot == other.slot
             && self.role == other.role
     }

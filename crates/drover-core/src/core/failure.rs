@@ -122,6 +122,9 @@ pub(crate) fn on_died(
     }
     match s.rec.mode {
         SlotMode::Auto => {
+            if super::throttle::on_exit(s, role, cx, lines) {
+                return;
+            }
             let probe = s.probe_kill.take();
             if clean && probe.is_none() {
                 clean_exit(s, role, cx, uptime);
@@ -287,6 +290,9 @@ pub(crate) fn record_failure(
         }
     }
 
+    if let Some(why) = super::unblock::still_failing(s, &reason) {
+        return block(s, role, cx, why, Actor::Drover);
+    }
     let r = &role.restart;
     s.rec
         .failure_restarts
@@ -463,6 +469,8 @@ pub(crate) fn has_failure_memory(s: &Slot) -> bool {
 }
 
 fn forget_failures(s: &mut Slot) {
+    s.rec.retrying = false;
+    s.rec.unblock_retries = 0;
     s.rec.backoff_step = 0;
     s.rec.consecutive_failures = 0;
     s.rec.streak = None;

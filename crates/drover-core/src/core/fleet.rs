@@ -97,6 +97,7 @@ pub struct Fleet {
     pub(crate) last_reply: Option<CommandReply>,
     /// The earliest deadline, recomputed at the end of every `handle`.
     pub(crate) wakeup: Option<Millis>,
+    pub(crate) spend: super::spend::Spend,
 }
 
 impl Fleet {
@@ -123,6 +124,10 @@ impl Fleet {
             extras: Vec::new(),
             last_reply: None,
             wakeup: None,
+            spend: super::spend::Spend {
+                cap: spec.daily_budget_micros,
+                ..Default::default()
+            },
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -263,6 +268,9 @@ impl Fleet {
         if let Some(t) = self.claims.next_deadline(&self.loop_policy().reclaim) {
             take(t);
         }
+        if let Some(t) = self.spend.hold_ends() {
+            take(t);
+        }
         next
     }
 
@@ -308,6 +316,7 @@ impl Fleet {
         let i = i?;
         scope.touched.push(i);
         let ready = self.docker.ready();
+        let budget_hold = self.spend.held_until(now);
         let Fleet {
             name,
             seed,
@@ -331,6 +340,7 @@ impl Fleet {
             out,
             want_listing,
             extras,
+            budget_hold,
         };
         Some(f(s, role, &mut cx))
     }
@@ -340,6 +350,7 @@ impl Fleet {
             return;
         }
         scope.all = true;
+        self.roll_day(now, out);
         let op_timeout = self.op_timeout;
         for i in 0..self.slots.len() {
             self.on_slot(Some(i), now, out, scope, |s, r, cx| {

@@ -47,6 +47,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
     if s.hold_until.is_some_and(|t| t <= now) {
         s.hold_until = None;
     }
+    super::unblock::on_timer(s, role, cx);
     super::run_limit::on_timer(s, cx);
     // A run without a known start has no timers: `deadlines` must offer exactly the timers
     // this function can fire, or a wake-up stays due forever and the core spins.
@@ -124,6 +125,9 @@ pub(crate) fn deadlines(
 ) {
     if let Some(fl) = &s.in_flight {
         f(fl.since.saturating_add(op_timeout));
+    }
+    if let Some(t) = super::unblock::due(s, role) {
+        f(t);
     }
     if let Some(t) = s.probe.in_flight_since {
         f(t.saturating_add(op_timeout));

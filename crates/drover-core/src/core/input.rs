@@ -132,6 +132,12 @@ pub enum Input {
         slot: String,
         tokens: u64,
         rounds: u32,
+        /// The same usage by kind (counted once per message) and its cost in micro-dollars
+        /// by the `[pricing]` table (0 when no price applies).
+        #[serde(default)]
+        kinds: crate::signals::usage::Tokens,
+        #[serde(default)]
+        cost_micros: u64,
     },
     /// A log-fed loop detector's condition holds for `slot` (sent again while it holds); the
     /// core raises one alert and applies `action` once per firing. `since` is when the
@@ -147,6 +153,14 @@ pub enum Input {
     DetectorCleared {
         slot: String,
         detector: String,
+    },
+    /// The slot's agent printed a usage-limit notice (`line`, ANSI stripped); `reset_at` is the
+    /// reset it states, resolved by the adapter (which knows named time zones). The exit that
+    /// follows decides whether the slot is throttled.
+    UsageLimit {
+        slot: String,
+        reset_at: Option<Millis>,
+        line: String,
     },
     DockerDown {
         error: String,
@@ -305,6 +319,15 @@ impl Input {
                     .map(|(n, why)| (name(n), text(why)))
                     .collect(),
             },
+            Input::UsageLimit {
+                slot,
+                reset_at,
+                line,
+            } => Input::UsageLimit {
+                slot,
+                reset_at,
+                line: cut(&line, MAX_LINE_BYTES).to_string(),
+            },
             Input::ReleaseFinished {
                 task,
                 claim,
@@ -350,7 +373,8 @@ impl Input {
             | Input::TestRunRecorded { slot, .. }
             | Input::UsageObserved { slot, .. }
             | Input::DetectorFired { slot, .. }
-            | Input::DetectorCleared { slot, .. } => Some(slot),
+            | Input::DetectorCleared { slot, .. }
+            | Input::UsageLimit { slot, .. } => Some(slot),
             _ => None,
         }
     }

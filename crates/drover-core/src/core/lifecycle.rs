@@ -60,6 +60,9 @@ fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
         if s.rec.completed || s.rec.restart.is_some_and(|p| p.at > now) {
             return;
         }
+        if let Some(until) = cx.budget_hold {
+            return hold_for_budget(s, until);
+        }
         if role.preflight && !s.preflight_passed {
             return preflight(s, role, cx);
         }
@@ -87,6 +90,10 @@ fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
                 // Exited for good by policy, or held by an operator decision.
                 None if exited => {}
                 Some(p) if p.at > now => {}
+                // The daily budget is spent: the next session waits for midnight UTC.
+                _ if cx.budget_hold.is_some() => {
+                    hold_for_budget(s, cx.budget_hold.unwrap_or(now));
+                }
                 Some(RestartPlan {
                     via: RecoveryStep::Recreate,
                     ..
@@ -103,6 +110,13 @@ fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
             }
         }
     }
+}
+
+/// The next session is scheduled for the end of the budget hold (so no wake-up is due before).
+fn hold_for_budget(s: &mut Slot, until: Millis) {
+    let via = s.rec.restart.map_or(RecoveryStep::Restart, |p| p.via);
+    s.rec.restart = Some(RestartPlan { at: until, via });
+    s.rec.completed = false;
 }
 
 fn issue(s: &mut Slot, cx: &Cx, op: PendingOp) {
@@ -284,6 +298,9 @@ pub(crate) fn on_started(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, id: &str) {
     s.rec.completed = false;
     s.preflight_passed = false;
     s.session_tokens = 0;
+    s.run_tokens = Default::default();
+    s.run_cost_micros = 0;
+    super::throttle::on_started(s, cx);
     begin_run(s, role, now);
     cx.event(
         &s.name,

@@ -73,6 +73,9 @@ mod scale;
 mod signature;
 mod slot;
 mod snapshot;
+mod spend;
+mod throttle;
+mod unblock;
 
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
@@ -107,3 +110,5 @@ pub use slot::TrendPoint;
 pub use snapshot::{
     DockerStatus, FleetMetrics, HeldTask, RunLimitView, SlotView, Snapshot, TestRecord, UsageView,
 };
+pub use spend::{SpendView, dollars};
+pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};

@@ -99,6 +99,10 @@ pub enum SlotState {
     Backoff {
         until: Millis,
     },
+    /// A usage limit: no start before `until` (the reset plus jitter); not a failure.
+    Throttled {
+        until: Millis,
+    },
     /// No automatic action until an operator unblocks the slot.
     Blocked {
         reason: String,
@@ -130,6 +134,7 @@ impl SlotState {
             SlotState::Removing => "removing",
             SlotState::Exited { .. } => "exited",
             SlotState::Backoff { .. } => "backoff",
+            SlotState::Throttled { .. } => "throttled",
             SlotState::Blocked { .. } => "blocked",
             SlotState::TakenOver { .. } => "taken-over",
             SlotState::Stopped { .. } => "stopped",

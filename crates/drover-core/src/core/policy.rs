@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loops::LoopPolicy;
 use super::model::Millis;
+use super::throttle::ThrottlePolicy;
 
 const SECOND: Millis = 1_000;
 const MINUTE: Millis = 60 * SECOND;
@@ -21,6 +22,10 @@ pub struct FleetSpec {
     /// A Docker operation without an answer after this long is considered lost; the core then
     /// asks for a fresh listing instead of waiting forever.
     pub op_timeout: Millis,
+    /// `[budget] daily_usd` in micro-dollars: no new session starts once today's spend
+    /// reaches it (see `spend`).
+    #[serde(default)]
+    pub daily_budget_micros: Option<u64>,
 }
 
 impl FleetSpec {
@@ -29,6 +34,7 @@ impl FleetSpec {
             name: name.into(),
             roles,
             op_timeout: 2 * MINUTE,
+            daily_budget_micros: None,
         }
     }
 
@@ -63,6 +69,9 @@ pub struct RoleSpec {
     /// A container run lasting longer is stopped and ends as timed out (off when `None`).
     #[serde(default)]
     pub run_timeout: Option<Millis>,
+    /// How usage limits are waited out (see `throttle`).
+    #[serde(default)]
+    pub throttle: ThrottlePolicy,
 }
 
 impl RoleSpec {
@@ -82,6 +91,7 @@ impl RoleSpec {
             stop_grace: 10 * SECOND,
             loops: LoopPolicy::default(),
             run_timeout: None,
+            throttle: ThrottlePolicy::default(),
         }
     }
 }
@@ -116,6 +126,9 @@ pub struct RestartPolicy {
     /// Delay of clean-exit restarts while the slot spins idle (clean exits within seconds), so
     /// an agent with nothing to do cannot hammer Docker.
     pub idle_backoff: Millis,
+    /// A slot drover blocked retries once after this long (off when `None`).
+    #[serde(default)]
+    pub unblock_after: Option<Millis>,
 }
 
 impl Default for RestartPolicy {
@@ -129,6 +142,7 @@ impl Default for RestartPolicy {
             max_restarts: 10,
             window: 10 * MINUTE,
             idle_backoff: 5 * SECOND,
+            unblock_after: None,
         }
     }
 }

@@ -129,6 +129,7 @@ impl Fleet {
         scope: &mut Scope,
     ) {
         self.op_timeout = spec.op_timeout;
+        self.spend.cap = spec.daily_budget_micros;
         let names: Vec<String> = spec.roles.iter().map(|r| r.name.clone()).collect();
         for role in spec.roles {
             let replicas = role.replicas;

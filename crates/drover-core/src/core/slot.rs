@@ -146,6 +146,12 @@ pub(crate) struct Slot {
     pub session_tokens: u64,
     /// The current run's clock against the role's `run_timeout`.
     pub run_clock: super::run_limit::RunClock,
+    /// Usage by kind and its cost in this run, and the slot's cost since drover started.
+    pub run_tokens: crate::signals::usage::Tokens,
+    pub run_cost_micros: u64,
+    pub cost_micros: u64,
+    /// A usage-limit notice the log follower saw during this run (the exit decides).
+    pub limit_seen: Option<super::throttle::LimitSeen>,
 }
 
 impl Slot {
@@ -177,6 +183,10 @@ impl Slot {
             budget_task: None,
             session_tokens: 0,
             run_clock: Default::default(),
+            limit_seen: None,
+            run_tokens: Default::default(),
+            run_cost_micros: 0,
+            cost_micros: 0,
             awaiting_listing: false,
             deadline: None,
         }
@@ -237,6 +247,7 @@ impl Slot {
             return SlotState::Running;
         }
         match self.rec.restart {
+            Some(plan) if self.rec.throttle.is_some() => SlotState::Throttled { until: plan.at },
             Some(plan) => SlotState::Backoff { until: plan.at },
             None if self.rec.completed
                 || matches!(self.status(), Some(ContainerStatus::Exited { .. })) =>
@@ -274,6 +285,8 @@ pub(crate) struct Cx<'a> {
     pub alerts: &'a mut AlertTable,
     pub incidents: &'a mut IncidentBook,
     pub out: &'a mut Vec<Effect>,
+    /// Today's spend reached the daily cap: no new session may start before this time.
+    pub budget_hold: Option<Millis>,
     /// Set when the slot's knowledge is doubtful and a fresh listing is needed.
     pub want_listing: &'a mut bool,
     /// Containers found to be extra (not the slot's own): the fleet removes them.

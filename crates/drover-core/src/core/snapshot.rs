@@ -66,6 +66,9 @@ pub struct FleetMetrics {
     pub healthy: u32,
     /// Slot count per state label ("running", "blocked", …).
     pub by_state: BTreeMap<String, u32>,
+    /// Tokens and cost of the fleet, today's spend against the daily cap.
+    #[serde(default)]
+    pub spend: super::spend::SpendView,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +112,12 @@ pub struct SlotView {
     pub metrics: ServiceMetrics,
     #[serde(default)]
     pub usage: UsageView,
+    /// While throttled: when the slot starts again (the stated reset plus its jitter).
+    #[serde(default)]
+    pub throttled_until: Option<Millis>,
+    /// The usage limit being waited out (also set on a running slot held by a group peer).
+    #[serde(default)]
+    pub throttle: Option<crate::core::Throttle>,
     /// The current run's time limit, when its role has `run_timeout` (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_limit: Option<RunLimitView>,
@@ -134,6 +143,14 @@ pub struct UsageView {
     pub task: Option<String>,
     pub task_tokens: u64,
     pub task_rounds: u32,
+    /// The current run's usage by kind and cost (micro-dollars, by `[pricing]`).
+    #[serde(default)]
+    pub run_tokens: crate::signals::usage::Tokens,
+    #[serde(default)]
+    pub run_cost_micros: u64,
+    /// The slot's cost since drover started.
+    #[serde(default)]
+    pub cost_micros: u64,
 }
 
 pub(crate) fn reason_for(
@@ -186,8 +203,20 @@ impl super::fleet::Fleet {
                 let slot_restarts = s.rec.starts.saturating_sub(1);
                 restarts += slot_restarts;
                 let window = role.map_or(0, |r| r.restart.window);
+                let throttled_until = match state {
+                    SlotState::Throttled { until } => Some(until),
+                    _ => None,
+                };
+                let reason = match (&state, &s.rec.throttle) {
+                    (SlotState::Throttled { .. }, Some(t)) => {
+                        Some(format!("usage limit: {}", t.reason))
+                    }
+                    _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
+                };
                 SlotView {
-                    reason: reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
+                    reason,
+                    throttled_until,
+                    throttle: s.rec.throttle.as_deref().cloned(),
                     slot: s.name.clone(),
                     role: s.rec.role.clone(),
                     state,
@@ -229,6 +258,9 @@ impl super::fleet::Fleet {
                         task: s.budget_task.clone(),
                         task_tokens: s.budget.tokens,
                         task_rounds: s.budget.rounds,
+                        run_tokens: s.run_tokens,
+                        run_cost_micros: s.run_cost_micros,
+                        cost_micros: s.cost_micros,
                     },
                     run_limit: match super::run_limit::view(s, now) {
                         (ends_at, Some(left_ms)) => Some(RunLimitView {
@@ -254,6 +286,7 @@ impl super::fleet::Fleet {
                 slots: slots.len() as u32,
                 healthy,
                 by_state,
+                spend: self.spend.view(now),
             },
             slots,
             alerts: self.alerts.active().cloned().collect(),

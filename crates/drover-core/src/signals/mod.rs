@@ -15,9 +15,11 @@ mod junit;
 mod loops;
 mod normalize;
 mod parsers;
+pub mod quota;
 mod run;
 mod scan;
 mod text;
+pub mod usage;
 
 pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
 pub use detector::{

@@ -1,0 +1,143 @@
+//! What the fleet spends: tokens by kind and their cost per slot (current run and since drover
+//! started) and per UTC day for the whole fleet, and the optional daily cap (`[budget]
+//! daily_usd`): once today's spend reaches it, no new session starts (running ones finish)
+//! until the next UTC midnight, and a fleet alert says so.
+//!
+//! Invariants: spend only grows within a day; the cap never stops, pauses or kills a running
+//! container; the hold ends by itself at midnight UTC (a wake-up is scheduled for it). The
+//! day's spend lives in memory: a drover restart starts the day's count from zero.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::alerts::{AlertKey, AlertKind, Severity};
+use super::effect::{Effect, EventKind};
+use super::fleet::{Fleet, event};
+use super::model::Millis;
+use crate::signals::usage::Tokens;
+
+const DAY: Millis = 24 * 60 * 60 * 1000;
+
+/// The fleet's spend, for faces (`status --json` → `metrics.spend`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendView {
+    /// Today (UTC) in micro-dollars, and the cap if one is set.
+    pub today_micros: u64,
+    pub daily_cap_micros: Option<u64>,
+    /// The cap is reached: no new sessions start until `held_until`.
+    pub held_until: Option<Millis>,
+    /// Since drover started.
+    pub total_micros: u64,
+    pub tokens: Tokens,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Spend {
+    pub day: u64,
+    pub today_micros: u64,
+    pub total_micros: u64,
+    pub tokens: Tokens,
+    pub cap: Option<u64>,
+}
+
+impl Spend {
+    /// Today's spend reached the cap (as of `now`).
+    pub fn held(&self, now: Millis) -> bool {
+        self.cap
+            .is_some_and(|c| self.day == now / DAY && self.today_micros >= c)
+    }
+
+    /// When the hold that today's spend causes ends (the next UTC midnight), if it does.
+    pub fn hold_ends(&self) -> Option<Millis> {
+        self.cap
+            .is_some_and(|c| self.today_micros >= c)
+            .then(|| (self.day + 1) * DAY)
+    }
+
+    /// When the hold ends, if held.
+    pub fn held_until(&self, now: Millis) -> Option<Millis> {
+        self.held(now).then(|| (now / DAY + 1) * DAY)
+    }
+
+    pub fn view(&self, now: Millis) -> SpendView {
+        SpendView {
+            today_micros: if self.day == now / DAY {
+                self.today_micros
+            } else {
+                0
+            },
+            daily_cap_micros: self.cap,
+            held_until: self.held_until(now),
+            total_micros: self.total_micros,
+            tokens: self.tokens,
+        }
+    }
+}
+
+/// "$1.23" from micro-dollars.
+pub fn dollars(micros: u64) -> String {
+    format!(
+        "${}.{:02}",
+        micros / 1_000_000,
+        (micros % 1_000_000) / 10_000
+    )
+}
+
+impl Fleet {
+    /// Usage reported for slot `i`: adds it to the slot's run and total, and to the fleet's
+    /// day; raises the budget alert when this reaches the cap.
+    pub(crate) fn record_spend(
+        &mut self,
+        now: Millis,
+        i: Option<usize>,
+        kinds: &Tokens,
+        cost_micros: u64,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some(s) = i.and_then(|i| self.slots.get_mut(i)) {
+            s.run_tokens.add(kinds);
+            s.run_cost_micros = s.run_cost_micros.saturating_add(cost_micros);
+            s.cost_micros = s.cost_micros.saturating_add(cost_micros);
+        }
+        self.roll_day(now, out);
+        let was_held = self.spend.held(now);
+        let sp = &mut self.spend;
+        sp.tokens.add(kinds);
+        sp.total_micros = sp.total_micros.saturating_add(cost_micros);
+        sp.today_micros = sp.today_micros.saturating_add(cost_micros);
+        if !was_held && let Some(cap) = sp.cap.filter(|_| sp.held(now)) {
+            let msg = format!(
+                "daily budget reached: {} of {} spent today; no new sessions start until 00:00 UTC (running ones finish)",
+                dollars(sp.today_micros),
+                dollars(cap)
+            );
+            self.alerts.raise(
+                now,
+                AlertKey::fleet(AlertKind::DailyBudget),
+                Severity::Warning,
+                &msg,
+                &[],
+                out,
+            );
+            out.push(event(
+                now,
+                None,
+                EventKind::BudgetHold,
+                msg,
+                json!({ "today_micros": sp.today_micros, "cap_micros": cap }),
+            ));
+        }
+    }
+
+    /// A new UTC day: the count starts again and a hold ends.
+    pub(crate) fn roll_day(&mut self, now: Millis, out: &mut Vec<Effect>) {
+        let today = now / DAY;
+        if self.spend.day == today {
+            return;
+        }
+        self.spend.day = today;
+        self.spend.today_micros = 0;
+        self.alerts
+            .clear(now, &AlertKey::fleet(AlertKind::DailyBudget), out);
+    }
+}
