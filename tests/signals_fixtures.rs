@@ -22,6 +22,10 @@ struct Expected {
     #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
+    /// Where the capture comes from: the command and tool version, or repo/path/commit.
+    #[serde(default)]
+    #[allow(dead_code)]
+    source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,16 +202,111 @@ fn check(fixture: &Path, expected_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Per-runner tallies: fixtures, and how many had the right verdicts, the right counts, and
+/// every failing test named with its expected reason.
+#[derive(Default)]
+struct Tally {
+    fixtures: u32,
+    verdicts: u32,
+    counts: u32,
+    failing: u32,
+    failing_ok: u32,
+    exact: u32,
+}
+
+/// Compares one fixture field by field for the accuracy table (the exact check is `check`).
+fn tally(t: &mut Tally, fixture: &Path, expected_path: &Path) {
+    t.fixtures += 1;
+    let runs = runs_of(fixture);
+    let Ok(text) = std::fs::read_to_string(expected_path) else {
+        return;
+    };
+    let Ok(expected) = serde_json::from_str::<Expected>(&text) else {
+        return;
+    };
+    let same_len = runs.len() == expected.runs.len();
+    let verdicts = same_len
+        && runs
+            .iter()
+            .zip(&expected.runs)
+            .all(|(g, w)| g.verdict.as_str() == w.verdict);
+    let counts = same_len
+        && runs.iter().zip(&expected.runs).all(|(g, w)| {
+            (g.passed, g.failed, g.skipped, g.errors) == (w.passed, w.failed, w.skipped, w.errors)
+        });
+    t.verdicts += u32::from(verdicts);
+    t.counts += u32::from(counts);
+    for (i, w) in expected.runs.iter().enumerate() {
+        for wf in &w.failures {
+            t.failing += 1;
+            let ok = runs.get(i).and_then(|g| g.failures.iter().find(|f| f.name == wf.name)).is_some_and(|gf| {
+                let reason = gf.reason.as_deref().unwrap_or("");
+                wf.reason_contains.iter().all(|n| reason.contains(n.as_str()))
+            });
+            t.failing_ok += u32::from(ok);
+        }
+    }
+}
+
+fn pct(n: u32, d: u32) -> String {
+    if d == 0 {
+        "–".to_owned()
+    } else {
+        format!("{:.1} %", f64::from(n) * 100.0 / f64::from(d))
+    }
+}
+
 #[test]
 fn every_fixture_parses_exactly() {
     let all = fixtures();
-    assert!(all.len() >= 80, "fixtures found: {}", all.len());
+    assert!(all.len() >= 300, "fixtures found: {}", all.len());
     let mut failures = Vec::new();
+    let mut table: std::collections::BTreeMap<String, Tally> = Default::default();
     for (fixture, expected) in &all {
-        if let Err(e) = check(fixture, expected) {
-            failures.push(format!("== {}\n{e}", fixture.display()));
+        let runner = fixture
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_owned();
+        let t = table.entry(runner).or_default();
+        tally(t, fixture, expected);
+        match check(fixture, expected) {
+            Ok(()) => t.exact += 1,
+            Err(e) => failures.push(format!("== {}\n{e}", fixture.display())),
         }
     }
+    let mut total = Tally::default();
+    println!("| runner | captures | exact | verdicts | counts | failing tests named with reason |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (runner, t) in &table {
+        println!(
+            "| {runner} | {} | {} | {} | {} | {} of {} ({}) |",
+            t.fixtures,
+            pct(t.exact, t.fixtures),
+            pct(t.verdicts, t.fixtures),
+            pct(t.counts, t.fixtures),
+            t.failing_ok,
+            t.failing,
+            pct(t.failing_ok, t.failing)
+        );
+        total.fixtures += t.fixtures;
+        total.exact += t.exact;
+        total.verdicts += t.verdicts;
+        total.counts += t.counts;
+        total.failing += t.failing;
+        total.failing_ok += t.failing_ok;
+    }
+    println!(
+        "| **all** | {} | {} | {} | {} | {} of {} ({}) |",
+        total.fixtures,
+        pct(total.exact, total.fixtures),
+        pct(total.verdicts, total.fixtures),
+        pct(total.counts, total.fixtures),
+        total.failing_ok,
+        total.failing,
+        pct(total.failing_ok, total.failing)
+    );
     assert!(
         failures.is_empty(),
         "{} of {} fixtures wrong:\n{}",

@@ -43,6 +43,9 @@ struct PytestRun {
     session_banner: bool,
     block: Option<usize>,
     block_reason_lines: u8,
+    /// Test output is interleaved with the progress (`-s`): the progress tally cannot be
+    /// read, so a summary is checked against the collected count instead.
+    interleaved: bool,
 }
 
 impl PytestRun {
@@ -59,6 +62,7 @@ impl PytestRun {
             session_banner: false,
             block: None,
             block_reason_lines: 0,
+            interleaved: false,
         }
     }
 
@@ -94,6 +98,47 @@ impl PytestRun {
             b's' | b'x' => t.skipped += 1,
             _ => {}
         }
+    }
+
+    /// A test's result: tallied, a failing test named; nothing is running any more.
+    fn result(&mut self, name: &str, c: u8) {
+        self.tally_char(c);
+        if c == b'F' || c == b'E' {
+            self.failure_for(name);
+        }
+        self.b.running = None;
+    }
+
+    /// Lines of `-s` runs, where the test's own output sits between pytest's words:
+    /// `test_x.py::test_y hello PASSED`, `test_x.py::test_y hello` then `PASSED` on the next
+    /// line, or `test_x.py hello.` (plain). Test output is free-form, so only the test id at
+    /// the start of a line and a status word at its end are read.
+    fn interleaved_line(&mut self, line: &str) -> Option<Claim> {
+        let t = line.trim();
+        let first = t.split(' ').next().unwrap_or("");
+        if let Some((path, _)) = first.split_once("::")
+            && path.ends_with(".py")
+        {
+            self.interleaved = true;
+            match trailing_status(t.get(first.len()..).unwrap_or("")) {
+                Some(c) => self.result(first, c),
+                None => self.b.set_running(first),
+            }
+            return Some(Claim::Mine);
+        }
+        if first.ends_with(".py") && first.len() < t.len() && !first.contains('/') {
+            self.interleaved = true;
+            self.b.set_running(first);
+            return Some(Claim::Weak);
+        }
+        if let Some(name) = self.b.running.clone()
+            && name.contains("::")
+            && let Some(c) = trailing_status(t).filter(|_| starts_with_status(t))
+        {
+            self.result(&name, c);
+            return Some(Claim::Mine);
+        }
+        None
     }
 
     fn tally_total(&self) -> u64 {
@@ -210,6 +255,35 @@ fn verbose_status(line: &str) -> Option<(&str, u8)> {
     Some((name, c))
 }
 
+/// The status word ending a `-v -s` line, glued to the test's output or not, with an
+/// optional `[ NN%]` and skip reason: `hello PASSED`, `helloFAILED`, `xSKIPPED (why)`.
+fn trailing_status(rest: &str) -> Option<u8> {
+    let mut r = rest.trim_end();
+    if r.ends_with("%]")
+        && let Some(i) = r.rfind(" [")
+    {
+        r = r.get(..i).unwrap_or("").trim_end();
+    }
+    if r.ends_with(')')
+        && let Some(i) = r.rfind(" (")
+        && (r.get(..i).is_some_and(|h| h.ends_with("SKIPPED") || h.ends_with("XFAIL")))
+    {
+        r = r.get(..i).unwrap_or("");
+    }
+    STATUSES
+        .iter()
+        .find(|(w, _)| w.get(1..).is_some_and(|w| r.ends_with(w)))
+        .map(|(_, c)| *c)
+}
+
+/// The line is a bare status word (`PASSED`, `SKIPPED (why)`), as `-v -s` prints after a
+/// test whose output ended with a newline.
+fn starts_with_status(t: &str) -> bool {
+    STATUSES
+        .iter()
+        .any(|(w, _)| w.get(1..).is_some_and(|w| t.starts_with(w)))
+}
+
 /// `[ 50%] PASSED path::test` (pytest-xdist with `-v`).
 fn xdist_status(line: &str) -> Option<(&str, u8)> {
     let rest = line.strip_prefix('[')?;
@@ -253,8 +327,17 @@ impl PytestParser {
     fn accept_summary(&mut self, summary: (Counts, Option<u64>), out: &mut Vec<Emitted>) -> Claim {
         if let Some(run) = self.run.as_mut() {
             let c = summary.0;
-            let agrees = if run.tally_seen {
-                c.ran() + c.skipped == run.tally_total()
+            let total = c.ran() + c.skipped;
+            let agrees = if run.tally_seen && total == run.tally_total() {
+                true
+            } else if run.interleaved {
+                // `-s`: the tally is unreadable; all collected tests, or fewer when the run
+                // stopped at a failure (`-x`), which can never make a pass.
+                run.collected.is_some_and(|n| {
+                    total == n || (c.failed.saturating_add(c.errors) > 0 && total <= n)
+                })
+            } else if run.tally_seen {
+                false
             } else {
                 // Before any progress: no more tests than were collected (after the session
                 // banner pytest always reports its collection before any summary).
@@ -358,17 +441,34 @@ impl RunParser for PytestParser {
 
         match run.section {
             Section::Header => {
+                // A crash report glued to the progress line (`test_x.py ..Fatal Python
+                // error: Segmentation fault`): the progress before it still counts.
+                let (line, crashed) = match line.find("Fatal Python error: ") {
+                    Some(i) => (line.get(..i).unwrap_or(""), true),
+                    None => (line, false),
+                };
+                if crashed {
+                    run.cut_off = true;
+                }
                 if let Some((name, c)) = verbose_status(line).or_else(|| xdist_status(line)) {
-                    run.tally_char(c);
-                    if c == b'F' || c == b'E' {
-                        run.failure_for(name);
-                    }
+                    run.result(name, c);
                     return Claim::Mine;
                 }
                 if let Some((chars, _)) = progress_chars(line) {
                     for c in chars.bytes() {
                         run.tally_char(c);
                     }
+                    if let Some((file, _)) = line.trim().split_once(' ')
+                        && file.ends_with(".py")
+                    {
+                        run.b.set_running(file);
+                    }
+                    return Claim::Mine;
+                }
+                if let Some(claim) = run.interleaved_line(line) {
+                    return claim;
+                }
+                if crashed {
                     return Claim::Mine;
                 }
                 if let Some(summary) = parse_summary(t) {
