@@ -126,6 +126,11 @@ impl PytestRun {
             }
             return Some(Claim::Mine);
         }
+        if first.ends_with(".py") && first.len() == t.len() {
+            // The file's progress begins: its first test runs.
+            self.b.set_running(first);
+            return Some(Claim::Mine);
+        }
         if first.ends_with(".py") && first.len() < t.len() && !first.contains('/') {
             self.interleaved = true;
             self.b.set_running(first);

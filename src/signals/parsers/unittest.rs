@@ -253,9 +253,23 @@ impl RunParser for UnittestParser {
             let run = self.run.get_or_insert_with(|| UtRun::new(ctx.line_no));
             run.close_block();
             run.rule_since_result = false;
-            run.failure = match run.b.failure_index(&name) {
-                Some(i) => Some(i),
-                None => run.b.push_failure(&name, None, None),
+            // A `-v` result line may have named the test already: its block (a subtest's
+            // block carries `(i=2)` after the id) takes that entry over.
+            let provisional = run.b.failures.iter().position(|f| {
+                f.reason.is_none()
+                    && name
+                        .strip_prefix(f.name.as_str())
+                        .is_some_and(|rest| rest.starts_with(" ("))
+            });
+            run.failure = match (run.b.failure_index(&name), provisional) {
+                (Some(i), _) => Some(i),
+                (None, Some(i)) => {
+                    if let Some(f) = run.b.failures.get_mut(i) {
+                        f.name = name.clone();
+                    }
+                    Some(i)
+                }
+                (None, None) => run.b.push_failure(&name, None, None),
             };
             run.loader_error |= loader;
             run.block = Block::Header;

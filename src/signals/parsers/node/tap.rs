@@ -36,6 +36,9 @@ struct TapRun {
     reason_lines: u8,
     load_error: String,
     crashed: bool,
+    /// A test file's process died (exit code or signal): node reports the file as one failed
+    /// test; it was running when the process died, so it is one error, not a failure.
+    file_crashed: bool,
     not_started: bool,
 }
 
@@ -63,6 +66,7 @@ impl TapRun {
             reason_lines: 0,
             load_error: String::new(),
             crashed: false,
+            file_crashed: false,
             not_started: false,
         }
     }
@@ -80,6 +84,11 @@ impl TapRun {
         } else {
             self.tally
         };
+        if self.file_crashed && self.b.counts.failed > 0 {
+            self.b.counts.failed -= 1;
+            self.b.counts.errors += 1;
+            self.b.crash_recorded = true;
+        }
         self.b.finish(end)
     }
 
@@ -165,6 +174,7 @@ impl TapRun {
                 {
                     if self.load_error.is_empty() {
                         self.crashed = true;
+                        self.file_crashed = true;
                         let what = if key == "exitCode" {
                             format!("test file exited with code {unquoted}")
                         } else {
