@@ -391,3 +391,44 @@ fn consecutive_runs_stay_separate() {
     separate.extend(second.iter().filter_map(strip));
     assert_eq!(combined, separate);
 }
+
+/// A JUnit report read while the runner is still writing it is never judged: every strict
+/// prefix of a real pytest report is an error (unfinished or malformed), never a run.
+#[test]
+fn truncated_junit_is_never_judged() {
+    let root = fixture_root();
+    for name in ["pytest/c-junit-pass.xml", "pytest/c-junit-f3-s5-e6.xml"] {
+        let bytes = std::fs::read(root.join(name)).unwrap();
+        let whole = parse_junit(&bytes).expect("the whole report parses");
+        assert!(whole.total > 0);
+        // A trailing newline or whitespace after the root is not part of the document.
+        let end = bytes
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        for cut in 0..end {
+            if let Ok(run) = parse_junit(&bytes[..cut]) {
+                panic!("{name} cut at byte {cut} of {end} was judged: {run:?}");
+            }
+        }
+    }
+}
+
+/// The header's counts are cross-checked with the cases: a report whose header disagrees is
+/// flagged, never a pass; `status="disabled"` is a skipped test.
+#[test]
+fn junit_header_and_disabled_cases() {
+    let root = fixture_root();
+    let xml = std::fs::read_to_string(root.join("pytest/c-junit-pass.xml")).unwrap();
+    let lying = xml.replacen("tests=\"6\"", "tests=\"390\"", 1);
+    assert!(lying != xml);
+    assert!(parse_junit(lying.as_bytes()).is_err());
+    let disabled = xml.replacen(
+        "name=\"test_case_1\"",
+        "name=\"test_case_1\" status=\"disabled\"",
+        1,
+    );
+    let disabled = disabled.replacen("skipped=\"0\"", "skipped=\"1\"", 1);
+    let run = parse_junit(disabled.as_bytes()).expect("consistent report");
+    assert_eq!((run.passed, run.skipped), (5, 1));
+}
