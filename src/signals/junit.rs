@@ -91,8 +91,11 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                         if !empty {
                             open_suites.push("testsuites");
                         }
-                        if attr(e, "name").as_deref() == Some("nextest-run") {
-                            runner = Runner::CargoNextest;
+                        match attr(e, "name").as_deref() {
+                            Some("nextest-run") => runner = Runner::CargoNextest,
+                            Some("vitest tests") => runner = Runner::Vitest,
+                            Some("jest tests") => runner = Runner::Jest,
+                            _ => {}
                         }
                         root_time = attr(e, "time").and_then(|t| seconds_to_ms(&t));
                     }

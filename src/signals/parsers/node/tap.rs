@@ -40,6 +40,18 @@ struct TapRun {
     /// test; it was running when the process died, so it is one error, not a failure.
     file_crashed: bool,
     not_started: bool,
+    /// Node's own dialect (`# Subtest:` lines or node's closing counts): node's counts are
+    /// authoritative and its `# duration_ms` closes the run.
+    node_style: bool,
+    /// vitest's dialect (`# time=` directives, `{`/`}` blocks around suites and files).
+    vitest: bool,
+    /// Open `{` blocks (vitest): a result opening one is a suite or file, not a test.
+    blocks: usize,
+    /// The top-level plan (`1..N`) and the top-level results seen: a TAP stream without node's
+    /// closing counts is complete once its plan is met and its blocks are closed.
+    plan: Option<u64>,
+    top_results: u64,
+    complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +80,23 @@ impl TapRun {
             crashed: false,
             file_crashed: false,
             not_started: false,
+            node_style: false,
+            vitest: false,
+            blocks: 0,
+            plan: None,
+            top_results: 0,
+            complete: false,
+        }
+    }
+
+    /// A stream that is not node's is complete when its top-level plan is met and every block
+    /// is closed; the YAML block of its last result may still follow.
+    fn check_complete(&mut self) {
+        if !self.node_style
+            && self.blocks == 0
+            && self.plan.is_some_and(|n| self.top_results >= n)
+        {
+            self.complete = true;
         }
     }
 
@@ -79,7 +108,16 @@ impl TapRun {
         } else {
             RunEnd::Completed
         };
-        self.b.counts = if self.summary.seen {
+        self.b.runner = if self.node_style {
+            Runner::NodeTest
+        } else if self.vitest {
+            Runner::Vitest
+        } else {
+            Runner::Generic
+        };
+        // Only node's closing counts are authoritative; other producers (mocha's `# tests`,
+        // `# pass`, `# fail`) leave skipped tests out, so their results are counted instead.
+        self.b.counts = if self.summary.seen && self.node_style {
             self.summary.counts()
         } else {
             self.tally
@@ -146,7 +184,7 @@ impl TapRun {
             return;
         };
         let value = value.trim();
-        let unquoted = value.trim_matches('\'');
+        let unquoted = value.trim_matches(['\'', '"']);
         match key {
             "type" if unquoted == "suite" => self.undo_current(true),
             "failureType" if unquoted == "subtestsFailed" => self.undo_current(false),
@@ -155,7 +193,14 @@ impl TapRun {
                     self.b.set_location_if_none(i, unquoted);
                 }
             }
-            "error" => {
+            // vitest: `at: "file:line:col"`.
+            "at" => {
+                if let Some(i) = self.yaml_failure {
+                    self.b.set_location_if_none(i, unquoted);
+                }
+            }
+            // vitest's `error:` map and mocha's TAP 13 block carry `message`.
+            "error" | "message" => {
                 if value == "|-" || value == "|" || value == ">-" {
                     self.yaml_field = YamlField::Error;
                     self.yaml_field_indent = 0;
@@ -231,16 +276,17 @@ fn tap_result(line: &str) -> Option<(usize, Outcome, &str)> {
 
 impl RunParser for NodeTapParser {
     fn phase(&self) -> Phase {
-        if self.run.is_some() {
-            Phase::Running
-        } else {
-            Phase::Idle
+        match &self.run {
+            Some(run) if run.complete => Phase::Settling,
+            Some(_) => Phase::Running,
+            None => Phase::Idle,
         }
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
         if let Some(run) = self.run.take() {
-            out.push(run.finish(false));
+            let complete = run.complete;
+            out.push(run.finish(complete));
         }
     }
 
@@ -257,6 +303,17 @@ impl RunParser for NodeTapParser {
         };
         let ind = indent(line);
         let t = line.get(ind..).unwrap_or("");
+        if run.complete {
+            // Settling: the last result's YAML block, closing comments and blank lines still
+            // belong to the run; anything else ends it.
+            let own = run.yaml_open || t == "---" || t.is_empty() || (ind == 0 && t.starts_with("# "));
+            if !own {
+                if let Some(run) = self.run.take() {
+                    out.push(run.finish(true));
+                }
+                return Claim::NotMine;
+            }
+        }
         if run.yaml_open {
             if ind < run.yaml_indent && !t.is_empty() {
                 // Less indented than the block: unrelated output interleaved with it.
@@ -277,7 +334,14 @@ impl RunParser for NodeTapParser {
             run.stack_located = false;
             return Claim::Mine;
         }
+        if t == "}" && run.blocks > 0 {
+            run.blocks -= 1;
+            run.subtests.truncate((ind / 4).min(MAX_DEPTH));
+            run.check_complete();
+            return Claim::Mine;
+        }
         if let Some(name) = t.strip_prefix("# Subtest: ") {
+            run.node_style = true;
             let depth = (ind / 4).min(MAX_DEPTH);
             run.subtests.truncate(depth);
             if run.subtests.len() == depth {
@@ -285,8 +349,28 @@ impl RunParser for NodeTapParser {
             }
             return Claim::Mine;
         }
-        if let Some((ind, outcome, name)) = tap_result(line) {
+        // vitest opens a block after a suite's or file's result: `ok 1 - suite # time=2ms {`.
+        let (body, opens) = match line.trim_end().strip_suffix(" {") {
+            Some(b) => (b, true),
+            None => (line, false),
+        };
+        if let Some((ind, outcome, name)) = tap_result(body) {
             let depth = (ind / 4).min(MAX_DEPTH);
+            run.vitest |= body.contains(" # time=");
+            if depth == 0 {
+                run.top_results += 1;
+            }
+            if opens {
+                // A suite or a file: a parent of the results inside, never a test.
+                run.subtests.truncate(depth);
+                if run.subtests.len() == depth {
+                    run.subtests.push(truncate(name, 200));
+                }
+                run.blocks += 1;
+                run.yaml_outcome = None;
+                run.yaml_failure = None;
+                return Claim::Mine;
+            }
             run.yaml_outcome = Some(outcome);
             run.yaml_failure = None;
             match outcome {
@@ -299,6 +383,7 @@ impl RunParser for NodeTapParser {
                 }
             }
             run.subtests.truncate(depth);
+            run.check_complete();
             return Claim::Mine;
         }
         if ind == 0
@@ -307,6 +392,8 @@ impl RunParser for NodeTapParser {
             if let Some((key, value)) = rest.split_once(' ')
                 && let Some(closing) = run.summary.absorb(key, value, &mut run.b)
             {
+                // Keys only node prints.
+                run.node_style |= matches!(key, "suites" | "cancelled" | "todo" | "duration_ms");
                 if closing && let Some(run) = self.run.take() {
                     out.push(run.finish(true));
                 }
@@ -317,6 +404,15 @@ impl RunParser for NodeTapParser {
             {
                 run.load_error = truncate(err, 400);
             }
+            return Claim::Mine;
+        }
+        if ind == 0
+            && let Some(n) = t.strip_prefix("1..").and_then(|n| n.trim().parse::<u64>().ok())
+        {
+            if run.plan.is_none() {
+                run.plan = Some(n);
+            }
+            run.check_complete();
             return Claim::Mine;
         }
         if t.starts_with("1..") || t.starts_with("Bail out!") {
