@@ -243,10 +243,15 @@ fn tally(t: &mut Tally, fixture: &Path, expected_path: &Path) {
     for (i, w) in expected.runs.iter().enumerate() {
         for wf in &w.failures {
             t.failing += 1;
-            let ok = runs.get(i).and_then(|g| g.failures.iter().find(|f| f.name == wf.name)).is_some_and(|gf| {
-                let reason = gf.reason.as_deref().unwrap_or("");
-                wf.reason_contains.iter().all(|n| reason.contains(n.as_str()))
-            });
+            let ok = runs
+                .get(i)
+                .and_then(|g| g.failures.iter().find(|f| f.name == wf.name))
+                .is_some_and(|gf| {
+                    let reason = gf.reason.as_deref().unwrap_or("");
+                    wf.reason_contains
+                        .iter()
+                        .all(|n| reason.contains(n.as_str()))
+                });
             t.failing_ok += u32::from(ok);
         }
     }
@@ -263,13 +268,15 @@ fn known_gap(expected_path: &Path) -> bool {
     if expected.known_gap.is_none() {
         return false;
     }
-    let runs = runs_of(&expected_path.with_file_name(
-        expected_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .replace(".expected.json", ".txt"),
-    ));
+    let runs = runs_of(
+        &expected_path.with_file_name(
+            expected_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .replace(".expected.json", ".txt"),
+        ),
+    );
     runs.len() == expected.runs.len()
         && runs
             .iter()

@@ -271,7 +271,9 @@ fn trailing_status(rest: &str) -> Option<u8> {
     }
     if r.ends_with(')')
         && let Some(i) = r.rfind(" (")
-        && (r.get(..i).is_some_and(|h| h.ends_with("SKIPPED") || h.ends_with("XFAIL")))
+        && (r
+            .get(..i)
+            .is_some_and(|h| h.ends_with("SKIPPED") || h.ends_with("XFAIL")))
     {
         r = r.get(..i).unwrap_or("");
     }

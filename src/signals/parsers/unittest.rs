@@ -182,14 +182,17 @@ fn verbose_start(line: &str) -> Option<&str> {
 fn verbose_named_result(line: &str) -> Option<(&str, Outcome)> {
     let (head, result) = line.trim_start().rsplit_once(" ... ")?;
     let id = verbose_id(head)?;
-    Some((id, match result.trim() {
-        "ok" => Outcome::Pass,
-        "FAIL" | "unexpected success" => Outcome::Fail,
-        "ERROR" => Outcome::Error,
-        "expected failure" => Outcome::Skip,
-        r if r.starts_with("skipped") => Outcome::Skip,
-        _ => return None,
-    }))
+    Some((
+        id,
+        match result.trim() {
+            "ok" => Outcome::Pass,
+            "FAIL" | "unexpected success" => Outcome::Fail,
+            "ERROR" => Outcome::Error,
+            "expected failure" => Outcome::Skip,
+            r if r.starts_with("skipped") => Outcome::Skip,
+            _ => return None,
+        },
+    ))
 }
 
 enum Outcome {

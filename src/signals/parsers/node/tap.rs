@@ -92,9 +92,7 @@ impl TapRun {
     /// A stream that is not node's is complete when its top-level plan is met and every block
     /// is closed; the YAML block of its last result may still follow.
     fn check_complete(&mut self) {
-        if !self.node_style
-            && self.blocks == 0
-            && self.plan.is_some_and(|n| self.top_results >= n)
+        if !self.node_style && self.blocks == 0 && self.plan.is_some_and(|n| self.top_results >= n)
         {
             self.complete = true;
         }
@@ -306,7 +304,8 @@ impl RunParser for NodeTapParser {
         if run.complete {
             // Settling: the last result's YAML block, closing comments and blank lines still
             // belong to the run; anything else ends it.
-            let own = run.yaml_open || t == "---" || t.is_empty() || (ind == 0 && t.starts_with("# "));
+            let own =
+                run.yaml_open || t == "---" || t.is_empty() || (ind == 0 && t.starts_with("# "));
             if !own {
                 if let Some(run) = self.run.take() {
                     out.push(run.finish(true));
@@ -407,7 +406,9 @@ impl RunParser for NodeTapParser {
             return Claim::Mine;
         }
         if ind == 0
-            && let Some(n) = t.strip_prefix("1..").and_then(|n| n.trim().parse::<u64>().ok())
+            && let Some(n) = t
+                .strip_prefix("1..")
+                .and_then(|n| n.trim().parse::<u64>().ok())
         {
             if run.plan.is_none() {
                 run.plan = Some(n);
