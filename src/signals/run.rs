@@ -1,7 +1,9 @@
 //! A test run as drover records it, and the one pure function that judges it.
 //!
 //! Invariants: `total == passed + failed + skipped + errors`; `verdict` is always
-//! `Verdict::judge` of the other fields; a completed run that names failing tests counts at
+//! `Verdict::judge` of the other fields; a run cut off mid-way counts the test that was
+//! running as one error, named as precisely as the output allowed ([`RUNNING_TEST`] when it
+//! never named it); a completed run that names failing tests counts at
 //! least that many failures and errors (so it is never a pass); `failures` holds at most [`MAX_FAILURES`] entries with
 //! names and reasons truncated to [`MAX_NAME_BYTES`] / [`MAX_REASON_BYTES`], and
 //! `failures_omitted` counts the ones that did not fit.

@@ -6,6 +6,9 @@
 //! test captured (`--- Captured stdout call ---`) is never read as structure, and a summary
 //! line is only accepted if it agrees with the progress tally (or, before any progress, with
 //! the collected count) — a test that prints `=== 390 passed ===` cannot pass a run.
+//! With `-s` the test's own output sits between pytest's words: only a test id at the start of a
+//! line and a status word at its end are read, and the summary is checked against the collected
+//! count (the progress tally cannot be read there).
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::signals::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
