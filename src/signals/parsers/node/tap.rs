@@ -52,6 +52,15 @@ struct TapRun {
     plan: Option<u64>,
     top_results: u64,
     complete: bool,
+    /// The run began with a bare plan line (`1..N`, mocha's TAP 12 has no version line): it is
+    /// only a run once a result follows.
+    provisional: bool,
+    /// The plan came before the first result and the closing comments were mocha's (`# tests`,
+    /// `# pass`, `# fail`).
+    plan_first: bool,
+    mocha_summary: bool,
+    /// Lines of a TAP 12 failure's indented message/stack read so far (mocha).
+    diag_lines: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +95,10 @@ impl TapRun {
             plan: None,
             top_results: 0,
             complete: false,
+            provisional: false,
+            plan_first: false,
+            mocha_summary: false,
+            diag_lines: 0,
         }
     }
 
@@ -110,6 +123,8 @@ impl TapRun {
             Runner::NodeTest
         } else if self.vitest {
             Runner::Vitest
+        } else if self.plan_first && self.mocha_summary {
+            Runner::Mocha
         } else {
             Runner::Generic
         };
@@ -283,6 +298,9 @@ impl RunParser for NodeTapParser {
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
         if let Some(run) = self.run.take() {
+            if run.provisional {
+                return;
+            }
             let complete = run.complete;
             out.push(run.finish(complete));
         }
@@ -297,10 +315,33 @@ impl RunParser for NodeTapParser {
             return Claim::Mine;
         }
         let Some(run) = self.run.as_mut() else {
+            // mocha's default TAP (version 12) starts with its plan: a run once a result
+            // follows.
+            if !ctx.foreign_run_active
+                && let Some(n) = line
+                    .strip_prefix("1..")
+                    .and_then(|n| n.trim_end().parse::<u64>().ok())
+            {
+                let mut run = TapRun::new(ctx.line_no);
+                run.plan = Some(n);
+                run.plan_first = true;
+                run.provisional = true;
+                self.run = Some(run);
+                return Claim::Mine;
+            }
             return Claim::NotMine;
         };
         let ind = indent(line);
         let t = line.get(ind..).unwrap_or("");
+        if run.provisional {
+            if tap_result(line).is_some() {
+                run.provisional = false;
+            } else {
+                // A lone `1..N` line in other output: not a run.
+                self.run = None;
+                return Claim::NotMine;
+            }
+        }
         if run.complete {
             // Settling: the last result's YAML block, closing comments and blank lines still
             // belong to the run; anything else ends it.
@@ -372,6 +413,7 @@ impl RunParser for NodeTapParser {
             }
             run.yaml_outcome = Some(outcome);
             run.yaml_failure = None;
+            run.diag_lines = 0;
             match outcome {
                 Outcome::Pass => run.tally.passed += 1,
                 Outcome::Skip => run.tally.skipped += 1,
@@ -393,6 +435,7 @@ impl RunParser for NodeTapParser {
             {
                 // Keys only node prints.
                 run.node_style |= matches!(key, "suites" | "cancelled" | "todo" | "duration_ms");
+                run.mocha_summary |= matches!(key, "tests" | "pass" | "fail");
                 if closing && let Some(run) = self.run.take() {
                     out.push(run.finish(true));
                 }
@@ -412,6 +455,7 @@ impl RunParser for NodeTapParser {
         {
             if run.plan.is_none() {
                 run.plan = Some(n);
+                run.plan_first = run.top_results == 0;
             }
             run.check_complete();
             return Claim::Mine;
@@ -421,6 +465,21 @@ impl RunParser for NodeTapParser {
                 run.crashed = true;
             }
             return Claim::Mine;
+        }
+        // TAP 12 (mocha): a failure's message and stack follow its `not ok` line, indented by
+        // two spaces, without YAML: the first line is the reason, the first frame the place.
+        if !run.node_style
+            && ind >= 2
+            && let Some(i) = run.yaml_failure
+            && run.diag_lines < MAX_REASON_LINES * 4
+        {
+            run.diag_lines += 1;
+            if let Some(loc) = t.starts_with("at ").then(|| js_frame_location(t)).flatten() {
+                run.b.set_location_if_none(i, loc);
+            } else if !run.b.has_reason(i) {
+                run.b.set_reason_if_none(i, t);
+            }
+            return Claim::Weak;
         }
         Claim::Weak
     }
@@ -441,5 +500,36 @@ mod tests {
             Some((0, Outcome::Skip, "skipped"))
         );
         assert_eq!(tap_result("ok then"), None);
+    }
+
+    /// The shape of mocha's TAP 12 output as its reporter (lib/reporters/tap.js) prints it:
+    /// plan first, `ok N full title`, `# SKIP -` for pending tests, the failure's message and
+    /// stack indented by two spaces, then `# tests` (passes + failures), `# pass`, `# fail`.
+    #[test]
+    fn mocha_tap12_runs_are_counted_without_their_suites() {
+        let text = "1..4\nok 1 cart totals adds\nnot ok 2 cart totals rounds\n  expected 3 to equal 2\n  AssertionError: expected 3 to equal 2\n      at Context.<anonymous> (test/cart.spec.js:12:18)\nok 3 cart totals later # SKIP -\nok 4 cart empty\n# tests 3\n# pass 2\n# fail 1\n";
+        let runs: Vec<_> = crate::signals::scan_bytes(text.as_bytes())
+            .into_iter()
+            .filter_map(|f| match f {
+                crate::signals::Finding::TestRun { run, .. } => Some(run),
+                crate::signals::Finding::Loop { .. } => None,
+            })
+            .collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let r = &runs[0];
+        assert_eq!(r.runner, Runner::Mocha);
+        assert_eq!((r.passed, r.failed, r.skipped, r.errors), (2, 1, 1, 0));
+        assert_eq!(r.verdict, crate::signals::Verdict::Fail);
+        assert_eq!(r.failures[0].name, "cart totals rounds");
+        assert_eq!(
+            r.failures[0].reason.as_deref(),
+            Some("expected 3 to equal 2")
+        );
+        assert_eq!(
+            r.failures[0].location.as_deref(),
+            Some("test/cart.spec.js:12:18")
+        );
+        // A lone plan line in other output is not a run.
+        assert!(crate::signals::scan_bytes(b"1..3\nbuilding docs\n").is_empty());
     }
 }
