@@ -257,3 +257,94 @@ proptest! {
         }
     }
 }
+
+/// Lines that mark a failure, an error or a crash in some runner's output.
+const MARKERS: &[&str] = &[
+    "FAILED",
+    "FAIL",
+    "not ok ",
+    "panicked at",
+    "panic: ",
+    "Fatal Python error",
+    "Traceback (most recent call last)",
+    "AssertionError",
+    "SIGABRT",
+    "✖",
+    "ERROR",
+];
+
+/// Real captures that hold exactly one run that is not a pass, with the index of their first
+/// line that carries a failure/error/crash marker.
+fn failing_captures() -> &'static [(std::path::PathBuf, usize)] {
+    static ALL: std::sync::OnceLock<Vec<(std::path::PathBuf, usize)>> = std::sync::OnceLock::new();
+    ALL.get_or_init(find_failing_captures)
+}
+
+fn find_failing_captures() -> Vec<(std::path::PathBuf, usize)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals");
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            // Real captures only: a handwritten generic script log has no runner framing, so
+            // its own later `N passed, 0 failed` line is a run of its own.
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "txt")
+                    && !p.to_string_lossy().ends_with(".handwritten.txt")
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            let found = runs(scan_bytes(&bytes));
+            if found.len() != 1 || found[0].verdict == Verdict::Pass {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(i) = text
+                .lines()
+                .position(|l| MARKERS.iter().any(|m| l.contains(m)))
+            {
+                out.push((f, i));
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// Any output that contains a failure, error or crash marker of a real failing run — cut
+    /// anywhere after that marker (a run still going, a killed runner, a truncated log), with
+    /// summary-like lines appended — never yields a pass.
+    #[test]
+    fn output_with_a_failure_marker_never_passes(
+        pick in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        tail in proptest::collection::vec(0..QUOTES.len(), 0..3),
+    ) {
+        let all = failing_captures();
+        prop_assert!(all.len() >= 150, "failing captures: {}", all.len());
+        let (path, marker) = &all[pick.index(all.len())];
+        let bytes = std::fs::read(path).unwrap();
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let end = marker + 1 + cut.index(lines.len() - marker);
+        let mut text = lines[..end.min(lines.len())].join(&b'\n');
+        for q in tail {
+            text.push(b'\n');
+            text.extend_from_slice(QUOTES[q].as_bytes());
+        }
+        for run in runs(scan_bytes(&text)) {
+            check_invariants(&run);
+            prop_assert_ne!(run.verdict, Verdict::Pass, "{} cut at line {}: {:?}", path.display(), end, run);
+        }
+    }
+}

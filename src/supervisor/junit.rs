@@ -4,7 +4,9 @@
 //! and reported to the core like a run parsed from the log, with `runner = junit` unless the
 //! report names a closer one.
 //!
-//! Invariants: one poller per container id; a file is recorded once per (size, mtime), and only
+//! Invariants: one poller per container id; a file is judged only after two polls saw the same
+//! (size, mtime) (or on the last poll, once the container's output ended), so a report being
+//! written is never read half-way; it is recorded once per (size, mtime), and only
 //! if it was written after `since_ms` — the start of the container's current run, or drover's
 //! own start for a container it adopted — so a restart in place or a drover restart never
 //! records an old report again. Reading never blocks the supervisor loop; a failed read is
@@ -65,7 +67,8 @@ impl JunitPollers {
 }
 
 async fn poll(mut src: JunitSource) {
-    let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
+    // Per report: its last (size, mtime) and whether that version was judged.
+    let mut seen: HashMap<String, ((u64, u64), bool)> = HashMap::new();
     let mut failing = false;
     // Report mtimes have whole seconds.
     let since_s = src.since_ms / 1000;
@@ -79,9 +82,19 @@ async fn poll(mut src: JunitSource) {
                 seen.retain(|path, _| files.iter().any(|f| &f.path == path));
                 for f in files {
                     let stamp = (f.size, f.mtime);
-                    if seen.insert(f.path.clone(), stamp) == Some(stamp) {
-                        continue;
+                    // A report is judged only once it stopped changing: seen with the same
+                    // (size, mtime) by two polls in a row, or on the last poll after the
+                    // container's output ended. A runner still writing it is never judged.
+                    match seen.get(&f.path) {
+                        Some(&(s, judged)) if s == stamp && judged => continue,
+                        Some(&(s, _)) if s == stamp => {}
+                        _ if !ended => {
+                            seen.insert(f.path.clone(), (stamp, false));
+                            continue;
+                        }
+                        _ => {}
                     }
+                    seen.insert(f.path.clone(), (stamp, true));
                     if f.mtime < since_s {
                         continue;
                     }

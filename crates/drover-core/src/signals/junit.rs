@@ -23,6 +23,20 @@ pub enum JunitError {
     Malformed { position: u64, message: String },
     #[error("no <testsuite> or <testsuites> element: not a JUnit report")]
     NotJunit,
+    /// The document ends before its root is closed: the runner may still be writing it.
+    #[error("unfinished report: <{element}> is not closed")]
+    Unfinished { element: String },
+    /// The suites' `tests`/`failures`/`errors`/`skipped` attributes disagree with the test
+    /// cases found: the report cannot be trusted, let alone judged a pass.
+    #[error(
+        "inconsistent report: the header says {header_tests} tests ({header_bad} failing), the cases say {case_tests} ({case_bad} failing)"
+    )]
+    Inconsistent {
+        header_tests: u64,
+        header_bad: u64,
+        case_tests: u64,
+        case_bad: u64,
+    },
 }
 
 /// What a failing `<testcase>` said, gathered while its children are read.
@@ -57,6 +71,13 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
     let mut root_time: Option<u64> = None;
     let mut suite_time_sum: Option<u64> = None;
     let mut case: Option<CaseState> = None;
+    // Open suite elements: a document read to its end with one still open was cut off.
+    let mut open_suites: Vec<&'static str> = Vec::new();
+    let mut nested_suites = false;
+    let mut header_complete = true;
+    // Every suite states both `failures` and `errors`: failing cases can be cross-checked.
+    let mut header_bad_known = true;
+    let mut not_started = false;
 
     loop {
         let event = reader.read_event().map_err(|e| JunitError::Malformed {
@@ -69,13 +90,26 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                 match e.local_name().as_ref() {
                     "testsuites" => {
                         seen_suite = true;
-                        if attr(e, "name").as_deref() == Some("nextest-run") {
-                            runner = Runner::CargoNextest;
+                        if !empty {
+                            open_suites.push("testsuites");
+                        }
+                        match attr(e, "name").as_deref() {
+                            Some("nextest-run") => runner = Runner::CargoNextest,
+                            Some("vitest tests") => runner = Runner::Vitest,
+                            Some("jest tests") => runner = Runner::Jest,
+                            _ => {}
                         }
                         root_time = attr(e, "time").and_then(|t| seconds_to_ms(&t));
                     }
                     "testsuite" => {
                         seen_suite = true;
+                        nested_suites |= open_suites.contains(&"testsuite");
+                        if !empty {
+                            open_suites.push("testsuite");
+                        }
+                        header_complete &= attr(e, "tests").is_some();
+                        header_bad_known &=
+                            attr(e, "failures").is_some() && attr(e, "errors").is_some();
                         if attr(e, "name").as_deref() == Some("pytest") {
                             runner = Runner::Pytest;
                         }
@@ -104,6 +138,10 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                             location: case_location(e),
                             ..CaseState::default()
                         };
+                        // `status="disabled"` (JUnit 5, Surefire): never ran.
+                        if attr(e, "status").is_some_and(|s| s.eq_ignore_ascii_case("disabled")) {
+                            state.outcome = CaseOutcome::Skipped;
+                        }
                         if empty {
                             finish_case(&mut b, &mut state);
                         } else {
@@ -121,6 +159,11 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                             if c.outcome == CaseOutcome::Passed || outcome != CaseOutcome::Skipped {
                                 c.outcome = outcome;
                             }
+                            if outcome == CaseOutcome::Error
+                                && attr(e, "message").is_some_and(|m| could_not_start(&m))
+                            {
+                                not_started = true;
+                            }
                             if outcome != CaseOutcome::Skipped {
                                 c.message = c.message.take().or_else(|| {
                                     attr(e, "message")
@@ -135,6 +178,9 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                 }
             }
             Event::End(ref e) => match e.local_name().as_ref() {
+                "testsuite" | "testsuites" => {
+                    open_suites.pop();
+                }
                 "testcase" => {
                     if let Some(mut c) = case.take() {
                         finish_case(&mut b, &mut c);
@@ -175,12 +221,44 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
     if !seen_suite {
         return Err(JunitError::NotJunit);
     }
+    if let Some(element) = open_suites.last() {
+        return Err(JunitError::Unfinished {
+            element: (*element).to_owned(),
+        });
+    }
     if cases == 0 {
         b.counts = attr_counts;
+    } else if header_complete && !nested_suites {
+        let c = b.counts;
+        let header_tests = attr_counts.ran() + attr_counts.skipped;
+        let header_bad = attr_counts.failed + attr_counts.errors;
+        let case_tests = c.ran() + c.skipped;
+        let case_bad = c.failed + c.errors;
+        if header_tests != case_tests || (header_bad_known && header_bad != case_bad) {
+            return Err(JunitError::Inconsistent {
+                header_tests,
+                header_bad,
+                case_tests,
+                case_bad,
+            });
+        }
     }
     b.runner = runner;
     b.duration_ms = root_time.or(suite_time_sum);
-    Ok(b.finish(RunEnd::Completed).run)
+    let end = if not_started {
+        RunEnd::NotStarted
+    } else {
+        RunEnd::Completed
+    };
+    Ok(b.finish(end).run)
+}
+
+/// An `<error>` message that means the suite never ran (a collection or syntax error), the
+/// same as the runner's text output says.
+fn could_not_start(message: &str) -> bool {
+    message.contains("collection failure")
+        || message.contains("Test suite failed to run")
+        || message.starts_with("SyntaxError")
 }
 
 fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {

@@ -1,7 +1,9 @@
 //! A test run as drover records it, and the one pure function that judges it.
 //!
 //! Invariants: `total == passed + failed + skipped + errors`; `verdict` is always
-//! `Verdict::judge` of the other fields; a completed run that names failing tests counts at
+//! `Verdict::judge` of the other fields; a run cut off mid-way counts the test that was
+//! running as one error, named as precisely as the output allowed ([`RUNNING_TEST`] when it
+//! never named it); a completed run that names failing tests counts at
 //! least that many failures and errors (so it is never a pass); `failures` holds at most [`MAX_FAILURES`] entries with
 //! names and reasons truncated to [`MAX_NAME_BYTES`] / [`MAX_REASON_BYTES`], and
 //! `failures_omitted` counts the ones that did not fit.
@@ -14,6 +16,9 @@ pub const MAX_FAILURES: usize = 64;
 pub const MAX_NAME_BYTES: usize = 256;
 /// A failure reason (assertion message) is cut to this many bytes.
 pub const MAX_REASON_BYTES: usize = 480;
+/// The name given to the test that was running when a run was cut off, when the output
+/// never named it.
+pub const RUNNING_TEST: &str = "(running test)";
 /// A failure location (`file:line`) is cut to this many bytes.
 pub const MAX_LOCATION_BYTES: usize = 256;
 
@@ -185,6 +190,13 @@ pub(crate) struct RunBuilder {
     pub failures_omitted: u64,
     /// Line number (1-based, per stream) where the run's output began.
     pub start_line: u64,
+    /// The test that started and has not reported a result yet, when the runner names a test
+    /// before running it (verbose modes) — or the file it is in. A cut-off run counts it as
+    /// one error.
+    pub running: Option<String>,
+    /// The parser already recorded what was running when the run died (a crash line naming
+    /// it), so `finish` must not count it again.
+    pub crash_recorded: bool,
 }
 
 impl RunBuilder {
@@ -196,6 +208,8 @@ impl RunBuilder {
             failures: Vec::new(),
             failures_omitted: 0,
             start_line,
+            running: None,
+            crash_recorded: false,
         }
     }
 
@@ -290,7 +304,27 @@ impl RunBuilder {
         self.duration_ms = Some(self.duration_ms.unwrap_or(0).saturating_add(ms));
     }
 
-    pub fn finish(self, end: RunEnd) -> Emitted {
+    /// Records that the named test (or file) started and has no result yet.
+    pub fn set_running(&mut self, name: &str) {
+        self.running = Some(truncate(name, MAX_NAME_BYTES));
+    }
+
+    pub fn finish(mut self, end: RunEnd) -> Emitted {
+        // A run cut off mid-way died inside a test: that test counts as one error, named as
+        // precisely as the output allowed.
+        if end == RunEnd::CutOff && !self.crash_recorded {
+            let name = self
+                .running
+                .take()
+                .unwrap_or_else(|| RUNNING_TEST.to_owned());
+            self.counts.errors = self.counts.errors.saturating_add(1);
+            match self.failure_index(&name) {
+                Some(_) => {}
+                None => {
+                    self.push_failure(&name, None, None);
+                }
+            }
+        }
         let Counts {
             passed,
             mut failed,

@@ -278,17 +278,38 @@ impl RunParser for CargoTestParser {
             return Claim::NotMine;
         }
 
+        // `test x ... ` with no result yet: the test runs (its result, or the crash report
+        // of the binary dying inside it, follows on the same line or the next).
+        let mut line = line;
+        if run.block_open
+            && test_line(line).is_none()
+            && let Some((name, after)) = line
+                .strip_prefix("test ")
+                .and_then(|r| r.split_once(" ..."))
+            && !name.contains(' ')
+        {
+            run.b.set_running(name);
+            let after = after.trim_start();
+            if after.is_empty() {
+                return Claim::Mine;
+            }
+            line = after;
+        }
         if let Some(flag) = line
             .strip_prefix("error: test failed, to rerun pass `")
             .and_then(|r| r.strip_suffix('`'))
         {
             if run.block_open {
                 run.crashed = true;
-                let name = if run.binary.is_empty() {
-                    flag.to_owned()
-                } else {
-                    run.binary.clone()
+                // The binary died inside a test: that test (or, when the output never named
+                // it, the binary) is one error.
+                let name = match run.b.running.take() {
+                    Some(test) => test,
+                    None if run.binary.is_empty() => flag.to_owned(),
+                    None => run.binary.clone(),
                 };
+                run.b.crash_recorded = true;
+                run.b.counts.errors += 1;
                 run.crash_failure = run.b.push_failure(&name, None, None);
                 let partial = run.block_tally;
                 run.b.counts.add(partial);
@@ -339,6 +360,7 @@ impl RunParser for CargoTestParser {
         match run.section {
             Section::Block => {
                 if let Some((name, outcome)) = test_line(line) {
+                    run.b.running = None;
                     match outcome {
                         "ok" => run.block_tally.passed += 1,
                         "FAILED" => {

@@ -83,7 +83,11 @@ impl GoRun {
         self.packages_done && self.open == 0 && !self.in_package && self.json.is_empty()
     }
 
-    fn finish(self) -> Emitted {
+    fn finish(mut self) -> Emitted {
+        if self.b.running.is_none() && !self.current_test.is_empty() {
+            let t = std::mem::take(&mut self.current_test);
+            self.b.set_running(&t);
+        }
         let end = if self.not_started {
             RunEnd::NotStarted
         } else if self.crashed || !self.settled() {
@@ -110,6 +114,9 @@ impl GoRun {
 
     fn record_result(&mut self, outcome: &str, name: &str) {
         self.pkg_results = self.pkg_results.saturating_add(1);
+        if self.current_test == name {
+            self.current_test.clear();
+        }
         match outcome {
             "PASS" | "pass" => self.b.counts.passed += 1,
             "SKIP" | "skip" => self.b.counts.skipped += 1,
@@ -133,8 +140,11 @@ impl GoRun {
     }
 
     /// `panic: msg` at column 0: the test binary crashed.
+    ///
+    /// A panic inside a test is that test's failure (go reports `--- FAIL` for it and the
+    /// tests before it are counted); a timeout, or a panic outside any known test, kills the
+    /// binary while something runs: a crash, counted as one error.
     fn panic(&mut self, msg: &str) {
-        self.crashed = true;
         self.in_panic = true;
         let msg = msg.trim_end_matches(" [recovered]");
         let timed_out = msg.starts_with("test timed out");
@@ -149,12 +159,19 @@ impl GoRun {
                 Some(i)
             }
             None => {
+                let crash = timed_out || self.current_test.is_empty();
                 let name = if self.current_test.is_empty() {
                     "panic".to_owned()
                 } else {
                     self.current_test.clone()
                 };
-                self.b.counts.failed += 1;
+                if crash {
+                    self.crashed = true;
+                    self.b.crash_recorded = true;
+                    self.b.counts.errors += 1;
+                } else {
+                    self.b.counts.failed += 1;
+                }
                 self.pkg_failures = self.pkg_failures.saturating_add(1);
                 let reason = if timed_out {
                     msg.to_owned()
@@ -196,11 +213,15 @@ impl GoRun {
                 compile.map(|(l, _)| l.as_str()),
             );
         } else if self.pkg_failures == 0 {
-            // Failed without a failing test: os.Exit, a crash in TestMain or init.
+            // Failed without a failing test: os.Exit or a kill inside a test, a crash in
+            // TestMain or init. The test that was running (or the package) is one error.
             self.crashed = true;
-            self.b.counts.failed += 1;
-            self.b
-                .push_failure(name, Some("package failed without a failing test"), None);
+            if self.current_test.is_empty() {
+                self.b.set_running(name);
+            } else {
+                let t = self.current_test.clone();
+                self.b.set_running(&t);
+            }
         }
         self.open = 0;
         self.pkg_results = 0;
@@ -477,7 +498,9 @@ impl GoTestParser {
                     match test {
                         // The test's own `fail` event follows and takes the panic as reason.
                         Some(t) => {
-                            run.crashed = true;
+                            if msg.starts_with("test timed out") {
+                                run.crashed = true;
+                            }
                             run.in_panic = true;
                             run.panic_failure = None;
                             run.test_logs.retain(|(name, _, _)| name != t);

@@ -59,6 +59,16 @@ impl UtRun {
         }
     }
 
+    /// A `-v` result: tallied, and a failing test named at once (a run killed before its
+    /// failure blocks still names it); the test is no longer running.
+    fn verbose_outcome(&mut self, id: &str, outcome: Outcome) {
+        if matches!(outcome, Outcome::Fail | Outcome::Error) {
+            self.b.failure_or_push(id);
+        }
+        self.b.running = None;
+        self.tally_outcome(outcome);
+    }
+
     fn close_block(&mut self) {
         if let Some(i) = self.failure.take() {
             if !self.last_line.is_empty() {
@@ -147,20 +157,42 @@ fn block_header(line: &str) -> Option<(String, bool)> {
 }
 
 /// A `-v` result line: `test_x (mod.Class.test_x) ... ok` → the outcome.
+#[cfg(test)]
 fn verbose_result(line: &str) -> Option<Outcome> {
-    let (head, result) = line.trim_start().rsplit_once(" ... ")?;
+    verbose_named_result(line).map(|(_, o)| o)
+}
+
+/// The test id of a `-v` line, `test_x (mod.Class.test_x) ...`, with or without its result.
+fn verbose_id(head: &str) -> Option<&str> {
     let (_, paren) = head.split_once(" (")?;
     if !paren.contains(')') || (paren.contains(' ') && !paren.contains(") (")) {
         return None;
     }
-    Some(match result.trim() {
-        "ok" => Outcome::Pass,
-        "FAIL" | "unexpected success" => Outcome::Fail,
-        "ERROR" => Outcome::Error,
-        "expected failure" => Outcome::Skip,
-        r if r.starts_with("skipped") => Outcome::Skip,
-        _ => return None,
-    })
+    paren.split_once(')').map(|(id, _)| id)
+}
+
+/// A `-v` line that announces a test which has not reported yet (`test_x (m.C.test_x) ... `,
+/// the process dies before the result): the test id.
+fn verbose_start(line: &str) -> Option<&str> {
+    let head = line.trim().strip_suffix(" ...")?;
+    verbose_id(head).filter(|id| !id.is_empty())
+}
+
+/// A `-v` result line with the test id.
+fn verbose_named_result(line: &str) -> Option<(&str, Outcome)> {
+    let (head, result) = line.trim_start().rsplit_once(" ... ")?;
+    let id = verbose_id(head)?;
+    Some((
+        id,
+        match result.trim() {
+            "ok" => Outcome::Pass,
+            "FAIL" | "unexpected success" => Outcome::Fail,
+            "ERROR" => Outcome::Error,
+            "expected failure" => Outcome::Skip,
+            r if r.starts_with("skipped") => Outcome::Skip,
+            _ => return None,
+        },
+    ))
 }
 
 enum Outcome {
@@ -224,7 +256,24 @@ impl RunParser for UnittestParser {
             let run = self.run.get_or_insert_with(|| UtRun::new(ctx.line_no));
             run.close_block();
             run.rule_since_result = false;
-            run.failure = run.b.push_failure(&name, None, None);
+            // A `-v` result line may have named the test already: its block (a subtest's
+            // block carries `(i=2)` after the id) takes that entry over.
+            let provisional = run.b.failures.iter().position(|f| {
+                f.reason.is_none()
+                    && name
+                        .strip_prefix(f.name.as_str())
+                        .is_some_and(|rest| rest.starts_with(" ("))
+            });
+            run.failure = match (run.b.failure_index(&name), provisional) {
+                (Some(i), _) => Some(i),
+                (None, Some(i)) => {
+                    if let Some(f) = run.b.failures.get_mut(i) {
+                        f.name = name.clone();
+                    }
+                    Some(i)
+                }
+                (None, None) => run.b.push_failure(&name, None, None),
+            };
             run.loader_error |= loader;
             run.block = Block::Header;
             return Claim::Mine;
@@ -256,9 +305,16 @@ impl RunParser for UnittestParser {
             return Claim::Mine;
         }
         if self.run.is_none() {
-            if let Some(outcome) = verbose_result(line) {
+            if let Some((id, outcome)) = verbose_named_result(line) {
                 let run = self.run.insert(UtRun::new(ctx.line_no));
-                run.tally_outcome(outcome);
+                run.verbose_outcome(id, outcome);
+                return Claim::Mine;
+            }
+            if !ctx.foreign_run_active
+                && let Some(id) = verbose_start(line)
+            {
+                let run = self.run.insert(UtRun::new(ctx.line_no));
+                run.b.set_running(id);
                 return Claim::Mine;
             }
             return Claim::NotMine;
@@ -321,9 +377,15 @@ impl RunParser for UnittestParser {
             }
             return Claim::Weak;
         }
-        if let Some(outcome) = verbose_result(line) {
-            run.tally_outcome(outcome);
+        if let Some((id, outcome)) = verbose_named_result(line) {
+            run.verbose_outcome(id, outcome);
             run.rule_since_result = false;
+            return Claim::Mine;
+        }
+        if run.ran.is_none()
+            && let Some(id) = verbose_start(line)
+        {
+            run.b.set_running(id);
             return Claim::Mine;
         }
         Claim::Weak

@@ -168,6 +168,18 @@ impl RunParser for VitestParser {
             return Claim::NotMine;
         };
 
+        // `RUN v3.2.4 /app` then `No test files found, exiting with code 1` (0 with
+        // `--passWithNoTests`): nothing ran, whatever the exit code.
+        if t.starts_with("No test files found")
+            && run.summary.is_none()
+            && run.b.counts.ran() + run.b.counts.skipped == 0
+            && run.b.failures.is_empty()
+        {
+            if let Some(run) = self.run.take() {
+                out.push(run.b.finish(RunEnd::Completed));
+            }
+            return Claim::Mine;
+        }
         // `stdout | file > test` starts a test's console output, up to a blank line: never
         // read as structure.
         if run.in_console {

@@ -24,6 +24,9 @@ struct SpecRun {
     reason_lines: u8,
     reason_done: bool,
     crashed: bool,
+    /// A test file's process died (exit code or signal): node reports the file as one failed
+    /// test; it was running when the process died, so it is one error, not a failure.
+    file_crashed: bool,
     not_started: bool,
     /// After `duration_ms` with failures: the `✖ failing tests:` recap follows.
     recap: bool,
@@ -41,6 +44,7 @@ impl SpecRun {
             reason_lines: 0,
             reason_done: false,
             crashed: false,
+            file_crashed: false,
             not_started: false,
             recap: false,
         }
@@ -59,6 +63,11 @@ impl SpecRun {
         } else {
             self.tally
         };
+        if self.file_crashed && self.b.counts.failed > 0 {
+            self.b.counts.failed -= 1;
+            self.b.counts.errors += 1;
+            self.b.crash_recorded = true;
+        }
         self.b.finish(end)
     }
 }
@@ -217,6 +226,7 @@ impl RunParser for NodeSpecParser {
                     if is_file_test(name) {
                         if self.load_error.is_empty() {
                             run.crashed = true;
+                            run.file_crashed = true;
                         } else {
                             run.not_started = true;
                             let err = std::mem::take(&mut self.load_error);

@@ -36,7 +36,31 @@ struct TapRun {
     reason_lines: u8,
     load_error: String,
     crashed: bool,
+    /// A test file's process died (exit code or signal): node reports the file as one failed
+    /// test; it was running when the process died, so it is one error, not a failure.
+    file_crashed: bool,
     not_started: bool,
+    /// Node's own dialect (`# Subtest:` lines or node's closing counts): node's counts are
+    /// authoritative and its `# duration_ms` closes the run.
+    node_style: bool,
+    /// vitest's dialect (`# time=` directives, `{`/`}` blocks around suites and files).
+    vitest: bool,
+    /// Open `{` blocks (vitest): a result opening one is a suite or file, not a test.
+    blocks: usize,
+    /// The top-level plan (`1..N`) and the top-level results seen: a TAP stream without node's
+    /// closing counts is complete once its plan is met and its blocks are closed.
+    plan: Option<u64>,
+    top_results: u64,
+    complete: bool,
+    /// The run began with a bare plan line (`1..N`, mocha's TAP 12 has no version line): it is
+    /// only a run once a result follows.
+    provisional: bool,
+    /// The plan came before the first result and the closing comments were mocha's (`# tests`,
+    /// `# pass`, `# fail`).
+    plan_first: bool,
+    mocha_summary: bool,
+    /// Lines of a TAP 12 failure's indented message/stack read so far (mocha).
+    diag_lines: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +87,27 @@ impl TapRun {
             reason_lines: 0,
             load_error: String::new(),
             crashed: false,
+            file_crashed: false,
             not_started: false,
+            node_style: false,
+            vitest: false,
+            blocks: 0,
+            plan: None,
+            top_results: 0,
+            complete: false,
+            provisional: false,
+            plan_first: false,
+            mocha_summary: false,
+            diag_lines: 0,
+        }
+    }
+
+    /// A stream that is not node's is complete when its top-level plan is met and every block
+    /// is closed; the YAML block of its last result may still follow.
+    fn check_complete(&mut self) {
+        if !self.node_style && self.blocks == 0 && self.plan.is_some_and(|n| self.top_results >= n)
+        {
+            self.complete = true;
         }
     }
 
@@ -75,11 +119,27 @@ impl TapRun {
         } else {
             RunEnd::Completed
         };
-        self.b.counts = if self.summary.seen {
+        self.b.runner = if self.node_style {
+            Runner::NodeTest
+        } else if self.vitest {
+            Runner::Vitest
+        } else if self.plan_first && self.mocha_summary {
+            Runner::Mocha
+        } else {
+            Runner::Generic
+        };
+        // Only node's closing counts are authoritative; other producers (mocha's `# tests`,
+        // `# pass`, `# fail`) leave skipped tests out, so their results are counted instead.
+        self.b.counts = if self.summary.seen && self.node_style {
             self.summary.counts()
         } else {
             self.tally
         };
+        if self.file_crashed && self.b.counts.failed > 0 {
+            self.b.counts.failed -= 1;
+            self.b.counts.errors += 1;
+            self.b.crash_recorded = true;
+        }
         self.b.finish(end)
     }
 
@@ -137,7 +197,7 @@ impl TapRun {
             return;
         };
         let value = value.trim();
-        let unquoted = value.trim_matches('\'');
+        let unquoted = value.trim_matches(['\'', '"']);
         match key {
             "type" if unquoted == "suite" => self.undo_current(true),
             "failureType" if unquoted == "subtestsFailed" => self.undo_current(false),
@@ -146,7 +206,14 @@ impl TapRun {
                     self.b.set_location_if_none(i, unquoted);
                 }
             }
-            "error" => {
+            // vitest: `at: "file:line:col"`.
+            "at" => {
+                if let Some(i) = self.yaml_failure {
+                    self.b.set_location_if_none(i, unquoted);
+                }
+            }
+            // vitest's `error:` map and mocha's TAP 13 block carry `message`.
+            "error" | "message" => {
                 if value == "|-" || value == "|" || value == ">-" {
                     self.yaml_field = YamlField::Error;
                     self.yaml_field_indent = 0;
@@ -165,6 +232,7 @@ impl TapRun {
                 {
                     if self.load_error.is_empty() {
                         self.crashed = true;
+                        self.file_crashed = true;
                         let what = if key == "exitCode" {
                             format!("test file exited with code {unquoted}")
                         } else {
@@ -221,16 +289,20 @@ fn tap_result(line: &str) -> Option<(usize, Outcome, &str)> {
 
 impl RunParser for NodeTapParser {
     fn phase(&self) -> Phase {
-        if self.run.is_some() {
-            Phase::Running
-        } else {
-            Phase::Idle
+        match &self.run {
+            Some(run) if run.complete => Phase::Settling,
+            Some(_) => Phase::Running,
+            None => Phase::Idle,
         }
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
         if let Some(run) = self.run.take() {
-            out.push(run.finish(false));
+            if run.provisional {
+                return;
+            }
+            let complete = run.complete;
+            out.push(run.finish(complete));
         }
     }
 
@@ -243,10 +315,45 @@ impl RunParser for NodeTapParser {
             return Claim::Mine;
         }
         let Some(run) = self.run.as_mut() else {
+            // mocha's default TAP (version 12) starts with its plan: a run once a result
+            // follows.
+            if !ctx.foreign_run_active
+                && let Some(n) = line
+                    .strip_prefix("1..")
+                    .and_then(|n| n.trim_end().parse::<u64>().ok())
+            {
+                let mut run = TapRun::new(ctx.line_no);
+                run.plan = Some(n);
+                run.plan_first = true;
+                run.provisional = true;
+                self.run = Some(run);
+                return Claim::Mine;
+            }
             return Claim::NotMine;
         };
         let ind = indent(line);
         let t = line.get(ind..).unwrap_or("");
+        if run.provisional {
+            if tap_result(line).is_some() {
+                run.provisional = false;
+            } else {
+                // A lone `1..N` line in other output: not a run.
+                self.run = None;
+                return Claim::NotMine;
+            }
+        }
+        if run.complete {
+            // Settling: the last result's YAML block, closing comments and blank lines still
+            // belong to the run; anything else ends it.
+            let own =
+                run.yaml_open || t == "---" || t.is_empty() || (ind == 0 && t.starts_with("# "));
+            if !own {
+                if let Some(run) = self.run.take() {
+                    out.push(run.finish(true));
+                }
+                return Claim::NotMine;
+            }
+        }
         if run.yaml_open {
             if ind < run.yaml_indent && !t.is_empty() {
                 // Less indented than the block: unrelated output interleaved with it.
@@ -267,7 +374,14 @@ impl RunParser for NodeTapParser {
             run.stack_located = false;
             return Claim::Mine;
         }
+        if t == "}" && run.blocks > 0 {
+            run.blocks -= 1;
+            run.subtests.truncate((ind / 4).min(MAX_DEPTH));
+            run.check_complete();
+            return Claim::Mine;
+        }
         if let Some(name) = t.strip_prefix("# Subtest: ") {
+            run.node_style = true;
             let depth = (ind / 4).min(MAX_DEPTH);
             run.subtests.truncate(depth);
             if run.subtests.len() == depth {
@@ -275,10 +389,31 @@ impl RunParser for NodeTapParser {
             }
             return Claim::Mine;
         }
-        if let Some((ind, outcome, name)) = tap_result(line) {
+        // vitest opens a block after a suite's or file's result: `ok 1 - suite # time=2ms {`.
+        let (body, opens) = match line.trim_end().strip_suffix(" {") {
+            Some(b) => (b, true),
+            None => (line, false),
+        };
+        if let Some((ind, outcome, name)) = tap_result(body) {
             let depth = (ind / 4).min(MAX_DEPTH);
+            run.vitest |= body.contains(" # time=");
+            if depth == 0 {
+                run.top_results += 1;
+            }
+            if opens {
+                // A suite or a file: a parent of the results inside, never a test.
+                run.subtests.truncate(depth);
+                if run.subtests.len() == depth {
+                    run.subtests.push(truncate(name, 200));
+                }
+                run.blocks += 1;
+                run.yaml_outcome = None;
+                run.yaml_failure = None;
+                return Claim::Mine;
+            }
             run.yaml_outcome = Some(outcome);
             run.yaml_failure = None;
+            run.diag_lines = 0;
             match outcome {
                 Outcome::Pass => run.tally.passed += 1,
                 Outcome::Skip => run.tally.skipped += 1,
@@ -289,6 +424,7 @@ impl RunParser for NodeTapParser {
                 }
             }
             run.subtests.truncate(depth);
+            run.check_complete();
             return Claim::Mine;
         }
         if ind == 0
@@ -297,6 +433,9 @@ impl RunParser for NodeTapParser {
             if let Some((key, value)) = rest.split_once(' ')
                 && let Some(closing) = run.summary.absorb(key, value, &mut run.b)
             {
+                // Keys only node prints.
+                run.node_style |= matches!(key, "suites" | "cancelled" | "todo" | "duration_ms");
+                run.mocha_summary |= matches!(key, "tests" | "pass" | "fail");
                 if closing && let Some(run) = self.run.take() {
                     out.push(run.finish(true));
                 }
@@ -309,11 +448,38 @@ impl RunParser for NodeTapParser {
             }
             return Claim::Mine;
         }
+        if ind == 0
+            && let Some(n) = t
+                .strip_prefix("1..")
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        {
+            if run.plan.is_none() {
+                run.plan = Some(n);
+                run.plan_first = run.top_results == 0;
+            }
+            run.check_complete();
+            return Claim::Mine;
+        }
         if t.starts_with("1..") || t.starts_with("Bail out!") {
             if t.starts_with("Bail out!") {
                 run.crashed = true;
             }
             return Claim::Mine;
+        }
+        // TAP 12 (mocha): a failure's message and stack follow its `not ok` line, indented by
+        // two spaces, without YAML: the first line is the reason, the first frame the place.
+        if !run.node_style
+            && ind >= 2
+            && let Some(i) = run.yaml_failure
+            && run.diag_lines < MAX_REASON_LINES * 4
+        {
+            run.diag_lines += 1;
+            if let Some(loc) = t.starts_with("at ").then(|| js_frame_location(t)).flatten() {
+                run.b.set_location_if_none(i, loc);
+            } else if !run.b.has_reason(i) {
+                run.b.set_reason_if_none(i, t);
+            }
+            return Claim::Weak;
         }
         Claim::Weak
     }
@@ -334,5 +500,36 @@ mod tests {
             Some((0, Outcome::Skip, "skipped"))
         );
         assert_eq!(tap_result("ok then"), None);
+    }
+
+    /// The shape of mocha's TAP 12 output as its reporter (lib/reporters/tap.js) prints it:
+    /// plan first, `ok N full title`, `# SKIP -` for pending tests, the failure's message and
+    /// stack indented by two spaces, then `# tests` (passes + failures), `# pass`, `# fail`.
+    #[test]
+    fn mocha_tap12_runs_are_counted_without_their_suites() {
+        let text = "1..4\nok 1 cart totals adds\nnot ok 2 cart totals rounds\n  expected 3 to equal 2\n  AssertionError: expected 3 to equal 2\n      at Context.<anonymous> (test/cart.spec.js:12:18)\nok 3 cart totals later # SKIP -\nok 4 cart empty\n# tests 3\n# pass 2\n# fail 1\n";
+        let runs: Vec<_> = crate::signals::scan_bytes(text.as_bytes())
+            .into_iter()
+            .filter_map(|f| match f {
+                crate::signals::Finding::TestRun { run, .. } => Some(run),
+                crate::signals::Finding::Loop { .. } => None,
+            })
+            .collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let r = &runs[0];
+        assert_eq!(r.runner, Runner::Mocha);
+        assert_eq!((r.passed, r.failed, r.skipped, r.errors), (2, 1, 1, 0));
+        assert_eq!(r.verdict, crate::signals::Verdict::Fail);
+        assert_eq!(r.failures[0].name, "cart totals rounds");
+        assert_eq!(
+            r.failures[0].reason.as_deref(),
+            Some("expected 3 to equal 2")
+        );
+        assert_eq!(
+            r.failures[0].location.as_deref(),
+            Some("test/cart.spec.js:12:18")
+        );
+        // A lone plan line in other output is not a run.
+        assert!(crate::signals::scan_bytes(b"1..3\nbuilding docs\n").is_empty());
     }
 }

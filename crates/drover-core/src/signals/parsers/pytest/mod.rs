@@ -6,10 +6,20 @@
 //! test captured (`--- Captured stdout call ---`) is never read as structure, and a summary
 //! line is only accepted if it agrees with the progress tally (or, before any progress, with
 //! the collected count) — a test that prints `=== 390 passed ===` cannot pass a run.
+//! With `-s` the test's own output sits between pytest's words: only a test id at the start of a
+//! line and a status word at its end are read, and the summary is checked against the collected
+//! count (the progress tally cannot be read there).
+
+mod lines;
+
+use lines::{
+    parse_summary, progress_chars, starts_with_status, tail_of, traceback_location,
+    trailing_status, verbose_status, xdist_status,
+};
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::signals::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
-use crate::signals::text::{count_item, duration_ms, has_line_suffix, strip_banner};
+use crate::signals::text::strip_banner;
 
 const MAX_REASON_LINES: u8 = 8;
 
@@ -43,6 +53,9 @@ struct PytestRun {
     session_banner: bool,
     block: Option<usize>,
     block_reason_lines: u8,
+    /// Test output is interleaved with the progress (`-s`): the progress tally cannot be
+    /// read, so a summary is checked against the collected count instead.
+    interleaved: bool,
 }
 
 impl PytestRun {
@@ -59,6 +72,7 @@ impl PytestRun {
             session_banner: false,
             block: None,
             block_reason_lines: 0,
+            interleaved: false,
         }
     }
 
@@ -96,6 +110,52 @@ impl PytestRun {
         }
     }
 
+    /// A test's result: tallied, a failing test named; nothing is running any more.
+    fn result(&mut self, name: &str, c: u8) {
+        self.tally_char(c);
+        if c == b'F' || c == b'E' {
+            self.failure_for(name);
+        }
+        self.b.running = None;
+    }
+
+    /// Lines of `-s` runs, where the test's own output sits between pytest's words:
+    /// `test_x.py::test_y hello PASSED`, `test_x.py::test_y hello` then `PASSED` on the next
+    /// line, or `test_x.py hello.` (plain). Test output is free-form, so only the test id at
+    /// the start of a line and a status word at its end are read.
+    fn interleaved_line(&mut self, line: &str) -> Option<Claim> {
+        let t = line.trim();
+        let first = t.split(' ').next().unwrap_or("");
+        if let Some((path, _)) = first.split_once("::")
+            && path.ends_with(".py")
+        {
+            self.interleaved = true;
+            match trailing_status(t.get(first.len()..).unwrap_or("")) {
+                Some(c) => self.result(first, c),
+                None => self.b.set_running(first),
+            }
+            return Some(Claim::Mine);
+        }
+        if first.ends_with(".py") && first.len() == t.len() {
+            // The file's progress begins: its first test runs.
+            self.b.set_running(first);
+            return Some(Claim::Mine);
+        }
+        if first.ends_with(".py") && first.len() < t.len() && !first.contains('/') {
+            self.interleaved = true;
+            self.b.set_running(first);
+            return Some(Claim::Weak);
+        }
+        if let Some(name) = self.b.running.clone()
+            && name.contains("::")
+            && let Some(c) = trailing_status(t).filter(|_| starts_with_status(t))
+        {
+            self.result(&name, c);
+            return Some(Claim::Mine);
+        }
+        None
+    }
+
     fn tally_total(&self) -> u64 {
         self.tally.ran() + self.tally.skipped
     }
@@ -128,123 +188,6 @@ impl PytestRun {
     }
 }
 
-/// `path.py::Class::test[x]` → `Class::test[x]`; `Class.test[x]` → `Class::test[x]`.
-fn tail_of(name: &str) -> String {
-    let tail = match name.split_once("::") {
-        Some((path, rest)) if path.ends_with(".py") => rest,
-        _ => name,
-    };
-    let (head, params) = match tail.find('[') {
-        Some(i) => tail.split_at(i),
-        None => (tail, ""),
-    };
-    let mut out = head.replace('.', "::");
-    out.push_str(params);
-    out
-}
-
-/// The counts and duration of a pytest summary (`2 failed, 1 passed in 0.03s`), banner
-/// already removed.
-fn parse_summary(content: &str) -> Option<(Counts, Option<u64>)> {
-    let (items, dur) = content.rsplit_once(" in ")?;
-    let dur_text = dur.split(" (").next().unwrap_or(dur);
-    let dur_ms = duration_ms(dur_text);
-    dur_ms?;
-    if items.trim() == "no tests ran" {
-        return Some((Counts::default(), dur_ms));
-    }
-    let mut c = Counts::default();
-    let mut known = false;
-    for item in items.split(", ") {
-        let (n, word) = count_item(item)?;
-        known |= match word {
-            "passed" | "xpassed" => {
-                c.passed += n;
-                true
-            }
-            "failed" => {
-                c.failed += n;
-                true
-            }
-            "error" | "errors" => {
-                c.errors += n;
-                true
-            }
-            "skipped" | "xfailed" => {
-                c.skipped += n;
-                true
-            }
-            "deselected" | "warning" | "warnings" | "rerun" | "reruns" => true,
-            _ => false,
-        };
-    }
-    known.then_some((c, dur_ms))
-}
-
-const STATUSES: [(&str, u8); 6] = [
-    (" PASSED", b'.'),
-    (" FAILED", b'F'),
-    (" ERROR", b'E'),
-    (" SKIPPED", b's'),
-    (" XFAIL", b'x'),
-    (" XPASS", b'X'),
-];
-
-/// `-v` line: `path::test STATUS ...` → (name, status char).
-fn verbose_status(line: &str) -> Option<(&str, u8)> {
-    if !line.contains("::") {
-        return None;
-    }
-    let (pos, c) = STATUSES
-        .iter()
-        .filter_map(|(w, c)| {
-            let pos = line.find(w)?;
-            let after = line.get(pos + w.len()..)?;
-            (after.is_empty() || after.starts_with(' ')).then_some((pos, *c))
-        })
-        .min_by_key(|(pos, _)| *pos)?;
-    let name = line.get(..pos)?.trim();
-    if name.is_empty() || !name.contains("::") || name.starts_with(['=', '_', '-']) {
-        return None;
-    }
-    Some((name, c))
-}
-
-/// `[ 50%] PASSED path::test` (pytest-xdist with `-v`).
-fn xdist_status(line: &str) -> Option<(&str, u8)> {
-    let rest = line.strip_prefix('[')?;
-    let (pct, rest) = rest.split_once("] ")?;
-    if !pct
-        .trim()
-        .trim_end_matches('%')
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let (status, name) = rest.split_once(' ')?;
-    let c = STATUSES
-        .iter()
-        .find(|(w, _)| w.get(1..) == Some(status))
-        .map(|(_, c)| *c)?;
-    name.contains("::").then_some((name.trim(), c))
-}
-
-/// Progress characters of a plain or `-q` line, with whether a `[ NN%]` marker ended it.
-fn progress_chars(line: &str) -> Option<(&str, bool)> {
-    let (body, pct) = match line.rfind(" [") {
-        Some(i) if line.ends_with("%]") => (line.get(..i)?, true),
-        _ => (line, false),
-    };
-    let body = body.trim();
-    let chars = match body.split_once(' ') {
-        Some((file, chars)) if file.ends_with(".py") => chars.trim(),
-        Some(_) => return None,
-        None => body,
-    };
-    (!chars.is_empty() && chars.bytes().all(|b| b".FEsxX".contains(&b))).then_some((chars, pct))
-}
-
 impl PytestParser {
     /// A summary line ends the run only if it agrees with the progress tally (when there is
     /// one) or the collected count: a test printing `=== 390 passed ===` cannot end, let alone
@@ -253,8 +196,17 @@ impl PytestParser {
     fn accept_summary(&mut self, summary: (Counts, Option<u64>), out: &mut Vec<Emitted>) -> Claim {
         if let Some(run) = self.run.as_mut() {
             let c = summary.0;
-            let agrees = if run.tally_seen {
-                c.ran() + c.skipped == run.tally_total()
+            let total = c.ran() + c.skipped;
+            let agrees = if run.tally_seen && total == run.tally_total() {
+                true
+            } else if run.interleaved {
+                // `-s`: the tally is unreadable; all collected tests, or fewer when the run
+                // stopped at a failure (`-x`), which can never make a pass.
+                run.collected.is_some_and(|n| {
+                    total == n || (c.failed.saturating_add(c.errors) > 0 && total <= n)
+                })
+            } else if run.tally_seen {
+                false
             } else {
                 // Before any progress: no more tests than were collected (after the session
                 // banner pytest always reports its collection before any summary).
@@ -358,17 +310,34 @@ impl RunParser for PytestParser {
 
         match run.section {
             Section::Header => {
+                // A crash report glued to the progress line (`test_x.py ..Fatal Python
+                // error: Segmentation fault`): the progress before it still counts.
+                let (line, crashed) = match line.find("Fatal Python error: ") {
+                    Some(i) => (line.get(..i).unwrap_or(""), true),
+                    None => (line, false),
+                };
+                if crashed {
+                    run.cut_off = true;
+                }
                 if let Some((name, c)) = verbose_status(line).or_else(|| xdist_status(line)) {
-                    run.tally_char(c);
-                    if c == b'F' || c == b'E' {
-                        run.failure_for(name);
-                    }
+                    run.result(name, c);
                     return Claim::Mine;
                 }
                 if let Some((chars, _)) = progress_chars(line) {
                     for c in chars.bytes() {
                         run.tally_char(c);
                     }
+                    if let Some((file, _)) = line.trim().split_once(' ')
+                        && file.ends_with(".py")
+                    {
+                        run.b.set_running(file);
+                    }
+                    return Claim::Mine;
+                }
+                if let Some(claim) = run.interleaved_line(line) {
+                    return claim;
+                }
+                if crashed {
                     return Claim::Mine;
                 }
                 if let Some(summary) = parse_summary(t) {
@@ -529,19 +498,6 @@ impl PytestParser {
         }
         Claim::NotMine
     }
-}
-
-/// `test_shop.py:14: AssertionError` or `test_broken.py:2: in <module>` → `test_shop.py:14`.
-fn traceback_location(line: &str) -> Option<&str> {
-    if line.starts_with(' ') {
-        return None;
-    }
-    let (loc, rest) = line.split_once(": ")?;
-    if loc.contains(' ') || !has_line_suffix(loc) || rest.is_empty() {
-        return None;
-    }
-    let file = loc.rsplit_once(':')?.0;
-    file.ends_with(".py").then_some(loc)
 }
 
 #[cfg(test)]
