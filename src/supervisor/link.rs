@@ -134,11 +134,13 @@ impl DockerLink {
             ContainerAction::Destroy => Input::ContainerRemoved { slot, id },
             ContainerAction::Die { exit_code } => {
                 // The last lines must be in the ring before the core reads the failure
-                // signature: wait (briefly) for the follower to drain the ended stream.
-                self.followers
-                    .wait_drained(&id, Duration::from_secs(3))
-                    .await;
-                let details = docker.inspect(&id).await;
+                // signature: wait (briefly) for the follower to drain the ended stream. The
+                // inspect for the exit code runs meanwhile, so a death costs the longer of the
+                // two, not their sum.
+                let (_, details) = tokio::join!(
+                    self.followers.wait_drained(&id, Duration::from_secs(3)),
+                    docker.inspect(&id)
+                );
                 let (code, oom) = match &details {
                     Ok(d) => (d.exit_code.or(exit_code).unwrap_or(-1), d.oom_killed),
                     Err(DockerError::NotFound(_)) | Err(_) => (exit_code.unwrap_or(-1), false),
