@@ -18,6 +18,7 @@ mod parsers;
 mod run;
 mod scan;
 mod text;
+pub mod transcript;
 
 pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
 pub use detector::{
@@ -29,10 +30,14 @@ pub use loops::{
     LoopFinding, MAX_EVIDENCE_LINES, OutputDetector, OutputLimits, OutputLoopDetector,
     tool_call_key, usage_tokens,
 };
+pub use transcript::{Format as TranscriptFormat, TranscriptParser, Turn, TurnKind};
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use parsers::PARSER_NAMES;
 pub use run::{
     MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
     TestFailure, TestRun, Verdict,
 };
-pub use scan::{Finding, ScanLimits, Scanner, looks_like_junit, scan_bytes, scan_bytes_with};
+pub use scan::{
+    Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes,
+    scan_bytes_with, scan_turns,
+};

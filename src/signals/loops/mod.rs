@@ -15,8 +15,10 @@
 
 mod blocks;
 mod budget;
+mod chant;
 mod failing;
 mod tool_calls;
+mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
@@ -25,8 +27,11 @@ pub use tool_calls::tool_call_key;
 
 use super::ansi::LineCleaner;
 use super::normalize::{line_hash, normalize_into};
+use super::transcript::{TranscriptParser, Turn, TurnKind};
 use blocks::BlockRepetition;
+use chant::Chant;
 use tool_calls::ToolCallStreak;
+use turns::TurnLoops;
 use windows::WindowRepetition;
 
 /// Evidence lines are cut to this many bytes.
@@ -69,6 +74,16 @@ pub enum OutputDetector {
     OutputRepetition,
     RepeatedBlock,
     ToolCallRepetition,
+    /// One to four lines of assistant text written again and again.
+    Chant,
+    /// The same action got the same result (or error) several times in a row.
+    RepeatedAction,
+    /// A short cycle of different actions repeated (A-B-A-B).
+    Oscillation,
+    /// Assistant turns without any action, all the same or all answered the same.
+    Monologue,
+    /// Sessions in a row that made the same actions and got the same results.
+    SessionRepeat,
 }
 
 impl OutputDetector {
@@ -77,6 +92,11 @@ impl OutputDetector {
             OutputDetector::OutputRepetition => "output_repetition",
             OutputDetector::RepeatedBlock => "repeated_block",
             OutputDetector::ToolCallRepetition => "tool_call_repetition",
+            OutputDetector::Chant => "chant",
+            OutputDetector::RepeatedAction => "repeated_action",
+            OutputDetector::Oscillation => "oscillation",
+            OutputDetector::Monologue => "monologue",
+            OutputDetector::SessionRepeat => "session_repeat",
         }
     }
 }
@@ -111,6 +131,10 @@ pub struct OutputLoopDetector {
     windows: WindowRepetition,
     blocks: BlockRepetition,
     tools: ToolCallStreak,
+    parser: TranscriptParser,
+    turn_buf: Vec<Turn>,
+    chant: Chant,
+    turns: TurnLoops,
 }
 
 impl Default for OutputLoopDetector {
@@ -128,7 +152,35 @@ impl OutputLoopDetector {
             windows: WindowRepetition::new(&limits),
             blocks: BlockRepetition::new(&limits),
             tools: ToolCallStreak::new(&limits),
+            parser: TranscriptParser::new(),
+            turn_buf: Vec::new(),
+            chant: Chant::default(),
+            turns: TurnLoops::default(),
         }
+    }
+
+    /// The transcript format recognised in the lines fed so far.
+    pub fn format(&self) -> super::transcript::Format {
+        self.parser.format()
+    }
+
+    /// Judges one turn of an already parsed transcript (a JSON document read whole).
+    pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if matches!(turn.kind, TurnKind::Text | TurnKind::Reply) {
+            self.chant.feed(&turn.first_line, stamp, out);
+        }
+        self.turns.feed(turn, stamp, out);
+    }
+
+    /// The input ended: turns still being assembled are judged, the last session closed.
+    pub fn finish(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
+        let mut turns = std::mem::take(&mut self.turn_buf);
+        self.parser.finish(&mut turns);
+        for t in turns.drain(..) {
+            self.feed_turn(&t, stamp, out);
+        }
+        self.turn_buf = turns;
+        self.turns.finish(stamp, out);
     }
 
     pub fn limits(&self) -> &OutputLimits {
@@ -137,6 +189,12 @@ impl OutputLoopDetector {
 
     /// Feeds one raw line (ANSI, prefixes and `\r` redraws are handled here).
     pub fn feed(&mut self, raw: &[u8], stamp: u64, out: &mut Vec<LoopFinding>) {
+        let mut turns = std::mem::take(&mut self.turn_buf);
+        self.parser.feed(raw, self.cleaner.clean(raw), &mut turns);
+        for t in turns.drain(..) {
+            self.feed_turn(&t, stamp, out);
+        }
+        self.turn_buf = turns;
         let text = self.cleaner.clean(raw);
         self.normalized.clear();
         normalize_into(text, &mut self.normalized);
