@@ -117,6 +117,21 @@ impl Chant {
         }
     }
 
+    /// Something other than text happened (an action, a result, a new session).
+    pub(super) fn interrupt(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
+        self.ring.clear();
+        self.runs = [0; MAX_PERIOD + 1];
+        if self.firing {
+            self.firing = false;
+            self.quiet = 0;
+            out.push(LoopFinding {
+                detector: OutputDetector::Chant,
+                at: stamp,
+                change: LoopChange::Cleared,
+            });
+        }
+    }
+
     /// The last `p` lines hold enough words to be a sentence, not a heartbeat or a border.
     fn says_something(&self, p: usize) -> bool {
         let start = self.ring.len().saturating_sub(p);

@@ -122,6 +122,45 @@ pub struct LoopFinding {
     pub change: LoopChange,
 }
 
+/// Lines seen recently, to tell new content from repetition: a line is novel when its
+/// normalised form was not seen in the last [`NOVELTY_LINES`] lines and it holds at least
+/// three words (so counters, braces and separators never count as progress).
+#[derive(Debug, Default)]
+pub(crate) struct Novelty {
+    seen: std::collections::HashMap<u64, u64>,
+    line_no: u64,
+    last_novel: u64,
+}
+
+/// How far back [`Novelty`] remembers lines.
+pub const NOVELTY_LINES: u64 = 16_384;
+
+impl Novelty {
+    /// Records one line; returns whether it is new content.
+    fn observe(&mut self, hash: u64, normalized: &str) -> bool {
+        self.line_no += 1;
+        let line = self.line_no;
+        let before = self.seen.insert(hash, line);
+        let novel = before.is_none_or(|l| line - l > NOVELTY_LINES) && wordy(normalized);
+        if novel {
+            self.last_novel = line;
+        }
+        if self.seen.len() as u64 > 2 * NOVELTY_LINES {
+            self.seen.retain(|_, l| line - *l <= NOVELTY_LINES);
+        }
+        novel
+    }
+}
+
+/// At least three words of two letters or more.
+fn wordy(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.len() >= 2)
+        .take(3)
+        .count()
+        >= 3
+}
+
 /// The output detectors of one log stream.
 #[derive(Debug)]
 pub struct OutputLoopDetector {
@@ -131,6 +170,7 @@ pub struct OutputLoopDetector {
     windows: WindowRepetition,
     blocks: BlockRepetition,
     tools: ToolCallStreak,
+    novelty: Novelty,
     parser: TranscriptParser,
     turn_buf: Vec<Turn>,
     chant: Chant,
@@ -152,6 +192,7 @@ impl OutputLoopDetector {
             windows: WindowRepetition::new(&limits),
             blocks: BlockRepetition::new(&limits),
             tools: ToolCallStreak::new(&limits),
+            novelty: Novelty::default(),
             parser: TranscriptParser::new(),
             turn_buf: Vec::new(),
             chant: Chant::default(),
@@ -166,10 +207,17 @@ impl OutputLoopDetector {
 
     /// Judges one turn of an already parsed transcript (a JSON document read whole).
     pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
-        if matches!(turn.kind, TurnKind::Text | TurnKind::Reply) {
-            self.chant.feed(&turn.first_line, stamp, out);
+        match turn.kind {
+            TurnKind::Text | TurnKind::Quote => self.chant.feed(&turn.first_line, stamp, out),
+            // Doing something ends a chant: the same words around new actions are narration.
+            TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
+                self.chant.interrupt(stamp, out);
+            }
+            TurnKind::Reply => {}
         }
-        self.turns.feed(turn, stamp, out);
+        if turn.kind != TurnKind::Quote {
+            self.turns.feed(turn, stamp, out);
+        }
     }
 
     /// The input ended: turns still being assembled are judged, the last session closed.
@@ -190,20 +238,28 @@ impl OutputLoopDetector {
     /// Feeds one raw line (ANSI, prefixes and `\r` redraws are handled here).
     pub fn feed(&mut self, raw: &[u8], stamp: u64, out: &mut Vec<LoopFinding>) {
         let mut turns = std::mem::take(&mut self.turn_buf);
-        self.parser.feed(raw, self.cleaner.clean(raw), &mut turns);
+        let structured = self.parser.feed(raw, self.cleaner.clean(raw), &mut turns);
         for t in turns.drain(..) {
             self.feed_turn(&t, stamp, out);
         }
         self.turn_buf = turns;
         let text = self.cleaner.clean(raw);
+        if structured {
+            // A JSON event is judged by its turns; its lines (look-alike usage blocks, ids,
+            // tool results) are not repetition. Identical tool calls are still counted.
+            self.tools.feed(text, stamp, out);
+            return;
+        }
         self.normalized.clear();
         normalize_into(text, &mut self.normalized);
         if self.normalized.is_empty() {
             return;
         }
         let hash = line_hash(&self.normalized);
-        self.windows.feed(hash, text, stamp, out);
-        self.blocks.feed(hash, text, stamp, out);
+        let novel = self.novelty.observe(hash, &self.normalized);
+        self.windows.feed(hash, text, novel, stamp, out);
+        self.blocks
+            .feed(hash, text, self.novelty.last_novel, stamp, out);
         self.tools.feed(text, stamp, out);
     }
 }

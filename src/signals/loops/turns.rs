@@ -127,7 +127,7 @@ impl TurnLoops {
             TurnKind::SessionStart => {
                 self.end_session(stamp, out);
             }
-            TurnKind::Text => {}
+            TurnKind::Text | TurnKind::Quote => {}
         }
     }
 
@@ -162,7 +162,8 @@ impl TurnLoops {
             Some((k, n)) if k == key => (k, n + 1),
             _ => (key, 1),
         });
-        if let Some(r) = reply {
+        // An empty reply (a bare prompt marker) says nothing either way.
+        if let Some(r) = reply.filter(|r| !r.first_line.is_empty()) {
             self.mono_reply = Some(match self.mono_reply {
                 Some((k, n)) if k == r.key => (k, n + 1),
                 _ => (r.key, 1),

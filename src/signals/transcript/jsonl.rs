@@ -45,6 +45,12 @@ pub(super) fn event_turns(v: &Value, out: &mut Vec<Turn>) -> Option<Format> {
             out.push(Turn::session());
             Some(Format::GeminiJson)
         }
+        // An Anthropic API message (what harnesses print of Claude Code's stream).
+        "message" if v.get("role").is_some() && v.get("content").is_some_and(Value::is_array) => {
+            let role = v.get("role").and_then(Value::as_str).unwrap_or("");
+            claude_content(role, v.get("content")?, out);
+            Some(Format::ClaudeJson)
+        }
         "message" if v.get("role").is_some() && v.get("content").is_some_and(Value::is_string) => {
             let text = v.get("content").and_then(Value::as_str).unwrap_or("");
             let role = v.get("role").and_then(Value::as_str).unwrap_or("");

@@ -43,6 +43,9 @@ pub enum TurnKind {
     Reply,
     /// A new session or harness iteration begins.
     SessionStart,
+    /// One quoted or prompt line, as shown (its reply is also given whole as a `Reply`); only
+    /// the chant detector reads these.
+    Quote,
 }
 
 /// One turn of a transcript.
@@ -62,7 +65,12 @@ impl Turn {
     pub fn new(kind: TurnKind, content: &str, error: bool) -> Self {
         Self {
             kind,
-            key: content_key(content),
+            // Spacing in a command or its arguments is not a different action (`cd x&& ls`).
+            key: if kind == TurnKind::Action {
+                content_key_with(content, "")
+            } else {
+                content_key(content)
+            },
             error,
             first_line: first_line(content),
         }
@@ -118,6 +126,8 @@ impl Format {
 #[derive(Debug, Default)]
 pub struct TranscriptParser {
     terminal: terminal::TerminalState,
+    /// A pretty-printed JSON object being read (from a line `{` to a line `}`).
+    object: Option<Vec<u8>>,
     /// The most specific format seen so far (plain text until something structured shows).
     format: Option<Format>,
 }
@@ -133,22 +143,49 @@ impl TranscriptParser {
     }
 
     /// Parses one line. `raw` is the line as received (JSON is parsed from it, uncut up to
-    /// [`MAX_JSON_LINE_BYTES`]); `text` is its cleaned visible text.
-    pub fn feed(&mut self, raw: &[u8], text: &str, out: &mut Vec<Turn>) {
+    /// [`MAX_JSON_LINE_BYTES`]); `text` is its cleaned visible text. Returns whether the line
+    /// is (part of) a JSON event: its structure is judged as turns, not as lines.
+    pub fn feed(&mut self, raw: &[u8], text: &str, out: &mut Vec<Turn>) -> bool {
         let trimmed = trim_ascii(raw);
+        if let Some(buf) = self.object.as_mut() {
+            if buf.len() + raw.len() < MAX_JSON_LINE_BYTES {
+                buf.extend_from_slice(raw);
+                buf.push(b'\n');
+            }
+            if raw.first() == Some(&b'}') && trimmed == b"}" {
+                let buf = self.object.take().unwrap_or_default();
+                if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&buf) {
+                    self.event(&value, out);
+                }
+            }
+            return true;
+        }
+        if raw.first() == Some(&b'{') && trimmed == b"{" {
+            self.terminal.flush(out);
+            self.object = Some(b"{\n".to_vec());
+            return true;
+        }
         if trimmed.first() == Some(&b'{')
             && trimmed.last() == Some(&b'}')
             && trimmed.len() <= MAX_JSON_LINE_BYTES
             && let Ok(value) = serde_json::from_slice::<serde_json::Value>(trimmed)
         {
             self.terminal.flush(out);
-            if let Some(format) = jsonl::event_turns(&value, out) {
-                self.note(format);
-            }
-            return;
+            return self.event(&value, out);
         }
         if let Some(format) = self.terminal.feed(text, out) {
             self.note(format);
+        }
+        false
+    }
+
+    fn event(&mut self, value: &serde_json::Value, out: &mut Vec<Turn>) -> bool {
+        match jsonl::event_turns(value, out) {
+            Some(format) => {
+                self.note(format);
+                true
+            }
+            None => false,
         }
     }
 
@@ -198,6 +235,10 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// UUID ids, temporary paths) are dropped. Numbers otherwise stay: "5 passed" and "6 passed"
 /// are different results.
 pub fn content_key(content: &str) -> u64 {
+    content_key_with(content, " ")
+}
+
+fn content_key_with(content: &str, separator: &str) -> u64 {
     let mut end = content.len().min(KEY_BYTES);
     while !content.is_char_boundary(end) {
         end -= 1;
@@ -209,7 +250,7 @@ pub fn content_key(content: &str) -> u64 {
             continue;
         }
         if !kept.is_empty() {
-            kept.push(' ');
+            kept.push_str(separator);
         }
         kept.push_str(token);
     }

@@ -26,6 +26,8 @@ enum Mode {
     GeminiBox,
     /// Inside an aider SEARCH/REPLACE block.
     AiderEdit,
+    /// Quoted (`> `) or prompt (`#### `) lines continue the current reply.
+    Reply,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +112,12 @@ impl TerminalState {
                 self.flush(out);
                 return Some(Format::GeminiTerminal);
             }
+            Mode::Reply if reply_line(s).is_some() => {
+                let rest = reply_line(s).unwrap_or_default();
+                self.push(rest);
+                out.push(Turn::new(TurnKind::Quote, rest, false));
+                return None;
+            }
             Mode::AiderEdit => {
                 if s.starts_with(">>>>>>> REPLACE") {
                     self.flush(out);
@@ -186,17 +194,10 @@ impl TerminalState {
             self.start(TurnKind::Action, "edit", Mode::AiderEdit, out);
             return Some(Format::Aider);
         }
-        if let Some(rest) = s.strip_prefix("#### ") {
-            self.flush(out);
-            out.push(Turn::new(TurnKind::Reply, rest, false));
-            return Some(Format::Aider);
-        }
-        if let Some(rest) = s.strip_prefix(['>', '❯']) {
-            if rest.starts_with(' ') || rest.is_empty() {
-                self.flush(out);
-                out.push(Turn::new(TurnKind::Reply, rest.trim(), false));
-                return None;
-            }
+        if let Some(rest) = reply_line(s) {
+            self.start(TurnKind::Reply, rest, Mode::Reply, out);
+            out.push(Turn::new(TurnKind::Quote, rest, false));
+            return s.starts_with("####").then_some(Format::Aider);
         }
         self.text_line(s, out)
     }
@@ -206,6 +207,18 @@ impl TerminalState {
         out.push(Turn::new(TurnKind::Text, s, false));
         Some(Format::PlainText)
     }
+}
+
+/// The text of a prompt or quoted line (aider `#### `, Markdown `> `, Claude `❯ `).
+fn reply_line(s: &str) -> Option<&str> {
+    if s == "####" || s == ">" {
+        return Some("");
+    }
+    let rest = s
+        .strip_prefix("#### ")
+        .or_else(|| s.strip_prefix("> "))
+        .or_else(|| s.strip_prefix("❯ "))?;
+    Some(rest.trim())
 }
 
 /// `Name(…` — a tool call as terminal transcripts print it.
