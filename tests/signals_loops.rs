@@ -192,9 +192,21 @@ fn the_same_block_around_new_work_does_not_fire() {
     ];
     let mut lines = Vec::new();
     let work = [
-        "seek bar", "volume keys", "play queue", "shuffle mode", "repeat mode", "config file",
-        "theme colours", "modeline", "search box", "album view", "artist view", "error toasts",
-        "resume state", "help screen", "keymap docs",
+        "seek bar",
+        "volume keys",
+        "play queue",
+        "shuffle mode",
+        "repeat mode",
+        "config file",
+        "theme colours",
+        "modeline",
+        "search box",
+        "album view",
+        "artist view",
+        "error toasts",
+        "resume state",
+        "help screen",
+        "keymap docs",
     ];
     for (round, what) in work.iter().enumerate() {
         lines.extend(warnings.iter().map(|w| w.to_string()));
@@ -203,7 +215,9 @@ fn the_same_block_around_new_work_does_not_fire() {
     }
     let fired = fired(&feed(&lines));
     assert!(
-        !fired.iter().any(|(d, _)| *d == OutputDetector::RepeatedBlock),
+        !fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::RepeatedBlock),
         "{fired:?}"
     );
 }

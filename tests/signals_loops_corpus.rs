@@ -92,7 +92,10 @@ fn the_corpus_is_judged_right() {
                     row[3] += 1;
                 } else {
                     all = false;
-                    wrong.push(format!("{} ({format}): missed {x}, fired {fired:?}", e.file));
+                    wrong.push(format!(
+                        "{} ({format}): missed {x}, fired {fired:?}",
+                        e.file
+                    ));
                 }
             }
             if all && !e.expect.is_empty() {
@@ -108,7 +111,9 @@ fn the_corpus_is_judged_right() {
         }
     }
 
-    println!("\n| detector | fired on loops | fired on healthy | precision | loops expecting it | caught | recall |");
+    println!(
+        "\n| detector | fired on loops | fired on healthy | precision | loops expecting it | caught | recall |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (d, [on_loops, on_healthy, expected, caught]) in &per_detector {
         let fired = on_loops + on_healthy;
@@ -122,7 +127,9 @@ fn the_corpus_is_judged_right() {
         } else {
             format!("{:.0}%", 100.0 * f64::from(*caught) / f64::from(*expected))
         };
-        println!("| {d} | {on_loops} | {on_healthy} | {precision} | {expected} | {caught} | {recall} |");
+        println!(
+            "| {d} | {on_loops} | {on_healthy} | {precision} | {expected} | {caught} | {recall} |"
+        );
     }
     println!("\n| format | healthy | false alarms | loops | caught |");
     println!("|---|---|---|---|---|");

@@ -30,7 +30,6 @@ pub use loops::{
     LoopFinding, MAX_EVIDENCE_LINES, OutputDetector, OutputLimits, OutputLoopDetector,
     tool_call_key, usage_tokens,
 };
-pub use transcript::{Format as TranscriptFormat, TranscriptParser, Turn, TurnKind};
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use parsers::PARSER_NAMES;
 pub use run::{
@@ -41,3 +40,4 @@ pub use scan::{
     Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes,
     scan_bytes_with, scan_turns,
 };
+pub use transcript::{Format as TranscriptFormat, TranscriptParser, Turn, TurnKind};

@@ -145,7 +145,12 @@ impl Chant {
                     .count()
             })
             .sum();
-        words >= if p == 1 { MIN_WORDS_ONE_LINE } else { MIN_WORDS }
+        words
+            >= if p == 1 {
+                MIN_WORDS_ONE_LINE
+            } else {
+                MIN_WORDS
+            }
     }
 }
 

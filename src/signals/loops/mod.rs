@@ -212,6 +212,9 @@ impl OutputLoopDetector {
             // Doing something ends a chant: the same words around new actions are narration.
             TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
                 self.chant.interrupt(stamp, out);
+                if turn.kind == TurnKind::Result {
+                    self.tools.result(turn.key, stamp, out);
+                }
             }
             TurnKind::Reply => {}
         }

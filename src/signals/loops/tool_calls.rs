@@ -91,6 +91,8 @@ fn collect_tool_uses(v: &serde_json::Value, out: &mut Vec<String>, depth: u32) {
 pub(super) struct ToolCallStreak {
     repeats: u32,
     last: Option<u64>,
+    /// The result of the latest call of the streak, when the transcript shows results.
+    last_result: Option<u64>,
     count: u32,
     since: u64,
     sample: String,
@@ -102,11 +104,30 @@ impl ToolCallStreak {
         Self {
             repeats: limits.tool_call_repeats.max(2),
             last: None,
+            last_result: None,
             count: 0,
             since: 0,
             sample: String::new(),
             firing: false,
         }
+    }
+
+    /// A call of the streak returned `key`: a result different from the previous call's is
+    /// progress (a test that now passes, a file that changed), so the streak starts again.
+    pub(super) fn result(&mut self, key: u64, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if self.last_result.is_some_and(|r| r != key) {
+            self.count = 0;
+            self.since = stamp;
+            if self.firing {
+                self.firing = false;
+                out.push(LoopFinding {
+                    detector: OutputDetector::ToolCallRepetition,
+                    at: stamp,
+                    change: LoopChange::Cleared,
+                });
+            }
+        }
+        self.last_result = Some(key);
     }
 
     pub(super) fn feed(&mut self, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
@@ -128,6 +149,7 @@ impl ToolCallStreak {
                 });
             }
             self.last = Some(hash);
+            self.last_result = None;
             self.count = 1;
             self.since = stamp;
             self.sample = evidence_line(text.trim());

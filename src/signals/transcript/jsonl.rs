@@ -59,8 +59,15 @@ pub(super) fn event_turns(v: &Value, out: &mut Vec<Turn>) -> Option<Format> {
         }
         "tool_use" if v.get("tool_name").is_some() => {
             let name = v.get("tool_name").and_then(Value::as_str).unwrap_or("?");
-            let params = v.get("parameters").map(Value::to_string).unwrap_or_default();
-            out.push(Turn::new(TurnKind::Action, &format!("{name}({params})"), false));
+            let params = v
+                .get("parameters")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            out.push(Turn::new(
+                TurnKind::Action,
+                &format!("{name}({params})"),
+                false,
+            ));
             Some(Format::GeminiJson)
         }
         "tool_result" if v.get("tool_id").is_some() => {
@@ -94,12 +101,24 @@ fn other_event(v: &Value, out: &mut Vec<Turn>) -> Option<Format> {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let source = v.get("source").and_then(Value::as_str).unwrap_or("agent");
-                push_text(if source == "user" { "user" } else { "assistant" }, text, out);
+                push_text(
+                    if source == "user" {
+                        "user"
+                    } else {
+                        "assistant"
+                    },
+                    text,
+                    out,
+                );
             }
             "system" | "recall" | "change_agent_state" => {}
             _ => {
                 let body = args.map(Value::to_string).unwrap_or_default();
-                out.push(Turn::new(TurnKind::Action, &format!("{action}({body})"), false));
+                out.push(Turn::new(
+                    TurnKind::Action,
+                    &format!("{action}({body})"),
+                    false,
+                ));
             }
         }
         return Some(Format::OpenHandsJson);
@@ -143,7 +162,11 @@ pub(super) fn chat_message(m: &Value, out: &mut Vec<Turn>) {
                         Some(other) => other.to_string(),
                         None => String::new(),
                     };
-                    out.push(Turn::new(TurnKind::Action, &format!("{name}({args})"), false));
+                    out.push(Turn::new(
+                        TurnKind::Action,
+                        &format!("{name}({args})"),
+                        false,
+                    ));
                 }
             }
         }
@@ -166,7 +189,11 @@ fn claude_content(role: &str, content: &Value, out: &mut Vec<Turn>) {
             "tool_use" => {
                 let name = item.get("name").and_then(Value::as_str).unwrap_or("?");
                 let input = item.get("input").map(Value::to_string).unwrap_or_default();
-                out.push(Turn::new(TurnKind::Action, &format!("{name}({input})"), false));
+                out.push(Turn::new(
+                    TurnKind::Action,
+                    &format!("{name}({input})"),
+                    false,
+                ));
             }
             "tool_result" => {
                 let text = content_text(item.get("content"));
@@ -185,7 +212,11 @@ fn codex_item(item: &Value, out: &mut Vec<Turn>) {
     match s("type") {
         "agent_message" => push_text("assistant", s("text"), out),
         "command_execution" => {
-            out.push(Turn::new(TurnKind::Action, &format!("shell({})", s("command")), false));
+            out.push(Turn::new(
+                TurnKind::Action,
+                &format!("shell({})", s("command")),
+                false,
+            ));
             let exit = item.get("exit_code").and_then(Value::as_i64);
             out.push(Turn::new(
                 TurnKind::Result,
@@ -194,12 +225,26 @@ fn codex_item(item: &Value, out: &mut Vec<Turn>) {
             ));
         }
         "file_change" => {
-            let changes = item.get("changes").map(Value::to_string).unwrap_or_default();
-            out.push(Turn::new(TurnKind::Action, &format!("patch({changes})"), false));
-            out.push(Turn::new(TurnKind::Result, s("status"), s("status") == "failed"));
+            let changes = item
+                .get("changes")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            out.push(Turn::new(
+                TurnKind::Action,
+                &format!("patch({changes})"),
+                false,
+            ));
+            out.push(Turn::new(
+                TurnKind::Result,
+                s("status"),
+                s("status") == "failed",
+            ));
         }
         "mcp_tool_call" => {
-            let args = item.get("arguments").map(Value::to_string).unwrap_or_default();
+            let args = item
+                .get("arguments")
+                .map(Value::to_string)
+                .unwrap_or_default();
             out.push(Turn::new(
                 TurnKind::Action,
                 &format!("{}.{}({args})", s("server"), s("tool")),
@@ -210,7 +255,11 @@ fn codex_item(item: &Value, out: &mut Vec<Turn>) {
                 .or_else(|| item.get("error"))
                 .map(Value::to_string)
                 .unwrap_or_default();
-            out.push(Turn::new(TurnKind::Result, &result, item.get("error").is_some()));
+            out.push(Turn::new(
+                TurnKind::Result,
+                &result,
+                item.get("error").is_some(),
+            ));
         }
         "error" => out.push(Turn::new(TurnKind::Reply, s("message"), true)),
         _ => {}
@@ -230,7 +279,11 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
                 Some(other) => other.to_string(),
                 None => p.get("action").map(Value::to_string).unwrap_or_default(),
             };
-            out.push(Turn::new(TurnKind::Action, &format!("{}({args})", s("name")), false));
+            out.push(Turn::new(
+                TurnKind::Action,
+                &format!("{}({args})", s("name")),
+                false,
+            ));
         }
         "function_call_output" | "custom_tool_call_output" => {
             let text = match p.get("output") {

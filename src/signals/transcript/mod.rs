@@ -279,7 +279,8 @@ fn volatile(token: &str) -> bool {
         return true;
     }
     let unit = t.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if !unit.is_empty() && unit.len() <= 3 && matches!(unit, "s" | "ms" | "us" | "µs" | "m" | "h") {
+    if !unit.is_empty() && unit.len() <= 3 && matches!(unit, "s" | "ms" | "us" | "µs" | "m" | "h")
+    {
         return true;
     }
     // hex ids and UUIDs: 7+ hex characters mixing digits and letters

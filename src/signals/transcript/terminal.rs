@@ -128,7 +128,8 @@ impl TerminalState {
             }
             _ => {}
         }
-        if s.is_empty() {
+        if s.is_empty() || s.starts_with(['╭', '╰']) {
+            // Box borders carry nothing.
             return None;
         }
         if let Some(format) = banner(s) {
@@ -148,7 +149,12 @@ impl TerminalState {
             }
             return Some(Format::ClaudeTerminal);
         }
-        if let Some(rest) = s.strip_prefix(['⎿', '└']) {
+        // `└ ` is Codex's result marker; `└──` is a directory tree.
+        let result_marker = s.strip_prefix('⎿').or_else(|| {
+            s.strip_prefix('└')
+                .filter(|r| r.is_empty() || r.starts_with(' '))
+        });
+        if let Some(rest) = result_marker {
             let rest = rest.trim();
             let format = if s.starts_with('⎿') {
                 Format::ClaudeTerminal
@@ -239,7 +245,11 @@ fn banner(s: &str) -> Option<Format> {
         // Only decorated banners (or a bare "Iteration N of M") count: prose may say "loop 2".
         return None;
     }
-    let lower: String = core.chars().take(24).collect::<String>().to_ascii_lowercase();
+    let lower: String = core
+        .chars()
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
     let rest = ["ralph iteration ", "iteration ", "loop "]
         .iter()
         .find_map(|p| lower.strip_prefix(p))?;
