@@ -240,7 +240,7 @@ fn banner(s: &str) -> Option<Format> {
     if s.starts_with("# aider chat started") {
         return Some(Format::Aider);
     }
-    let core = s.trim_start_matches(|c: char| matches!(c, '=' | '#' | '-' | '*' | '[' | ' '));
+    let core = s.trim_start_matches(['=', '#', '-', '*', '[', ' ']);
     if core.len() == s.len() && !s.starts_with("Iteration ") {
         // Only decorated banners (or a bare "Iteration N of M") count: prose may say "loop 2".
         return None;
