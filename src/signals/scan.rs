@@ -6,7 +6,8 @@
 //! by turn. Pure: bytes in, findings out; stamps are line numbers (turn numbers for documents).
 //!
 //! Invariants: the streaming [`Scanner`] keeps at most one partial line (capped at
-//! [`MAX_JSON_LINE_BYTES`]) between chunks,
+//! [`MAX_LINE_BYTES`], or [`MAX_JSON_LINE_BYTES`] for a line that opens a JSON object) between
+//! chunks,
 //! so memory stays bounded for any input; `\r` redraws are resolved as the bytes arrive, the
 //! same way the detector resolves them within a line.
 
@@ -354,11 +355,15 @@ impl Scanner {
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        // JSON transcript lines are parsed whole up to their own cap; others are cut by the
-        // cleaner anyway.
-        let room = MAX_JSON_LINE_BYTES
-            .max(MAX_LINE_BYTES)
-            .saturating_sub(self.partial.len());
+        // JSON transcript lines are parsed whole up to their own cap; other lines are cut to
+        // what the cleaner reads anyway.
+        let json = self.partial.first().or(bytes.first()) == Some(&b'{');
+        let cap = if json {
+            MAX_JSON_LINE_BYTES.max(MAX_LINE_BYTES)
+        } else {
+            MAX_LINE_BYTES
+        };
+        let room = cap.saturating_sub(self.partial.len());
         let take = bytes.len().min(room);
         self.partial
             .extend_from_slice(bytes.get(..take).unwrap_or_default());

@@ -71,7 +71,7 @@ impl Chant {
         }
         let hit = (1..=MAX_PERIOD).find(|&p| {
             let run = self.runs[p] + p as u32;
-            run >= MIN_RUN.max(2 * p as u32 + 3) && self.says_something(p)
+            run >= MIN_RUN.max(2 * p as u32 + 3) && self.minimal(p) && self.says_something(p)
         });
         match hit {
             Some(p) => {
@@ -130,6 +130,14 @@ impl Chant {
                 change: LoopChange::Cleared,
             });
         }
+    }
+
+    /// The last `p` lines are not a shorter cycle repeated ("Waiting…" four times is a cycle
+    /// of one line, judged as such).
+    fn minimal(&self, p: usize) -> bool {
+        let start = self.ring.len().saturating_sub(p);
+        let cycle: Vec<u64> = self.ring.iter().skip(start).map(|(h, _, _)| *h).collect();
+        !(1..p).any(|q| p % q == 0 && (q..p).all(|i| cycle.get(i) == cycle.get(i - q)))
     }
 
     /// The last `p` lines hold enough words to be a sentence, not a heartbeat or a border.

@@ -23,7 +23,7 @@ pub use document::parse_document;
 use crate::signals::normalize::line_hash;
 
 /// JSON lines longer than this are not parsed (their text still counts as plain text).
-pub const MAX_JSON_LINE_BYTES: usize = 1 << 20;
+pub const MAX_JSON_LINE_BYTES: usize = 256 * 1024;
 /// Bytes of a turn's content that enter its key; long outputs are judged by their start and
 /// length (a file re-shown after an edit differs early or in length).
 const KEY_BYTES: usize = 64 * 1024;
