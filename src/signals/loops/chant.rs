@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 
-use super::{LoopChange, LoopFinding, OutputDetector, evidence_line};
+use super::{EVIDENCE_LINE_BYTES, LoopChange, LoopFinding, OutputDetector};
 use crate::signals::normalize::line_hash;
 
 /// Longest cycle, in lines, recognised as a chant (longer repeats are the block detector's).
@@ -65,10 +65,19 @@ impl Chant {
                 _ => self.runs[p] = 0,
             }
         }
-        self.ring.push_back((h, evidence_line(t), stamp));
-        if self.ring.len() > MAX_PERIOD {
-            self.ring.pop_front();
+        // The oldest line's buffer is reused: no allocation per line once the ring is full.
+        let mut kept = if self.ring.len() >= MAX_PERIOD {
+            self.ring.pop_front().map(|(_, s, _)| s).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        kept.clear();
+        let mut end = t.len().min(EVIDENCE_LINE_BYTES);
+        while !t.is_char_boundary(end) {
+            end -= 1;
         }
+        kept.push_str(t.get(..end).unwrap_or_default());
+        self.ring.push_back((h, kept, stamp));
         let hit = (1..=MAX_PERIOD).find(|&p| {
             let run = self.runs[p] + p as u32;
             run >= MIN_RUN.max(2 * p as u32 + 3) && self.minimal(p) && self.says_something(p)
@@ -137,7 +146,7 @@ impl Chant {
     fn minimal(&self, p: usize) -> bool {
         let start = self.ring.len().saturating_sub(p);
         let cycle: Vec<u64> = self.ring.iter().skip(start).map(|(h, _, _)| *h).collect();
-        !(1..p).any(|q| p % q == 0 && (q..p).all(|i| cycle.get(i) == cycle.get(i - q)))
+        !(1..p).any(|q| p.is_multiple_of(q) && (q..p).all(|i| cycle.get(i) == cycle.get(i - q)))
     }
 
     /// The last `p` lines hold enough words to be a sentence, not a heartbeat or a border.

@@ -127,7 +127,8 @@ pub struct LoopFinding {
 /// three words (so counters, braces and separators never count as progress).
 #[derive(Debug, Default)]
 pub(crate) struct Novelty {
-    seen: std::collections::HashMap<u64, u64>,
+    /// Keys are already hashes: a fast fixed hasher is enough.
+    seen: std::collections::HashMap<u64, u64, foldhash::fast::FixedState>,
     line_no: u64,
     last_novel: u64,
 }
@@ -173,6 +174,8 @@ pub struct OutputLoopDetector {
     novelty: Novelty,
     parser: TranscriptParser,
     turn_buf: Vec<Turn>,
+    /// The cleaned line, kept while its turns are judged (cleaning once per line).
+    text_buf: String,
     chant: Chant,
     turns: TurnLoops,
 }
@@ -195,6 +198,7 @@ impl OutputLoopDetector {
             novelty: Novelty::default(),
             parser: TranscriptParser::new(),
             turn_buf: Vec::new(),
+            text_buf: String::new(),
             chant: Chant::default(),
             turns: TurnLoops::default(),
         }
@@ -241,12 +245,22 @@ impl OutputLoopDetector {
     /// Feeds one raw line (ANSI, prefixes and `\r` redraws are handled here).
     pub fn feed(&mut self, raw: &[u8], stamp: u64, out: &mut Vec<LoopFinding>) {
         let mut turns = std::mem::take(&mut self.turn_buf);
-        let structured = self.parser.feed(raw, self.cleaner.clean(raw), &mut turns);
+        let mut text_buf = std::mem::take(&mut self.text_buf);
+        text_buf.clear();
+        let text = self.cleaner.clean(raw);
+        text_buf.push_str(text);
+        let structured = self.parser.feed(raw, text, &mut turns);
         for t in turns.drain(..) {
             self.feed_turn(&t, stamp, out);
         }
         self.turn_buf = turns;
-        let text = self.cleaner.clean(raw);
+        self.judge_line(&text_buf, structured, stamp, out);
+        self.text_buf = text_buf;
+    }
+
+    /// The line detectors, on one cleaned line (not on the lines of a JSON event, judged as
+    /// turns).
+    fn judge_line(&mut self, text: &str, structured: bool, stamp: u64, out: &mut Vec<LoopFinding>) {
         if structured {
             // A JSON event is judged by its turns; its lines (look-alike usage blocks, ids,
             // tool results) are not repetition. Identical tool calls are still counted.

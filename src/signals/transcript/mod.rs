@@ -20,13 +20,13 @@ mod terminal;
 
 pub use document::parse_document;
 
-use crate::signals::normalize::line_hash;
-
 /// JSON lines longer than this are not parsed (their text still counts as plain text).
 pub const MAX_JSON_LINE_BYTES: usize = 256 * 1024;
 /// Bytes of a turn's content that enter its key; long outputs are judged by their start and
 /// length (a file re-shown after an edit differs early or in length).
 const KEY_BYTES: usize = 64 * 1024;
+/// Seed of turn keys (fixed: keys are compared within one run, never persisted).
+const KEY_SEED: u64 = 0x7475_726e_6b65_7973;
 /// Evidence: the first line of a turn, cut to this many bytes.
 const FIRST_LINE_BYTES: usize = 160;
 
@@ -239,24 +239,34 @@ pub fn content_key(content: &str) -> u64 {
 }
 
 fn content_key_with(content: &str, separator: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
     let mut end = content.len().min(KEY_BYTES);
     while !content.is_char_boundary(end) {
         end -= 1;
     }
     let head = content.get(..end).unwrap_or_default();
-    let mut kept = String::with_capacity(head.len().min(4096));
-    for token in head.split_whitespace() {
-        if volatile(token) {
-            continue;
+    let mut h = foldhash::quality::FixedState::with_seed(KEY_SEED).build_hasher();
+    if separator.is_empty() {
+        // Tokens glued together: hashed as one string, so where the spaces were does not matter.
+        let glued: String = head.split_whitespace().filter(|t| !volatile(t)).collect();
+        h.write(glued.as_bytes());
+    } else {
+        // Hashed token by token (no copy of the content): the kept tokens, separated.
+        let mut first = true;
+        for token in head.split_whitespace() {
+            if volatile(token) {
+                continue;
+            }
+            if !first {
+                h.write(separator.as_bytes());
+            }
+            first = false;
+            h.write(token.as_bytes());
         }
-        if !kept.is_empty() {
-            kept.push_str(separator);
-        }
-        kept.push_str(token);
     }
     // The length of what was cut keeps two long outputs with the same start apart.
-    kept.push_str(&format!(" #{}", content.len() / 64));
-    line_hash(&kept)
+    h.write_usize(content.len() / 64);
+    h.finish()
 }
 
 /// A token that varies between repetitions of the same output.
