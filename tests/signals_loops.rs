@@ -143,8 +143,8 @@ fn repetition_clears_when_the_agent_moves_on_and_can_fire_again() {
 
 #[test]
 fn the_same_block_ten_times_fires_repeated_block() {
-    // A 10-line block whose lines mostly differ from window to window only in their numbers,
-    // separated by varied output so windows alone would not be ≥ 80 % repeated.
+    // A 10-line block, separated by the agent's narration: it varies from round to round but
+    // says nothing new (six phrasings that keep coming back), so it is no progress.
     let block: Vec<String> = [
         "Reading src/parser.rs",
         "Found the tokenizer state machine",
@@ -164,15 +164,62 @@ fn the_same_block_ten_times_fires_repeated_block() {
         lines.extend(block.iter().cloned());
         for j in 0..30 {
             lines.push(format!(
-                "thinking about approach {} variant {}",
+                "thinking about approach {} again",
                 ["a", "b", "c", "d", "e", "f"][(round + j) % 6],
-                "xyz".repeat(1 + (round * 31 + j) % 17)
             ));
         }
     }
     let findings = feed(&lines);
     let at = first_firing(&findings, OutputDetector::RepeatedBlock).expect("block fires");
     assert!(at <= 10 * 40 + 10, "fired at {at}");
+}
+
+#[test]
+fn the_same_block_around_new_work_does_not_fire() {
+    // The same compiler warnings after every change, but each round edits a new file and says
+    // something new: progress, as in a harness log that re-runs the build every iteration.
+    let warnings = [
+        "warning: field `show_title` is never read",
+        "  --> src/plex.rs:31:9",
+        "   |",
+        "25 | pub struct Episode {",
+        "   |            ------- field in this struct",
+        "31 |     pub show_title: String,",
+        "   |         ^^^^^^^^^^",
+        "   = note: `#[warn(dead_code)]` on by default",
+        "warning: `groovy` (bin) generated 1 warning",
+        "    Finished `dev` profile target(s)",
+    ];
+    let mut lines = Vec::new();
+    let work = [
+        "seek bar",
+        "volume keys",
+        "play queue",
+        "shuffle mode",
+        "repeat mode",
+        "config file",
+        "theme colours",
+        "modeline",
+        "search box",
+        "album view",
+        "artist view",
+        "error toasts",
+        "resume state",
+        "help screen",
+        "keymap docs",
+    ];
+    for (round, what) in work.iter().enumerate() {
+        lines.extend(warnings.iter().map(|w| w.to_string()));
+        lines.push(format!("Implemented the {what} and its tests pass"));
+        lines.push(format!("⏺ Edit(src/cmd_{round}.rs)"));
+    }
+    let fired = fired(&feed(&lines));
+    assert!(
+        !fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::RepeatedBlock),
+        "{fired:?}"
+    );
 }
 
 #[test]

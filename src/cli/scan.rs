@@ -1,6 +1,7 @@
 //! `drover scan`: runs drover's log signal extraction over files or stdin and prints each
 //! finding — test runs and loop-detector firings — so users can check drover (and their
-//! `[loops]` thresholds) against their own agents' logs. The thresholds come from the config
+//! `[loops]` thresholds) against their own agents' logs and transcripts (the format — plain
+//! log, JSON lines, terminal transcript, JSON document — is detected by content). The thresholds come from the config
 //! when one is given or found, else the defaults.
 
 use std::io::{Read, Write};
@@ -8,7 +9,9 @@ use std::io::{Read, Write};
 use anyhow::Context;
 
 use crate::config::ConfigError;
-use crate::signals::{Finding, ScanLimits, Scanner, looks_like_junit, scan_bytes_with};
+use crate::signals::{
+    Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes_with,
+};
 
 /// JUnit reports larger than this are cut (and then fail to parse, said as an error).
 const MAX_JUNIT_BYTES: u64 = 64 * 1024 * 1024;
@@ -53,8 +56,10 @@ pub fn scan(
     for mut source in sources {
         let n = source.read(&mut buf).context("reading input")?;
         let head = buf.get(..n).unwrap_or_default();
-        // A JUnit report is one document: read it whole (bounded), parse it as XML.
-        if looks_like_junit(head) {
+        // A JUnit report or a JSON transcript (mini-swe-agent, SWE-agent, OpenHands) is one
+        // document: read it whole (bounded). JSON lines that are not one document are then
+        // scanned as a log.
+        if looks_like_junit(head) || looks_like_json_document(head) {
             let mut doc = head.to_vec();
             source
                 .take(MAX_JUNIT_BYTES)

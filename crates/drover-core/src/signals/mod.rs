@@ -19,6 +19,7 @@ pub mod quota;
 mod run;
 mod scan;
 mod text;
+pub mod transcript;
 pub mod usage;
 
 pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
@@ -37,4 +38,8 @@ pub use run::{
     MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
     TestFailure, TestRun, Verdict,
 };
-pub use scan::{Finding, ScanLimits, Scanner, looks_like_junit, scan_bytes, scan_bytes_with};
+pub use scan::{
+    Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes,
+    scan_bytes_with, scan_turns,
+};
+pub use transcript::{Format as TranscriptFormat, TranscriptParser, Turn, TurnKind};

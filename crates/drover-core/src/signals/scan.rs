@@ -1,10 +1,13 @@
 //! `drover scan` support: run the detectors over a log (or a JUnit XML file) and describe each
 //! finding as one JSON line or as text: test runs, and the log-fed loop detectors (output
-//! repetition, repeated blocks, identical tool calls, the same failing tests run after run, the
-//! token budget) with the thresholds a fleet would use. Pure: bytes in, findings out; stamps are
-//! line numbers.
+//! repetition, repeated blocks, identical tool calls, the turn-level detectors over transcripts,
+//! the same failing tests run after run, the token budget) with the thresholds a fleet would use.
+//! Transcripts read as one JSON document (mini-swe-agent, SWE-agent, OpenHands) are judged turn
+//! by turn. Pure: bytes in, findings out; stamps are line numbers (turn numbers for documents).
 //!
-//! Invariants: the streaming [`Scanner`] keeps at most one capped partial line between chunks,
+//! Invariants: the streaming [`Scanner`] keeps at most one partial line (capped at
+//! [`MAX_LINE_BYTES`], or [`MAX_JSON_LINE_BYTES`] for a line that opens a JSON object) between
+//! chunks,
 //! so memory stays bounded for any input; `\r` redraws are resolved as the bytes arrive, the
 //! same way the detector resolves them within a line.
 
@@ -18,6 +21,7 @@ use super::loops::{
     OutputLimits, OutputLoopDetector, usage_tokens,
 };
 use super::run::{TestRun, Verdict};
+use super::transcript::{MAX_JSON_LINE_BYTES, Turn, parse_document};
 
 /// The thresholds a scan applies (the `[loops]` section of a config maps onto these).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,11 +47,13 @@ impl Default for ScanLimits {
 pub enum Finding {
     /// A test run; `line` is the 1-based line where its output began.
     TestRun { line: u64, run: TestRun },
-    /// A loop detector fired at `line` (only the first line of each firing is reported).
+    /// A loop detector fired at `line` (only the first line of each firing is reported);
+    /// `since` is the line where the repetition it saw began.
     Loop {
         line: u64,
         detector: &'static str,
         evidence: Vec<String>,
+        since: u64,
     },
 }
 
@@ -57,6 +63,7 @@ struct LoopJson<'a> {
     detector: &'a str,
     line: u64,
     evidence: &'a [String],
+    since: u64,
 }
 
 #[derive(Serialize)]
@@ -116,11 +123,13 @@ impl Finding {
                 line,
                 detector,
                 evidence,
+                since,
             } => serde_json::to_string(&LoopJson {
                 kind: "loop",
                 detector,
                 line: *line,
                 evidence,
+                since: *since,
             })
             .unwrap_or_else(|_| String::from("{}")),
         }
@@ -173,8 +182,12 @@ impl Finding {
                 line,
                 detector,
                 evidence,
+                since,
             } => {
                 let mut s = format!("line {line}: loop detected by {detector}");
+                if since < line {
+                    s.push_str(&format!(" (repeating since line {since})"));
+                }
                 for e in evidence {
                     s.push_str("\n  │ ");
                     s.push_str(e);
@@ -185,8 +198,53 @@ impl Finding {
     }
 }
 
+/// The first `Holding` of each firing becomes a finding; later ones and clears are dropped.
+fn first_firings(scratch: &mut Vec<LoopFinding>, findings: &mut Vec<Finding>) {
+    for f in scratch.drain(..) {
+        if let LoopChange::Holding {
+            first: true,
+            evidence,
+            since,
+        } = f.change
+        {
+            findings.push(Finding::Loop {
+                line: f.at,
+                detector: f.detector.as_str(),
+                evidence,
+                since,
+            });
+        }
+    }
+}
+
+/// Judges a transcript read whole as a JSON document (mini-swe-agent, SWE-agent, OpenHands):
+/// stamps are turn numbers (1-based).
+pub fn scan_turns(turns: &[Turn], limits: ScanLimits) -> Vec<Finding> {
+    let Some(output) = limits.output else {
+        return Vec::new();
+    };
+    let mut loops = OutputLoopDetector::new(output);
+    let mut scratch = Vec::new();
+    let mut findings = Vec::new();
+    for (i, t) in turns.iter().enumerate() {
+        loops.feed_turn(t, i as u64 + 1, &mut scratch);
+        first_firings(&mut scratch, &mut findings);
+    }
+    loops.finish(turns.len() as u64, &mut scratch);
+    first_firings(&mut scratch, &mut findings);
+    findings
+}
+
+/// The input may be one JSON transcript document (its first byte opens an object).
+pub fn looks_like_json_document(input: &[u8]) -> bool {
+    input
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
 /// Scans a whole input with the default limits: a JUnit XML report (detected by its root
-/// element) or a log.
+/// element), a JSON transcript document, or a log (plain, JSON lines or terminal transcript).
 pub fn scan_bytes(input: &[u8]) -> Vec<Finding> {
     scan_bytes_with(input, ScanLimits::default())
 }
@@ -197,6 +255,11 @@ pub fn scan_bytes_with(input: &[u8], limits: ScanLimits) -> Vec<Finding> {
         && let Ok(run) = parse_junit(input)
     {
         return vec![Finding::TestRun { line: 1, run }];
+    }
+    if looks_like_json_document(input)
+        && let Some((_, turns)) = parse_document(input)
+    {
+        return scan_turns(&turns, limits);
     }
     let mut scanner = Scanner::with_limits(limits);
     let mut findings = scanner.push(input);
@@ -284,11 +347,23 @@ impl Scanner {
         }
         let rest = self.detector.finish_located();
         self.located.extend(rest);
+        if let Some(loops) = self.loops.as_mut() {
+            loops.finish(self.detector.line_no(), &mut self.loop_scratch);
+            first_firings(&mut self.loop_scratch, &mut self.findings);
+        }
         self.take_findings()
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        let room = MAX_LINE_BYTES.saturating_sub(self.partial.len());
+        // JSON transcript lines are parsed whole up to their own cap; other lines are cut to
+        // what the cleaner reads anyway.
+        let json = self.partial.first().or(bytes.first()) == Some(&b'{');
+        let cap = if json {
+            MAX_JSON_LINE_BYTES.max(MAX_LINE_BYTES)
+        } else {
+            MAX_LINE_BYTES
+        };
+        let room = cap.saturating_sub(self.partial.len());
         let take = bytes.len().min(room);
         self.partial
             .extend_from_slice(bytes.get(..take).unwrap_or_default());
@@ -303,20 +378,7 @@ impl Scanner {
             && let Some(loops) = self.loops.as_mut()
         {
             loops.feed(&self.partial, line, &mut self.loop_scratch);
-            for f in self.loop_scratch.drain(..) {
-                if let LoopChange::Holding {
-                    first: true,
-                    evidence,
-                    ..
-                } = f.change
-                {
-                    self.findings.push(Finding::Loop {
-                        line: f.at,
-                        detector: f.detector.as_str(),
-                        evidence,
-                    });
-                }
-            }
+            first_firings(&mut self.loop_scratch, &mut self.findings);
         }
         if let Some(limits) = self.limits.budget
             && let Some(tokens) = usage_tokens(self.cleaner.clean(&self.partial))
@@ -332,6 +394,7 @@ impl Scanner {
                 line,
                 detector: "budget",
                 evidence: vec![format!("{what}: {}", self.budget.describe(&limits))],
+                since: line,
             });
         }
         self.partial.clear();
@@ -356,6 +419,7 @@ impl Scanner {
                         line,
                         detector: "failing_tests",
                         evidence,
+                        since: line,
                     });
                     continue;
                 }

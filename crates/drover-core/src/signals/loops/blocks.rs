@@ -2,7 +2,9 @@
 //! times, each occurrence not overlapping the previous one and starting within
 //! [`GAP_FACTOR`] × `block_lines` lines of it (a block met again after a long healthy stretch
 //! starts a new count). A block needs half its lines distinct: a single repeated line is a
-//! heartbeat, not a loop.
+//! heartbeat, not a loop. New content between two occurrences (a line of a few words never seen
+//! recently, see [`super::Novelty`]) starts a new count: the same compiler warnings or the same
+//! tool banner around new work each time is progress.
 //!
 //! Memory: the last `block_lines` hashes and texts, plus one entry per block seen within the
 //! gap limit (older entries are dropped when the table grows past [`MAX_TRACKED`]).
@@ -53,7 +55,16 @@ impl BlockRepetition {
         GAP_FACTOR * self.block_lines as u64
     }
 
-    pub(super) fn feed(&mut self, hash: u64, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+    /// `last_novel`: the line number (as counted by [`super::Novelty`], which counts the same
+    /// lines as this detector) of the latest line of new content.
+    pub(super) fn feed(
+        &mut self,
+        hash: u64,
+        text: &str,
+        last_novel: u64,
+        stamp: u64,
+        out: &mut Vec<LoopFinding>,
+    ) {
         self.line_no += 1;
         self.ring.push_back((hash, evidence_line(text)));
         if self.ring.len() > self.block_lines {
@@ -85,7 +96,9 @@ impl BlockRepetition {
             // Overlaps the occurrence already counted.
             return;
         }
-        if entry.count == 0 || line.saturating_sub(entry.last_line) > gap {
+        // New content since the previous occurrence (before this block began) is progress.
+        let novel_between = last_novel > entry.last_line && last_novel + bl <= line;
+        if entry.count == 0 || line.saturating_sub(entry.last_line) > gap || novel_between {
             *entry = Seen {
                 count: 1,
                 last_line: line,

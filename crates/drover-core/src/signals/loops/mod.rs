@@ -15,8 +15,10 @@
 
 mod blocks;
 mod budget;
+mod chant;
 mod failing;
 mod tool_calls;
+mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
@@ -25,8 +27,11 @@ pub use tool_calls::tool_call_key;
 
 use super::ansi::LineCleaner;
 use super::normalize::{line_hash, normalize_into};
+use super::transcript::{TranscriptParser, Turn, TurnKind};
 use blocks::BlockRepetition;
+use chant::Chant;
 use tool_calls::ToolCallStreak;
+use turns::TurnLoops;
 use windows::WindowRepetition;
 
 /// Evidence lines are cut to this many bytes.
@@ -69,6 +74,16 @@ pub enum OutputDetector {
     OutputRepetition,
     RepeatedBlock,
     ToolCallRepetition,
+    /// One to four lines of assistant text written again and again.
+    Chant,
+    /// The same action got the same result (or error) several times in a row.
+    RepeatedAction,
+    /// A short cycle of different actions repeated (A-B-A-B).
+    Oscillation,
+    /// Assistant turns without any action, all the same or all answered the same.
+    Monologue,
+    /// Sessions in a row that made the same actions and got the same results.
+    SessionRepeat,
 }
 
 impl OutputDetector {
@@ -77,6 +92,11 @@ impl OutputDetector {
             OutputDetector::OutputRepetition => "output_repetition",
             OutputDetector::RepeatedBlock => "repeated_block",
             OutputDetector::ToolCallRepetition => "tool_call_repetition",
+            OutputDetector::Chant => "chant",
+            OutputDetector::RepeatedAction => "repeated_action",
+            OutputDetector::Oscillation => "oscillation",
+            OutputDetector::Monologue => "monologue",
+            OutputDetector::SessionRepeat => "session_repeat",
         }
     }
 }
@@ -102,6 +122,46 @@ pub struct LoopFinding {
     pub change: LoopChange,
 }
 
+/// Lines seen recently, to tell new content from repetition: a line is novel when its
+/// normalised form was not seen in the last [`NOVELTY_LINES`] lines and it holds at least
+/// three words (so counters, braces and separators never count as progress).
+#[derive(Debug, Default)]
+pub(crate) struct Novelty {
+    /// Keys are already hashes: a fast fixed hasher is enough.
+    seen: std::collections::HashMap<u64, u64, foldhash::fast::FixedState>,
+    line_no: u64,
+    last_novel: u64,
+}
+
+/// How far back [`Novelty`] remembers lines.
+pub const NOVELTY_LINES: u64 = 16_384;
+
+impl Novelty {
+    /// Records one line; returns whether it is new content.
+    fn observe(&mut self, hash: u64, normalized: &str) -> bool {
+        self.line_no += 1;
+        let line = self.line_no;
+        let before = self.seen.insert(hash, line);
+        let novel = before.is_none_or(|l| line - l > NOVELTY_LINES) && wordy(normalized);
+        if novel {
+            self.last_novel = line;
+        }
+        if self.seen.len() as u64 > 2 * NOVELTY_LINES {
+            self.seen.retain(|_, l| line - *l <= NOVELTY_LINES);
+        }
+        novel
+    }
+}
+
+/// At least three words of two letters or more.
+fn wordy(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.len() >= 2)
+        .take(3)
+        .count()
+        >= 3
+}
+
 /// The output detectors of one log stream.
 #[derive(Debug)]
 pub struct OutputLoopDetector {
@@ -111,6 +171,13 @@ pub struct OutputLoopDetector {
     windows: WindowRepetition,
     blocks: BlockRepetition,
     tools: ToolCallStreak,
+    novelty: Novelty,
+    parser: TranscriptParser,
+    turn_buf: Vec<Turn>,
+    /// The cleaned line, kept while its turns are judged (cleaning once per line).
+    text_buf: String,
+    chant: Chant,
+    turns: TurnLoops,
 }
 
 impl Default for OutputLoopDetector {
@@ -128,7 +195,47 @@ impl OutputLoopDetector {
             windows: WindowRepetition::new(&limits),
             blocks: BlockRepetition::new(&limits),
             tools: ToolCallStreak::new(&limits),
+            novelty: Novelty::default(),
+            parser: TranscriptParser::new(),
+            turn_buf: Vec::new(),
+            text_buf: String::new(),
+            chant: Chant::default(),
+            turns: TurnLoops::default(),
         }
+    }
+
+    /// The transcript format recognised in the lines fed so far.
+    pub fn format(&self) -> super::transcript::Format {
+        self.parser.format()
+    }
+
+    /// Judges one turn of an already parsed transcript (a JSON document read whole).
+    pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
+        match turn.kind {
+            TurnKind::Text | TurnKind::Quote => self.chant.feed(&turn.first_line, stamp, out),
+            // Doing something ends a chant: the same words around new actions are narration.
+            TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
+                self.chant.interrupt(stamp, out);
+                if turn.kind == TurnKind::Result {
+                    self.tools.result(turn.key, stamp, out);
+                }
+            }
+            TurnKind::Reply => {}
+        }
+        if turn.kind != TurnKind::Quote {
+            self.turns.feed(turn, stamp, out);
+        }
+    }
+
+    /// The input ended: turns still being assembled are judged, the last session closed.
+    pub fn finish(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
+        let mut turns = std::mem::take(&mut self.turn_buf);
+        self.parser.finish(&mut turns);
+        for t in turns.drain(..) {
+            self.feed_turn(&t, stamp, out);
+        }
+        self.turn_buf = turns;
+        self.turns.finish(stamp, out);
     }
 
     pub fn limits(&self) -> &OutputLimits {
@@ -137,15 +244,39 @@ impl OutputLoopDetector {
 
     /// Feeds one raw line (ANSI, prefixes and `\r` redraws are handled here).
     pub fn feed(&mut self, raw: &[u8], stamp: u64, out: &mut Vec<LoopFinding>) {
+        let mut turns = std::mem::take(&mut self.turn_buf);
+        let mut text_buf = std::mem::take(&mut self.text_buf);
+        text_buf.clear();
         let text = self.cleaner.clean(raw);
+        text_buf.push_str(text);
+        let structured = self.parser.feed(raw, text, &mut turns);
+        for t in turns.drain(..) {
+            self.feed_turn(&t, stamp, out);
+        }
+        self.turn_buf = turns;
+        self.judge_line(&text_buf, structured, stamp, out);
+        self.text_buf = text_buf;
+    }
+
+    /// The line detectors, on one cleaned line (not on the lines of a JSON event, judged as
+    /// turns).
+    fn judge_line(&mut self, text: &str, structured: bool, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if structured {
+            // A JSON event is judged by its turns; its lines (look-alike usage blocks, ids,
+            // tool results) are not repetition. Identical tool calls are still counted.
+            self.tools.feed(text, stamp, out);
+            return;
+        }
         self.normalized.clear();
         normalize_into(text, &mut self.normalized);
         if self.normalized.is_empty() {
             return;
         }
         let hash = line_hash(&self.normalized);
-        self.windows.feed(hash, text, stamp, out);
-        self.blocks.feed(hash, text, stamp, out);
+        let novel = self.novelty.observe(hash, &self.normalized);
+        self.windows.feed(hash, text, novel, stamp, out);
+        self.blocks
+            .feed(hash, text, self.novelty.last_novel, stamp, out);
         self.tools.feed(text, stamp, out);
     }
 }

@@ -2,12 +2,13 @@
 //! it prints in between. Recognised forms: stream-JSON `tool_use` items (name + input; the
 //! per-call id is ignored), transcript lines like `⏺ Bash(cargo test)` / `● Read(src/x.rs)`,
 //! and lines starting (after an optional `[tag]`) with `Tool:`, `Tool call:`, `Calling tool` or
-//! `[tool]`. Normalised (see
-//! [`crate::signals::normalize_into`]) so a timestamp or counter inside a call does not make
-//! it new. A different call ends the streak (and clears a firing).
+//! `[tool]`. Calls are compared by [`content_key`]: a clock time, a duration or a generated id
+//! inside a call does not make it new, but a different number does (another file, another
+//! ticket). A different call ends the streak (and clears a firing).
 
 use super::{LoopChange, LoopFinding, OutputDetector, OutputLimits, evidence_line};
-use crate::signals::normalize::{line_hash, normalize_into};
+use crate::signals::normalize::normalize_into;
+use crate::signals::transcript::content_key;
 
 /// JSON lines longer than this are not parsed for tool calls (the cleaner caps lines anyway).
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -16,6 +17,14 @@ const BULLETS: [char; 4] = ['⏺', '●', '•', '∙'];
 
 /// The normalised identity of the tool call on this cleaned line, if it is one.
 pub fn tool_call_key(text: &str) -> Option<String> {
+    let raw = tool_call_text(text)?;
+    let mut key = String::with_capacity(raw.len());
+    normalize_into(&raw, &mut key);
+    Some(key)
+}
+
+/// The tool call on this cleaned line as written (JSON calls as `name(input)`), if it is one.
+fn tool_call_text(text: &str) -> Option<String> {
     let t = text.trim_start();
     let raw = if t.starts_with('{') {
         json_tool_calls(t)?
@@ -40,9 +49,7 @@ pub fn tool_call_key(text: &str) -> Option<String> {
         }
         t.to_string()
     };
-    let mut key = String::with_capacity(raw.len());
-    normalize_into(&raw, &mut key);
-    Some(key)
+    Some(raw)
 }
 
 fn json_tool_calls(line: &str) -> Option<String> {
@@ -84,6 +91,8 @@ fn collect_tool_uses(v: &serde_json::Value, out: &mut Vec<String>, depth: u32) {
 pub(super) struct ToolCallStreak {
     repeats: u32,
     last: Option<u64>,
+    /// The result of the latest call of the streak, when the transcript shows results.
+    last_result: Option<u64>,
     count: u32,
     since: u64,
     sample: String,
@@ -95,6 +104,7 @@ impl ToolCallStreak {
         Self {
             repeats: limits.tool_call_repeats.max(2),
             last: None,
+            last_result: None,
             count: 0,
             since: 0,
             sample: String::new(),
@@ -102,11 +112,31 @@ impl ToolCallStreak {
         }
     }
 
+    /// A call of the streak returned `key`: a result different from the previous call's is
+    /// progress (a test that now passes, a file that changed), so the streak starts again.
+    pub(super) fn result(&mut self, key: u64, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if self.last_result.is_some_and(|r| r != key) {
+            self.count = 0;
+            self.since = stamp;
+            if self.firing {
+                self.firing = false;
+                out.push(LoopFinding {
+                    detector: OutputDetector::ToolCallRepetition,
+                    at: stamp,
+                    change: LoopChange::Cleared,
+                });
+            }
+        }
+        self.last_result = Some(key);
+    }
+
     pub(super) fn feed(&mut self, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
-        let Some(key) = tool_call_key(text) else {
+        let Some(call) = tool_call_text(text) else {
             return;
         };
-        let hash = line_hash(&key);
+        // Numbers stay (`Edit(src/cmd_3.rs)` then `Edit(src/cmd_4.rs)` is progress); clock
+        // times, durations and generated ids do not.
+        let hash = content_key(&call);
         if self.last == Some(hash) {
             self.count = self.count.saturating_add(1);
         } else {
@@ -119,6 +149,7 @@ impl ToolCallStreak {
                 });
             }
             self.last = Some(hash);
+            self.last_result = None;
             self.count = 1;
             self.since = stamp;
             self.sample = evidence_line(text.trim());

@@ -1,8 +1,10 @@
 //! Window repetition: the output is cut into windows of `window_lines` lines; a window is
 //! repetitive when at least `threshold` of its lines were already seen (in the previous
 //! [`HISTORY_WINDOWS`] windows or earlier in the same window) and it holds at least
-//! [`MIN_DISTINCT_LINES`] distinct lines. `windows` repetitive windows in a row fire; two
-//! healthy windows in a row clear.
+//! [`MIN_DISTINCT_LINES`] distinct lines, and no line in it is new content (a line of a few
+//! words never seen recently, see [`super::Novelty`]): look-alike tool results and usage blocks
+//! around a new sentence, a new file name or a new test count are progress. `windows`
+//! repetitive windows in a row fire; two healthy windows in a row clear.
 
 use std::collections::VecDeque;
 
@@ -34,6 +36,8 @@ pub(super) struct WindowRepetition {
     streak: u32,
     firing: bool,
     healthy: u32,
+    /// The current window holds a line of new content.
+    novel: bool,
 }
 
 impl WindowRepetition {
@@ -51,14 +55,24 @@ impl WindowRepetition {
             streak: 0,
             firing: false,
             healthy: 0,
+            novel: false,
         }
     }
 
-    pub(super) fn feed(&mut self, hash: u64, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+    pub(super) fn feed(
+        &mut self,
+        hash: u64,
+        text: &str,
+        novel: bool,
+        stamp: u64,
+        out: &mut Vec<LoopFinding>,
+    ) {
         if self.current.is_empty() {
             self.current_start = stamp;
             self.samples.clear();
+            self.novel = false;
         }
+        self.novel |= novel;
         self.current.push(hash);
         if self.samples.len() < self.window_lines && !self.samples.iter().any(|(h, _)| *h == hash) {
             self.samples.push((hash, evidence_line(text)));
@@ -85,7 +99,7 @@ impl WindowRepetition {
             .count();
         let repeated = len.saturating_sub(first_seen_here);
         let share = repeated as f64 / len as f64;
-        let repetitive = distinct >= MIN_DISTINCT_LINES && share >= self.threshold;
+        let repetitive = distinct >= MIN_DISTINCT_LINES && share >= self.threshold && !self.novel;
 
         let evidence: Vec<String> = if repetitive {
             self.samples
