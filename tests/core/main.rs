@@ -1,0 +1,13 @@
+//! Integration tests: the scheduling core on a virtual clock.
+//! One binary per group keeps link time down; the support modules are shared with the
+//! other groups through `#[path]`.
+
+#[path = "../core_support/mod.rs"]
+mod core_support;
+
+mod core_bounds;
+mod core_loops;
+mod core_scenarios;
+mod core_simulation;
+mod core_throttle;
+mod core_timers;
