@@ -201,7 +201,13 @@ pub fn prune_slot_logs(current: &Path, max_total: u64) -> std::io::Result<Vec<u6
         .and_then(|n| n.to_str())
         .and_then(generation_of);
     let mut per_gen: std::collections::BTreeMap<u64, (u64, Vec<PathBuf>)> = Default::default();
-    for entry in std::fs::read_dir(dir)? {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // A slot's first container: its log folder does not exist yet, so nothing to prune.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
         let entry = entry?;
         let Some(generation) = entry.file_name().to_str().and_then(generation_of) else {
             continue;
@@ -476,5 +482,12 @@ mod tests {
         assert!(PathBuf::from(format!("{}.2", path.display())).exists());
         assert!(!PathBuf::from(format!("{}.3", path.display())).exists());
         assert!(std::fs::metadata(&path).unwrap().len() <= 4096);
+    }
+
+    #[test]
+    fn a_slots_first_container_has_nothing_to_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("worker-1/1.log");
+        assert_eq!(prune_slot_logs(&first, 0).unwrap(), Vec::<u64>::new());
     }
 }
