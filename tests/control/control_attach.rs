@@ -8,7 +8,8 @@ use crate::control_support;
 
 use std::time::{Duration, Instant};
 
-use control_support::{DROVER, Fleet, Tmux, docker_state, fleet_containers};
+use common::tmux::Tmux;
+use control_support::{DROVER, Fleet, docker_state, fleet_containers};
 
 fn attach_cmd(fleet: &Fleet) -> String {
     // The tmux server does not inherit this process's environment: pass it explicitly, and
