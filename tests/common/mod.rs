@@ -133,32 +133,32 @@ impl Drop for FleetGuard {
     }
 }
 
-/// Waits (bounded by `secs`) until the supervisor publishes a snapshot satisfying `pred`;
-/// panics with the slots and alerts on timeout.
+/// Waits (bounded by `secs`) until the supervisor publishes a snapshot satisfying `pred` and
+/// returns it; panics with Docker's state, the slots and alerts on timeout.
 pub async fn wait_for_snapshot(
     handle: &drover::supervisor::SupervisorHandle,
     what: &str,
     secs: u64,
     pred: impl Fn(&drover::core::Snapshot) -> bool,
-) {
+) -> std::sync::Arc<drover::core::Snapshot> {
     let mut rx = handle.snapshot.clone();
     let waited = tokio::time::timeout(std::time::Duration::from_secs(secs), async {
         loop {
             let snap = rx.borrow_and_update().clone();
             if pred(&snap) {
-                return;
+                return snap;
             }
             rx.changed().await.expect("supervisor alive");
         }
     })
     .await;
-    if waited.is_err() {
+    waited.unwrap_or_else(|_| {
         let snap = handle.snapshot.borrow().clone();
         panic!(
-            "timed out waiting for {what}; slots {:#?}\nalerts {:#?}",
-            snap.slots, snap.alerts
-        );
-    }
+            "timed out waiting for {what}; docker {:?}, slots {:#?}\nalerts {:#?}",
+            snap.docker, snap.slots, snap.alerts
+        )
+    })
 }
 
 /// `docker inspect`'s `State.Status` of a container (name or id): running, paused, exited, …

@@ -8,7 +8,6 @@ use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use drover::bench::proxy::DockerProxy;
 use drover::core::{DockerStatus, SlotState, Snapshot};
@@ -22,28 +21,7 @@ async fn wait_for(
     what: &str,
     pred: impl Fn(&Snapshot) -> bool,
 ) -> Arc<Snapshot> {
-    let mut rx = handle.snapshot.clone();
-    let waited = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let snap = rx.borrow_and_update().clone();
-            if pred(&snap) {
-                return snap;
-            }
-            rx.changed().await.expect("supervisor alive");
-        }
-    })
-    .await;
-    waited.unwrap_or_else(|_| {
-        let snap = handle.snapshot.borrow().clone();
-        panic!(
-            "timed out waiting for {what}; docker {:?}, slots {:#?}",
-            snap.docker,
-            snap.slots
-                .iter()
-                .map(|s| (&s.slot, &s.state, s.starts))
-                .collect::<Vec<_>>()
-        )
-    })
+    common::wait_for_snapshot(handle, what, 60, pred).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@ use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use drover::core::{Command, CommandReply, CommandRequest, SlotState, Snapshot};
 use drover::supervisor::{self, SupervisorHandle, SupervisorOptions};
@@ -58,29 +57,7 @@ async fn wait_for(
     what: &str,
     pred: impl Fn(&Snapshot) -> bool,
 ) -> Arc<Snapshot> {
-    let mut rx = handle.snapshot.clone();
-    let result = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let snap = rx.borrow_and_update().clone();
-            if pred(&snap) {
-                return snap;
-            }
-            rx.changed().await.expect("supervisor alive");
-        }
-    })
-    .await;
-    match result {
-        Ok(s) => s,
-        Err(_) => {
-            let snap = handle.snapshot.borrow().clone();
-            let states: Vec<String> = snap
-                .slots
-                .iter()
-                .map(|s| format!("{}={:?} starts={}", s.slot, s.state, s.starts))
-                .collect();
-            panic!("timed out waiting for {what}; slots: {states:#?}");
-        }
-    }
+    common::wait_for_snapshot(handle, what, 60, pred).await
 }
 
 fn state<'a>(snap: &'a Snapshot, slot: &str) -> &'a SlotState {
