@@ -72,6 +72,21 @@ pub(crate) struct Scope {
     pub activity: bool,
 }
 
+impl Scope {
+    /// Runs `f` on every slot this scope covers: all of them, or the touched ones.
+    fn each_slot(&self, slots: &mut [Slot], mut f: impl FnMut(&mut Slot)) {
+        if self.all {
+            slots.iter_mut().for_each(f);
+        } else {
+            for &i in &self.touched {
+                if let Some(s) = slots.get_mut(i) {
+                    f(s);
+                }
+            }
+        }
+    }
+}
+
 /// The fleet: every slot's state and the policies that drive it. Pure and synchronous.
 #[derive(Clone, Debug)]
 pub struct Fleet {
@@ -239,15 +254,7 @@ impl Fleet {
             }
             s.deadline = next;
         };
-        if scope.all {
-            self.slots.iter_mut().for_each(refresh);
-        } else {
-            for &i in &scope.touched {
-                if let Some(s) = self.slots.get_mut(i) {
-                    refresh(s);
-                }
-            }
-        }
+        scope.each_slot(&mut self.slots, refresh);
         let mut next = self.slots.iter().filter_map(|s| s.deadline).min();
         let mut take = |t: Millis| next = Some(next.map_or(t, |n| n.min(t)));
         if self.docker.status == DockerStatus::Up
@@ -435,17 +442,7 @@ impl Fleet {
 
     /// Dates every clock stop or restart of this pass at `now` (pause, take-over, exit, …).
     fn sync_run_clocks(&mut self, now: Millis, scope: &Scope) {
-        if scope.all {
-            self.slots
-                .iter_mut()
-                .for_each(|s| super::run_limit::sync(s, now));
-        } else {
-            for &i in &scope.touched {
-                if let Some(s) = self.slots.get_mut(i) {
-                    super::run_limit::sync(s, now);
-                }
-            }
-        }
+        scope.each_slot(&mut self.slots, |s| super::run_limit::sync(s, now));
     }
 
     /// Emits `PersistSlot` for every touched slot whose business state changed.
