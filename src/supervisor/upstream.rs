@@ -108,6 +108,7 @@ pub async fn spawn(
         progress_text: None,
         first: true,
         was_empty: false,
+        learned: None,
     };
     tokio::spawn(feed.run(rx, snapshots));
     Ok(())
@@ -127,6 +128,9 @@ struct Feed {
     first: bool,
     /// The last update said the upstream was empty.
     was_empty: bool,
+    /// The `state_version` of the last snapshot learned from: slots and containers change only
+    /// with it, so snapshots that moved only activity are skipped.
+    learned: Option<u64>,
 }
 
 impl Feed {
@@ -158,6 +162,10 @@ impl Feed {
 
     /// Adds the snapshot's slots, hostnames and containers; true when anything was new.
     fn learn(&mut self, snap: &Snapshot) -> bool {
+        if self.learned == Some(snap.state_version) {
+            return false;
+        }
+        self.learned = Some(snap.state_version);
         let mut new = false;
         for s in &snap.slots {
             let host = crate::docker::spec::container_hostname(
