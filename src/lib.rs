@@ -15,6 +15,7 @@ pub use drover_core::core;
 pub mod demo;
 pub mod docker;
 pub mod logging;
+pub mod runtime;
 pub use drover_core::secrets;
 pub use drover_core::signals;
 pub mod store;

@@ -15,8 +15,8 @@ use clap::Parser;
 use drover::demo::fleet::find_previous;
 use drover::demo::{AgentOptions, DemoOptions, clean, ensure_demo_image, prepare, run_agent};
 use drover::docker::Docker;
-use drover::docker::preflight;
-use drover::docker::spec::RoleSpec;
+use drover::docker::spec::ContainerSpec;
+use drover::runtime::preflight;
 
 #[derive(Parser)]
 #[command(name = "drover")]
@@ -186,11 +186,11 @@ async fn end_to_end() {
             .iter()
             .find(|r| r.name == name)
             .unwrap_or_else(|| panic!("role {name}"));
-        RoleSpec::from_config(&cfg, r)
+        ContainerSpec::from_config(&cfg, r)
     };
     let docker = Docker::connect(None).await.expect("docker");
     let none = |_: &str| None::<String>;
-    let run = |spec: RoleSpec, slot: &'static str, command: Vec<&'static str>| {
+    let run = |spec: ContainerSpec, slot: &'static str, command: Vec<&'static str>| {
         let docker = docker.clone();
         let fleet = fleet.clone();
         async move {

@@ -7,24 +7,14 @@
 
 use futures::StreamExt;
 
-use super::{Docker, DockerError};
+use super::{Docker, RuntimeError};
 
 /// Bytes of one archive read at most (the rest of the stream is dropped).
 pub const MAX_ARCHIVE_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_FILES: usize = 500;
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// One regular file of the archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedFile {
-    /// Path inside the archive (starts with the folder's own name).
-    pub path: String,
-    pub size: u64,
-    /// Modification time, seconds since the Unix epoch.
-    pub mtime: u64,
-    /// `None` when the file is larger than [`MAX_FILE_BYTES`].
-    pub content: Option<Vec<u8>>,
-}
+pub use crate::runtime::ArchivedFile;
 
 impl Docker {
     /// The regular files under `path` in container `id`, whose names end with `suffix`.
@@ -34,7 +24,7 @@ impl Docker {
         id: &str,
         path: &str,
         suffix: &str,
-    ) -> Result<Vec<ArchivedFile>, DockerError> {
+    ) -> Result<Vec<ArchivedFile>, RuntimeError> {
         let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
@@ -51,7 +41,7 @@ impl Docker {
                 }
                 Err(e) => {
                     return match self.err(e) {
-                        DockerError::NotFound(_) => Ok(Vec::new()),
+                        RuntimeError::NotFound(_) => Ok(Vec::new()),
                         other => Err(other),
                     };
                 }

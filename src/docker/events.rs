@@ -8,49 +8,10 @@ use bollard::models::EventMessageTypeEnum;
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures::{Stream, StreamExt};
 
-use super::spec::{self, LABEL_GENERATION, LABEL_SLOT};
-use super::{Docker, DockerError, classify};
+use super::{Docker, RuntimeError, classify};
+use crate::runtime::identity::{self as spec, LABEL_GENERATION, LABEL_SLOT};
 
-/// What happened to a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ContainerAction {
-    Create,
-    Start,
-    Die { exit_code: Option<i64> },
-    Oom,
-    Pause,
-    Unpause,
-    Destroy,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerEvent {
-    pub id: String,
-    pub slot: String,
-    /// 0 when the label is missing or not a generation drover could have written.
-    pub generation: u64,
-    pub action: ContainerAction,
-    /// Unix time in nanoseconds, for resuming with `since`.
-    pub time_nano: i64,
-    /// The container's name and identity labels, to tell drover's own from look-alikes.
-    pub name: String,
-    pub fleet_id: Option<String>,
-    pub generation_label: Option<String>,
-}
-
-impl ContainerEvent {
-    /// Why the container is not the drover holding `fleet_id`'s (see [`spec::foreign_reason`]).
-    pub fn foreign_reason(&self, fleet: &str, fleet_id: &str) -> Option<String> {
-        spec::foreign_reason(
-            fleet,
-            fleet_id,
-            &self.name,
-            &self.slot,
-            self.fleet_id.as_deref(),
-            self.generation_label.as_deref(),
-        )
-    }
-}
+pub use crate::runtime::{ContainerAction, ContainerEvent};
 
 impl Docker {
     /// Events of `fleet`'s containers from `since` (Unix seconds) on; `None` = from now.
@@ -58,7 +19,7 @@ impl Docker {
         &self,
         fleet: &str,
         since: Option<i64>,
-    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<ContainerEvent, RuntimeError>> + Send + 'static {
         let label = spec::fleet_filter(fleet);
         let filters = HashMap::from([
             ("type", vec!["container"]),

@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::Docker;
 use super::logs::{LineSplitter, LogHub, RotatingFile, SplitLine};
+use crate::runtime::Runtime;
 
 /// Receives every line of a container's output, in order.
 pub trait LineSink: Send + 'static {
@@ -34,9 +34,9 @@ pub struct FollowLimits {
 }
 
 /// One container's output to follow, and where it goes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Follow {
-    pub docker: Docker,
+    pub docker: Runtime,
     pub id: String,
     pub slot: String,
     pub file: PathBuf,

@@ -2,7 +2,7 @@
 //! converted here into plain drover types, so the supervisor and core never see bollard.
 //!
 //! Invariants: every container drover creates carries the fleet labels and the deterministic
-//! name from [`spec`]; a name conflict (409) is reported as [`DockerError::NameConflict`] with the
+//! name from [`spec`]; a name conflict (409) is reported as [`RuntimeError::NameConflict`] with the
 //! existing container so the caller adopts or removes it — never creates a second one. Streams
 //! (events, logs) are plain `Stream`s; reconnection is the caller's policy.
 
@@ -11,7 +11,6 @@ pub mod events;
 pub mod follow;
 pub mod logfile;
 pub mod logs;
-pub mod preflight;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -26,112 +25,19 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 
-use spec::{LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH};
+use crate::runtime::identity::{
+    self, LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH,
+};
+pub use crate::runtime::{
+    ContainerDetails, EngineStatus, ExecOutcome, ListedContainer, LogChunk, RuntimeError,
+};
 
-#[derive(Debug, thiserror::Error)]
-pub enum DockerError {
-    #[error("cannot reach Docker at {host}: {detail}")]
-    Unreachable { host: String, detail: String },
-    #[error("container name {name} is taken by {existing_id}")]
-    NameConflict { name: String, existing_id: String },
-    #[error("no such container or image: {0}")]
-    NotFound(String),
-    #[error("Docker refused: {0}")]
-    Api(String),
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-}
-
-impl DockerError {
-    /// True when the daemon itself is gone (as opposed to refusing one request).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, DockerError::Unreachable { .. })
-    }
-}
-
-/// Lifecycle status of a container as Docker reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContainerStatus {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Exited,
-    Removing,
-    Dead,
-}
-
-/// A drover-labelled container from a listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedContainer {
-    pub id: String,
-    pub name: String,
-    pub slot: String,
-    pub role: String,
-    /// 0 when the label is missing or not a generation drover could have written.
-    pub generation: u64,
-    pub spec_hash: String,
-    pub status: ContainerStatus,
-    /// For exited containers, the code from Docker's status text ("Exited (1) 5 minutes ago").
-    pub exit_code: Option<i64>,
-    /// The fleet identity label, as found.
-    pub fleet_id: Option<String>,
-    /// The generation label, as found.
-    pub generation_label: Option<String>,
-}
-
-impl ListedContainer {
-    /// Why this container is not the drover holding `fleet_id`'s (see [`spec::foreign_reason`]).
-    pub fn foreign_reason(&self, fleet: &str, fleet_id: &str) -> Option<String> {
-        spec::foreign_reason(
-            fleet,
-            fleet_id,
-            &self.name,
-            &self.slot,
-            self.fleet_id.as_deref(),
-            self.generation_label.as_deref(),
-        )
-    }
-}
+mod port;
 
 /// The exit code in a listing's status text, e.g. `Exited (137) 2 seconds ago`.
 fn exit_code_of(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     rest.split(')').next()?.parse().ok()
-}
-
-/// What `inspect` tells about a container's last run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerDetails {
-    pub id: String,
-    pub status: ContainerStatus,
-    pub exit_code: Option<i64>,
-    pub oom_killed: bool,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub labels: HashMap<String, String>,
-    pub memory: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub pids_limit: Option<i64>,
-    pub cap_drop: Vec<String>,
-    pub security_opt: Vec<String>,
-    pub readonly_rootfs: bool,
-    pub mounts: Vec<(String, String)>,
-}
-
-/// Output and exit code of a command run to completion.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExecOutcome {
-    pub exit_code: i64,
-    /// stdout and stderr interleaved, capped at 64 KiB.
-    pub output: String,
-}
-
-/// A chunk of container output.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogChunk {
-    pub stderr: bool,
-    pub bytes: Vec<u8>,
 }
 
 /// A connected Docker Engine client.
@@ -146,12 +52,12 @@ const OUTPUT_CAP: usize = 64 * 1024;
 impl Docker {
     /// Connects to `host` (`unix://…`, `tcp://…`), or `$DOCKER_HOST`, or the local socket, and
     /// negotiates the API version (older engines reject bollard's default).
-    pub async fn connect(host: Option<&str>) -> Result<Self, DockerError> {
+    pub async fn connect(host: Option<&str>) -> Result<Self, RuntimeError> {
         let host = host
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-        let unreachable = |e: BollardError| DockerError::Unreachable {
+        let unreachable = |e: BollardError| RuntimeError::Unreachable {
             host: host.clone(),
             detail: e.to_string(),
         };
@@ -168,17 +74,17 @@ impl Docker {
         &self.host
     }
 
-    fn err(&self, e: BollardError) -> DockerError {
+    fn err(&self, e: BollardError) -> RuntimeError {
         classify(&self.host, e)
     }
 
-    pub async fn ping(&self) -> Result<(), DockerError> {
+    pub async fn ping(&self) -> Result<(), RuntimeError> {
         self.api.ping().await.map(|_| ()).map_err(|e| self.err(e))
     }
 
     /// Every container (running or not) labelled as part of `fleet`.
-    pub async fn list_fleet(&self, fleet: &str) -> Result<Vec<ListedContainer>, DockerError> {
-        let filter = spec::fleet_filter(fleet);
+    pub async fn list_fleet(&self, fleet: &str) -> Result<Vec<ListedContainer>, RuntimeError> {
+        let filter = identity::fleet_filter(fleet);
         let opts = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&HashMap::from([("label", vec![filter.as_str()])]))
@@ -206,19 +112,19 @@ impl Docker {
                     role: labels.get(LABEL_ROLE).cloned().unwrap_or_default(),
                     generation: labels
                         .get(LABEL_GENERATION)
-                        .and_then(|g| spec::parse_generation(g))
+                        .and_then(|g| identity::parse_generation(g))
                         .unwrap_or(0),
                     generation_label: labels.get(LABEL_GENERATION).cloned(),
                     fleet_id: labels.get(LABEL_FLEET_ID).cloned(),
                     spec_hash: labels.get(LABEL_SPEC_HASH).cloned().unwrap_or_default(),
                     status: match c.state {
-                        Some(ContainerSummaryStateEnum::RUNNING) => ContainerStatus::Running,
-                        Some(ContainerSummaryStateEnum::PAUSED) => ContainerStatus::Paused,
-                        Some(ContainerSummaryStateEnum::RESTARTING) => ContainerStatus::Restarting,
-                        Some(ContainerSummaryStateEnum::CREATED) => ContainerStatus::Created,
-                        Some(ContainerSummaryStateEnum::REMOVING) => ContainerStatus::Removing,
-                        Some(ContainerSummaryStateEnum::DEAD) => ContainerStatus::Dead,
-                        _ => ContainerStatus::Exited,
+                        Some(ContainerSummaryStateEnum::RUNNING) => EngineStatus::Running,
+                        Some(ContainerSummaryStateEnum::PAUSED) => EngineStatus::Paused,
+                        Some(ContainerSummaryStateEnum::RESTARTING) => EngineStatus::Restarting,
+                        Some(ContainerSummaryStateEnum::CREATED) => EngineStatus::Created,
+                        Some(ContainerSummaryStateEnum::REMOVING) => EngineStatus::Removing,
+                        Some(ContainerSummaryStateEnum::DEAD) => EngineStatus::Dead,
+                        _ => EngineStatus::Exited,
                     },
                 })
             })
@@ -226,12 +132,12 @@ impl Docker {
     }
 
     /// Creates a container named `name`. On a name conflict returns the existing container's id
-    /// in [`DockerError::NameConflict`].
+    /// in [`RuntimeError::NameConflict`].
     pub async fn create(
         &self,
         name: &str,
         body: ContainerCreateBody,
-    ) -> Result<String, DockerError> {
+    ) -> Result<String, RuntimeError> {
         let opts = CreateContainerOptionsBuilder::default().name(name).build();
         match self.api.create_container(Some(opts), body).await {
             Ok(r) => Ok(r.id),
@@ -239,7 +145,7 @@ impl Docker {
                 status_code: 409, ..
             }) => {
                 let existing = self.inspect(name).await?;
-                Err(DockerError::NameConflict {
+                Err(RuntimeError::NameConflict {
                     name: name.to_string(),
                     existing_id: existing.id,
                 })
@@ -248,7 +154,7 @@ impl Docker {
         }
     }
 
-    pub async fn start(&self, id: &str) -> Result<(), DockerError> {
+    pub async fn start(&self, id: &str) -> Result<(), RuntimeError> {
         match self
             .api
             .start_container(id, None::<StartContainerOptions>)
@@ -263,7 +169,7 @@ impl Docker {
     }
 
     /// SIGTERM, then SIGKILL after `grace`.
-    pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+    pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
         let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let opts = StopContainerOptionsBuilder::default().t(t).build();
         match self.api.stop_container(id, Some(opts)).await {
@@ -274,7 +180,7 @@ impl Docker {
         }
     }
 
-    pub async fn kill(&self, id: &str) -> Result<(), DockerError> {
+    pub async fn kill(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = KillContainerOptionsBuilder::default()
             .signal("SIGKILL")
             .build();
@@ -284,11 +190,11 @@ impl Docker {
             .map_err(|e| self.err(e))
     }
 
-    pub async fn pause(&self, id: &str) -> Result<(), DockerError> {
+    pub async fn pause(&self, id: &str) -> Result<(), RuntimeError> {
         self.api.pause_container(id).await.map_err(|e| self.err(e))
     }
 
-    pub async fn unpause(&self, id: &str) -> Result<(), DockerError> {
+    pub async fn unpause(&self, id: &str) -> Result<(), RuntimeError> {
         self.api
             .unpause_container(id)
             .await
@@ -296,7 +202,7 @@ impl Docker {
     }
 
     /// Force-removes the container and its anonymous volumes; a missing container is success.
-    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
         let opts = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -309,7 +215,7 @@ impl Docker {
         }
     }
 
-    pub async fn inspect(&self, id: &str) -> Result<ContainerDetails, DockerError> {
+    pub async fn inspect(&self, id: &str) -> Result<ContainerDetails, RuntimeError> {
         let c = self
             .api
             .inspect_container(id, None::<InspectContainerOptions>)
@@ -321,13 +227,13 @@ impl Docker {
         Ok(ContainerDetails {
             id: c.id.unwrap_or_default(),
             status: match state.status {
-                Some(S::RUNNING) => ContainerStatus::Running,
-                Some(S::PAUSED) => ContainerStatus::Paused,
-                Some(S::CREATED) => ContainerStatus::Created,
-                Some(S::RESTARTING) => ContainerStatus::Restarting,
-                Some(S::REMOVING) => ContainerStatus::Removing,
-                Some(S::DEAD) => ContainerStatus::Dead,
-                _ => ContainerStatus::Exited,
+                Some(S::RUNNING) => EngineStatus::Running,
+                Some(S::PAUSED) => EngineStatus::Paused,
+                Some(S::CREATED) => EngineStatus::Created,
+                Some(S::RESTARTING) => EngineStatus::Restarting,
+                Some(S::REMOVING) => EngineStatus::Removing,
+                Some(S::DEAD) => EngineStatus::Dead,
+                _ => EngineStatus::Exited,
             },
             exit_code: state.exit_code,
             oom_killed: state.oom_killed.unwrap_or(false),
@@ -354,7 +260,7 @@ impl Docker {
         })
     }
 
-    pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
+    pub async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError> {
         match self.api.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(BollardError::DockerResponseServerError {
@@ -370,7 +276,7 @@ impl Docker {
         id: &str,
         cmd: &[String],
         timeout: Duration,
-    ) -> Result<ExecOutcome, DockerError> {
+    ) -> Result<ExecOutcome, RuntimeError> {
         let run = async {
             let exec = self
                 .api
@@ -411,7 +317,7 @@ impl Docker {
         };
         tokio::time::timeout(timeout, run)
             .await
-            .map_err(|_| DockerError::Timeout(timeout))?
+            .map_err(|_| RuntimeError::Timeout(timeout))?
     }
 
     /// Runs `cmd` in a throwaway container of `body`'s image and removes it (preflight checks).
@@ -420,7 +326,7 @@ impl Docker {
         name: &str,
         body: ContainerCreateBody,
         timeout: Duration,
-    ) -> Result<ExecOutcome, DockerError> {
+    ) -> Result<ExecOutcome, RuntimeError> {
         // A leftover from an interrupted earlier run would block the name.
         self.remove(name).await?;
         let id = self.create(name, body).await?;
@@ -428,7 +334,7 @@ impl Docker {
             self.start(&id).await?;
             let mut wait = self.api.wait_container(&id, None::<WaitContainerOptions>);
             let code = match tokio::time::timeout(timeout, wait.next()).await {
-                Err(_) => return Err(DockerError::Timeout(timeout)),
+                Err(_) => return Err(RuntimeError::Timeout(timeout)),
                 Ok(Some(Ok(r))) => r.status_code,
                 // A non-zero exit arrives as an error carrying the code.
                 Ok(Some(Err(BollardError::DockerContainerWaitError { code, .. }))) => code,
@@ -460,7 +366,7 @@ impl Docker {
         id: &str,
         follow: bool,
         since: Option<i32>,
-    ) -> impl Stream<Item = Result<LogChunk, DockerError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<LogChunk, RuntimeError>> + Send + 'static {
         let mut b = LogsOptionsBuilder::default()
             .follow(follow)
             .stdout(true)
@@ -503,21 +409,21 @@ fn append_capped(out: &mut String, bytes: &[u8]) {
     }
 }
 
-fn classify(host: &str, e: BollardError) -> DockerError {
+fn classify(host: &str, e: BollardError) -> RuntimeError {
     match e {
         BollardError::DockerResponseServerError {
             status_code: 404,
             message,
-        } => DockerError::NotFound(message),
-        BollardError::DockerResponseServerError { message, .. } => DockerError::Api(message),
-        BollardError::RequestTimeoutError => DockerError::Unreachable {
+        } => RuntimeError::NotFound(message),
+        BollardError::DockerResponseServerError { message, .. } => RuntimeError::Api(message),
+        BollardError::RequestTimeoutError => RuntimeError::Unreachable {
             host: host.to_string(),
             detail: "request timed out".into(),
         },
         BollardError::DockerContainerWaitError { error, code } => {
-            DockerError::Api(format!("wait failed ({code}): {error}"))
+            RuntimeError::Api(format!("wait failed ({code}): {error}"))
         }
-        other => DockerError::Unreachable {
+        other => RuntimeError::Unreachable {
             host: host.to_string(),
             detail: other.to_string(),
         },

@@ -14,69 +14,10 @@ use serde::Serialize;
 
 use crate::config::{Config, RoleSection};
 
-pub const LABEL_FLEET: &str = "io.drover.fleet";
-pub const LABEL_SLOT: &str = "io.drover.slot";
-pub const LABEL_ROLE: &str = "io.drover.role";
-pub const LABEL_GENERATION: &str = "io.drover.generation";
-pub const LABEL_SPEC_HASH: &str = "io.drover.spec-hash";
-/// A random id of the fleet kept in its store and written on every container it creates: labels
-/// anyone can set, this one only the drover holding that store knows.
-pub const LABEL_FLEET_ID: &str = "io.drover.fleet-id";
-
-/// Generations above this are not drover's (a forged label): a real slot never gets near it,
-/// and the next generation (`+ 1`) of anything accepted cannot wrap.
-pub const MAX_GENERATION: u64 = u32::MAX as u64;
-
-/// A generation label's value, if it is one drover could have written.
-pub fn parse_generation(label: &str) -> Option<u64> {
-    label.parse::<u64>().ok().filter(|g| *g <= MAX_GENERATION)
-}
-
-/// Why a container wearing `fleet`'s labels is not this drover's to adopt or remove, or `None`
-/// when it is: its name must be `drover-<fleet>-<slot>` for its own slot label, its fleet-id
-/// label this store's id, and its generation one drover could have written.
-pub fn foreign_reason(
-    fleet: &str,
-    fleet_id: &str,
-    name: &str,
-    slot: &str,
-    label_fleet_id: Option<&str>,
-    generation: Option<&str>,
-) -> Option<String> {
-    if name != container_name(fleet, slot) {
-        return Some(format!(
-            "its name is not {} (the name its slot label implies)",
-            container_name(fleet, slot)
-        ));
-    }
-    match label_fleet_id {
-        None => return Some(format!("it has no {LABEL_FLEET_ID} label")),
-        Some(id) if id != fleet_id => {
-            return Some(format!(
-                "its {LABEL_FLEET_ID} is {id}, not this fleet's {fleet_id}"
-            ));
-        }
-        Some(_) => {}
-    }
-    match generation {
-        Some(g) if parse_generation(g).is_some() => None,
-        Some(g) => Some(format!(
-            "its generation label {g:?} is not a valid generation"
-        )),
-        None => Some("it has no generation label".to_string()),
-    }
-}
-
-/// `drover-<fleet>-<slot>`: Docker rejects a second container of that name (409), which is the
-/// last line of defence against duplicates.
-pub fn container_name(fleet: &str, slot: &str) -> String {
-    format!("drover-{fleet}-{slot}")
-}
-
-/// The label filter selecting every container of `fleet`.
-pub fn fleet_filter(fleet: &str) -> String {
-    format!("{LABEL_FLEET}={fleet}")
-}
+pub use crate::runtime::identity::{
+    LABEL_FLEET, LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH,
+    container_name, fleet_filter, fleet_id_filter,
+};
 
 /// Default hostname template of agent containers.
 pub const DEFAULT_HOSTNAME: &str = "{slot}";
@@ -95,11 +36,6 @@ fn is_default_hostname(t: &Option<String>) -> bool {
     t.as_deref().is_none_or(|t| t == DEFAULT_HOSTNAME)
 }
 
-/// The label filter selecting the containers created by the drover holding fleet id `id`.
-pub fn fleet_id_filter(id: &str) -> String {
-    format!("{LABEL_FLEET_ID}={id}")
-}
-
 /// A bind mount as drover applies it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BindMount {
@@ -110,7 +46,7 @@ pub struct BindMount {
 
 /// Everything that defines a role's containers, resolved from config (paths absolute).
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RoleSpec {
+pub struct ContainerSpec {
     pub fleet: String,
     pub role: String,
     pub image: String,
@@ -139,7 +75,7 @@ pub struct RoleSpec {
     pub hostname: Option<String>,
 }
 
-impl RoleSpec {
+impl ContainerSpec {
     /// Resolves role `role` of `cfg`, adding the upstream repo mount if configured.
     pub fn from_config(cfg: &Config, role: &RoleSection) -> Self {
         let mut mounts: Vec<BindMount> = Vec::new();
@@ -230,16 +166,19 @@ impl RoleSpec {
         env.push(format!("DROVER_ROLE={}", self.role));
         env.push(format!("DROVER_FLEET={}", self.fleet));
         env.push(format!("DROVER_GENERATION={generation}"));
-        let mut labels = HashMap::from([
-            (LABEL_FLEET.to_string(), self.fleet.clone()),
-            (LABEL_SLOT.to_string(), slot.to_string()),
-            (LABEL_ROLE.to_string(), self.role.clone()),
-            (LABEL_GENERATION.to_string(), generation.to_string()),
-            (LABEL_SPEC_HASH.to_string(), spec_hash.to_string()),
-        ]);
-        if !fleet_id.is_empty() {
-            labels.insert(LABEL_FLEET_ID.to_string(), fleet_id.to_string());
-        }
+        // An empty fleet id (preflight containers) leaves the identity label out.
+        let labels = crate::runtime::identity::labels(
+            &self.fleet,
+            fleet_id,
+            slot,
+            &self.role,
+            generation,
+            spec_hash,
+        )
+        .into_iter()
+        .filter(|(k, v)| *k != LABEL_FLEET_ID || !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect::<HashMap<_, _>>();
         let mut security_opt = Vec::new();
         if self.no_new_privileges {
             security_opt.push("no-new-privileges:true".to_string());
@@ -374,27 +313,10 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn spec() -> RoleSpec {
+    fn spec() -> ContainerSpec {
         let text = "[fleet]\nname = \"t\"\n[[roles]]\nname = \"impl\"\nimage = \"img\"\nenv = { OPENAI_API_KEY = \"sk-1\", MODE = \"x\" }\npass_env = [\"GH_TOKEN\"]\n";
         let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
-        RoleSpec::from_config(&cfg, &cfg.file.roles[0])
-    }
-
-    #[test]
-    fn only_named_identified_containers_with_sane_generations_are_owned() {
-        let own = |name: &str, id: Option<&str>, generation: Option<&str>| {
-            foreign_reason("f", "abc", name, "w-1", id, generation)
-        };
-        assert_eq!(own("drover-f-w-1", Some("abc"), Some("3")), None);
-        assert!(own("evil", Some("abc"), Some("3")).is_some());
-        assert!(own("drover-f-w-2", Some("abc"), Some("3")).is_some());
-        assert!(own("drover-f-w-1", None, Some("3")).is_some());
-        assert!(own("drover-f-w-1", Some("xyz"), Some("3")).is_some());
-        let max = u64::MAX.to_string();
-        assert!(own("drover-f-w-1", Some("abc"), Some(&max)).is_some());
-        assert!(own("drover-f-w-1", Some("abc"), Some("-1")).is_some());
-        assert_eq!(parse_generation(&max), None);
-        assert_eq!(parse_generation("4294967295"), Some(u64::from(u32::MAX)));
+        ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
     }
 
     #[test]

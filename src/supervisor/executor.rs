@@ -10,10 +10,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::fleet_spec::RoleRuntime;
 use crate::core::{DockerOp, Effect, Input};
-use crate::docker::{Docker, DockerError, preflight};
-
-/// Reads an environment variable of drover's own process (injected so tests control it).
-pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+use crate::runtime::{CreateRequest, EnvLookup, Runtime, RuntimeError, preflight};
 
 pub struct Executor {
     workers: HashMap<String, mpsc::UnboundedSender<Effect>>,
@@ -21,7 +18,7 @@ pub struct Executor {
 }
 
 struct Shared {
-    docker: watch::Receiver<Option<Docker>>,
+    docker: watch::Receiver<Option<Runtime>>,
     inputs: mpsc::Sender<Input>,
     /// Replaced as a whole on a config reload; readers clone the role they need.
     roles: std::sync::RwLock<HashMap<String, RoleRuntime>>,
@@ -38,7 +35,7 @@ struct Shared {
 
 impl Executor {
     pub fn new(
-        docker: watch::Receiver<Option<Docker>>,
+        docker: watch::Receiver<Option<Runtime>>,
         inputs: mpsc::Sender<Input>,
         roles: HashMap<String, RoleRuntime>,
         env: EnvLookup,
@@ -161,15 +158,16 @@ impl Shared {
                     .await;
                     return;
                 };
-                let env = Arc::clone(&self.env);
-                let body = rt.container.create_body_for(
-                    &slot,
+                let req = CreateRequest {
+                    name: &name,
+                    spec: &rt.container,
+                    slot: &slot,
                     generation,
-                    &spec_hash,
-                    &self.fleet_id,
-                    &move |k| env(k),
-                );
-                match docker.create(&name, body).await {
+                    spec_hash: &spec_hash,
+                    fleet_id: &self.fleet_id,
+                    env: &*self.env,
+                };
+                match docker.create(req).await {
                     Ok(id) => {
                         self.send(Input::ContainerCreated {
                             slot,
@@ -263,10 +261,8 @@ impl Shared {
                 let Some(rt) = self.role(&role) else {
                     return;
                 };
-                let env = Arc::clone(&self.env);
                 let timeout = Duration::from_millis(rt.preflight_timeout_ms);
-                match preflight::run(&docker, &rt.container, &slot, timeout, &move |k| env(k)).await
-                {
+                match preflight::run(&*docker, &rt.container, &slot, timeout, &*self.env).await {
                     Ok(result) => self.send(Input::PreflightResult { slot, result }).await,
                     Err(e) => self.down_or_log(e, "running preflight").await,
                 }
@@ -275,12 +271,12 @@ impl Shared {
         }
     }
 
-    async fn op_result(&self, slot: String, id: String, op: DockerOp, r: Result<(), DockerError>) {
+    async fn op_result(&self, slot: String, id: String, op: DockerOp, r: Result<(), RuntimeError>) {
         match r {
             Ok(()) => {}
             Err(e) if e.is_unreachable() => self.down_or_log(e, "a container operation").await,
             // Already gone: the destroy event (or the next listing) tells the core.
-            Err(DockerError::NotFound(_)) if op == DockerOp::Remove => {
+            Err(RuntimeError::NotFound(_)) if op == DockerOp::Remove => {
                 self.send(Input::ContainerRemoved { slot, id }).await;
             }
             Err(e) => {
@@ -295,7 +291,7 @@ impl Shared {
         }
     }
 
-    async fn down_or_log(&self, e: DockerError, what: &str) {
+    async fn down_or_log(&self, e: RuntimeError, what: &str) {
         if e.is_unreachable() {
             // The link owns the Up/Down state; it checks and reports (and reconnects).
             tracing::warn!(error = %e, "Docker unreachable while {what}");
@@ -309,7 +305,7 @@ impl Shared {
 /// `implementer-2` → `implementer`.
 /// (status seen, StartedAt, FinishedAt) in epoch milliseconds.
 type RunTimes = (
-    crate::docker::ContainerStatus,
+    crate::runtime::EngineStatus,
     Option<crate::core::Millis>,
     Option<crate::core::Millis>,
 );
@@ -320,8 +316,8 @@ impl Shared {
     /// come from Docker, not from when drover first saw them).
     async fn run_times(
         &self,
-        docker: &Docker,
-        c: &crate::docker::ListedContainer,
+        docker: &Runtime,
+        c: &crate::runtime::ListedContainer,
     ) -> (Option<crate::core::Millis>, Option<crate::core::Millis>) {
         {
             let cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,5 +1,5 @@
 //! Maps a validated [`Config`] into what the core and the Docker adapter need: the core's
-//! [`FleetSpec`] (policies in milliseconds) and one container [`RoleSpec`] per role with its
+//! [`FleetSpec`] (policies in milliseconds) and one container [`ContainerSpec`] per role with its
 //! spec hash. The hash is computed once here so the core and the adapter always agree on it.
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use crate::core::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec as CoreRole, ThrottlePolicy,
 };
-use crate::docker::spec::RoleSpec as ContainerSpec;
+use crate::docker::spec::ContainerSpec;
 
 /// A role as the adapters execute it.
 #[derive(Clone, Debug)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::core::Input;
-use crate::docker::Docker;
+use crate::runtime::Runtime;
 use crate::signals::parse_junit;
 use crate::store::StoreWriter;
 
@@ -27,7 +27,7 @@ pub const POLL_EVERY: Duration = Duration::from_secs(5);
 
 /// What one poller needs.
 pub struct JunitSource {
-    pub docker: Docker,
+    pub docker: Runtime,
     pub id: String,
     pub slot: String,
     pub dir: String,

@@ -1,4 +1,4 @@
-//! The supervisor's connection to Docker: connects (and reconnects with backoff), reports
+//! The supervisor's connection to the container runtime: connects (and reconnects with backoff), reports
 //! `DockerUp`/`DockerDown`, and turns the fleet's event stream into core inputs. After a drop it
 //! resumes the stream from the last event's time, and the core asks for a full listing on
 //! `DockerUp`, so transitions that happened meanwhile are recorded.
@@ -11,27 +11,26 @@ use tokio_util::sync::CancellationToken;
 
 use super::followers::Followers;
 use crate::core::Input;
-use crate::docker::events::ContainerAction;
 use crate::docker::logs::LogHub;
-use crate::docker::{Docker, DockerError};
+use crate::runtime::{Connector, ContainerAction, ContainerEvent, Runtime, RuntimeError};
 
 /// Lines of output handed to the core with a `die`, for the failure signature.
 const LAST_LINES: usize = 20;
 
-pub struct DockerLink {
-    pub host: Option<String>,
+pub struct RuntimeLink {
+    pub connector: std::sync::Arc<dyn Connector>,
     pub fleet: String,
     /// Events of containers without this fleet id (or drover's name) are not ours: ignored.
     pub fleet_id: String,
     pub inputs: mpsc::Sender<Input>,
-    pub docker: watch::Sender<Option<Docker>>,
+    pub docker: watch::Sender<Option<Runtime>>,
     pub followers: Followers,
     pub hub: LogHub,
     /// Poked when some other Docker call failed as unreachable.
     pub suspect: std::sync::Arc<tokio::sync::Notify>,
 }
 
-impl DockerLink {
+impl RuntimeLink {
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Duration::from_millis(500);
         let mut last_event_secs: Option<i64> = None;
@@ -39,7 +38,7 @@ impl DockerLink {
         loop {
             let connected = tokio::select! {
                 _ = cancel.cancelled() => return,
-                c = Docker::connect(self.host.as_deref()) => c,
+                c = self.connector.connect() => c,
             };
             let docker = match connected {
                 Ok(d) => d,
@@ -67,7 +66,7 @@ impl DockerLink {
             // Subscribe before announcing DockerUp, so nothing between the listing the core
             // asks for and the first streamed event can be missed.
             let since = last_event_secs.unwrap_or_else(|| unix_secs() - 1);
-            let mut events = Box::pin(docker.fleet_events(&self.fleet, Some(since)));
+            let mut events = Box::pin(docker.events(&self.fleet, Some(since)));
             self.docker.send_replace(Some(docker.clone()));
             if self.inputs.send(Input::DockerUp).await.is_err() {
                 return;
@@ -112,11 +111,7 @@ impl DockerLink {
         }
     }
 
-    async fn translate(
-        &self,
-        docker: &Docker,
-        ev: crate::docker::events::ContainerEvent,
-    ) -> Option<Input> {
+    async fn translate(&self, docker: &Runtime, ev: ContainerEvent) -> Option<Input> {
         if let Some(why) = ev.foreign_reason(&self.fleet, &self.fleet_id) {
             tracing::debug!(
                 name = ev.name,
@@ -143,7 +138,7 @@ impl DockerLink {
                 );
                 let (code, oom) = match &details {
                     Ok(d) => (d.exit_code.or(exit_code).unwrap_or(-1), d.oom_killed),
-                    Err(DockerError::NotFound(_)) | Err(_) => (exit_code.unwrap_or(-1), false),
+                    Err(RuntimeError::NotFound(_)) | Err(_) => (exit_code.unwrap_or(-1), false),
                 };
                 let last_lines = self
                     .hub

@@ -25,21 +25,21 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use executor::EnvLookup;
+pub use crate::runtime::EnvLookup;
 use executor::Executor;
 use fleet_spec::FleetPlan;
 use followers::Followers;
 pub use followers::container_log;
-use link::DockerLink;
+use link::RuntimeLink;
 pub use upstream::ProgressView;
 
 use crate::config::Config;
 use crate::core::{
     CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, SlotState, Snapshot,
 };
-use crate::docker::Docker;
 use crate::docker::follow::FollowLimits;
 use crate::docker::logs::LogHub;
+use crate::runtime::{Connector, DockerConnector, Runtime};
 use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,9 @@ pub struct SupervisorOptions {
     pub safety_reconcile: Duration,
     /// On shutdown, stop every agent container (default: leave them running for adoption).
     pub stop_agents: bool,
+    /// The container engine to supervise through; `None` = Docker at the config's
+    /// `docker_host` (tests pass an in-memory [`crate::runtime::fake::FakeRuntime`]).
+    pub connector: Option<Arc<dyn Connector>>,
 }
 
 impl Default for SupervisorOptions {
@@ -92,6 +95,7 @@ impl Default for SupervisorOptions {
                 .unwrap_or(7),
             safety_reconcile: Duration::from_secs(30),
             stop_agents: false,
+            connector: None,
         }
     }
 }
@@ -152,7 +156,12 @@ pub async fn start(
     crate::secrets::install(cfg.masker());
     let store = Store::open_in(&cfg.data_dir).await?;
     let fleet_id = store.fleet_id(&cfg.file.fleet.name).await?;
-    claim_fleet_name(&cfg, &fleet_id).await?;
+    let connector = opts.connector.clone().unwrap_or_else(|| {
+        Arc::new(DockerConnector {
+            host: cfg.file.fleet.docker_host.clone(),
+        })
+    });
+    claim_fleet_name(&cfg, &fleet_id, &*connector).await?;
     let resume = persist::load_resume(&store).await?;
     let plan = FleetPlan::from_config(&cfg);
     let fleet = Fleet::restore(plan.core.clone(), opts.seed, resume);
@@ -168,15 +177,15 @@ pub async fn start(
     let (inputs_tx, inputs_rx) = mpsc::channel::<Input>(4096);
     let (commands_tx, commands_rx) = mpsc::channel::<CommandEnvelope>(64);
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
-    let (docker_tx, docker_rx) = watch::channel::<Option<Docker>>(None);
+    let (docker_tx, docker_rx) = watch::channel::<Option<Runtime>>(None);
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(fleet.snapshot(now_ms())));
     let (progress_tx, progress_rx) = watch::channel(Arc::new(ProgressView::default()));
     let shutdown = CancellationToken::new();
     let followers = Followers::default();
     let suspect = Arc::new(Notify::new());
 
-    let link = DockerLink {
-        host: cfg.file.fleet.docker_host.clone(),
+    let link = RuntimeLink {
+        connector,
         fleet: cfg.file.fleet.name.clone(),
         fleet_id: fleet_id.clone(),
         inputs: inputs_tx.clone(),
@@ -251,10 +260,13 @@ pub async fn start(
 /// user, or a removed data dir) created on this Docker host: two drovers of one name would
 /// fight over `drover-<fleet>-<slot>`. Docker unreachable now: nothing to check yet (listings
 /// then treat such containers as foreign and leave them alone).
-async fn claim_fleet_name(cfg: &Config, fleet_id: &str) -> Result<(), SupervisorError> {
+async fn claim_fleet_name(
+    cfg: &Config,
+    fleet_id: &str,
+    connector: &dyn Connector,
+) -> Result<(), SupervisorError> {
     let fleet = &cfg.file.fleet.name;
-    let host = cfg.file.fleet.docker_host.as_deref();
-    let Ok(Ok(docker)) = tokio::time::timeout(Duration::from_secs(10), Docker::connect(host)).await
+    let Ok(Ok(docker)) = tokio::time::timeout(Duration::from_secs(10), connector.connect()).await
     else {
         return Ok(());
     };
@@ -265,7 +277,7 @@ async fn claim_fleet_name(cfg: &Config, fleet_id: &str) -> Result<(), Supervisor
     };
     let taken: Vec<String> = list
         .iter()
-        .filter(|c| c.name == crate::docker::spec::container_name(fleet, &c.slot))
+        .filter(|c| c.name == crate::core::container_name(fleet, &c.slot))
         .filter(|c| c.fleet_id.as_deref().is_some_and(|id| id != fleet_id))
         .map(|c| c.name.clone())
         .collect();
@@ -290,7 +302,7 @@ struct Driver {
     reload_rx: mpsc::Receiver<ReloadRequest>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     published: u64,
-    docker: watch::Receiver<Option<Docker>>,
+    docker: watch::Receiver<Option<Runtime>>,
     followers: Followers,
     junit: junit::JunitPollers,
     /// When this supervisor started: containers started before were adopted.
@@ -581,11 +593,11 @@ fn log_event(e: &crate::core::FleetEvent) {
 /// A listed container in the core's terms (`removing` ones are left out, as the core expects),
 /// with Docker's start and finish times of its latest run when known (`times`).
 fn observed(
-    c: crate::docker::ListedContainer,
+    c: crate::runtime::ListedContainer,
     times: (Option<Millis>, Option<Millis>),
 ) -> Option<crate::core::ObservedContainer> {
     use crate::core::ContainerStatus as C;
-    use crate::docker::ContainerStatus as D;
+    use crate::runtime::EngineStatus as D;
     let status = match c.status {
         D::Created => C::Created,
         D::Running | D::Restarting => C::Running,

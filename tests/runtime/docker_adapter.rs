@@ -7,17 +7,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use drover::docker::events::ContainerAction;
-use drover::docker::spec::{RoleSpec, container_name};
-use drover::docker::{ContainerStatus, Docker, DockerError};
+use drover::docker::spec::{ContainerSpec, container_name};
+use drover::docker::{Docker, EngineStatus, RuntimeError};
 use futures::StreamExt;
 
-fn role_spec(fleet: &str, command: &str) -> RoleSpec {
+fn role_spec(fleet: &str, command: &str) -> ContainerSpec {
     let text = format!(
         "[fleet]\nname = \"{fleet}\"\n[[roles]]\nname = \"w\"\nimage = \"{}\"\ncommand = [\"sh\", \"-c\", '{command}']\n[roles.limits]\nmemory = \"64m\"\ncpus = 0.5\npids = 64\n",
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).expect("config");
-    RoleSpec::from_config(&cfg, &cfg.file.roles[0])
+    ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
 }
 
 #[tokio::test]
@@ -46,7 +46,7 @@ async fn created_containers_are_hardened_labelled_and_never_duplicated() {
         .create(&name, spec.create_body("w-1", 1, &hash, &|_| None))
         .await;
     match second {
-        Err(DockerError::NameConflict { existing_id, .. }) => assert_eq!(existing_id, id),
+        Err(RuntimeError::NameConflict { existing_id, .. }) => assert_eq!(existing_id, id),
         other => panic!("a second create must report the existing container, got {other:?}"),
     }
 
@@ -72,7 +72,7 @@ async fn created_containers_are_hardened_labelled_and_never_duplicated() {
     docker.start(&id).await.expect("starting twice is fine");
     let listed = docker.list_fleet(&fleet).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].status, ContainerStatus::Running);
+    assert_eq!(listed[0].status, EngineStatus::Running);
     assert_eq!(listed[0].generation, 1);
     assert_eq!(listed[0].spec_hash, hash);
 
@@ -105,7 +105,7 @@ async fn created_containers_are_hardened_labelled_and_never_duplicated() {
     docker.pause(&id).await.unwrap();
     assert_eq!(
         docker.inspect(&id).await.unwrap().status,
-        ContainerStatus::Paused
+        EngineStatus::Paused
     );
     docker.unpause(&id).await.unwrap();
     docker.kill(&id).await.unwrap();

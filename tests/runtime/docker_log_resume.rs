@@ -15,7 +15,7 @@ use drover::docker::Docker;
 use drover::docker::follow::{Follow, FollowLimits, LineSink, follow_container};
 use drover::docker::logfile::ReverseLogReader;
 use drover::docker::logs::LogHub;
-use drover::docker::spec::{RoleSpec, container_name};
+use drover::docker::spec::{ContainerSpec, container_name};
 use tokio_util::sync::CancellationToken;
 
 struct Collect(Arc<Mutex<Vec<String>>>);
@@ -34,7 +34,7 @@ async fn container(fleet: &str, script: &str) -> (Docker, String) {
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).unwrap();
-    let spec = RoleSpec::from_config(&cfg, &cfg.file.roles[0]);
+    let spec = ContainerSpec::from_config(&cfg, &cfg.file.roles[0]);
     let docker = Docker::connect(None).await.unwrap();
     let id = docker
         .create(
@@ -54,7 +54,7 @@ async fn run_and_follow(docker: &Docker, id: &str, file: &Path) -> Vec<String> {
     assert!(waited.status.success());
     let lines = Arc::new(Mutex::new(Vec::new()));
     let target = Follow {
-        docker: docker.clone(),
+        docker: std::sync::Arc::new(docker.clone()),
         id: id.to_string(),
         slot: "w-1".into(),
         file: file.to_path_buf(),

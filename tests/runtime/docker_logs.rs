@@ -11,7 +11,7 @@ use std::time::Duration;
 use drover::docker::Docker;
 use drover::docker::follow::{Follow, FollowLimits, LineSink, follow_container};
 use drover::docker::logs::LogHub;
-use drover::docker::spec::{RoleSpec, container_name};
+use drover::docker::spec::{ContainerSpec, container_name};
 use tokio_util::sync::CancellationToken;
 
 struct Collect(
@@ -41,7 +41,7 @@ async fn logs_survive_removal_and_stay_bounded() {
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).unwrap();
-    let spec = RoleSpec::from_config(&cfg, &cfg.file.roles[0]);
+    let spec = ContainerSpec::from_config(&cfg, &cfg.file.roles[0]);
     let docker = Docker::connect(None).await.unwrap();
     let id = docker
         .create(
@@ -66,7 +66,7 @@ async fn logs_survive_removal_and_stay_bounded() {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let target = Follow {
-        docker: docker.clone(),
+        docker: std::sync::Arc::new(docker.clone()),
         id: id.clone(),
         slot: "w-1".into(),
         file: file.clone(),
@@ -95,7 +95,7 @@ async fn logs_survive_removal_and_stay_bounded() {
     let again = Arc::new(Mutex::new(Vec::new()));
     let (tx2, rx2) = tokio::sync::oneshot::channel();
     let target2 = Follow {
-        docker: docker.clone(),
+        docker: std::sync::Arc::new(docker.clone()),
         id: id.clone(),
         slot: "w-1".into(),
         file: file.clone(),

@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use super::spec::RoleSpec;
-use super::{Docker, DockerError};
+use super::{ContainerRuntime, CreateRequest, RuntimeError};
+use crate::docker::spec::ContainerSpec;
 
 /// Checks what needs no Docker: required env present and non-empty (in the role's literal env
 /// or drover's environment through `pass_env`), mount sources present.
 pub fn local_checks(
-    spec: &RoleSpec,
+    spec: &ContainerSpec,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
     let mut missing = Vec::new();
@@ -47,19 +47,20 @@ pub fn local_checks(
     Ok(())
 }
 
-/// Outcome of a full preflight: `Ok` or the reason to block the slot. `Err(DockerError)` only
-/// when Docker itself could not be asked (the caller treats that as "Docker down", not a block).
+/// Outcome of a full preflight: `Ok` or the reason to block the slot. `Err(RuntimeError)` only
+/// when the engine itself could not be asked (the caller treats that as "Docker down", not a
+/// block).
 pub async fn run(
-    docker: &Docker,
-    spec: &RoleSpec,
+    runtime: &dyn ContainerRuntime,
+    spec: &ContainerSpec,
     slot: &str,
     timeout: Duration,
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Result<(), String>, DockerError> {
+) -> Result<Result<(), String>, RuntimeError> {
     if let Err(reason) = local_checks(spec, lookup) {
         return Ok(Err(reason));
     }
-    if !docker.image_exists(&spec.image).await? {
+    if !runtime.image_exists(&spec.image).await? {
         return Ok(Err(format!(
             "image {} is not present on this Docker host; drover never pulls images — build, load or `docker pull` it first",
             spec.image
@@ -68,12 +69,17 @@ pub async fn run(
     let Some(command) = &spec.preflight else {
         return Ok(Ok(()));
     };
-    let mut body = spec.create_body(slot, 0, "preflight", lookup);
-    body.cmd = Some(command.clone());
-    // The throwaway container must not look like a slot's container to listings and events.
-    body.labels = None;
     let name = format!("drover-{}-{slot}-preflight", spec.fleet);
-    match docker.run_oneshot(&name, body, timeout).await {
+    let req = CreateRequest {
+        name: &name,
+        spec,
+        slot,
+        generation: 0,
+        spec_hash: "preflight",
+        fleet_id: "",
+        env: lookup,
+    };
+    match runtime.run_preflight(req, command, timeout).await {
         Ok(out) if out.exit_code == 0 => Ok(Ok(())),
         Ok(out) => {
             let last = out
@@ -88,7 +94,7 @@ pub async fn run(
                 out.exit_code, last
             )))
         }
-        Err(DockerError::Timeout(t)) => Ok(Err(format!(
+        Err(RuntimeError::Timeout(t)) => Ok(Err(format!(
             "preflight command did not finish within {}",
             humantime::format_duration(t)
         ))),
@@ -102,11 +108,11 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn spec(extra: &str) -> RoleSpec {
+    fn spec(extra: &str) -> ContainerSpec {
         let text =
             format!("[fleet]\nname = \"t\"\n[[roles]]\nname = \"r\"\nimage = \"i\"\n{extra}");
         let cfg = crate::config::parse(&text, Path::new("f.toml")).unwrap();
-        RoleSpec::from_config(&cfg, &cfg.file.roles[0])
+        ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
     }
 
     #[test]
