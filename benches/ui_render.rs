@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use drover::docker::logs::LogHub;
+use drover::keys::Keymap;
 use drover::theme::Theme;
-use drover::ui::keymap::Keymap;
 use drover::ui::palette::View;
 use drover::ui::sample;
 use drover::ui::state::Focus;

@@ -14,6 +14,7 @@ pub mod control;
 pub use drover_core::core;
 pub mod demo;
 pub mod docker;
+pub mod keys;
 pub mod logging;
 pub mod runtime;
 pub use drover_core::secrets;

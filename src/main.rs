@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 
-use drover::cli::run::Face;
+use drover::cli::run::FaceChoice;
 use drover::cli::{BenchCommand, Cli, Command, ConfigCommand, RunArgs};
 use drover::config::{self, ConfigError};
 use drover::logging::{self, LogSink};
@@ -102,9 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = config::locate(cli.config.as_deref())?;
             let cfg = config::load(&path)?;
             let face = if args.no_tui {
-                Face::Headless
+                FaceChoice::Headless
             } else {
-                Face::Tui {
+                FaceChoice::Tui {
                     read_only: args.read_only,
                 }
             };

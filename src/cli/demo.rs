@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::DemoArgs;
-use super::run::{self, Face};
+use super::run::{self, FaceChoice};
 use crate::demo::{self, DemoLayout, DemoOptions};
 use crate::logging::LogFormat;
 use crate::supervisor::SupervisorOptions;
@@ -94,9 +94,9 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
     );
     let cfg = crate::config::load(&layout.config)?;
     let face = if args.no_tui {
-        Face::Headless
+        FaceChoice::Headless
     } else {
-        Face::Tui { read_only: false }
+        FaceChoice::Tui { read_only: false }
     };
     let _log = run::init_logging(&cfg, face, format, level)?;
     // The demo's missing-env agent must really miss its key, whatever this shell exports.

@@ -9,7 +9,7 @@ use crate::ui::{self, FaceChannels, UiOptions};
 
 /// How the supervised fleet is faced.
 #[derive(Clone, Copy, Debug)]
-pub enum Face {
+pub enum FaceChoice {
     Tui { read_only: bool },
     Headless,
 }
@@ -17,13 +17,13 @@ pub enum Face {
 /// Installs logging for `face` (the TUI owns the terminal: file only).
 pub fn init_logging(
     cfg: &Config,
-    face: Face,
+    face: FaceChoice,
     format: LogFormat,
     level: &str,
 ) -> anyhow::Result<logging::LogGuard> {
     let sink = match face {
-        Face::Tui { .. } => LogSink::FileOnly,
-        Face::Headless => LogSink::FileAndStderr(format),
+        FaceChoice::Tui { .. } => LogSink::FileOnly,
+        FaceChoice::Headless => LogSink::FileAndStderr(format),
     };
     // Private before anything is written there; the notice waits for the logger.
     let notice = crate::store::private::prepare_data_dir(&cfg.data_dir)
@@ -39,13 +39,13 @@ pub fn init_logging(
 /// Supervises `cfg` until the operator quits the TUI, a signal arrives, or `limit` passes.
 pub async fn supervise(
     cfg: Config,
-    face: Face,
+    face: FaceChoice,
     opts: SupervisorOptions,
     limit: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let ui_opts = match face {
-        Face::Tui { read_only } => Some(UiOptions::from_config(&cfg, read_only)?),
-        Face::Headless => None,
+        FaceChoice::Tui { read_only } => Some(UiOptions::from_config(&cfg, read_only)?),
+        FaceChoice::Headless => None,
     };
     let fleet = cfg.file.fleet.name.clone();
     let data = cfg.data_dir.clone();

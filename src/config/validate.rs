@@ -297,25 +297,12 @@ pub fn validate(
     }
     // The key table is plain data (no terminal), so a bad override is caught here with its
     // position instead of when the TUI opens.
-    if let Err(errors) = crate::ui::Keymap::with_overrides(&file.ui.keys) {
-        for e in errors {
-            let action = match &e {
-                crate::ui::KeymapError::UnknownAction { name, .. } => Some(name.clone()),
-                crate::ui::KeymapError::NoKey { action } => Some(action.clone()),
-                crate::ui::KeymapError::Duplicate { second, .. } => Some(second.clone()),
-                crate::ui::KeymapError::UnknownKey(k) => file
-                    .ui
-                    .keys
-                    .iter()
-                    .find(|(_, v)| v.split_whitespace().any(|w| w == k))
-                    .map(|(a, _)| a.clone()),
-            };
-            let path: Vec<Seg> = match &action {
-                Some(a) if file.ui.keys.contains_key(a) => vec![key("ui"), key("keys"), key(a)],
-                _ => vec![key("ui"), key("keys")],
-            };
-            out.push(index.at_path(&path, e.to_string()));
-        }
+    for problem in crate::keys::binding_problems(&file.ui.keys) {
+        let path: Vec<Seg> = match &problem.action {
+            Some(a) if file.ui.keys.contains_key(a) => vec![key("ui"), key("keys"), key(a)],
+            _ => vec![key("ui"), key("keys")],
+        };
+        out.push(index.at_path(&path, problem.message));
     }
     if file.notify.hook.as_ref().is_some_and(|h| h.is_empty()) {
         out.push(index.at_path(

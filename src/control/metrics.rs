@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::view::{health_label, verdict_label};
+use super::view::verdict_label;
 use crate::core::{DockerStatus, Snapshot};
 
 /// A request head larger than this is refused.
@@ -114,8 +114,8 @@ pub fn render(snap: &Snapshot) -> String {
             "drover_slot_healthy{{slot=\"{}\",role=\"{}\",health=\"{}\"}} {}",
             esc(&s.slot),
             esc(&s.role),
-            health_label(&s.health),
-            u8::from(health_label(&s.health) == "healthy")
+            s.health.label(),
+            u8::from(s.health.label() == "healthy")
         );
     }
 

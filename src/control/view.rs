@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{DockerStatus, Health, Snapshot, UpstreamState, Verdict};
+use crate::core::{DockerStatus, Snapshot, UpstreamState, Verdict};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -127,15 +127,6 @@ pub struct MttrStatus {
     pub open: u32,
 }
 
-pub fn health_label(h: &Health) -> &'static str {
-    match h {
-        Health::Unknown => "unknown",
-        Health::Healthy => "healthy",
-        Health::Unready { .. } => "unready",
-        Health::Stalled { .. } => "stalled",
-    }
-}
-
 pub fn verdict_label(v: &Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
@@ -170,7 +161,7 @@ impl StatusView {
                 slot: v.slot.clone(),
                 role: v.role.clone(),
                 state: v.state.label().to_string(),
-                health: health_label(&v.health).to_string(),
+                health: v.health.label().to_string(),
                 reason: v.reason.clone(),
                 restarts: v.restarts,
                 generation: v.generation,

@@ -226,13 +226,8 @@ impl Shared {
                 Ok(()) => self.send(Input::ContainerRemoved { slot, id }).await,
                 Err(e) => self.op_result(slot, id, DockerOp::Remove, Err(e)).await,
             },
-            Effect::RunProbe { slot, id } => {
-                let role = slot_role(&slot);
-                let found = {
-                    let roles = self.roles.read().unwrap_or_else(|e| e.into_inner());
-                    roles.values().find(|r| r.container.role == role).cloned()
-                };
-                let Some(rt) = found else {
+            Effect::RunProbe { slot, role, id } => {
+                let Some(rt) = self.role(&role) else {
                     return;
                 };
                 let timeout = Duration::from_millis(rt.probe_timeout_ms);
@@ -302,7 +297,6 @@ impl Shared {
     }
 }
 
-/// `implementer-2` → `implementer`.
 /// (status seen, StartedAt, FinishedAt) in epoch milliseconds.
 type RunTimes = (
     crate::runtime::EngineStatus,
@@ -345,10 +339,6 @@ impl Shared {
         let mut cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|id, _| listed.iter().any(|c| &c.id == id));
     }
-}
-
-fn slot_role(slot: &str) -> &str {
-    slot.rsplit_once('-').map(|(r, _)| r).unwrap_or(slot)
 }
 
 fn last_line(text: &str) -> &str {

@@ -6,13 +6,13 @@
 //! come back as inputs; an operator command is answered only after the effects it produced are
 //! committed to the store.
 
+mod alert_hook;
 mod executor;
 pub mod fleet_spec;
 mod followers;
 mod http_probe;
 mod junit;
 mod link;
-mod notify;
 mod output;
 mod persist;
 pub mod tz;
@@ -35,7 +35,7 @@ pub use upstream::ProgressView;
 
 use crate::config::Config;
 use crate::core::{
-    CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, SlotState, Snapshot,
+    CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, Snapshot,
 };
 use crate::docker::follow::FollowLimits;
 use crate::docker::logs::LogHub;
@@ -236,7 +236,7 @@ pub async fn start(
         started_ms: now_ms(),
         hub: hub.clone(),
         limits,
-        hook: notify::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name),
+        hook: alert_hook::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name),
         config: Arc::clone(&cfg),
         upstream,
         opts,
@@ -311,7 +311,7 @@ struct Driver {
     limits: FollowLimits,
     config: Arc<Config>,
     upstream: Option<upstream::UpstreamLink>,
-    hook: Option<notify::AlertHook>,
+    hook: Option<alert_hook::AlertHook>,
     opts: SupervisorOptions,
 }
 
@@ -392,7 +392,7 @@ impl Driver {
             .handle(now_ms(), Input::SpecChanged { spec: plan.core });
         self.run_effects(effects).await;
         if cfg.file.notify != self.config.file.notify {
-            self.hook = notify::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name);
+            self.hook = alert_hook::AlertHook::from_config(&cfg.file.notify, &cfg.file.fleet.name);
         }
         self.config = Arc::new(cfg);
         Ok(())
@@ -414,13 +414,7 @@ impl Driver {
             return;
         };
         for view in &snapshot.slots {
-            let live = matches!(
-                view.state,
-                SlotState::Running
-                    | SlotState::Paused { .. }
-                    | SlotState::Stopping
-                    | SlotState::TakenOver { .. }
-            );
+            let live = view.state.has_live_container();
             let Some(id) = view.container_id.as_deref().filter(|_| live) else {
                 continue;
             };

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::config::LoopsSection;
-use crate::core::{ActivityKind, DetectorAction, Input, TestSummary, Verdict as CoreVerdict};
+use crate::core::{ActivityKind, DetectorAction, Input, TestSummary};
 use crate::docker::follow::LineSink;
 use crate::signals::usage::{PriceTable, Tokens, UsageCounter};
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
-    TestRunDetector, Verdict, quota,
+    TestRunDetector, quota,
 };
 use crate::store::{StoreOp, StoreWriter};
 
@@ -280,12 +280,7 @@ pub fn summarise(run: &TestRun) -> TestSummary {
         failed: run.failed,
         skipped: run.skipped,
         errors: run.errors,
-        verdict: match run.verdict {
-            Verdict::Pass => CoreVerdict::Pass,
-            Verdict::Fail => CoreVerdict::Fail,
-            Verdict::Error => CoreVerdict::Error,
-            Verdict::NoTests => CoreVerdict::NoTests,
-        },
+        verdict: run.verdict,
         failing: run
             .failures
             .iter()

@@ -8,15 +8,15 @@
 use crate::core::{CommandReply, SlotState, Snapshot};
 
 use super::LogSource;
-use super::app::{Outcome, alerts_sorted, locks_sorted};
 use super::filter::FilterQuery;
 use super::fleet::{Column, move_selection, settle_selection, visible_slots};
 use super::intent::Intent;
-use super::keymap::Action;
+use super::key_handling::{Outcome, alerts_sorted, locks_sorted};
 use super::layout::page_rows;
 use super::palette::View;
 use super::render::progress_rows;
 use super::state::{DetailTab, Focus, InputKind, Overlay, UiState};
+use crate::keys::Action;
 
 /// Current replicas of `role` (slots being scaled away not counted).
 pub(crate) fn replicas(snap: &Snapshot, role: &str) -> u32 {

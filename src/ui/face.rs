@@ -20,13 +20,13 @@ use crate::docker::logfile::ReverseLogReader;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
 
-use super::app::Outcome;
 use super::intent::Intent;
-use super::keymap::Keymap;
+use super::key_handling::Outcome;
 use super::logpages::OlderPage;
 use super::palette::View;
 use super::state::{self, UiState};
 use super::{CommandEnvelope, FaceChannels, UiError, UiOptions, render, shell};
+use crate::keys::Keymap;
 
 /// Results of background work, delivered to the loop.
 enum Notice {
@@ -74,7 +74,7 @@ pub struct Face {
     older_reader: Option<OlderReader>,
     snapshot_open: bool,
     progress_open: bool,
-    notifier: Option<super::notify::TerminalNotifier>,
+    notifier: Option<super::desktop_notice::TerminalNotifier>,
 }
 
 /// Milliseconds since the epoch, from the wall clock.
@@ -159,7 +159,7 @@ impl Face {
     /// Sends bell and desktop notifications (as `[notify]` says) to `out` for alerts that
     /// become active from now on.
     pub fn notify_to(&mut self, out: Box<dyn std::io::Write + Send>) {
-        let mut n = super::notify::TerminalNotifier::new(
+        let mut n = super::desktop_notice::TerminalNotifier::new(
             self.opts.bell,
             self.opts.desktop,
             self.opts.tmux,

@@ -232,7 +232,7 @@ impl Filterable for SlotView {
             } else {
                 self.state.label()
             }),
-            "health" => Some(health_label(&self.health)),
+            "health" => Some(self.health.label()),
             "task" => self.task.as_ref().map(|t| t.task.as_str()),
             "reason" => self.reason.as_deref(),
             _ => None,
@@ -386,16 +386,6 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (ha, na) = split(a);
     let (hb, nb) = split(b);
     ha.cmp(&hb).then(na.cmp(&nb)).then_with(|| a.cmp(b))
-}
-
-/// The word for a health value, as shown and filtered.
-pub fn health_label(h: &Health) -> &'static str {
-    match h {
-        Health::Unknown => "unknown",
-        Health::Healthy => "healthy",
-        Health::Unready { .. } => "unready",
-        Health::Stalled { .. } => "stalled",
-    }
 }
 
 /// A symbol that tells the state apart without colour (single-width characters only).

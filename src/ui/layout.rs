@@ -80,7 +80,7 @@ pub fn page_rows(ui: &UiState) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::keymap::Keymap;
+    use crate::keys::Keymap;
 
     #[test]
     fn any_size_gives_areas_inside_the_frame() {

@@ -8,18 +8,16 @@
 //! take-over shell.
 
 mod actions;
-pub mod app;
-pub mod chord;
+pub mod desktop_notice;
 mod face;
 pub mod filter;
 pub mod fleet;
 pub mod intent;
-pub mod keymap;
+pub mod key_handling;
 pub mod layout;
 pub mod logpages;
 pub mod logview;
 pub mod markdown;
-pub mod notify;
 pub mod palette;
 pub mod reason;
 pub mod render;
@@ -43,10 +41,9 @@ use crate::store::{EventFilter, Store, StoredEvent};
 pub use crate::supervisor::{CommandEnvelope, ProgressView, SupervisorHandle};
 use crate::theme::Theme;
 
-pub use app::Outcome;
 pub use face::{Face, LoopExit, ages_changed};
 pub use intent::Intent;
-pub use keymap::{Action, Keymap, KeymapError};
+pub use key_handling::Outcome;
 pub use logpages::LogFiles;
 pub use render::render;
 pub use state::{RoleInfo, UiState};
@@ -252,7 +249,7 @@ pub fn os_user() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
     #[error("[ui.keys]: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
-    Keys(Vec<KeymapError>),
+    Keys(Vec<crate::keys::KeymapError>),
 }
 
 /// Runs the TUI on the real terminal until the operator quits.

@@ -16,10 +16,10 @@ use crate::theme::Theme;
 use super::filter::{FilterQuery, Filterable};
 use super::fleet::FleetTable;
 use super::intent::Intent;
-use super::keymap::{CHAINS, Keymap, Mode};
 use super::logview::LogView;
 use super::markdown::{MdLine, render_markdown};
 use super::palette::View;
+use crate::keys::{CHAINS, Keymap, Mode};
 
 /// Lines of one slot's log kept in the pane.
 pub const LOG_CAP: usize = 5_000;

@@ -232,7 +232,7 @@ impl World {
                 slot: slot.clone(),
                 result: self.preflight.get(slot).cloned().unwrap_or(Ok(())),
             }],
-            Effect::RunProbe { slot, id } => {
+            Effect::RunProbe { slot, id, .. } => {
                 let ok = self.probe_ok.get(slot).copied().unwrap_or(true);
                 vec![Input::ProbeResult {
                     slot: slot.clone(),

@@ -8,9 +8,9 @@ use std::time::Duration;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use drover::core::{Command, CommandReply, SlotState, Snapshot};
 use drover::docker::logs::LogHub;
+use drover::keys::Keymap;
 use drover::theme::Theme;
-use drover::ui::app::Outcome;
-use drover::ui::keymap::Keymap;
+use drover::ui::key_handling::Outcome;
 use drover::ui::palette::View;
 use drover::ui::sample::{self, slot, snapshot};
 use drover::ui::state::{DetailTab, Focus, Overlay};
@@ -288,7 +288,7 @@ fn views_locks_release_and_alerts_acknowledge() {
     );
     press(&mut ui, &snap, "4");
     assert_eq!(ui.view, View::Alerts);
-    let first = drover::ui::app::alerts_sorted(&snap)[0].id;
+    let first = drover::ui::key_handling::alerts_sorted(&snap)[0].id;
     assert_eq!(
         press(&mut ui, &snap, "a"),
         [send(Intent::Acknowledge { alert: first })]

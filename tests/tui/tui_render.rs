@@ -10,10 +10,10 @@ use drover::core::{
     Snapshot,
 };
 use drover::docker::logs::LogHub;
+use drover::keys::Keymap;
 use drover::store::StoredEvent;
 use drover::theme::Theme;
 use drover::ui::intent::Intent;
-use drover::ui::keymap::Keymap;
 use drover::ui::palette::View;
 use drover::ui::sample;
 use drover::ui::state::{DetailTab, Focus, InputKind, Overlay};

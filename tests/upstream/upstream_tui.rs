@@ -3,8 +3,8 @@
 //! in the Locks view's title.
 
 use drover::core::{LockView, UpstreamState, UpstreamView};
+use drover::keys::Keymap;
 use drover::theme::Theme;
-use drover::ui::keymap::Keymap;
 use drover::ui::palette::View;
 use drover::ui::{UiState, render, sample};
 use ratatui::Terminal;

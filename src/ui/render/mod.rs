@@ -21,12 +21,12 @@ use unicode_width::UnicodeWidthStr;
 use crate::core::{DockerStatus, Severity, Snapshot};
 use crate::theme::Theme;
 
-use super::keymap::Action;
 use super::layout::{Areas, areas};
 use super::markdown::{WrappedRow, wrap_lines};
 use super::palette::View;
 use super::state::{DetailTab, Focus, Overlay, StatusKind, UiState};
 use super::text::{compact_duration, fit};
+use crate::keys::Action;
 
 pub use views::PROGRESS_GUTTER;
 

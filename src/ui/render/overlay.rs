@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::core::Severity;
+use crate::keys::{Keymap, Mode};
 use crate::theme::Theme;
-use crate::ui::keymap::{Keymap, Mode};
 use crate::ui::state::{Overlay, UiState};
 
 use super::style;

@@ -6,7 +6,7 @@ use ratatui::text::Span;
 
 use crate::core::{Health, Severity, SlotState, SlotView, Verdict};
 use crate::theme::Theme;
-use crate::ui::fleet::{health_label, health_symbol, state_symbol};
+use crate::ui::fleet::{health_symbol, state_symbol};
 
 pub fn state_style(theme: &Theme, state: &SlotState) -> Style {
     let c = &theme.state;
@@ -61,7 +61,7 @@ pub fn health_style(theme: &Theme, h: &Health) -> Style {
 pub fn health_span(theme: &Theme, h: &Health) -> Span<'static> {
     let text = match h {
         Health::Unknown => "· -".to_string(),
-        other => format!("{} {}", health_symbol(other), health_label(other)),
+        other => format!("{} {}", health_symbol(other), other.label()),
     };
     Span::styled(text, health_style(theme, h))
 }

@@ -61,6 +61,8 @@ pub enum Effect {
     },
     RunProbe {
         slot: String,
+        /// The slot's role, whose probe to run (the driver never derives it from the name).
+        role: String,
         id: String,
     },
     /// Check required env, image presence, mount sources and the optional preflight command.

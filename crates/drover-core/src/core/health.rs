@@ -102,6 +102,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
                 s.probe.next_at = None;
                 cx.out.push(Effect::RunProbe {
                     slot: s.name.clone(),
+                    role: role.name.clone(),
                     id,
                 });
             }

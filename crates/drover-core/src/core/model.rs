@@ -121,6 +121,17 @@ pub enum SlotState {
 }
 
 impl SlotState {
+    /// States in which the slot's container runs or may still print: its output is followed.
+    pub fn has_live_container(&self) -> bool {
+        matches!(
+            self,
+            SlotState::Running
+                | SlotState::Paused { .. }
+                | SlotState::Stopping
+                | SlotState::TakenOver { .. }
+        )
+    }
+
     /// A short lowercase word for tables, filters and metrics.
     pub fn label(&self) -> &'static str {
         match self {
@@ -172,6 +183,18 @@ pub enum Health {
     Stalled {
         since: Millis,
     },
+}
+
+impl Health {
+    /// The word for a health value, as shown, filtered and reported in JSON.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Healthy => "healthy",
+            Health::Unready { .. } => "unready",
+            Health::Stalled { .. } => "stalled",
+        }
+    }
 }
 
 /// How the last container run of a slot ended.
@@ -227,15 +250,9 @@ pub struct LockObservation {
     pub claim_commit: Option<String>,
 }
 
-/// Verdict of a test run; serialised as "pass" | "fail" | "error" | "no-tests".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Error,
-    NoTests,
-}
+/// Verdict of a test run: the signals' one rule, shared (serialised as "pass" | "fail" |
+/// "error" | "no-tests").
+pub use crate::signals::Verdict;
 
 /// The core's view of one test run; the signals module's richer run converts into this.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! Key handling: a key goes through the overlay (help, confirmation, text input) or the
-//! keymap to an [`Action`](super::keymap::Action); UI-only actions change [`UiState`],
+//! keymap to an [`Action`](crate::keys::Action); UI-only actions change [`UiState`],
 //! operator actions become [`Outcome::Send`] (after a confirmation when destructive). Replies
 //! to sent commands come back through [`UiState::on_reply`].
 //!
@@ -14,9 +14,9 @@ use super::actions::replicas;
 use super::filter::FilterQuery;
 use super::fleet::{Column, settle_selection};
 use super::intent::Intent;
-use super::keymap::KeyChord;
 use super::palette::{self, PaletteCommand, PaletteContext, View};
 use super::state::{InputKind, Overlay, UiState};
+use crate::keys::KeyChord;
 
 /// What the event loop must do after a key or a reply.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::keymap::KeymapError;
+use super::KeymapError;
 
 /// A key with its modifiers, normalised so that `G` and `shift-g` are the same chord.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -11,7 +11,11 @@ use std::str::FromStr;
 
 use crossterm::event::KeyCode;
 
-pub use super::chord::KeyChord;
+mod check;
+mod chord;
+
+pub use check::{BindingProblem, binding_problems};
+pub use chord::KeyChord;
 
 /// A group of bindings. A screen looks keys up through a chain of modes, most specific first
 /// (see [`CHAINS`]).
