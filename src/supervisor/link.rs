@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::followers::Followers;
 use crate::core::Input;
 use crate::docker::logs::LogHub;
-use crate::runtime::{Connector, ContainerAction, ContainerEvent, Runtime, RuntimeError};
+use crate::runtime::{Connector, ContainerAction, ContainerEvent, Runtime};
 
 /// Lines of output handed to the core with a `die`, for the failure signature.
 const LAST_LINES: usize = 20;
@@ -128,36 +128,63 @@ impl RuntimeLink {
             ContainerAction::Unpause => Input::ContainerUnpaused { slot, id },
             ContainerAction::Destroy => Input::ContainerRemoved { slot, id },
             ContainerAction::Die { exit_code } => {
-                // The last lines must be in the ring before the core reads the failure
-                // signature: wait (briefly) for the follower to drain the ended stream. The
-                // inspect for the exit code runs meanwhile, so a death costs the longer of the
-                // two, not their sum.
-                let (_, details) = tokio::join!(
-                    self.followers.wait_drained(&id, Duration::from_secs(3)),
-                    docker.inspect(&id)
-                );
-                let (code, oom) = match &details {
-                    Ok(d) => (d.exit_code.or(exit_code).unwrap_or(-1), d.oom_killed),
-                    Err(RuntimeError::NotFound(_)) | Err(_) => (exit_code.unwrap_or(-1), false),
-                };
-                let last_lines = self
-                    .hub
-                    .tail(&slot, LAST_LINES)
-                    .into_iter()
-                    .map(|l| l.text)
-                    .collect();
-                Input::ContainerDied {
+                // Shown at once; the decision needs the last lines, which must be in the ring
+                // before the core reads the failure signature: a task waits (briefly) for the
+                // follower to drain the ended stream, inspects for the exit code and OOM flag
+                // meanwhile, and reports the death with them. The event loop goes on, so one
+                // death never delays the report of the next.
+                self.spawn_death_report(docker, slot.clone(), id.clone(), exit_code);
+                Input::ContainerExited {
                     slot,
                     id,
-                    exit_code: code,
-                    oom_killed: oom,
-                    last_lines,
+                    exit_code: exit_code.unwrap_or(-1),
                 }
             }
             // `oom` is followed by `die`, whose inspect reports it; `create` is covered by the
             // executor's own result and by listings.
             ContainerAction::Oom | ContainerAction::Create => return None,
         })
+    }
+}
+
+impl RuntimeLink {
+    fn spawn_death_report(
+        &self,
+        docker: &Runtime,
+        slot: String,
+        id: String,
+        exit_code: Option<i64>,
+    ) {
+        let (docker, followers, hub, inputs) = (
+            std::sync::Arc::clone(docker),
+            self.followers.clone(),
+            self.hub.clone(),
+            self.inputs.clone(),
+        );
+        tokio::spawn(async move {
+            let (_, details) = tokio::join!(
+                followers.wait_drained(&id, Duration::from_secs(3)),
+                docker.inspect(&id)
+            );
+            let (code, oom) = match &details {
+                Ok(d) => (d.exit_code.or(exit_code).unwrap_or(-1), d.oom_killed),
+                Err(_) => (exit_code.unwrap_or(-1), false),
+            };
+            let last_lines = hub
+                .tail(&slot, LAST_LINES)
+                .into_iter()
+                .map(|l| l.text)
+                .collect();
+            let _ = inputs
+                .send(Input::ContainerDied {
+                    slot,
+                    id,
+                    exit_code: code,
+                    oom_killed: oom,
+                    last_lines,
+                })
+                .await;
+        });
     }
 }
 

@@ -1195,3 +1195,65 @@ fn stop_then_start_before_the_stop_finished_is_not_a_failure() {
     );
     assert_eq!(h.view(S1).backoff_step, 0);
 }
+
+#[test]
+fn a_death_shows_at_once_and_is_decided_only_when_its_last_lines_arrive() {
+    let mut h = Harness::new(spec(1, |_| {}));
+    h.boot();
+    assert_eq!(h.state(S1), SlotState::Running);
+    h.advance(MIN);
+    let before = h.snapshot().state_version;
+    let id = h.world.exit(S1, 1).expect("running");
+
+    // The exit alone: visible in the next snapshot, but no decision and no Docker call yet.
+    let effects = h.feed(Input::ContainerExited {
+        slot: S1.into(),
+        id: id.clone(),
+        exit_code: 1,
+    });
+    assert!(effects.is_empty(), "decided before the lines: {effects:?}");
+    let snap = h.snapshot();
+    assert!(snap.state_version > before, "the exit is not shown");
+    assert_eq!(h.state(S1), SlotState::Exited { code: Some(1) });
+    // Time passes and a listing reports the container exited: still no decision without the
+    // lines that are on their way (no restart, no incident, no event).
+    let effects = h.advance(2_000);
+    assert_eq!(starts_and_creates(&effects), 0, "{effects:?}");
+    let effects = h.feed(Input::ContainersListed {
+        containers: h.world.listing(),
+    });
+    assert_eq!(starts_and_creates(&effects), 0, "{effects:?}");
+    assert!(h.view(S1).last_exit.is_none(), "decided without the lines");
+
+    // The lines arrive: the failure is decided with its explaining line, dated at the exit.
+    let effects = h.feed(Input::ContainerDied {
+        slot: S1.into(),
+        id,
+        exit_code: 1,
+        oom_killed: false,
+        last_lines: vec!["fatal: could not read from remote repository".into()],
+    });
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::PersistEvent(ev) if ev.kind == EventKind::Died)),
+        "{effects:?}"
+    );
+    let exit = h.view(S1).last_exit.expect("decided");
+    assert_eq!(
+        exit.line.as_deref(),
+        Some("fatal: could not read from remote repository")
+    );
+    assert_eq!(
+        exit.uptime, MIN,
+        "uptime ends at the reported exit, not at the lines"
+    );
+    let starts = h.starts(S1);
+    h.advance(10 * MIN);
+    assert_eq!(
+        h.state(S1),
+        SlotState::Running,
+        "restarted after its backoff"
+    );
+    assert!(h.starts(S1) > starts.min(1), "no restart");
+}

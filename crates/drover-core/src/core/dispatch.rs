@@ -67,6 +67,18 @@ impl Fleet {
                     life::on_start_failed(s, r, cx, &id, &error)
                 });
             }
+            Input::ContainerExited {
+                slot,
+                id,
+                exit_code,
+            } => {
+                // No effect follows (the decision waits for the lines), yet faces must show it.
+                scope.visible |= self
+                    .on_slot(at(self, &slot), now, out, scope, |s, _, cx| {
+                        fail::on_exited(s, cx, &id, exit_code)
+                    })
+                    .unwrap_or(false);
+            }
             Input::ContainerDied {
                 slot,
                 id,

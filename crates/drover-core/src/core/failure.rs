@@ -17,7 +17,26 @@ use super::loops::act_on_loop;
 use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, ExitReason, Millis};
 use super::policy::{RestartMode, RoleSpec, jitter_unit};
 use super::signature::{explaining_line, failure_signature};
-use super::slot::{Cx, PendingOp, Slot};
+use super::slot::{Cx, PendingExit, PendingOp, Slot};
+
+/// The first half of a death: the exit is shown at once; the decision waits for
+/// [`on_died`], which brings the last lines (see [`Slot::exit_pending`]).
+/// Returns whether the slot changed.
+pub(crate) fn on_exited(s: &mut Slot, cx: &mut Cx, id: &str, code: i64) -> bool {
+    let live = s
+        .container
+        .as_ref()
+        .is_some_and(|c| c.id == id && !matches!(c.status, ContainerStatus::Exited { .. }));
+    if !live || s.awaiting_exit_lines() {
+        return false;
+    }
+    s.exit_pending = Some(PendingExit {
+        id: id.to_string(),
+        code,
+        at: cx.now,
+    });
+    true
+}
 
 pub(crate) fn on_died(
     s: &mut Slot,
@@ -28,7 +47,11 @@ pub(crate) fn on_died(
     oom_killed: bool,
     lines: &[String],
 ) {
-    let now = cx.now;
+    // The exit's time is when it was first reported, not when its lines arrived.
+    let now = match s.exit_pending.take() {
+        Some(p) if p.id == id => p.at.min(cx.now),
+        _ => cx.now,
+    };
     let Some(c) = s.container.as_mut().filter(|c| c.id == id) else {
         return;
     };

@@ -95,6 +95,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
             if role.probe.is_some()
                 && cx.docker_ready
                 && s.probe.in_flight_since.is_none()
+                && !s.awaiting_exit_lines()
                 && s.probe.next_at.is_some_and(|t| t <= now)
                 && let Some(id) = s.container_id().map(str::to_string)
             {

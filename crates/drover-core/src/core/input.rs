@@ -60,6 +60,14 @@ pub enum Input {
         id: String,
         error: String,
     },
+    /// The container's process ended (Docker `die`), reported the moment the event arrives so
+    /// the fleet shows it at once; [`Input::ContainerDied`] follows with the tail of its output,
+    /// and the slot makes no decision (restart, incident, block) before that.
+    ContainerExited {
+        slot: String,
+        id: String,
+        exit_code: i64,
+    },
     /// The container's process ended (Docker `die`), with the tail of its output.
     ContainerDied {
         slot: String,
@@ -362,6 +370,7 @@ impl Input {
             | Input::CreateFailed { slot, .. }
             | Input::ContainerStarted { slot, .. }
             | Input::StartFailed { slot, .. }
+            | Input::ContainerExited { slot, .. }
             | Input::ContainerDied { slot, .. }
             | Input::ContainerPaused { slot, .. }
             | Input::ContainerUnpaused { slot, .. }

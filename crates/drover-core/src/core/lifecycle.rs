@@ -21,6 +21,7 @@ pub const OP_RETRY_HOLD: Millis = 5_000;
 /// Issues the next Docker operation the slot needs, if any.
 pub(crate) fn drive(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
     if s.in_flight.is_some()
+        || s.awaiting_exit_lines()
         || !cx.docker_ready
         || s.retired
         || s.hold_until.is_some()

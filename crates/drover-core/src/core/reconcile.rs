@@ -189,6 +189,8 @@ fn needs_exit_decision(s: &Slot) -> bool {
 
 /// The listed container is the one we know: apply what changed behind our back.
 fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
+    // Its exit is known and its last lines are on their way: that report decides.
+    let lines_coming = s.exit_pending.as_ref().is_some_and(|p| p.id == k.id);
     let Some(c) = s.container.as_mut() else {
         return;
     };
@@ -208,6 +210,7 @@ fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
         }
         (ContainerStatus::Exited { .. }, ContainerStatus::Exited { .. }) => {}
         (a, b) if a == b => {}
+        (_, ContainerStatus::Exited { .. }) if lines_coming => {}
         (_, ContainerStatus::Exited { code }) => {
             let code = *code;
             if k.started_at.is_some() {

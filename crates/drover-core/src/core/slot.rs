@@ -152,6 +152,18 @@ pub(crate) struct Slot {
     pub cost_micros: u64,
     /// A usage-limit notice the log follower saw during this run (the exit decides).
     pub limit_seen: Option<super::throttle::LimitSeen>,
+    /// The container's exit was reported and its last lines are on their way: the slot shows
+    /// the exit and makes no decision until they arrive.
+    pub exit_pending: Option<PendingExit>,
+}
+
+/// An exit seen before its last lines (see [`Slot::exit_pending`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PendingExit {
+    pub id: String,
+    pub code: i64,
+    /// When the exit was reported: the exit's time and the end of the run's uptime.
+    pub at: Millis,
 }
 
 impl Slot {
@@ -178,6 +190,7 @@ impl Slot {
             retired: false,
             hold_until: None,
             last_commit: None,
+            exit_pending: None,
             failing: FailingSetStreak::default(),
             budget: BudgetMeter::default(),
             budget_task: None,
@@ -232,7 +245,21 @@ impl Slot {
         }
     }
 
+    /// The exit of the current container was reported and its last lines have not come yet.
+    pub fn awaiting_exit_lines(&self) -> bool {
+        self.exit_pending
+            .as_ref()
+            .is_some_and(|p| self.container_id() == Some(p.id.as_str()))
+    }
+
     fn auto_state(&self) -> SlotState {
+        if let Some(p) = self
+            .exit_pending
+            .as_ref()
+            .filter(|_| self.awaiting_exit_lines())
+        {
+            return SlotState::Exited { code: Some(p.code) };
+        }
         if let Some(f) = &self.in_flight {
             return match f.op {
                 PendingOp::Preflight => SlotState::Preflight,
