@@ -19,6 +19,7 @@ pub mod logging;
 pub mod runtime;
 pub use drover_core::secrets;
 pub use drover_core::signals;
+pub use drover_core::untrusted;
 pub mod store;
 pub mod supervisor;
 pub mod theme;

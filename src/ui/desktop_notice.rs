@@ -88,11 +88,7 @@ pub fn desktop_sequence(title: &str, body: &str, tmux: bool) -> Vec<u8> {
 /// `s` without control characters (and without `;`, the OSC 777 field separator), cut to
 /// `max` characters.
 fn printable(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c == ';' { ',' } else { c })
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
+    crate::untrusted::one_line(s, max).replace(';', ",")
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ impl UiState {
     pub fn handle_paste(&mut self, snap: &Snapshot, pasted: &str) {
         if let Overlay::Input { kind, text, .. } = &mut self.overlay {
             let line = pasted.lines().next().unwrap_or_default();
-            text.extend(line.chars().filter(|c| !c.is_control()).take(500));
+            text.push_str(&crate::untrusted::one_line(line, 500));
             let (kind, text) = (kind.clone(), text.clone());
             self.apply_live(snap, &kind, &text);
         }

@@ -10,68 +10,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// Longest line kept for display; longer lines end with a note of what was cut.
 pub const MAX_DISPLAY_CHARS: usize = 2000;
 
-/// Removes ANSI escape sequences and control characters (tabs become spaces), and caps the
-/// length at [`MAX_DISPLAY_CHARS`]. Terminal control from a container must never reach the
-/// operator's terminal.
+/// Untrusted text as one safe line for the screen (see [`crate::untrusted::one_line`]).
 pub fn sanitize(input: &str) -> String {
-    let mut out = String::with_capacity(input.len().min(MAX_DISPLAY_CHARS + 32));
-    let mut chars = input.chars().peekable();
-    let mut kept = 0usize;
-    while let Some(c) = chars.next() {
-        if kept >= MAX_DISPLAY_CHARS {
-            let rest: usize = c.len_utf8() + chars.map(char::len_utf8).sum::<usize>();
-            out.push_str(&format!(" … [{rest} more bytes]"));
-            break;
-        }
-        match c {
-            '\u{1b}' => skip_escape(&mut chars),
-            // A C1 CSI introducer starts a sequence like ESC [.
-            '\u{9b}' => skip_csi(&mut chars),
-            '\t' => {
-                out.push_str("    ");
-                kept += 4;
-            }
-            c if c.is_control() => {}
-            c => {
-                out.push(c);
-                kept += 1;
-            }
-        }
-    }
-    out
-}
-
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => skip_csi(chars),
-        // OSC, DCS, SOS, PM, APC: a string up to BEL or ESC \.
-        Some(']' | 'P' | 'X' | '^' | '_') => {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
-                }
-            }
-        }
-        // Two-byte sequences (ESC c, ESC =, charset selection with one more byte).
-        Some('(' | ')' | '*' | '+') => {
-            chars.next();
-        }
-        _ => {}
-    }
-}
-
-fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    for c in chars.by_ref() {
-        if ('\u{40}'..='\u{7e}').contains(&c) {
-            break;
-        }
-    }
+    crate::untrusted::one_line(input, MAX_DISPLAY_CHARS)
 }
 
 /// `s` cut to at most `width` columns, ending in `…` when something was cut.
@@ -196,19 +137,6 @@ pub fn fuzzy_match(hay: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_strips_escapes_and_controls() {
-        assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m ok"), "red ok");
-        assert_eq!(sanitize("a\u{1b}]0;title\u{7}b"), "ab");
-        assert_eq!(sanitize("a\u{1b}]8;;http://x\u{1b}\\link"), "alink");
-        assert_eq!(sanitize("x\ty\r\u{0}\u{8}"), "x    y");
-        assert_eq!(sanitize("bell\u{7} \u{9b}2Jz"), "bell z");
-        let long = "é".repeat(MAX_DISPLAY_CHARS + 10);
-        let s = sanitize(&long);
-        assert!(s.ends_with("… [20 more bytes]"), "{}", &s[s.len() - 30..]);
-        assert_eq!(s.chars().filter(|c| *c == 'é').count(), MAX_DISPLAY_CHARS);
-    }
 
     #[test]
     fn fit_respects_display_width() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use super::error::UpstreamError;
-use super::text::sanitize_multiline;
+use crate::untrusted::multi_line;
 
 /// Bytes of PROGRESS.md kept; the rest is cut and `Progress::truncated` set.
 pub const MAX_PROGRESS_BYTES: usize = 4 * 1024 * 1024;
@@ -124,10 +124,7 @@ pub fn changes_since(previous: &str, current: &str) -> LineChanges {
 pub(crate) fn decode(bytes: &[u8]) -> (String, bool) {
     let truncated = bytes.len() > MAX_PROGRESS_BYTES;
     let kept = &bytes[..bytes.len().min(MAX_PROGRESS_BYTES)];
-    (
-        sanitize_multiline(&String::from_utf8_lossy(kept)),
-        truncated,
-    )
+    (multi_line(&String::from_utf8_lossy(kept)), truncated)
 }
 
 /// Cheap identity of a host file, to skip re-reading it when nothing changed.

@@ -68,21 +68,6 @@ pub(crate) fn escape_controls(s: &str) -> String {
     out
 }
 
-/// Keeps newlines and tabs, replaces every other control character with U+FFFD and drops `\r`.
-/// Used for multi-line text (PROGRESS.md) that is rendered rather than shown as a label.
-pub(crate) fn sanitize_multiline(s: &str) -> String {
-    s.chars()
-        .filter(|&c| c != '\r')
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 fn truncate_chars(s: &mut String, max_chars: usize, force_ellipsis: bool) {
     if let Some((idx, _)) = s.char_indices().nth(max_chars) {
         s.truncate(idx);

@@ -9,3 +9,4 @@
 pub mod core;
 pub mod secrets;
 pub mod signals;
+pub mod untrusted;
