@@ -5,12 +5,12 @@
 //! Invariants: selections are by name and always valid for the current snapshot; operator
 //! actions go through `propose`, which asks before anything destructive.
 
+use crate::core::{AlertRef, Command};
 use crate::core::{CommandReply, SlotState, Snapshot};
 
 use super::LogSource;
 use super::filter::FilterQuery;
 use super::fleet::{Column, move_selection, settle_selection, visible_slots};
-use super::intent::Intent;
 use super::key_handling::{Outcome, alerts_sorted, locks_sorted};
 use super::layout::page_rows;
 use super::palette::View;
@@ -157,7 +157,7 @@ impl UiState {
                 }
                 return self.propose(
                     snap,
-                    Intent::ReleaseLock {
+                    Command::ReleaseLock {
                         task: lock.task.clone(),
                     },
                     None,
@@ -172,7 +172,13 @@ impl UiState {
                     self.info("already acknowledged");
                     return Vec::new();
                 }
-                return self.propose(snap, Intent::Acknowledge { alert: alert.id }, None);
+                return self.propose(
+                    snap,
+                    Command::AckAlert {
+                        alert: AlertRef::Id(alert.id),
+                    },
+                    None,
+                );
             }
             NextChange | PrevChange => self.jump_change(action == NextChange),
         }
@@ -198,14 +204,14 @@ impl UiState {
         };
         let role = snap.slot(&slot).map(|s| s.role.clone()).unwrap_or_default();
         let intent = match action {
-            Action::Pause => Intent::Pause { slot },
-            Action::Resume => Intent::Resume { slot },
-            Action::Restart => Intent::Restart { slot },
-            Action::Stop => Intent::Stop { slot },
-            Action::Start => Intent::Start { slot },
-            Action::Unblock => Intent::Unblock { slot },
-            Action::TakeOver => Intent::TakeOver { slot },
-            Action::HandBack => Intent::HandBack { slot },
+            Action::Pause => Command::Pause { slot },
+            Action::Resume => Command::Resume { slot },
+            Action::Restart => Command::Restart { slot },
+            Action::Stop => Command::Stop { slot },
+            Action::Start => Command::Start { slot },
+            Action::Unblock => Command::Unblock { slot },
+            Action::TakeOver => Command::TakeOver { slot },
+            Action::HandBack => Command::HandBack { slot },
             Action::Block => {
                 self.overlay = Overlay::Input {
                     kind: InputKind::BlockReason { slot },
@@ -221,7 +227,7 @@ impl UiState {
                 } else {
                     n.saturating_sub(1)
                 };
-                Intent::Scale { role, replicas }
+                Command::Scale { role, replicas }
             }
             _ => return Vec::new(),
         };
@@ -335,13 +341,13 @@ impl UiState {
     pub fn on_reply(
         &mut self,
         snap: &Snapshot,
-        intent: &Intent,
+        intent: &Command,
         reply: Result<CommandReply, String>,
     ) -> Vec<Outcome> {
         self.in_flight = self.in_flight.saturating_sub(1);
         match reply {
             Ok(CommandReply::Accepted) | Ok(CommandReply::Unchanged)
-                if matches!(intent, Intent::TakeOver { .. }) =>
+                if matches!(intent, Command::TakeOver { .. }) =>
             {
                 let Some(slot) = intent.slot() else {
                     return Vec::new();
@@ -388,7 +394,7 @@ impl UiState {
             Err(e) => format!("shell failed: {e}"),
         };
         self.overlay = Overlay::Confirm {
-            intent: Intent::HandBack {
+            intent: Command::HandBack {
                 slot: slot.to_string(),
             },
             why: None,

@@ -15,12 +15,11 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{CommandReply, Snapshot};
+use crate::core::{Command, CommandReply, CommandRequest, Snapshot};
 use crate::docker::logfile::ReverseLogReader;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
 
-use super::intent::Intent;
 use super::key_handling::Outcome;
 use super::logpages::OlderPage;
 use super::palette::View;
@@ -30,7 +29,7 @@ use crate::keys::Keymap;
 
 /// Results of background work, delivered to the loop.
 enum Notice {
-    Reply(Intent, Result<CommandReply, String>),
+    Reply(Command, Result<CommandReply, String>),
     Error(String),
 }
 
@@ -462,12 +461,16 @@ impl Face {
         None
     }
 
-    fn send(&mut self, intent: Intent, why: Option<String>) {
+    fn send(&mut self, intent: Command, why: Option<String>) {
         if self.ui.read_only {
             self.ui.error(format!("read-only: cannot {intent}"));
             return;
         }
-        let req = intent.to_request(&self.opts.who, why);
+        let req = CommandRequest {
+            command: intent.clone(),
+            who: self.opts.who.clone(),
+            why,
+        };
         let (tx, rx) = oneshot::channel();
         let envelope = CommandEnvelope {
             request: req,

@@ -6,6 +6,7 @@
 //! Invariants: no I/O here — everything that leaves the UI is an [`Outcome`] the event loop
 //! performs; read-only mode never yields `Send`; a destructive intent is only sent after `y`.
 
+use crate::core::Command;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::core::{Alert, LockView, Snapshot};
@@ -13,7 +14,6 @@ use crate::core::{Alert, LockView, Snapshot};
 use super::actions::replicas;
 use super::filter::FilterQuery;
 use super::fleet::{Column, settle_selection};
-use super::intent::Intent;
 use super::palette::{self, PaletteCommand, PaletteContext, View};
 use super::state::{InputKind, Overlay, UiState};
 use crate::keys::KeyChord;
@@ -23,7 +23,7 @@ use crate::keys::KeyChord;
 pub enum Outcome {
     /// Send this operator intent to the supervisor.
     Send {
-        intent: Intent,
+        intent: Command,
         why: Option<String>,
     },
     Quit,
@@ -235,7 +235,7 @@ impl UiState {
                 }
                 return self.propose(
                     snap,
-                    Intent::Block {
+                    Command::Block {
                         slot,
                         reason: reason.to_string(),
                     },
@@ -302,11 +302,11 @@ impl UiState {
     pub(super) fn propose(
         &mut self,
         snap: &Snapshot,
-        intent: Intent,
+        intent: Command,
         why: Option<String>,
     ) -> Vec<Outcome> {
         let current = match &intent {
-            Intent::Scale { role, .. } => Some(replicas(snap, role)),
+            Command::Scale { role, .. } => Some(replicas(snap, role)),
             _ => None,
         };
         if intent.is_destructive(current) {

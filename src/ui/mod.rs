@@ -12,7 +12,6 @@ pub mod desktop_notice;
 mod face;
 pub mod filter;
 pub mod fleet;
-pub mod intent;
 pub mod key_handling;
 pub mod layout;
 pub mod logpages;
@@ -42,7 +41,6 @@ pub use crate::supervisor::{CommandEnvelope, ProgressView, SupervisorHandle};
 use crate::theme::Theme;
 
 pub use face::{Face, LoopExit, ages_changed};
-pub use intent::Intent;
 pub use key_handling::Outcome;
 pub use logpages::LogFiles;
 pub use render::render;

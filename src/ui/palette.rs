@@ -4,7 +4,7 @@
 //! Invariants: parsing is pure and total — every input gives a command or a message saying
 //! what was expected; a slot argument is only taken as such when it names a known slot.
 
-use super::intent::Intent;
+use crate::core::{AlertRef, Command};
 
 /// Where a view switch goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl View {
 pub enum PaletteCommand {
     /// An operator action, with the operator's optional note (`why`) for the audit log.
     Operator {
-        intent: Intent,
+        intent: Command,
         why: Option<String>,
     },
     Theme(String),
@@ -84,7 +84,7 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
         None => (line, ""),
     };
     let word = word.to_lowercase();
-    let slot_intent = |make: fn(String) -> Intent| -> Result<PaletteCommand, String> {
+    let slot_intent = |make: fn(String) -> Command| -> Result<PaletteCommand, String> {
         let (slot, why) = slot_and_rest(rest, ctx)?;
         Ok(PaletteCommand::Operator {
             intent: make(slot),
@@ -95,14 +95,14 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
         "" => Err(
             "type a command — e.g. pause implementer-2, scale implementer 6, theme light".into(),
         ),
-        "pause" => slot_intent(|slot| Intent::Pause { slot }),
-        "resume" | "unpause" => slot_intent(|slot| Intent::Resume { slot }),
-        "restart" => slot_intent(|slot| Intent::Restart { slot }),
-        "stop" => slot_intent(|slot| Intent::Stop { slot }),
-        "start" => slot_intent(|slot| Intent::Start { slot }),
-        "unblock" => slot_intent(|slot| Intent::Unblock { slot }),
-        "takeover" | "take-over" | "take_over" => slot_intent(|slot| Intent::TakeOver { slot }),
-        "handback" | "hand-back" | "hand_back" => slot_intent(|slot| Intent::HandBack { slot }),
+        "pause" => slot_intent(|slot| Command::Pause { slot }),
+        "resume" | "unpause" => slot_intent(|slot| Command::Resume { slot }),
+        "restart" => slot_intent(|slot| Command::Restart { slot }),
+        "stop" => slot_intent(|slot| Command::Stop { slot }),
+        "start" => slot_intent(|slot| Command::Start { slot }),
+        "unblock" => slot_intent(|slot| Command::Unblock { slot }),
+        "takeover" | "take-over" | "take_over" => slot_intent(|slot| Command::TakeOver { slot }),
+        "handback" | "hand-back" | "hand_back" => slot_intent(|slot| Command::HandBack { slot }),
         "block" => {
             let (first, after) = split_word(rest);
             let (slot, reason) = if (ctx.is_slot)(first) {
@@ -119,7 +119,7 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
                 ));
             }
             Ok(PaletteCommand::Operator {
-                intent: Intent::Block {
+                intent: Command::Block {
                     slot,
                     reason: reason.to_string(),
                 },
@@ -136,7 +136,7 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
                 .map_err(|_| format!("scale: `{n}` is not a number of replicas"))?;
             let why = args.collect::<Vec<_>>().join(" ");
             Ok(PaletteCommand::Operator {
-                intent: Intent::Scale {
+                intent: Command::Scale {
                     role: role.to_string(),
                     replicas,
                 },
@@ -149,7 +149,7 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
                 return Err("release: release <task> [why]".into());
             }
             Ok(PaletteCommand::Operator {
-                intent: Intent::ReleaseLock {
+                intent: Command::ReleaseLock {
                     task: task.to_string(),
                 },
                 why: non_empty(why),
@@ -170,7 +170,7 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
             let by = humantime::parse_duration(amount)
                 .map_err(|_| format!("extend {slot}: give a duration, e.g. extend {slot} 15m"))?;
             Ok(PaletteCommand::Operator {
-                intent: Intent::Extend {
+                intent: Command::Extend {
                     slot,
                     by_ms: u64::try_from(by.as_millis()).unwrap_or(u64::MAX),
                 },
@@ -187,7 +187,9 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
                     .map_err(|_| format!("ack: `{id}` is not an alert id"))?
             };
             Ok(PaletteCommand::Operator {
-                intent: Intent::Acknowledge { alert },
+                intent: Command::AckAlert {
+                    alert: AlertRef::Id(alert),
+                },
                 why: non_empty(why),
             })
         }
@@ -302,7 +304,7 @@ mod tests {
         parse(line, &ctx)
     }
 
-    fn op(intent: Intent, why: Option<&str>) -> PaletteCommand {
+    fn op(intent: Command, why: Option<&str>) -> PaletteCommand {
         PaletteCommand::Operator {
             intent,
             why: why.map(str::to_string),
@@ -314,7 +316,7 @@ mod tests {
         assert_eq!(
             ctx_parse(":pause implementer-2"),
             Ok(op(
-                Intent::Pause {
+                Command::Pause {
                     slot: "implementer-2".into()
                 },
                 None
@@ -323,7 +325,7 @@ mod tests {
         assert_eq!(
             ctx_parse("restart"),
             Ok(op(
-                Intent::Restart {
+                Command::Restart {
                     slot: "implementer-1".into()
                 },
                 None
@@ -332,7 +334,7 @@ mod tests {
         assert_eq!(
             ctx_parse("stop reviewer-1 burning tokens"),
             Ok(op(
-                Intent::Stop {
+                Command::Stop {
                     slot: "reviewer-1".into()
                 },
                 Some("burning tokens")
@@ -345,7 +347,7 @@ mod tests {
         assert_eq!(
             ctx_parse("take-over implementer-2"),
             Ok(op(
-                Intent::TakeOver {
+                Command::TakeOver {
                     slot: "implementer-2".into()
                 },
                 None
@@ -358,7 +360,7 @@ mod tests {
         assert_eq!(
             ctx_parse(":block implementer-1 reason text"),
             Ok(op(
-                Intent::Block {
+                Command::Block {
                     slot: "implementer-1".into(),
                     reason: "reason text".into()
                 },
@@ -368,7 +370,7 @@ mod tests {
         assert_eq!(
             ctx_parse("block flaky network"),
             Ok(op(
-                Intent::Block {
+                Command::Block {
                     slot: "implementer-1".into(),
                     reason: "flaky network".into()
                 },
@@ -387,7 +389,7 @@ mod tests {
         assert_eq!(
             ctx_parse(":scale implementer 6"),
             Ok(op(
-                Intent::Scale {
+                Command::Scale {
                     role: "implementer".into(),
                     replicas: 6
                 },
@@ -406,16 +408,26 @@ mod tests {
         );
         assert_eq!(
             ctx_parse("ack"),
-            Ok(op(Intent::Acknowledge { alert: 77 }, None))
+            Ok(op(
+                Command::AckAlert {
+                    alert: AlertRef::Id(77)
+                },
+                None
+            ))
         );
         assert_eq!(
             ctx_parse("ack 12 seen"),
-            Ok(op(Intent::Acknowledge { alert: 12 }, Some("seen")))
+            Ok(op(
+                Command::AckAlert {
+                    alert: AlertRef::Id(12)
+                },
+                Some("seen")
+            ))
         );
         assert_eq!(
             ctx_parse("release parser stale since friday"),
             Ok(op(
-                Intent::ReleaseLock {
+                Command::ReleaseLock {
                     task: "parser".into()
                 },
                 Some("stale since friday")
@@ -443,7 +455,7 @@ mod tests {
         assert_eq!(
             ctx_parse("extend implementer-2 15m need the build"),
             Ok(op(
-                Intent::Extend {
+                Command::Extend {
                     slot: "implementer-2".into(),
                     by_ms: 15 * 60_000
                 },
@@ -453,7 +465,7 @@ mod tests {
         assert_eq!(
             ctx_parse("extend 1h"),
             Ok(op(
-                Intent::Extend {
+                Command::Extend {
                     slot: "implementer-1".into(),
                     by_ms: 3_600_000
                 },

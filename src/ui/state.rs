@@ -5,6 +5,7 @@
 //! Invariants: `UiState` holds only bounded data (log and event copies are capped); it is
 //! changed by the app's key handling and by the event loop's pulls, and read by `render`.
 
+use crate::core::Command;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -15,7 +16,6 @@ use crate::theme::Theme;
 
 use super::filter::{FilterQuery, Filterable};
 use super::fleet::FleetTable;
-use super::intent::Intent;
 use super::logview::LogView;
 use super::markdown::{MdLine, render_markdown};
 use super::palette::View;
@@ -105,7 +105,7 @@ pub enum Overlay {
     },
     /// Asks y/n before sending `intent`.
     Confirm {
-        intent: Intent,
+        intent: Command,
         why: Option<String>,
         prompt: String,
     },

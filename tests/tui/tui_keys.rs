@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use drover::core::{Command, CommandReply, SlotState, Snapshot};
+use drover::core::{AlertRef, Command, CommandReply, SlotState, Snapshot};
 use drover::docker::logs::LogHub;
 use drover::keys::Keymap;
 use drover::theme::Theme;
@@ -14,9 +14,7 @@ use drover::ui::key_handling::Outcome;
 use drover::ui::palette::View;
 use drover::ui::sample::{self, slot, snapshot};
 use drover::ui::state::{DetailTab, Focus, Overlay};
-use drover::ui::{
-    CommandEnvelope, Face, Intent, LoopExit, NoEvents, UiOptions, UiState, face_channels,
-};
+use drover::ui::{CommandEnvelope, Face, LoopExit, NoEvents, UiOptions, UiState, face_channels};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -48,7 +46,7 @@ fn typed(ui: &mut UiState, snap: &Snapshot, text: &str) {
     }
 }
 
-fn send(intent: Intent) -> Outcome {
+fn send(intent: Command) -> Outcome {
     Outcome::Send { intent, why: None }
 }
 
@@ -134,7 +132,7 @@ fn pause_is_sent_at_once_but_stop_asks_first() {
     let mut ui = ui(&snap);
     assert_eq!(
         press(&mut ui, &snap, "p"),
-        [send(Intent::Pause {
+        [send(Command::Pause {
             slot: "implementer-1".into()
         })]
     );
@@ -149,14 +147,14 @@ fn pause_is_sent_at_once_but_stop_asks_first() {
     press(&mut ui, &snap, "x");
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::Stop {
+        [send(Command::Stop {
             slot: "implementer-1".into()
         })]
     );
     press(&mut ui, &snap, "r");
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::Restart {
+        [send(Command::Restart {
             slot: "implementer-1".into()
         })]
     );
@@ -174,7 +172,7 @@ fn block_asks_for_a_reason_then_confirmation() {
     assert!(ui.handle_key(&snap, code(KeyCode::Enter)).is_empty());
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::Block {
+        [send(Command::Block {
             slot: "implementer-1".into(),
             reason: "loops on task-101".into()
         })]
@@ -187,7 +185,7 @@ fn scale_keys_count_the_role_and_ask_before_scaling_down() {
     let mut ui = ui(&snap);
     assert_eq!(
         press(&mut ui, &snap, "+"),
-        [send(Intent::Scale {
+        [send(Command::Scale {
             role: "implementer".into(),
             replicas: 17
         })]
@@ -195,7 +193,7 @@ fn scale_keys_count_the_role_and_ask_before_scaling_down() {
     assert!(press(&mut ui, &snap, "-").is_empty());
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::Scale {
+        [send(Command::Scale {
             role: "implementer".into(),
             replicas: 15
         })]
@@ -236,7 +234,7 @@ fn palette_runs_commands_and_completes_names() {
     typed(&mut ui, &snap, "3");
     assert_eq!(
         ui.handle_key(&snap, code(KeyCode::Enter)),
-        [send(Intent::Pause {
+        [send(Command::Pause {
             slot: "reviewer-3".into()
         })]
     );
@@ -254,7 +252,7 @@ fn palette_runs_commands_and_completes_names() {
     );
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::Scale {
+        [send(Command::Scale {
             role: "implementer".into(),
             replicas: 6
         })]
@@ -281,7 +279,7 @@ fn views_locks_release_and_alerts_acknowledge() {
     press(&mut ui, &snap, "d");
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::ReleaseLock {
+        [send(Command::ReleaseLock {
             task: "task-123".into()
         })],
         "the stalest lock is listed first"
@@ -291,7 +289,9 @@ fn views_locks_release_and_alerts_acknowledge() {
     let first = drover::ui::key_handling::alerts_sorted(&snap)[0].id;
     assert_eq!(
         press(&mut ui, &snap, "a"),
-        [send(Intent::Acknowledge { alert: first })]
+        [send(Command::AckAlert {
+            alert: AlertRef::Id(first)
+        })]
     );
     press(&mut ui, &snap, "G");
     assert!(
@@ -360,11 +360,11 @@ fn take_over_opens_a_shell_and_asks_to_hand_back() {
     let out = press(&mut ui, &snap, "t");
     assert_eq!(
         out,
-        [send(Intent::TakeOver {
+        [send(Command::TakeOver {
             slot: "implementer-1".into()
         })]
     );
-    let intent = Intent::TakeOver {
+    let intent = Command::TakeOver {
         slot: "implementer-1".into(),
     };
     let out = ui.on_reply(&snap, &intent, Ok(CommandReply::Accepted));
@@ -379,7 +379,7 @@ fn take_over_opens_a_shell_and_asks_to_hand_back() {
     ui.after_shell("implementer-1", Ok(()));
     assert_eq!(
         press(&mut ui, &snap, "y"),
-        [send(Intent::HandBack {
+        [send(Command::HandBack {
             slot: "implementer-1".into()
         })]
     );
@@ -399,7 +399,7 @@ fn take_over_opens_a_shell_and_asks_to_hand_back() {
         }]
     );
     // No container: say so instead of failing later.
-    let intent2 = Intent::TakeOver {
+    let intent2 = Command::TakeOver {
         slot: "implementer-2".into(),
     };
     assert!(
@@ -434,7 +434,7 @@ fn keymap_overrides_drive_handling_and_hints() {
     assert!(press(&mut ui, &snap, "p").is_empty());
     assert_eq!(
         press(&mut ui, &snap, "P"),
-        [send(Intent::Pause {
+        [send(Command::Pause {
             slot: "implementer-1".into()
         })]
     );

@@ -13,7 +13,6 @@ use drover::docker::logs::LogHub;
 use drover::keys::Keymap;
 use drover::store::StoredEvent;
 use drover::theme::Theme;
-use drover::ui::intent::Intent;
 use drover::ui::palette::View;
 use drover::ui::sample;
 use drover::ui::state::{DetailTab, Focus, InputKind, Overlay};
@@ -259,7 +258,7 @@ fn screens_at_80x24_and_200x60() {
         ui.overlay = Overlay::Help { scroll: 0 };
         snap_screen(&format!("help_{size}"), &draw(&snap, &ui, &th));
         ui.overlay = Overlay::Confirm {
-            intent: Intent::Stop {
+            intent: Command::Stop {
                 slot: "implementer-2".into(),
             },
             why: None,

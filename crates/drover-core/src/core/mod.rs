@@ -54,6 +54,7 @@
 mod alerts;
 mod claims;
 mod command;
+mod command_words;
 mod dispatch;
 mod effect;
 mod failure;
