@@ -471,6 +471,8 @@ impl Driver {
                     Ok(persist::event_op(&e))
                 }
                 Effect::PersistSlot(r) => persist::slot_op(&r),
+                Effect::PersistRun(r) => persist::run_op(&r),
+                Effect::PersistSpend { day, micros } => Ok(persist::spend_op(day, micros)),
                 Effect::ForgetSlot { slot } => {
                     self.executor.forget(&slot);
                     Ok(StoreOp::ForgetSlot { slot })
