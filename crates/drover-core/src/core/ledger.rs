@@ -237,8 +237,16 @@ struct SlotRuns {
 }
 
 impl SlotRuns {
-    /// The run that `at` belongs to: the open one, else the newest finished one covering it.
+    /// The run that `at` belongs to: the one live at `at`, else the one it is nearest to
+    /// within the clock slack (open run) or the grace after an end (finished runs).
     fn run_at(&mut self, at: Millis) -> Option<&mut RunRecord> {
+        let strictly = |r: &RunRecord| r.started_at <= at && r.ended_at.is_none_or(|e| at <= e);
+        if self.open.as_ref().is_some_and(strictly) {
+            return self.open.as_mut();
+        }
+        if let Some(i) = self.done.iter().rposition(strictly) {
+            return self.done.get_mut(i);
+        }
         if self.open.as_ref().is_some_and(|r| r.covers(at)) {
             return self.open.as_mut();
         }

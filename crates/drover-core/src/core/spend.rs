@@ -150,8 +150,8 @@ impl Fleet {
             return;
         }
         self.spend.day = today;
+        // Nothing to persist: a day without a row reads back as a day with nothing spent.
         self.spend.today_micros = 0;
-        self.spend.dirty = true;
         self.alerts
             .clear(now, &AlertKey::fleet(AlertKind::DailyBudget), out);
     }
