@@ -14,7 +14,7 @@ mod junit;
 mod link;
 mod notify;
 mod output;
-mod persist;
+pub mod persist;
 pub mod tz;
 mod upstream;
 

@@ -253,3 +253,62 @@ fn a_run_that_ended_while_drover_was_away_is_closed_from_what_docker_says() {
     assert_eq!(old.cost_micros, 5_000);
     assert!(h.view(S1).run.is_some(), "the slot runs again");
 }
+
+/// A real stream-json session (tests/fixtures/usage/SOURCES.toml) through the usage counter
+/// into the ledger: the run's tokens are the totals its final `result` line states, and its
+/// cost is the price table applied to them.
+#[test]
+fn a_recorded_stream_json_session_adds_up_to_its_stated_totals() {
+    use drover::signals::usage::{PriceTable, Prices, UsageCounter};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/usage/claude-stream-json-opus4.jsonl"
+    ))
+    .unwrap();
+    let mut prices = PriceTable::default();
+    prices.0.insert(
+        "claude-opus-4".into(),
+        Prices {
+            input: 15.0,
+            output: 75.0,
+            cache_write: 18.75,
+            cache_read: 1.5,
+        },
+    );
+    let mut h = Harness::new(spec());
+    h.boot();
+    let mut counter = UsageCounter::default();
+    let mut stated = None;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "result" {
+            stated = Some(v["usage"].clone());
+        }
+        if let Some(spent) = counter.feed(line) {
+            let cost = prices.cost_micros(&spent);
+            h.feed(Input::UsageObserved {
+                slot: S1.into(),
+                tokens: spent.tokens.io(),
+                rounds: 1,
+                kinds: spent.tokens,
+                cost_micros: cost,
+            });
+        }
+    }
+    let stated = stated.expect("the session's result line");
+    let run = h.view(S1).run.expect("open run");
+    assert_eq!(run.tokens.input, stated["input_tokens"].as_u64().unwrap());
+    assert_eq!(run.tokens.output, stated["output_tokens"].as_u64().unwrap());
+    assert_eq!(
+        run.tokens.cache_write,
+        stated["cache_creation_input_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        run.tokens.cache_read,
+        stated["cache_read_input_tokens"].as_u64().unwrap()
+    );
+    // 11 × $15 + 235 × $75 + 489 × $18.75 + 29 482 × $1.50 per Mtok = 71 181.75 µ$; each
+    // report is rounded to the micro-dollar (four reports here: 22 697 + 15 225 + 32 060 + 1 200).
+    assert_eq!(run.cost_micros, 71_182);
+    assert_eq!(h.snapshot().metrics.spend.today_micros, run.cost_micros);
+}
