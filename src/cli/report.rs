@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 
-use crate::control::report;
+use crate::control::{cost, report};
+use crate::core::RunRecord;
+use crate::docker::logfile::ReverseLogReader;
 use crate::store::Store;
 use crate::upstream::report as upstream_report;
 
@@ -34,7 +36,16 @@ pub struct ReportArgs {
     /// Locks folder with --upstream.
     #[arg(long, value_name = "D", default_value = "current_tasks")]
     pub locks_dir: String,
+    /// Show the run that landed this commit (full or short id) and its log lines up to the
+    /// commit's time, instead of the report.
+    #[arg(long, value_name = "SHA", conflicts_with = "upstream")]
+    pub commit: Option<String>,
 }
+
+/// Log lines shown before a commit's time (and after it, the few seconds of a push).
+const COMMIT_LOG_BEFORE_MS: u64 = 120_000;
+const COMMIT_LOG_AFTER_MS: u64 = 5_000;
+const COMMIT_LOG_LINES: usize = 60;
 
 /// Where the window starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +96,12 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     let store = Store::open_read_only(&db)
         .await
         .with_context(|| format!("opening {} read-only", db.display()))?;
+    if let Some(sha) = &args.commit {
+        let data_dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
+        let found = cost::run_of_commit(&store, sha).await;
+        store.close().await;
+        return commit_log(sha, found?, &data_dir);
+    }
     let now = now_ms();
     let since = args
         .since
@@ -94,6 +111,11 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         .await
         .with_context(|| format!("reading {}", db.display()))?;
     let r = report::compute(&input, from, now);
+    let costs = cost::compute(&cost::load(&store, from).await.unwrap_or_else(|e| {
+        // A database from before the ledger has no runs table.
+        tracing::warn!(error = %e, "cost figures left out of the report");
+        Vec::new()
+    }));
     // The configured fleet's upstream gets the same lock figures as `--upstream` would give.
     let up = if args.db.is_none() {
         configured_upstream(config, from.div_euclid(1000)).await
@@ -102,8 +124,11 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     };
     if args.json {
         let mut v = serde_json::to_value(&r)?;
-        if let (Some(up), Some(obj)) = (&up, v.as_object_mut()) {
-            obj.insert("upstream".into(), serde_json::to_value(up)?);
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("cost".into(), serde_json::to_value(&costs)?);
+            if let Some(up) = &up {
+                obj.insert("upstream".into(), serde_json::to_value(up)?);
+            }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -113,6 +138,8 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         };
         println!("drover report: {window} ({})", db.display());
         print!("{}", report::to_text(&r));
+        println!();
+        print!("{}", cost::to_text(&costs));
         if let Some(up) = &up {
             println!();
             print!("{}", report::upstream_to_text(up));
@@ -153,6 +180,59 @@ async fn upstream(args: &ReportArgs, path: &Path) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print!("{}", report::upstream_to_text(&r));
+    }
+    Ok(())
+}
+
+/// The run that landed `sha` and its log lines around the commit's time.
+fn commit_log(
+    sha: &str,
+    found: Option<(RunRecord, String)>,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let Some((run, log)) = found else {
+        anyhow::bail!("no run in the ledger landed a commit {sha}");
+    };
+    let Some(c) = run.commits.iter().find(|c| c.commit.starts_with(sha)) else {
+        anyhow::bail!("no run in the ledger landed a commit {sha}");
+    };
+    println!(
+        "{} {} · {} run of {} (generation {}, started {}) · {}",
+        c.commit.get(..10).unwrap_or(&c.commit),
+        c.summary,
+        run.end.as_ref().map_or("open".into(), |e| e.describe()),
+        run.slot,
+        run.generation,
+        report::fmt_time_s(i64::try_from(run.started_at / 1000).unwrap_or(0)),
+        log
+    );
+    let path = data_dir.join(&log);
+    let mut reader = ReverseLogReader::open(&path, 64 * 1024);
+    let mut lines = Vec::new();
+    while let Some(line) = reader.prev_line()? {
+        if line.ts_ms + COMMIT_LOG_BEFORE_MS < c.at {
+            break;
+        }
+        if line.ts_ms <= c.at + COMMIT_LOG_AFTER_MS {
+            lines.push(line);
+            if lines.len() == COMMIT_LOG_LINES {
+                break;
+            }
+        }
+    }
+    if lines.is_empty() {
+        println!(
+            "(no log lines of this run around the commit in {})",
+            path.display()
+        );
+    }
+    for l in lines.iter().rev() {
+        let mark = if l.ts_ms > c.at { '>' } else { ' ' };
+        println!(
+            "{mark} {} {}",
+            report::fmt_time_s(i64::try_from(l.ts_ms / 1000).unwrap_or(0)),
+            crate::secrets::mask(&l.text)
+        );
     }
     Ok(())
 }

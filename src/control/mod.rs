@@ -4,6 +4,7 @@
 //! the store-only report.
 
 pub mod client;
+pub mod cost;
 pub mod metrics;
 pub mod protocol;
 pub mod report;

@@ -59,6 +59,32 @@ pub struct SlotStatus {
     /// The current run's time limit (`[roles.limits] run_timeout`), or null without one.
     #[serde(default)]
     pub run_limit: Option<RunLimitStatus>,
+    /// The current run's totals from the run ledger, or null while no container runs.
+    #[serde(default)]
+    pub run: Option<RunStatus>,
+}
+
+/// What the current run has spent and delivered so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub started_at: u64,
+    pub generation: u64,
+    /// Tokens by kind, counted once per message.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cache_read_tokens: u64,
+    /// Usage of unknown kind (`tokens=N` lines).
+    pub other_tokens: u64,
+    /// Cost by the `[pricing]` table, in micro-dollars.
+    pub cost_micros: u64,
+    /// Commits landed upstream and attributed to the slot during this run.
+    pub commits: u64,
+    /// Tasks whose lock the run took, and released (completed).
+    pub locks_taken: u64,
+    pub locks_released: u64,
+    /// Passing tests at the run's last test run minus at its first; null without tests.
+    pub passing_delta: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,6 +216,20 @@ impl StatusView {
                     allowed_s: l.allowed_ms as f64 / 1e3,
                     ends_at: l.ends_at,
                     left_s: l.left_ms as f64 / 1e3,
+                }),
+                run: v.run.as_ref().map(|r| RunStatus {
+                    started_at: r.started_at,
+                    generation: r.generation,
+                    input_tokens: r.tokens.input,
+                    output_tokens: r.tokens.output,
+                    cache_write_tokens: r.tokens.cache_write,
+                    cache_read_tokens: r.tokens.cache_read,
+                    other_tokens: r.tokens.other,
+                    cost_micros: r.cost_micros,
+                    commits: r.commit_count,
+                    locks_taken: r.locks_taken.len() as u64,
+                    locks_released: r.locks_released.len() as u64,
+                    passing_delta: r.passing_delta(),
                 }),
             })
             .collect();
@@ -361,5 +401,35 @@ mod tests {
         assert_eq!(s["last_exit"]["uptime_s"], 1800.0);
         assert_eq!(s["run_limit"]["left_s"], 60.0);
         assert_eq!(s["run_limit"]["ends_at"], 2_000_000);
+        assert!(s["run"].is_null(), "no run ledger record: null");
+    }
+
+    #[test]
+    fn the_current_runs_totals_are_in_the_documented_json() {
+        let mut slot = sample::slot("worker-1", SlotState::Running);
+        slot.run = Some(crate::core::RunRecord {
+            started_at: 5_000,
+            generation: 2,
+            cost_micros: 71_182,
+            commit_count: 3,
+            locks_released: vec!["parser".into()],
+            tokens: crate::signals::usage::Tokens {
+                input: 11,
+                output: 235,
+                cache_write: 489,
+                cache_read: 29_482,
+                other: 0,
+            },
+            ..Default::default()
+        });
+        let json =
+            serde_json::to_value(StatusView::from_snapshot(&sample::snapshot(vec![slot]))).unwrap();
+        let r = &json["slots"][0]["run"];
+        assert_eq!(r["started_at"], 5_000);
+        assert_eq!(r["cost_micros"], 71_182);
+        assert_eq!(r["cache_read_tokens"], 29_482);
+        assert_eq!(r["commits"], 3);
+        assert_eq!(r["locks_released"], 1);
+        assert!(r["passing_delta"].is_null());
     }
 }

@@ -1,6 +1,6 @@
 //! The embedded store: SQLite (WAL, `synchronous=NORMAL`) through sqlx, with migrations embedded
-//! at build time. Holds the append-only event log, per-slot resumable state, incidents, alerts
-//! and test runs.
+//! at build time. Holds the append-only event log, per-slot resumable state, incidents, alerts,
+//! test runs, the run ledger and the fleet's spend per day.
 //!
 //! Invariants: all writes go through one [`StoreWriter`] task that group-commits (so ordering is
 //! the order of submission and a batch is atomic); readers use the pool concurrently (WAL).
@@ -8,6 +8,7 @@
 
 pub mod private;
 mod reader;
+mod runs;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use reader::{EventFilter, StoredEvent};
+pub use runs::StoredRun;
 pub use writer::{BatchPolicy, StoreWriter, WriterStats};
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,31 @@ pub enum StoreOp {
         sampled: bool,
         record: serde_json::Value,
     },
+    /// Upsert of one run of the ledger, keyed by (slot, started_ms).
+    Run(RunRow),
+    /// Upsert of the fleet's spend on one UTC day.
+    SpendDay {
+        day: i64,
+        micros: i64,
+    },
+}
+
+/// One row of the run ledger; `record` is the full run as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRow {
+    pub slot: String,
+    pub started_ms: i64,
+    pub role: String,
+    pub generation: i64,
+    pub container: String,
+    pub ended_ms: Option<i64>,
+    pub end_kind: Option<String>,
+    pub cost_micros: i64,
+    pub commits: i64,
+    pub tasks_done: i64,
+    /// The run's container log, relative to the data dir.
+    pub log_file: String,
+    pub record: serde_json::Value,
 }
 
 /// An open database.

@@ -410,6 +410,38 @@ async fn commit(pool: &SqlitePool, batch: &[StoreOp]) -> Result<(), StoreError> 
                 .execute(&mut *tx)
                 .await?;
             }
+            StoreOp::Run(r) => {
+                sqlx::query(
+                    "INSERT INTO runs (slot, started_ms, role, generation, container, ended_ms, end_kind, cost_micros, commits, tasks_done, log_file, record) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT(slot, started_ms) DO UPDATE SET ended_ms = excluded.ended_ms, end_kind = excluded.end_kind, \
+                     cost_micros = excluded.cost_micros, commits = excluded.commits, tasks_done = excluded.tasks_done, record = excluded.record",
+                )
+                .bind(&r.slot)
+                .bind(r.started_ms)
+                .bind(&r.role)
+                .bind(r.generation)
+                .bind(&r.container)
+                .bind(r.ended_ms)
+                .bind(&r.end_kind)
+                .bind(r.cost_micros)
+                .bind(r.commits)
+                .bind(r.tasks_done)
+                .bind(&r.log_file)
+                .bind(r.record.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+            StoreOp::SpendDay { day, micros } => {
+                sqlx::query(
+                    "INSERT INTO spend_days (day, micros) VALUES (?, ?) \
+                     ON CONFLICT(day) DO UPDATE SET micros = excluded.micros",
+                )
+                .bind(day)
+                .bind(micros)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
     }
     insert_events(&mut tx, &mut events).await?;

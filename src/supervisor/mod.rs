@@ -14,7 +14,7 @@ mod http_probe;
 mod junit;
 mod link;
 mod output;
-mod persist;
+pub mod persist;
 pub mod tz;
 mod upstream;
 
@@ -477,6 +477,8 @@ impl Driver {
                     Ok(persist::event_op(&e))
                 }
                 Effect::PersistSlot(r) => persist::slot_op(&r),
+                Effect::PersistRun(r) => persist::run_op(&r),
+                Effect::PersistSpend { day, micros } => Ok(persist::spend_op(day, micros)),
                 Effect::ForgetSlot { slot } => {
                     self.executor.forget(&slot);
                     Ok(StoreOp::ForgetSlot { slot })

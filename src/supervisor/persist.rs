@@ -1,8 +1,8 @@
 //! Between the core's records and the store: effects become [`StoreOp`]s, and stored rows become
 //! the [`ResumeState`] a restarted drover rebuilds the core from.
 
-use crate::core::{Alert, FleetEvent, Incident, ResumeState, SlotRecord};
-use crate::store::{EventRecord, Store, StoreError, StoreOp};
+use crate::core::{Alert, FleetEvent, Incident, ResumeState, RunRecord, SlotRecord};
+use crate::store::{EventRecord, RunRow, Store, StoreError, StoreOp};
 
 fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -56,6 +56,34 @@ pub fn incident_op(i: &Incident) -> Result<StoreOp, StoreError> {
     })
 }
 
+/// Finished runs per slot read back at start (the ledger keeps as many).
+const RUNS_PER_SLOT: i64 = 10;
+
+/// The run's row; its log file is `logs/<slot>/<generation>.log` under the data dir.
+pub fn run_op(r: &RunRecord) -> Result<StoreOp, StoreError> {
+    Ok(StoreOp::Run(RunRow {
+        slot: r.slot.clone(),
+        started_ms: ms(r.started_at),
+        role: r.role.clone(),
+        generation: ms(r.generation),
+        container: r.container.clone(),
+        ended_ms: r.ended_at.map(ms),
+        end_kind: r.end.as_ref().map(|e| e.label().to_string()),
+        cost_micros: ms(r.cost_micros),
+        commits: ms(r.commit_count),
+        tasks_done: r.locks_released.len() as i64,
+        log_file: format!("logs/{}/{}.log", r.slot, r.generation),
+        record: serde_json::to_value(r)?,
+    }))
+}
+
+pub fn spend_op(day: u64, micros: u64) -> StoreOp {
+    StoreOp::SpendDay {
+        day: ms(day),
+        micros: ms(micros),
+    }
+}
+
 /// Reads everything needed to resume. Unreadable records are skipped with a warning rather than
 /// refusing to start: losing one counter is better than not supervising at all.
 pub async fn load_resume(store: &Store) -> Result<ResumeState, StoreError> {
@@ -79,5 +107,15 @@ pub async fn load_resume(store: &Store) -> Result<ResumeState, StoreError> {
             Err(e) => tracing::warn!(error = %e, "ignoring unreadable stored alert"),
         }
     }
+    for run in store.runs_to_resume(RUNS_PER_SLOT).await? {
+        match serde_json::from_value::<RunRecord>(run.record) {
+            Ok(r) => resume.runs.push(r),
+            Err(e) => tracing::warn!(error = %e, "ignoring unreadable stored run"),
+        }
+    }
+    resume.spend_day = store
+        .latest_spend_day()
+        .await?
+        .map(|(d, m)| (u64::try_from(d).unwrap_or(0), u64::try_from(m).unwrap_or(0)));
     Ok(resume)
 }

@@ -1,6 +1,6 @@
 //! The supervisor's side of the upstream repo: turns watcher updates into core inputs (the lock
 //! table with holders named by `core::SlotDirectory`, claims, the upstream's state and hold
-//! times, commits as signs of life of the slot that made them), writes a journal line per
+//! times, commits as signs of life of the slot that made them and as what its run landed), writes a journal line per
 //! claim, re-claim, release and PROGRESS.md change, and publishes PROGRESS.md for the faces;
 //! runs operator lock releases off the loop.
 
@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::core::{
-    ActivityKind, ClaimObservation, Input, LockObservation, ReleaseReport, SlotDirectory, Snapshot,
-    UpstreamState, UpstreamView, percentile,
+    ActivityKind, ClaimObservation, CommitObservation, Input, LockObservation, ReleaseReport,
+    SlotDirectory, Snapshot, UpstreamState, UpstreamView, percentile,
 };
 use crate::upstream::{
     ClaimEvent, ClaimEventKind, Lock, ProgressSnapshot, ReleaseOutcome, UpstreamRepo,
@@ -305,6 +305,9 @@ impl Feed {
         {
             return false;
         }
+        if !self.send_commits(&update).await {
+            return false;
+        }
         // New commits are signs of life (and progress) of the slots that made them; a
         // first scan's old commits are not. Several commits by one slot count once.
         if !update.history_rescanned {
@@ -314,9 +317,9 @@ impl Feed {
                 .iter()
                 .filter_map(|ev| self.directory.attribute(&ev.evidence));
             for name in update
-                .commit_authors
+                .new_commits
                 .iter()
-                .map(|(a, _)| a.clone())
+                .map(|c| c.author.clone())
                 .chain(holders)
             {
                 if !authors.contains(&name) {
@@ -334,6 +337,37 @@ impl Feed {
             self.on_progress(p, &update.tip, first);
         }
         true
+    }
+
+    /// The new commits that name one of the fleet's slots — by the slot's identity in the
+    /// commit, else by the lock the commit claims or releases — for the run ledger. Sent after
+    /// a rescan too: the ledger counts a commit once and only for a run live when it was made.
+    async fn send_commits(&self, update: &UpstreamUpdate) -> bool {
+        let commits: Vec<CommitObservation> = update
+            .new_commits
+            .iter()
+            .filter_map(|c| {
+                let slot = self.directory.attribute(&c.evidence).or_else(|| {
+                    update
+                        .new_history_entries
+                        .iter()
+                        .filter(|ev| ev.commit == c.id)
+                        .find_map(|ev| self.directory.attribute(&ev.evidence))
+                })?;
+                Some(CommitObservation {
+                    slot,
+                    commit: c.id.clone(),
+                    at: u64::try_from(c.time_ms).unwrap_or(0),
+                    summary: c.summary.clone(),
+                })
+            })
+            .collect();
+        commits.is_empty()
+            || self
+                .inputs
+                .send(Input::CommitsObserved { commits })
+                .await
+                .is_ok()
     }
 
     fn view(&self, empty: bool) -> UpstreamView {

@@ -45,6 +45,8 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         run_limit: None,
         throttled_until: None,
         throttle: None,
+        run: None,
+        runs: Vec::new(),
     }
 }
 

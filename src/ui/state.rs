@@ -39,15 +39,17 @@ pub enum DetailTab {
     Alerts,
     Incidents,
     Container,
+    Runs,
 }
 
 impl DetailTab {
-    pub const ALL: [DetailTab; 5] = [
+    pub const ALL: [DetailTab; 6] = [
         DetailTab::Logs,
         DetailTab::Tests,
         DetailTab::Alerts,
         DetailTab::Incidents,
         DetailTab::Container,
+        DetailTab::Runs,
     ];
 
     pub fn title(self) -> &'static str {
@@ -57,6 +59,7 @@ impl DetailTab {
             DetailTab::Alerts => "Alerts",
             DetailTab::Incidents => "Incidents",
             DetailTab::Container => "Container",
+            DetailTab::Runs => "Runs",
         }
     }
 

@@ -47,5 +47,5 @@ pub use repo::{
     DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME, DEFAULT_RELEASE_ATTEMPTS, UpstreamRepo,
     UpstreamUpdate,
 };
-pub use scan::RefreshSummary;
+pub use scan::{NewCommit, RefreshSummary};
 pub use watch::{WatchOptions, spawn_watcher};

@@ -35,8 +35,8 @@ pub struct UpstreamUpdate {
     pub history_rescanned: bool,
     /// PROGRESS.md, only when it changed since the previous update.
     pub progress: Option<ProgressSnapshot>,
-    /// Author name and commit time of new commits (the newest 1000), oldest first.
-    pub commit_authors: Vec<(String, i64)>,
+    /// New commits (the newest 1000), oldest first, with their author and holder evidence.
+    pub new_commits: Vec<super::scan::NewCommit>,
     /// The followed branch does not exist yet (no first push, or HEAD names a missing branch):
     /// `tip` is empty and there are no locks; drover waits for the first push.
     pub empty: bool,
@@ -54,7 +54,7 @@ impl UpstreamUpdate {
             new_history_entries: Vec::new(),
             history_rescanned: false,
             progress: None,
-            commit_authors: Vec::new(),
+            new_commits: Vec::new(),
             empty: false,
             error: Some(error),
         }
@@ -363,7 +363,7 @@ impl UpstreamRepo {
             new_history_entries: refresh.new_entries,
             history_rescanned: refresh.history_rescanned,
             progress,
-            commit_authors: refresh.commit_authors,
+            new_commits: refresh.new_commits,
             empty,
             error: None,
         }))

@@ -55,9 +55,23 @@ pub struct RefreshSummary {
     pub history_rescanned: bool,
     /// Commits walked by this refresh.
     pub commits_walked: usize,
-    /// Author name and time of the newest commits walked (at most [`MAX_AUTHORS_REPORTED`]),
-    /// oldest first: signs of life of the slots that made them.
-    pub commit_authors: Vec<(String, i64)>,
+    /// The newest commits walked (at most [`MAX_AUTHORS_REPORTED`]), oldest first: signs of
+    /// life of the slots that made them, and what each slot landed.
+    pub new_commits: Vec<NewCommit>,
+}
+
+/// One commit walked by a refresh, with what it says about who made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCommit {
+    /// Hex commit id.
+    pub id: String,
+    pub author: String,
+    pub time_ms: i64,
+    /// First line of the message (lossy, capped).
+    pub summary: String,
+    /// The message read as holder evidence (a `Slot:` trailer, a hostname, a container id),
+    /// with the author; `core::SlotDirectory::attribute` names the slot.
+    pub evidence: crate::core::HolderEvidence,
 }
 
 /// Commit authors reported per refresh at most (a first scan of a big repo walks them all).
@@ -139,14 +153,22 @@ impl Scanner<'_> {
             let commit = self.repo.find_commit(oid).git("reading a commit")?;
             self.process_commit(state, &commit, &mut summary.new_entries)?;
             summary.commits_walked += 1;
-            if summary.commit_authors.len() >= MAX_AUTHORS_REPORTED {
-                summary.commit_authors.remove(0);
+            if summary.new_commits.len() >= MAX_AUTHORS_REPORTED {
+                summary.new_commits.remove(0);
             }
-            let author = commit.author();
-            summary.commit_authors.push((
-                String::from_utf8_lossy(author.name_bytes()).into_owned(),
-                commit_time_ms(&commit),
-            ));
+            let author = String::from_utf8_lossy(commit.author().name_bytes()).into_owned();
+            let mut evidence = super::evidence::from_content(commit.message_bytes());
+            // Free words of a message name slots too easily ("as implementer-2 found"): only
+            // its labelled lines and the author count.
+            evidence.tokens.clear();
+            evidence.author = Some(author.clone());
+            summary.new_commits.push(NewCommit {
+                id: oid.to_string(),
+                author,
+                time_ms: commit_time_ms(&commit),
+                summary: commit_summary(&commit),
+                evidence,
+            });
         }
         state.tip = Some(new_tip);
         Ok(summary)

@@ -13,6 +13,7 @@ mod control_attach;
 mod control_client;
 mod control_config;
 mod control_daemon;
+mod control_ledger;
 mod control_lock_flood;
 mod control_metrics_load;
 mod control_peer;

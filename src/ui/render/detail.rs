@@ -74,6 +74,7 @@ pub fn detail_pane(
         DetailTab::Alerts => frame.render_widget(scrolled(alerts(s, snap, ui, theme)), body),
         DetailTab::Incidents => frame.render_widget(scrolled(incidents(s, snap, ui, theme)), body),
         DetailTab::Container => frame.render_widget(scrolled(container(s, ui, theme)), body),
+        DetailTab::Runs => frame.render_widget(scrolled(super::runs::runs(s, ui, theme)), body),
     }
 }
 

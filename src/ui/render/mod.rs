@@ -7,6 +7,7 @@
 
 mod detail;
 mod overlay;
+mod runs;
 pub(crate) mod style;
 mod table;
 mod views;

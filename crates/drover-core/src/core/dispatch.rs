@@ -90,10 +90,14 @@ impl Fleet {
                     return;
                 }
                 let i = at(self, &slot);
+                let before = i.and_then(|i| self.before_death(i, &id));
                 self.on_slot(i, now, out, scope, |s, r, cx| {
                     fail::on_died(s, r, cx, &id, exit_code, oom_killed, &last_lines)
                 });
                 if let Some(i) = i {
+                    if let Some(before) = &before {
+                        self.after_death(i, before);
+                    }
                     self.spread_throttle(i, now, out, scope);
                 }
             }
@@ -157,6 +161,7 @@ impl Fleet {
             }
             Input::TestRunRecorded { slot, summary } => {
                 scope.visible = true;
+                self.ledger.test_run(now, &slot, &summary);
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
                     loops::on_test_run(s, r, cx, &summary);
                     s.record_test(cx.now, summary);
@@ -172,6 +177,7 @@ impl Fleet {
             } => {
                 scope.visible = true;
                 self.record_spend(now, at(self, &slot), &kinds, cost_micros, out);
+                self.ledger.usage(now, &slot, &kinds, cost_micros);
                 let task = self.locks.held_by(&slot).map(|l| l.task.clone());
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
                     loops::on_usage(s, r, cx, task.as_deref(), tokens, rounds)
@@ -180,7 +186,11 @@ impl Fleet {
             Input::LocksObserved { locks } => {
                 scope.locks = true;
                 let locks = self.cap_locks(now, locks, out);
+                self.ledger_locks(now, &locks);
                 scope.visible |= self.locks.observe(locks);
+            }
+            Input::CommitsObserved { commits } => {
+                scope.visible |= self.ledger_commits(commits);
             }
             Input::UpstreamObserved { view } => {
                 scope.locks = true;

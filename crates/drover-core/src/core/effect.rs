@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::Alert;
 use super::incidents::Incident;
+use super::ledger::RunRecord;
 use super::model::{Actor, ExitInfo, Millis};
 use super::throttle::Throttle;
 
@@ -95,6 +96,13 @@ pub enum Effect {
     OpenIncident(Incident),
     /// The final record of a closed incident.
     CloseIncident(Incident),
+    /// Upsert of one run's ledger record (keyed by slot and start).
+    PersistRun(RunRecord),
+    /// Upsert of the fleet's spend on one UTC day (days since the epoch).
+    PersistSpend {
+        day: u64,
+        micros: u64,
+    },
 }
 
 impl Effect {
@@ -131,6 +139,7 @@ impl Effect {
             | Effect::ForgetSlot { slot } => Some(slot),
             Effect::PersistSlot(r) => Some(&r.slot),
             Effect::PersistEvent(e) => e.slot.as_deref(),
+            Effect::PersistRun(r) => Some(&r.slot),
             _ => None,
         }
     }
@@ -391,4 +400,10 @@ pub struct ResumeState {
     pub closed_incidents: Vec<Incident>,
     /// Alerts not yet cleared.
     pub active_alerts: Vec<Alert>,
+    /// Every slot's open run and its recent finished ones (the ledger continues them).
+    #[serde(default)]
+    pub runs: Vec<RunRecord>,
+    /// The fleet's spend on its latest stored day: (days since the epoch, micro-dollars).
+    #[serde(default)]
+    pub spend_day: Option<(u64, u64)>,
 }

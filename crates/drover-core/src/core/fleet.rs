@@ -74,7 +74,7 @@ pub(crate) struct Scope {
 
 impl Scope {
     /// Runs `f` on every slot this scope covers: all of them, or the touched ones.
-    fn each_slot(&self, slots: &mut [Slot], mut f: impl FnMut(&mut Slot)) {
+    pub(crate) fn each_slot(&self, slots: &mut [Slot], mut f: impl FnMut(&mut Slot)) {
         if self.all {
             slots.iter_mut().for_each(f);
         } else {
@@ -113,6 +113,7 @@ pub struct Fleet {
     /// The earliest deadline, recomputed at the end of every `handle`.
     pub(crate) wakeup: Option<Millis>,
     pub(crate) spend: super::spend::Spend,
+    pub(crate) ledger: super::ledger::Ledger,
 }
 
 impl Fleet {
@@ -143,6 +144,7 @@ impl Fleet {
                 cap: spec.daily_budget_micros,
                 ..Default::default()
             },
+            ledger: Default::default(),
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -199,6 +201,11 @@ impl Fleet {
                 .close(at, &inc.slot, Resolution::SlotRemoved, &mut fleet.pending);
         }
         fleet.alerts = AlertTable::restore(resume.active_alerts);
+        fleet.ledger = super::ledger::Ledger::restore(resume.runs);
+        if let Some((day, micros)) = resume.spend_day {
+            fleet.spend.day = day;
+            fleet.spend.today_micros = micros;
+        }
         let stray = fleet.alerts.keys_where(|k| {
             k.slot
                 .as_ref()
@@ -415,6 +422,7 @@ impl Fleet {
                 self.evaluate_claims(now, out, &mut scope);
             }
             self.sync_run_clocks(now, &scope);
+            self.sync_ledger(now, &scope, out);
             self.wakeup = self.compute_wakeup(&scope);
             // Invariant: only slots in `scope` changed, so refreshing just their cached
             // deadlines gives the same answer as refreshing all (checked in debug builds).
@@ -510,6 +518,7 @@ impl Fleet {
             .partition(|s| s.retired);
         self.slots = kept;
         for s in gone {
+            self.ledger.forget(now, &s.name);
             self.incidents
                 .close(now, &s.name, Resolution::SlotRemoved, out);
             self.alerts.clear_slot(now, &s.name, out);

@@ -17,6 +17,8 @@ const MAX_NAME_BYTES: usize = 200;
 const MAX_ITEMS: usize = 50;
 /// Look-alike containers reported per listing (each raises an alert).
 const MAX_FOREIGN: usize = 20;
+/// Commits taken from one report (the upstream adapter sends at most this many).
+const MAX_COMMITS: usize = 1_000;
 
 /// How an operator's lock release ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +32,18 @@ pub enum ReleaseReport {
     Refused { reason: String },
     /// The release could not be made (git error, too many lost races).
     Failed { error: String },
+}
+
+/// A commit on the followed branch, attributed to one of the fleet's slots by the upstream
+/// adapter (the slot's identity in the commit, or the lock the commit claims or releases).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitObservation {
+    pub slot: String,
+    pub commit: String,
+    /// Commit time.
+    pub at: Millis,
+    /// The commit's subject.
+    pub summary: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,6 +148,12 @@ pub enum Input {
     TestRunRecorded {
         slot: String,
         summary: TestSummary,
+    },
+    /// Commits on the followed branch attributed to slots, oldest first (the upstream
+    /// adapter; after a rescan it sends its newest commits again, and the ledger counts each
+    /// once). Only the run ledger uses them.
+    CommitsObserved {
+        commits: Vec<CommitObservation>,
     },
     /// Token usage the slot's agent printed since the last report (`rounds` usage lines).
     UsageObserved {
@@ -309,6 +329,21 @@ impl Input {
                     .collect(),
                 replace,
             },
+            Input::CommitsObserved { commits } => {
+                let skip = commits.len().saturating_sub(MAX_COMMITS);
+                Input::CommitsObserved {
+                    commits: commits
+                        .into_iter()
+                        .skip(skip)
+                        .map(|c| CommitObservation {
+                            slot: name(c.slot),
+                            commit: name(c.commit),
+                            at: c.at,
+                            summary: text(c.summary),
+                        })
+                        .collect(),
+                }
+            }
             Input::DetectorCleared { slot, detector } => Input::DetectorCleared {
                 slot,
                 detector: name(detector),

@@ -63,6 +63,7 @@ mod health;
 mod holders;
 mod incidents;
 mod input;
+mod ledger;
 mod lifecycle;
 mod locks;
 mod loops;
@@ -70,6 +71,7 @@ mod model;
 mod policy;
 mod reconcile;
 mod run_limit;
+mod runs;
 mod scale;
 mod signature;
 mod slot;
@@ -90,7 +92,8 @@ pub use failure::human as human_duration;
 pub use fleet::Fleet;
 pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
-pub use input::{Input, ReleaseReport};
+pub use input::{CommitObservation, Input, ReleaseReport};
+pub use ledger::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoint};
 pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
@@ -109,7 +112,8 @@ pub use scale::MAX_SLOTS;
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
-    DockerStatus, FleetMetrics, HeldTask, RunLimitView, SlotView, Snapshot, TestRecord, UsageView,
+    DockerStatus, FleetMetrics, HeldTask, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView, SlotView,
+    Snapshot, TestRecord, UsageView,
 };
 pub use spend::{SpendView, dollars};
 pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};

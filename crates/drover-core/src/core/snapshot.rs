@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::Alert;
 use super::incidents::{Incident, ServiceMetrics};
+use super::ledger::RunRecord;
 use super::locks::{LockView, UpstreamView};
 use super::model::{ExitInfo, Health, Millis, SlotState, TestSummary};
 use super::slot::TrendPoint;
@@ -121,7 +122,19 @@ pub struct SlotView {
     /// The current run's time limit, when its role has `run_timeout` (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_limit: Option<RunLimitView>,
+    /// The current run's ledger record (tokens, cost, commits, locks, tests), while one is
+    /// open; its newest [`RUN_COMMITS_SHOWN`] commits only.
+    #[serde(default)]
+    pub run: Option<RunRecord>,
+    /// The slot's latest finished runs, newest first (at most [`RUNS_SHOWN`]).
+    #[serde(default)]
+    pub runs: Vec<RunRecord>,
 }
+
+/// Finished runs per slot in a snapshot (the store keeps them all).
+pub const RUNS_SHOWN: usize = 5;
+/// Commits per run in a snapshot.
+pub const RUN_COMMITS_SHOWN: usize = 5;
 
 /// Where the current run stands against its role's `run_timeout`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +275,16 @@ impl super::fleet::Fleet {
                         run_cost_micros: s.run_cost_micros,
                         cost_micros: s.cost_micros,
                     },
+                    run: self
+                        .ledger
+                        .open(&s.name)
+                        .map(|r| r.trimmed(RUN_COMMITS_SHOWN)),
+                    runs: self
+                        .ledger
+                        .recent(&s.name)
+                        .take(RUNS_SHOWN)
+                        .map(|r| r.trimmed(RUN_COMMITS_SHOWN))
+                        .collect(),
                     run_limit: match super::run_limit::view(s, now) {
                         (ends_at, Some(left_ms)) => Some(RunLimitView {
                             allowed_ms: s.run_clock.allowed,

@@ -5,7 +5,8 @@
 //!
 //! Invariants: spend only grows within a day; the cap never stops, pauses or kills a running
 //! container; the hold ends by itself at midnight UTC (a wake-up is scheduled for it). The
-//! day's spend lives in memory: a drover restart starts the day's count from zero.
+//! day's spend is persisted as it changes (`Effect::PersistSpend`) and read back at start, so
+//! a restart of drover neither forgets it nor lifts a hold.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,6 +39,8 @@ pub(crate) struct Spend {
     pub total_micros: u64,
     pub tokens: Tokens,
     pub cap: Option<u64>,
+    /// Today's spend changed since it was last persisted.
+    pub dirty: bool,
 }
 
 impl Spend {
@@ -57,6 +60,16 @@ impl Spend {
     /// When the hold ends, if held.
     pub fn held_until(&self, now: Millis) -> Option<Millis> {
         self.held(now).then(|| (now / DAY + 1) * DAY)
+    }
+
+    /// Persists today's spend if it changed.
+    pub fn flush(&mut self, out: &mut Vec<Effect>) {
+        if std::mem::take(&mut self.dirty) {
+            out.push(Effect::PersistSpend {
+                day: self.day,
+                micros: self.today_micros,
+            });
+        }
     }
 
     pub fn view(&self, now: Millis) -> SpendView {
@@ -105,6 +118,7 @@ impl Fleet {
         sp.tokens.add(kinds);
         sp.total_micros = sp.total_micros.saturating_add(cost_micros);
         sp.today_micros = sp.today_micros.saturating_add(cost_micros);
+        sp.dirty |= cost_micros > 0;
         if !was_held && let Some(cap) = sp.cap.filter(|_| sp.held(now)) {
             let msg = format!(
                 "daily budget reached: {} of {} spent today; no new sessions start until 00:00 UTC (running ones finish)",
@@ -136,6 +150,7 @@ impl Fleet {
             return;
         }
         self.spend.day = today;
+        // Nothing to persist: a day without a row reads back as a day with nothing spent.
         self.spend.today_micros = 0;
         self.alerts
             .clear(now, &AlertKey::fleet(AlertKind::DailyBudget), out);
