@@ -35,6 +35,7 @@ impl LoopsSection {
             block_lines: o.block_lines,
             block_repeats: o.block_repeats,
             tool_call_repeats: o.tool_call_repeats,
+            turns: self.transcript.enabled.then(|| self.transcript.limits()),
         })
     }
 

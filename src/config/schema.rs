@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -383,6 +384,7 @@ pub struct LoopsSection {
     pub crash_loop: SimpleDetector,
     pub reclaim: ReclaimDetector,
     pub output_repetition: OutputRepetitionDetector,
+    pub transcript: TranscriptDetector,
     pub failing_tests: FailingTestsDetector,
     pub stall: SimpleDetector,
     pub budget: BudgetDetector,

@@ -292,6 +292,10 @@ pub fn validate(
             "window_lines and windows must be at least 1",
         ));
     }
+    // The ranges live beside the detectors (`TurnLimits::problems`); each is reported at its key.
+    for (field, message) in file.loops.transcript.limits().problems() {
+        out.push(index.at_path(&[key("loops"), key("transcript"), key(field)], message));
+    }
     if !theme_exists(&file.ui.theme) {
         out.push(index.at_path(&[key("ui"), key("theme")], format!("unknown theme `{}` — built in: dark, light, high-contrast, mono (or put <name>.toml in the themes folder of drover's config dir)", file.ui.theme)));
     }

@@ -1,8 +1,8 @@
 //! The loop detectors against real agent transcripts (tests/fixtures/transcripts, sources in
 //! SOURCES.toml): no detector may fire on a healthy session and every loop must be caught by
-//! the detector its label expects. Prints precision and recall per detector and per format
-//! (the table in notes/loops.md comes from here: `cargo test --test signals_loops_corpus --
-//! --nocapture`).
+//! the detector its label expects. Prints the verdict per file, then precision and recall per
+//! detector and per format (the README's tables come from here: `cargo test --test signals
+//! loops_corpus -- --nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -58,6 +58,7 @@ fn the_corpus_is_judged_right() {
     let mut per_detector: BTreeMap<String, [u32; 4]> = BTreeMap::new();
     let mut per_format: BTreeMap<&'static str, Tally> = BTreeMap::new();
     let listed: BTreeSet<String> = manifest.transcript.iter().map(|e| e.file.clone()).collect();
+    let mut per_file = Vec::new();
     for e in &manifest.transcript {
         assert!(
             e.repo.is_some() || e.url.is_some(),
@@ -71,6 +72,22 @@ fn the_corpus_is_judged_right() {
         let fired = loop_detectors(&scan_bytes(&bytes));
         let tally = per_format.entry(format).or_default();
         let healthy = e.label == "healthy";
+        let verdict = match (healthy, fired.is_empty()) {
+            (true, true) => "ok (silent)".to_string(),
+            (true, false) => "FALSE ALARM".to_string(),
+            (false, _) if e.expect.iter().all(|x| fired.contains_key(x.as_str())) => {
+                "ok (caught)".to_string()
+            }
+            (false, _) => "MISSED".to_string(),
+        };
+        let names: Vec<&str> = fired.keys().copied().collect();
+        per_file.push(format!(
+            "| {} | {format} | {} | {} | {} | {verdict} |",
+            e.file,
+            e.label,
+            e.expect.join(", "),
+            names.join(", ")
+        ));
         for d in fired.keys() {
             let row = per_detector.entry(d.to_string()).or_default();
             row[if healthy { 1 } else { 0 }] += 1;
@@ -111,6 +128,11 @@ fn the_corpus_is_judged_right() {
         }
     }
 
+    println!("\n| file | format | label | expected | fired | verdict |");
+    println!("|---|---|---|---|---|---|");
+    for row in &per_file {
+        println!("{row}");
+    }
     println!(
         "\n| detector | fired on loops | fired on healthy | precision | loops expecting it | caught | recall |"
     );
@@ -139,5 +161,22 @@ fn the_corpus_is_judged_right() {
             t.healthy, t.false_alarms, t.loops, t.caught
         );
     }
+    let (loops, caught, healthy, alarms) = per_format.values().fold((0, 0, 0, 0), |a, t| {
+        (
+            a.0 + t.loops,
+            a.1 + t.caught,
+            a.2 + t.healthy,
+            a.3 + t.false_alarms,
+        )
+    });
+    // A file counts once: a loop is a true positive when every expected detector fired, a
+    // healthy session a false positive when any detector fired.
+    let precision = f64::from(caught) / f64::from((caught + alarms).max(1));
+    let recall = f64::from(caught) / f64::from(loops.max(1));
+    println!(
+        "\noverall: {caught}/{loops} loops caught, {alarms}/{healthy} healthy sessions flagged — precision {:.0}%, recall {:.0}%",
+        100.0 * precision,
+        100.0 * recall
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -4,7 +4,8 @@
 //! edit, changing test counts).
 
 use drover::signals::{
-    Finding, LoopChange, LoopFinding, OutputDetector, OutputLoopDetector, scan_bytes,
+    Finding, LoopChange, LoopFinding, OutputDetector, OutputLimits, OutputLoopDetector, ScanLimits,
+    TurnLimits, scan_bytes, scan_bytes_with,
 };
 
 fn feed(lines: &[String]) -> Vec<LoopFinding> {
@@ -237,4 +238,89 @@ fn a_chant_fires_but_timestamped_heartbeats_do_not() {
         .map(|s| format!("still waiting for the build server to answer ({s}s elapsed)"))
         .collect();
     assert_eq!(fired(&feed(&beats)), vec![]);
+}
+
+/// OpenManus step log (loguru prefix), the shape of the real loop in the corpus.
+fn openmanus(thoughts: &[&str]) -> String {
+    let mut log = String::new();
+    for (i, t) in thoughts.iter().enumerate() {
+        let p = format!("2025-03-11 21:37:{:02}.015 | INFO     | app.agent", 10 + i);
+        log.push_str(&format!(
+            "{p}.toolcall:think:53 - ✨ Manus's thoughts: {t}\n"
+        ));
+        log.push_str(&format!(
+            "{p}.toolcall:think:54 - 🛠️ Manus selected 0 tools to use\n"
+        ));
+        log.push_str(&format!("{p}.base:run:137 - Executing step {}/20\n", i + 2));
+    }
+    log
+}
+
+#[test]
+fn the_same_answer_without_a_tool_each_step_fires_and_says_since_when() {
+    let same = "I'm ready to assist you with any tasks you have in mind.";
+    let log = openmanus(&["Let me look at the task first.", same, same, same]);
+    let findings = scan_bytes(log.as_bytes());
+    let Some(Finding::Loop {
+        detector,
+        since,
+        evidence,
+        ..
+    }) = findings.first()
+    else {
+        panic!("no finding: {findings:?}");
+    };
+    assert_eq!(*detector, "monologue");
+    // Since the first of the three identical answers (line 4), not the first quiet turn.
+    assert_eq!(*since, 4);
+    assert_eq!(evidence[1], format!("assistant: {same}"));
+
+    // Different answers, or a tool used in between, are work.
+    let varied = openmanus(&["Reading the file.", "Now the tests.", "Writing the fix."]);
+    assert!(scan_bytes(varied.as_bytes()).is_empty());
+}
+
+#[test]
+fn transcript_thresholds_come_from_the_limits() {
+    let same = "I'm ready to assist you with any tasks you have in mind.";
+    let log = openmanus(&[same, same, same]);
+    let with = |turns: Option<TurnLimits>| {
+        scan_bytes_with(
+            log.as_bytes(),
+            ScanLimits {
+                output: Some(OutputLimits {
+                    turns,
+                    ..OutputLimits::default()
+                }),
+                ..ScanLimits::default()
+            },
+        )
+        .len()
+    };
+    assert_eq!(with(Some(TurnLimits::default())), 1);
+    let four = TurnLimits {
+        monologue_turns: 4,
+        ..TurnLimits::default()
+    };
+    assert_eq!(with(Some(four)), 0);
+    assert_eq!(with(None), 0);
+}
+
+#[test]
+fn a_sentence_chanted_inside_one_paragraph_fires() {
+    let mut line = String::from("Now I'll examine the logger setup to find the duplicates. ");
+    for _ in 0..8 {
+        line.push_str("I will update the task list to reflect the new step. ");
+    }
+    let findings = feed(&[line]);
+    let (_, _, evidence) = first(&findings, OutputDetector::Chant).expect("chant fires");
+    assert_eq!(
+        evidence[1],
+        "I will update the task list to reflect the new step."
+    );
+
+    // A long paragraph of different sentences is prose.
+    let prose = "The parser reads each line. It keeps a small state between lines. Long lines \
+                 are cut before parsing. Nothing here repeats at all. The tests cover each case.";
+    assert_eq!(fired(&feed(&[prose.to_string()])), vec![]);
 }

@@ -28,9 +28,9 @@ pub use detector::{
 };
 pub use junit::{JunitError, parse_junit};
 pub use loops::{
-    BudgetLevel, BudgetLimits, BudgetMeter, EVIDENCE_LINE_BYTES, FailingSetStreak, LoopChange,
-    LoopFinding, MAX_EVIDENCE_LINES, OutputDetector, OutputLimits, OutputLoopDetector,
-    tool_call_key, usage_tokens,
+    BudgetLevel, BudgetLimits, BudgetMeter, CYCLE_REPEATS_LIMIT, EVIDENCE_LINE_BYTES,
+    FailingSetStreak, LoopChange, LoopFinding, MAX_CYCLE_LIMIT, MAX_EVIDENCE_LINES, OutputDetector,
+    OutputLimits, OutputLoopDetector, TurnLimits, tool_call_key, usage_tokens,
 };
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use parsers::PARSER_NAMES;

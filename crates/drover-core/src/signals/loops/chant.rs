@@ -6,10 +6,11 @@
 //! A run of period `p` holds while each line equals the line `p` before it (exact text after
 //! trimming and dropping quote/bullet decoration, so timestamped heartbeats and progress bars,
 //! which change, never match). It fires once the run covers at least
-//! `max(MIN_RUN, 2p + 3)` lines — five repetitions of one line, close to three of a
-//! four-line paragraph — and the cycle says something: at least [`MIN_WORDS`] words
-//! ([`MIN_WORDS_ONE_LINE`] for a single line), which keeps "OK", "Waiting…", box borders and
-//! separators out.
+//! `max(chant_min_run, 2p + 3)` lines — by default five repetitions of one line, close to three
+//! of a four-line paragraph — and the cycle says something: at least `chant_min_words` words
+//! (`chant_min_words_one_line` for a single line), which keeps "OK", "Waiting…", box borders
+//! and separators out (thresholds in [`TurnLimits`]). A paragraph longer than an evidence line
+//! arrives sentence by sentence, so a sentence chanted inside one paragraph is a run too.
 //!
 //! Borrowed from gemini-cli's loop detection service (content loop: the same chunk of streamed
 //! text many times within a short distance, code blocks excepted); drover compares whole lines
@@ -18,17 +19,11 @@
 
 use std::collections::VecDeque;
 
-use super::{EVIDENCE_LINE_BYTES, LoopChange, LoopFinding, OutputDetector};
+use super::{EVIDENCE_LINE_BYTES, LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::signals::normalize::line_hash;
 
 /// Longest cycle, in lines, recognised as a chant (longer repeats are the block detector's).
 pub const MAX_PERIOD: usize = 4;
-/// Shortest run, in lines, that fires.
-pub const MIN_RUN: u32 = 5;
-/// Words a multi-line cycle must hold.
-pub const MIN_WORDS: usize = 4;
-/// Words a one-line cycle must hold.
-pub const MIN_WORDS_ONE_LINE: usize = 6;
 /// Lines without any run long enough that clear a firing.
 const CLEAR_LINES: u32 = 20;
 /// While firing, a fresh `Holding` at most every this many lines.
@@ -36,6 +31,7 @@ const REPORT_EVERY: u32 = 50;
 
 #[derive(Debug, Default)]
 pub(super) struct Chant {
+    limits: TurnLimits,
     ring: VecDeque<(u64, String, u64)>,
     runs: [u32; MAX_PERIOD + 1],
     run_start: [u64; MAX_PERIOD + 1],
@@ -45,6 +41,13 @@ pub(super) struct Chant {
 }
 
 impl Chant {
+    pub(super) fn new(limits: TurnLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
     /// One line of assistant (or quoted) text.
     pub(super) fn feed(&mut self, line: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
         let t = undecorate(line);
@@ -80,7 +83,9 @@ impl Chant {
         self.ring.push_back((h, kept, stamp));
         let hit = (1..=MAX_PERIOD).find(|&p| {
             let run = self.runs[p] + p as u32;
-            run >= MIN_RUN.max(2 * p as u32 + 3) && self.minimal(p) && self.says_something(p)
+            run >= self.limits.chant_min_run.max(2 * p as u32 + 3)
+                && self.minimal(p)
+                && self.says_something(p)
         });
         match hit {
             Some(p) => {
@@ -162,12 +167,12 @@ impl Chant {
                     .count()
             })
             .sum();
-        words
-            >= if p == 1 {
-                MIN_WORDS_ONE_LINE
-            } else {
-                MIN_WORDS
-            }
+        let need = if p == 1 {
+            self.limits.chant_min_words_one_line
+        } else {
+            self.limits.chant_min_words
+        };
+        words >= need as usize
     }
 }
 

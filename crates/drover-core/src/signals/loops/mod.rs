@@ -17,12 +17,14 @@ mod blocks;
 mod budget;
 mod chant;
 mod failing;
+mod limits;
 mod tool_calls;
 mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
 pub use failing::FailingSetStreak;
+pub use limits::{CYCLE_REPEATS_LIMIT, MAX_CYCLE_LIMIT, TurnLimits};
 pub use tool_calls::tool_call_key;
 
 use super::ansi::LineCleaner;
@@ -53,6 +55,8 @@ pub struct OutputLimits {
     pub block_repeats: u32,
     /// Identical tool calls in a row.
     pub tool_call_repeats: u32,
+    /// The transcript (turn-level) detectors; `None` turns them off.
+    pub turns: Option<TurnLimits>,
 }
 
 impl Default for OutputLimits {
@@ -64,6 +68,7 @@ impl Default for OutputLimits {
             block_lines: 10,
             block_repeats: 10,
             tool_call_repeats: 5,
+            turns: Some(TurnLimits::default()),
         }
     }
 }
@@ -199,8 +204,8 @@ impl OutputLoopDetector {
             parser: TranscriptParser::new(),
             turn_buf: Vec::new(),
             text_buf: String::new(),
-            chant: Chant::default(),
-            turns: TurnLoops::default(),
+            chant: Chant::new(limits.turns.unwrap_or_default()),
+            turns: TurnLoops::new(limits.turns.unwrap_or_default()),
         }
     }
 
@@ -211,6 +216,14 @@ impl OutputLoopDetector {
 
     /// Judges one turn of an already parsed transcript (a JSON document read whole).
     pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if self.limits.turns.is_none() {
+            // Only the identical-tool-call streak judges results when the turn detectors are
+            // off.
+            if turn.kind == TurnKind::Result {
+                self.tools.result(turn.key, stamp, out);
+            }
+            return;
+        }
         match turn.kind {
             TurnKind::Text | TurnKind::Quote => self.chant.feed(&turn.first_line, stamp, out),
             // Doing something ends a chant: the same words around new actions are narration.
@@ -235,7 +248,9 @@ impl OutputLoopDetector {
             self.feed_turn(&t, stamp, out);
         }
         self.turn_buf = turns;
-        self.turns.finish(stamp, out);
+        if self.limits.turns.is_some() {
+            self.turns.finish(stamp, out);
+        }
     }
 
     pub fn limits(&self) -> &OutputLimits {

@@ -1,14 +1,16 @@
 //! Turn-level loop detectors over a parsed transcript (see [`crate::signals::transcript`]):
 //!
 //! - `repeated_action`: the same action came back with the same result several times in a
-//!   row — [`ERROR_REPEATS`] when the result is an error, [`SAME_REPEATS`] otherwise.
-//! - `oscillation`: a cycle of 2 to [`MAX_CYCLE`] different action/result pairs repeated
-//!   [`CYCLE_REPEATS`] times (A-B-A-B-A-B).
-//! - `monologue`: [`MONOLOGUE_TURNS`] assistant turns in a row without any action, all saying
+//!   row — `error_repeats` when the result is an error, `same_repeats` otherwise.
+//! - `oscillation`: a cycle of 2 to `max_cycle` different action/result pairs repeated
+//!   `cycle_repeats` times (A-B-A-B-A-B).
+//! - `monologue`: `monologue_turns` assistant turns in a row without any action, all saying
 //!   the same thing or all answered by the same reply (the harness's format error).
-//! - `session_repeat`: [`SESSION_REPEATS`] sessions (or harness iterations) in a row made
+//! - `session_repeat`: `session_repeats` sessions (or harness iterations) in a row made
 //!   exactly the same actions and got exactly the same results — typically a task already
 //!   complete, re-read by every new session.
+//!
+//! Thresholds come from [`TurnLimits`] (`[loops.transcript]` in the config).
 //!
 //! Progress suppresses by construction: a new edit is a different action, new file content,
 //! a commit, a different test count or a changed diff is a different result (turn keys keep
@@ -20,26 +22,15 @@
 //! (one call, or a short cycle of calls, repeated). Drover pairs each action with its result
 //! as OpenHands does, so a retry that gets a new answer never counts.
 //!
-//! Memory: the last `3 × MAX_CYCLE` pairs, a few pending actions, a handful of evidence lines.
+//! Memory: the last `cycle_repeats × max_cycle` pairs, a few pending actions, a handful of
+//! evidence lines.
 
 use std::collections::VecDeque;
 
-use super::{LoopChange, LoopFinding, OutputDetector};
+use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::signals::normalize::hash_sequence;
 use crate::signals::transcript::{Turn, TurnKind};
 
-/// Same action, same error result, this many times in a row.
-pub const ERROR_REPEATS: u32 = 3;
-/// Same action, same (non-error) result, this many times in a row.
-pub const SAME_REPEATS: u32 = 4;
-/// Longest action cycle recognised as an oscillation.
-pub const MAX_CYCLE: usize = 4;
-/// Repetitions of a cycle that fire.
-pub const CYCLE_REPEATS: usize = 3;
-/// Assistant turns without an action, saying or answered the same, that fire.
-pub const MONOLOGUE_TURNS: u32 = 3;
-/// Identical sessions in a row that fire (the first plus two repeats).
-pub const SESSION_REPEATS: u32 = 3;
 /// Actions awaiting their results (parallel tool calls) kept.
 const MAX_PENDING: usize = 16;
 
@@ -54,6 +45,7 @@ struct Pair {
 
 #[derive(Debug, Default)]
 pub(super) struct TurnLoops {
+    limits: TurnLimits,
     pending: VecDeque<(u64, String, u64)>,
     pairs: VecDeque<Pair>,
     same: u32,
@@ -65,8 +57,10 @@ pub(super) struct TurnLoops {
     /// The last assistant turn that ended without an action, waiting for what follows.
     quiet_turn: Option<(u64, String, u64)>,
     mono_turns: u32,
-    mono_text: Option<(u64, u32)>,
-    mono_reply: Option<(u64, u32)>,
+    /// The repeated text (key, count, stamp of its first turn) and the repeated reply (key,
+    /// count, stamp of the turn it answered).
+    mono_text: Option<(u64, u32, u64)>,
+    mono_reply: Option<(u64, u32, u64)>,
     mono_since: u64,
     mono_firing: bool,
     session_keys: Vec<u64>,
@@ -79,6 +73,13 @@ pub(super) struct TurnLoops {
 }
 
 impl TurnLoops {
+    pub(super) fn new(limits: TurnLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
     pub(super) fn feed(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
         if turn.kind == TurnKind::Text {
             let entry = self
@@ -159,24 +160,25 @@ impl TurnLoops {
         }
         self.mono_turns += 1;
         self.mono_text = Some(match self.mono_text {
-            Some((k, n)) if k == key => (k, n + 1),
-            _ => (key, 1),
+            Some((k, n, since)) if k == key => (k, n + 1, since),
+            _ => (key, 1, at),
         });
         // An empty reply (a bare prompt marker) says nothing either way.
         if let Some(r) = reply.filter(|r| !r.first_line.is_empty()) {
             self.mono_reply = Some(match self.mono_reply {
-                Some((k, n)) if k == r.key => (k, n + 1),
-                _ => (r.key, 1),
+                Some((k, n, since)) if k == r.key => (k, n + 1, since),
+                _ => (r.key, 1, at),
             });
         }
-        let same_text = self.mono_text.map_or(0, |(_, n)| n);
-        let same_reply = self.mono_reply.map_or(0, |(_, n)| n);
-        if self.mono_turns >= MONOLOGUE_TURNS
-            && (same_text >= MONOLOGUE_TURNS || same_reply >= MONOLOGUE_TURNS)
+        let same_text = self.mono_text.map_or(0, |(_, n, _)| n);
+        let same_reply = self.mono_reply.map_or(0, |(_, n, _)| n);
+        let limits = self.limits;
+        if self.mono_turns >= limits.monologue_turns
+            && (same_text >= limits.monologue_turns || same_reply >= limits.monologue_turns)
         {
             let first_time = !self.mono_firing;
             self.mono_firing = true;
-            let mut evidence = vec![if same_text >= MONOLOGUE_TURNS {
+            let mut evidence = vec![if same_text >= limits.monologue_turns {
                 format!("{same_text} assistant turns in a row without an action, all the same")
             } else {
                 format!(
@@ -184,15 +186,21 @@ impl TurnLoops {
                 )
             }];
             evidence.push(format!("assistant: {first}"));
-            if let Some(r) = reply {
+            if let Some(r) = reply.filter(|r| !r.first_line.is_empty()) {
                 evidence.push(format!("reply: {}", r.first_line));
             }
+            // Since the first of the repeated turns (not the first quiet one before them).
+            let since = if same_text >= limits.monologue_turns {
+                self.mono_text.map_or(self.mono_since, |(_, _, s)| s)
+            } else {
+                self.mono_reply.map_or(self.mono_since, |(_, _, s)| s)
+            };
             out.push(LoopFinding {
                 detector: OutputDetector::Monologue,
                 at: stamp,
                 change: LoopChange::Holding {
                     first: first_time,
-                    since: self.mono_since,
+                    since,
                     evidence,
                 },
             });
@@ -215,16 +223,20 @@ impl TurnLoops {
             }
         }
         self.pairs.push_back(p);
-        if self.pairs.len() > CYCLE_REPEATS * MAX_CYCLE {
+        let (max_cycle, repeats) = (
+            self.limits.max_cycle as usize,
+            self.limits.cycle_repeats as usize,
+        );
+        if self.pairs.len() > repeats * max_cycle {
             self.pairs.pop_front();
         }
         let Some(last) = self.pairs.back().cloned() else {
             return;
         };
         let need = if last.error {
-            ERROR_REPEATS
+            self.limits.error_repeats
         } else {
-            SAME_REPEATS
+            self.limits.same_repeats
         };
         if self.same >= need {
             let first = !self.repeated_firing;
@@ -254,8 +266,12 @@ impl TurnLoops {
 
     fn oscillation(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
         let n = self.pairs.len();
-        let cycle = (2..=MAX_CYCLE).find(|&k| {
-            let span = k * CYCLE_REPEATS;
+        let (max_cycle, repeats) = (
+            self.limits.max_cycle as usize,
+            self.limits.cycle_repeats as usize,
+        );
+        let cycle = (2..=max_cycle).find(|&k| {
+            let span = k * repeats;
             if n < span {
                 return false;
             }
@@ -277,13 +293,8 @@ impl TurnLoops {
             Some(k) => {
                 let first = !self.oscillation_firing;
                 self.oscillation_firing = true;
-                let since = self
-                    .pairs
-                    .get(n - k * CYCLE_REPEATS)
-                    .map_or(stamp, |p| p.stamp);
-                let mut evidence = vec![format!(
-                    "a cycle of {k} actions repeated {CYCLE_REPEATS} times"
-                )];
+                let since = self.pairs.get(n - k * repeats).map_or(stamp, |p| p.stamp);
+                let mut evidence = vec![format!("a cycle of {k} actions repeated {repeats} times")];
                 for p in self.pairs.iter().skip(n - k) {
                     evidence.push(format!("action: {} → {}", p.action, p.result));
                 }
@@ -320,7 +331,7 @@ impl TurnLoops {
             self.clear(OutputDetector::SessionRepeat, stamp, out);
         }
         self.previous_session = Some(sig);
-        if self.session_repeats >= SESSION_REPEATS {
+        if self.session_repeats >= self.limits.session_repeats {
             let first = !self.session_firing;
             self.session_firing = true;
             let mut evidence = vec![format!(

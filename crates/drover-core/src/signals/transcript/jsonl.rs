@@ -306,7 +306,7 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
 pub(super) fn push_text(role: &str, text: &str, out: &mut Vec<Turn>) {
     if role == "assistant" || role == "model" {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            out.push(Turn::new(TurnKind::Text, line, false));
+            Turn::push_text_line(TurnKind::Text, line, out);
         }
     } else if !text.trim().is_empty() {
         out.push(Turn::new(TurnKind::Reply, text, false));

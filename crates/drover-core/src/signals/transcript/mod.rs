@@ -7,13 +7,14 @@
 //! ([`parse_document`]): Claude Code `stream-json` and session files, Codex `exec --json` and
 //! session files, Gemini CLI `stream-json`, OpenHands events, OpenAI-style chat messages (one
 //! per line); terminal transcripts of Claude Code (`⏺ Tool(…)` / `⎿`), Codex (`• Ran …` / `└`)
-//! and Gemini CLI (`✦`, tool boxes); aider chat history; harness iteration banners; and, as documents, mini-swe-agent / OpenHands message lists and
+//! and Gemini CLI (`✦`, tool boxes); aider chat history; OpenManus step logs; harness iteration banners; and, as documents, mini-swe-agent / OpenHands message lists and
 //! SWE-agent `.traj` trajectories. Anything else is plain text: one text turn per line.
 //!
 //! Invariants: pure (bytes in, turns out); per line O(line length) plus a JSON parse of lines
 //! that look like JSON objects (at most [`MAX_JSON_LINE_BYTES`]); the streaming parser keeps a
 //! few short strings and two counters between lines.
 
+mod agentlog;
 mod document;
 mod jsonl;
 mod terminal;
@@ -76,6 +77,35 @@ impl Turn {
         }
     }
 
+    /// Text (or quoted) turns of one line: the line itself, or — when it is longer than an
+    /// evidence line — one turn per sentence. A model that chants inside one paragraph (the
+    /// same sentence dozens of times without a line break) is then seen sentence by sentence,
+    /// and each sentence is shown whole; a short line is judged as written.
+    pub(crate) fn push_text_line(kind: TurnKind, line: &str, out: &mut Vec<Turn>) {
+        if line.len() <= FIRST_LINE_BYTES {
+            out.push(Turn::new(kind, line, false));
+            return;
+        }
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            // `. ` `! ` `? ` end a sentence; `1.5 ` or `e.g.x` do not (no space after).
+            if matches!(b, b'.' | b'!' | b'?') && bytes.get(i + 1) == Some(&b' ') {
+                if let Some(sentence) = line.get(start..=i).map(str::trim)
+                    && !sentence.is_empty()
+                {
+                    out.push(Turn::new(kind, sentence, false));
+                }
+                start = i + 1;
+            }
+        }
+        if let Some(rest) = line.get(start..).map(str::trim)
+            && !rest.is_empty()
+        {
+            out.push(Turn::new(kind, rest, false));
+        }
+    }
+
     fn session() -> Self {
         Self {
             kind: TurnKind::SessionStart,
@@ -98,6 +128,7 @@ pub enum Format {
     CodexTerminal,
     GeminiTerminal,
     Aider,
+    OpenManusLog,
     MiniSweAgent,
     SweAgent,
     PlainText,
@@ -115,6 +146,7 @@ impl Format {
             Format::CodexTerminal => "codex-terminal",
             Format::GeminiTerminal => "gemini-terminal",
             Format::Aider => "aider",
+            Format::OpenManusLog => "openmanus-log",
             Format::MiniSweAgent => "mini-swe-agent",
             Format::SweAgent => "swe-agent",
             Format::PlainText => "plain-text",
@@ -328,6 +360,22 @@ mod tests {
             content_key("12:07:44 ran 5 tests in 1.50s (req 77b0e9aa)")
         );
         assert_ne!(content_key("5 passed"), content_key("6 passed"));
+    }
+
+    #[test]
+    fn long_lines_become_sentences_short_ones_stay_whole() {
+        let mut out = Vec::new();
+        Turn::push_text_line(TurnKind::Text, "Done. Next.", &mut out);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        let long = "I will update the plan to reflect the new step. ".repeat(5);
+        Turn::push_text_line(TurnKind::Text, long.trim_end(), &mut out);
+        assert_eq!(out.len(), 5);
+        assert!(out.iter().all(|t| t.key == out[0].key));
+        assert_eq!(
+            out[0].first_line,
+            "I will update the plan to reflect the new step."
+        );
     }
 
     #[test]

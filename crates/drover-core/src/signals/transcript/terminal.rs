@@ -8,6 +8,7 @@
 //! State kept between lines: one action or result being assembled (its text grows only up to
 //! [`MAX_TURN_BYTES`]) and which continuation style applies.
 
+use super::agentlog::{LogLine, agent_log_line};
 use super::jsonl::looks_failed;
 use super::{Format, Turn, TurnKind};
 
@@ -115,7 +116,7 @@ impl TerminalState {
             Mode::Reply if reply_line(s).is_some() => {
                 let rest = reply_line(s).unwrap_or_default();
                 self.push(rest);
-                out.push(Turn::new(TurnKind::Quote, rest, false));
+                Turn::push_text_line(TurnKind::Quote, rest, out);
                 return None;
             }
             Mode::AiderEdit => {
@@ -132,6 +133,20 @@ impl TerminalState {
             // Box borders carry nothing.
             return None;
         }
+        if let Some(line) = agent_log_line(s) {
+            self.flush(out);
+            match line {
+                LogLine::Text(t) => Turn::push_text_line(TurnKind::Text, t, out),
+                // An empty reply: the turn ended without an action, and the harness said
+                // nothing a repeated reply could be judged by.
+                LogLine::NoAction => out.push(Turn::new(TurnKind::Reply, "", false)),
+                LogLine::Action(a) => out.push(Turn::new(TurnKind::Action, a, false)),
+                LogLine::Result(r) => out.push(Turn::new(TurnKind::Result, r, looks_failed(r))),
+                LogLine::Reply(r) => out.push(Turn::new(TurnKind::Reply, r, false)),
+                LogLine::Bookkeeping => {}
+            }
+            return Some(Format::OpenManusLog);
+        }
         if let Some(format) = banner(s) {
             self.flush(out);
             out.push(Turn::session());
@@ -145,7 +160,7 @@ impl TerminalState {
                 self.mode = Mode::IndentedResult;
             } else {
                 self.flush(out);
-                out.push(Turn::new(TurnKind::Text, rest, false));
+                Turn::push_text_line(TurnKind::Text, rest, out);
             }
             return Some(Format::ClaudeTerminal);
         }
@@ -174,13 +189,13 @@ impl TerminalState {
                 self.start(TurnKind::Action, rest, Mode::CodexCommand, out);
             } else {
                 self.flush(out);
-                out.push(Turn::new(TurnKind::Text, rest, false));
+                Turn::push_text_line(TurnKind::Text, rest, out);
             }
             return Some(Format::CodexTerminal);
         }
         if let Some(rest) = s.strip_prefix('✦') {
             self.flush(out);
-            out.push(Turn::new(TurnKind::Text, rest.trim(), false));
+            Turn::push_text_line(TurnKind::Text, rest.trim(), out);
             return Some(Format::GeminiTerminal);
         }
         if let Some(rest) = s.strip_prefix('│') {
@@ -202,7 +217,7 @@ impl TerminalState {
         }
         if let Some(rest) = reply_line(s) {
             self.start(TurnKind::Reply, rest, Mode::Reply, out);
-            out.push(Turn::new(TurnKind::Quote, rest, false));
+            Turn::push_text_line(TurnKind::Quote, rest, out);
             return s.starts_with("####").then_some(Format::Aider);
         }
         self.text_line(s, out)
@@ -210,7 +225,7 @@ impl TerminalState {
 
     fn text_line(&mut self, s: &str, out: &mut Vec<Turn>) -> Option<Format> {
         self.flush(out);
-        out.push(Turn::new(TurnKind::Text, s, false));
+        Turn::push_text_line(TurnKind::Text, s, out);
         Some(Format::PlainText)
     }
 }
