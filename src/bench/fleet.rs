@@ -244,7 +244,8 @@ async fn scale_run(b: Bench, n: u32, window: Duration) -> anyhow::Result<()> {
          \x20 idle  {window:?}: drover cpu {} rss {}; dockerd cpu {} (without drover {}); \
          {:.1} Docker API requests/min\n\
          \x20 churn {window:?}: {} kills; drover cpu {} rss {}; dockerd cpu {}\n\
-         \x20 death → snapshot latency p50 {} p99 {} max {} ({} of {} seen within {LATENCY_CAP:?})",
+         \x20 death → snapshot latency p50 {} p99 {} max {} ({} of {} seen within {LATENCY_CAP:?})\n\
+         \x20   of which after Docker's die event (drover's part): p50 {} p99 {} max {}",
         show_percent(idle_cpu),
         show_kib(idle_rss),
         show_percent(idle_dockerd),
@@ -259,6 +260,9 @@ async fn scale_run(b: Bench, n: u32, window: Duration) -> anyhow::Result<()> {
         ms(churn.quantile(1.0)),
         churn.latencies.len(),
         churn.kills,
+        ms(quantile(&churn.after_event, 0.50)),
+        ms(quantile(&churn.after_event, 0.99)),
+        ms(quantile(&churn.after_event, 1.0)),
     );
     Ok(())
 }
@@ -272,14 +276,52 @@ fn ms(d: Option<Duration>) -> String {
 
 struct Churn {
     kills: usize,
+    /// From the kill request to the snapshot that shows the death (Docker's part included).
     latencies: Vec<Duration>,
+    /// From Docker's `die` event (its own timestamp) to that snapshot: drover's part.
+    after_event: Vec<Duration>,
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(i).copied()
 }
 
 impl Churn {
     fn quantile(&self, q: f64) -> Option<Duration> {
-        let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
-        self.latencies.get(i).copied()
+        quantile(&self.latencies, q)
     }
+}
+
+/// Docker's `die` timestamps (Unix ns) by container id, read from the engine's own event
+/// stream beside drover's, so a death's latency can be split into Docker's and drover's part.
+fn watch_deaths(
+    docker: &Docker,
+    fleet: &str,
+) -> (
+    Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let seen: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>> = Arc::default();
+    let mut events = Box::pin(docker.fleet_events(fleet, None));
+    let into = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        while let Some(Ok(ev)) = futures::StreamExt::next(&mut events).await {
+            if matches!(ev.action, crate::runtime::ContainerAction::Die { .. }) {
+                into.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(ev.id, ev.time_nano);
+            }
+        }
+    });
+    (seen, task)
+}
+
+fn unix_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// SIGKILLs one running container a second (round robin over slots) for `window`, and times
@@ -290,6 +332,7 @@ async fn churn(b: &Bench, handle: &SupervisorHandle, window: Duration) -> anyhow
     let mut next = 0usize;
     let mut waits = tokio::task::JoinSet::new();
     let mut kills = 0usize;
+    let (deaths, death_watch) = watch_deaths(&b.docker, &b.fleet);
     while Instant::now() < end {
         tick.tick().await;
         let snap = Arc::clone(&handle.snapshot.borrow());
@@ -304,41 +347,64 @@ async fn churn(b: &Bench, handle: &SupervisorHandle, window: Duration) -> anyhow
         next = snap.slots.iter().position(|s| s.slot == slot).unwrap_or(0) + 1;
         let mut rx = handle.snapshot.clone();
         rx.mark_unchanged();
+        // The watcher runs before and during the kill request: Docker answers a SIGKILL only
+        // after the container is gone, and a snapshot published meanwhile must be timed when
+        // it is published, not when the request returns.
         let t0 = Instant::now();
-        if b.docker.kill(&id).await.is_err() {
-            continue;
-        }
-        kills += 1;
-        waits.spawn(async move {
+        let target = id.clone();
+        let watcher = waits.spawn(async move {
             let seen = async {
                 loop {
                     let gone = {
                         let snap = rx.borrow_and_update();
                         snap.slot(&slot).is_none_or(|s| {
-                            s.container_id.as_deref() != Some(id.as_str())
+                            s.container_id.as_deref() != Some(target.as_str())
                                 || s.state != SlotState::Running
                         })
                     };
                     if gone {
-                        return Some(t0.elapsed());
+                        return Some((t0.elapsed(), unix_nanos(), target.clone()));
                     }
                     rx.changed().await.ok()?;
                 }
             };
             tokio::time::timeout(LATENCY_CAP, seen).await.ok().flatten()
         });
+        if b.docker.kill(&id).await.is_err() {
+            watcher.abort();
+            continue;
+        }
+        kills += 1;
     }
     let mut latencies = Vec::new();
+    let mut seen_at = Vec::new();
     while let Some(r) = waits.join_next().await {
-        if let Ok(Some(d)) = r {
+        if let Ok(Some((d, at, id))) = r {
             latencies.push(d);
+            seen_at.push((at, id));
         }
     }
     latencies.sort();
+    death_watch.abort();
+    let mut after_event: Vec<Duration> = {
+        let deaths = deaths.lock().unwrap_or_else(|e| e.into_inner());
+        seen_at
+            .iter()
+            .filter_map(|(at, id)| {
+                let died = deaths.get(id)?;
+                Some(Duration::from_nanos(u64::try_from(at - died).unwrap_or(0)))
+            })
+            .collect()
+    };
+    after_event.sort();
     if kills == 0 {
         bail!("no container of fleet {} could be killed", b.fleet);
     }
-    Ok(Churn { kills, latencies })
+    Ok(Churn {
+        kills,
+        latencies,
+        after_event,
+    })
 }
 
 /// RSS growth a soak may show after warm-up (the issue's budget).
