@@ -35,6 +35,9 @@ struct JestRun {
     exit_note: Option<(String, Option<String>)>,
     /// The `at …` line that follows is the place of `exit_note`.
     exit_note_open: bool,
+    /// The current block is a `Test suite failed to run`: jest's help text comes first, the
+    /// error itself (`SyntaxError: …`) later; the error line is the reason.
+    suite_block: bool,
     /// `Test Suites:` was the previous summary line: only then is `Tests:` jest's own.
     after_suites_line: bool,
 }
@@ -53,6 +56,7 @@ impl JestRun {
             crashed: false,
             exit_note: None,
             exit_note_open: false,
+            suite_block: false,
             after_suites_line: false,
         }
     }
@@ -105,6 +109,16 @@ fn file_line(line: &str) -> Option<&str> {
 fn exit_notice(t: &str) -> Option<&str> {
     let t = t.trim_start().strip_prefix("●")?.trim();
     t.starts_with("process.exit called with").then_some(t)
+}
+
+/// `SyntaxError: …`, `TypeError: …`: a JavaScript error's first line.
+fn error_line(t: &str) -> bool {
+    t.split_once(": ").is_some_and(|(kind, _)| {
+        kind.len() > 5
+            && kind.ends_with("Error")
+            && kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && kind.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// A `Test suite failed to run` reason saying the file's worker process died.
@@ -229,7 +243,8 @@ impl RunParser for JestParser {
                 run.block = None;
                 return Claim::Mine;
             }
-            if name == "Test suite failed to run" {
+            run.suite_block = name == "Test suite failed to run";
+            if run.suite_block {
                 run.suites_failed_to_run += 1;
                 let file = run.current_file.clone();
                 run.block = run.b.push_failure(&file, None, None);
@@ -259,6 +274,14 @@ impl RunParser for JestParser {
                 });
             if code_frame {
                 run.block_done = true;
+            } else if run.suite_block && !run.block_done && error_line(t) {
+                // The first error line beats the help text read so far; later ones do not.
+                run.suite_block = false;
+                if let Some(f) = run.b.failures.get_mut(i) {
+                    f.reason = None;
+                }
+                run.b.set_reason_if_none(i, t);
+                run.block_reason_lines = MAX_REASON_LINES;
             } else if !run.block_done && run.block_reason_lines < MAX_REASON_LINES {
                 run.crashed |= worker_died(t);
                 if run.block_reason_lines == 0 {
@@ -300,6 +323,11 @@ mod tests {
             Some("src/cart.test.js")
         );
         assert_eq!(file_line("PASS the butter"), None);
+        assert!(error_line(
+            "SyntaxError: /app/a.test.js: Unexpected token (2:12)"
+        ));
+        assert!(!error_line("Error: boom"));
+        assert!(!error_line("Jest encountered an unexpected token"));
         let c = tests_line("Tests:       2 failed, 1 skipped, 1 todo, 5 passed, 9 total").unwrap();
         assert_eq!((c.passed, c.failed, c.skipped), (5, 2, 2));
     }
