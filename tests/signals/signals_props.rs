@@ -157,9 +157,11 @@ const FAILING: &[&str] = &[
     "go/panic.txt",
     "node/fail-tap.txt",
     "node/fail-spec.txt",
-    "jest/fail.handwritten.txt",
+    "jest/fail.txt",
+    "jest/c-default-kill3.txt",
     "vitest/fail.handwritten.txt",
-    "mocha/fail.handwritten.txt",
+    "mocha/fail.txt",
+    "mocha/c-tap-f2.txt",
 ];
 
 fn fixture(rel: &str) -> Vec<u8> {

@@ -1,10 +1,11 @@
-//! Mocha's default `spec` reporter (written from Mocha's documented output; mocha cannot be
-//! installed here, see the handwritten fixtures): indented `✔ title` / `N) title` / `- title`
-//! lines, then `N passing (12ms)`, `N pending`, `N failing`, then numbered failure details
-//! (`1) Suite` / `title:` / the error / `at … (file:line:col)`).
+//! Mocha's default `spec` reporter: indented `✔ title` / `N) title` / `- title` lines, then
+//! `N passing (12ms)`, `N pending`, `N failing`, then numbered failure details (`1) Suite` /
+//! `title:` / the error / `at … (file:line:col)`).
 //!
-//! The closing counts are authoritative. A run starts at the first `✔` line or at the
-//! `passing` line; a load error before either (mocha prints only the exception) is not seen.
+//! The closing counts are authoritative. A run starts at the first `✔` line, at the first
+//! failure's `1) title` line, or at the `passing` line; a load error before either (mocha
+//! prints only the exception) is not seen. A run cut off before its summary names its failed
+//! tests by the titles their lines show; the details after a summary name them in full.
 //! The details have no closing line, so the run settles (see the detector). Mocha prints test
 //! output unframed: a test printing mocha's exact `  N passing` line (two-space indent) before
 //! the real one is taken as the summary; the named failures still keep the run from passing.
@@ -102,6 +103,16 @@ impl RunParser for MochaParser {
                 run.tally.passed += 1;
                 return Claim::Mine;
             }
+            // The first test failed: `    1) title`, indented under its suite.
+            if ind >= 4
+                && !ctx.foreign_run_active
+                && let Some((1, title)) = numbered(t)
+            {
+                let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.tally.failed += 1;
+                run.b.push_failure(title, None, None);
+                return Claim::Mine;
+            }
             if ind == 2
                 && !ctx.foreign_run_active
                 && let Some((n, dur)) = passing(t)
@@ -125,6 +136,9 @@ impl RunParser for MochaParser {
             && run.summary.is_none()
             && let Some((n, dur)) = passing(t)
         {
+            // The details that follow name every failure in full.
+            run.b.failures.clear();
+            run.b.failures_omitted = 0;
             run.summary = Some(Counts {
                 passed: n,
                 ..Counts::default()
@@ -204,8 +218,9 @@ impl RunParser for MochaParser {
                 run.tally.passed += 1;
                 return Claim::Mine;
             }
-            if numbered(t).is_some() {
+            if let Some((_, title)) = numbered(t) {
                 run.tally.failed += 1;
+                run.b.push_failure(title, None, None);
                 return Claim::Mine;
             }
             if t.starts_with("- ") {

@@ -59,6 +59,12 @@ struct TapRun {
     /// `# pass`, `# fail`).
     plan_first: bool,
     mocha_summary: bool,
+    /// The run began at its first result (`ok 1 …` / `not ok 1 …`) with neither a version
+    /// line nor a plan before it: mocha's TAP 12, whose plan closes the stream.
+    results_first: bool,
+    /// A run begun at a bare first result is not yet known to be TAP: a lone passing `ok 1`
+    /// line in other output is dropped, a failing one never is.
+    unconfirmed: bool,
     /// Lines of a TAP 12 failure's indented message/stack read so far (mocha).
     diag_lines: u8,
 }
@@ -98,6 +104,8 @@ impl TapRun {
             provisional: false,
             plan_first: false,
             mocha_summary: false,
+            results_first: false,
+            unconfirmed: false,
             diag_lines: 0,
         }
     }
@@ -123,7 +131,7 @@ impl TapRun {
             Runner::NodeTest
         } else if self.vitest {
             Runner::Vitest
-        } else if self.plan_first && self.mocha_summary {
+        } else if (self.plan_first || self.results_first) && self.mocha_summary {
             Runner::Mocha
         } else {
             Runner::Generic
@@ -298,7 +306,7 @@ impl RunParser for NodeTapParser {
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
         if let Some(run) = self.run.take() {
-            if run.provisional {
+            if run.provisional || (run.unconfirmed && run.tally.failed == 0) {
                 return;
             }
             let complete = run.complete;
@@ -314,9 +322,8 @@ impl RunParser for NodeTapParser {
             self.run = Some(TapRun::new(ctx.line_no));
             return Claim::Mine;
         }
-        let Some(run) = self.run.as_mut() else {
-            // mocha's default TAP (version 12) starts with its plan: a run once a result
-            // follows.
+        if self.run.is_none() {
+            // A TAP 12 stream that starts with its plan: a run once a result follows.
             if !ctx.foreign_run_active
                 && let Some(n) = line
                     .strip_prefix("1..")
@@ -329,6 +336,19 @@ impl RunParser for NodeTapParser {
                 self.run = Some(run);
                 return Claim::Mine;
             }
+            // mocha's TAP 12 as mocha 10 prints it: results first, the plan last.
+            if !ctx.foreign_run_active
+                && (line.starts_with("ok 1 ") || line.starts_with("not ok 1 "))
+            {
+                let mut run = TapRun::new(ctx.line_no);
+                run.results_first = true;
+                run.unconfirmed = true;
+                self.run = Some(run);
+            } else {
+                return Claim::NotMine;
+            }
+        }
+        let Some(run) = self.run.as_mut() else {
             return Claim::NotMine;
         };
         let ind = indent(line);
@@ -399,6 +419,7 @@ impl RunParser for NodeTapParser {
             run.vitest |= body.contains(" # time=");
             if depth == 0 {
                 run.top_results += 1;
+                run.unconfirmed &= run.top_results < 2;
             }
             if opens {
                 // A suite or a file: a parent of the results inside, never a test.
@@ -436,6 +457,7 @@ impl RunParser for NodeTapParser {
                 // Keys only node prints.
                 run.node_style |= matches!(key, "suites" | "cancelled" | "todo" | "duration_ms");
                 run.mocha_summary |= matches!(key, "tests" | "pass" | "fail");
+                run.unconfirmed = false;
                 if closing && let Some(run) = self.run.take() {
                     out.push(run.finish(true));
                 }
@@ -453,6 +475,7 @@ impl RunParser for NodeTapParser {
                 .strip_prefix("1..")
                 .and_then(|n| n.trim().parse::<u64>().ok())
         {
+            run.unconfirmed = false;
             if run.plan.is_none() {
                 run.plan = Some(n);
                 run.plan_first = run.top_results == 0;

@@ -46,6 +46,9 @@ struct PytestRun {
     tally: Counts,
     tally_seen: bool,
     collection_interrupted: bool,
+    /// `Fatal Python error: …` (faulthandler's report of the crash): the reason of the test
+    /// that was running.
+    crash_reason: Option<String>,
     cut_off: bool,
     /// `collected N items`.
     collected: Option<u64>,
@@ -68,6 +71,7 @@ impl PytestRun {
             tally_seen: false,
             collection_interrupted: false,
             cut_off: false,
+            crash_reason: None,
             collected: None,
             session_banner: false,
             block: None,
@@ -90,6 +94,21 @@ impl PytestRun {
                 self.b.duration_ms = dur;
             }
             None => self.b.counts = self.tally,
+        }
+        if end == RunEnd::CutOff
+            && let Some(reason) = self.crash_reason.take()
+        {
+            // The crash is what the running test died of: one error with that reason.
+            let name = self.b.running.take();
+            let name = name.as_deref().unwrap_or(crate::signals::run::RUNNING_TEST);
+            self.b.crash_recorded = true;
+            self.b.counts.errors = self.b.counts.errors.saturating_add(1);
+            match self.b.failure_index(name) {
+                Some(i) => self.b.set_reason_if_none(i, &reason),
+                None => {
+                    self.b.push_failure(name, Some(&reason), None);
+                }
+            }
         }
         if self.b.failures.len() >= crate::signals::run::MAX_FAILURES {
             let failing = self.b.counts.failed.saturating_add(self.b.counts.errors);
@@ -313,7 +332,13 @@ impl RunParser for PytestParser {
                 // A crash report glued to the progress line (`test_x.py ..Fatal Python
                 // error: Segmentation fault`): the progress before it still counts.
                 let (line, crashed) = match line.find("Fatal Python error: ") {
-                    Some(i) => (line.get(..i).unwrap_or(""), true),
+                    Some(i) => {
+                        if run.crash_reason.is_none() {
+                            let report = line.get(i..).unwrap_or("").trim();
+                            run.crash_reason = Some(crate::signals::run::truncate(report, 200));
+                        }
+                        (line.get(..i).unwrap_or(""), true)
+                    }
                     None => (line, false),
                 };
                 if crashed {
