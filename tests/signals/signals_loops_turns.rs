@@ -219,6 +219,49 @@ fn sessions_that_repeat_the_same_reads_after_completion_fire_session_repeat() {
     assert_eq!(fired(&feed(&lines)), vec![]);
 }
 
+/// A relaunching harness's log: a session banner, then what the session printed.
+fn quiet_session(n: u32, said: &str) -> Vec<String> {
+    vec![
+        "═══════════════════════════════".to_string(),
+        format!("Ralph Session Started: Tue Feb 10 22:{n:02}:11 +04 2026"),
+        "═══════════════════════════════".to_string(),
+        format!("[22:{n:02}:17] {said}"),
+    ]
+}
+
+#[test]
+fn sessions_without_actions_that_say_the_same_fire_session_repeat() {
+    let lines: Vec<String> = (1..=3)
+        .flat_map(|n| quiet_session(n, "TOKENS: 750 / 80000 (0%) [read:0KB write:0KB]"))
+        .collect();
+    let findings = feed(&lines);
+    let (_, since, evidence) =
+        first(&findings, OutputDetector::SessionRepeat).expect("session_repeat fires");
+    assert_eq!(since, 4, "since what the first session said");
+    assert_eq!(
+        evidence,
+        vec![
+            "3 sessions in a row took no action and said the same".to_string(),
+            "said: TOKENS: 750 / 80000 (0%) [read:0KB write:0KB]".to_string(),
+        ]
+    );
+
+    // Sessions whose report moves (more tokens, work read and written) are different sessions.
+    let lines: Vec<String> = [
+        "TOKENS: 750 / 80000 (0%) [read:0KB write:0KB]",
+        "TOKENS: 43620 / 80000 (54%) [read:12KB write:3KB]",
+        "TOKENS: 51200 / 80000 (64%) [read:20KB write:9KB]",
+    ]
+    .iter()
+    .zip(1..)
+    .flat_map(|(said, n)| quiet_session(n, said))
+    .collect();
+    assert!(
+        !fired(&feed(&lines)).contains(&OutputDetector::SessionRepeat),
+        "a moving report is progress"
+    );
+}
+
 #[test]
 fn a_chant_fires_but_timestamped_heartbeats_do_not() {
     let mut lines = vec!["✦ I have completed the task.".to_string()];

@@ -8,7 +8,8 @@
 //!   the same thing or all answered by the same reply (the harness's format error).
 //! - `session_repeat`: `session_repeats` sessions (or harness iterations) in a row made
 //!   exactly the same actions and got exactly the same results — typically a task already
-//!   complete, re-read by every new session.
+//!   complete, re-read by every new session; a session without any action is compared by what
+//!   it said (a relaunched agent that does nothing and reports the same each time).
 //!
 //! Thresholds come from [`TurnLimits`] (`[loops.transcript]` in the config).
 //!
@@ -65,6 +66,11 @@ pub(super) struct TurnLoops {
     mono_firing: bool,
     session_keys: Vec<u64>,
     session_actions: Vec<String>,
+    /// What the session said, for a session that takes no action: a running hash of its text
+    /// turns, how many there were, and the first of them (evidence).
+    session_text: u64,
+    session_text_turns: u32,
+    session_text_first: Option<(String, u64)>,
     session_start: u64,
     previous_session: Option<u64>,
     session_repeats: u32,
@@ -82,6 +88,11 @@ impl TurnLoops {
 
     pub(super) fn feed(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
         if turn.kind == TurnKind::Text {
+            self.session_text = hash_sequence([self.session_text, turn.key].into_iter());
+            self.session_text_turns = self.session_text_turns.saturating_add(1);
+            if self.session_text_first.is_none() {
+                self.session_text_first = Some((turn.first_line.clone(), stamp));
+            }
             let entry = self
                 .text
                 .get_or_insert_with(|| (Vec::new(), turn.first_line.clone(), stamp));
@@ -318,11 +329,35 @@ impl TurnLoops {
         {
             self.quiet(quiet, None, stamp, out);
         }
-        if self.session_keys.is_empty() {
+        let text = std::mem::take(&mut self.session_text);
+        let text_turns = std::mem::take(&mut self.session_text_turns);
+        let text_first = self.session_text_first.take();
+        // A session is judged by its actions and their results. One that took no action at all
+        // is judged by what it said instead: a harness relaunching an agent that reads nothing,
+        // runs nothing and reports the same thing every time is the same session again (the
+        // text keys drop clock times, so only the wording counts; a moved counter differs).
+        // A session with neither says nothing either way and is skipped.
+        let (sig, lines, what) = if !self.session_keys.is_empty() {
+            let actions = std::mem::take(&mut self.session_actions);
+            (
+                hash_sequence(std::mem::take(&mut self.session_keys).into_iter()),
+                actions
+                    .into_iter()
+                    .map(|a| format!("action: {a}"))
+                    .collect(),
+                "made the same actions and got the same results",
+            )
+        } else if let Some((first, at)) = text_first {
+            self.session_start = at;
+            (
+                // The marker keeps a quiet session apart from any session of actions.
+                hash_sequence([u64::MAX, u64::from(text_turns), text].into_iter()),
+                vec![format!("said: {first}")],
+                "took no action and said the same",
+            )
+        } else {
             return;
-        }
-        let sig = hash_sequence(std::mem::take(&mut self.session_keys).into_iter());
-        let actions = std::mem::take(&mut self.session_actions);
+        };
         if self.previous_session == Some(sig) {
             self.session_repeats += 1;
         } else {
@@ -334,11 +369,8 @@ impl TurnLoops {
         if self.session_repeats >= self.limits.session_repeats {
             let first = !self.session_firing;
             self.session_firing = true;
-            let mut evidence = vec![format!(
-                "{} sessions in a row made the same actions and got the same results",
-                self.session_repeats
-            )];
-            evidence.extend(actions.into_iter().map(|a| format!("action: {a}")));
+            let mut evidence = vec![format!("{} sessions in a row {what}", self.session_repeats)];
+            evidence.extend(lines);
             out.push(LoopFinding {
                 detector: OutputDetector::SessionRepeat,
                 at: stamp,

@@ -2,8 +2,8 @@
 //! after `⎿` with indented continuation), Codex (`• Ran cmd` with `│` continuation, results
 //! after `└`), Gemini CLI (`✦` text, `│ ✔ Tool …` boxes closed by `╰`), aider chat history
 //! (`#### ` prompts, `> ` harness lines, SEARCH/REPLACE edit blocks as actions) and harness
-//! iteration banners (`=== Iteration 3 ===`, `Iteration 2 of 5`, `# aider chat started`).
-//! Other lines are assistant text.
+//! iteration banners (`=== Iteration 3 ===`, `Iteration 2 of 5`, `# aider chat started`,
+//! `Ralph Session Started: …`, `Session 12 started`). Other lines are assistant text.
 //!
 //! State kept between lines: one action or result being assembled (its text grows only up to
 //! [`MAX_TURN_BYTES`]) and which continuation style applies.
@@ -129,8 +129,8 @@ impl TerminalState {
             }
             _ => {}
         }
-        if s.is_empty() || s.starts_with(['╭', '╰']) {
-            // Box borders carry nothing.
+        if s.is_empty() || s.starts_with(['╭', '╰']) || is_rule(s) {
+            // Box borders and horizontal rules carry nothing.
             return None;
         }
         if let Some(line) = agent_log_line(s) {
@@ -242,6 +242,13 @@ fn reply_line(s: &str) -> Option<&str> {
     Some(rest.trim())
 }
 
+/// A horizontal rule (`═══…`, `---`, `___`): decoration around banners and sections.
+fn is_rule(s: &str) -> bool {
+    s.chars().count() >= 3
+        && s.chars()
+            .all(|c| matches!(c, '═' | '─' | '━' | '=' | '-' | '_' | '~'))
+}
+
 /// `Name(…` — a tool call as terminal transcripts print it.
 fn is_call(rest: &str) -> bool {
     let name_len = rest
@@ -256,6 +263,9 @@ fn banner(s: &str) -> Option<Format> {
         return Some(Format::Aider);
     }
     let core = s.trim_start_matches(['=', '#', '-', '*', '[', ' ']);
+    if session_started(core) {
+        return Some(Format::PlainText);
+    }
     if core.len() == s.len() && !s.starts_with("Iteration ") {
         // Only decorated banners (or a bare "Iteration N of M") count: prose may say "loop 2".
         return None;
@@ -270,6 +280,29 @@ fn banner(s: &str) -> Option<Format> {
         .find_map(|p| lower.strip_prefix(p))?;
     rest.starts_with(|c: char| c.is_ascii_digit())
         .then_some(Format::PlainText)
+}
+
+/// `Session started`, `Ralph Session Started: <date>`, `**Session 12 started** (model …)` — how
+/// harnesses that relaunch an agent mark each new run (decorated or not). Only at the start of a
+/// line, after at most one word naming the harness, and only when the phrase ends there, so
+/// prose that mentions a session (`the session started late`) does not count.
+fn session_started(core: &str) -> bool {
+    let lower: String = core
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let after_name = lower.split_once(' ').map_or("", |(_, r)| r);
+    [lower.as_str(), after_name].iter().any(|l| {
+        let Some(rest) = l.strip_prefix("session ") else {
+            return false;
+        };
+        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+        // The phrase ends there (`: <date>`, `**`, ` (model …)`), as a banner's does.
+        rest.strip_prefix("started").is_some_and(|r| {
+            r.is_empty() || r.starts_with([':', '*', '!', '=', '-']) || r.starts_with(" (")
+        })
+    })
 }
 
 #[cfg(test)]
@@ -321,5 +354,9 @@ mod tests {
         assert!(banner("Iteration 2 of 5 (claude) - Wed Apr  8").is_some());
         assert!(banner("# aider chat started at 2025-12-03 14:43:45").is_some());
         assert!(banner("I will loop 3 times").is_none());
+        assert!(banner("Ralph Session Started: Tue Feb 10 22:09:11 +04 2026").is_some());
+        assert!(banner("**Session 12 started** (model: opus-4.5-thinking)").is_some());
+        assert!(banner("**Session 12 ended** - Agent finished naturally").is_none());
+        assert!(banner("The session started late, so I waited.").is_none());
     }
 }
