@@ -293,16 +293,12 @@ impl Churn {
     }
 }
 
+type DeathTimes = Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>;
+
 /// Docker's `die` timestamps (Unix ns) by container id, read from the engine's own event
 /// stream beside drover's, so a death's latency can be split into Docker's and drover's part.
-fn watch_deaths(
-    docker: &Docker,
-    fleet: &str,
-) -> (
-    Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let seen: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>> = Arc::default();
+fn watch_deaths(docker: &Docker, fleet: &str) -> (DeathTimes, tokio::task::JoinHandle<()>) {
+    let seen = DeathTimes::default();
     let mut events = Box::pin(docker.fleet_events(fleet, None));
     let into = Arc::clone(&seen);
     let task = tokio::spawn(async move {

@@ -1,7 +1,9 @@
 //! `[loops.transcript]`: the thresholds of the transcript (turn-level) detectors — `chant`,
 //! `repeated_action`, `oscillation`, `monologue`, `session_repeat` — that read agent output as
 //! turns. Part of the schema (deny unknown keys, defaults from the detectors' own
-//! `TurnLimits`, so the example file, the parser and the detectors cannot drift apart).
+//! `TurnLimits`, so the example file, the parser and the detectors cannot drift apart). The
+//! fields mirror `TurnLimits` rather than flattening it in, because serde cannot combine
+//! `flatten` with `deny_unknown_fields`, and a misspelt key must be refused.
 //! Their findings take the `[loops.output_repetition]` action, and they run in the same
 //! output pipeline (`output_repetition.enabled = false` turns that pipeline off).
 
