@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use drover::docker::logs::LogHub;
+use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
 use drover::theme::Theme;
 use drover::ui::palette::View;

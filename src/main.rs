@@ -80,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             window,
             soak,
             sample_every,
+            chart,
             pace,
             compare,
         }) => {
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 window,
                 soak,
                 sample_every,
+                chart,
                 pace,
                 compare,
             };

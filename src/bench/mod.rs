@@ -2,6 +2,7 @@
 //! (never pass/fail). The store benchmark doubles as the write burst of the crash-safety test;
 //! the fleet benchmark runs the real supervisor over real containers ([`fleet`]).
 
+pub mod chart;
 pub mod compare;
 pub mod fleet;
 pub mod procfs;

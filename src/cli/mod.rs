@@ -166,6 +166,9 @@ pub enum BenchCommand {
         /// Sampling interval of --soak.
         #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
         sample_every: std::time::Duration,
+        /// With --soak: also draw the resident memory curve as an SVG chart into this file.
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<std::path::PathBuf>,
         /// Seconds between an agent's log lines.
         #[arg(long, default_value_t = 1.0)]
         pace: f64,

@@ -570,8 +570,12 @@ pub struct LogsSection {
 impl Default for LogsSection {
     fn default() -> Self {
         Self {
-            ring_lines: 5000,
-            ring_bytes: ByteSize::mib(4),
+            // The ring only spares the log pane a disk read for the newest lines: older ones
+            // are paged in from the file. A thousand lines is a few screens of scrollback; a
+            // ring's memory is its text plus 16 bytes a line, so fifty slots hold at most
+            // about 50 MiB even with long JSON lines (5 000 lines / 4 MiB allowed 200 MiB).
+            ring_lines: 1000,
+            ring_bytes: ByteSize::mib(1),
             file_max: ByteSize::mib(64),
             keep_files: 4,
             max_line: ByteSize(64 * 1024),

@@ -454,7 +454,7 @@ fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
     encode_frame(&replacement).ok()
 }
 
-fn wire_line(slot: &str, l: crate::docker::logs::RingLine) -> ServerFrame {
+fn wire_line(slot: &str, l: crate::docker::ring::RingLine) -> ServerFrame {
     ServerFrame::Log(WireLogLine {
         slot: slot.to_string(),
         ts_ms: l.ts_ms,

@@ -13,7 +13,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::logs::{LineSplitter, LogHub, RotatingFile, SplitLine};
+use super::logs::{LineSplitter, RotatingFile, SplitLine};
+use super::ring::LogHub;
 use crate::runtime::Runtime;
 
 /// Receives every line of a container's output, in order.
@@ -235,7 +236,7 @@ fn deliver(
         }
     }
     sink.line(ts_ms, stderr, &text);
-    hub.push(slot, ts_ms, stderr, text);
+    hub.push(slot, ts_ms, stderr, &text);
 }
 
 /// Where a container's delivered output ends, kept beside its log (`<gen>.log.pos`): the last

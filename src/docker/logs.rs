@@ -1,16 +1,14 @@
 //! Container log plumbing: raw bytes are appended to a per-container file as they arrive (so a
 //! removed container loses nothing), split into bounded lines, and kept in a per-slot ring for
-//! the faces.
+//! the faces ([`super::ring`]).
 //!
 //! Invariants: memory per slot is bounded by the ring caps plus one `max_line` of partial input,
 //! whatever the container prints (10 MB lines, no newlines at all, invalid UTF-8). Files rotate
 //! at `file_max` and keep `keep_files` old parts.
 
-use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// Splits a byte stream into lines of at most `max_line` bytes. A longer line is cut: its first
 /// `max_line` bytes are emitted with `truncated = true` and the rest is skipped up to the newline.
@@ -247,132 +245,6 @@ pub fn cut_note(dropped: usize) -> String {
     format!(" [drover: line cut, {dropped} bytes dropped]")
 }
 
-/// A line kept in memory for the faces.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RingLine {
-    pub seq: u64,
-    pub ts_ms: u64,
-    pub stderr: bool,
-    pub text: String,
-}
-
-/// The newest lines of one slot, bounded in count and bytes.
-#[derive(Debug)]
-pub struct LogRing {
-    lines: VecDeque<RingLine>,
-    bytes: usize,
-    max_lines: usize,
-    max_bytes: usize,
-    next_seq: u64,
-}
-
-impl LogRing {
-    pub fn new(max_lines: usize, max_bytes: usize) -> Self {
-        Self {
-            lines: VecDeque::new(),
-            bytes: 0,
-            max_lines: max_lines.max(1),
-            max_bytes: max_bytes.max(1024),
-            next_seq: 0,
-        }
-    }
-
-    pub fn push(&mut self, ts_ms: u64, stderr: bool, text: String) {
-        self.bytes += text.len();
-        self.lines.push_back(RingLine {
-            seq: self.next_seq,
-            ts_ms,
-            stderr,
-            text,
-        });
-        self.next_seq += 1;
-        while self.lines.len() > self.max_lines
-            || (self.bytes > self.max_bytes && self.lines.len() > 1)
-        {
-            if let Some(old) = self.lines.pop_front() {
-                self.bytes -= old.text.len();
-            }
-        }
-    }
-
-    /// The newest `n` lines, oldest first.
-    pub fn tail(&self, n: usize) -> Vec<RingLine> {
-        let skip = self.lines.len().saturating_sub(n);
-        self.lines.iter().skip(skip).cloned().collect()
-    }
-
-    /// Lines with `seq >= from`, oldest first (for followers).
-    pub fn since(&self, from: u64) -> Vec<RingLine> {
-        self.lines
-            .iter()
-            .filter(|l| l.seq >= from)
-            .cloned()
-            .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    pub fn next_seq(&self) -> u64 {
-        self.next_seq
-    }
-}
-
-/// Every slot's ring, shared between the log tasks (writers) and the faces (readers).
-#[derive(Clone, Debug)]
-pub struct LogHub {
-    rings: Arc<Mutex<HashMap<String, LogRing>>>,
-    max_lines: usize,
-    max_bytes: usize,
-}
-
-impl LogHub {
-    pub fn new(max_lines: usize, max_bytes: usize) -> Self {
-        Self {
-            rings: Arc::default(),
-            max_lines,
-            max_bytes,
-        }
-    }
-
-    pub fn push(&self, slot: &str, ts_ms: u64, stderr: bool, text: String) {
-        // A poisoned lock only means a reader panicked mid-read; the data is still usable.
-        let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .entry(slot.to_string())
-            .or_insert_with(|| LogRing::new(self.max_lines, self.max_bytes))
-            .push(ts_ms, stderr, text);
-    }
-
-    pub fn tail(&self, slot: &str, n: usize) -> Vec<RingLine> {
-        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.get(slot).map(|r| r.tail(n)).unwrap_or_default()
-    }
-
-    pub fn since(&self, slot: &str, from: u64) -> Vec<RingLine> {
-        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings.get(slot).map(|r| r.since(from)).unwrap_or_default()
-    }
-
-    /// (lines, bytes) held for `slot`.
-    pub fn usage(&self, slot: &str) -> (usize, usize) {
-        let rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .get(slot)
-            .map(|r| (r.len(), r.bytes()))
-            .unwrap_or((0, 0))
-    }
-}
-
 /// Where a container's log file lives: `<data>/logs/<slot>/<generation>.log`.
 pub fn log_path(data_dir: &Path, slot: &str, generation: u64) -> PathBuf {
     data_dir
@@ -446,27 +318,6 @@ mod tests {
         assert_eq!(out[0].bytes.len(), 1024);
         assert_eq!(out[0].dropped, 160 * 64 * 1024 - 1024);
         assert_eq!(out[1].bytes, b"next");
-    }
-
-    #[test]
-    fn ring_respects_line_and_byte_caps() {
-        let mut r = LogRing::new(3, 4096);
-        for i in 0..10 {
-            r.push(i, false, format!("line {i}"));
-        }
-        assert_eq!(r.len(), 3);
-        assert_eq!(
-            r.tail(2)
-                .iter()
-                .map(|l| l.text.as_str())
-                .collect::<Vec<_>>(),
-            ["line 8", "line 9"]
-        );
-        let mut r = LogRing::new(1000, 2048);
-        for _ in 0..100 {
-            r.push(0, false, "y".repeat(500));
-        }
-        assert!(r.bytes() <= 2048, "{}", r.bytes());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod events;
 pub mod follow;
 pub mod logfile;
 pub mod logs;
+pub mod ring;
 pub mod spec;
 
 use std::collections::HashMap;

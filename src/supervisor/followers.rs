@@ -25,6 +25,13 @@ pub struct Followers {
 }
 
 impl Followers {
+    /// Whether a follower for `id` is still reading (cheap: checked before a follower's
+    /// parts are built).
+    pub fn is_following(&self, id: &str) -> bool {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).is_some_and(|e| !*e.drained.borrow())
+    }
+
     /// Starts following `target.id` unless a follower for it is still reading.
     pub fn ensure(&self, target: Follow, sink: impl FnOnce() -> Box<dyn LineSink>) {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -45,6 +45,12 @@ pub struct JunitPollers {
 }
 
 impl JunitPollers {
+    /// Whether a poller for `id` runs.
+    pub fn is_polling(&self, id: &str) -> bool {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.contains(id)
+    }
+
     /// Starts polling `src.id` unless a poller for it runs.
     pub fn ensure(&self, src: JunitSource) {
         {

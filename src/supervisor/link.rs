@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::followers::Followers;
 use crate::core::Input;
-use crate::docker::logs::LogHub;
+use crate::docker::ring::LogHub;
 use crate::runtime::{Connector, ContainerAction, ContainerEvent, Runtime};
 
 /// Lines of output handed to the core with a `die`, for the failure signature.

@@ -15,6 +15,7 @@ mod junit;
 mod link;
 mod output;
 pub mod persist;
+mod publish;
 pub mod tz;
 mod upstream;
 
@@ -38,7 +39,7 @@ use crate::core::{
     CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, Snapshot,
 };
 use crate::docker::follow::FollowLimits;
-use crate::docker::logs::LogHub;
+use crate::docker::ring::LogHub;
 use crate::runtime::{Connector, DockerConnector, Runtime};
 use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
 
@@ -229,7 +230,7 @@ pub async fn start(
         commands_rx,
         reload_rx,
         snapshot_tx,
-        published: 0,
+        published: publish::Published::default(),
         docker: docker_rx,
         followers,
         junit: junit::JunitPollers::default(),
@@ -301,7 +302,7 @@ struct Driver {
     commands_rx: mpsc::Receiver<CommandEnvelope>,
     reload_rx: mpsc::Receiver<ReloadRequest>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
-    published: u64,
+    published: publish::Published,
     docker: watch::Receiver<Option<Runtime>>,
     followers: Followers,
     junit: junit::JunitPollers,
@@ -358,6 +359,7 @@ impl Driver {
                         self.executor.submit(Effect::ListContainers);
                     }
                 }
+                _ = sleep_until(self.published.due()) => {}
             }
             self.publish();
         }
@@ -396,73 +398,6 @@ impl Driver {
         }
         self.config = Arc::new(cfg);
         Ok(())
-    }
-
-    fn publish(&mut self) {
-        if self.fleet.version() == self.published {
-            return;
-        }
-        self.published = self.fleet.version();
-        let snapshot = Arc::new(self.fleet.snapshot(now_ms()));
-        self.sync_followers(&snapshot);
-        self.snapshot_tx.send_replace(snapshot);
-    }
-
-    /// One follower per live container, derived from the state the core reports.
-    fn sync_followers(&self, snapshot: &Snapshot) {
-        let Some(docker) = self.docker.borrow().clone() else {
-            return;
-        };
-        for view in &snapshot.slots {
-            let live = view.state.has_live_container();
-            let Some(id) = view.container_id.as_deref().filter(|_| live) else {
-                continue;
-            };
-            let target = crate::docker::follow::Follow {
-                docker: docker.clone(),
-                id: id.to_string(),
-                slot: view.slot.clone(),
-                file: container_log(&self.config.data_dir, &view.slot, view.generation),
-                limits: self.limits.clone(),
-                hub: self.hub.clone(),
-            };
-            let (slot, inputs, writer) = (
-                view.slot.clone(),
-                self.inputs_tx.clone(),
-                self.writer.clone(),
-            );
-            let watch = output::OutputWatch::from_config(
-                &self.config.file.loops,
-                &self.config.file.pricing,
-            );
-            let tests = self
-                .config
-                .file
-                .roles
-                .iter()
-                .find(|r| r.name == view.role)
-                .map(|r| r.tests.clone())
-                .unwrap_or_default();
-            let parsers = tests.parsers.clone();
-            let sink = || -> Box<dyn crate::docker::follow::LineSink> {
-                Box::new(output::AgentOutput::new(
-                    slot, inputs, writer, watch, &parsers,
-                ))
-            };
-            self.followers.ensure(target, sink);
-            if let Some(dir) = tests.junit_dir {
-                self.junit.ensure(junit::JunitSource {
-                    docker: docker.clone(),
-                    id: id.to_string(),
-                    slot: view.slot.clone(),
-                    dir,
-                    since_ms: view.started_at.unwrap_or(0).max(self.started_ms),
-                    writer: self.writer.clone(),
-                    inputs: self.inputs_tx.clone(),
-                    drained: self.followers.drained(id),
-                });
-            }
-        }
     }
 
     async fn run_effects(&mut self, effects: Vec<Effect>) {

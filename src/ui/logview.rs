@@ -366,12 +366,12 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::docker::logs::{LogHub, RingLine};
+    use crate::docker::ring::{LogHub, RingLine};
 
     fn hub_with(lines: &[&str]) -> LogHub {
         let hub = LogHub::new(1000, 1 << 20);
         for (i, l) in lines.iter().enumerate() {
-            hub.push("impl-1", i as u64, false, l.to_string());
+            hub.push("impl-1", i as u64, false, l);
         }
         hub
     }
@@ -384,7 +384,7 @@ mod tests {
         assert!(v.pull(&hub));
         assert_eq!(v.lines().len(), 3);
         assert!(!v.pull(&hub), "nothing new");
-        hub.push("impl-1", 9, true, "\u{1b}[31mred\u{1b}[0m".into());
+        hub.push("impl-1", 9, true, "\u{1b}[31mred\u{1b}[0m");
         assert!(v.pull(&hub));
         let last = v.lines().back().unwrap();
         assert_eq!((last.text.as_str(), last.stderr), ("red", true));
@@ -429,7 +429,7 @@ mod tests {
         v.scroll_up(10);
         assert!(!v.follow);
         assert_eq!(v.bottom_seq(), Some(89));
-        hub.push("impl-1", 0, false, "new".into());
+        hub.push("impl-1", 0, false, "new");
         v.pull(&hub);
         assert_eq!(v.bottom_seq(), Some(89), "paused view stays put");
         v.scroll_down(5);

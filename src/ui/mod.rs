@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::core::Snapshot;
-use crate::docker::logs::{LogHub, RingLine};
+use crate::docker::ring::{LogHub, RingLine};
 use crate::store::{EventFilter, Store, StoredEvent};
 pub use crate::supervisor::{CommandEnvelope, ProgressView, SupervisorHandle};
 use crate::theme::Theme;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use drover::docker::Docker;
 use drover::docker::follow::{Follow, FollowLimits, LineSink, follow_container};
 use drover::docker::logfile::ReverseLogReader;
-use drover::docker::logs::LogHub;
+use drover::docker::ring::LogHub;
 use drover::docker::spec::{ContainerSpec, container_name};
 use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use drover::core::{AlertRef, Command, CommandReply, SlotState, Snapshot};
-use drover::docker::logs::LogHub;
+use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
 use drover::theme::Theme;
 use drover::ui::key_handling::Outcome;

@@ -9,7 +9,7 @@ use drover::core::{
     Command, CommandRequest, DockerStatus, Effect, Fleet, FleetSpec, Input, RoleSpec, SlotState,
     Snapshot,
 };
-use drover::docker::logs::LogHub;
+use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
 use drover::store::StoredEvent;
 use drover::theme::Theme;
@@ -504,13 +504,13 @@ fn hostile_log_lines_render_safely() {
         "implementer-1",
         sample::NOW,
         true,
-        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred\u{0}\u{8}\u{9b}6n\r".into(),
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred\u{0}\u{8}\u{9b}6n\r",
     );
     hub.push(
         "implementer-1",
         sample::NOW,
         false,
-        "日本語 and emoji 🚀 width".into(),
+        "日本語 and emoji 🚀 width",
     );
     let mut ui = ui_for(&snap, 80, 24);
     ui.sync_logs(&hub);

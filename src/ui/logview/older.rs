@@ -172,7 +172,7 @@ impl LogView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::logs::LogHub;
+    use crate::docker::ring::LogHub;
 
     fn file_lines(range: std::ops::Range<u64>) -> Vec<FileLine> {
         range
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(v.older, OlderLines::More, "a new page may be asked for");
         v.older_failed("s", ask.epoch, "late".into());
         assert_eq!(v.older, OlderLines::More, "a stale failure is ignored too");
-        hub.push("s", 10, false, "line 10".into());
+        hub.push("s", 10, false, "line 10");
         v.pull(&hub);
         assert_eq!(v.lines().len(), 11);
     }
@@ -305,7 +305,7 @@ mod tests {
                 .all(|m| v.lines().iter().any(|l| l.seq == *m))
         );
         // Detached: new ring lines are not pulled, the bottom stays at the newest held line.
-        hub.push("s", 2000, false, "new".into());
+        hub.push("s", 2000, false, "new");
         assert!(!v.pull(&hub));
         v.scroll_down(1000);
         assert!(!v.follow);

@@ -298,6 +298,11 @@ impl Fleet {
         self.version
     }
 
+    /// The version of the last change other than activity (the next snapshot's `state_version`).
+    pub fn state_version(&self) -> u64 {
+        self.state_version
+    }
+
     /// Docker connectivity as last reported, and whether a listing was reconciled since.
     pub fn docker(&self) -> (&DockerStatus, bool) {
         (&self.docker.status, self.docker.synced)
