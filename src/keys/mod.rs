@@ -1,11 +1,11 @@
 //! The one keymap table `(mode, key, action, description)`: it drives key handling, the help
-//! overlay and the status-bar hints, and takes user overrides by action name.
+//! overlay and the status-bar hints, and takes user overrides by action name. The default rows
+//! are in `defaults.rs`; overrides are applied in `overrides.rs`.
 //!
 //! Invariants (checked by [`Keymap::validate`] and enforced on every override): along every
 //! lookup chain a screen uses ([`CHAINS`]) a key reaches at most one action, so no binding
 //! silently shadows another.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -13,9 +13,12 @@ use crossterm::event::KeyCode;
 
 mod check;
 mod chord;
+mod defaults;
+mod overrides;
 
 pub use check::{BindingProblem, binding_problems};
 pub use chord::KeyChord;
+use defaults::defaults;
 
 /// A group of bindings. A screen looks keys up through a chain of modes, most specific first
 /// (see [`CHAINS`]).
@@ -208,116 +211,6 @@ pub const CHAINS: [&[Mode]; 7] = {
     ]
 };
 
-/// The default table: k9s-like letters, vim motions and arrow keys side by side.
-fn defaults() -> Vec<(Mode, &'static str, Action, &'static str)> {
-    use Action::*;
-    use Mode::*;
-    vec![
-        (Global, "q", Quit, "quit drover's screen"),
-        (Global, "ctrl-c", Quit, "quit drover's screen"),
-        (Global, "?", Help, "show or hide this help"),
-        (
-            Global,
-            ":",
-            Palette,
-            "command palette (:pause implementer-2, :theme light)",
-        ),
-        (Global, "esc", Back, "close, clear the filter or go back"),
-        (Global, "1", ViewFleet, "fleet view"),
-        (Global, "2", ViewLocks, "locks view"),
-        (Global, "3", ViewProgress, "PROGRESS.md view"),
-        (Global, "4", ViewAlerts, "alerts view"),
-        (Global, "5", ViewEvents, "events / audit view"),
-        (Motion, "k", Up, "up"),
-        (Motion, "up", Up, "up"),
-        (Motion, "j", Down, "down"),
-        (Motion, "down", Down, "down"),
-        (Motion, "ctrl-u", PageUp, "page up"),
-        (Motion, "pageup", PageUp, "page up"),
-        (Motion, "ctrl-d", PageDown, "page down"),
-        (Motion, "pagedown", PageDown, "page down"),
-        (Motion, "g", Top, "first row / oldest line"),
-        (Motion, "home", Top, "first row / oldest line"),
-        (
-            Motion,
-            "G",
-            Bottom,
-            "last row / newest line (logs: follow again)",
-        ),
-        (
-            Motion,
-            "end",
-            Bottom,
-            "last row / newest line (logs: follow again)",
-        ),
-        (
-            Fleet,
-            "/",
-            Filter,
-            "filter: text, state:blocked, role:x, health:stalled",
-        ),
-        (Fleet, "o", SortNext, "sort by the next column"),
-        (Fleet, "O", SortReverse, "reverse the sort order"),
-        (Fleet, "R", GroupByRole, "group rows by role"),
-        (Fleet, "enter", OpenDetail, "focus the detail pane"),
-        // In Slot, so they work from the table and inside the detail pane alike.
-        (Slot, "]", NextTab, "next detail tab"),
-        (Slot, "[", PrevTab, "previous detail tab"),
-        (Slot, "p", Pause, "pause the slot"),
-        (Slot, "u", Resume, "resume a paused slot"),
-        (Slot, "r", Restart, "restart the slot (asks first)"),
-        (Slot, "x", Stop, "stop the slot (asks first)"),
-        (Slot, "s", Start, "start a stopped slot"),
-        (
-            Slot,
-            "b",
-            Block,
-            "block the slot with a reason (asks first)",
-        ),
-        (Slot, "B", Unblock, "unblock the slot"),
-        (
-            Slot,
-            "t",
-            TakeOver,
-            "take over: open a shell in the container",
-        ),
-        (Slot, "H", HandBack, "hand the slot back to drover"),
-        (Slot, "+", ScaleUp, "one more replica of this role"),
-        (
-            Slot,
-            "-",
-            ScaleDown,
-            "one replica fewer of this role (asks first)",
-        ),
-        (Detail, "tab", NextTab, "next tab"),
-        (Detail, "l", NextTab, "next tab"),
-        (Detail, "right", NextTab, "next tab"),
-        (Detail, "shift-tab", PrevTab, "previous tab"),
-        (Detail, "h", PrevTab, "previous tab"),
-        (Detail, "left", PrevTab, "previous tab"),
-        (Logs, "/", Search, "search the log"),
-        (Logs, "n", NextMatch, "next match"),
-        (Logs, "N", PrevMatch, "previous match"),
-        (
-            Logs,
-            "f",
-            ToggleFollow,
-            "pause / resume following new lines",
-        ),
-        (Logs, "w", ToggleWrap, "wrap long lines on / off"),
-        (
-            Locks,
-            "d",
-            ReleaseLock,
-            "release the selected stale lock (asks first)",
-        ),
-        (Alerts, "a", Acknowledge, "acknowledge the selected alert"),
-        (Events, "/", Filter, "filter events: text, slot:x, kind:x"),
-        (Progress, "n", NextChange, "next changed line"),
-        (Progress, "N", PrevChange, "previous changed line"),
-    ]
-}
-
 /// The live keymap: the default table with the user's overrides applied.
 #[derive(Clone, Debug)]
 pub struct Keymap {
@@ -337,64 +230,6 @@ impl Keymap {
             })
             .collect();
         Self { bindings }
-    }
-
-    /// The defaults with `overrides` (action name → space-separated keys, e.g.
-    /// `pause = "P"` or `down = "j ctrl-n"`) replacing that action's keys in every mode
-    /// where it is bound. Every problem is reported, not just the first.
-    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, Vec<KeymapError>> {
-        let mut map = Self::default_map();
-        let mut errors = Vec::new();
-        for (name, keys) in overrides {
-            let Ok(action) = name.parse::<Action>() else {
-                errors.push(unknown_action(name));
-                continue;
-            };
-            let mut chords = Vec::new();
-            for k in keys.split_whitespace() {
-                match k.parse::<KeyChord>() {
-                    Ok(c) => chords.push(c),
-                    Err(e) => errors.push(e),
-                }
-            }
-            if keys.split_whitespace().next().is_none() {
-                errors.push(KeymapError::NoKey {
-                    action: name.clone(),
-                });
-                continue;
-            }
-            map.rebind(action, &chords);
-        }
-        errors.extend(map.validate());
-        if errors.is_empty() {
-            Ok(map)
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn rebind(&mut self, action: Action, chords: &[KeyChord]) {
-        let mut modes: Vec<(Mode, &'static str)> = Vec::new();
-        for b in self.bindings.iter().filter(|b| b.action == action) {
-            if !modes.iter().any(|(m, _)| *m == b.mode) {
-                modes.push((b.mode, b.description));
-            }
-        }
-        let Some(pos) = self.bindings.iter().position(|b| b.action == action) else {
-            return;
-        };
-        self.bindings.retain(|b| b.action != action);
-        let new = modes.into_iter().flat_map(|(mode, description)| {
-            chords.iter().map(move |key| Binding {
-                mode,
-                key: *key,
-                action,
-                description,
-            })
-        });
-        let tail = self.bindings.split_off(pos.min(self.bindings.len()));
-        self.bindings.extend(new);
-        self.bindings.extend(tail);
     }
 
     /// Conflicts in the table: within any lookup chain (see [`CHAINS`]) one key reaching two
@@ -484,28 +319,10 @@ impl Keymap {
     }
 }
 
-fn unknown_action(name: &str) -> KeymapError {
-    let best = Action::ALL
-        .iter()
-        .map(|a| (strsim::levenshtein(name, a.name()), a.name()))
-        .min();
-    let hint = match best {
-        Some((d, n)) if d <= 3 => format!(" — did you mean `{n}`?"),
-        _ => String::new(),
-    };
-    KeymapError::UnknownAction {
-        name: name.to_string(),
-        hint,
-        all: Action::ALL
-            .iter()
-            .map(|a| a.name())
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn chord(s: &str) -> KeyChord {

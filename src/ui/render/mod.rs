@@ -6,6 +6,7 @@
 //! dropped by priority, never overlapped.
 
 mod detail;
+mod logs;
 mod overlay;
 mod runs;
 pub(crate) mod style;

@@ -73,6 +73,7 @@ mod reconcile;
 mod run_limit;
 mod runs;
 mod scale;
+mod settle;
 mod signature;
 mod slot;
 mod snapshot;
