@@ -96,6 +96,10 @@ async fn accept_loop(
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
+            // A finished connection stays in the set until joined: reap them as they end, or
+            // every request of a long soak would keep its task's memory (the bench's, counted
+            // in the soak's RSS) until the end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let Ok((client, _)) = accepted else { continue };
                 let upstream = upstream.clone();
