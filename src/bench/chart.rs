@@ -37,6 +37,11 @@ pub fn rss_svg(title: &str, points: &[(f64, f64)], from_minute: f64, band: f64) 
     if let Some(b) = base {
         let _ = writeln!(
             svg,
+            r##"<text x="{:.1}" y="44" text-anchor="end" fill="#2e7d32">green: ±{band} MiB around minute {from_minute:.0}</text>"##,
+            WIDTH - RIGHT
+        );
+        let _ = writeln!(
+            svg,
             r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#d8f0d8"/>"##,
             x(from_minute.min(max_x)),
             y(b + band),
