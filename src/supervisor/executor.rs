@@ -191,7 +191,11 @@ impl Shared {
             }
             Effect::Start { slot, id } => {
                 // Success arrives as the `start` event; only failures are reported here.
-                if let Err(e) = docker.start(&id).await {
+                let started = docker.start(&id).await;
+                if started.is_ok() {
+                    self.note_started(&id);
+                }
+                if let Err(e) = started {
                     if e.is_unreachable() {
                         self.down_or_log(e, "starting a container").await;
                     } else {
@@ -313,6 +317,10 @@ impl Shared {
         docker: &Runtime,
         c: &crate::runtime::ListedContainer,
     ) -> (Option<crate::core::Millis>, Option<crate::core::Millis>) {
+        // A created container never ran: nothing to ask Docker.
+        if c.status == crate::runtime::EngineStatus::Created {
+            return (None, None);
+        }
         {
             let cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((status, start, end)) = cache.get(&c.id)
@@ -332,6 +340,21 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .insert(c.id.clone(), (c.status, start, end));
         (start, end)
+    }
+
+    /// Remembers when this drover started `id` itself, so the next listing needs no inspect
+    /// for it: without this, every container drover starts costs one inspect at the next
+    /// listing (50 requests in an idle minute of a fresh 50-agent fleet instead of 2). Docker's
+    /// own `StartedAt` is a few milliseconds earlier; uptimes do not care.
+    fn note_started(&self, id: &str) {
+        let now = super::now_ms();
+        self.run_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.to_string(),
+                (crate::runtime::EngineStatus::Running, Some(now), None),
+            );
     }
 
     /// Drops cached times of containers no longer listed.
