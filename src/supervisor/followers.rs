@@ -25,33 +25,28 @@ pub struct Followers {
 }
 
 impl Followers {
-    /// Whether a follower for `id` is still reading (cheap: checked before a follower's
-    /// parts are built).
-    pub fn is_following(&self, id: &str) -> bool {
-        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id).is_some_and(|e| !*e.drained.borrow())
-    }
-
-    /// Starts following `target.id` unless a follower for it is still reading.
-    pub fn ensure(&self, target: Follow, sink: impl FnOnce() -> Box<dyn LineSink>) {
+    /// Starts following container `id` unless a follower for it is still reading; `build`
+    /// makes the follower's parts and runs only when one is started, so checking an already
+    /// followed container (every snapshot, for every slot) costs a map lookup.
+    pub fn ensure(&self, id: &str, build: impl FnOnce() -> (Follow, Box<dyn LineSink>)) {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // A drained entry belongs to an earlier run of the same container (restarted in
         // place): that run's output ended, this one needs a new follower.
-        if map.get(&target.id).is_some_and(|e| !*e.drained.borrow()) {
+        if map.get(id).is_some_and(|e| !*e.drained.borrow()) {
             return;
         }
         let cancel = CancellationToken::new();
         let (tx, drained) = watch::channel(false);
         map.insert(
-            target.id.clone(),
+            id.to_string(),
             Entry {
                 cancel: cancel.clone(),
                 drained,
             },
         );
-        let id = target.id.clone();
+        let (target, sink) = build();
+        let id = id.to_string();
         let registry = self.clone();
-        let sink = sink();
         tokio::spawn(async move {
             follow_container(target, sink, cancel).await;
             let _ = tx.send(true);

@@ -45,20 +45,16 @@ pub struct JunitPollers {
 }
 
 impl JunitPollers {
-    /// Whether a poller for `id` runs.
-    pub fn is_polling(&self, id: &str) -> bool {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.contains(id)
-    }
-
-    /// Starts polling `src.id` unless a poller for it runs.
-    pub fn ensure(&self, src: JunitSource) {
+    /// Starts polling container `id` unless a poller for it runs; `build` makes the poller's
+    /// source and runs only when one is started.
+    pub fn ensure(&self, id: &str, build: impl FnOnce() -> JunitSource) {
         {
             let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-            if !active.insert(src.id.clone()) {
+            if !active.insert(id.to_string()) {
                 return;
             }
         }
+        let src = build();
         let registry = self.clone();
         tokio::spawn(async move {
             let id = src.id.clone();

@@ -5,8 +5,8 @@
 //! published at once; a change of activity times alone is published at most once per
 //! [`ACTIVITY_EVERY`] — the resolution the faces show ages at — so fifty chatty agents cost one
 //! snapshot a second, not one per signs-of-life input; a deferred change is published when its
-//! time comes even if nothing else happens. Followers are checked on every publish, and a
-//! follower's parts are built only for a container not followed yet.
+//! time comes even if nothing else happens. Followers are checked on every publish; a
+//! follower's parts are built only when one is started.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +88,7 @@ impl Driver {
                 .iter()
                 .find(|r| r.name == view.role)
                 .map(|r| &r.tests);
-            let junit_dir = tests.and_then(|t| t.junit_dir.as_ref());
-            if !self.followers.is_following(id) {
+            self.followers.ensure(id, || {
                 let target = crate::docker::follow::Follow {
                     docker: docker.clone(),
                     id: id.to_string(),
@@ -98,25 +97,22 @@ impl Driver {
                     limits: self.limits.clone(),
                     hub: self.hub.clone(),
                 };
-                let (slot, inputs, writer) = (
-                    view.slot.clone(),
-                    self.inputs_tx.clone(),
-                    self.writer.clone(),
-                );
                 let watch = output::OutputWatch::from_config(
                     &self.config.file.loops,
                     &self.config.file.pricing,
                 );
                 let parsers = tests.map(|t| t.parsers.clone()).unwrap_or_default();
-                let sink = || -> Box<dyn crate::docker::follow::LineSink> {
-                    Box::new(output::AgentOutput::new(
-                        slot, inputs, writer, watch, &parsers,
-                    ))
-                };
-                self.followers.ensure(target, sink);
-            }
-            if let Some(dir) = junit_dir.filter(|_| !self.junit.is_polling(id)) {
-                self.junit.ensure(super::junit::JunitSource {
+                let sink = output::AgentOutput::new(
+                    view.slot.clone(),
+                    self.inputs_tx.clone(),
+                    self.writer.clone(),
+                    watch,
+                    &parsers,
+                );
+                (target, Box::new(sink))
+            });
+            if let Some(dir) = tests.and_then(|t| t.junit_dir.as_ref()) {
+                self.junit.ensure(id, || super::junit::JunitSource {
                     docker: docker.clone(),
                     id: id.to_string(),
                     slot: view.slot.clone(),
