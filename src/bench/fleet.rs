@@ -406,8 +406,14 @@ const SOAK_RSS_BAND_MIB: f64 = 5.0;
 /// The end of warm-up: rings, caches and the allocator's pools have found their size.
 const SOAK_WARM_UP_MINUTES: f64 = 5.0;
 
-/// One soak sample: minute, RSS (KiB), open files, threads, tokio tasks.
-type SoakSample = (f64, u64, u64, u64, usize);
+/// One soak sample of this process.
+struct SoakSample {
+    minute: f64,
+    rss_kib: u64,
+    fds: u64,
+    threads: u64,
+    tasks: usize,
+}
 
 /// Churn for `soak` with the default log rings, sampling this process every `every`; prints
 /// the samples and how far RSS moved from the end of warm-up to the end, and with `chart`
@@ -450,50 +456,56 @@ async fn soak_run(
             c.kills,
             ms(c.quantile(0.99)),
         );
-        samples.push((minute, rss, fds, threads, tasks));
+        samples.push(SoakSample {
+            minute,
+            rss_kib: rss,
+            fds,
+            threads,
+            tasks,
+        });
     }
     stop(handle, task).await;
     // Growth is judged from the first sample after warm-up (the second sample in a short run).
     let first = samples
         .iter()
-        .find(|s| s.0 >= SOAK_WARM_UP_MINUTES)
+        .find(|s| s.minute >= SOAK_WARM_UP_MINUTES)
         .or(samples.get(1))
         .or(samples.first());
     if let (Some(first), Some(last)) = (first, samples.last()) {
         let mib = |kib: u64| kib as f64 / 1024.0;
         let (lo, hi) = samples
             .iter()
-            .filter(|s| s.0 >= first.0)
-            .fold((f64::MAX, f64::MIN), |(lo, hi), s| {
-                (lo.min(mib(s.1)), hi.max(mib(s.1)))
-            });
-        let moved = (hi - mib(first.1)).max(mib(first.1) - lo);
+            .filter(|s| s.minute >= first.minute)
+            .map(|s| mib(s.rss_kib))
+            .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(r), hi.max(r)));
+        let moved = (hi - mib(first.rss_kib)).max(mib(first.rss_kib) - lo);
         println!(
             "soak result: {total_kills} kills; rss minute {:.0} → {:.0}: {} → {} ({:+.1} MiB, range {lo:.1}–{hi:.1}; flat within ±{SOAK_RSS_BAND_MIB} MiB: {}), fds {} → {}, threads {} → {}, tasks {} → {}",
-            first.0,
-            last.0,
-            show_kib(Some(first.1)),
-            show_kib(Some(last.1)),
-            mib(last.1) - mib(first.1),
+            first.minute,
+            last.minute,
+            show_kib(Some(first.rss_kib)),
+            show_kib(Some(last.rss_kib)),
+            mib(last.rss_kib) - mib(first.rss_kib),
             if moved <= SOAK_RSS_BAND_MIB {
                 "met"
             } else {
                 "MISSED"
             },
-            first.2,
-            last.2,
-            first.3,
-            last.3,
-            first.4,
-            last.4
+            first.fds,
+            last.fds,
+            first.threads,
+            last.threads,
+            first.tasks,
+            last.tasks
         );
         if let Some(path) = chart {
-            let points: Vec<(f64, f64)> = samples.iter().map(|s| (s.0, mib(s.1))).collect();
+            let points: Vec<(f64, f64)> =
+                samples.iter().map(|s| (s.minute, mib(s.rss_kib))).collect();
             let title = format!(
                 "drover soak: {} agents, a SIGKILL a second, resident memory",
                 b.n
             );
-            let svg = super::chart::rss_svg(&title, &points, first.0, SOAK_RSS_BAND_MIB);
+            let svg = super::chart::rss_svg(&title, &points, first.minute, SOAK_RSS_BAND_MIB);
             std::fs::write(&path, svg)
                 .with_context(|| format!("writing the chart {}", path.display()))?;
             println!("chart written to {}", path.display());

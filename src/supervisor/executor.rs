@@ -191,14 +191,12 @@ impl Shared {
             }
             Effect::Start { slot, id } => {
                 // Success arrives as the `start` event; only failures are reported here.
-                let started = docker.start(&id).await;
-                if started.is_ok() {
-                    self.note_started(&id);
-                }
-                if let Err(e) = started {
-                    if e.is_unreachable() {
+                match docker.start(&id).await {
+                    Ok(()) => self.note_started(&id),
+                    Err(e) if e.is_unreachable() => {
                         self.down_or_log(e, "starting a container").await;
-                    } else {
+                    }
+                    Err(e) => {
                         self.send(Input::StartFailed {
                             slot,
                             id,
