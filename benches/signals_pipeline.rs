@@ -19,7 +19,8 @@ const TARGET_LINES: usize = 2_000_000;
 const ROUNDS: usize = 5;
 
 fn load_corpus() -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals");
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/drover-signals/tests/fixtures/signals");
     let mut files = Vec::new();
     let mut dirs: Vec<_> = std::fs::read_dir(&root)
         .expect("fixture folder")

@@ -1,8 +1,9 @@
 //! drover: a terminal supervisor for fleets of AI coding-agent containers.
 //!
-//! The crate is a functional core with an imperative shell. The core (`core`, `signals`,
-//! `secrets`) lives in the `drover-core` crate, whose dependency list keeps it pure (no I/O, no
-//! clock, no async); it is re-exported here under the same paths. Adapters (`docker`,
+//! The crate is a functional core with an imperative shell. The core (`core`, `secrets`,
+//! `untrusted`) lives in the `drover-core` crate and the readers of agent output (`signals`) in
+//! `drover-signals`; their dependency lists keep them pure (no I/O, no clock, no async), and
+//! they are re-exported here under the same paths. Adapters (`docker`,
 //! `upstream`, `store`, `control`) do the I/O; see ARCHITECTURE.md.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -18,8 +19,8 @@ pub mod keys;
 pub mod logging;
 pub mod runtime;
 pub use drover_core::secrets;
-pub use drover_core::signals;
 pub use drover_core::untrusted;
+pub use drover_signals as signals;
 pub mod store;
 pub mod supervisor;
 pub mod theme;

@@ -17,7 +17,8 @@ async fn runner_output_becomes_recorded_test_runs() {
     let fleet = common::unique_fleet("tests");
     let _guard = common::FleetGuard(fleet.clone());
     let data = tempfile::tempdir().unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals/pytest");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/drover-signals/tests/fixtures/signals/pytest");
     let text = format!(
         r#"
 [fleet]
@@ -93,7 +94,8 @@ async fn junit_reports_written_in_the_container_become_runs() {
     let fleet = common::unique_fleet("junit");
     let _guard = common::FleetGuard(fleet.clone());
     let data = tempfile::tempdir().unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/signals/nextest");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/drover-signals/tests/fixtures/signals/nextest");
     // The second report is written after the first was surely read; its arrival is what the
     // test waits for, not the time.
     let text = format!(

@@ -1,12 +1,6 @@
-//! Integration tests: log signals on real output: test-run parsers, loop detectors, usage limits, scan.
-//! One binary per group keeps link time down; the support modules are shared with the
-//! other groups through `#[path]`.
+//! Integration tests: signals through drover's faces — `drover scan` on the real binary, and
+//! usage-limit notices read with the supervisor's time zone. The readers themselves are tested
+//! in `crates/drover-signals/tests`.
 
 mod quota_notices;
 mod scan_cli;
-mod signals_detector;
-mod signals_fixtures;
-mod signals_loops;
-mod signals_loops_corpus;
-mod signals_loops_turns;
-mod signals_props;

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 fn fixture(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/signals")
+        .join("crates/drover-signals/tests/fixtures/signals")
         .join(path)
 }
 

@@ -1,5 +1,6 @@
-//! drover-core: the pure heart of drover — the scheduling core (`core`), the signal parsers and
-//! loop detectors fed by agent output (`signals`) and secret recognition (`secrets`).
+//! drover-core: the pure heart of drover — the scheduling core (`core`) over the signals read
+//! from agent output (the `drover-signals` crate), secret recognition (`secrets`) and the one
+//! sanitiser for untrusted text (`untrusted`).
 //!
 //! Invariant, kept by this crate's dependency list: no I/O, no clock, no async. Nothing here
 //! depends on tokio, bollard, sqlx, git2, ratatui, crossterm, notify or hyper; time is an input
@@ -8,5 +9,4 @@
 
 pub mod core;
 pub mod secrets;
-pub mod signals;
 pub mod untrusted;

@@ -1,5 +1,9 @@
-//! The crate's promise, checked: nothing in drover-core's dependency tree does I/O, async or
-//! terminal work. Reads the workspace's Cargo.lock and walks drover-core's dependencies.
+//! The pure crates' promise, checked: nothing in drover-core's or drover-signals' dependency
+//! tree does I/O, async or terminal work, and the signals depend on nothing of drover's. Reads
+//! the workspace's Cargo.lock and walks each crate's dependencies.
+
+// Test support code may unwrap: a panic is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,20 +48,38 @@ fn lock_graph(lock: &str) -> BTreeMap<String, Vec<String>> {
     graph
 }
 
-#[test]
-fn the_core_depends_on_no_runtime_or_terminal_crate() {
+/// Every package `root` depends on, itself included, from the lock file.
+fn tree_of(root: &str) -> BTreeSet<String> {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
         .expect("the workspace's Cargo.lock");
     let graph = lock_graph(&lock);
     assert!(graph.contains_key("tokio"), "the lock file was read");
     let mut seen = BTreeSet::new();
-    let mut todo = vec!["drover-core".to_string()];
+    let mut todo = vec![root.to_string()];
     while let Some(p) = todo.pop() {
         if seen.insert(p.clone()) {
             todo.extend(graph.get(&p).into_iter().flatten().cloned());
         }
     }
+    assert!(seen.contains("serde"), "walked the real tree: {seen:?}");
+    seen
+}
+
+#[test]
+fn the_core_depends_on_no_runtime_or_terminal_crate() {
+    let seen = tree_of("drover-core");
     let bad: Vec<_> = FORBIDDEN.iter().filter(|f| seen.contains(**f)).collect();
     assert!(bad.is_empty(), "drover-core pulls in {bad:?}");
-    assert!(seen.contains("serde"), "walked the real tree: {seen:?}");
+}
+
+#[test]
+fn the_signals_depend_on_nothing_of_drovers_and_do_no_io() {
+    let seen = tree_of("drover-signals");
+    let bad: Vec<_> = FORBIDDEN
+        .iter()
+        .copied()
+        .chain(["drover-core", "drover"])
+        .filter(|f| seen.contains(*f))
+        .collect();
+    assert!(bad.is_empty(), "drover-signals pulls in {bad:?}");
 }

@@ -163,7 +163,7 @@ pub enum Input {
         /// The same usage by kind (counted once per message) and its cost in micro-dollars
         /// by the `[pricing]` table (0 when no price applies).
         #[serde(default)]
-        kinds: crate::signals::usage::Tokens,
+        kinds: drover_signals::usage::Tokens,
         #[serde(default)]
         cost_micros: u64,
     },

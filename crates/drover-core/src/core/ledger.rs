@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::effect::{Effect, SlotMode};
 use super::model::{ExitInfo, ExitReason, Millis, TestSummary, Verdict};
-use crate::signals::usage::Tokens;
+use drover_signals::usage::Tokens;
 
 /// Finished runs remembered per slot (the TUI's runs tab and late attributions).
 pub const KEEP_RUNS: usize = 10;

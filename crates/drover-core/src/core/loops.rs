@@ -17,7 +17,7 @@ use super::failure as fail;
 use super::model::{Actor, DetectorAction, Millis, TestSummary, Verdict};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
-use crate::signals::{BudgetLevel, BudgetLimits};
+use drover_signals::{BudgetLevel, BudgetLimits};
 
 const HOUR: Millis = 3_600_000;
 

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds since the Unix epoch. Every time the core uses arrives as an input.
-pub type Millis = u64;
+/// Milliseconds since the Unix epoch (the signals' time unit). Every time the core uses
+/// arrives as an input.
+pub use drover_signals::Millis;
 
 /// Who made a decision: drover itself (a policy or detector) or a named operator.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -252,7 +253,7 @@ pub struct LockObservation {
 
 /// Verdict of a test run: the signals' one rule, shared (serialised as "pass" | "fail" |
 /// "error" | "no-tests").
-pub use crate::signals::Verdict;
+pub use drover_signals::Verdict;
 
 /// The core's view of one test run; the signals module's richer run converts into this.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use super::alerts::{AlertTable, Severity};
 use super::effect::{Effect, EventKind, FleetEvent, SlotMode, SlotRecord};
 use super::incidents::IncidentBook;
 use super::model::{ContainerStatus, Health, Millis, SlotState, TestSummary, Verdict};
-use crate::signals::{BudgetMeter, FailingSetStreak};
+use drover_signals::{BudgetMeter, FailingSetStreak};
 
 /// Test runs kept per slot for the trend.
 pub const TREND_LEN: usize = 20;
@@ -147,7 +147,7 @@ pub(crate) struct Slot {
     /// The current run's clock against the role's `run_timeout`.
     pub run_clock: super::run_limit::RunClock,
     /// Usage by kind and its cost in this run, and the slot's cost since drover started.
-    pub run_tokens: crate::signals::usage::Tokens,
+    pub run_tokens: drover_signals::usage::Tokens,
     pub run_cost_micros: u64,
     pub cost_micros: u64,
     /// A usage-limit notice the log follower saw during this run (the exit decides).

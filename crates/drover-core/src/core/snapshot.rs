@@ -158,7 +158,7 @@ pub struct UsageView {
     pub task_rounds: u32,
     /// The current run's usage by kind and cost (micro-dollars, by `[pricing]`).
     #[serde(default)]
-    pub run_tokens: crate::signals::usage::Tokens,
+    pub run_tokens: drover_signals::usage::Tokens,
     #[serde(default)]
     pub run_cost_micros: u64,
     /// The slot's cost since drover started.

@@ -15,7 +15,7 @@ use super::alerts::{AlertKey, AlertKind, Severity};
 use super::effect::{Effect, EventKind};
 use super::fleet::{Fleet, event};
 use super::model::Millis;
-use crate::signals::usage::Tokens;
+use drover_signals::usage::Tokens;
 
 const DAY: Millis = 24 * 60 * 60 * 1000;
 

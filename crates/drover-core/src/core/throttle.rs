@@ -23,7 +23,7 @@ use super::policy::{RestartMode, RoleSpec, jitter_unit};
 use super::signature::{cut, strip_ansi};
 use super::slot::{Cx, Slot};
 use crate::core::Effect;
-use crate::signals::quota;
+use drover_signals::quota;
 
 /// Output lines (from the end) searched for a usage-limit notice when a container exits.
 pub const TAIL_LINES: usize = 20;

@@ -1,0 +1,220 @@
+//! Chanting: the assistant writes the same one to [`MAX_PERIOD`] lines again and again, back to
+//! back ("I'll do it. / I'll execute." dozens of times; a three-line sign-off printed
+//! thousands of times). Fed with the text the assistant (or a quoted transcript) shows, never
+//! with tool output, so an echoed file full of identical rows is content, not a chant.
+//!
+//! A run of period `p` holds while each line equals the line `p` before it (exact text after
+//! trimming and dropping quote/bullet decoration, so timestamped heartbeats and progress bars,
+//! which change, never match). It fires once the run covers at least
+//! `max(chant_min_run, 2p + 3)` lines — by default five repetitions of one line, close to three
+//! of a four-line paragraph — and the cycle says something: at least `chant_min_words` words
+//! (`chant_min_words_one_line` for a single line), which keeps "OK", "Waiting…", box borders
+//! and separators out (thresholds in [`TurnLimits`]). A paragraph longer than an evidence line
+//! arrives sentence by sentence, so a sentence chanted inside one paragraph is a run too.
+//!
+//! Borrowed from gemini-cli's loop detection service (content loop: the same chunk of streamed
+//! text many times within a short distance, code blocks excepted); drover compares whole lines
+//! instead of 50-character chunks and does not skip code fences, because pasted and captured
+//! transcripts put the chant inside them.
+
+use std::collections::VecDeque;
+
+use super::{EVIDENCE_LINE_BYTES, LoopChange, LoopFinding, OutputDetector, TurnLimits};
+use crate::normalize::line_hash;
+
+/// Longest cycle, in lines, recognised as a chant (longer repeats are the block detector's).
+pub const MAX_PERIOD: usize = 4;
+/// Lines without any run long enough that clear a firing.
+const CLEAR_LINES: u32 = 20;
+/// While firing, a fresh `Holding` at most every this many lines.
+const REPORT_EVERY: u32 = 50;
+
+#[derive(Debug, Default)]
+pub(super) struct Chant {
+    limits: TurnLimits,
+    ring: VecDeque<(u64, String, u64)>,
+    runs: [u32; MAX_PERIOD + 1],
+    run_start: [u64; MAX_PERIOD + 1],
+    firing: bool,
+    quiet: u32,
+    since_report: u32,
+}
+
+impl Chant {
+    pub(super) fn new(limits: TurnLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// One line of assistant (or quoted) text.
+    pub(super) fn feed(&mut self, line: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+        let t = undecorate(line);
+        if t.is_empty() {
+            return;
+        }
+        let h = line_hash(t);
+        let n = self.ring.len();
+        for p in 1..=MAX_PERIOD {
+            let back = n.checked_sub(p).and_then(|i| self.ring.get(i));
+            match back {
+                Some((bh, _, bstamp)) if *bh == h => {
+                    if self.runs[p] == 0 {
+                        self.run_start[p] = *bstamp;
+                    }
+                    self.runs[p] += 1;
+                }
+                _ => self.runs[p] = 0,
+            }
+        }
+        // The oldest line's buffer is reused: no allocation per line once the ring is full.
+        let mut kept = if self.ring.len() >= MAX_PERIOD {
+            self.ring.pop_front().map(|(_, s, _)| s).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        kept.clear();
+        let mut end = t.len().min(EVIDENCE_LINE_BYTES);
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        kept.push_str(t.get(..end).unwrap_or_default());
+        self.ring.push_back((h, kept, stamp));
+        let hit = (1..=MAX_PERIOD).find(|&p| {
+            let run = self.runs[p] + p as u32;
+            run >= self.limits.chant_min_run.max(2 * p as u32 + 3)
+                && self.minimal(p)
+                && self.says_something(p)
+        });
+        match hit {
+            Some(p) => {
+                self.quiet = 0;
+                self.since_report += 1;
+                if self.firing && self.since_report < REPORT_EVERY {
+                    return;
+                }
+                self.since_report = 0;
+                let first = !self.firing;
+                self.firing = true;
+                let lines = self.runs[p] + p as u32;
+                let times = lines / p as u32;
+                let mut evidence = vec![format!(
+                    "the same {p} line{} written {times} times in a row ({lines} lines)",
+                    if p == 1 { "" } else { "s" }
+                )];
+                let start = self.ring.len().saturating_sub(p);
+                evidence.extend(self.ring.iter().skip(start).map(|(_, t, _)| t.clone()));
+                out.push(LoopFinding {
+                    detector: OutputDetector::Chant,
+                    at: stamp,
+                    change: LoopChange::Holding {
+                        first,
+                        since: self.run_start[p],
+                        evidence,
+                    },
+                });
+            }
+            None if self.firing => {
+                self.quiet += 1;
+                if self.quiet >= CLEAR_LINES {
+                    self.firing = false;
+                    self.quiet = 0;
+                    out.push(LoopFinding {
+                        detector: OutputDetector::Chant,
+                        at: stamp,
+                        change: LoopChange::Cleared,
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Something other than text happened (an action, a result, a new session).
+    pub(super) fn interrupt(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
+        self.ring.clear();
+        self.runs = [0; MAX_PERIOD + 1];
+        if self.firing {
+            self.firing = false;
+            self.quiet = 0;
+            out.push(LoopFinding {
+                detector: OutputDetector::Chant,
+                at: stamp,
+                change: LoopChange::Cleared,
+            });
+        }
+    }
+
+    /// The last `p` lines are not a shorter cycle repeated ("Waiting…" four times is a cycle
+    /// of one line, judged as such).
+    fn minimal(&self, p: usize) -> bool {
+        let start = self.ring.len().saturating_sub(p);
+        let cycle: Vec<u64> = self.ring.iter().skip(start).map(|(h, _, _)| *h).collect();
+        !(1..p).any(|q| p.is_multiple_of(q) && (q..p).all(|i| cycle.get(i) == cycle.get(i - q)))
+    }
+
+    /// The last `p` lines hold enough words to be a sentence, not a heartbeat or a border.
+    fn says_something(&self, p: usize) -> bool {
+        let start = self.ring.len().saturating_sub(p);
+        let words: usize = self
+            .ring
+            .iter()
+            .skip(start)
+            .map(|(_, t, _)| {
+                t.split_whitespace()
+                    .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+                    .count()
+            })
+            .sum();
+        let need = if p == 1 {
+            self.limits.chant_min_words_one_line
+        } else {
+            self.limits.chant_min_words
+        };
+        words >= need as usize
+    }
+}
+
+/// The line without surrounding space, quote markers, bullets and box borders.
+fn undecorate(line: &str) -> &str {
+    line.trim()
+        .trim_start_matches(['>', '│', '✦', '⏺', '●', '•', '❯', '*', '-', ' '])
+        .trim_end_matches(['│', ' '])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(lines: &[&str]) -> Vec<LoopFinding> {
+        let mut c = Chant::default();
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            c.feed(l, i as u64 + 1, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn two_short_sentences_alternating_fire() {
+        let mut lines = vec!["I'll execute the grep."];
+        for _ in 0..4 {
+            lines.push("I'll do it.");
+            lines.push("I'll execute.");
+        }
+        let out = run(&lines);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].detector, OutputDetector::Chant);
+    }
+
+    #[test]
+    fn heartbeats_and_borders_do_not_fire() {
+        let mut lines = Vec::new();
+        for _ in 0..30 {
+            lines.push("Waiting…");
+            lines.push("│                                │");
+        }
+        assert!(run(&lines).is_empty());
+    }
+}

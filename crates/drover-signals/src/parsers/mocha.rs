@@ -1,0 +1,250 @@
+//! Mocha's default `spec` reporter: indented `✔ title` / `N) title` / `- title` lines, then
+//! `N passing (12ms)`, `N pending`, `N failing`, then numbered failure details (`1) Suite` /
+//! `title:` / the error / `at … (file:line:col)`).
+//!
+//! The closing counts are authoritative. A run starts at the first `✔` line, at the first
+//! failure's `1) title` line, or at the `passing` line; a load error before either (mocha
+//! prints only the exception) is not seen. A run cut off before its summary names its failed
+//! tests by the titles their lines show; the details after a summary name them in full.
+//! The details have no closing line, so the run settles (see the detector). Mocha prints test
+//! output unframed: a test printing mocha's exact `  N passing` line (two-space indent) before
+//! the real one is taken as the summary; the named failures still keep the run from passing.
+
+use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
+use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
+use crate::text::{count_item, duration_ms, indent, js_frame_location};
+
+const MAX_REASON_LINES: u8 = 6;
+
+#[derive(Default)]
+pub(crate) struct MochaParser {
+    run: Option<MochaRun>,
+}
+
+struct MochaRun {
+    b: RunBuilder,
+    tally: Counts,
+    summary: Option<Counts>,
+    /// Title parts of the failure detail being read (`1) Suite` + `title:`).
+    title: String,
+    title_open: bool,
+    detail: Option<usize>,
+    reason_lines: u8,
+    detail_done: bool,
+}
+
+impl MochaRun {
+    fn new(line_no: u64) -> Self {
+        MochaRun {
+            b: RunBuilder::new(Runner::Mocha, line_no),
+            tally: Counts::default(),
+            summary: None,
+            title: String::new(),
+            title_open: false,
+            detail: None,
+            reason_lines: 0,
+            detail_done: false,
+        }
+    }
+
+    fn finish(mut self) -> Emitted {
+        let end = if self.summary.is_some() {
+            RunEnd::Completed
+        } else {
+            RunEnd::CutOff
+        };
+        self.b.counts = self.summary.unwrap_or(self.tally);
+        self.b.finish(end)
+    }
+}
+
+fn pass_mark(t: &str) -> bool {
+    t.starts_with("✔ ") || t.starts_with("✓ ")
+}
+
+/// `1) title` → (1, title).
+fn numbered(t: &str) -> Option<(u64, &str)> {
+    let (n, rest) = t.split_once(") ")?;
+    let n: u64 = n.parse().ok()?;
+    Some((n, rest))
+}
+
+/// `3 passing (12ms)`.
+fn passing(t: &str) -> Option<(u64, Option<u64>)> {
+    let (count, rest) = match t.split_once(" (") {
+        Some((c, r)) => (c, Some(r)),
+        None => (t, None),
+    };
+    let (n, word) = count_item(count)?;
+    (word == "passing").then(|| (n, rest.and_then(|r| duration_ms(r.trim_end_matches(')')))))
+}
+
+impl RunParser for MochaParser {
+    fn phase(&self) -> Phase {
+        match &self.run {
+            None => Phase::Idle,
+            Some(r) if r.summary.is_some() => Phase::Settling,
+            Some(_) => Phase::Running,
+        }
+    }
+
+    fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        if let Some(run) = self.run.take() {
+            out.push(run.finish());
+        }
+    }
+
+    fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
+        let ind = indent(line);
+        let t = line.get(ind..).unwrap_or("");
+        let Some(run) = self.run.as_mut() else {
+            if ind >= 2 && pass_mark(t) {
+                let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.tally.passed += 1;
+                return Claim::Mine;
+            }
+            // The first test failed: `    1) title`, indented under its suite.
+            if ind >= 4
+                && !ctx.foreign_run_active
+                && let Some((1, title)) = numbered(t)
+            {
+                let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.tally.failed += 1;
+                run.b.push_failure(title, None, None);
+                return Claim::Mine;
+            }
+            if ind == 2
+                && !ctx.foreign_run_active
+                && let Some((n, dur)) = passing(t)
+            {
+                let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.summary = Some(Counts {
+                    passed: n,
+                    ..Counts::default()
+                });
+                run.b.duration_ms = dur;
+                return Claim::Mine;
+            }
+            if t.starts_with("Error: No test files found") && !ctx.foreign_run_active {
+                out.push(MochaRun::new(ctx.line_no).b.finish(RunEnd::Completed));
+                return Claim::Mine;
+            }
+            return Claim::NotMine;
+        };
+
+        if ind == 2
+            && run.summary.is_none()
+            && let Some((n, dur)) = passing(t)
+        {
+            // The details that follow name every failure in full.
+            run.b.failures.clear();
+            run.b.failures_omitted = 0;
+            run.summary = Some(Counts {
+                passed: n,
+                ..Counts::default()
+            });
+            run.b.duration_ms = dur;
+            return Claim::Mine;
+        }
+        if let Some(summary) = run.summary.as_mut() {
+            if t.is_empty() {
+                return Claim::Mine;
+            }
+            if ind == 0 {
+                // Mocha prints nothing after the details: the run settles. Unindented lines do
+                // not end it early, so a summary quoted right after it is not a run.
+                return Claim::NotMine;
+            }
+            if ind == 2
+                && let Some((n, word)) = count_item(t)
+            {
+                match word {
+                    "pending" => {
+                        summary.skipped = n;
+                        return Claim::Mine;
+                    }
+                    "failing" => {
+                        summary.failed = n;
+                        return Claim::Mine;
+                    }
+                    _ => {}
+                }
+            }
+            if ind == 2
+                && let Some((_, first)) = numbered(t)
+            {
+                run.title.clear();
+                run.title.push_str(first.trim_end_matches(':'));
+                run.title_open = !first.ends_with(':');
+                run.detail = None;
+                if !run.title_open {
+                    let title = run.title.clone();
+                    run.detail = run.b.push_failure(&title, None, None);
+                }
+                run.reason_lines = 0;
+                run.detail_done = false;
+                return Claim::Mine;
+            }
+            if run.title_open {
+                run.title.push(' ');
+                run.title.push_str(t.trim_end_matches(':'));
+                if t.ends_with(':') {
+                    run.title_open = false;
+                    let title = run.title.clone();
+                    run.detail = run.b.push_failure(&title, None, None);
+                }
+                return Claim::Mine;
+            }
+            if let Some(i) = run.detail {
+                if t.starts_with("at ") {
+                    if let Some(loc) = js_frame_location(t) {
+                        run.b.set_location_if_none(i, loc);
+                    }
+                    run.detail_done = true;
+                } else if !run.detail_done && run.reason_lines < MAX_REASON_LINES {
+                    if run.reason_lines == 0 {
+                        run.b.set_reason_if_none(i, t);
+                    } else {
+                        run.b.append_reason(i, t);
+                    }
+                    run.reason_lines += 1;
+                }
+            }
+            return Claim::Mine;
+        }
+
+        if ind >= 2 {
+            if pass_mark(t) {
+                run.tally.passed += 1;
+                return Claim::Mine;
+            }
+            if let Some((_, title)) = numbered(t) {
+                run.tally.failed += 1;
+                run.b.push_failure(title, None, None);
+                return Claim::Mine;
+            }
+            if t.starts_with("- ") {
+                run.tally.skipped += 1;
+                return Claim::Mine;
+            }
+        }
+        if t.is_empty() {
+            return Claim::Mine;
+        }
+        Claim::Weak
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines() {
+        assert_eq!(passing("2 passing (78ms)"), Some((2, Some(78))));
+        assert_eq!(passing("0 passing (2ms)"), Some((0, Some(2))));
+        assert_eq!(passing("2 failing"), None);
+        assert_eq!(numbered("1) Cart"), Some((1, "Cart")));
+        assert_eq!(numbered("a) b"), None);
+    }
+}
