@@ -273,10 +273,11 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
 }
 
 /// nextest writes `classname="ledger" name="tests::adds"` and prints `ledger tests::adds`;
-/// elsewhere the JUnit convention is `classname.name`.
+/// elsewhere the JUnit convention is `classname.name`, except where the class merely repeats
+/// the name (`ctest --output-junit` writes `classname="t" name="t"`).
 fn case_name(e: &BytesStart<'_>, runner: Runner) -> String {
     let name = attr(e, "name").unwrap_or_default();
-    match attr(e, "classname").filter(|c| !c.is_empty()) {
+    match attr(e, "classname").filter(|c| !c.is_empty() && *c != name) {
         Some(class) if runner == Runner::CargoNextest => format!("{class} {name}"),
         Some(class) => format!("{class}.{name}"),
         None => name,
@@ -322,6 +323,9 @@ fn reason_from(c: &CaseState) -> Option<String> {
             if !msg.is_empty() {
                 text_reason = Some(msg.join("\n"));
             }
+        } else if first.replace("::", ".") == c.name {
+            // PHPUnit's `--log-junit` opens the text with the test's own `Class::method`.
+            text_reason = lines.next().map(str::to_owned);
         } else {
             text_reason = Some(first.to_owned());
         }

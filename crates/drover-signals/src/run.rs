@@ -35,6 +35,14 @@ pub enum Runner {
     Vitest,
     Mocha,
     NodeTest,
+    Rspec,
+    Phpunit,
+    /// `dotnet test` (VSTest console), and its TRX reports.
+    DotnetTest,
+    /// Maven Surefire's console summary.
+    Surefire,
+    Gradle,
+    Ctest,
     /// A JUnit XML report from a tool drover has no closer name for.
     Junit,
     /// The plain `N passed, N failed[, N skipped]` line of a custom script.
@@ -54,6 +62,12 @@ impl Runner {
             Runner::Vitest => "vitest",
             Runner::Mocha => "mocha",
             Runner::NodeTest => "node-test",
+            Runner::Rspec => "rspec",
+            Runner::Phpunit => "phpunit",
+            Runner::DotnetTest => "dotnet-test",
+            Runner::Surefire => "surefire",
+            Runner::Gradle => "gradle",
+            Runner::Ctest => "ctest",
             Runner::Junit => "junit",
             Runner::Generic => "generic",
         }

@@ -15,13 +15,19 @@
 //! - Per-run state is bounded (counts plus capped failures and small fixed buffers).
 
 mod cargo;
+mod ctest;
+mod dotnet;
 mod generic;
 mod gotest;
+mod gradle;
 mod jest;
 mod mocha;
 mod nextest;
 mod node;
+mod phpunit;
 mod pytest;
+mod rspec;
+mod surefire;
 mod unittest;
 mod vitest;
 
@@ -79,8 +85,9 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 10] = [
-    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "generic",
+pub const PARSER_NAMES: [&str; 16] = [
+    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "rspec",
+    "phpunit", "dotnet", "surefire", "gradle", "ctest", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -107,6 +114,12 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("jest", Box::<jest::JestParser>::default());
     add("vitest", Box::<vitest::VitestParser>::default());
     add("mocha", Box::<mocha::MochaParser>::default());
+    add("rspec", Box::<rspec::RspecParser>::default());
+    add("phpunit", Box::<phpunit::PhpunitParser>::default());
+    add("dotnet", Box::<dotnet::DotnetParser>::default());
+    add("surefire", Box::<surefire::SurefireParser>::default());
+    add("gradle", Box::<gradle::GradleParser>::default());
+    add("ctest", Box::<ctest::CtestParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }

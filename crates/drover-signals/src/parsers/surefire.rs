@@ -1,0 +1,254 @@
+//! Maven Surefire (and Failsafe) console output, with or without Maven's `[INFO]`/`[ERROR]`
+//! prefixes (the line cleaner removes them): ` T E S T S`, per class `Running pkg.Class` and
+//! `Tests run: N, Failures: F, Errors: E, Skipped: S, Time elapsed: … - in pkg.Class`, then
+//! `Results :` with the failing tests listed (`Failed tests:` / `Tests in error:` in Surefire 2,
+//! `Failures:` / `Errors:` with `  Class.method:line message` entries later) and the total
+//! `Tests run: N, Failures: F, Errors: E, Skipped: S`.
+//!
+//! The total line (the one without `Time elapsed`) decides the counts: passed = N − F − E − S.
+//! The lists after `Results` name the failures with their message. A run cut off before the
+//! total keeps the per-class tallies; a forked JVM that died or a compile failure is an error.
+
+use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
+use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
+use crate::text::leading_number;
+
+#[derive(Default)]
+pub(crate) struct SurefireParser {
+    run: Option<SurefireRun>,
+}
+
+struct SurefireRun {
+    b: RunBuilder,
+    tally: Counts,
+    summary: Option<Counts>,
+    in_results: bool,
+    /// Inside a `Failed tests:` / `Failures:` / `Errors:` list.
+    in_list: bool,
+    broken: Option<RunEnd>,
+}
+
+impl SurefireRun {
+    fn new(line_no: u64) -> Self {
+        SurefireRun {
+            b: RunBuilder::new(Runner::Surefire, line_no),
+            tally: Counts::default(),
+            summary: None,
+            in_results: false,
+            in_list: false,
+            broken: None,
+        }
+    }
+
+    fn finish(mut self) -> Emitted {
+        if let Some(end) = self.broken {
+            self.b.counts = self.summary.unwrap_or(self.tally);
+            self.b.counts.errors += 1;
+            self.b.crash_recorded = true;
+            return self.b.finish(end);
+        }
+        match self.summary {
+            Some(c) => {
+                self.b.counts = c;
+                self.b.finish(RunEnd::Completed)
+            }
+            None => {
+                self.b.counts = self.tally;
+                self.b.finish(RunEnd::CutOff)
+            }
+        }
+    }
+}
+
+/// `Tests run: 350, Failures: 1, Errors: 0, Skipped: 0[, Time elapsed: … - in X]` →
+/// (counts, whether it is a per-class line).
+fn tests_run(t: &str) -> Option<(Counts, bool)> {
+    let rest = t.strip_prefix("Tests run: ")?;
+    let (n, _) = leading_number(rest)?;
+    let mut c = Counts::default();
+    let mut per_class = false;
+    for item in rest.split(", ") {
+        let Some((key, value)) = item.split_once(": ") else {
+            continue;
+        };
+        let Some((v, _)) = leading_number(value.trim()) else {
+            continue;
+        };
+        match key.trim() {
+            "Failures" => c.failed = v,
+            "Errors" => c.errors = v,
+            "Skipped" => c.skipped = v,
+            "Time elapsed" => per_class = true,
+            _ => {}
+        }
+    }
+    c.passed = n
+        .saturating_sub(c.failed)
+        .saturating_sub(c.errors)
+        .saturating_sub(c.skipped);
+    Some((c, per_class || t.contains(" - in ") || t.contains("<<<")))
+}
+
+/// A list entry: `testX(pkg.Class): message` (Surefire 2) or `Class.method:12 message`.
+fn list_entry(t: &str) -> Option<(&str, &str)> {
+    if let Some(close) = t.find("): ") {
+        let name = t.get(..=close)?;
+        if name.contains('(') && !name.contains(' ') {
+            return Some((name, t.get(close + 3..)?));
+        }
+    }
+    if let Some(close) = t.strip_suffix(')')
+        && close.contains('(')
+        && !t.contains(' ')
+    {
+        return Some((t, ""));
+    }
+    let (head, msg) = t.split_once(' ').unwrap_or((t, ""));
+    let name = match head.rsplit_once(':') {
+        Some((n, line)) if line.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => head,
+    };
+    let msg = msg.trim_start_matches(['»', ' ']);
+    (name.contains('.') && !name.contains('/')).then_some((name, msg))
+}
+
+impl RunParser for SurefireParser {
+    fn phase(&self) -> Phase {
+        match &self.run {
+            None => Phase::Idle,
+            Some(r) if r.summary.is_some() || r.broken.is_some() => Phase::Settling,
+            Some(_) => Phase::Running,
+        }
+    }
+
+    fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        if let Some(run) = self.run.take() {
+            out.push(run.finish());
+        }
+    }
+
+    fn feed(&mut self, line: &str, ctx: &LineCtx, _out: &mut Vec<Emitted>) -> Claim {
+        let mut t = line.trim();
+        // A bare Maven level tag (its trailing space trimmed away) is an empty line.
+        if matches!(t, "[INFO]" | "[ERROR]" | "[WARNING]") {
+            t = "";
+        }
+        let Some(run) = self.run.as_mut() else {
+            if t == "T E S T S" || t == "Results :" || t == "Results:" {
+                let mut run = SurefireRun::new(ctx.line_no);
+                run.in_results = t != "T E S T S";
+                self.run = Some(run);
+                return Claim::Mine;
+            }
+            if let Some((c, per_class)) = tests_run(t) {
+                if per_class {
+                    let mut run = SurefireRun::new(ctx.line_no);
+                    run.tally.add(c);
+                    self.run = Some(run);
+                    return Claim::Mine;
+                }
+                if !ctx.foreign_run_active {
+                    let mut run = SurefireRun::new(ctx.line_no);
+                    run.summary = Some(c);
+                    self.run = Some(run);
+                    return Claim::Mine;
+                }
+            }
+            return Claim::NotMine;
+        };
+        if let Some((c, per_class)) = tests_run(t) {
+            run.in_list = false;
+            if per_class && !run.in_results {
+                run.tally.add(c);
+                run.b.running = None;
+            } else if run.summary.is_none() {
+                run.summary = Some(c);
+            }
+            return Claim::Mine;
+        }
+        if t == "Results :" || t == "Results:" {
+            run.in_results = true;
+            // The lists that follow name every failure with its message.
+            run.b.failures.clear();
+            run.b.failures_omitted = 0;
+            return Claim::Mine;
+        }
+        if let Some(class) = t.strip_prefix("Running ") {
+            run.b.set_running(class.trim());
+            return Claim::Mine;
+        }
+        if t.contains("The forked VM terminated without properly saying goodbye")
+            || t.contains("There was an error in the forked process")
+        {
+            if run.broken.is_none() {
+                run.b.push_failure("(forked JVM)", Some(t), None);
+                run.broken = Some(RunEnd::CutOff);
+            }
+            return Claim::Mine;
+        }
+        if run.in_results {
+            for head in ["Failed tests:", "Tests in error:", "Failures:", "Errors:"] {
+                if let Some(rest) = t.strip_prefix(head) {
+                    run.in_list = true;
+                    if let Some((name, msg)) = list_entry(rest.trim()) {
+                        run.b.push_failure(name, Some(msg), None);
+                    }
+                    return Claim::Mine;
+                }
+            }
+            if run.in_list && !t.is_empty() && !t.starts_with("Tests run:") {
+                if let Some((name, msg)) = list_entry(t) {
+                    run.b.push_failure(name, Some(msg), None);
+                    return Claim::Mine;
+                }
+                run.in_list = false;
+            }
+        }
+        if run.summary.is_some() {
+            // Maven's closing block belongs to the run; anything else ends it.
+            if t.is_empty()
+                || t.starts_with("---")
+                || t.starts_with("BUILD ")
+                || t.starts_with("Reactor Summary")
+                || t.starts_with("Total time:")
+                || t.starts_with("Finished at:")
+                || t.starts_with("Final Memory:")
+                || t.starts_with("Failed to execute goal")
+                || t.ends_with(']') && t.contains(" ....")
+            {
+                return Claim::Mine;
+            }
+            return Claim::NotMine;
+        }
+        if t.is_empty() {
+            Claim::Mine
+        } else {
+            Claim::Weak
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines() {
+        let (c, per_class) =
+            tests_run("Tests run: 350, Failures: 1, Errors: 0, Skipped: 0").unwrap();
+        assert_eq!((c.passed, c.failed, per_class), (349, 1, false));
+        let (_, per_class) = tests_run(
+            "Tests run: 3, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.1 s - in a.B",
+        )
+        .unwrap();
+        assert!(per_class);
+        assert_eq!(
+            list_entry("testA(pkg.C): expected:<1> but was:<2>"),
+            Some(("testA(pkg.C)", "expected:<1> but was:<2>"))
+        );
+        assert_eq!(
+            list_entry("CalcTest.testAdd:12 expected:<3> but was:<4>"),
+            Some(("CalcTest.testAdd", "expected:<3> but was:<4>"))
+        );
+    }
+}
