@@ -10,7 +10,8 @@ use anyhow::Context;
 
 use crate::config::ConfigError;
 use crate::signals::{
-    Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes_with,
+    Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, looks_like_trx,
+    scan_bytes_with,
 };
 
 /// JUnit reports larger than this are cut (and then fail to parse, said as an error).
@@ -59,7 +60,7 @@ pub fn scan(
         // A JUnit report or a JSON transcript (mini-swe-agent, SWE-agent, OpenHands) is one
         // document: read it whole (bounded). JSON lines that are not one document are then
         // scanned as a log.
-        if looks_like_junit(head) || looks_like_json_document(head) {
+        if looks_like_junit(head) || looks_like_trx(head) || looks_like_json_document(head) {
             let mut doc = head.to_vec();
             source
                 .take(MAX_JUNIT_BYTES)

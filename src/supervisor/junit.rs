@@ -1,6 +1,8 @@
 //! JUnit XML results from `[roles.tests] junit_dir`: while a container's output is followed, the
 //! folder is read through Docker's archive API every [`POLL_EVERY`] (and once more when the
-//! container's output ends), and every new or changed `*.xml` file becomes a test run — stored
+//! container's output ends), and every new or changed `*.xml` file (JUnit: Surefire's and
+//! Gradle's `TEST-*.xml`, PHPUnit `--log-junit`, `ctest --output-junit`…) or `*.trx` file
+//! (`dotnet test --logger trx`), in the folder or below it, becomes a test run — stored
 //! and reported to the core like a run parsed from the log, with `runner = junit` unless the
 //! report names a closer one.
 //!
@@ -20,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::core::Input;
 use crate::runtime::Runtime;
-use crate::signals::parse_junit;
+use crate::signals::{parse_junit, parse_trx};
 use crate::store::StoreWriter;
 
 pub const POLL_EVERY: Duration = Duration::from_secs(5);
@@ -76,8 +78,10 @@ async fn poll(mut src: JunitSource) {
     let since_s = src.since_ms / 1000;
     loop {
         let ended = src.drained.as_ref().is_some_and(|d| *d.borrow());
-        match src.docker.read_folder(&src.id, &src.dir, ".xml").await {
-            Ok(files) => {
+        // One archive read per poll; the reports are picked from it by name.
+        match src.docker.read_folder(&src.id, &src.dir, "").await {
+            Ok(mut files) => {
+                files.retain(|f| is_report(&f.path));
                 failing = false;
                 // Reports that are gone are forgotten, so a folder of per-run file names that
                 // the agent cleans up never grows this map.
@@ -109,7 +113,12 @@ async fn poll(mut src: JunitSource) {
                         );
                         continue;
                     };
-                    match parse_junit(&xml) {
+                    let parsed = if f.path.ends_with(".trx") {
+                        parse_trx(&xml)
+                    } else {
+                        parse_junit(&xml)
+                    };
+                    match parsed {
                         Ok(run) => super::output::record_run(
                             &src.slot,
                             &src.writer,
@@ -148,4 +157,9 @@ async fn poll(mut src: JunitSource) {
             None => tokio::time::sleep(POLL_EVERY).await,
         }
     }
+}
+
+/// A report file the poller reads: JUnit XML or TRX.
+fn is_report(path: &str) -> bool {
+    path.ends_with(".xml") || path.ends_with(".trx")
 }

@@ -261,7 +261,7 @@ fn could_not_start(message: &str) -> bool {
         || message.starts_with("SyntaxError")
 }
 
-fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
+pub(crate) fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == key)
@@ -358,7 +358,7 @@ fn location_from_text(text: &str) -> Option<String> {
     None
 }
 
-fn push_capped(buf: &mut String, s: &str) {
+pub(crate) fn push_capped(buf: &mut String, s: &str) {
     // Keep a little more than a reason's worth: the reason is picked from the first lines.
     let cap = MAX_REASON_BYTES * 4;
     if buf.len() >= cap {
@@ -372,7 +372,7 @@ fn push_capped(buf: &mut String, s: &str) {
     buf.push_str(s.get(..end).unwrap_or(""));
 }
 
-fn clip(s: &str) -> &str {
+pub(crate) fn clip(s: &str) -> &str {
     let mut end = s.len().min(MAX_REASON_BYTES);
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;

@@ -5,7 +5,7 @@
 //! 10 MB lines included) and keep bounded state; time never enters — a run's duration is what
 //! the runner printed.
 //!
-//! Entry points: [`TestRunDetector`] (one per log stream), [`parse_junit`], [`scan_bytes`] /
+//! Entry points: [`TestRunDetector`] (one per log stream), [`parse_junit`], [`parse_trx`], [`scan_bytes`] /
 //! [`Scanner`] for `drover scan`, [`OutputLoopDetector`], [`BudgetMeter`] and
 //! [`FailingSetStreak`] for loop detection.
 
@@ -24,6 +24,7 @@ mod run;
 mod scan;
 mod text;
 pub mod transcript;
+mod trx;
 pub mod usage;
 
 pub use ansi::{LineCleaner, MAX_LINE_BYTES, strip_prefixes, visible_segment};
@@ -47,3 +48,4 @@ pub use scan::{
     scan_bytes_with, scan_turns,
 };
 pub use transcript::{Format as TranscriptFormat, TranscriptParser, Turn, TurnKind};
+pub use trx::{looks_like_trx, parse_trx};

@@ -22,6 +22,7 @@ use super::loops::{
 };
 use super::run::{TestRun, Verdict};
 use super::transcript::{MAX_JSON_LINE_BYTES, Turn, parse_document};
+use super::trx::{looks_like_trx, parse_trx};
 
 /// The thresholds a scan applies (the `[loops]` section of a config maps onto these).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -243,8 +244,8 @@ pub fn looks_like_json_document(input: &[u8]) -> bool {
         .is_some_and(|b| *b == b'{')
 }
 
-/// Scans a whole input with the default limits: a JUnit XML report (detected by its root
-/// element), a JSON transcript document, or a log (plain, JSON lines or terminal transcript).
+/// Scans a whole input with the default limits: a JUnit XML or TRX report (detected by its
+/// root element), a JSON transcript document, or a log (plain, JSON lines or terminal transcript).
 pub fn scan_bytes(input: &[u8]) -> Vec<Finding> {
     scan_bytes_with(input, ScanLimits::default())
 }
@@ -253,6 +254,11 @@ pub fn scan_bytes(input: &[u8]) -> Vec<Finding> {
 pub fn scan_bytes_with(input: &[u8], limits: ScanLimits) -> Vec<Finding> {
     if looks_like_junit(input)
         && let Ok(run) = parse_junit(input)
+    {
+        return vec![Finding::TestRun { line: 1, run }];
+    }
+    if looks_like_trx(input)
+        && let Ok(run) = parse_trx(input)
     {
         return vec![Finding::TestRun { line: 1, run }];
     }

@@ -124,6 +124,16 @@ fn result_name<'a>(t: &'a str, word: &str) -> Option<&'a str> {
     (!name.is_empty() && !name.contains(": ")).then_some(name)
 }
 
+/// `Microsoft.DotNet.Tests.Given.It_works` or `A.B.Theory(x: 1)`: dotted, no spaces before any
+/// argument list.
+fn looks_like_test_name(name: &str) -> bool {
+    let head = name.split('(').next().unwrap_or(name);
+    head.contains('.')
+        && !head.contains(' ')
+        && !head.ends_with('.')
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
 impl RunParser for DotnetParser {
     fn phase(&self) -> Phase {
         match &self.run {
@@ -142,6 +152,13 @@ impl RunParser for DotnetParser {
     fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
         let t = line.trim();
         if self.run.as_ref().is_some_and(|r| r.done) {
+            // VSTest 15 prints its verdict and time after the counts.
+            if t == "Test Run Failed."
+                || t == "Test Run Successful."
+                || t.starts_with("Test execution time:")
+            {
+                return Claim::Mine;
+            }
             // One summary per assembly: a run ends at its summary line.
             if let Some(run) = self.run.take() {
                 out.push(run.finish());
@@ -152,6 +169,17 @@ impl RunParser for DotnetParser {
                 || (t.starts_with("Test run for ") && t.contains(".dll"))
             {
                 self.run = Some(DotnetRun::new(ctx.line_no));
+                return Claim::Mine;
+            }
+            // A result line names a .NET test (`Namespace.Class.Method`) before any header when
+            // the log starts mid-run.
+            if let Some(name) = result_name(t, "Failed")
+                && looks_like_test_name(name)
+            {
+                let mut run = DotnetRun::new(ctx.line_no);
+                run.tally.failed += 1;
+                run.detail = run.b.push_failure(name, None, None);
+                self.run = Some(run);
                 return Claim::Mine;
             }
             if ctx.foreign_run_active {

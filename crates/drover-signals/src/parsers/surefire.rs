@@ -25,6 +25,8 @@ struct SurefireRun {
     in_results: bool,
     /// Inside a `Failed tests:` / `Failures:` / `Errors:` list.
     in_list: bool,
+    /// The failure whose exception line comes next.
+    detail: Option<usize>,
     broken: Option<RunEnd>,
 }
 
@@ -36,6 +38,7 @@ impl SurefireRun {
             summary: None,
             in_results: false,
             in_list: false,
+            detail: None,
             broken: None,
         }
     }
@@ -87,6 +90,62 @@ fn tests_run(t: &str) -> Option<(Counts, bool)> {
         .saturating_sub(c.errors)
         .saturating_sub(c.skipped);
     Some((c, per_class || t.contains(" - in ") || t.contains("<<<")))
+}
+
+const LIST_HEADINGS: [&str; 4] = ["Failed tests:", "Tests in error:", "Failures:", "Errors:"];
+
+fn is_list_heading(t: &str) -> bool {
+    LIST_HEADINGS.iter().any(|h| t.starts_with(h))
+}
+
+/// `JUnit4Test.failWithNoParameters  Time elapsed: 0 s  <<< FAILURE!` → the test's name.
+fn detail_line(t: &str) -> Option<&str> {
+    if !(t.ends_with("<<< FAILURE!") || t.ends_with("<<< ERROR!")) || t.starts_with("Tests run:") {
+        return None;
+    }
+    let (name, _) = t.split_once("Time elapsed")?;
+    let name = name.trim().trim_end_matches("--").trim();
+    (!name.is_empty() && !name.contains(' ')).then_some(name)
+}
+
+/// `Failed to execute goal org.apache.maven.plugins:maven-surefire-plugin:3.0.0-M4:test
+/// (default-test) on project x: Execution … failed.: NullPointerException` → the goal, when the
+/// test plugin itself failed (not `There are test failures`).
+fn failed_goal(t: &str) -> Option<&str> {
+    let rest = t.strip_prefix("Failed to execute goal ")?;
+    let (goal, why) = rest.split_once(" on project ")?;
+    if why.contains("There are test failures") || !why.contains(" failed") {
+        return None;
+    }
+    let goal = goal
+        .strip_prefix("org.apache.maven.plugins:")
+        .unwrap_or(goal);
+    (goal.contains("surefire") || goal.contains("failsafe")).then_some(goal)
+}
+
+/// The same test as the list names it (`Class.method`) and as its detail line or Surefire 2's
+/// list names it (`method(pkg.Class)`).
+fn same_test(a: &str, b: &str) -> bool {
+    let dotted = |n: &str| -> Option<String> {
+        let (method, class) = n.strip_suffix(')')?.split_once('(')?;
+        let simple = class.rsplit('.').next()?;
+        Some(format!("{simple}.{method}"))
+    };
+    a == b || dotted(a).is_some_and(|d| d == b) || dotted(b).is_some_and(|d| d == a)
+}
+
+/// Records a list entry, merged with the failure its detail line already named.
+fn list_failure(b: &mut RunBuilder, name: &str, msg: &str) {
+    let known = b.failures.iter().position(|f| same_test(&f.name, name));
+    let i = match known {
+        Some(i) => Some(i),
+        None => b.push_failure(name, None, None),
+    };
+    if let Some(i) = i
+        && !msg.trim().is_empty()
+    {
+        b.set_reason_if_none(i, msg);
+    }
 }
 
 /// A list entry: `testX(pkg.Class): message` (Surefire 2) or `Class.method:12 message`.
@@ -168,9 +227,32 @@ impl RunParser for SurefireParser {
         }
         if t == "Results :" || t == "Results:" {
             run.in_results = true;
-            // The lists that follow name every failure with its message.
-            run.b.failures.clear();
-            run.b.failures_omitted = 0;
+            return Claim::Mine;
+        }
+        // `Class.method  Time elapsed: 0.01 s  <<< FAILURE!` (`name -- Time elapsed` in
+        // Surefire 3): the exception follows on the next line.
+        if let Some(name) = detail_line(t) {
+            run.in_list = false;
+            run.detail = run.b.failure_or_push(name);
+            return Claim::Mine;
+        }
+        if let Some(i) = run.detail.take()
+            && !t.is_empty()
+            && !t.starts_with("at ")
+            && !is_list_heading(t)
+        {
+            run.b.set_reason_if_none(i, t);
+            return Claim::Mine;
+        }
+        if run.summary.is_none()
+            && let Some(goal) = failed_goal(t)
+        {
+            // The plugin itself failed before its total (`… failed.: NullPointerException`).
+            if run.broken.is_none() {
+                let reason = t.split_once("failed.: ").map_or(t, |(_, r)| r);
+                run.b.push_failure(goal, Some(reason), None);
+                run.broken = Some(RunEnd::CutOff);
+            }
             return Claim::Mine;
         }
         if let Some(class) = t.strip_prefix("Running ") {
@@ -186,23 +268,22 @@ impl RunParser for SurefireParser {
             }
             return Claim::Mine;
         }
-        if run.in_results {
-            for head in ["Failed tests:", "Tests in error:", "Failures:", "Errors:"] {
-                if let Some(rest) = t.strip_prefix(head) {
-                    run.in_list = true;
-                    if let Some((name, msg)) = list_entry(rest.trim()) {
-                        run.b.push_failure(name, Some(msg), None);
-                    }
-                    return Claim::Mine;
+        // The lists after the results (`mvn -q` prints them without the `Results` heading).
+        for head in LIST_HEADINGS {
+            if let Some(rest) = t.strip_prefix(head) {
+                run.in_list = true;
+                if let Some((name, msg)) = list_entry(rest.trim()) {
+                    list_failure(&mut run.b, name, msg);
                 }
+                return Claim::Mine;
             }
-            if run.in_list && !t.is_empty() && !t.starts_with("Tests run:") {
-                if let Some((name, msg)) = list_entry(t) {
-                    run.b.push_failure(name, Some(msg), None);
-                    return Claim::Mine;
-                }
-                run.in_list = false;
+        }
+        if run.in_list && !t.is_empty() && !t.starts_with("Tests run:") {
+            if let Some((name, msg)) = list_entry(t) {
+                list_failure(&mut run.b, name, msg);
+                return Claim::Mine;
             }
+            run.in_list = false;
         }
         if run.summary.is_some() {
             // Maven's closing block belongs to the run; anything else ends it.

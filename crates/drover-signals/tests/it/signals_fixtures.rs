@@ -13,13 +13,14 @@
 //! version, or repository, path and commit); `known_gap` marks a documented case drover does
 //! not read exactly: only its verdicts are then required.
 //! Fixtures: `<case>.txt` (captured), `<case>.handwritten.txt` (written from a runner's
-//! documented format), `<case>.xml` (JUnit, read with `parse_junit`). `c-*` captures come
+//! documented format), `<case>.xml` (JUnit, read with `parse_junit`), `<case>.trx` (TRX, read
+//! with `parse_trx`). `c-*` captures come
 //! from `corpus.py`, `pub-*` from runners' published snapshots.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use drover_signals::{Finding, Scanner, TestRun, parse_junit, scan_bytes};
+use drover_signals::{Finding, Scanner, TestRun, parse_junit, parse_trx, scan_bytes};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +101,8 @@ fn fixtures() -> Vec<(PathBuf, PathBuf)> {
                 c
             } else if let Some(c) = name.strip_suffix(".xml") {
                 c
+            } else if let Some(c) = name.strip_suffix(".trx") {
+                c
             } else {
                 continue;
             };
@@ -113,6 +116,9 @@ fn runs_of(path: &Path) -> Vec<TestRun> {
     let bytes = std::fs::read(path).expect("fixture readable");
     if path.extension().is_some_and(|e| e == "xml") {
         return vec![parse_junit(&bytes).expect("valid JUnit")];
+    }
+    if path.extension().is_some_and(|e| e == "trx") {
+        return vec![parse_trx(&bytes).expect("valid TRX")];
     }
     scan_bytes(&bytes)
         .into_iter()
@@ -462,7 +468,10 @@ fn score_batches() {
 #[test]
 fn chunked_streaming_matches_whole_input() {
     for (fixture, _) in fixtures() {
-        if fixture.extension().is_some_and(|e| e == "xml") {
+        if fixture
+            .extension()
+            .is_some_and(|e| e == "xml" || e == "trx")
+        {
             continue;
         }
         let bytes = std::fs::read(&fixture).unwrap();
