@@ -153,3 +153,75 @@ read_only = true
     handle.shutdown.cancel();
     task.await.unwrap();
 }
+
+/// Reports below `junit_dir` are found wherever the runner writes them and in both formats:
+/// a JUnit file in a nested folder (as Surefire's `target/surefire-reports/TEST-*.xml`; here a
+/// real PHPUnit `--log-junit` capture) and a TRX file (`dotnet test --logger trx`, a real
+/// report) each become a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_junit_and_trx_reports_become_runs() {
+    common::ensure_test_image();
+    let fleet = common::unique_fleet("trx");
+    let _guard = common::FleetGuard(fleet.clone());
+    let data = tempfile::tempdir().unwrap();
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/drover-signals/tests/fixtures/signals");
+    let text = format!(
+        r#"
+[fleet]
+name = "{fleet}"
+data_dir = "{data}"
+
+[[roles]]
+name = "agent"
+image = "{image}"
+command = ["sh", "-c", "mkdir -p /work/target/surefire-reports /work/TestResults && cp /fixtures/phpunit/w2-cap-log-junit.xml /work/target/surefire-reports/TEST-CartTest.xml && cp /fixtures/dotnet/repo-liquid-xunit-net8.trx /work/TestResults/run.trx && echo wrote reports && sleep 300"]
+[roles.tests]
+junit_dir = "/work"
+[[roles.mounts]]
+source = "{fixtures}"
+target = "/fixtures"
+read_only = true
+"#,
+        data = data.path().display(),
+        image = common::TEST_IMAGE,
+        fixtures = fixtures.display(),
+    );
+    let cfg = drover::config::parse(&text, Path::new("fleet.toml")).unwrap();
+    let opts = SupervisorOptions {
+        env: Arc::new(|_| None),
+        seed: 1,
+        ..Default::default()
+    };
+    let (handle, task) = supervisor::start(cfg, opts).await.unwrap();
+    let mut rx = handle.snapshot.clone();
+    let reached = tokio::time::timeout(Duration::from_secs(60), async {
+        rx.wait_for(|s| s.slot("agent-1").is_some_and(|v| v.test_trend.len() >= 2))
+            .await
+            .is_ok()
+    })
+    .await;
+    let view = handle.snapshot.borrow().slot("agent-1").cloned().unwrap();
+    assert_eq!(reached, Ok(true), "two runs expected: {view:#?}");
+
+    handle.writer.flush().await.unwrap();
+    let runs = handle.store.test_runs("agent-1", 10).await.unwrap();
+    let mut seen: Vec<(String, u64, u64)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["runner"].as_str().unwrap_or_default().to_owned(),
+                r["passed"].as_u64().unwrap_or(0),
+                r["failed"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![("dotnet-test".to_owned(), 3, 3), ("junit".to_owned(), 4, 1)],
+        "{runs:#?}"
+    );
+    handle.shutdown.cancel();
+    task.await.unwrap();
+}

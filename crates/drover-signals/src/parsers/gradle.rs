@@ -4,7 +4,8 @@
 //! failure `Execution failed for task ':test'.` with `> reason` under it.
 //!
 //! The `tests completed` line decides the counts: passed = N − F − S. Gradle prints no count
-//! when every test passed, so a passing task alone is not read as a run. A test task that
+//! when every test passed, so a passing task alone is not read as a run (its per-test lines,
+//! when the build logs them, are counted up to `BUILD SUCCESSFUL`). A test task that
 //! failed without running its tests — the test JVM died (`Process 'Gradle Test Executor 7'
 //! finished with non-zero exit value`), or a filter matched nothing — is one error named after
 //! the task, with Gradle's reason.
@@ -222,6 +223,12 @@ impl RunParser for GradleParser {
             }
             return Claim::Mine;
         }
+        if t.starts_with("BUILD SUCCESSFUL") && run.summary.is_none() && run.broken.is_none() {
+            // Gradle prints its count only when a test failed: a build that succeeded after
+            // logging its tests (`PASSED`/`SKIPPED` events) completed with that tally.
+            run.summary = Some(run.tally);
+            return Claim::Mine;
+        }
         if t.is_empty()
             || t.starts_with("FAILURE: Build failed")
             || t.starts_with("* What went wrong")
@@ -258,5 +265,29 @@ mod tests {
             strip_colon_timestamp("2015-12-10T06:14:19.408Z: 57 tests completed, 4 failed"),
             "57 tests completed, 4 failed"
         );
+    }
+
+    /// With `testLogging { events "passed" }` a passing task prints its tests and no count.
+    #[test]
+    fn logged_passes_complete_at_build_successful() {
+        let mut p = GradleParser::default();
+        let mut out = Vec::new();
+        let lines = [
+            "a.CartTest > addsItems PASSED",
+            "a.CartTest > computesTotal PASSED",
+            "a.CartTest > discount SKIPPED",
+            "",
+            "BUILD SUCCESSFUL in 3s",
+        ];
+        for (i, l) in lines.iter().enumerate() {
+            let ctx = LineCtx {
+                line_no: i as u64 + 1,
+                foreign_run_active: false,
+            };
+            p.feed(l, &ctx, &mut out);
+        }
+        p.interrupt(Interrupt::EndOfStream, &mut out);
+        let run = &out[0].run;
+        assert_eq!((run.passed, run.skipped, run.verdict.as_str()), (2, 1, "pass"));
     }
 }
