@@ -288,6 +288,9 @@ mod tests {
         }
         p.interrupt(Interrupt::EndOfStream, &mut out);
         let run = &out[0].run;
-        assert_eq!((run.passed, run.skipped, run.verdict.as_str()), (2, 1, "pass"));
+        assert_eq!(
+            (run.passed, run.skipped, run.verdict.as_str()),
+            (2, 1, "pass")
+        );
     }
 }
