@@ -18,6 +18,7 @@ mod budget;
 mod chant;
 mod failing;
 mod limits;
+mod notices;
 mod tool_calls;
 mod turns;
 mod windows;
@@ -32,6 +33,7 @@ use super::normalize::{line_hash, normalize_into};
 use super::transcript::{TranscriptParser, Turn, TurnKind};
 use blocks::BlockRepetition;
 use chant::Chant;
+use notices::Notices;
 use tool_calls::ToolCallStreak;
 use turns::TurnLoops;
 use windows::WindowRepetition;
@@ -89,6 +91,12 @@ pub enum OutputDetector {
     Monologue,
     /// Sessions in a row that made the same actions and got the same results.
     SessionRepeat,
+    /// The agent's harness said, in its own words, that the agent is stuck in a loop.
+    HarnessNotice,
+    /// The harness rejected the agent's replies several times in a row (format errors).
+    RejectedReplies,
+    /// An edit failed, the file was re-read, the edit re-sent and failed again.
+    EditRetry,
 }
 
 impl OutputDetector {
@@ -102,6 +110,9 @@ impl OutputDetector {
             OutputDetector::Oscillation => "oscillation",
             OutputDetector::Monologue => "monologue",
             OutputDetector::SessionRepeat => "session_repeat",
+            OutputDetector::HarnessNotice => "harness_notice",
+            OutputDetector::RejectedReplies => "rejected_replies",
+            OutputDetector::EditRetry => "edit_retry",
         }
     }
 }
@@ -183,6 +194,7 @@ pub struct OutputLoopDetector {
     text_buf: String,
     chant: Chant,
     turns: TurnLoops,
+    notices: Notices,
 }
 
 impl Default for OutputLoopDetector {
@@ -206,6 +218,7 @@ impl OutputLoopDetector {
             text_buf: String::new(),
             chant: Chant::new(limits.turns.unwrap_or_default()),
             turns: TurnLoops::new(limits.turns.unwrap_or_default()),
+            notices: Notices::default(),
         }
     }
 
@@ -225,7 +238,10 @@ impl OutputLoopDetector {
             return;
         }
         match turn.kind {
-            TurnKind::Text | TurnKind::Quote => self.chant.feed(&turn.first_line, stamp, out),
+            TurnKind::Text | TurnKind::Quote => {
+                let quoted = turn.kind == TurnKind::Quote;
+                self.chant.feed(&turn.first_line, quoted, stamp, out);
+            }
             // Doing something ends a chant: the same words around new actions are narration.
             TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
                 self.chant.interrupt(stamp, out);
@@ -281,6 +297,9 @@ impl OutputLoopDetector {
             // tool results) are not repetition. Identical tool calls are still counted.
             self.tools.feed(text, stamp, out);
             return;
+        }
+        if self.limits.turns.is_some() {
+            self.notices.feed(text, stamp, out);
         }
         self.normalized.clear();
         normalize_into(text, &mut self.normalized);
