@@ -10,8 +10,9 @@
 //! - `rejected_replies`: the harness rejected the agent's reply several times in a row, read
 //!   from its own counter (SWE-agent "Requerying model after FormatError (2th requery)", aider
 //!   "Malformed response #3", "Retrying to parse response (2/2)") or from the same rejection
-//!   line coming back ([`REJECTION_REPEATS`] times, nothing accepted in between). One format
-//!   error followed by a good reply is a short retry, not a loop.
+//!   line coming back ([`REJECTION_REPEATS`] times, each within [`CYCLE_LINES`] lines of the
+//!   previous one, no other rejection between). One format error followed by a good reply is a
+//!   short retry, not a loop; rejections scattered over a long session are not a streak.
 //! - `edit_retry`: an edit does not apply, the agent re-reads the file and sends the edit again,
 //!   and it fails again — one and a half cycles of fail → re-read → re-apply. Failure lines of one
 //!   report (aider prints three for one block) count once; an edit that applies in between
@@ -22,7 +23,7 @@
 
 use super::{LoopChange, LoopFinding, OutputDetector, evidence_line};
 
-/// The same rejection line this many times with nothing accepted in between fires.
+/// The same rejection line this many times, each soon after the previous one, fires.
 const REJECTION_REPEATS: u32 = 3;
 /// Lines within which failure lines belong to one failed edit (one report).
 const SAME_REPORT_LINES: u64 = 4;
@@ -102,8 +103,9 @@ pub(super) struct Notices {
     line: u64,
     notice: Firing,
     rejected: Firing,
-    /// The rejection being repeated: its lowercase line, count, first line and stamp.
-    rejection: Option<(String, u32, String, u64)>,
+    /// The rejection being repeated: its wording, count, first line, its stamp and the line
+    /// number of the last one.
+    rejection: Option<(&'static str, u32, String, u64, u64)>,
     edit: Firing,
     /// The last failed edit: line number, first failure line and its stamp, failures so far.
     failed_edit: Option<(u64, String, u64, u32)>,
@@ -168,8 +170,11 @@ impl Notices {
         let Some(rejection) = REJECTIONS.iter().find(|r| lower.contains(*r)) else {
             return;
         };
+        let line = self.line;
         let (count, first, since) = match self.rejection.take() {
-            Some((r, n, first, since)) if r == *rejection => (n + 1, first, since),
+            Some((r, n, first, since, last)) if r == *rejection && line - last <= CYCLE_LINES => {
+                (n + 1, first, since)
+            }
             _ => (1, evidence_line(t), stamp),
         };
         if count >= REJECTION_REPEATS {
@@ -185,7 +190,7 @@ impl Notices {
                 out,
             );
         }
-        self.rejection = Some(((*rejection).to_string(), count, first, since));
+        self.rejection = Some((*rejection, count, first, since, line));
     }
 
     fn edit_retry(&mut self, lower: &str, t: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
@@ -342,6 +347,12 @@ mod tests {
             "[ERROR] You did not use a tool in your previous response!",
         ];
         assert_eq!(fired(&three), vec!["rejected_replies"]);
+        let mut scattered = Vec::new();
+        for _ in 0..3 {
+            scattered.push("[ERROR] You did not use a tool in your previous response!");
+            scattered.extend(["read src/a.rs, edited it, ran the tests again"; 100]);
+        }
+        assert!(fired(&scattered).is_empty());
     }
 
     #[test]

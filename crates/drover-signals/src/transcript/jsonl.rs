@@ -189,18 +189,20 @@ fn claude_content(role: &str, content: &Value, out: &mut Vec<Turn>) {
             "tool_use" => {
                 let name = item.get("name").and_then(Value::as_str).unwrap_or("?");
                 let input = item.get("input").map(Value::to_string).unwrap_or_default();
-                out.push(Turn::new(
-                    TurnKind::Action,
-                    &format!("{name}({input})"),
-                    false,
-                ));
+                out.push(
+                    Turn::new(TurnKind::Action, &format!("{name}({input})"), false)
+                        .with_call(item.get("id").and_then(Value::as_str)),
+                );
             }
             "tool_result" => {
                 let text = content_text(item.get("content"));
                 let error = item
                     .get("is_error")
                     .is_some_and(|e| e.as_bool() == Some(true) || e.as_str() == Some("True"));
-                out.push(Turn::new(TurnKind::Result, &text, error));
+                out.push(
+                    Turn::new(TurnKind::Result, &text, error)
+                        .with_call(item.get("tool_use_id").and_then(Value::as_str)),
+                );
             }
             _ => {}
         }

@@ -367,3 +367,32 @@ fn a_sentence_chanted_inside_one_paragraph_fires() {
                  are cut before parsing. Nothing here repeats at all. The tests cover each case.";
     assert_eq!(fired(&feed(&[prose.to_string()])), vec![]);
 }
+
+/// Two parallel calls per turn whose results come back in the other order: each result is
+/// paired with its own call by tool-use id, so the evidence names the command that failed next
+/// to its error (paired in order, the failing `make lint` would be shown with the file's text).
+#[test]
+fn parallel_calls_are_paired_with_their_results_by_tool_use_id() {
+    let mut lines = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    for i in 0..3 {
+        lines.push(format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_a{i}","name":"Bash","input":{{"command":"make lint"}}}},{{"type":"tool_use","id":"toolu_b{i}","name":"Read","input":{{"file_path":"notes.md"}}}}]}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"user","message":{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_b{i}","content":"notes: lint target pending"}},{{"type":"tool_result","tool_use_id":"toolu_a{i}","content":"make: *** No rule to make target 'lint'.","is_error":true}}]}}}}"#
+        ));
+    }
+    let findings = feed(&lines);
+    let (_, _, evidence) =
+        first(&findings, OutputDetector::Oscillation).expect("the two-call cycle repeats");
+    let lint = evidence
+        .iter()
+        .find(|e| e.contains("make lint"))
+        .expect("the lint call is in the evidence");
+    assert!(lint.contains("No rule to make target"), "{lint}");
+    let read = evidence
+        .iter()
+        .find(|e| e.contains("notes.md"))
+        .expect("the read is in the evidence");
+    assert!(read.contains("lint target pending"), "{read}");
+}
