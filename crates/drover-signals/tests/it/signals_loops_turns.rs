@@ -396,3 +396,43 @@ fn parallel_calls_are_paired_with_their_results_by_tool_use_id() {
         .expect("the read is in the evidence");
     assert!(read.contains("lint target pending"), "{read}");
 }
+
+/// Claude Code stream-json: one assistant message of text.
+fn says(text: &str) -> String {
+    format!(
+        r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"text","text":{}}}]}}}}"#,
+        serde_json::to_string(text).unwrap()
+    )
+}
+
+/// The same plan written three times with a few words changed fires `paraphrase` with the
+/// first and the last version as evidence; the same plans around different commands are
+/// narration of progress and stay silent.
+#[test]
+fn a_reworded_plan_written_three_times_fires_unless_work_happens_between() {
+    let plans = [
+        "Let me check the billing settings first. I will open the account page, read the plan and the usage, then compare them with the invoice.",
+        "Let me check the billing settings again. I will open the account page, read the plan and the usage, and then compare them with the invoice.",
+        "Let me check the billing settings once more. I will open the account page, read the current plan and the usage, then compare them with the invoice.",
+    ];
+    let mut lines = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    lines.extend(plans.iter().map(|p| says(p)));
+    let findings = feed(&lines);
+    let (_, since, evidence) =
+        first(&findings, OutputDetector::Paraphrase).expect("the third version fires");
+    assert_eq!(since, 2, "the repetition began with the first plan");
+    assert!(evidence[1].starts_with("first: Let me check the billing settings first."));
+    assert!(evidence[2].starts_with("last: Let me check the billing settings once more."));
+
+    let mut worked = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    for (i, p) in plans.iter().enumerate() {
+        worked.push(says(p));
+        worked.extend(call(
+            "Bash",
+            &format!(r#"{{"command":"billing show --page {i}"}}"#),
+            &format!("page {i}: 3 invoices"),
+            false,
+        ));
+    }
+    assert!(!fired(&feed(&worked)).contains(&OutputDetector::Paraphrase));
+}
