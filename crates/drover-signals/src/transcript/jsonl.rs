@@ -281,11 +281,10 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
                 Some(other) => other.to_string(),
                 None => p.get("action").map(Value::to_string).unwrap_or_default(),
             };
-            out.push(Turn::new(
-                TurnKind::Action,
-                &format!("{}({args})", s("name")),
-                false,
-            ));
+            out.push(
+                Turn::new(TurnKind::Action, &format!("{}({args})", s("name")), false)
+                    .with_call(p.get("call_id").and_then(Value::as_str)),
+            );
         }
         "function_call_output" | "custom_tool_call_output" => {
             let text = match p.get("output") {
@@ -297,7 +296,10 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
                     .unwrap_or_else(|| other.to_string()),
                 None => String::new(),
             };
-            out.push(Turn::new(TurnKind::Result, &text, looks_failed(&text)));
+            out.push(
+                Turn::new(TurnKind::Result, &text, looks_failed(&text))
+                    .with_call(p.get("call_id").and_then(Value::as_str)),
+            );
         }
         _ => {}
     }

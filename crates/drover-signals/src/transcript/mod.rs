@@ -61,7 +61,8 @@ pub struct Turn {
     /// First non-blank line of the content, cut (evidence for operators).
     pub first_line: String,
     /// The tool-use id that pairs an action with its result (Claude `tool_use.id` and
-    /// `tool_result.tool_use_id`), hashed; `None` where the format pairs by order.
+    /// `tool_result.tool_use_id`, Codex `call_id`), hashed; `None` where the format pairs by
+    /// order.
     pub call: Option<u64>,
 }
 

@@ -436,3 +436,31 @@ fn a_reworded_plan_written_three_times_fires_unless_work_happens_between() {
     }
     assert!(!fired(&feed(&worked)).contains(&OutputDetector::Paraphrase));
 }
+
+/// Codex session files: parallel `function_call`s answered out of order are paired by
+/// `call_id`, so the failing command is shown with its own error.
+#[test]
+fn codex_calls_are_paired_with_their_outputs_by_call_id() {
+    let mut lines = vec![r#"{"type":"session_meta","payload":{"id":"s1"}}"#.to_string()];
+    for i in 0..3 {
+        for (id, cmd) in [("a", "make lint"), ("b", "cat notes.md")] {
+            lines.push(format!(
+                r#"{{"type":"response_item","payload":{{"type":"function_call","name":"shell","arguments":"{{\"command\":[\"bash\",\"-lc\",\"{cmd}\"]}}","call_id":"call_{id}{i}"}}}}"#
+            ));
+        }
+        lines.push(format!(
+            r#"{{"type":"response_item","payload":{{"type":"function_call_output","call_id":"call_b{i}","output":"notes: lint target pending"}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"response_item","payload":{{"type":"function_call_output","call_id":"call_a{i}","output":"make: *** No rule to make target 'lint'.  Stop. (exit code 2)"}}}}"#
+        ));
+    }
+    let findings = feed(&lines);
+    let (_, _, evidence) =
+        first(&findings, OutputDetector::Oscillation).expect("the two-call cycle repeats");
+    let lint = evidence
+        .iter()
+        .find(|e| e.contains("make lint"))
+        .expect("the lint call is in the evidence");
+    assert!(lint.contains("No rule to make target"), "{lint}");
+}
