@@ -6,8 +6,8 @@
 //! A run of period `p` holds while each line equals the line `p` before it (exact text after
 //! trimming and dropping quote/bullet decoration, so timestamped heartbeats and progress bars,
 //! which change, never match). It fires once the run covers at least
-//! `max(chant_min_run, 2p + 3)` lines — by default five repetitions of one line, close to three
-//! of a four-line paragraph — and the cycle says something: at least `chant_min_words` words
+//! `max(chant_min_run, min(3p, 2p + 3))` lines (`2p + 3` when a quoted line is in the cycle) —
+//! by default five repetitions of one line, three of a paragraph — and the cycle says something: at least `chant_min_words` words
 //! (`chant_min_words_one_line` for a single line), which keeps "OK", "Waiting…", box borders
 //! and separators out (thresholds in [`TurnLimits`]). A paragraph longer than an evidence line
 //! arrives sentence by sentence, so a sentence chanted inside one paragraph is a run too.
@@ -29,10 +29,26 @@ const CLEAR_LINES: u32 = 20;
 /// While firing, a fresh `Holding` at most every this many lines.
 const REPORT_EVERY: u32 = 50;
 
+/// Lines a run of period `p` must cover. Agent text: three whole cycles (the same paragraph
+/// written three times is the loop), at most `2p + 3`. A cycle holding a quoted or prompt line
+/// needs `2p + 3` (one line more for `p = 2`): measured on the healthy corpus, a user typing the
+/// same aider command three times, each answered by the same one-line reply, is exactly three
+/// cycles of two lines, and repeats typed by the human are not the agent's loop.
+fn chant_lines(p: usize, quoted: bool) -> u32 {
+    let longer = 2 * p as u32 + 3;
+    if quoted {
+        longer
+    } else {
+        longer.min(3 * p as u32)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Chant {
     limits: TurnLimits,
     ring: VecDeque<(u64, String, u64)>,
+    /// Whether each line of `ring` was quoted (a prompt or quoted reply), not agent text.
+    quoted: VecDeque<bool>,
     runs: [u32; MAX_PERIOD + 1],
     run_start: [u64; MAX_PERIOD + 1],
     firing: bool,
@@ -49,7 +65,13 @@ impl Chant {
     }
 
     /// One line of assistant (or quoted) text.
-    pub(super) fn feed(&mut self, line: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+    pub(super) fn feed(
+        &mut self,
+        line: &str,
+        quoted: bool,
+        stamp: u64,
+        out: &mut Vec<LoopFinding>,
+    ) {
         let t = undecorate(line);
         if t.is_empty() {
             return;
@@ -81,9 +103,18 @@ impl Chant {
         }
         kept.push_str(t.get(..end).unwrap_or_default());
         self.ring.push_back((h, kept, stamp));
+        if self.quoted.len() >= MAX_PERIOD {
+            self.quoted.pop_front();
+        }
+        self.quoted.push_back(quoted);
         let hit = (1..=MAX_PERIOD).find(|&p| {
             let run = self.runs[p] + p as u32;
-            run >= self.limits.chant_min_run.max(2 * p as u32 + 3)
+            let cycle_quoted = self
+                .quoted
+                .iter()
+                .skip(self.quoted.len().saturating_sub(p))
+                .any(|q| *q);
+            run >= self.limits.chant_min_run.max(chant_lines(p, cycle_quoted))
                 && self.minimal(p)
                 && self.says_something(p)
         });
@@ -134,6 +165,7 @@ impl Chant {
     /// Something other than text happened (an action, a result, a new session).
     pub(super) fn interrupt(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
         self.ring.clear();
+        self.quoted.clear();
         self.runs = [0; MAX_PERIOD + 1];
         if self.firing {
             self.firing = false;
@@ -191,7 +223,7 @@ mod tests {
         let mut c = Chant::default();
         let mut out = Vec::new();
         for (i, l) in lines.iter().enumerate() {
-            c.feed(l, i as u64 + 1, &mut out);
+            c.feed(l, false, i as u64 + 1, &mut out);
         }
         out
     }

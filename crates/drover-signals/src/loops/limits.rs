@@ -16,7 +16,7 @@ pub const CYCLE_REPEATS_LIMIT: u32 = 10;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TurnLimits {
     /// `chant`: the shortest run of back-to-back repeated lines (or sentences) that fires; a
-    /// cycle of `p` lines needs at least `2p + 3`.
+    /// cycle of `p` lines needs three whole cycles, at most `2p + 3` lines.
     pub chant_min_run: u32,
     /// `chant`: words a cycle of several lines must hold.
     pub chant_min_words: u32,

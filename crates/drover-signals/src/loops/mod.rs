@@ -18,6 +18,8 @@ mod budget;
 mod chant;
 mod failing;
 mod limits;
+mod notices;
+mod paraphrase;
 mod tool_calls;
 mod turns;
 mod windows;
@@ -32,6 +34,8 @@ use super::normalize::{line_hash, normalize_into};
 use super::transcript::{TranscriptParser, Turn, TurnKind};
 use blocks::BlockRepetition;
 use chant::Chant;
+use notices::Notices;
+use paraphrase::Paraphrase;
 use tool_calls::ToolCallStreak;
 use turns::TurnLoops;
 use windows::WindowRepetition;
@@ -89,6 +93,14 @@ pub enum OutputDetector {
     Monologue,
     /// Sessions in a row that made the same actions and got the same results.
     SessionRepeat,
+    /// The agent's harness said, in its own words, that the agent is stuck in a loop.
+    HarnessNotice,
+    /// The harness rejected the agent's replies several times in a row (format errors).
+    RejectedReplies,
+    /// An edit failed, the file was re-read, the edit re-sent and failed again.
+    EditRetry,
+    /// The same paragraph of assistant text a third time, reworded a little.
+    Paraphrase,
 }
 
 impl OutputDetector {
@@ -102,6 +114,10 @@ impl OutputDetector {
             OutputDetector::Oscillation => "oscillation",
             OutputDetector::Monologue => "monologue",
             OutputDetector::SessionRepeat => "session_repeat",
+            OutputDetector::HarnessNotice => "harness_notice",
+            OutputDetector::RejectedReplies => "rejected_replies",
+            OutputDetector::EditRetry => "edit_retry",
+            OutputDetector::Paraphrase => "paraphrase",
         }
     }
 }
@@ -183,6 +199,11 @@ pub struct OutputLoopDetector {
     text_buf: String,
     chant: Chant,
     turns: TurnLoops,
+    notices: Notices,
+    paraphrase: Paraphrase,
+    /// The text turns being judged are the assistant's (a recognised transcript format), not
+    /// plain text where tool output and the agent's words cannot be told apart.
+    agent_text: bool,
 }
 
 impl Default for OutputLoopDetector {
@@ -206,6 +227,9 @@ impl OutputLoopDetector {
             text_buf: String::new(),
             chant: Chant::new(limits.turns.unwrap_or_default()),
             turns: TurnLoops::new(limits.turns.unwrap_or_default()),
+            notices: Notices::default(),
+            paraphrase: Paraphrase::default(),
+            agent_text: false,
         }
     }
 
@@ -214,8 +238,14 @@ impl OutputLoopDetector {
         self.parser.format()
     }
 
-    /// Judges one turn of an already parsed transcript (a JSON document read whole).
+    /// Judges one turn of an already parsed transcript (a JSON document read whole: its text
+    /// turns are the assistant's).
     pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
+        self.agent_text = true;
+        self.judge_turn(turn, stamp, out);
+    }
+
+    fn judge_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
         if self.limits.turns.is_none() {
             // Only the identical-tool-call streak judges results when the turn detectors are
             // off.
@@ -225,15 +255,25 @@ impl OutputLoopDetector {
             return;
         }
         match turn.kind {
-            TurnKind::Text | TurnKind::Quote => self.chant.feed(&turn.first_line, stamp, out),
+            TurnKind::Text | TurnKind::Quote => {
+                let quoted = turn.kind == TurnKind::Quote;
+                self.chant.feed(&turn.first_line, quoted, stamp, out);
+                // Quoted and prompt lines are the human's words, never the agent's paragraph;
+                // plain text mixes the agent's words with tool output, so only a recognised
+                // transcript format says which text is the agent's.
+                if !quoted && self.agent_text {
+                    self.paraphrase.text(&turn.first_line, stamp, out);
+                }
+            }
             // Doing something ends a chant: the same words around new actions are narration.
             TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
                 self.chant.interrupt(stamp, out);
+                self.paraphrase.act(stamp, out);
                 if turn.kind == TurnKind::Result {
                     self.tools.result(turn.key, stamp, out);
                 }
             }
-            TurnKind::Reply => {}
+            TurnKind::Reply => self.paraphrase.end(stamp, out),
         }
         if turn.kind != TurnKind::Quote {
             self.turns.feed(turn, stamp, out);
@@ -245,10 +285,11 @@ impl OutputLoopDetector {
         let mut turns = std::mem::take(&mut self.turn_buf);
         self.parser.finish(&mut turns);
         for t in turns.drain(..) {
-            self.feed_turn(&t, stamp, out);
+            self.judge_turn(&t, stamp, out);
         }
         self.turn_buf = turns;
         if self.limits.turns.is_some() {
+            self.paraphrase.end(stamp, out);
             self.turns.finish(stamp, out);
         }
     }
@@ -265,10 +306,17 @@ impl OutputLoopDetector {
         let text = self.cleaner.clean(raw);
         text_buf.push_str(text);
         let structured = self.parser.feed(raw, text, &mut turns);
+        self.agent_text = self.parser.format() != super::transcript::Format::PlainText;
+        // A blank line ends a paragraph, and so does each JSON event (one message is one
+        // paragraph) — after the turns the line produced.
+        let paragraph_ends = structured || text_buf.trim().is_empty();
         for t in turns.drain(..) {
-            self.feed_turn(&t, stamp, out);
+            self.judge_turn(&t, stamp, out);
         }
         self.turn_buf = turns;
+        if paragraph_ends && self.limits.turns.is_some() {
+            self.paraphrase.end(stamp, out);
+        }
         self.judge_line(&text_buf, structured, stamp, out);
         self.text_buf = text_buf;
     }
@@ -281,6 +329,9 @@ impl OutputLoopDetector {
             // tool results) are not repetition. Identical tool calls are still counted.
             self.tools.feed(text, stamp, out);
             return;
+        }
+        if self.limits.turns.is_some() {
+            self.notices.feed(text, stamp, out);
         }
         self.normalized.clear();
         normalize_into(text, &mut self.normalized);

@@ -21,7 +21,8 @@
 //! pairs; three identical actions each ending in an error; three identical agent messages
 //! with nothing in between; A-B-A-B over six steps) and gemini-cli's tool-call loop check
 //! (one call, or a short cycle of calls, repeated). Drover pairs each action with its result
-//! as OpenHands does, so a retry that gets a new answer never counts.
+//! as OpenHands does — by tool-use id where the transcript has one (parallel calls come back
+//! out of order), else in order — so a retry that gets a new answer never counts.
 //!
 //! Memory: the last `cycle_repeats × max_cycle` pairs, a few pending actions, a handful of
 //! evidence lines.
@@ -47,7 +48,8 @@ struct Pair {
 #[derive(Debug, Default)]
 pub(super) struct TurnLoops {
     limits: TurnLimits,
-    pending: VecDeque<(u64, String, u64)>,
+    /// Actions awaiting their results: key, first line, stamp, tool-use id.
+    pending: VecDeque<(u64, String, u64, Option<u64>)>,
     pairs: VecDeque<Pair>,
     same: u32,
     same_since: u64,
@@ -113,10 +115,16 @@ impl TurnLoops {
                     self.pending.pop_front();
                 }
                 self.pending
-                    .push_back((turn.key, turn.first_line.clone(), stamp));
+                    .push_back((turn.key, turn.first_line.clone(), stamp, turn.call));
             }
             TurnKind::Result => {
-                if let Some((action, line, at)) = self.pending.pop_front() {
+                // A result names its call where the format has ids (parallel calls come back
+                // out of order); otherwise results follow their actions in order.
+                let by_id = turn.call.and_then(|c| {
+                    let i = self.pending.iter().position(|p| p.3 == Some(c))?;
+                    self.pending.remove(i)
+                });
+                if let Some((action, line, at, _)) = by_id.or_else(|| self.pending.pop_front()) {
                     let key = hash_sequence([action, turn.key].into_iter());
                     self.pair(
                         Pair {

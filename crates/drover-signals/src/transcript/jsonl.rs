@@ -189,18 +189,20 @@ fn claude_content(role: &str, content: &Value, out: &mut Vec<Turn>) {
             "tool_use" => {
                 let name = item.get("name").and_then(Value::as_str).unwrap_or("?");
                 let input = item.get("input").map(Value::to_string).unwrap_or_default();
-                out.push(Turn::new(
-                    TurnKind::Action,
-                    &format!("{name}({input})"),
-                    false,
-                ));
+                out.push(
+                    Turn::new(TurnKind::Action, &format!("{name}({input})"), false)
+                        .with_call(item.get("id").and_then(Value::as_str)),
+                );
             }
             "tool_result" => {
                 let text = content_text(item.get("content"));
                 let error = item
                     .get("is_error")
                     .is_some_and(|e| e.as_bool() == Some(true) || e.as_str() == Some("True"));
-                out.push(Turn::new(TurnKind::Result, &text, error));
+                out.push(
+                    Turn::new(TurnKind::Result, &text, error)
+                        .with_call(item.get("tool_use_id").and_then(Value::as_str)),
+                );
             }
             _ => {}
         }
@@ -279,11 +281,10 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
                 Some(other) => other.to_string(),
                 None => p.get("action").map(Value::to_string).unwrap_or_default(),
             };
-            out.push(Turn::new(
-                TurnKind::Action,
-                &format!("{}({args})", s("name")),
-                false,
-            ));
+            out.push(
+                Turn::new(TurnKind::Action, &format!("{}({args})", s("name")), false)
+                    .with_call(p.get("call_id").and_then(Value::as_str)),
+            );
         }
         "function_call_output" | "custom_tool_call_output" => {
             let text = match p.get("output") {
@@ -295,7 +296,10 @@ fn codex_response_item(p: &Value, out: &mut Vec<Turn>) {
                     .unwrap_or_else(|| other.to_string()),
                 None => String::new(),
             };
-            out.push(Turn::new(TurnKind::Result, &text, looks_failed(&text)));
+            out.push(
+                Turn::new(TurnKind::Result, &text, looks_failed(&text))
+                    .with_call(p.get("call_id").and_then(Value::as_str)),
+            );
         }
         _ => {}
     }

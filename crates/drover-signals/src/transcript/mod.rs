@@ -60,6 +60,10 @@ pub struct Turn {
     pub error: bool,
     /// First non-blank line of the content, cut (evidence for operators).
     pub first_line: String,
+    /// The tool-use id that pairs an action with its result (Claude `tool_use.id` and
+    /// `tool_result.tool_use_id`, Codex `call_id`), hashed; `None` where the format pairs by
+    /// order.
+    pub call: Option<u64>,
 }
 
 impl Turn {
@@ -74,7 +78,20 @@ impl Turn {
             },
             error,
             first_line: first_line(content),
+            call: None,
         }
+    }
+
+    /// The same turn, tied to the tool call `id` (parallel calls get their results out of
+    /// order; the id says which result belongs to which action).
+    pub(crate) fn with_call(mut self, id: Option<&str>) -> Self {
+        self.call = id.filter(|i| !i.is_empty()).map(|i| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = foldhash::quality::FixedState::with_seed(KEY_SEED).build_hasher();
+            h.write(i.as_bytes());
+            h.finish()
+        });
+        self
     }
 
     /// Text (or quoted) turns of one line: the line itself, or — when it is longer than an
@@ -112,6 +129,7 @@ impl Turn {
             key: 0,
             error: false,
             first_line: String::new(),
+            call: None,
         }
     }
 }

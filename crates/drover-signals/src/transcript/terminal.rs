@@ -200,10 +200,23 @@ impl TerminalState {
         }
         if let Some(rest) = s.strip_prefix('│') {
             let body = rest.trim_start();
+            // Gemini CLI's status glyphs: ✔ done, x/✖ error, - cancelled (the call was shown
+            // and not run), ? awaiting confirmation. The ASCII ones head a box only when a
+            // tool name follows (`- Shell …`), so a list item inside a box body is not a call.
             let call = body
                 .strip_prefix(['✔', '✓', '✖', '✗'])
-                .or_else(|| body.strip_prefix("x "));
+                .or_else(|| body.strip_prefix("x "))
+                .or_else(|| {
+                    ["- ", "? "].iter().find_map(|g| {
+                        body.strip_prefix(g).filter(|c| {
+                            c.trim_start()
+                                .starts_with(|ch: char| ch.is_ascii_uppercase())
+                        })
+                    })
+                });
             if let Some(call) = call {
+                // A cancelled or unconfirmed call did not do its work: it counts as a failure,
+                // so proposing it again and again is the same action with the same error.
                 let failed = !body.starts_with(['✔', '✓']);
                 let call = call.trim().trim_end_matches('│').trim();
                 self.start(TurnKind::Action, call, Mode::GeminiBox, out);
@@ -334,6 +347,26 @@ mod tests {
                 (TurnKind::Text, "Yes, I can run shell commands.".into()),
             ]
         );
+    }
+
+    #[test]
+    fn gemini_cancelled_calls_are_actions_that_failed_list_items_are_not() {
+        let mut state = TerminalState::default();
+        let mut out = Vec::new();
+        for l in [
+            " ╭──────────────────╮",
+            " │ -  Shell rm -rf /w/.e… │",
+            " ╰──────────────────╯",
+            " │ - a list item in text │",
+        ] {
+            state.feed(l, &mut out);
+        }
+        state.flush(&mut out);
+        assert_eq!(out[0].kind, TurnKind::Action);
+        assert_eq!(out[0].first_line, "Shell rm -rf /w/.e…");
+        assert_eq!(out[1].kind, TurnKind::Result);
+        assert!(out[1].error, "a cancelled call did not do its work");
+        assert!(out.iter().skip(2).all(|t| t.kind != TurnKind::Action));
     }
 
     #[test]

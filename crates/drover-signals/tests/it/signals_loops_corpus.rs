@@ -1,8 +1,8 @@
 //! The loop detectors against real agent transcripts (tests/fixtures/transcripts, sources in
 //! SOURCES.toml): no detector may fire on a healthy session and every loop must be caught by
 //! the detector its label expects. Prints the verdict per file, then precision and recall per
-//! detector and per format (the README's tables come from here: `cargo test --test signals
-//! loops_corpus -- --nocapture`).
+//! detector, per format and per held-out batch (the README's tables come from here: `cargo test
+//! -p drover-signals --test it signals_loops_corpus -- --nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,6 +23,13 @@ struct Entry {
     reason: String,
     repo: Option<String>,
     url: Option<String>,
+    /// The held-out batch a transcript was collected in (`wild-2`: labelled by reading before
+    /// any detector ran on it); `None` for the corpus the detectors were built on.
+    batch: Option<String>,
+    /// A loop no detector catches yet, with why (the threshold that would catch it raises a
+    /// false alarm on the healthy corpus, or the excerpt shows too little). It still counts as
+    /// missed in every table; the test fails if it starts being caught, so the note goes.
+    known_miss: Option<String>,
 }
 
 /// Detectors that judge loops (the token budget is a spending limit, not a loop verdict).
@@ -57,6 +64,7 @@ fn the_corpus_is_judged_right() {
     // detector -> (firings on loops, firings on healthy, expected, caught as expected)
     let mut per_detector: BTreeMap<String, [u32; 4]> = BTreeMap::new();
     let mut per_format: BTreeMap<&'static str, Tally> = BTreeMap::new();
+    let mut per_batch: BTreeMap<String, Tally> = BTreeMap::new();
     let listed: BTreeSet<String> = manifest.transcript.iter().map(|e| e.file.clone()).collect();
     let mut per_file = Vec::new();
     for e in &manifest.transcript {
@@ -70,8 +78,25 @@ fn the_corpus_is_judged_right() {
         assert!(bytes.len() <= 310 * 1024, "{} is over ~300 KB", e.file);
         let format = detect_format(&bytes).as_str();
         let fired = loop_detectors(&scan_bytes(&bytes));
-        let tally = per_format.entry(format).or_default();
         let healthy = e.label == "healthy";
+        let batch = per_batch
+            .entry(e.batch.clone().unwrap_or_else(|| "built-on".to_string()))
+            .or_default();
+        batch.healthy += u32::from(healthy);
+        batch.loops += u32::from(!healthy);
+        let verdict_ok = if healthy {
+            fired.is_empty()
+        } else {
+            e.expect.iter().all(|x| fired.contains_key(x.as_str()))
+        };
+        if !verdict_ok {
+            if healthy {
+                batch.false_alarms += 1;
+            }
+        } else if !healthy {
+            batch.caught += 1;
+        }
+        let tally = per_format.entry(format).or_default();
         let verdict = match (healthy, fired.is_empty()) {
             (true, true) => "ok (silent)".to_string(),
             (true, false) => "FALSE ALARM".to_string(),
@@ -109,14 +134,19 @@ fn the_corpus_is_judged_right() {
                     row[3] += 1;
                 } else {
                     all = false;
-                    wrong.push(format!(
-                        "{} ({format}): missed {x}, fired {fired:?}",
-                        e.file
-                    ));
+                    if e.known_miss.is_none() {
+                        wrong.push(format!(
+                            "{} ({format}): missed {x}, fired {fired:?}",
+                            e.file
+                        ));
+                    }
                 }
             }
             if all && !e.expect.is_empty() {
                 tally.caught += 1;
+                if e.known_miss.is_some() {
+                    wrong.push(format!("{}: caught now, drop its known_miss", e.file));
+                }
             }
         }
     }
@@ -159,6 +189,18 @@ fn the_corpus_is_judged_right() {
         println!(
             "| {f} | {} | {} | {} | {} |",
             t.healthy, t.false_alarms, t.loops, t.caught
+        );
+    }
+    println!("\n| batch | healthy | false alarms | loops | caught | recall |");
+    println!("|---|---|---|---|---|---|");
+    for (b, t) in &per_batch {
+        println!(
+            "| {b} | {} | {} | {} | {} | {:.0}% |",
+            t.healthy,
+            t.false_alarms,
+            t.loops,
+            t.caught,
+            100.0 * f64::from(t.caught) / f64::from(t.loops.max(1))
         );
     }
     let (loops, caught, healthy, alarms) = per_format.values().fold((0, 0, 0, 0), |a, t| {

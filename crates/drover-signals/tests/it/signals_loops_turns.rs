@@ -367,3 +367,100 @@ fn a_sentence_chanted_inside_one_paragraph_fires() {
                  are cut before parsing. Nothing here repeats at all. The tests cover each case.";
     assert_eq!(fired(&feed(&[prose.to_string()])), vec![]);
 }
+
+/// Two parallel calls per turn whose results come back in the other order: each result is
+/// paired with its own call by tool-use id, so the evidence names the command that failed next
+/// to its error (paired in order, the failing `make lint` would be shown with the file's text).
+#[test]
+fn parallel_calls_are_paired_with_their_results_by_tool_use_id() {
+    let mut lines = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    for i in 0..3 {
+        lines.push(format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_a{i}","name":"Bash","input":{{"command":"make lint"}}}},{{"type":"tool_use","id":"toolu_b{i}","name":"Read","input":{{"file_path":"notes.md"}}}}]}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"user","message":{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_b{i}","content":"notes: lint target pending"}},{{"type":"tool_result","tool_use_id":"toolu_a{i}","content":"make: *** No rule to make target 'lint'.","is_error":true}}]}}}}"#
+        ));
+    }
+    let findings = feed(&lines);
+    let (_, _, evidence) =
+        first(&findings, OutputDetector::Oscillation).expect("the two-call cycle repeats");
+    let lint = evidence
+        .iter()
+        .find(|e| e.contains("make lint"))
+        .expect("the lint call is in the evidence");
+    assert!(lint.contains("No rule to make target"), "{lint}");
+    let read = evidence
+        .iter()
+        .find(|e| e.contains("notes.md"))
+        .expect("the read is in the evidence");
+    assert!(read.contains("lint target pending"), "{read}");
+}
+
+/// Claude Code stream-json: one assistant message of text.
+fn says(text: &str) -> String {
+    format!(
+        r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"text","text":{}}}]}}}}"#,
+        serde_json::to_string(text).unwrap()
+    )
+}
+
+/// The same plan written three times with a few words changed fires `paraphrase` with the
+/// first and the last version as evidence; the same plans around different commands are
+/// narration of progress and stay silent.
+#[test]
+fn a_reworded_plan_written_three_times_fires_unless_work_happens_between() {
+    let plans = [
+        "Let me check the billing settings first. I will open the account page, read the plan and the usage, then compare them with the invoice.",
+        "Let me check the billing settings again. I will open the account page, read the plan and the usage, and then compare them with the invoice.",
+        "Let me check the billing settings once more. I will open the account page, read the current plan and the usage, then compare them with the invoice.",
+    ];
+    let mut lines = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    lines.extend(plans.iter().map(|p| says(p)));
+    let findings = feed(&lines);
+    let (_, since, evidence) =
+        first(&findings, OutputDetector::Paraphrase).expect("the third version fires");
+    assert_eq!(since, 2, "the repetition began with the first plan");
+    assert!(evidence[1].starts_with("first: Let me check the billing settings first."));
+    assert!(evidence[2].starts_with("last: Let me check the billing settings once more."));
+
+    let mut worked = vec![r#"{"type":"system","subtype":"init","session_id":"s1"}"#.to_string()];
+    for (i, p) in plans.iter().enumerate() {
+        worked.push(says(p));
+        worked.extend(call(
+            "Bash",
+            &format!(r#"{{"command":"billing show --page {i}"}}"#),
+            &format!("page {i}: 3 invoices"),
+            false,
+        ));
+    }
+    assert!(!fired(&feed(&worked)).contains(&OutputDetector::Paraphrase));
+}
+
+/// Codex session files: parallel `function_call`s answered out of order are paired by
+/// `call_id`, so the failing command is shown with its own error.
+#[test]
+fn codex_calls_are_paired_with_their_outputs_by_call_id() {
+    let mut lines = vec![r#"{"type":"session_meta","payload":{"id":"s1"}}"#.to_string()];
+    for i in 0..3 {
+        for (id, cmd) in [("a", "make lint"), ("b", "cat notes.md")] {
+            lines.push(format!(
+                r#"{{"type":"response_item","payload":{{"type":"function_call","name":"shell","arguments":"{{\"command\":[\"bash\",\"-lc\",\"{cmd}\"]}}","call_id":"call_{id}{i}"}}}}"#
+            ));
+        }
+        lines.push(format!(
+            r#"{{"type":"response_item","payload":{{"type":"function_call_output","call_id":"call_b{i}","output":"notes: lint target pending"}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"response_item","payload":{{"type":"function_call_output","call_id":"call_a{i}","output":"make: *** No rule to make target 'lint'.  Stop. (exit code 2)"}}}}"#
+        ));
+    }
+    let findings = feed(&lines);
+    let (_, _, evidence) =
+        first(&findings, OutputDetector::Oscillation).expect("the two-call cycle repeats");
+    let lint = evidence
+        .iter()
+        .find(|e| e.contains("make lint"))
+        .expect("the lint call is in the evidence");
+    assert!(lint.contains("No rule to make target"), "{lint}");
+}
