@@ -276,6 +276,7 @@ impl OutputLoopDetector {
             TurnKind::Reply => self.paraphrase.end(stamp, out),
         }
         if turn.kind != TurnKind::Quote {
+            self.turns.agent_text = self.agent_text;
             self.turns.feed(turn, stamp, out);
         }
     }

@@ -59,6 +59,19 @@ const EDIT_APPLIED: [&str; 3] = [
     "<operation>modified</operation>",
 ];
 
+/// Words of a failure that happened before ("still", "again"), of trouble, and of an edit tool:
+/// together with a re-read, the agent's own report of a fail → re-read → re-send cycle.
+const SELF_REPORT_REPEAT: [&str; 2] = ["again", "still"];
+const SELF_REPORT_TROUBLE: [&str; 5] = ["trouble", "failed", "failing", "unable to", "could not"];
+const SELF_REPORT_TOOL: [&str; 4] = ["replace", "edit", "diff", "patch"];
+
+/// `word` in `lower` as a whole word.
+fn has_word(lower: &str, word: &str) -> bool {
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == word)
+}
+
 /// Lines where the agent reads the file again or says it will.
 const REREAD: [&str; 4] = ["read the file", "re-read", "wants to read", "read_file"];
 
@@ -197,6 +210,27 @@ impl Notices {
         if EDIT_APPLIED.iter().any(|a| lower.contains(a)) {
             self.failed_edit = None;
             self.edit.on = false;
+            return;
+        }
+        // The agent's own account of the cycle: an edit that is *still* failing, and the
+        // re-read and re-send it is about to make — one sentence holds one and a half cycles.
+        if SELF_REPORT_REPEAT.iter().any(|w| has_word(lower, w))
+            && SELF_REPORT_TROUBLE.iter().any(|w| lower.contains(w))
+            && SELF_REPORT_TOOL.iter().any(|w| lower.contains(w))
+            && REREAD.iter().any(|r| lower.contains(r))
+        {
+            self.edit.fire(
+                OutputDetector::EditRetry,
+                stamp,
+                stamp,
+                vec![
+                    "the agent says its edit keeps failing and it will re-read and re-send it"
+                        .to_string(),
+                    format!("first: {}", evidence_line(t)),
+                    format!("last: {}", evidence_line(t)),
+                ],
+                out,
+            );
             return;
         }
         let failed = EDIT_FAILED.iter().any(|f| lower.contains(f));

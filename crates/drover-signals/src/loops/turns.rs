@@ -33,6 +33,15 @@ use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::normalize::hash_sequence;
 use crate::transcript::{Turn, TurnKind};
 
+/// Ticked items that make a turn a re-confirmation of finished work.
+const DONE_TICKS: u32 = 2;
+
+/// A ticked checklist item (`✓ …`, `- ✔ …`, `✅ …`, `- [x] …`).
+fn is_tick(line: &str) -> bool {
+    let t = line.trim_start().trim_start_matches(['-', '*', ' ']);
+    t.starts_with(['✓', '✔', '✅']) || t.starts_with("[x]") || t.starts_with("[X]")
+}
+
 /// Actions awaiting their results (parallel tool calls) kept.
 const MAX_PENDING: usize = 16;
 
@@ -57,6 +66,15 @@ pub(super) struct TurnLoops {
     oscillation_firing: bool,
     /// The assistant text turn being read (key of its lines, first line, stamp).
     text: Option<(Vec<u64>, String, u64)>,
+    /// Ticked items (`✓ done`) in the text turn being read.
+    text_ticks: u32,
+    /// The text turns are the agent's own words (a recognised transcript format); in plain
+    /// text a ticked line is as likely a tool's output (`✓ Created …`) as a claim.
+    pub(super) agent_text: bool,
+    /// Turns in a row that ended without an action and re-confirmed finished work (ticked
+    /// checklists): count, first line of the first, its stamp.
+    done_streak: Option<(u32, String, u64)>,
+    done_firing: bool,
     /// The last assistant turn that ended without an action, waiting for what follows.
     quiet_turn: Option<(u64, String, u64)>,
     mono_turns: u32,
@@ -95,6 +113,9 @@ impl TurnLoops {
             if self.session_text_first.is_none() {
                 self.session_text_first = Some((turn.first_line.clone(), stamp));
             }
+            if self.agent_text && is_tick(&turn.first_line) {
+                self.text_ticks = self.text_ticks.saturating_add(1);
+            }
             let entry = self
                 .text
                 .get_or_insert_with(|| (Vec::new(), turn.first_line.clone(), stamp));
@@ -103,10 +124,13 @@ impl TurnLoops {
             }
             return;
         }
+        let closed_ticks = self.text_ticks;
         let closed = self.close_text();
         match turn.kind {
             TurnKind::Action => {
                 self.quiet_turn = None;
+                self.done_streak = None;
+                self.done_firing = false;
                 self.mono_turns = 0;
                 self.mono_text = None;
                 self.mono_reply = None;
@@ -140,6 +164,9 @@ impl TurnLoops {
                 }
             }
             TurnKind::Reply => {
+                if let Some((_, first, at)) = &closed {
+                    self.confirmed(closed_ticks, first.clone(), *at, stamp, out);
+                }
                 if let Some(text) = closed.or_else(|| self.quiet_turn.take()) {
                     self.quiet(text, Some(turn), stamp, out);
                 }
@@ -153,12 +180,17 @@ impl TurnLoops {
 
     /// The input ended.
     pub(super) fn finish(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
-        self.close_text();
+        let ticks = self.text_ticks;
+        if let Some((_, first, at)) = self.close_text() {
+            // The last turn of the input ended without an action too.
+            self.confirmed(ticks, first, at, stamp, out);
+        }
         self.end_session(stamp, out);
     }
 
     fn close_text(&mut self) -> Option<(u64, String, u64)> {
         let (keys, first, at) = self.text.take()?;
+        self.text_ticks = 0;
         let key = hash_sequence(keys.into_iter());
         // Until an action follows, this turn is one without action.
         self.quiet_turn = Some((key, first.clone(), at));
@@ -224,6 +256,47 @@ impl TurnLoops {
                 },
             });
         }
+    }
+
+    /// An assistant turn ended without an action; `ticks` of its lines were ticked items.
+    /// Turns in a row that only re-confirm finished work (a ticked checklist each, nothing
+    /// done) are the "already complete" answer of a restarted iteration, in any language: the
+    /// words change, the ticks and the absence of any action do not.
+    fn confirmed(
+        &mut self,
+        ticks: u32,
+        first: String,
+        at: u64,
+        stamp: u64,
+        out: &mut Vec<LoopFinding>,
+    ) {
+        if ticks < DONE_TICKS {
+            self.done_streak = None;
+            self.done_firing = false;
+            return;
+        }
+        let (n, first_line, since) = match self.done_streak.take() {
+            Some((n, f, s)) => (n + 1, f, s),
+            None => (1, first.clone(), at),
+        };
+        if n >= self.limits.session_repeats {
+            let first_time = !self.done_firing;
+            self.done_firing = true;
+            out.push(LoopFinding {
+                detector: OutputDetector::SessionRepeat,
+                at: stamp,
+                change: LoopChange::Holding {
+                    first: first_time,
+                    since,
+                    evidence: vec![
+                        format!("{n} replies in a row re-confirm finished work without an action"),
+                        format!("first: {}", super::evidence_line(&first_line)),
+                        format!("last: {}", super::evidence_line(&first)),
+                    ],
+                },
+            });
+        }
+        self.done_streak = Some((n, first_line, since));
     }
 
     fn pair(&mut self, p: Pair, stamp: u64, out: &mut Vec<LoopFinding>) {
