@@ -14,14 +14,18 @@
 //! - `interrupt` emits whatever is in progress and returns to `Idle`.
 //! - Per-run state is bounded (counts plus capped failures and small fixed buffers).
 
+mod bun;
 mod cargo;
+mod deno;
 mod generic;
 mod gotest;
 mod jest;
 mod mocha;
 mod nextest;
 mod node;
+mod noted;
 mod pytest;
+mod tap;
 mod unittest;
 mod vitest;
 
@@ -79,8 +83,9 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 10] = [
-    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "generic",
+pub const PARSER_NAMES: [&str; 13] = [
+    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "bun",
+    "deno", "tap", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -94,7 +99,7 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     let mut out: Vec<Box<dyn RunParser + Send>> = Vec::new();
     let mut add = |name: &str, p: Box<dyn RunParser + Send>| {
         if keep(name) {
-            out.push(p);
+            out.push(Box::new(noted::Noted::new(p)));
         }
     };
     add("pytest", Box::<pytest::PytestParser>::default());
@@ -107,6 +112,9 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("jest", Box::<jest::JestParser>::default());
     add("vitest", Box::<vitest::VitestParser>::default());
     add("mocha", Box::<mocha::MochaParser>::default());
+    add("bun", Box::<bun::BunParser>::default());
+    add("deno", Box::<deno::DenoParser>::default());
+    add("tap", Box::<tap::TapClassicParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }
