@@ -200,7 +200,8 @@ impl RunParser for BunParser {
                 "pass" => s.passed = n,
                 "fail" => s.failed = n,
                 "skip" | "todo" => s.skipped = s.skipped.saturating_add(n),
-                _ => {}
+                // `expect() calls` and snapshots are not tests.
+                _ => return Claim::Mine,
             }
             run.b.note(ctx.line_no, line, Decides::Counts);
             return Claim::Mine;

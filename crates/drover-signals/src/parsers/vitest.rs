@@ -19,8 +19,8 @@ const WORKER_EXIT_WINDOW: u64 = 40;
 pub(crate) struct VitestParser {
     run: Option<VitestRun>,
     /// Where a `Worker exited unexpectedly` was seen while no run was open (vitest prints the
-    /// unhandled error before or after its summary).
-    worker_exit_line: Option<u64>,
+    /// unhandled error before or after its summary), and the line itself.
+    worker_exit: Option<(u64, String)>,
 }
 
 /// vitest's pool reporting that a worker process died mid-run.
@@ -189,7 +189,9 @@ impl RunParser for VitestParser {
                     run.b.note(ctx.line_no, line, Decides::Verdict);
                     return Claim::Mine;
                 }
-                None => self.worker_exit_line = Some(ctx.line_no),
+                None => {
+                    self.worker_exit = Some((ctx.line_no, crate::run::truncate(line, 200)));
+                }
             }
         }
         let Some(run) = self.run.as_mut() else {
@@ -197,10 +199,11 @@ impl RunParser for VitestParser {
                 // The closing block alone (a pasted summary, or the run's header scrolled off).
                 let run = self.run.insert(VitestRun::new(ctx.line_no));
                 run.after_files_line = true;
-                if let Some(at) = self.worker_exit_line.take()
+                if let Some((at, text)) = self.worker_exit.take()
                     && ctx.line_no.saturating_sub(at) <= WORKER_EXIT_WINDOW
                 {
                     run.worker_died = true;
+                    run.b.note(at, &text, Decides::Verdict);
                 }
                 return Claim::Mine;
             }
