@@ -507,6 +507,31 @@ mod tests {
     }
 
     #[test]
+    fn evidence_is_bounded_ordered_and_plain() {
+        let mut b = RunBuilder::new(Runner::Bun, 1);
+        b.note(7, "summary", Decides::Counts);
+        b.note(3, "header\x1b[0m\r", Decides::Runner);
+        b.note(7, "summary", Decides::Counts);
+        for i in 0..100 {
+            b.note(100 + i, &"x".repeat(5000), Decides::Verdict);
+        }
+        let run = b.finish(RunEnd::Completed).run;
+        assert_eq!(run.evidence.len(), MAX_EVIDENCE);
+        assert_eq!(
+            (run.evidence[0].line, run.evidence[0].decides),
+            (3, Decides::Runner)
+        );
+        assert_eq!(run.evidence[0].text, "header [0m");
+        assert_eq!(run.evidence[1].line, 7, "one entry per line and role");
+        assert_ne!(run.evidence[2].line, 7);
+        assert!(
+            run.evidence
+                .iter()
+                .all(|e| e.text.len() <= MAX_EVIDENCE_BYTES)
+        );
+    }
+
+    #[test]
     fn truncation_respects_char_boundaries() {
         let s = "é".repeat(100);
         let t = truncate(&s, 11);

@@ -165,6 +165,8 @@ struct MochaRun {
     detail: Option<usize>,
     reason_lines: u8,
     detail_done: bool,
+    /// Indentation the output lost (a summary pasted flush left): added back to every line.
+    shift: usize,
 }
 
 impl MochaRun {
@@ -178,6 +180,7 @@ impl MochaRun {
             detail: None,
             reason_lines: 0,
             detail_done: false,
+            shift: 0,
         }
     }
 
@@ -247,11 +250,14 @@ impl RunParser for MochaParser {
                 run.b.push_failure(title, None, None);
                 return Claim::Mine;
             }
-            if ind == 2
+            // `  3 passing (12ms)`; flush left when the output was pasted without its indent
+            // (only with its duration, the part prose lacks).
+            if (ind == 2 || (ind == 0 && t.ends_with("ms)")))
                 && !ctx.foreign_run_active
                 && let Some((n, dur)) = passing(t)
             {
                 let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.shift = 2 - ind;
                 run.summary = Some(Counts {
                     passed: n,
                     ..Counts::default()
@@ -271,6 +277,7 @@ impl RunParser for MochaParser {
             }
             return Claim::NotMine;
         };
+        let ind = if t.is_empty() { ind } else { ind + run.shift };
 
         if ind == 2
             && run.summary.is_none()
@@ -312,6 +319,7 @@ impl RunParser for MochaParser {
             }
             if ind == 2
                 && let Some((_, first)) = numbered(t)
+                && let first = first.trim_start()
             {
                 run.title.clear();
                 run.title.push_str(first.trim_end_matches(':'));
