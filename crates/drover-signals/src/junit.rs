@@ -1,6 +1,10 @@
 //! JUnit XML reports (`<testsuites>`/`<testsuite>`/`<testcase>`), as written by cargo-nextest,
-//! pytest `--junitxml`, go-junit-report, jest-junit, vitest and many CI tools. Pure: the input
-//! is the file's bytes.
+//! pytest `--junitxml`, go-junit-report, jest-junit, vitest, `bun test --reporter=junit`,
+//! node's `--test-reporter=junit` and many CI tools. Pure: the input is the file's bytes.
+//!
+//! node's report is recognised by its bare `<testsuites>` and its closing `<!-- tests N -->`
+//! comments, which are its own tallies and decide its counts; its top-level test cases sit
+//! outside any `<testsuite>`.
 //!
 //! Counts come from the `<testcase>` elements (`<failure>` → failed, `<error>` → errors,
 //! `<skipped>` → skipped, otherwise passed; nextest's `<flakyFailure>`/`<rerunFailure>` do not
@@ -102,6 +106,7 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                             Some("nextest-run") => runner = Runner::CargoNextest,
                             Some("vitest tests") => runner = Runner::Vitest,
                             Some("jest tests") => runner = Runner::Jest,
+                            Some("bun test") => runner = Runner::Bun,
                             _ => {}
                         }
                         root_time = attr(e, "time").and_then(|t| seconds_to_ms(&t));
@@ -363,6 +368,14 @@ fn case_name(e: &BytesStart<'_>, runner: Runner) -> String {
     let name = attr(e, "name").unwrap_or_default();
     match attr(e, "classname").filter(|c| !c.is_empty()) {
         Some(class) if runner == Runner::CargoNextest => format!("{class} {name}"),
+        // bun writes the describe path innermost first (`inner > outer`); its console, and
+        // drover, name a test outermost first.
+        Some(class) if runner == Runner::Bun => {
+            let mut parts: Vec<&str> = class.split(" > ").collect();
+            parts.reverse();
+            parts.push(&name);
+            parts.join(" > ")
+        }
         Some(class) => format!("{class}.{name}"),
         None => name,
     }
@@ -465,6 +478,31 @@ fn clip(s: &str) -> &str {
 mod tests {
     use super::*;
     use crate::run::Verdict;
+
+    /// The shape of `bun test --reporter=junit` (bun's own snapshot, its `<dir>` placeholder
+    /// left out): nested describe suites, classname innermost first.
+    #[test]
+    fn bun_reports_name_tests_outermost_first() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="bun test" tests="3" assertions="2" failures="1" skipped="1">
+  <testsuite name="a.test.js" file="a.test.js" tests="3" failures="1" skipped="1">
+    <testsuite name="outer" file="a.test.js" line="4" tests="3" failures="1" skipped="1">
+      <testsuite name="inner" file="a.test.js" line="8" tests="1" failures="1" skipped="0">
+        <testcase name="divides" classname="inner &gt; outer" file="a.test.js" line="9">
+          <failure type="Error" message="expect(received).toBe(expected)">error: expect(received).toBe(expected)</failure>
+        </testcase>
+      </testsuite>
+      <testcase name="adds" classname="outer" file="a.test.js" line="26" />
+      <testcase name="later" classname="outer" file="a.test.js" line="38"><skipped message="TODO" /></testcase>
+    </testsuite>
+  </testsuite>
+</testsuites>"#;
+        let run = parse_junit(xml.as_bytes()).unwrap();
+        assert_eq!(run.runner, Runner::Bun);
+        assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 1));
+        assert_eq!(run.failures[0].name, "outer > inner > divides");
+        assert_eq!(run.failures[0].location.as_deref(), Some("a.test.js:9"));
+    }
 
     #[test]
     fn counts_cases_and_keeps_reasons() {
