@@ -156,7 +156,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => {
             let mut out = std::io::stdout().lock();
             let limits = drover::cli::scan::limits(cli.config.as_deref())?;
-            drover::cli::scan::scan(&args.files, args.json, limits, &mut out)?;
+            let output = drover::cli::scan::ScanOutput {
+                json: args.json,
+                explain: args.explain,
+            };
+            drover::cli::scan::scan(&args.files, output, limits, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::AgentSim(opts) => {

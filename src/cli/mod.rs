@@ -115,6 +115,10 @@ pub struct ScanArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Under each test run, the log lines (numbers and text) that decided its runner, its
+    /// counts and its verdict; with `--json`, an `evidence` array.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Default, Args)]

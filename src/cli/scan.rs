@@ -27,17 +27,34 @@ pub fn limits(explicit: Option<&std::path::Path>) -> anyhow::Result<ScanLimits> 
     Ok(crate::config::load(&path)?.file.loops.scan_limits())
 }
 
+/// How `drover scan` prints each finding.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOutput {
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// With each test run, the lines that decided its runner, counts and verdict.
+    pub explain: bool,
+}
+
 /// Scans `files` (stdin when empty); returns how many findings were printed.
 pub fn scan(
     files: &[std::path::PathBuf],
-    json: bool,
+    output: ScanOutput,
     limits: ScanLimits,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     let mut printed = 0;
     let mut emit = |findings: Vec<Finding>, out: &mut dyn Write| -> anyhow::Result<()> {
         for f in findings {
-            let line = if json { f.to_json_line() } else { f.to_text() };
+            let line = match (output.json, output.explain) {
+                (true, false) => f.to_json_line(),
+                (true, true) => f.to_json_line_explained(),
+                (false, false) => f.to_text(),
+                (false, true) => match f.explain_text() {
+                    Some(why) => format!("{}\n{why}", f.to_text()),
+                    None => f.to_text(),
+                },
+            };
             writeln!(out, "{line}")?;
             printed += 1;
         }

@@ -127,3 +127,61 @@ fn loop_findings_follow_the_configured_thresholds() {
     assert!(!ok);
     assert!(err.contains("drover.toml:4:1"), "{err}");
 }
+
+/// `--explain` prints, under each run, the numbered log lines that decided its runner, its
+/// counts and its verdict — here the jest run whose passing tests sit beside a suite that
+/// failed to run (an error, never a pass), and a bun run read from its tallies.
+#[test]
+fn explain_names_the_lines_behind_runner_counts_and_verdict() {
+    let jest = fixture("jest/w2-jest-suite-failed-beside-pass.txt");
+    let bun = fixture("bun/w2-issue-21229-summary.txt");
+    let (ok, out, err) = scan(&["--explain".as_ref(), jest.as_os_str()], b"");
+    assert!(ok, "{err}");
+    assert!(out.contains("jest run: error: 4 passed"), "{out}");
+    let why: Vec<&str> = out
+        .lines()
+        .skip_while(|l| l.trim() != "why:")
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    assert!(
+        why.contains(&"runner  line 1: PASS src/fmt.test.js"),
+        "runner line: {why:?}"
+    );
+    assert!(
+        why.contains(&"verdict line 4:   ● Test suite failed to run"),
+        "the failed suite decided the verdict: {why:?}"
+    );
+    assert!(
+        why.iter()
+            .any(|l| l.starts_with("counts  line 20: Tests:       4 passed")),
+        "the summary decided the counts: {why:?}"
+    );
+
+    let (ok, out, err) = scan(
+        &["--explain".as_ref(), "--json".as_ref(), bun.as_os_str()],
+        b"",
+    );
+    assert!(ok, "{err}");
+    let runs = json_lines(&out);
+    assert_eq!(runs.len(), 1, "{out}");
+    let evidence = runs[0]["evidence"].as_array().expect("an evidence array");
+    let lines: Vec<(u64, &str, &str)> = evidence
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["decides"].as_str().unwrap(),
+                e["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(lines.contains(&(3, "counts", " 1001 fail")), "{lines:?}");
+    assert!(
+        lines.contains(&(5, "counts", "Ran 1001 tests across 2 files.")),
+        "{lines:?}"
+    );
+    // Without --explain the JSON contract is unchanged.
+    let (_, plain, _) = scan(&["--json".as_ref(), bun.as_os_str()], b"");
+    assert!(!plain.contains("evidence"), "{plain}");
+}

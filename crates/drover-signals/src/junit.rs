@@ -1,6 +1,10 @@
 //! JUnit XML reports (`<testsuites>`/`<testsuite>`/`<testcase>`), as written by cargo-nextest,
-//! pytest `--junitxml`, go-junit-report, jest-junit, vitest and many CI tools. Pure: the input
-//! is the file's bytes.
+//! pytest `--junitxml`, go-junit-report, jest-junit, vitest, `bun test --reporter=junit`,
+//! node's `--test-reporter=junit` and many CI tools. Pure: the input is the file's bytes.
+//!
+//! node's report is recognised by its bare `<testsuites>` and its closing `<!-- tests N -->`
+//! comments, which are its own tallies and decide its counts; its top-level test cases sit
+//! outside any `<testsuite>`.
 //!
 //! Counts come from the `<testcase>` elements (`<failure>` → failed, `<error>` → errors,
 //! `<skipped>` → skipped, otherwise passed; nextest's `<flakyFailure>`/`<rerunFailure>` do not
@@ -78,6 +82,11 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
     // Every suite states both `failures` and `errors`: failing cases can be cross-checked.
     let mut header_bad_known = true;
     let mut not_started = false;
+    // node's `--test-reporter=junit`: a bare `<testsuites>`, `classname="test"`, top-level
+    // test cases outside any `<testsuite>`, and its totals as `<!-- tests 8 -->` comments.
+    let mut bare_root = false;
+    let mut suite_names: Vec<String> = Vec::new();
+    let mut node_totals = NodeTotals::default();
 
     loop {
         let event = reader.read_event().map_err(|e| JunitError::Malformed {
@@ -97,15 +106,18 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                             Some("nextest-run") => runner = Runner::CargoNextest,
                             Some("vitest tests") => runner = Runner::Vitest,
                             Some("jest tests") => runner = Runner::Jest,
+                            Some("bun test") => runner = Runner::Bun,
                             _ => {}
                         }
                         root_time = attr(e, "time").and_then(|t| seconds_to_ms(&t));
+                        bare_root = e.attributes().next().is_none();
                     }
                     "testsuite" => {
                         seen_suite = true;
                         nested_suites |= open_suites.contains(&"testsuite");
                         if !empty {
                             open_suites.push("testsuite");
+                            suite_names.push(attr(e, "name").unwrap_or_default());
                         }
                         header_complete &= attr(e, "tests").is_some();
                         header_bad_known &=
@@ -133,8 +145,24 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                     }
                     "testcase" => {
                         cases += 1;
+                        let node_case = bare_root
+                            && attr(e, "classname").as_deref() == Some("test")
+                            && attr(e, "name").is_some();
+                        let name = if node_case {
+                            // node names a nested test by its suites, as its console does.
+                            let mut parts: Vec<&str> = suite_names
+                                .iter()
+                                .map(String::as_str)
+                                .filter(|n| !n.is_empty())
+                                .collect();
+                            let own = attr(e, "name").unwrap_or_default();
+                            parts.push(&own);
+                            parts.join(" > ")
+                        } else {
+                            case_name(e, runner)
+                        };
                         let mut state = CaseState {
-                            name: case_name(e, runner),
+                            name,
                             location: case_location(e),
                             ..CaseState::default()
                         };
@@ -179,7 +207,13 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
             }
             Event::End(ref e) => match e.local_name().as_ref() {
                 "testsuite" | "testsuites" => {
-                    open_suites.pop();
+                    // A closing `</testsuite>` ends the innermost suite's name too.
+                    let closed = open_suites.pop();
+                    suite_names.truncate(
+                        suite_names
+                            .len()
+                            .saturating_sub(usize::from(closed == Some("testsuite"))),
+                    );
                 }
                 "testcase" => {
                     if let Some(mut c) = case.take() {
@@ -214,6 +248,9 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                     push_capped(&mut c.text, &resolved);
                 }
             }
+            Event::Comment(ref t) if bare_root && case.is_none() => {
+                node_totals.absorb(t.as_ref());
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -226,7 +263,11 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
             element: (*element).to_owned(),
         });
     }
-    if cases == 0 {
+    if let Some(totals) = node_totals.counts() {
+        // node's own tallies decide; its suites' headers count only their own cases.
+        runner = Runner::NodeTest;
+        b.counts = totals;
+    } else if cases == 0 {
         b.counts = attr_counts;
     } else if header_complete && !nested_suites {
         let c = b.counts;
@@ -251,6 +292,55 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
         RunEnd::Completed
     };
     Ok(b.finish(end).run)
+}
+
+/// node's closing comments (`<!-- tests 8 -->`, `pass`, `fail`, `cancelled`, `skipped`,
+/// `todo`, `suites`, `duration_ms`).
+#[derive(Default)]
+struct NodeTotals {
+    tests: Option<u64>,
+    pass: u64,
+    fail: u64,
+    cancelled: u64,
+    skipped: u64,
+    todo: u64,
+    /// `suites` and `duration_ms` are node's alone: without them the comments are not its.
+    node_keys: bool,
+}
+
+impl NodeTotals {
+    fn absorb(&mut self, comment: &str) {
+        let Some((key, value)) = comment.trim().split_once(' ') else {
+            return;
+        };
+        let value = value.trim();
+        if matches!(key, "suites" | "duration_ms") {
+            self.node_keys = true;
+            return;
+        }
+        let Ok(n) = value.parse::<u64>() else {
+            return;
+        };
+        match key {
+            "tests" => self.tests = Some(n),
+            "pass" => self.pass = n,
+            "fail" => self.fail = n,
+            "cancelled" => self.cancelled = n,
+            "skipped" => self.skipped = n,
+            "todo" => self.todo = n,
+            _ => {}
+        }
+    }
+
+    fn counts(&self) -> Option<Counts> {
+        self.tests.filter(|_| self.node_keys)?;
+        Some(Counts {
+            passed: self.pass,
+            failed: self.fail,
+            skipped: self.skipped.saturating_add(self.todo),
+            errors: self.cancelled,
+        })
+    }
 }
 
 /// An `<error>` message that means the suite never ran (a collection or syntax error), the
@@ -279,6 +369,14 @@ fn case_name(e: &BytesStart<'_>, runner: Runner) -> String {
     let name = attr(e, "name").unwrap_or_default();
     match attr(e, "classname").filter(|c| !c.is_empty() && *c != name) {
         Some(class) if runner == Runner::CargoNextest => format!("{class} {name}"),
+        // bun writes the describe path innermost first (`inner > outer`); its console, and
+        // drover, name a test outermost first.
+        Some(class) if runner == Runner::Bun => {
+            let mut parts: Vec<&str> = class.split(" > ").collect();
+            parts.reverse();
+            parts.push(&name);
+            parts.join(" > ")
+        }
         Some(class) => format!("{class}.{name}"),
         None => name,
     }
@@ -384,6 +482,31 @@ pub(crate) fn clip(s: &str) -> &str {
 mod tests {
     use super::*;
     use crate::run::Verdict;
+
+    /// The shape of `bun test --reporter=junit` (bun's own snapshot, its `<dir>` placeholder
+    /// left out): nested describe suites, classname innermost first.
+    #[test]
+    fn bun_reports_name_tests_outermost_first() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="bun test" tests="3" assertions="2" failures="1" skipped="1">
+  <testsuite name="a.test.js" file="a.test.js" tests="3" failures="1" skipped="1">
+    <testsuite name="outer" file="a.test.js" line="4" tests="3" failures="1" skipped="1">
+      <testsuite name="inner" file="a.test.js" line="8" tests="1" failures="1" skipped="0">
+        <testcase name="divides" classname="inner &gt; outer" file="a.test.js" line="9">
+          <failure type="Error" message="expect(received).toBe(expected)">error: expect(received).toBe(expected)</failure>
+        </testcase>
+      </testsuite>
+      <testcase name="adds" classname="outer" file="a.test.js" line="26" />
+      <testcase name="later" classname="outer" file="a.test.js" line="38"><skipped message="TODO" /></testcase>
+    </testsuite>
+  </testsuite>
+</testsuites>"#;
+        let run = parse_junit(xml.as_bytes()).unwrap();
+        assert_eq!(run.runner, Runner::Bun);
+        assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 1));
+        assert_eq!(run.failures[0].name, "outer > inner > divides");
+        assert_eq!(run.failures[0].location.as_deref(), Some("a.test.js:9"));
+    }
 
     #[test]
     fn counts_cases_and_keeps_reasons() {

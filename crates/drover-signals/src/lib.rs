@@ -40,8 +40,8 @@ pub use loops::{
 pub use normalize::{LineNormalizer, line_hash, normalize_into};
 pub use parsers::PARSER_NAMES;
 pub use run::{
-    MAX_FAILURES, MAX_LOCATION_BYTES, MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner,
-    TestFailure, TestRun, Verdict,
+    Decides, Evidence, MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_FAILURES, MAX_LOCATION_BYTES,
+    MAX_NAME_BYTES, MAX_REASON_BYTES, RunEnd, Runner, TestFailure, TestRun, Verdict,
 };
 pub use scan::{
     Finding, ScanLimits, Scanner, looks_like_json_document, looks_like_junit, scan_bytes,

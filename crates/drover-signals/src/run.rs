@@ -21,6 +21,33 @@ pub const MAX_REASON_BYTES: usize = 480;
 pub const RUNNING_TEST: &str = "(running test)";
 /// A failure location (`file:line`) is cut to this many bytes.
 pub const MAX_LOCATION_BYTES: usize = 256;
+/// Evidence lines kept per run (the first ones a run records win: its header and summary are
+/// recorded as they are read, failure lines only while there is room).
+pub const MAX_EVIDENCE: usize = 16;
+/// An evidence line is cut to this many bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 200;
+
+/// What an evidence line decided about its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decides {
+    /// The line named the runner (its header, or the first line only that runner prints).
+    Runner,
+    /// The line gave counts (the runner's own summary, or a tally line).
+    Counts,
+    /// The line made the verdict what it is: a failure, a load or build error, a crash, the
+    /// stream ending before the summary.
+    Verdict,
+}
+
+/// A log line that decided something about a run: its 1-based line number in the stream, its
+/// cleaned text (cut to [`MAX_EVIDENCE_BYTES`]) and what it decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub line: u64,
+    pub text: String,
+    pub decides: Decides,
+}
 
 /// The test runner whose output produced a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,6 +74,10 @@ pub enum Runner {
     Junit,
     /// The plain `N passed, N failed[, N skipped]` line of a custom script.
     Generic,
+    Bun,
+    Deno,
+    /// A TAP stream from a producer drover has no closer name for (tape, node-tap).
+    Tap,
 }
 
 impl Runner {
@@ -70,6 +101,9 @@ impl Runner {
             Runner::Ctest => "ctest",
             Runner::Junit => "junit",
             Runner::Generic => "generic",
+            Runner::Bun => "bun",
+            Runner::Deno => "deno",
+            Runner::Tap => "tap",
         }
     }
 }
@@ -168,6 +202,10 @@ pub struct TestRun {
     /// Failing tests beyond [`MAX_FAILURES`], counted but not kept.
     pub failures_omitted: u64,
     pub verdict: Verdict,
+    /// The lines that decided this run's runner, counts and verdict, in line order (at most
+    /// [`MAX_EVIDENCE`]): what `drover scan --explain` shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
 }
 
 /// The counts a parser gathers before a run is complete.
@@ -211,6 +249,7 @@ pub(crate) struct RunBuilder {
     /// The parser already recorded what was running when the run died (a crash line naming
     /// it), so `finish` must not count it again.
     pub crash_recorded: bool,
+    pub evidence: Vec<Evidence>,
 }
 
 impl RunBuilder {
@@ -224,7 +263,14 @@ impl RunBuilder {
             start_line,
             running: None,
             crash_recorded: false,
+            evidence: Vec::new(),
         }
+    }
+
+    /// Records that line `line` (cleaned text `text`) decided something about the run; a
+    /// line and role already recorded is not repeated. Bounded by [`MAX_EVIDENCE`].
+    pub fn note(&mut self, line: u64, text: &str, decides: Decides) {
+        push_evidence(&mut self.evidence, line, text, decides);
     }
 
     /// Records a failing test; returns its index when it was kept.
@@ -367,12 +413,38 @@ impl RunBuilder {
             failures: self.failures,
             failures_omitted: self.failures_omitted,
             verdict: Verdict::judge(passed, failed, errors, end),
+            evidence: self.evidence,
         };
         Emitted {
             run,
             start_line: self.start_line,
         }
     }
+}
+
+/// Adds an evidence line unless that line with that role is already there or the list is
+/// full; keeps line order (a line with several roles appears once per role, adjacent).
+pub(crate) fn push_evidence(list: &mut Vec<Evidence>, line: u64, text: &str, decides: Decides) {
+    if list.len() >= MAX_EVIDENCE || list.iter().any(|e| e.line == line && e.decides == decides) {
+        return;
+    }
+    let at = list.partition_point(|e| (e.line, e.decides) < (line, decides));
+    list.insert(
+        at,
+        Evidence {
+            line,
+            text: sanitise(&truncate(text.trim_end(), MAX_EVIDENCE_BYTES)),
+            decides,
+        },
+    );
+}
+
+/// `text` with control characters (a stray carriage return, a bell, an escape the cleaner
+/// left) shown as spaces, so an evidence line prints as one plain line.
+fn sanitise(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A finished run plus where its output began (used to tie sample announcements to runs).
@@ -445,6 +517,31 @@ mod tests {
         assert!(
             run.failures[0].reason.as_ref().unwrap().len() <= MAX_REASON_BYTES,
             "reason is truncated"
+        );
+    }
+
+    #[test]
+    fn evidence_is_bounded_ordered_and_plain() {
+        let mut b = RunBuilder::new(Runner::Bun, 1);
+        b.note(7, "summary", Decides::Counts);
+        b.note(3, "header\x1b[0m\r", Decides::Runner);
+        b.note(7, "summary", Decides::Counts);
+        for i in 0..100 {
+            b.note(100 + i, &"x".repeat(5000), Decides::Verdict);
+        }
+        let run = b.finish(RunEnd::Completed).run;
+        assert_eq!(run.evidence.len(), MAX_EVIDENCE);
+        assert_eq!(
+            (run.evidence[0].line, run.evidence[0].decides),
+            (3, Decides::Runner)
+        );
+        assert_eq!(run.evidence[0].text, "header [0m");
+        assert_eq!(run.evidence[1].line, 7, "one entry per line and role");
+        assert_ne!(run.evidence[2].line, 7);
+        assert!(
+            run.evidence
+                .iter()
+                .all(|e| e.text.len() <= MAX_EVIDENCE_BYTES)
         );
     }
 

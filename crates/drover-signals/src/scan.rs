@@ -20,7 +20,7 @@ use super::loops::{
     BudgetLevel, BudgetLimits, BudgetMeter, FailingSetStreak, LoopChange, LoopFinding,
     OutputLimits, OutputLoopDetector, usage_tokens,
 };
-use super::run::{TestRun, Verdict};
+use super::run::{Decides, Evidence, RunEnd, TestRun, Verdict};
 use super::transcript::{MAX_JSON_LINE_BYTES, Turn, parse_document};
 use super::trx::{looks_like_trx, parse_trx};
 
@@ -87,6 +87,9 @@ struct TestRunJson<'a> {
     sampled: bool,
     duration_ms: Option<u64>,
     failures: Vec<FailureJson<'a>>,
+    /// Only with `--explain`: the lines that decided the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<&'a [Evidence]>,
 }
 
 impl Finding {
@@ -95,6 +98,16 @@ impl Finding {
     /// "verdict":"pass|fail|error|no-tests","sampled":bool,"duration_ms":N|null,
     /// "failures":[{"name":..,"reason":..}]}`.
     pub fn to_json_line(&self) -> String {
+        self.json_line(false)
+    }
+
+    /// [`to_json_line`](Self::to_json_line) plus, for a test run, `"evidence":[{"line":N,
+    /// "text":..,"decides":"runner|counts|verdict"}]`: the lines that decided it.
+    pub fn to_json_line_explained(&self) -> String {
+        self.json_line(true)
+    }
+
+    fn json_line(&self, explain: bool) -> String {
         match self {
             Finding::TestRun { run, .. } => {
                 let view = TestRunJson {
@@ -116,6 +129,7 @@ impl Finding {
                             reason: f.reason.as_deref(),
                         })
                         .collect(),
+                    evidence: explain.then_some(run.evidence.as_slice()),
                 };
                 // Serialising strings, integers and booleans cannot fail.
                 serde_json::to_string(&view).unwrap_or_else(|_| String::from("{}"))
@@ -134,6 +148,40 @@ impl Finding {
             })
             .unwrap_or_else(|_| String::from("{}")),
         }
+    }
+
+    /// Why drover believes what it shows about a test run: each line that decided its runner,
+    /// its counts or its verdict (number and cleaned text), then, when no line decided the
+    /// verdict, what did (the output stopping before the summary, say). `None` for a loop,
+    /// whose own text already shows its evidence.
+    pub fn explain_text(&self) -> Option<String> {
+        let Finding::TestRun { run, .. } = self else {
+            return None;
+        };
+        let mut s = String::from("  why:");
+        for e in &run.evidence {
+            let role = match e.decides {
+                Decides::Runner => "runner",
+                Decides::Counts => "counts",
+                Decides::Verdict => "verdict",
+            };
+            s.push_str(&format!("\n    {role:<7} line {}: {}", e.line, e.text));
+        }
+        if run.evidence.is_empty() {
+            s.push_str("\n    (no log lines: read from a structured report's test cases)");
+        }
+        if !run.evidence.iter().any(|e| e.decides == Decides::Verdict) {
+            let why = match run.end {
+                RunEnd::CutOff => {
+                    "cut off: the output stopped, a process died or another run began before \
+                     the runner's summary"
+                }
+                RunEnd::NotStarted => "the run could not start",
+                RunEnd::Completed => "the counts above",
+            };
+            s.push_str(&format!("\n    verdict {}: {why}", run.verdict));
+        }
+        Some(s)
     }
 
     /// A short human description: a headline plus one line per kept failure.

@@ -9,7 +9,7 @@
 //! start. The invocation has no closing line, so the run settles (see the detector).
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser, rust_panic_header};
-use crate::run::{Counts, Emitted, MAX_REASON_BYTES, RunBuilder, RunEnd, Runner};
+use crate::run::{Counts, Decides, Emitted, MAX_REASON_BYTES, RunBuilder, RunEnd, Runner};
 use crate::text::{count_item, duration_ms};
 
 const MAX_PANIC_LINES: u8 = 6;
@@ -236,7 +236,13 @@ impl RunParser for CargoTestParser {
                 (!self.compile_location.is_empty()).then_some(self.compile_location.as_str());
             let run = self.run.get_or_insert_with(|| CargoRun::new(ctx.line_no));
             run.not_started = true;
+            // One error per test target that failed to build (a crate, a test binary).
+            run.b.counts.errors = run.b.counts.errors.saturating_add(1);
             run.b.push_failure(&target, reason, location);
+            run.b.note(ctx.line_no, line, Decides::Verdict);
+            // The next target's failure has its own first error.
+            self.compile_error.clear();
+            self.compile_location.clear();
             return Claim::Mine;
         }
 

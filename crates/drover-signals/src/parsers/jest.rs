@@ -10,7 +10,7 @@
 //! stops right after it, so the test that was running is one error with that reason.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
-use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
+use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
 use crate::text::{count_item, duration_ms, indent, js_frame_location};
 
 const MAX_REASON_LINES: u8 = 6;
@@ -229,6 +229,23 @@ impl RunParser for JestParser {
             run.block = None;
             return Claim::Mine;
         }
+        // Old jest (0.x): a dead worker is reported as an error line under the file's `FAIL`
+        // line, and jest shuts down: the file was running, the run is cut off there.
+        if t.contains("Worker process exited before responding")
+            || t.starts_with("A worker process has quit unexpectedly")
+        {
+            if !run.crashed {
+                run.crashed = true;
+                if !run.current_file.is_empty() {
+                    let file = run.current_file.clone();
+                    run.b.set_running(&file);
+                }
+                run.exit_note = Some((t.to_owned(), None));
+                run.b.note(ctx.line_no, line, Decides::Verdict);
+            }
+            run.block = None;
+            return Claim::Mine;
+        }
         if run.exit_note_open && t.starts_with("at ") {
             run.exit_note_open = false;
             if let Some((_, loc)) = run.exit_note.as_mut() {
@@ -246,6 +263,7 @@ impl RunParser for JestParser {
             run.suite_block = name == "Test suite failed to run";
             if run.suite_block {
                 run.suites_failed_to_run += 1;
+                run.b.note(ctx.line_no, line, Decides::Verdict);
                 let file = run.current_file.clone();
                 run.block = run.b.push_failure(&file, None, None);
             } else {

@@ -11,14 +11,148 @@
 //! the real one is taken as the summary; the named failures still keep the run from passing.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
-use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
+use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
 use crate::text::{count_item, duration_ms, indent, js_frame_location};
 
 const MAX_REASON_LINES: u8 = 6;
 
+/// A load error's stack reaches mocha's loader within this many lines, or it is not mocha's.
+const LOAD_ERROR_WINDOW: u64 = 60;
+/// The name of a load failure whose file the output does not name.
+const UNNAMED_FILE: &str = "(test files)";
+
 #[derive(Default)]
 pub(crate) struct MochaParser {
     run: Option<MochaRun>,
+    /// A JavaScript error seen while idle, until its stack shows whether mocha was loading a
+    /// spec file (a frame in `mocha/lib/`) or something else failed.
+    pending_load: Option<PendingLoad>,
+}
+
+/// What a load error printed so far: node's `file:line` header, the error line, and the file
+/// from its `Require stack:`.
+#[derive(Default)]
+struct PendingLoad {
+    since: u64,
+    header_file: Option<String>,
+    error: Option<String>,
+    required_by: Option<String>,
+    in_require_stack: bool,
+}
+
+/// `TypeError: …`, `Error: …`, `SyntaxError: …` at the start of a line.
+fn js_error(t: &str) -> bool {
+    t.split_once(": ").is_some_and(|(kind, _)| {
+        kind.ends_with("Error")
+            && kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && kind.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b' ' || b == b'[' || b == b']' || b == b'_'
+            })
+    })
+}
+
+/// node's header above a syntax error: `/app/test/broken.spec.js:2`.
+fn file_header(t: &str) -> Option<&str> {
+    let (path, line) = t.rsplit_once(':')?;
+    (path.contains('/')
+        && !path.contains(' ')
+        && line.bytes().all(|b| b.is_ascii_digit())
+        && !line.is_empty())
+    .then_some(path)
+}
+
+/// mocha's ESM syntax error tag: `SyntaxError[ @/app/test/a.spec.mjs ]: Unexpected token` →
+/// the file.
+fn tagged_file(t: &str) -> Option<&str> {
+    let (_, rest) = t.split_once("[ @")?;
+    let (file, _) = rest.split_once(" ]")?;
+    Some(file.trim())
+}
+
+/// A run that could not start because a spec file failed to load.
+fn load_failure(line_no: u64, name: &str, reason: &str, line: &str) -> Emitted {
+    let mut b = RunBuilder::new(Runner::Mocha, line_no);
+    b.counts.errors = 1;
+    b.push_failure(name, Some(reason), None);
+    b.note(line_no, line, Decides::Verdict);
+    b.finish(RunEnd::NotStarted)
+}
+
+impl MochaParser {
+    /// Idle lines that may be a spec file failing to load; returns the run once it is sure.
+    fn watch_load_error(&mut self, line: &str, ctx: &LineCtx) -> Option<Emitted> {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Exception during run: ") {
+            self.pending_load = None;
+            // `Unknown file extension ".ts" for ./src/a.test.ts`, `… imported from /app/x.js`.
+            let file = rest
+                .rsplit_once(" for ")
+                .or_else(|| rest.rsplit_once(" imported from "))
+                .map(|(_, f)| f.trim())
+                .filter(|f| !f.is_empty() && !f.contains(' '));
+            return Some(load_failure(
+                ctx.line_no,
+                file.unwrap_or(UNNAMED_FILE),
+                rest,
+                line,
+            ));
+        }
+        if line.starts_with(|c: char| !c.is_whitespace())
+            && let Some(file) = tagged_file(t)
+            && t.split_once("[ @")
+                .is_some_and(|(kind, _)| kind.ends_with("Error"))
+        {
+            self.pending_load = None;
+            return Some(load_failure(ctx.line_no, file, t, line));
+        }
+        if line.starts_with(|c: char| !c.is_whitespace()) && js_error(t) {
+            let p = self.pending_load.get_or_insert_with(PendingLoad::default);
+            if p.error.is_none() {
+                p.since = ctx.line_no;
+                p.error = Some(t.to_owned());
+            }
+            return None;
+        }
+        if line.starts_with('/')
+            && let Some(file) = file_header(t)
+        {
+            self.pending_load = Some(PendingLoad {
+                since: ctx.line_no,
+                header_file: Some(file.to_owned()),
+                ..PendingLoad::default()
+            });
+            return None;
+        }
+        let p = self.pending_load.as_mut()?;
+        if ctx.line_no.saturating_sub(p.since) > LOAD_ERROR_WINDOW {
+            self.pending_load = None;
+            return None;
+        }
+        if t == "Require stack:" {
+            p.in_require_stack = true;
+        } else if p.in_require_stack
+            && let Some(f) = t.strip_prefix("- ")
+        {
+            if p.required_by.is_none() {
+                p.required_by = Some(f.to_owned());
+            }
+        } else if t.starts_with("at ")
+            && (t.contains("/mocha/lib/") || t.contains("/mocha/bin/"))
+            && let Some(error) = p.error.take()
+        {
+            let file = p.required_by.take().or_else(|| p.header_file.take());
+            self.pending_load = None;
+            return Some(load_failure(
+                ctx.line_no,
+                file.as_deref().unwrap_or(UNNAMED_FILE),
+                &error,
+                line,
+            ));
+        } else if !t.starts_with("at ") {
+            p.in_require_stack = false;
+        }
+        None
+    }
 }
 
 struct MochaRun {
@@ -31,6 +165,8 @@ struct MochaRun {
     detail: Option<usize>,
     reason_lines: u8,
     detail_done: bool,
+    /// Indentation the output lost (a summary pasted flush left): added back to every line.
+    shift: usize,
 }
 
 impl MochaRun {
@@ -44,6 +180,7 @@ impl MochaRun {
             detail: None,
             reason_lines: 0,
             detail_done: false,
+            shift: 0,
         }
     }
 
@@ -113,11 +250,14 @@ impl RunParser for MochaParser {
                 run.b.push_failure(title, None, None);
                 return Claim::Mine;
             }
-            if ind == 2
+            // `  3 passing (12ms)`; flush left when the output was pasted without its indent
+            // (only with its duration, the part prose lacks).
+            if (ind == 2 || (ind == 0 && t.ends_with("ms)")))
                 && !ctx.foreign_run_active
                 && let Some((n, dur)) = passing(t)
             {
                 let run = self.run.insert(MochaRun::new(ctx.line_no));
+                run.shift = 2 - ind;
                 run.summary = Some(Counts {
                     passed: n,
                     ..Counts::default()
@@ -129,8 +269,15 @@ impl RunParser for MochaParser {
                 out.push(MochaRun::new(ctx.line_no).b.finish(RunEnd::Completed));
                 return Claim::Mine;
             }
+            if !ctx.foreign_run_active
+                && let Some(run) = self.watch_load_error(line, ctx)
+            {
+                out.push(run);
+                return Claim::Mine;
+            }
             return Claim::NotMine;
         };
+        let ind = if t.is_empty() { ind } else { ind + run.shift };
 
         if ind == 2
             && run.summary.is_none()
@@ -172,6 +319,7 @@ impl RunParser for MochaParser {
             }
             if ind == 2
                 && let Some((_, first)) = numbered(t)
+                && let first = first.trim_start()
             {
                 run.title.clear();
                 run.title.push_str(first.trim_end_matches(':'));

@@ -14,8 +14,10 @@
 //! - `interrupt` emits whatever is in progress and returns to `Idle`.
 //! - Per-run state is bounded (counts plus capped failures and small fixed buffers).
 
+mod bun;
 mod cargo;
 mod ctest;
+mod deno;
 mod dotnet;
 mod generic;
 mod gotest;
@@ -24,10 +26,12 @@ mod jest;
 mod mocha;
 mod nextest;
 mod node;
+mod noted;
 mod phpunit;
 mod pytest;
 mod rspec;
 mod surefire;
+mod tap;
 mod unittest;
 mod vitest;
 
@@ -85,9 +89,9 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 16] = [
+pub const PARSER_NAMES: [&str; 19] = [
     "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "rspec",
-    "phpunit", "dotnet", "surefire", "gradle", "ctest", "generic",
+    "phpunit", "dotnet", "surefire", "gradle", "ctest", "bun", "deno", "tap", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -101,7 +105,7 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     let mut out: Vec<Box<dyn RunParser + Send>> = Vec::new();
     let mut add = |name: &str, p: Box<dyn RunParser + Send>| {
         if keep(name) {
-            out.push(p);
+            out.push(Box::new(noted::Noted::new(p)));
         }
     };
     add("pytest", Box::<pytest::PytestParser>::default());
@@ -120,6 +124,9 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("surefire", Box::<surefire::SurefireParser>::default());
     add("gradle", Box::<gradle::GradleParser>::default());
     add("ctest", Box::<ctest::CtestParser>::default());
+    add("bun", Box::<bun::BunParser>::default());
+    add("deno", Box::<deno::DenoParser>::default());
+    add("tap", Box::<tap::TapClassicParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }

@@ -7,14 +7,25 @@
 //! count as errors; a suite that fails to load means the run could not start.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
-use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
+use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
 use crate::text::{count_item, duration_ms, has_line_suffix};
 
 const MAX_REASON_LINES: u8 = 6;
 
+/// A worker's death reported this many lines before the summary belongs to that run.
+const WORKER_EXIT_WINDOW: u64 = 40;
+
 #[derive(Default)]
 pub(crate) struct VitestParser {
     run: Option<VitestRun>,
+    /// Where a `Worker exited unexpectedly` was seen while no run was open (vitest prints the
+    /// unhandled error before or after its summary), and the line itself.
+    worker_exit: Option<(u64, String)>,
+}
+
+/// vitest's pool reporting that a worker process died mid-run.
+fn worker_exited(t: &str) -> bool {
+    t.contains("Worker exited unexpectedly") || t.contains("[vitest-pool]: Worker")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +50,9 @@ struct VitestRun {
     in_console: bool,
     /// `Test Files` was the previous line: only then is `Tests` vitest's own summary.
     after_files_line: bool,
+    /// A worker died: the run was cut off inside the test it was running, whatever the
+    /// summary says (the dead worker's tests are missing from it).
+    worker_died: bool,
 }
 
 impl VitestRun {
@@ -55,13 +69,19 @@ impl VitestRun {
             block_done: false,
             in_console: false,
             after_files_line: false,
+            worker_died: false,
         }
     }
 
     fn finish(mut self, completed: bool) -> Emitted {
+        if self.worker_died {
+            // The worker's death is the unhandled error vitest counted: it becomes the one
+            // error of a run cut off inside a test.
+            self.unhandled_errors = self.unhandled_errors.saturating_sub(1);
+        }
         let end = if self.suites_failed > 0 {
             RunEnd::NotStarted
-        } else if !completed || self.summary.is_none() {
+        } else if self.worker_died || !completed || self.summary.is_none() {
             RunEnd::CutOff
         } else {
             RunEnd::Completed
@@ -141,7 +161,9 @@ impl RunParser for VitestParser {
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
         if let Some(run) = self.run.take() {
-            out.push(run.finish(false));
+            // A run whose summary was printed completed, even without its `Duration` line.
+            let summarised = run.summary.is_some();
+            out.push(run.finish(summarised));
         }
     }
 
@@ -160,7 +182,31 @@ impl RunParser for VitestParser {
             self.run = Some(VitestRun::new(ctx.line_no));
             return Claim::Mine;
         }
+        if worker_exited(t) {
+            match self.run.as_mut() {
+                Some(run) => {
+                    run.worker_died = true;
+                    run.b.note(ctx.line_no, line, Decides::Verdict);
+                    return Claim::Mine;
+                }
+                None => {
+                    self.worker_exit = Some((ctx.line_no, crate::run::truncate(line, 200)));
+                }
+            }
+        }
         let Some(run) = self.run.as_mut() else {
+            if t.starts_with("Test Files ") && !ctx.foreign_run_active {
+                // The closing block alone (a pasted summary, or the run's header scrolled off).
+                let run = self.run.insert(VitestRun::new(ctx.line_no));
+                run.after_files_line = true;
+                if let Some((at, text)) = self.worker_exit.take()
+                    && ctx.line_no.saturating_sub(at) <= WORKER_EXIT_WINDOW
+                {
+                    run.worker_died = true;
+                    run.b.note(at, &text, Decides::Verdict);
+                }
+                return Claim::Mine;
+            }
             if t.starts_with("No test files found, exiting with code") && !ctx.foreign_run_active {
                 out.push(VitestRun::new(ctx.line_no).b.finish(RunEnd::Completed));
                 return Claim::Mine;

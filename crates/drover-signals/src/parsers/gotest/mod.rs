@@ -113,6 +113,13 @@ impl GoRun {
             "PASS" | "pass" => self.b.counts.passed += 1,
             "SKIP" | "skip" => self.b.counts.skipped += 1,
             _ => {
+                if let Some(i) = self.b.failure_index(name) {
+                    // go prints a failing fuzz target twice, the inner line under the outer
+                    // with the same name: one test, whose log follows the inner line.
+                    self.pkg_results = self.pkg_results.saturating_sub(1);
+                    self.reasonless_failure = (!self.b.has_reason(i)).then_some(i);
+                    return;
+                }
                 self.b.counts.failed += 1;
                 self.pkg_failures = self.pkg_failures.saturating_add(1);
                 let log = self.take_log(name);

@@ -134,7 +134,8 @@ impl TapRun {
         } else if (self.plan_first || self.results_first) && self.mocha_summary {
             Runner::Mocha
         } else {
-            Runner::Generic
+            // tape, node-tap and other producers: a TAP stream whose producer is unknown.
+            Runner::Tap
         };
         // Only node's closing counts are authoritative; other producers (mocha's `# tests`,
         // `# pass`, `# fail`) leave skipped tests out, so their results are counted instead.
@@ -214,10 +215,18 @@ impl TapRun {
                     self.b.set_location_if_none(i, unquoted);
                 }
             }
-            // vitest: `at: "file:line:col"`.
+            // vitest: `at: "file:line:col"`; tape: `at: Test.<anonymous> (/app/t.js:4:5)`,
+            // the assertion's own place, better than the stack's first frame (tape's code).
             "at" => {
                 if let Some(i) = self.yaml_failure {
-                    self.b.set_location_if_none(i, unquoted);
+                    if let Some(loc) = js_frame_location(&format!("at {unquoted}"))
+                        && unquoted.ends_with(')')
+                    {
+                        self.b.set_location_if_none(i, loc);
+                        self.stack_located = true;
+                    } else {
+                        self.b.set_location_if_none(i, unquoted);
+                    }
                 }
             }
             // vitest's `error:` map and mocha's TAP 13 block carry `message`.
@@ -230,6 +239,18 @@ impl TapRun {
                 }
             }
             "stack" => self.yaml_field = YamlField::Stack,
+            // tape's block: `operator`, `expected`, `actual`, `at`; the test line carries the
+            // assertion's name, these lines its reason.
+            "expected" | "actual" if !self.node_style => {
+                if let Some(i) = self.yaml_failure {
+                    let part = format!("{key}: {unquoted}");
+                    if self.b.has_reason(i) {
+                        self.b.append_reason(i, &part);
+                    } else {
+                        self.b.set_reason_if_none(i, &part);
+                    }
+                }
+            }
             "exitCode" | "signal" if value != "~" && value != "null" => {
                 if let Some(i) = self.yaml_failure
                     && self
@@ -467,6 +488,10 @@ impl RunParser for NodeTapParser {
                 && run.load_error.is_empty()
             {
                 run.load_error = truncate(err, 400);
+            } else if !run.node_style && !run.vitest {
+                // tape names each test in a comment before its assertions: the test that was
+                // running if the stream stops here.
+                run.b.set_running(rest.trim());
             }
             return Claim::Mine;
         }

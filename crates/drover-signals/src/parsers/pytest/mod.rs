@@ -512,6 +512,23 @@ impl PytestParser {
             }
             return Claim::Mine;
         }
+        // `-q` prints no header: a crash glued to the first progress line
+        // (`...Fatal Python error: Segmentation fault`) is the first sign of the run, and the
+        // tests that passed before it still count.
+        if let Some(i) = line.find("Fatal Python error: ")
+            && !ctx.foreign_run_active
+            && let Some((chars, _)) = progress_chars(line.get(..i).unwrap_or(""))
+        {
+            let report = line.get(i..).unwrap_or("").trim().to_owned();
+            let run = self.start(ctx, Section::Header);
+            for c in chars.bytes() {
+                run.tally_char(c);
+            }
+            run.crash_reason = Some(crate::run::truncate(&report, 200));
+            run.cut_off = true;
+            run.b.note(ctx.line_no, line, crate::run::Decides::Verdict);
+            return Claim::Mine;
+        }
         // `-qq` prints only the summary line.
         if !ctx.foreign_run_active
             && !line.starts_with(' ')
