@@ -30,6 +30,9 @@ pub struct CtlArgs {
     /// Control socket to use instead of the configured fleet's.
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// The running fleet to talk to, by name (see `drover ls`), whatever config is around.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub fleet: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,8 +58,13 @@ pub enum CtlCommand {
     Block {
         target: String,
     },
+    /// Lift blocks: of the slots named, and of every blocked slot of `--role`.
     Unblock {
-        target: String,
+        #[arg(value_name = "SLOT")]
+        targets: Vec<String>,
+        /// Every blocked slot of this role.
+        #[arg(long, value_name = "ROLE")]
+        role: Option<String>,
     },
     /// Suspend supervision of a slot so you can work in its container.
     Takeover {
@@ -209,7 +217,6 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
         CtlCommand::Restart { target } => Some((target.clone(), |slot| Command::Restart { slot })),
         CtlCommand::Stop { target } => Some((target.clone(), |slot| Command::Stop { slot })),
         CtlCommand::Start { target } => Some((target.clone(), |slot| Command::Start { slot })),
-        CtlCommand::Unblock { target } => Some((target.clone(), |slot| Command::Unblock { slot })),
         CtlCommand::Takeover { target } => {
             Some((target.clone(), |slot| Command::TakeOver { slot }))
         }
@@ -246,6 +253,34 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
                             reason: reason.clone(),
                         },
                     ));
+                }
+            }
+            CtlCommand::Unblock { targets, role } => {
+                if targets.is_empty() && role.is_none() {
+                    return Err(RemoteFailure::Usage(
+                        "unblock needs slots or --role ROLE".into(),
+                    ));
+                }
+                let st = status(&conn).await?;
+                let mut slots: Vec<String> = Vec::new();
+                for t in &targets {
+                    slots.extend(expand(t, &st));
+                }
+                if let Some(role) = &role {
+                    let blocked = st
+                        .slots
+                        .iter()
+                        .filter(|s| &s.role == role && s.state == "blocked")
+                        .map(|s| s.slot.clone())
+                        .collect::<Vec<_>>();
+                    if blocked.is_empty() && !st.slots.iter().any(|s| &s.role == role) {
+                        slots.push(role.clone());
+                    }
+                    slots.extend(blocked);
+                }
+                slots.dedup();
+                for slot in slots {
+                    requests.push((slot.clone(), Command::Unblock { slot }));
                 }
             }
             CtlCommand::ReleaseLock { task } => {

@@ -414,6 +414,7 @@ impl Driver {
                 Effect::PersistSlot(r) => persist::slot_op(&r),
                 Effect::PersistRun(r) => persist::run_op(&r),
                 Effect::PersistSpend { day, micros } => Ok(persist::spend_op(day, micros)),
+                Effect::PersistScale(o) => Ok(persist::scale_op(&o)),
                 Effect::ForgetSlot { slot } => {
                     self.executor.forget(&slot);
                     Ok(StoreOp::ForgetSlot { slot })
