@@ -332,3 +332,41 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
     }
     Ok((outcomes, code))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ctl(args: &[&str]) -> CtlArgs {
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(crate::cli::Command::Ctl(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unblock_takes_several_slots_and_a_role_and_any_client_takes_a_fleet() {
+        let a = ctl(&[
+            "drover", "ctl", "unblock", "worker-1", "worker-3", "--role", "crasher", "--fleet",
+            "demo",
+        ]);
+        match a.command {
+            CtlCommand::Unblock { targets, role } => {
+                assert_eq!(targets, ["worker-1", "worker-3"]);
+                assert_eq!(role.as_deref(), Some("crasher"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(a.fleet.as_deref(), Some("demo"));
+        let cli = crate::cli::Cli::try_parse_from(["drover", "ls"]).unwrap();
+        assert!(matches!(cli.command, Some(crate::cli::Command::Ls)));
+        for sub in ["status", "events", "attach"] {
+            assert!(
+                crate::cli::Cli::try_parse_from(["drover", sub, "--fleet", "demo"]).is_ok(),
+                "{sub} --fleet"
+            );
+        }
+    }
+}
