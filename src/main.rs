@@ -130,17 +130,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ctl(args) => {
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
             let rt = tokio::runtime::Runtime::new()?;
+            drover::cli::discover::choose_fleet(args.fleet.as_deref());
             Ok(rt.block_on(drover::cli::ctl::ctl(args, cli.config.as_deref())))
         }
         Command::Status(args) => {
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
             let rt = tokio::runtime::Runtime::new()?;
+            drover::cli::discover::choose_fleet(args.fleet.as_deref());
             Ok(rt.block_on(drover::cli::status::status(args, cli.config.as_deref())))
         }
         Command::Events(args) => {
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
             let rt = tokio::runtime::Runtime::new()?;
+            drover::cli::discover::choose_fleet(args.fleet.as_deref());
             Ok(rt.block_on(drover::cli::events::events(args, cli.config.as_deref())))
+        }
+        Command::Ls => {
+            let live = drover::cli::discover::running();
+            if live.is_empty() {
+                println!("no running fleets");
+            }
+            for line in drover::cli::discover::listing(&live) {
+                println!("{}", line.trim_start());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
@@ -151,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach(args) => {
             // No log subscriber: the TUI owns the terminal.
             let rt = tokio::runtime::Runtime::new()?;
+            drover::cli::discover::choose_fleet(args.fleet.as_deref());
             Ok(rt.block_on(drover::cli::attach::attach(args, cli.config.as_deref())))
         }
         Command::Scan(args) => {

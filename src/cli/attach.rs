@@ -29,6 +29,9 @@ const ATTACH_LOG_TAIL: u32 = 2000;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
+    /// The running fleet to talk to, by name (see `drover ls`), whatever config is around.
+    #[arg(long, value_name = "NAME")]
+    pub fleet: Option<String>,
     /// Show the fleet but refuse every action.
     #[arg(long)]
     pub read_only: bool,

@@ -30,6 +30,9 @@ pub struct CtlArgs {
     /// Control socket to use instead of the configured fleet's.
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// The running fleet to talk to, by name (see `drover ls`), whatever config is around.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub fleet: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,8 +58,13 @@ pub enum CtlCommand {
     Block {
         target: String,
     },
+    /// Lift blocks: of the slots named, and of every blocked slot of `--role`.
     Unblock {
-        target: String,
+        #[arg(value_name = "SLOT")]
+        targets: Vec<String>,
+        /// Every blocked slot of this role.
+        #[arg(long, value_name = "ROLE")]
+        role: Option<String>,
     },
     /// Suspend supervision of a slot so you can work in its container.
     Takeover {
@@ -209,7 +217,6 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
         CtlCommand::Restart { target } => Some((target.clone(), |slot| Command::Restart { slot })),
         CtlCommand::Stop { target } => Some((target.clone(), |slot| Command::Stop { slot })),
         CtlCommand::Start { target } => Some((target.clone(), |slot| Command::Start { slot })),
-        CtlCommand::Unblock { target } => Some((target.clone(), |slot| Command::Unblock { slot })),
         CtlCommand::Takeover { target } => {
             Some((target.clone(), |slot| Command::TakeOver { slot }))
         }
@@ -246,6 +253,34 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
                             reason: reason.clone(),
                         },
                     ));
+                }
+            }
+            CtlCommand::Unblock { targets, role } => {
+                if targets.is_empty() && role.is_none() {
+                    return Err(RemoteFailure::Usage(
+                        "unblock needs slots or --role ROLE".into(),
+                    ));
+                }
+                let st = status(&conn).await?;
+                let mut slots: Vec<String> = Vec::new();
+                for t in &targets {
+                    slots.extend(expand(t, &st));
+                }
+                if let Some(role) = &role {
+                    let blocked = st
+                        .slots
+                        .iter()
+                        .filter(|s| &s.role == role && s.state == "blocked")
+                        .map(|s| s.slot.clone())
+                        .collect::<Vec<_>>();
+                    if blocked.is_empty() && !st.slots.iter().any(|s| &s.role == role) {
+                        slots.push(role.clone());
+                    }
+                    slots.extend(blocked);
+                }
+                slots.dedup();
+                for slot in slots {
+                    requests.push((slot.clone(), Command::Unblock { slot }));
                 }
             }
             CtlCommand::ReleaseLock { task } => {
@@ -296,4 +331,42 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
         outcomes.push(Outcome { target, reply });
     }
     Ok((outcomes, code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ctl(args: &[&str]) -> CtlArgs {
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(crate::cli::Command::Ctl(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unblock_takes_several_slots_and_a_role_and_any_client_takes_a_fleet() {
+        let a = ctl(&[
+            "drover", "ctl", "unblock", "worker-1", "worker-3", "--role", "crasher", "--fleet",
+            "demo",
+        ]);
+        match a.command {
+            CtlCommand::Unblock { targets, role } => {
+                assert_eq!(targets, ["worker-1", "worker-3"]);
+                assert_eq!(role.as_deref(), Some("crasher"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(a.fleet.as_deref(), Some("demo"));
+        let cli = crate::cli::Cli::try_parse_from(["drover", "ls"]).unwrap();
+        assert!(matches!(cli.command, Some(crate::cli::Command::Ls)));
+        for sub in ["status", "events", "attach"] {
+            assert!(
+                crate::cli::Cli::try_parse_from(["drover", sub, "--fleet", "demo"]).is_ok(),
+                "{sub} --fleet"
+            );
+        }
+    }
 }

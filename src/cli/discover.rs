@@ -130,11 +130,47 @@ pub fn running_in(dir: &Path) -> Vec<Running> {
 /// user's config — else the config of the single running daemon of this user (said on stderr,
 /// so the operator knows which fleet answered).
 pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if explicit.is_none()
+        && let Some(name) = CHOSEN.get()
+    {
+        return by_name(&running(), name);
+    }
     match config::locate(explicit) {
         Ok(p) => Ok(p),
         Err(e @ ConfigError::NotFound { .. }) => choose(&running(), e),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `--fleet NAME` of a client command: the running fleet it talks to (set once, at start).
+static CHOSEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records a client command's `--fleet NAME` for [`locate`].
+pub fn choose_fleet(name: Option<&str>) {
+    if let Some(n) = name {
+        let _ = CHOSEN.set(n.to_string());
+    }
+}
+
+/// The config of the running fleet named `name`, else an error listing the running ones.
+pub fn by_name(live: &[Running], name: &str) -> anyhow::Result<PathBuf> {
+    if let Some(r) = live.iter().find(|r| r.fleet == name) {
+        return Ok(r.config.clone());
+    }
+    if live.is_empty() {
+        anyhow::bail!("no fleet `{name}` is running (no drover daemon of yours runs)");
+    }
+    anyhow::bail!(
+        "no fleet `{name}` is running; running fleets:\n{}",
+        listing(live).join("\n")
+    )
+}
+
+/// One line per running fleet: its name, pid and config.
+pub fn listing(live: &[Running]) -> Vec<String> {
+    live.iter()
+        .map(|r| format!("  {}  (pid {}, {})", r.fleet, r.pid, r.config.display()))
+        .collect()
 }
 
 /// The config of the single live daemon, else an error: `not_found` when none runs (it
@@ -155,21 +191,10 @@ pub fn choose(live: &[Running], not_found: ConfigError) -> anyhow::Result<PathBu
             Ok(one.config.clone())
         }
         many => {
-            let list: Vec<String> = many
-                .iter()
-                .map(|r| {
-                    format!(
-                        "  fleet `{}` (pid {}): --config {}",
-                        r.fleet,
-                        r.pid,
-                        r.config.display()
-                    )
-                })
-                .collect();
             anyhow::bail!(
-                "no config here and {} drover daemons are running; choose one:\n{}",
+                "no config here and {} drover daemons are running; choose one with --fleet NAME (or --config PATH):\n{}",
                 many.len(),
-                list.join("\n")
+                listing(many).join("\n")
             )
         }
     }
@@ -232,6 +257,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("2 drover daemons are running"), "{e}");
-        assert!(e.contains("--config /f/prod.toml"), "{e}");
+        assert!(e.contains("--fleet NAME"), "{e}");
+        assert!(e.contains("prod  (pid 2, /f/prod.toml)"), "{e}");
+        let live = [r(1, "demo"), r(2, "prod")];
+        assert_eq!(
+            by_name(&live, "prod").unwrap(),
+            PathBuf::from("/f/prod.toml")
+        );
+        let e = by_name(&live, "nope").unwrap_err().to_string();
+        assert!(
+            e.contains("no fleet `nope` is running") && e.contains("  demo  (pid 1"),
+            "{e}"
+        );
     }
 }

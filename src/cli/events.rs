@@ -14,6 +14,9 @@ use crate::store::{EventFilter, Store, StoredEvent};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
+    /// The running fleet to talk to, by name (see `drover ls`), whatever config is around.
+    #[arg(long, value_name = "NAME")]
+    pub fleet: Option<String>,
     /// Keep printing new events as they are persisted.
     #[arg(long, short = 'f')]
     pub follow: bool,

@@ -53,6 +53,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The full TUI against the running daemon; quitting leaves the daemon running.
     Attach(attach::AttachArgs),
+    /// The running fleets of this user (name, pid, config): pick one with `--fleet NAME`.
+    Ls,
     /// Validate the config and print the resolved fleet (`env` values redacted).
     CheckConfig {
         /// Print literal `env` values (secret-looking ones included); never `pass_env` values.

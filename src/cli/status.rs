@@ -11,6 +11,9 @@ use crate::control::protocol::{Reply, Request};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The running fleet to talk to, by name (see `drover ls`), whatever config is around.
+    #[arg(long, value_name = "NAME")]
+    pub fleet: Option<String>,
     /// Print the documented JSON view instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -131,6 +131,8 @@ pub struct RoleSection {
     #[serde(default)]
     pub crash_loop: CrashLoopSection,
     #[serde(default)]
+    pub recovery: RecoverySection,
+    #[serde(default)]
     pub preflight: Option<PreflightSection>,
     #[serde(default)]
     pub probe: Option<ProbeSection>,
@@ -157,6 +159,11 @@ pub struct QuotaSection {
     pub max_cooldown: HumanDuration,
     /// Each slot starts up to this long after the reset, so a group does not restart at once.
     pub jitter: HumanDuration,
+    /// The longest a slot waits for a limit, whatever reset the notice states.
+    pub max_throttle: HumanDuration,
+    /// This many limits within `limits_window` block the slot (0: never).
+    pub max_limits: u32,
+    pub limits_window: HumanDuration,
 }
 
 impl Default for QuotaSection {
@@ -165,6 +172,29 @@ impl Default for QuotaSection {
             cooldown: HumanDuration::from_secs(15 * 60),
             max_cooldown: HumanDuration::from_secs(2 * 60 * 60),
             jitter: HumanDuration::from_secs(60),
+            max_throttle: HumanDuration::from_secs(24 * 60 * 60),
+            max_limits: 6,
+            limits_window: HumanDuration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// Tiered recovery for consecutive failures: restart, then recreate, then Blocked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoverySection {
+    /// Consecutive failures answered by starting the same container again.
+    pub restarts: u32,
+    /// Further consecutive failures answered by a new container from the image; the next
+    /// failure blocks the slot.
+    pub recreates: u32,
+}
+
+impl Default for RecoverySection {
+    fn default() -> Self {
+        Self {
+            restarts: 5,
+            recreates: 2,
         }
     }
 }

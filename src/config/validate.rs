@@ -201,6 +201,20 @@ pub fn validate(
                 "crash_loop counts (failures, identical_failures_to_block) must be at least 1",
             ));
         }
+        let rc = &role.recovery;
+        if rc.restarts.saturating_add(rc.recreates) == 0 {
+            out.push(index.at_path(
+                &role_path(i, &["recovery"]),
+                "recovery needs at least one restart or recreate before Blocked (restarts + recreates ≥ 1)",
+            ));
+        }
+        let q = &role.quota;
+        if q.max_throttle.as_millis_u64() == 0 {
+            out.push(index.at_path(
+                &role_path(i, &["quota", "max_throttle"]),
+                "max_throttle must be longer than zero, e.g. \"24h\"",
+            ));
+        }
         let l = &role.limits;
         if !(l.cpus > 0.0 && l.cpus <= 1024.0) {
             out.push(index.at_path(

@@ -22,6 +22,9 @@ pub struct StatusView {
     /// `empty` (waiting for the first push) or `unreadable`.
     #[serde(default)]
     pub upstream: UpstreamStatus,
+    /// Roles whose replicas a `ctl scale` override sets (until the config's replicas change).
+    #[serde(default)]
+    pub scale_overrides: Vec<crate::core::ScaleOverride>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -273,6 +276,7 @@ impl StatusView {
         };
         Self {
             upstream,
+            scale_overrides: s.scale_overrides.clone(),
             fleet: s.fleet.clone(),
             docker: docker.to_string(),
             slots,
@@ -307,6 +311,13 @@ impl StatusView {
         );
         if let Some(m) = &self.upstream.message {
             let _ = writeln!(out, "{m}");
+        }
+        for o in &self.scale_overrides {
+            let _ = writeln!(
+                out,
+                "{}: {} replicas by ctl scale (override; the config says {})",
+                o.role, o.replicas, o.configured
+            );
         }
         let rows: Vec<[String; 7]> = self
             .slots

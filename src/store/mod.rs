@@ -114,6 +114,12 @@ pub enum StoreOp {
         day: i64,
         micros: i64,
     },
+    /// A role's `ctl scale` override; `replicas == configured` deletes it.
+    ScaleOverride {
+        role: String,
+        replicas: i64,
+        configured: i64,
+    },
 }
 
 /// One row of the run ledger; `record` is the full run as JSON.

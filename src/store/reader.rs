@@ -111,6 +111,22 @@ impl Store {
         Ok((inc.unwrap_or(0), al.unwrap_or(0)))
     }
 
+    /// Every slot's latest test run: (slot, ts_ms, stored record).
+    pub async fn latest_test_runs(
+        &self,
+    ) -> Result<Vec<(String, i64, serde_json::Value)>, StoreError> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT t.slot, t.ts_ms, t.record FROM test_runs t WHERE t.id = \
+             (SELECT u.id FROM test_runs u WHERE u.slot = t.slot \
+              ORDER BY u.ts_ms DESC, u.id DESC LIMIT 1)",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(slot, ts, r)| Ok((slot, ts, serde_json::from_str(&r)?)))
+            .collect()
+    }
+
     /// The latest `limit` test runs of `slot`, newest first, as stored records.
     pub async fn test_runs(
         &self,

@@ -64,6 +64,15 @@ impl Store {
         rows(r)
     }
 
+    /// `ctl scale` overrides in force: (role, replicas, the config's replicas they override).
+    pub async fn scale_overrides(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT role, replicas, configured FROM scale_overrides ORDER BY role")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     /// The latest day with stored spend: (days since the epoch, micro-dollars).
     pub async fn latest_spend_day(&self) -> Result<Option<(i64, i64)>, StoreError> {
         Ok(

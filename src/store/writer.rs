@@ -442,6 +442,32 @@ async fn commit(pool: &SqlitePool, batch: &[StoreOp]) -> Result<(), StoreError> 
                 .execute(&mut *tx)
                 .await?;
             }
+            StoreOp::ScaleOverride {
+                role,
+                replicas,
+                configured,
+            } if replicas == configured => {
+                sqlx::query("DELETE FROM scale_overrides WHERE role = ?")
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            StoreOp::ScaleOverride {
+                role,
+                replicas,
+                configured,
+            } => {
+                sqlx::query(
+                    "INSERT INTO scale_overrides (role, replicas, configured) VALUES (?, ?, ?) \
+                     ON CONFLICT(role) DO UPDATE SET replicas = excluded.replicas, \
+                     configured = excluded.configured",
+                )
+                .bind(role)
+                .bind(replicas)
+                .bind(configured)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
     }
     insert_events(&mut tx, &mut events).await?;

@@ -58,7 +58,10 @@ impl FleetPlan {
                 window: r.crash_loop.window.as_millis_u64(),
                 identical_failures_to_block: r.crash_loop.identical_failures_to_block,
             };
-            core.recovery = RecoveryPolicy::default();
+            core.recovery = RecoveryPolicy {
+                restarts: r.recovery.restarts,
+                recreates: r.recovery.recreates,
+            };
             core.probe = r.probe.as_ref().map(|p| ProbePolicy {
                 period: p.period.as_millis_u64(),
                 failure_threshold: p.failure_threshold,
@@ -76,7 +79,11 @@ impl FleetPlan {
                 cooldown: r.quota.cooldown.as_millis_u64(),
                 max_cooldown: r.quota.max_cooldown.as_millis_u64(),
                 jitter: r.quota.jitter.as_millis_u64(),
+                max_throttle: r.quota.max_throttle.as_millis_u64(),
+                max_limits: r.quota.max_limits,
+                limits_window: r.quota.limits_window.as_millis_u64(),
             };
+            core.environment = environment(&container, &|k| std::env::var(k).ok());
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.
             core.preflight = true;
@@ -110,6 +117,35 @@ impl FleetPlan {
     }
 }
 
+/// The role's environment fingerprint (see `RoleSpec::environment`): which required and
+/// passed-through variables drover's environment holds, with their values folded into an
+/// FNV-1a hash (never stored), and the image reference. Changes when a missing key is set.
+pub fn environment(spec: &ContainerSpec, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut write = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    write(spec.image.as_bytes());
+    let mut names: Vec<&String> = spec.required_env.iter().chain(&spec.pass_env).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        write(b"\0");
+        write(name.as_bytes());
+        match lookup(name).filter(|v| !v.trim().is_empty()) {
+            Some(v) => {
+                write(b"=");
+                write(v.as_bytes());
+            }
+            None => write(b"!"),
+        }
+    }
+    format!("{h:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +163,36 @@ mod tests {
         assert_eq!(role.restart.mode, RestartMode::OnFailure);
         assert_eq!(role.crash_loop.min_uptime, 10_000);
         assert_eq!(role.spec_hash, plan.roles["impl"].spec_hash);
+    }
+
+    #[test]
+    fn recovery_tiers_and_throttle_bounds_map_to_the_core() {
+        let text = "[fleet]\nname = \"f\"\n[[roles]]\nname = \"impl\"\nimage = \"i\"\n[roles.recovery]\nrestarts = 1\nrecreates = 0\n[roles.quota]\nmax_throttle = \"3h\"\nmax_limits = 4\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        let role = FleetPlan::from_config(&cfg).core.roles[0].clone();
+        assert_eq!((role.recovery.restarts, role.recovery.recreates), (1, 0));
+        assert_eq!(role.throttle.max_throttle, 3 * 3_600_000);
+        assert_eq!(role.throttle.max_limits, 4);
+    }
+
+    #[test]
+    fn the_environment_fingerprint_moves_when_a_required_key_is_set() {
+        let text = "[fleet]\nname = \"f\"\n[[roles]]\nname = \"impl\"\nimage = \"i\"\npass_env = [\"NC_API_KEY\"]\nrequired_env = [\"NC_API_KEY\"]\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        let spec = &FleetPlan::from_config(&cfg).roles["impl"].container;
+        let unset = environment(spec, &|_| None);
+        let set = environment(spec, &|_| Some("k-1".into()));
+        assert_ne!(unset, set);
+        assert_eq!(set, environment(spec, &|_| Some("k-1".into())));
+        assert_ne!(
+            set,
+            environment(spec, &|_| Some("k-2".into())),
+            "a rotated key too"
+        );
+        assert_eq!(
+            unset,
+            environment(spec, &|_| Some("  ".into())),
+            "blank is unset"
+        );
     }
 }

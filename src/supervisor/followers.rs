@@ -94,3 +94,90 @@ impl Followers {
 pub fn container_log(data_dir: &std::path::Path, slot: &str, generation: u64) -> PathBuf {
     log_path(data_dir, slot, generation)
 }
+
+/// Lines put back in a held slot's ring at start.
+pub const RESTORED_LINES: usize = 200;
+
+/// A restarted drover shows the last lines of slots no follower will feed (Blocked, Stopped,
+/// done): read back from their current generation's log file into the ring before the first
+/// frame. A live container's follower resumes its own output, so live slots are left alone.
+pub fn restore_last_lines(
+    hub: &crate::docker::ring::LogHub,
+    data_dir: &std::path::Path,
+    records: &[crate::core::SlotRecord],
+    max_line: usize,
+) {
+    use crate::core::SlotMode;
+    for r in records {
+        let held = matches!(r.mode, SlotMode::Blocked { .. } | SlotMode::Stopped { .. });
+        if !(held || r.completed) || r.generation == 0 {
+            continue;
+        }
+        let mut reader = crate::docker::logfile::ReverseLogReader::open(
+            &log_path(data_dir, &r.slot, r.generation),
+            max_line,
+        );
+        let mut lines = Vec::new();
+        while lines.len() < RESTORED_LINES {
+            match reader.prev_line() {
+                Ok(Some(l)) => lines.push(l),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(slot = %r.slot, error = %e, "last lines not restored");
+                    break;
+                }
+            }
+        }
+        for l in lines.into_iter().rev() {
+            hub.push(&r.slot, l.ts_ms, l.stderr, l.text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Actor, SlotMode, SlotRecord};
+    use crate::docker::ring::LogHub;
+
+    #[test]
+    fn a_blocked_slots_last_lines_are_back_before_the_first_frame_and_a_live_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for slot in ["crasher-1", "worker-1"] {
+            let path = log_path(dir.path(), slot, 3);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(
+                &path,
+                "2026-01-01T00:00:00.000Z O starting\n2026-01-01T00:00:01.000Z E FATAL: unknown flag --fast\n",
+            )
+            .unwrap();
+        }
+        let mut blocked = SlotRecord::new("crasher-1", "crasher");
+        blocked.generation = 3;
+        blocked.mode = SlotMode::Blocked {
+            reason: "FATAL: unknown flag --fast".into(),
+            by: Actor::Drover,
+            at: 0,
+        };
+        let mut live = SlotRecord::new("worker-1", "worker");
+        live.generation = 3;
+        let hub = LogHub::new(100, 1 << 20);
+        restore_last_lines(&hub, dir.path(), &[blocked, live], 4096);
+        let lines: Vec<(bool, String)> = hub
+            .tail("crasher-1", 10)
+            .into_iter()
+            .map(|l| (l.stderr, l.text))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (false, "starting".to_string()),
+                (true, "FATAL: unknown flag --fast".to_string())
+            ]
+        );
+        assert!(
+            hub.tail("worker-1", 10).is_empty(),
+            "its follower resumes it"
+        );
+    }
+}

@@ -164,11 +164,12 @@ pub async fn start(
     });
     claim_fleet_name(&cfg, &fleet_id, &*connector).await?;
     let resume = persist::load_resume(&store).await?;
+    let logs = &cfg.file.logs;
+    let hub = LogHub::new(logs.ring_lines as usize, logs.ring_bytes.0 as usize);
+    followers::restore_last_lines(&hub, &cfg.data_dir, &resume.slots, logs.max_line.0 as usize);
     let plan = FleetPlan::from_config(&cfg);
     let fleet = Fleet::restore(plan.core.clone(), opts.seed, resume);
     let writer = store.spawn_writer(BatchPolicy::default());
-    let logs = &cfg.file.logs;
-    let hub = LogHub::new(logs.ring_lines as usize, logs.ring_bytes.0 as usize);
     let limits = FollowLimits {
         max_line: logs.max_line.0 as usize,
         file_max: logs.file_max.0,
@@ -414,6 +415,7 @@ impl Driver {
                 Effect::PersistSlot(r) => persist::slot_op(&r),
                 Effect::PersistRun(r) => persist::run_op(&r),
                 Effect::PersistSpend { day, micros } => Ok(persist::spend_op(day, micros)),
+                Effect::PersistScale(o) => Ok(persist::scale_op(&o)),
                 Effect::ForgetSlot { slot } => {
                     self.executor.forget(&slot);
                     Ok(StoreOp::ForgetSlot { slot })

@@ -1,7 +1,7 @@
 //! Between the core's records and the store: effects become [`StoreOp`]s, and stored rows become
 //! the [`ResumeState`] a restarted drover rebuilds the core from.
 
-use crate::core::{Alert, FleetEvent, Incident, ResumeState, RunRecord, SlotRecord};
+use crate::core::{Alert, FleetEvent, Incident, ResumeState, RunRecord, ScaleOverride, SlotRecord};
 use crate::store::{EventRecord, RunRow, Store, StoreError, StoreOp};
 
 fn ms(v: u64) -> i64 {
@@ -84,6 +84,14 @@ pub fn spend_op(day: u64, micros: u64) -> StoreOp {
     }
 }
 
+pub fn scale_op(o: &ScaleOverride) -> StoreOp {
+    StoreOp::ScaleOverride {
+        role: o.role.clone(),
+        replicas: i64::from(o.replicas),
+        configured: i64::from(o.configured),
+    }
+}
+
 /// Reads everything needed to resume. Unreadable records are skipped with a warning rather than
 /// refusing to start: losing one counter is better than not supervising at all.
 pub async fn load_resume(store: &Store) -> Result<ResumeState, StoreError> {
@@ -117,5 +125,27 @@ pub async fn load_resume(store: &Store) -> Result<ResumeState, StoreError> {
         .latest_spend_day()
         .await?
         .map(|(d, m)| (u64::try_from(d).unwrap_or(0), u64::try_from(m).unwrap_or(0)));
+    for (slot, ts, record) in store.latest_test_runs().await? {
+        match serde_json::from_value::<crate::signals::TestRun>(record) {
+            Ok(run) => resume.last_tests.push((
+                slot,
+                u64::try_from(ts).unwrap_or(0),
+                super::output::summarise(&run),
+            )),
+            Err(e) => tracing::warn!(slot, error = %e, "ignoring unreadable stored test run"),
+        }
+    }
+    for (role, replicas, configured) in store.scale_overrides().await? {
+        let (Ok(replicas), Ok(configured)) = (u32::try_from(replicas), u32::try_from(configured))
+        else {
+            tracing::warn!(role, "ignoring unreadable stored scale override");
+            continue;
+        };
+        resume.scale_overrides.push(ScaleOverride {
+            role,
+            replicas,
+            configured,
+        });
+    }
     Ok(resume)
 }

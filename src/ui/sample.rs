@@ -77,6 +77,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         open_incidents: Vec::new(),
         locks: Vec::new(),
         upstream: Default::default(),
+        scale_overrides: Vec::new(),
     }
 }
 

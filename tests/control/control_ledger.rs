@@ -91,3 +91,86 @@ async fn runs_and_todays_spend_survive_a_restart_and_feed_the_cost_report() {
     assert!(cost::run_of_commit(&store, "cccc").await.unwrap().is_none());
     store.close().await;
 }
+
+/// What a restarted drover shows from its first frame comes back from the same SQLite file: a
+/// `ctl scale` override (until it is deleted by a record equal to the config) and each slot's
+/// latest test run.
+#[tokio::test]
+async fn scale_overrides_and_each_slots_last_test_run_survive_a_restart() {
+    use drover::core::{ScaleOverride, Verdict};
+    use drover::signals::{Finding, TestRun, scan_bytes};
+    use drover::store::StoreOp;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    let writer = store.spawn_writer(BatchPolicy::default());
+    let test_op = |slot: &str, ts_ms: i64, run: &TestRun| StoreOp::TestRun {
+        slot: slot.into(),
+        ts_ms,
+        runner: "pytest".into(),
+        verdict: "x".into(),
+        passed: run.passed as i64,
+        failed: run.failed as i64,
+        skipped: 0,
+        errors: 0,
+        duration_ms: None,
+        sampled: false,
+        record: serde_json::to_value(run).unwrap(),
+    };
+    let run_of = |text: &str| {
+        scan_bytes(text.as_bytes())
+            .into_iter()
+            .find_map(|f| match f {
+                Finding::TestRun { run, .. } => Some(run),
+                _ => None,
+            })
+            .expect("a test run")
+    };
+    let session = |items: &str, summary: &str| {
+        format!(
+            "============================= test session starts ==============================\n\
+             collected 5 items\n\ntests/test_a.py {items}    [100%]\n\n\
+             ========================= {summary} =========================\n"
+        )
+    };
+    let older = run_of(&session("...", "3 passed in 0.50s"));
+    let newer = run_of(&session("...F.", "1 failed, 4 passed in 0.70s"));
+    for op in [
+        test_op("worker-1", 1_000, &older),
+        test_op("worker-1", 2_000, &newer),
+        test_op("worker-2", 1_500, &older),
+    ] {
+        writer.submit(op).await.unwrap();
+    }
+    let scaled = |role: &str, replicas, configured| ScaleOverride {
+        role: role.into(),
+        replicas,
+        configured,
+    };
+    for o in [
+        scaled("worker", 5, 3),
+        scaled("critic", 2, 1),
+        scaled("critic", 1, 1), // scaled back to the config: no override any more
+    ] {
+        writer.submit(persist::scale_op(&o)).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    store.close().await;
+
+    let store = Store::open_in(dir.path()).await.unwrap();
+    let resume = persist::load_resume(&store).await.unwrap();
+    assert_eq!(resume.scale_overrides, vec![scaled("worker", 5, 3)]);
+    let mut tests = resume.last_tests.clone();
+    tests.sort_by(|a, b| a.0.cmp(&b.0));
+    let got: Vec<(String, u64, u64, u64, Verdict)> = tests
+        .into_iter()
+        .map(|(slot, at, s)| (slot, at, s.passed, s.failed, s.verdict))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("worker-1".into(), 2_000, 4, 1, Verdict::Fail),
+            ("worker-2".into(), 1_500, 3, 0, Verdict::Pass),
+        ]
+    );
+    store.close().await;
+}

@@ -231,6 +231,45 @@ fn a_restarted_drover_continues_the_open_run_and_todays_spend() {
     assert_eq!(persisted_runs(&h).len(), 1, "no second run was opened");
 }
 
+/// drover notes a start time from its own clock when it starts a container; Docker's
+/// `StartedAt`, read on adoption after a restart, differs by a few milliseconds. Three restarts
+/// of drover during one run are still one run, with every commit counted once.
+#[test]
+fn restarts_of_drover_with_start_time_skew_continue_the_same_run() {
+    let mut h = Harness::new(spec());
+    h.boot();
+    let first = h.view(S1).run.expect("open");
+    let id = first.container.clone();
+    for (round, skew) in [3_u64, 250, 1_400].into_iter().enumerate() {
+        h.advance(MIN);
+        let now = h.now;
+        commit(&mut h, &format!("c{round}"), now);
+        let resume = ResumeState {
+            slots: last_records(&h.log),
+            runs: persisted_runs(&h),
+            ..ResumeState::default()
+        };
+        let mut world = h.world.clone();
+        world
+            .containers
+            .get_mut(&id)
+            .expect("still running")
+            .started_at = Some(first.started_at + skew);
+        let now = h.now + MIN;
+        let log = std::mem::take(&mut h.log);
+        h = Harness::with_fleet(Fleet::restore(spec(), 7, resume), world);
+        h.log = log;
+        h.now = now;
+        h.boot();
+        let run = h.view(S1).run.expect("the run continues");
+        assert_eq!(run.started_at, first.started_at, "round {round}");
+        assert_eq!(run.commit_count, round as u64 + 1, "round {round}");
+    }
+    let runs = persisted_runs(&h);
+    assert_eq!(runs.len(), 1, "one run, never split: {runs:?}");
+    assert_eq!(runs[0].end, None, "still open");
+}
+
 #[test]
 fn a_run_that_ended_while_drover_was_away_is_closed_from_what_docker_says() {
     let mut h = Harness::new(spec());

@@ -212,6 +212,9 @@ impl Sim {
     fn feed(&mut self, input: Input) {
         self.steps += 1;
         let operator = matches!(input, Input::Operator { .. });
+        // A new spec re-evaluates blocks by drover (its cause may have changed): a start that
+        // follows is not automation taking a held slot.
+        let new_spec = matches!(input, Input::SpecChanged { .. });
         let before = self.states();
         if self.trace {
             println!("[{}] {:?}", self.now, input);
@@ -223,7 +226,7 @@ impl Sim {
             }
         }
         let after = self.states();
-        self.check(&before, &after, &effects, operator);
+        self.check(&before, &after, &effects, operator, new_spec);
         for e in &effects {
             match e {
                 Effect::Create { generation, .. } if *generation > 1 => self.cov.recreates += 1,
@@ -272,6 +275,7 @@ impl Sim {
         after: &BTreeMap<String, SlotState>,
         effects: &[Effect],
         operator: bool,
+        new_spec: bool,
     ) {
         // Never two live containers for a slot.
         let mut live: BTreeMap<&str, usize> = BTreeMap::new();
@@ -300,7 +304,16 @@ impl Sim {
                     }
                     _ => {}
                 }
+                let reevaluated = new_spec
+                    && matches!(
+                        state_of(before, slot),
+                        Some(SlotState::Blocked {
+                            by: drover::core::Actor::Drover,
+                            ..
+                        })
+                    );
                 if !operator
+                    && !reevaluated
                     && matches!(state_of(before, slot), Some(ref s) if s.holds_automation())
                 {
                     self.fail(format!("automatic {e:?} for held slot {slot}"));

@@ -388,3 +388,76 @@ fn the_daily_budget_stops_new_sessions_until_midnight_utc() {
     );
     assert_eq!(h.snapshot().metrics.spend.today_micros, 0);
 }
+
+#[test]
+fn a_reset_already_past_or_zero_waits_the_cool_down_and_doubles_it() {
+    let mut h = booted(1, |r| r.throttle.jitter = 0);
+    h.advance(5 * MIN);
+    let past = h.now - HOUR;
+    h.die(S1, 1, &[&epoch_notice(past)]);
+    assert_eq!(
+        h.state(S1),
+        SlotState::Throttled {
+            until: h.now + 15 * MIN
+        },
+        "never an immediate restart"
+    );
+    h.advance(15 * MIN);
+    assert_eq!(h.state(S1), SlotState::Running);
+    h.die(S1, 1, &["Claude AI usage limit reached|0"]);
+    assert_eq!(
+        h.state(S1),
+        SlotState::Throttled {
+            until: h.now + 30 * MIN
+        },
+        "the cool-down doubles like any limit in a row"
+    );
+}
+
+#[test]
+fn a_reset_centuries_away_is_cut_at_max_throttle() {
+    let mut h = booted(1, |r| r.throttle.jitter = 0);
+    h.die(S1, 1, &["Claude AI usage limit reached|9999999999"]);
+    assert_eq!(
+        h.state(S1),
+        SlotState::Throttled {
+            until: h.now + 24 * HOUR
+        }
+    );
+    let mut h = booted(1, |r| {
+        r.throttle.jitter = 0;
+        r.throttle.max_throttle = 3 * HOUR;
+    });
+    h.die(S1, 1, &[&epoch_notice(Harness::T0 + 100 * HOUR)]);
+    assert_eq!(
+        h.state(S1),
+        SlotState::Throttled {
+            until: h.now + 3 * HOUR
+        }
+    );
+}
+
+#[test]
+fn a_slot_that_hits_the_limit_every_few_seconds_is_blocked_with_that_reason() {
+    let mut h = booted(1, |r| r.throttle.jitter = 0);
+    let mut starts = 0;
+    for _ in 0..50 {
+        if matches!(h.state(S1), SlotState::Blocked { .. }) {
+            break;
+        }
+        h.advance(2_000);
+        let soon = h.now + 5_000;
+        h.die(S1, 1, &[&epoch_notice(soon)]);
+        let wake = h.fleet.next_wakeup();
+        if let Some(w) = wake.filter(|_| matches!(h.state(S1), SlotState::Throttled { .. })) {
+            h.advance_to(w);
+            starts += 1;
+        }
+    }
+    let SlotState::Blocked { reason, .. } = h.state(S1) else {
+        panic!("never blocked: {:?}", h.state(S1));
+    };
+    assert!(reason.contains("usage limit 6 times"), "{reason}");
+    assert_eq!(starts, 5, "the sixth limit blocks instead of waiting again");
+    assert_eq!(events(&h, EventKind::Blocked), 1);
+}

@@ -8,4 +8,5 @@ mod common;
 mod demo_agent;
 mod demo_fleet;
 mod demo_newcomer;
+mod demo_restarts;
 mod demo_story;

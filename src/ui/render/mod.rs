@@ -143,6 +143,16 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
             style::severity_style(theme, Severity::Warning),
         )]);
     }
+    for o in &snap.scale_overrides {
+        // A `ctl scale` override: the config's replicas are not what runs.
+        head.push(vec![Span::styled(
+            format!(
+                "⇅ {} ×{} (scaled; config {})",
+                o.role, o.replicas, o.configured
+            ),
+            style::severity_style(theme, Severity::Warning),
+        )]);
+    }
     if ui.read_only {
         head.push(vec![Span::styled(
             "READ-ONLY",

@@ -103,6 +103,9 @@ pub enum Effect {
         day: u64,
         micros: u64,
     },
+    /// Upsert of a role's `ctl scale` override; one whose `replicas` equal `configured` is
+    /// no override (delete it).
+    PersistScale(super::scale::ScaleOverride),
 }
 
 impl Effect {
@@ -335,6 +338,13 @@ pub struct SlotRecord {
     /// The current run is such a retry: its failure blocks again at once.
     #[serde(default)]
     pub retrying: bool,
+    /// What drover's own block was decided under ([`crate::core::RoleSpec::cause_key`]): when
+    /// the role's spec, required env or image differs, the block is re-evaluated.
+    #[serde(default)]
+    pub blocked_under: Option<String>,
+    /// Times of usage-limit exits inside the role's `limits_window` (see `throttle`).
+    #[serde(default)]
+    pub limit_exits: Vec<Millis>,
 }
 
 impl SlotRecord {
@@ -362,6 +372,8 @@ impl SlotRecord {
             throttles: 0,
             unblock_retries: 0,
             retrying: false,
+            blocked_under: None,
+            limit_exits: Vec::new(),
         }
     }
 
@@ -386,6 +398,8 @@ impl SlotRecord {
             && self.throttles == other.throttles
             && self.unblock_retries == other.unblock_retries
             && self.retrying == other.retrying
+            && self.blocked_under == other.blocked_under
+            && self.limit_exits == other.limit_exits
             && self.slot == other.slot
             && self.role == other.role
     }
@@ -406,4 +420,11 @@ pub struct ResumeState {
     /// The fleet's spend on its latest stored day: (days since the epoch, micro-dollars).
     #[serde(default)]
     pub spend_day: Option<(u64, u64)>,
+    /// `ctl scale` overrides in force.
+    #[serde(default)]
+    pub scale_overrides: Vec<super::scale::ScaleOverride>,
+    /// Each slot's latest stored test run: (slot, when, summary), so the TESTS column is
+    /// right from the first frame.
+    #[serde(default)]
+    pub last_tests: Vec<(String, Millis, super::model::TestSummary)>,
 }

@@ -405,6 +405,7 @@ pub(crate) fn block(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, reason: String, 
         format!("{}: blocked by {by}: {reason}", s.name),
         json!({ "reason": reason }),
     );
+    s.rec.blocked_under = (by == Actor::Drover).then(|| role.cause_key());
     s.rec.mode = SlotMode::Blocked {
         reason,
         by,

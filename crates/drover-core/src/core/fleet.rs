@@ -25,6 +25,8 @@ pub(crate) struct RoleEntry {
     pub spec: RoleSpec,
     /// False once the role was removed from the spec (its slots are retiring).
     pub active: bool,
+    /// The config's replicas; `spec.replicas` differs while a `ctl scale` override is in force.
+    pub configured: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -106,6 +108,9 @@ pub struct Fleet {
     pub(crate) wakeup: Option<Millis>,
     pub(crate) spend: super::spend::Spend,
     pub(crate) ledger: super::ledger::Ledger,
+    /// Blocks by drover read back by `restore` are re-evaluated by the next `handle` (which
+    /// has a time for the events it writes).
+    pub(crate) review_blocks: bool,
 }
 
 impl Fleet {
@@ -137,12 +142,14 @@ impl Fleet {
                 ..Default::default()
             },
             ledger: Default::default(),
+            review_blocks: false,
         };
         for role in spec.roles {
             let replicas = role.replicas;
             fleet.roles.push(RoleEntry {
                 spec: role,
                 active: true,
+                configured: replicas,
             });
             for n in 1..=replicas {
                 fleet.add_slot(fleet.roles.len() - 1, n);
@@ -161,7 +168,23 @@ impl Fleet {
     /// incidents and alerts of slots that no longer exist are forgotten/closed/cleared by the
     /// next `handle` call.
     pub fn restore(spec: FleetSpec, seed: u64, resume: ResumeState) -> Self {
+        let mut spec = spec;
+        // A stored scale override holds while the config still has the replicas it overrode.
+        let mut configured = Vec::new();
+        for o in &resume.scale_overrides {
+            if let Some(r) = spec.roles.iter_mut().find(|r| r.name == o.role)
+                && r.replicas == o.configured
+            {
+                configured.push((o.role.clone(), r.replicas));
+                r.replicas = o.replicas.min(super::scale::MAX_SLOTS);
+            }
+        }
         let mut fleet = Self::new(spec, seed);
+        for (role, n) in configured {
+            if let Some(r) = fleet.roles.iter_mut().find(|r| r.spec.name == role) {
+                r.configured = n;
+            }
+        }
         let now = resume.slots.iter().map(|r| r.updated_at).max().unwrap_or(0);
         for rec in resume.slots {
             let found = fleet.index.get(&rec.slot).copied();
@@ -192,7 +215,13 @@ impl Fleet {
                 .incidents
                 .close(at, &inc.slot, Resolution::SlotRemoved, &mut fleet.pending);
         }
+        for (slot, at, summary) in resume.last_tests {
+            if let Some(s) = fleet.index.get(&slot).and_then(|&i| fleet.slots.get_mut(i)) {
+                s.record_test(at, summary);
+            }
+        }
         fleet.alerts = AlertTable::restore(resume.active_alerts);
+        fleet.review_blocks = true;
         fleet.ledger = super::ledger::Ledger::restore(resume.runs);
         if let Some((day, micros)) = resume.spend_day {
             fleet.spend.day = day;
@@ -219,6 +248,9 @@ impl Fleet {
         let mut out = std::mem::take(&mut self.pending);
         let mut scope = Scope::default();
         self.run_timers_if_due(now, &mut out, &mut scope);
+        if std::mem::take(&mut self.review_blocks) {
+            self.review_blocks(now, &mut out, &mut scope);
+        }
         self.dispatch(now, input, &mut out, &mut scope);
         self.finish(now, &mut out, scope);
         out
@@ -312,6 +344,13 @@ impl Fleet {
             budget_hold,
         };
         Some(f(s, role, &mut cx))
+    }
+
+    /// Re-evaluates every block by drover against its role's current cause key.
+    pub(crate) fn review_blocks(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
+        for i in 0..self.slots.len() {
+            self.on_slot(Some(i), now, out, scope, super::unblock::review);
+        }
     }
 
     pub(crate) fn add_slot(&mut self, role: usize, n: u32) -> Option<usize> {

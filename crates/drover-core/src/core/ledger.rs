@@ -219,9 +219,6 @@ pub(crate) struct Live<'a> {
     pub id: &'a str,
     pub generation: u64,
     pub started_at: Millis,
-    /// `started_at` is Docker's; false when it is only when drover first saw the container
-    /// (a listing carries no start time).
-    pub start_known: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -323,9 +320,12 @@ impl Ledger {
         {
             match e.live_start {
                 Some(t) if t == l.started_at => return,
-                // Read back after a restart of drover: the same container still running is
-                // the same run, unless Docker says it was started again meanwhile.
-                None if !l.start_known || l.started_at == r.started_at => {
+                // Read back after a restart of drover: the same container (id and generation)
+                // still live is the same run. Its recorded start is drover's own clock when it
+                // started the container, Docker's `StartedAt` differs by milliseconds or more,
+                // so no comparison of start times can tell a restart in place from skew; a run
+                // closes on an exit drover sees, or when its container is gone.
+                None if r.generation == l.generation => {
                     e.live_start = Some(l.started_at);
                     return;
                 }

@@ -132,6 +132,9 @@ pub(crate) struct HolderInfo {
 pub(crate) struct LockBook {
     locks: BTreeMap<String, LockView>,
     pub(crate) upstream: UpstreamView,
+    /// A lock table was observed since drover started. Before that the table is unknown, not
+    /// empty: alerts read back from the store stay as they are (same condition, same alert).
+    observed: bool,
 }
 
 impl LockBook {
@@ -181,6 +184,7 @@ impl LockBook {
 
     /// Replaces the table with a fresh observation. Returns true when anything changed.
     pub(crate) fn observe(&mut self, observed: Vec<LockObservation>) -> bool {
+        self.observed = true;
         let mut next = BTreeMap::new();
         for o in observed {
             let prev = self.locks.get(&o.task);
@@ -238,6 +242,9 @@ impl LockBook {
     ) -> (bool, Vec<(String, String)>) {
         let mut changed = false;
         let mut raised = Vec::new();
+        if !self.observed {
+            return (changed, raised);
+        }
         let upstream = &self.upstream;
         for l in self.locks.values_mut() {
             let info = l.holder.as_deref().and_then(&holder);

@@ -109,7 +109,7 @@ pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
 };
-pub use scale::MAX_SLOTS;
+pub use scale::{MAX_SLOTS, ScaleOverride};
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{

@@ -72,6 +72,11 @@ pub struct RoleSpec {
     /// How usage limits are waited out (see `throttle`).
     #[serde(default)]
     pub throttle: ThrottlePolicy,
+    /// Fingerprint (computed by the adapter) of what a start depends on beyond the spec hash:
+    /// the required and passed-through env as drover's environment holds them (hashed) and
+    /// the image. A block by drover decided under another fingerprint is re-evaluated.
+    #[serde(default)]
+    pub environment: String,
 }
 
 impl RoleSpec {
@@ -92,7 +97,13 @@ impl RoleSpec {
             loops: LoopPolicy::default(),
             run_timeout: None,
             throttle: ThrottlePolicy::default(),
+            environment: String::new(),
         }
+    }
+
+    /// What a block by drover is decided under: the spec hash and the environment.
+    pub fn cause_key(&self) -> String {
+        format!("{}/{}", self.spec_hash, self.environment)
     }
 }
 

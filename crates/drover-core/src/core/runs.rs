@@ -104,7 +104,6 @@ impl Fleet {
                         id: &c.id,
                         generation: c.generation,
                         started_at: c.started_at.unwrap_or(c.watched_from),
-                        start_known: c.started_at.is_some_and(|t| t != c.watched_from),
                     });
                 ledger.sync(now, &s.name, &s.rec.role, live, s.rec.last_exit.as_ref());
             });

@@ -3,7 +3,12 @@
 //! Scaling down retires the highest-numbered slots (stop, remove, then the slot disappears);
 //! scaling up adds slots or brings retiring ones back. A new spec replaces policies, adds and
 //! retires roles, and marks containers whose spec hash changed for replacement.
+//!
+//! Invariant: `ctl scale` is an override of the config's replicas, stored and shown while in
+//! force; a reload keeps it until the config's own replicas for the role change (the config
+//! then wins, with an event saying the override ended).
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::command::CommandReply;
@@ -18,7 +23,39 @@ use super::policy::FleetSpec;
 /// The config check refuses more, and so does `ctl scale`.
 pub const MAX_SLOTS: u32 = 1_000;
 
+/// A role's replicas set by `ctl scale`, over the config's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleOverride {
+    pub role: String,
+    pub replicas: u32,
+    /// The config's replicas it overrides.
+    pub configured: u32,
+}
+
 impl Fleet {
+    /// Overrides in force, by role.
+    pub fn scale_overrides(&self) -> Vec<ScaleOverride> {
+        self.roles
+            .iter()
+            .filter(|r| r.active && r.spec.replicas != r.configured)
+            .map(|r| ScaleOverride {
+                role: r.spec.name.clone(),
+                replicas: r.spec.replicas,
+                configured: r.configured,
+            })
+            .collect()
+    }
+
+    fn persist_scale(&self, ri: usize, out: &mut Vec<Effect>) {
+        if let Some(r) = self.roles.get(ri) {
+            out.push(Effect::PersistScale(ScaleOverride {
+                role: r.spec.name.clone(),
+                replicas: r.spec.replicas,
+                configured: r.configured,
+            }));
+        }
+    }
+
     pub(crate) fn scale(
         &mut self,
         now: Millis,
@@ -63,6 +100,7 @@ impl Fleet {
             };
         }
         self.set_replicas(now, ri, replicas, out, scope);
+        self.persist_scale(ri, out);
         out.push(event(
             now,
             None,
@@ -132,18 +170,41 @@ impl Fleet {
         self.spend.cap = spec.daily_budget_micros;
         let names: Vec<String> = spec.roles.iter().map(|r| r.name.clone()).collect();
         for role in spec.roles {
-            let replicas = role.replicas;
+            let mut replicas = role.replicas;
+            let mut override_ended = false;
             let ri = match self.roles.iter().position(|r| r.spec.name == role.name) {
                 Some(ri) => {
                     let hash_changed = self
                         .roles
                         .get(ri)
                         .is_some_and(|r| r.spec.spec_hash != role.spec_hash);
+                    let mut ended = None;
                     if let Some(entry) = self.roles.get_mut(ri) {
                         let old_replicas = entry.spec.replicas;
+                        let overridden = entry.active && old_replicas != entry.configured;
+                        if overridden && role.replicas == entry.configured {
+                            // The config did not touch this role's replicas: the override holds.
+                            replicas = old_replicas;
+                        } else if overridden {
+                            ended = Some((old_replicas, role.replicas));
+                        }
                         entry.spec = role.clone();
                         entry.spec.replicas = old_replicas;
                         entry.active = true;
+                        entry.configured = role.replicas;
+                    }
+                    if let Some((from, to)) = ended {
+                        out.push(event(
+                            now,
+                            None,
+                            EventKind::Scaled,
+                            format!(
+                                "{}: the config's replicas changed to {to}; the scale override of {from} ends",
+                                role.name
+                            ),
+                            json!({ "role": role.name, "from": from, "to": to, "override_ended": true }),
+                        ));
+                        override_ended = true;
                     }
                     if hash_changed {
                         for s in self.slots.iter_mut().filter(|s| s.role == ri) {
@@ -158,6 +219,7 @@ impl Fleet {
                     let mut entry = RoleEntry {
                         spec: role,
                         active: true,
+                        configured: replicas,
                     };
                     entry.spec.replicas = 0;
                     self.roles.push(entry);
@@ -165,6 +227,9 @@ impl Fleet {
                 }
             };
             self.set_replicas(now, ri, replicas, out, scope);
+            if override_ended {
+                self.persist_scale(ri, out);
+            }
         }
         let removed: Vec<usize> = self
             .roles
@@ -179,6 +244,7 @@ impl Fleet {
                 r.active = false;
             }
         }
+        self.review_blocks(now, out, scope);
         out.push(event(
             now,
             None,

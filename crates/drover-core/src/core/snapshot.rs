@@ -50,6 +50,9 @@ pub struct Snapshot {
     /// Upstream state (empty, unreadable) and the fleet's lock hold times.
     #[serde(default)]
     pub upstream: UpstreamView,
+    /// Roles whose replicas a `ctl scale` override sets instead of the config.
+    #[serde(default)]
+    pub scale_overrides: Vec<super::scale::ScaleOverride>,
 }
 
 impl Snapshot {
@@ -316,6 +319,7 @@ impl super::fleet::Fleet {
             open_incidents: self.incidents.open_incidents().cloned().collect(),
             locks: self.locks.views().cloned().collect(),
             upstream: self.locks.upstream.clone(),
+            scale_overrides: self.scale_overrides(),
         }
     }
 

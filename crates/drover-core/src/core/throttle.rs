@@ -3,8 +3,14 @@
 //! each limit in a row, up to a cap), plus a per-slot jitter so a group does not restart in one
 //! burst, then starts again by itself.
 //!
-//! Invariants: a throttled exit opens no incident, counts toward no crash loop, restart window,
-//! failure streak or recovery tier, and raises one info alert per slot; no automatic start
+//! Agent output is untrusted, so a notice's effect is bounded: a throttle lasts at most
+//! `max_throttle` (a stated reset years away is cut there), a stated reset already past (or
+//! zero) falls back to the cool-down rule — never an immediate restart — and more than
+//! `max_limits` limits within `limits_window` block the slot like a crash loop would (a slot
+//! that "hits the limit" every few seconds is a loop, not an account waiting for its reset).
+//!
+//! Invariants: a throttled exit opens no incident, counts toward no failure streak, restart
+//! window or recovery tier, and raises one info alert per slot; no automatic start
 //! before the restart time; slots sharing a quota group (the role's name unless configured)
 //! are held together — one limit seen holds every peer that is not running until the same
 //! reset, and a running peer that exits before it is throttled too. `ctl resume` ends a
@@ -41,6 +47,27 @@ pub struct ThrottlePolicy {
     /// Each slot restarts up to this long after the reset (deterministic per slot), so a
     /// group's slots do not all hit the account in the same second.
     pub jitter: Millis,
+    /// The longest a throttle lasts, whatever reset a notice states.
+    #[serde(default = "default_max_throttle")]
+    pub max_throttle: Millis,
+    /// This many limits within `limits_window` block the slot (0 = never).
+    #[serde(default = "default_max_limits")]
+    pub max_limits: u32,
+    #[serde(default = "default_limits_window")]
+    pub limits_window: Millis,
+}
+
+/// Default of [`ThrottlePolicy::max_throttle`]: a day.
+pub const MAX_THROTTLE: Millis = 24 * 60 * MINUTE;
+
+fn default_max_throttle() -> Millis {
+    MAX_THROTTLE
+}
+fn default_max_limits() -> u32 {
+    6
+}
+fn default_limits_window() -> Millis {
+    60 * MINUTE
 }
 
 impl Default for ThrottlePolicy {
@@ -50,6 +77,9 @@ impl Default for ThrottlePolicy {
             cooldown: 15 * MINUTE,
             max_cooldown: 2 * 60 * MINUTE,
             jitter: MINUTE,
+            max_throttle: default_max_throttle(),
+            max_limits: default_max_limits(),
+            limits_window: default_limits_window(),
         }
     }
 }
@@ -136,6 +166,36 @@ pub(crate) fn on_exit(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, lines: &[Strin
             }
         },
     };
+    // Limits in a row count like starts for crash-loop protection: past `max_limits` in the
+    // window the slot is Blocked instead of waiting once more.
+    let policy = &role.throttle;
+    if policy.max_limits > 0 {
+        let window = policy.limits_window;
+        s.rec
+            .limit_exits
+            .retain(|t| now.saturating_sub(*t) < window);
+        s.rec.limit_exits.push(now);
+        let excess = s
+            .rec
+            .limit_exits
+            .len()
+            .saturating_sub(policy.max_limits as usize);
+        s.rec.limit_exits.drain(..excess);
+        if s.rec.limit_exits.len() >= policy.max_limits as usize {
+            s.rec.limit_exits.clear();
+            s.rec.throttle = None;
+            s.rec.throttles = 0;
+            cx.clear(&s.name, AlertKind::UsageLimit);
+            let why = format!(
+                "hit the usage limit {} times within {}: {}",
+                policy.max_limits,
+                human(window),
+                cut(&line, 300)
+            );
+            super::failure::block(s, role, cx, why, super::model::Actor::Drover);
+            return true;
+        }
+    }
     throttle(s, role, cx, reset, &line);
     true
 }
@@ -144,9 +204,12 @@ pub(crate) fn on_exit(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, lines: &[Strin
 fn throttle(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, reset: Option<Millis>, line: &str) {
     let now = cx.now;
     let policy = &role.throttle;
+    // A reset already past (or zero) says nothing about when the account works again: the
+    // cool-down rule decides, so such notices cannot make a restart storm.
+    let reset = reset.filter(|r| *r > now);
     let stated = reset.is_some();
     let until = reset.unwrap_or_else(|| now.saturating_add(policy.cooldown_after(s.rec.throttles)));
-    let until = until.max(now);
+    let until = until.min(now.saturating_add(policy.max_throttle.max(1)));
     let restart_at = until.saturating_add(jitter(cx.seed, &s.name, until, policy.jitter));
     s.rec.throttles = s.rec.throttles.saturating_add(1);
     let reason = cut(line, 300).to_string();
