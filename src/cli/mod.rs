@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod discover;
 pub mod events;
+pub mod mcp;
 pub mod remote;
 pub mod report;
 pub mod run;
@@ -53,6 +54,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The full TUI against the running daemon; quitting leaves the daemon running.
     Attach(attach::AttachArgs),
+    /// An MCP server on stdio for the running daemon (read tools; actions with --allow).
+    Mcp(mcp::McpArgs),
     /// Validate the config and print the resolved fleet (`env` values redacted).
     CheckConfig {
         /// Print literal `env` values (secret-looking ones included); never `pass_env` values.

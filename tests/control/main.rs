@@ -15,6 +15,7 @@ mod control_config;
 mod control_daemon;
 mod control_ledger;
 mod control_lock_flood;
+mod control_mcp;
 mod control_metrics_load;
 mod control_peer;
 mod control_prometheus;
