@@ -17,6 +17,7 @@ pub mod demo;
 pub mod docker;
 pub mod keys;
 pub mod logging;
+pub mod mcp;
 pub mod runtime;
 pub use drover_core::secrets;
 pub use drover_core::untrusted;

@@ -133,6 +133,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             drover::cli::discover::choose_fleet(args.fleet.as_deref());
             Ok(rt.block_on(drover::cli::ctl::ctl(args, cli.config.as_deref())))
         }
+        Command::Mcp(args) => {
+            // Stdout carries the protocol: logs go to stderr only.
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(drover::cli::mcp::mcp(args, cli.config.as_deref()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status(args) => {
             let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
             let rt = tokio::runtime::Runtime::new()?;

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod discover;
 pub mod events;
+pub mod mcp;
 pub mod remote;
 pub mod report;
 pub mod run;
@@ -55,6 +56,8 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// The running fleets of this user (name, pid, config): pick one with `--fleet NAME`.
     Ls,
+    /// An MCP server on stdio for the running daemon (read tools; actions with --allow).
+    Mcp(mcp::McpArgs),
     /// Validate the config and print the resolved fleet (`env` values redacted).
     CheckConfig {
         /// Print literal `env` values (secret-looking ones included); never `pass_env` values.

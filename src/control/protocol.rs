@@ -17,6 +17,17 @@ use super::view::StatusView;
 /// The protocol version this build speaks; a different one is refused at the handshake.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The audit log's `who` for a command from socket peer `peer` (its user, as the kernel
+/// reports it) that claims `claimed`: the peer's user, except that a `drover mcp` server
+/// acting for an MCP client names that client (`mcp:<name>`, as [`crate::mcp::audit_who`]
+/// spells it). Only the daemon's own user or root can connect to the socket.
+pub fn audited_who(peer: &str, claimed: &str) -> String {
+    match claimed.strip_prefix("mcp:") {
+        Some(name) if crate::mcp::audit_who(Some(name)) == claimed => claimed.to_string(),
+        _ => peer.to_string(),
+    }
+}
+
 /// The first frame a client sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {

@@ -235,7 +235,7 @@ async fn answer(ctx: &Ctx, id: u64, body: Request, peer: &str) -> ServerFrame {
     let ok = |body| ServerFrame::Reply(ReplyFrame { id, body });
     match body {
         Request::Command(mut req) => {
-            req.who = peer.to_string();
+            req.who = super::protocol::audited_who(peer, &req.who);
             match tokio::time::timeout(COMMAND_TIMEOUT, ctx.handle.command(req)).await {
                 Ok(Some(r)) => ok(Reply::Command(r)),
                 Ok(None) => error(Some(id), ErrorCode::Internal, "the supervisor is stopping"),

@@ -37,7 +37,7 @@ fn scrape(port: u16) -> String {
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(head.contains("application/openmetrics-text"), "{head}");
     body.to_string()
 }
 
