@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::control::{cost, report};
 use crate::core::RunRecord;
-use crate::docker::logfile::ReverseLogReader;
+use crate::logs::logfile::ReverseLogReader;
 use crate::store::Store;
 use crate::upstream::report as upstream_report;
 

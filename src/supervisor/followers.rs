@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::docker::follow::{Follow, LineSink, follow_container};
-use crate::docker::logs::log_path;
+use crate::logs::files::log_path;
+use crate::logs::follow::{Follow, LineSink, follow_container};
 
 struct Entry {
     cancel: CancellationToken,
