@@ -165,3 +165,43 @@ fn the_checker_finds_a_circle_through_a_reexport_and_names_its_lines() {
     std::fs::write(src.join("b.rs"), "pub struct Thing;\n").unwrap();
     assert!(circles::circles(&circles::edges(&src.join("lib.rs"))).is_empty());
 }
+
+/// Every integration-test binary links the whole tree of its crate, so they are few: at most
+/// 12 in the workspace (`tests/*.rs` and `tests/*/main.rs` of every crate).
+#[test]
+fn the_workspace_has_at_most_twelve_test_binaries() {
+    let ws = workspace();
+    let mut dirs = vec![ws.clone()];
+    dirs.extend(
+        std::fs::read_dir(ws.join("crates"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let mut binaries = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir.join("tests")) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            let is_binary = if p.is_dir() {
+                p.join("main.rs").exists()
+            } else {
+                p.extension().is_some_and(|x| x == "rs")
+            };
+            if is_binary {
+                binaries.push(relative(&p));
+            }
+        }
+    }
+    binaries.sort();
+    assert!(
+        binaries.contains(&"tests/house".to_string()),
+        "{binaries:?}"
+    );
+    assert!(
+        binaries.len() <= 12,
+        "{} test binaries: {binaries:?}",
+        binaries.len()
+    );
+}
