@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
+use drover::logs::ring::LogHub;
 use drover::theme::Theme;
 use drover::ui::palette::View;
 use drover::ui::sample;

@@ -3,8 +3,9 @@
 //! The crate is a functional core with an imperative shell. The core (`core`, `secrets`,
 //! `untrusted`) lives in the `drover-core` crate and the readers of agent output (`signals`) in
 //! `drover-signals`; their dependency lists keep them pure (no I/O, no clock, no async), and
-//! they are re-exported here under the same paths. Adapters (`docker`,
-//! `upstream`, `store`, `control`) do the I/O; see ARCHITECTURE.md.
+//! they are re-exported here under the same paths. The container engines live in
+//! `drover-runtime`; the adapters here (`logs`, `upstream`, `store`, `control`) do the rest of
+//! the I/O; see ARCHITECTURE.md.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,11 +15,11 @@ pub mod config;
 pub mod control;
 pub use drover_core::core;
 pub mod demo;
-pub mod docker;
 pub mod keys;
 pub mod logging;
+pub mod logs;
 pub mod mcp;
-pub mod runtime;
+pub mod peer;
 pub use drover_core::secrets;
 pub use drover_core::untrusted;
 pub use drover_signals as signals;

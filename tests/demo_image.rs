@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use drover::demo::fleet::find_previous;
 use drover::demo::{AgentOptions, DemoOptions, clean, ensure_demo_image, prepare, run_agent};
-use drover::docker::Docker;
-use drover::docker::spec::ContainerSpec;
-use drover::runtime::preflight;
+use drover_runtime::docker::Docker;
+use drover_runtime::preflight;
+use drover_runtime::spec::ContainerSpec;
 
 #[derive(Parser)]
 #[command(name = "drover")]
@@ -186,7 +186,7 @@ async fn end_to_end() {
             .iter()
             .find(|r| r.name == name)
             .unwrap_or_else(|| panic!("role {name}"));
-        ContainerSpec::from_config(&cfg, r)
+        cfg.container_spec(r)
     };
     let docker = Docker::connect(None).await.expect("docker");
     let none = |_: &str| None::<String>;

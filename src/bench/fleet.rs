@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use super::procfs::{self, CpuMeter, show_kib, show_percent};
 use super::proxy::DockerProxy;
 use crate::core::{SlotState, Snapshot};
-use crate::docker::Docker;
 use crate::supervisor::{self, SupervisorHandle, SupervisorOptions};
+use drover_runtime::docker::Docker;
 
 /// Image tag the benchmark builds (from this binary) and runs.
 pub const BENCH_IMAGE: &str = "drover-bench:latest";
@@ -301,7 +301,7 @@ fn watch_deaths(docker: &Docker, fleet: &str) -> (DeathTimes, tokio::task::JoinH
     let into = Arc::clone(&seen);
     let task = tokio::spawn(async move {
         while let Some(Ok(ev)) = futures::StreamExt::next(&mut events).await {
-            if matches!(ev.action, crate::runtime::ContainerAction::Die { .. }) {
+            if matches!(ev.action, drover_runtime::ContainerAction::Die { .. }) {
                 into.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(ev.id, ev.time_nano);

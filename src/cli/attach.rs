@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::remote::{self, RemoteFailure};
 use crate::control::client::Connection;
 use crate::control::protocol::{Reply, Request, ServerFrame, Subscription};
-use crate::docker::ring::LogHub;
+use crate::logs::ring::LogHub;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
 use crate::ui::{self, EventSource, UiOptions};

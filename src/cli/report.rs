@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::control::{cost, report};
 use crate::core::RunRecord;
-use crate::docker::logfile::ReverseLogReader;
+use crate::logs::logfile::ReverseLogReader;
 use crate::store::Store;
 use crate::upstream::report as upstream_report;
 
@@ -147,25 +147,6 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     }
     store.close().await;
     Ok(())
-}
-
-/// The fleet report and cost ledger over the last `window` as `drover report --json` prints
-/// them (without the upstream figures), from the store at `db` opened read-only.
-pub async fn json_report(db: &Path, window: Duration) -> anyhow::Result<serde_json::Value> {
-    let store = Store::open_read_only(db)
-        .await
-        .with_context(|| format!("opening {} read-only", db.display()))?;
-    let now = now_ms();
-    let from = from_ms(Since::Ago(window), now);
-    let input = report::load(&store, from).await;
-    let costs = cost::load(&store, from).await.unwrap_or_default();
-    store.close().await;
-    let input = input.with_context(|| format!("reading {}", db.display()))?;
-    let mut v = serde_json::to_value(report::compute(&input, from, now))?;
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("cost".into(), serde_json::to_value(cost::compute(&costs))?);
-    }
-    Ok(v)
 }
 
 async fn configured_upstream(

@@ -3,6 +3,7 @@
 //! Invariant: a [`Config`] only exists once the file parsed *and* passed every semantic check, so
 //! the rest of drover never re-validates. Every error is a [`Diagnostic`] naming file:line:column.
 
+mod container;
 mod diagnose;
 mod loops;
 pub mod schema;

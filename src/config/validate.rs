@@ -164,7 +164,7 @@ pub fn validate(
                     format!("mount source `{}` does not exist", src.display()),
                 ));
             }
-            if crate::docker::spec::exposes_docker_socket(&src, fleet.docker_host.as_deref())
+            if drover_runtime::spec::exposes_docker_socket(&src, fleet.docker_host.as_deref())
                 && !role.security.allow_docker_socket
             {
                 out.push(index.at_path(&p, "mounting the Docker socket gives the agent root on the host — set `allow_docker_socket = true` in [roles.security] if you really mean it"));

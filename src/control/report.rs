@@ -432,6 +432,28 @@ pub fn upstream_to_text(r: &UpstreamReport) -> String {
     out
 }
 
+/// The fleet report with the cost ledger over `from..now`, as `drover report --json` prints it
+/// (without the upstream figures), from the store at `db` opened read-only: what a face that
+/// has no daemon connection for it (`drover mcp`) shows.
+pub async fn json_from_store(
+    db: &std::path::Path,
+    from: i64,
+    now: i64,
+) -> Result<serde_json::Value, StoreError> {
+    let store = Store::open_read_only(db).await?;
+    let input = load(&store, from).await;
+    let costs = super::cost::load(&store, from).await.unwrap_or_default();
+    store.close().await;
+    let mut v = serde_json::to_value(compute(&input?, from, now)).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "cost".into(),
+            serde_json::to_value(super::cost::compute(&costs)).unwrap_or_default(),
+        );
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,12 +23,12 @@ use super::protocol::{
     Subscription, Welcome, WireLogLine, WireProgress,
 };
 use super::transport::{
-    ControlListener, FrameReader, MAX_FRAME, TransportError, encode_frame, user_name, write_frame,
+    ControlListener, FrameReader, MAX_FRAME, TransportError, encode_frame, write_frame,
 };
 use super::view::StatusView;
+use crate::peer::user_name;
 use crate::store::EventFilter;
 use crate::supervisor::SupervisorHandle;
-use crate::ui::EventSource;
 
 /// Frames queued for one client before it counts as too slow and is dropped.
 pub const CLIENT_QUEUE: usize = 256;
@@ -262,7 +262,11 @@ async fn answer(ctx: &Ctx, id: u64, body: Request, peer: &str) -> ServerFrame {
         } => {
             let limit = limit.clamp(1, EVENTS_PAGE);
             let rows = if after_id == 0 && since_ms.is_none() && slot.is_none() {
-                EventSource::after(&ctx.handle.store, 0, limit as usize).await
+                ctx.handle
+                    .store
+                    .events_after(0, limit as usize)
+                    .await
+                    .map_err(|e| e.to_string())
             } else {
                 ctx.handle
                     .store
@@ -454,7 +458,7 @@ fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
     encode_frame(&replacement).ok()
 }
 
-fn wire_line(slot: &str, l: crate::docker::ring::RingLine) -> ServerFrame {
+fn wire_line(slot: &str, l: crate::logs::ring::RingLine) -> ServerFrame {
     ServerFrame::Log(WireLogLine {
         slot: slot.to_string(),
         ts_ms: l.ts_ms,

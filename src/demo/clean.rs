@@ -16,8 +16,8 @@ use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBu
 
 use super::fleet::{DemoLayout, MARKER_FILE, check_owned, find_previous};
 use super::image::remove_demo_image;
-use crate::docker::Docker;
-use crate::docker::spec::{LABEL_FLEET, LABEL_SLOT, container_name, fleet_filter};
+use drover_runtime::docker::Docker;
+use drover_runtime::spec::{LABEL_FLEET, LABEL_SLOT, container_name, fleet_filter};
 
 /// What [`clean`] removed, and what it left alone with why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

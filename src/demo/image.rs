@@ -14,7 +14,7 @@ use std::process::Stdio;
 use anyhow::{Context, bail};
 use bollard::query_parameters::RemoveImageOptionsBuilder;
 
-use crate::docker::Docker;
+use drover_runtime::docker::Docker;
 
 /// Tag `drover demo` uses unless told otherwise.
 pub const DEFAULT_IMAGE_TAG: &str = "drover-demo:latest";

@@ -252,9 +252,14 @@ impl DroverMcp {
             Ok(d) => d,
             Err(e) => return failed(format!("`since`: {since:?}: {e}")),
         };
-        match crate::cli::report::json_report(&dir.join("drover.db"), window).await {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let from = now.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        let db = dir.join("drover.db");
+        match crate::control::report::json_from_store(&db, from, now).await {
             Ok(v) => json_result(&v),
-            Err(e) => failed(format!("{e:#}")),
+            Err(e) => failed(format!("reading {}: {e}", db.display())),
         }
     }
 }

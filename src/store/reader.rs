@@ -58,6 +58,29 @@ impl Store {
         Ok(rows.into_iter().rev().collect())
     }
 
+    /// Events with an id above `after_id`, oldest first, at most `limit`; when `after_id` is 0,
+    /// the newest `limit` events (what a face shows first and the socket's plain `events` asks).
+    pub async fn events_after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let after_id = if after_id == 0 {
+            // Ids grow by one per event, so the newest `limit` start near count - limit.
+            let count = self.event_count().await?;
+            (count - limit).max(0)
+        } else {
+            after_id
+        };
+        self.events(&EventFilter {
+            after_id: Some(after_id),
+            limit: Some(limit),
+            ..EventFilter::default()
+        })
+        .await
+    }
+
     pub async fn event_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
             .fetch_one(self.pool())

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::fleet_spec::RoleRuntime;
 use crate::core::{DockerOp, Effect, Input};
-use crate::runtime::{CreateRequest, EnvLookup, Runtime, RuntimeError, preflight};
+use drover_runtime::{CreateRequest, EnvLookup, Runtime, RuntimeError, preflight};
 
 pub struct Executor {
     workers: HashMap<String, mpsc::UnboundedSender<Effect>>,
@@ -301,7 +301,7 @@ impl Shared {
 
 /// (status seen, StartedAt, FinishedAt) in epoch milliseconds.
 type RunTimes = (
-    crate::runtime::EngineStatus,
+    drover_runtime::EngineStatus,
     Option<crate::core::Millis>,
     Option<crate::core::Millis>,
 );
@@ -313,10 +313,10 @@ impl Shared {
     async fn run_times(
         &self,
         docker: &Runtime,
-        c: &crate::runtime::ListedContainer,
+        c: &drover_runtime::ListedContainer,
     ) -> (Option<crate::core::Millis>, Option<crate::core::Millis>) {
         // A created container never ran: nothing to ask Docker.
-        if c.status == crate::runtime::EngineStatus::Created {
+        if c.status == drover_runtime::EngineStatus::Created {
             return (None, None);
         }
         {
@@ -331,7 +331,7 @@ impl Shared {
             return (None, None);
         };
         // Docker reports "0001-01-01T00:00:00Z" for never: before the epoch, so `None`.
-        let ms = |t: Option<&String>| t.and_then(|t| crate::docker::follow::ts_millis(t));
+        let ms = |t: Option<&String>| t.and_then(|t| crate::logs::follow::ts_millis(t));
         let (start, end) = (ms(d.started_at.as_ref()), ms(d.finished_at.as_ref()));
         self.run_times
             .lock()
@@ -351,7 +351,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .insert(
                 id.to_string(),
-                (crate::runtime::EngineStatus::Running, Some(now), None),
+                (drover_runtime::EngineStatus::Running, Some(now), None),
             );
     }
 

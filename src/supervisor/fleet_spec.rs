@@ -9,7 +9,7 @@ use crate::core::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec as CoreRole, ThrottlePolicy,
 };
-use crate::docker::spec::ContainerSpec;
+use drover_runtime::spec::ContainerSpec;
 
 /// A role as the adapters execute it.
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ impl FleetPlan {
         let mut roles = HashMap::new();
         let mut core_roles = Vec::new();
         for r in &cfg.file.roles {
-            let container = ContainerSpec::from_config(cfg, r);
+            let container = cfg.container_spec(r);
             let spec_hash = container.spec_hash();
             let mut core = CoreRole::new(&r.name, r.replicas, &spec_hash);
             core.restart = RestartPolicy {

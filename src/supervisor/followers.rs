@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::docker::follow::{Follow, LineSink, follow_container};
-use crate::docker::logs::log_path;
+use crate::logs::files::log_path;
+use crate::logs::follow::{Follow, LineSink, follow_container};
 
 struct Entry {
     cancel: CancellationToken,
@@ -102,7 +102,7 @@ pub const RESTORED_LINES: usize = 200;
 /// done): read back from their current generation's log file into the ring before the first
 /// frame. A live container's follower resumes its own output, so live slots are left alone.
 pub fn restore_last_lines(
-    hub: &crate::docker::ring::LogHub,
+    hub: &crate::logs::ring::LogHub,
     data_dir: &std::path::Path,
     records: &[crate::core::SlotRecord],
     max_line: usize,
@@ -113,7 +113,7 @@ pub fn restore_last_lines(
         if !(held || r.completed) || r.generation == 0 {
             continue;
         }
-        let mut reader = crate::docker::logfile::ReverseLogReader::open(
+        let mut reader = crate::logs::logfile::ReverseLogReader::open(
             &log_path(data_dir, &r.slot, r.generation),
             max_line,
         );
@@ -138,7 +138,7 @@ pub fn restore_last_lines(
 mod tests {
     use super::*;
     use crate::core::{Actor, SlotMode, SlotRecord};
-    use crate::docker::ring::LogHub;
+    use crate::logs::ring::LogHub;
 
     #[test]
     fn a_blocked_slots_last_lines_are_back_before_the_first_frame_and_a_live_ones_are_not() {

@@ -21,9 +21,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::core::Input;
-use crate::runtime::Runtime;
 use crate::signals::{parse_junit, parse_trx};
 use crate::store::StoreWriter;
+use drover_runtime::Runtime;
 
 pub const POLL_EVERY: Duration = Duration::from_secs(5);
 

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::followers::Followers;
 use crate::core::Input;
-use crate::docker::ring::LogHub;
-use crate::runtime::{Connector, ContainerAction, ContainerEvent, Runtime};
+use crate::logs::ring::LogHub;
+use drover_runtime::{Connector, ContainerAction, ContainerEvent, Runtime};
 
 /// Lines of output handed to the core with a `die`, for the failure signature.
 const LAST_LINES: usize = 20;

@@ -26,7 +26,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::runtime::EnvLookup;
+pub use drover_runtime::EnvLookup;
 use executor::Executor;
 use fleet_spec::FleetPlan;
 use followers::Followers;
@@ -38,10 +38,11 @@ use crate::config::Config;
 use crate::core::{
     CommandReply, CommandRequest, Effect, Fleet, Input, Millis, ReleaseReport, Snapshot,
 };
-use crate::docker::follow::FollowLimits;
-use crate::docker::ring::LogHub;
-use crate::runtime::{Connector, DockerConnector, Runtime};
+use crate::logs::follow::FollowLimits;
+use crate::logs::ring::LogHub;
 use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
+use drover_runtime::docker::DockerConnector;
+use drover_runtime::{Connector, Runtime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -82,7 +83,7 @@ pub struct SupervisorOptions {
     /// On shutdown, stop every agent container (default: leave them running for adoption).
     pub stop_agents: bool,
     /// The container engine to supervise through; `None` = Docker at the config's
-    /// `docker_host` (tests pass an in-memory [`crate::runtime::fake::FakeRuntime`]).
+    /// `docker_host` (tests pass an in-memory [`drover_runtime::fake::FakeRuntime`]).
     pub connector: Option<Arc<dyn Connector>>,
 }
 
@@ -526,11 +527,11 @@ fn log_event(e: &crate::core::FleetEvent) {
 /// A listed container in the core's terms (`removing` ones are left out, as the core expects),
 /// with Docker's start and finish times of its latest run when known (`times`).
 fn observed(
-    c: crate::runtime::ListedContainer,
+    c: drover_runtime::ListedContainer,
     times: (Option<Millis>, Option<Millis>),
 ) -> Option<crate::core::ObservedContainer> {
     use crate::core::ContainerStatus as C;
-    use crate::runtime::EngineStatus as D;
+    use drover_runtime::EngineStatus as D;
     let status = match c.status {
         D::Created => C::Created,
         D::Running | D::Restarting => C::Running,

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::LoopsSection;
 use crate::core::{ActivityKind, DetectorAction, Input, TestSummary};
-use crate::docker::follow::LineSink;
+use crate::logs::follow::LineSink;
 use crate::signals::usage::{PriceTable, Tokens, UsageCounter};
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,

@@ -89,7 +89,7 @@ impl Driver {
                 .find(|r| r.name == view.role)
                 .map(|r| &r.tests);
             self.followers.ensure(id, || {
-                let target = crate::docker::follow::Follow {
+                let target = crate::logs::follow::Follow {
                     docker: docker.clone(),
                     id: id.to_string(),
                     slot: view.slot.clone(),

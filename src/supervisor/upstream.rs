@@ -168,7 +168,7 @@ impl Feed {
         self.learned = Some(snap.state_version);
         let mut new = false;
         for s in &snap.slots {
-            let host = crate::docker::spec::container_hostname(
+            let host = drover_runtime::spec::container_hostname(
                 self.hostname.as_deref(),
                 &snap.fleet,
                 &s.slot,

@@ -6,27 +6,18 @@
 //! actions go through `propose`, which asks before anything destructive.
 
 use crate::core::{AlertRef, Command};
-use crate::core::{CommandReply, SlotState, Snapshot};
+use crate::core::{CommandReply, Snapshot};
 
 use super::LogSource;
 use super::filter::FilterQuery;
 use super::fleet::{Column, move_selection, settle_selection, visible_slots};
-use super::key_handling::{Outcome, alerts_sorted, locks_sorted};
+use super::key_handling::Outcome;
 use super::layout::page_rows;
 use super::palette::View;
 use super::render::progress_rows;
+use super::rows::{alerts_sorted, locks_sorted, replicas};
 use super::state::{DetailTab, Focus, InputKind, Overlay, UiState};
 use crate::keys::Action;
-
-/// Current replicas of `role` (slots being scaled away not counted).
-pub(crate) fn replicas(snap: &Snapshot, role: &str) -> u32 {
-    let n = snap
-        .slots
-        .iter()
-        .filter(|s| s.role == role && s.state != SlotState::Retiring)
-        .count();
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
 
 impl UiState {
     /// The slot the operator is looking at (fleet view).

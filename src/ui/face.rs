@@ -16,7 +16,7 @@ use ratatui::crossterm::event::Event;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{Command, CommandReply, CommandRequest, Snapshot};
-use crate::docker::logfile::ReverseLogReader;
+use crate::logs::logfile::ReverseLogReader;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
 

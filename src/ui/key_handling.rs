@@ -9,12 +9,12 @@
 use crate::core::Command;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::core::{Alert, LockView, Snapshot};
+use crate::core::Snapshot;
 
-use super::actions::replicas;
 use super::filter::FilterQuery;
 use super::fleet::{Column, settle_selection};
 use super::palette::{self, PaletteCommand, PaletteContext, View};
+use super::rows::{alerts_sorted, replicas};
 use super::state::{InputKind, Overlay, UiState};
 use crate::keys::KeyChord;
 
@@ -37,33 +37,6 @@ pub enum Outcome {
     },
     /// Read new events from the store now.
     RefreshEvents,
-}
-
-/// Alerts in the order the alerts view lists them: unacknowledged first, then by severity
-/// and recency.
-pub fn alerts_sorted(snap: &Snapshot) -> Vec<&Alert> {
-    let mut v: Vec<&Alert> = snap.alerts.iter().collect();
-    v.sort_by(|a, b| {
-        a.acked
-            .is_some()
-            .cmp(&b.acked.is_some())
-            .then(b.severity.cmp(&a.severity))
-            .then(b.last_seen.cmp(&a.last_seen))
-            .then(a.id.cmp(&b.id))
-    });
-    v
-}
-
-/// Locks in the order the locks view lists them: stale, then overdue, then by task.
-pub fn locks_sorted(snap: &Snapshot) -> Vec<&LockView> {
-    let mut v: Vec<&LockView> = snap.locks.iter().collect();
-    v.sort_by(|a, b| {
-        b.stale
-            .cmp(&a.stale)
-            .then(b.overdue.cmp(&a.overdue))
-            .then(a.task.cmp(&b.task))
-    });
-    v
 }
 
 impl UiState {

@@ -12,11 +12,21 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use crate::config::Config;
-use crate::docker::logfile::{FileLine, LogFileError, ReverseLogReader};
-use crate::docker::logs::log_path;
+use crate::logs::files::log_path;
+use crate::logs::logfile::{FileLine, LogFileError, ReverseLogReader};
 
-use super::logview::LogLine;
 use super::text::sanitize;
+
+/// A log line ready to draw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Order in the pane: a ring line keeps its ring seq, lines read back from the log file
+    /// get the seqs below the oldest held line (so they may be negative).
+    pub seq: i64,
+    pub ts_ms: u64,
+    pub stderr: bool,
+    pub text: String,
+}
 
 /// Lines read per page.
 pub const PAGE_LINES: usize = 2000;
@@ -181,7 +191,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::docker::logs::rotated_part;
+    use crate::logs::files::rotated_part;
 
     const T0: u64 = 1_700_000_000_000;
 

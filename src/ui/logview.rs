@@ -13,6 +13,7 @@ pub mod older;
 use std::collections::VecDeque;
 
 use super::LogSource;
+use super::logpages::LogLine;
 use super::text::{find_matches, sanitize};
 
 pub use older::OlderLines;
@@ -21,17 +22,6 @@ pub use older::OlderLines;
 pub const OLDER_LINES: usize = 5 * super::logpages::PAGE_LINES;
 /// Text bytes held at most (ring and file lines alike).
 pub const MAX_HELD_BYTES: usize = 32 << 20;
-
-/// A log line ready to draw.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    /// Order in the pane: a ring line keeps its ring seq, lines read back from the log file
-    /// get the seqs below the oldest held line (so they may be negative).
-    pub seq: i64,
-    pub ts_ms: u64,
-    pub stderr: bool,
-    pub text: String,
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct LogSearch {
@@ -366,7 +356,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::docker::ring::{LogHub, RingLine};
+    use crate::logs::ring::{LogHub, RingLine};
 
     fn hub_with(lines: &[&str]) -> LogHub {
         let hub = LogHub::new(1000, 1 << 20);

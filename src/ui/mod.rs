@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod palette;
 pub mod reason;
 pub mod render;
+pub mod rows;
 pub mod sample;
 pub mod shell;
 pub mod state;
@@ -35,8 +36,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::core::Snapshot;
-use crate::docker::ring::{LogHub, RingLine};
-use crate::store::{EventFilter, Store, StoredEvent};
+use crate::logs::ring::{LogHub, RingLine};
+use crate::store::{Store, StoredEvent};
 pub use crate::supervisor::{CommandEnvelope, ProgressView, SupervisorHandle};
 use crate::theme::Theme;
 
@@ -79,21 +80,9 @@ impl EventSource for Store {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<StoredEvent>, String>> {
         Box::pin(async move {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let after_id = if after_id == 0 {
-                // Ids grow by one per event, so the newest `limit` start near count - limit.
-                let count = self.event_count().await.map_err(|e| e.to_string())?;
-                (count - limit).max(0)
-            } else {
-                after_id
-            };
-            self.events(&EventFilter {
-                after_id: Some(after_id),
-                limit: Some(limit),
-                ..EventFilter::default()
-            })
-            .await
-            .map_err(|e| e.to_string())
+            self.events_after(after_id, limit)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -240,7 +229,7 @@ impl UiOptions {
 pub fn os_user() -> String {
     // From the effective uid, as the daemon names socket peers: `$USER` is only what the
     // environment claims.
-    crate::control::transport::user_name(crate::control::transport::current_uid())
+    crate::peer::user_name(crate::peer::current_uid())
 }
 
 /// Errors that stop the TUI before it starts.

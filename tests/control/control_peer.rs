@@ -51,7 +51,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn peers_are_checked_against_the_effective_uid_and_named_by_it() {
-    if drover::control::transport::current_uid() != 0 {
+    if drover::peer::current_uid() != 0 {
         eprintln!("skipped: switching uids needs root");
         return;
     }

@@ -1,5 +1,5 @@
 //! The whole supervisor (driver loop, executor, runtime link, log followers, store) against the
-//! in-memory engine of `drover::runtime::fake`: adoption, the order of lifecycle calls, a lost
+//! in-memory engine of `drover_runtime::fake`: adoption, the order of lifecycle calls, a lost
 //! and regained engine, deaths with their last lines, and operator commands — in seconds and
 //! without a daemon. The same behaviours against real Docker live in the `runtime` tests.
 
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use drover::core::{Command, CommandReply, CommandRequest, DockerStatus, SlotState, Snapshot};
-use drover::runtime::fake::{Call, FakeRuntime};
 use drover::supervisor::{self, SupervisorHandle, SupervisorOptions};
+use drover_runtime::fake::{Call, FakeRuntime};
 
 const FLEET: &str = "fk";
 
@@ -109,7 +109,7 @@ async fn a_fleet_is_created_then_adopted_by_the_next_drover_without_a_single_cre
     assert!(
         fake.containers()
             .iter()
-            .all(|c| c.status == drover::runtime::EngineStatus::Running)
+            .all(|c| c.status == drover_runtime::EngineStatus::Running)
     );
 
     let calls_before = fake.calls().len();
@@ -173,7 +173,7 @@ async fn look_alikes_are_named_in_an_alert_never_touched_and_a_second_drover_is_
     sup.stop().await;
     assert_eq!(
         fake.container("evil-worker").map(|c| c.status),
-        Some(drover::runtime::EngineStatus::Running),
+        Some(drover_runtime::EngineStatus::Running),
         "the look-alike still runs"
     );
 
@@ -300,7 +300,7 @@ async fn operator_pause_and_resume_reach_the_engine_and_are_acknowledged_once_st
     .await;
     assert_eq!(
         fake.container(&container).unwrap().status,
-        drover::runtime::EngineStatus::Paused
+        drover_runtime::EngineStatus::Paused
     );
     // A repeat changes nothing and calls nothing.
     let before = ops_on(&fake.calls(), &container).len();

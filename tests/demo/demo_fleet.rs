@@ -8,8 +8,7 @@ use drover::config::{self, ByteSize};
 use drover::demo::fleet::{MARKER_FILE, find_previous};
 use drover::demo::team_repo::TeamRepo;
 use drover::demo::{DemoOptions, prepare};
-use drover::docker::spec::ContainerSpec;
-use drover::runtime::preflight;
+use drover_runtime::preflight;
 
 #[test]
 fn the_demo_config_validates_and_describes_the_fleet() {
@@ -53,7 +52,7 @@ fn the_demo_config_validates_and_describes_the_fleet() {
             cmd[3], r.name,
             "each role runs the behaviour it is named after"
         );
-        let spec = ContainerSpec::from_config(&cfg, r);
+        let spec = cfg.container_spec(r);
         assert!(
             spec.mounts
                 .iter()

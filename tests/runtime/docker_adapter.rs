@@ -6,9 +6,9 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use drover::docker::events::ContainerAction;
-use drover::docker::spec::{ContainerSpec, container_name};
-use drover::docker::{Docker, EngineStatus, RuntimeError};
+use drover_runtime::docker::events::ContainerAction;
+use drover_runtime::docker::{Docker, EngineStatus, RuntimeError};
+use drover_runtime::spec::{ContainerSpec, container_name};
 use futures::StreamExt;
 
 fn role_spec(fleet: &str, command: &str) -> ContainerSpec {
@@ -17,7 +17,7 @@ fn role_spec(fleet: &str, command: &str) -> ContainerSpec {
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).expect("config");
-    ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
+    cfg.container_spec(&cfg.file.roles[0])
 }
 
 #[tokio::test]

@@ -75,7 +75,7 @@ initial_backoff = "0s"
     .await;
 
     // While drover cannot see Docker, its container dies.
-    let real = drover::docker::Docker::connect(None)
+    let real = drover_runtime::docker::Docker::connect(None)
         .await
         .expect("the real Docker socket");
     real.kill(&first).await.expect("kill behind drover's back");

@@ -11,11 +11,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drover::docker::Docker;
-use drover::docker::follow::{Follow, FollowLimits, LineSink, follow_container};
-use drover::docker::logfile::ReverseLogReader;
-use drover::docker::ring::LogHub;
-use drover::docker::spec::{ContainerSpec, container_name};
+use drover::logs::follow::{Follow, FollowLimits, LineSink, follow_container};
+use drover::logs::logfile::ReverseLogReader;
+use drover::logs::ring::LogHub;
+use drover_runtime::docker::Docker;
+use drover_runtime::spec::container_name;
 use tokio_util::sync::CancellationToken;
 
 struct Collect(Arc<Mutex<Vec<String>>>);
@@ -34,7 +34,7 @@ async fn container(fleet: &str, script: &str) -> (Docker, String) {
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).unwrap();
-    let spec = ContainerSpec::from_config(&cfg, &cfg.file.roles[0]);
+    let spec = cfg.container_spec(&cfg.file.roles[0]);
     let docker = Docker::connect(None).await.unwrap();
     let id = docker
         .create(

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drover::docker::Docker;
-use drover::docker::follow::{Follow, FollowLimits, LineSink, follow_container};
-use drover::docker::ring::LogHub;
-use drover::docker::spec::{ContainerSpec, container_name};
+use drover::logs::follow::{Follow, FollowLimits, LineSink, follow_container};
+use drover::logs::ring::LogHub;
+use drover_runtime::docker::Docker;
+use drover_runtime::spec::container_name;
 use tokio_util::sync::CancellationToken;
 
 struct Collect(
@@ -41,7 +41,7 @@ async fn logs_survive_removal_and_stay_bounded() {
         common::TEST_IMAGE
     );
     let cfg = drover::config::parse(&text, Path::new("t.toml")).unwrap();
-    let spec = ContainerSpec::from_config(&cfg, &cfg.file.roles[0]);
+    let spec = cfg.container_spec(&cfg.file.roles[0]);
     let docker = Docker::connect(None).await.unwrap();
     let id = docker
         .create(

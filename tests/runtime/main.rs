@@ -1,4 +1,5 @@
-//! Integration tests: the supervisor, store and Docker adapter against the real Docker Engine.
+//! Integration tests: the supervisor, store and Docker adapter against the real Docker Engine,
+//! and the runtime port's conformance suite over both engines (the fake and Docker).
 //! One binary per group keeps link time down; the support modules are shared with the
 //! other groups through `#[path]`.
 
@@ -7,6 +8,7 @@ mod common;
 #[path = "../control_support/mod.rs"]
 mod control_support;
 
+mod conformance;
 mod docker_adapter;
 mod docker_adoption;
 mod docker_disconnect;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use drover::docker::logs::RotatingFile;
+use drover::logs::files::RotatingFile;
 use drover::store::{EventRecord, Store};
 
 fn mode(p: &Path) -> u32 {
@@ -44,7 +44,7 @@ async fn a_new_data_dir_and_its_files_are_private() {
     assert_eq!(mode(&data.join("logs")), 0o700, "logs dir");
     assert_eq!(mode(&data.join("logs").join("impl-1")), 0o700, "slot dir");
     assert_eq!(mode(&log), 0o600, "container log");
-    let rotated = drover::docker::logs::rotated_part(&log, 1);
+    let rotated = drover::logs::files::rotated_part(&log, 1);
     assert_eq!(mode(&rotated), 0o600, "rotated part");
     store.close().await;
 }

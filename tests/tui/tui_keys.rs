@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use drover::core::{AlertRef, Command, CommandReply, SlotState, Snapshot};
-use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
+use drover::logs::ring::LogHub;
 use drover::theme::Theme;
 use drover::ui::key_handling::Outcome;
 use drover::ui::palette::View;
@@ -286,7 +286,7 @@ fn views_locks_release_and_alerts_acknowledge() {
     );
     press(&mut ui, &snap, "4");
     assert_eq!(ui.view, View::Alerts);
-    let first = drover::ui::key_handling::alerts_sorted(&snap)[0].id;
+    let first = drover::ui::rows::alerts_sorted(&snap)[0].id;
     assert_eq!(
         press(&mut ui, &snap, "a"),
         [send(Command::AckAlert {

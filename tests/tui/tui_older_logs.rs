@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use drover::core::SlotState;
-use drover::docker::logs::log_path;
-use drover::docker::ring::LogHub;
+use drover::logs::files::log_path;
+use drover::logs::ring::LogHub;
 use drover::theme::Theme;
 use drover::ui::sample::{slot, snapshot};
 use drover::ui::{Face, LogFiles, LoopExit, NoEvents, UiOptions, face_channels};

@@ -9,8 +9,8 @@ use drover::core::{
     Command, CommandRequest, DockerStatus, Effect, Fleet, FleetSpec, Input, RoleSpec, SlotState,
     Snapshot,
 };
-use drover::docker::ring::LogHub;
 use drover::keys::Keymap;
+use drover::logs::ring::LogHub;
 use drover::store::StoredEvent;
 use drover::theme::Theme;
 use drover::ui::palette::View;

@@ -8,11 +8,12 @@
 //! newest lines — the far end from where the operator reads — are dropped and the view is
 //! detached until it follows again.
 
-use crate::docker::logfile::FileLine;
+use crate::logs::logfile::FileLine;
 use crate::ui::logpages::{BOUNDARY_LINES, OlderAsk};
 use crate::ui::text::find_matches;
 
-use super::{LogLine, LogView};
+use super::LogView;
+use crate::ui::logpages::LogLine;
 
 /// What is known about lines older than the held ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -172,7 +173,7 @@ impl LogView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::ring::LogHub;
+    use crate::logs::ring::LogHub;
 
     fn file_lines(range: std::ops::Range<u64>) -> Vec<FileLine> {
         range

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use crate::core::{AlertKind, LockView, Severity, Snapshot};
 use crate::theme::Theme;
-use crate::ui::key_handling::{alerts_sorted, locks_sorted};
+use crate::ui::rows::{alerts_sorted, locks_sorted};
 use crate::ui::state::UiState;
 use crate::ui::text::{age, clock, date_time, fit, sanitize};
 

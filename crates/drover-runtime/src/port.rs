@@ -1,5 +1,5 @@
 //! The runtime port: everything the supervisor asks of a container engine, in drover's own
-//! terms. [`crate::docker::Docker`] is the production implementation; [`fake::FakeRuntime`] is an
+//! terms. [`crate::docker::Docker`] is the production implementation; `fake::FakeRuntime` is an
 //! in-memory one that lets the supervisor's behaviour (adoption, ordering, reconnects, deaths)
 //! be tested without a daemon.
 //!
@@ -10,10 +10,6 @@
 //! (they are idempotent, as Docker's are); event and log streams are plain streams whose end or
 //! error the caller handles (reconnecting is the caller's policy).
 
-pub mod fake;
-pub mod identity;
-pub mod preflight;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +17,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-use crate::docker::spec::ContainerSpec;
+use crate::identity;
+use crate::spec::ContainerSpec;
 
 /// Reads an environment variable of drover's own process (injected so tests control it).
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -266,18 +263,4 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 /// Makes (and remakes, after the engine went away) a connection to the engine.
 pub trait Connector: Send + Sync + 'static {
     fn connect(&self) -> BoxFuture<'_, Result<Runtime, RuntimeError>>;
-}
-
-/// Connects to the Docker Engine at `host` (`None`: `$DOCKER_HOST` or the local socket).
-pub struct DockerConnector {
-    pub host: Option<String>,
-}
-
-impl Connector for DockerConnector {
-    fn connect(&self) -> BoxFuture<'_, Result<Runtime, RuntimeError>> {
-        Box::pin(async move {
-            let docker = crate::docker::Docker::connect(self.host.as_deref()).await?;
-            Ok(Arc::new(docker) as Runtime)
-        })
-    }
 }

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::Docker;
-use crate::runtime::{
+use crate::port::{
     ArchivedFile, ContainerDetails, ContainerEvent, ContainerRuntime, CreateRequest, ExecOutcome,
     ListedContainer, LogChunk, RuntimeError,
 };

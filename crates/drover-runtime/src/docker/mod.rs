@@ -8,13 +8,9 @@
 
 pub mod archive;
 pub mod events;
-pub mod follow;
-pub mod logfile;
-pub mod logs;
-pub mod ring;
-pub mod spec;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -24,12 +20,14 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
     StartContainerOptions, StopContainerOptionsBuilder, WaitContainerOptions,
 };
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
-use crate::runtime::identity::{
+use crate::identity::{
     self, LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH,
 };
-pub use crate::runtime::{
+use crate::port::{Connector, Runtime};
+pub use crate::port::{
     ContainerDetails, EngineStatus, ExecOutcome, ListedContainer, LogChunk, RuntimeError,
 };
 
@@ -397,7 +395,9 @@ impl Docker {
             })
     }
 
-    pub(crate) fn api(&self) -> &bollard::Docker {
+    /// The Engine API client itself, for the demo's image build and cleanup, which speak to
+    /// Docker about images rather than a fleet's containers.
+    pub fn api(&self) -> &bollard::Docker {
         &self.api
     }
 }
@@ -428,5 +428,19 @@ fn classify(host: &str, e: BollardError) -> RuntimeError {
             host: host.to_string(),
             detail: other.to_string(),
         },
+    }
+}
+
+/// Connects to the Docker Engine at `host` (`None`: `$DOCKER_HOST` or the local socket).
+pub struct DockerConnector {
+    pub host: Option<String>,
+}
+
+impl Connector for DockerConnector {
+    fn connect(&self) -> BoxFuture<'_, Result<Runtime, RuntimeError>> {
+        Box::pin(async move {
+            let docker = Docker::connect(self.host.as_deref()).await?;
+            Ok(Arc::new(docker) as Runtime)
+        })
     }
 }

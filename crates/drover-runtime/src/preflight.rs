@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use super::{ContainerRuntime, CreateRequest, RuntimeError};
-use crate::docker::spec::ContainerSpec;
+use crate::port::{ContainerRuntime, CreateRequest, RuntimeError};
+use crate::spec::ContainerSpec;
 
 /// Checks what needs no Docker: required env present and non-empty (in the role's literal env
 /// or drover's environment through `pass_env`), mount sources present.
@@ -100,39 +100,5 @@ pub async fn run(
         ))),
         Err(e) if e.is_unreachable() => Err(e),
         Err(e) => Ok(Err(format!("preflight could not run: {e}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn spec(extra: &str) -> ContainerSpec {
-        let text =
-            format!("[fleet]\nname = \"t\"\n[[roles]]\nname = \"r\"\nimage = \"i\"\n{extra}");
-        let cfg = crate::config::parse(&text, Path::new("f.toml")).unwrap();
-        ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
-    }
-
-    #[test]
-    fn missing_required_env_is_named() {
-        let s = spec("pass_env = [\"OPENAI_API_KEY\"]\nrequired_env = [\"OPENAI_API_KEY\"]\n");
-        let err = local_checks(&s, &|_| None).unwrap_err();
-        assert_eq!(
-            err,
-            "required environment variable OPENAI_API_KEY missing or empty in drover's environment"
-        );
-        assert!(
-            local_checks(&s, &|_| Some("  ".into())).is_err(),
-            "blank counts as missing"
-        );
-        assert!(local_checks(&s, &|_| Some("sk-x".into())).is_ok());
-    }
-
-    #[test]
-    fn literal_env_satisfies_required_env() {
-        let s = spec("env = { MODE = \"fast\" }\nrequired_env = [\"MODE\"]\n");
-        assert!(local_checks(&s, &|_| None).is_ok());
     }
 }

@@ -5,7 +5,7 @@
 //! the name `drover-<fleet>-<slot>` is unique per engine — a container must match all three
 //! (name, fleet id, a generation drover could have written) to be touched.
 
-pub use crate::core::container_name;
+pub use drover_core::core::container_name;
 
 pub const LABEL_FLEET: &str = "io.drover.fleet";
 pub const LABEL_SLOT: &str = "io.drover.slot";

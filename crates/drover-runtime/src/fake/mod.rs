@@ -18,8 +18,8 @@ use tokio::sync::broadcast;
 
 mod port;
 
-use super::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
-use super::{
+use crate::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
+use crate::port::{
     Connector, ContainerAction, ContainerEvent, EngineStatus, ExecOutcome, LogChunk, RuntimeError,
 };
 

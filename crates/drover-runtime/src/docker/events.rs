@@ -9,9 +9,9 @@ use bollard::query_parameters::EventsOptionsBuilder;
 use futures::{Stream, StreamExt};
 
 use super::{Docker, RuntimeError, classify};
-use crate::runtime::identity::{self as spec, LABEL_GENERATION, LABEL_SLOT};
+use crate::identity::{self as spec, LABEL_GENERATION, LABEL_SLOT};
 
-pub use crate::runtime::{ContainerAction, ContainerEvent};
+pub use crate::port::{ContainerAction, ContainerEvent};
 
 impl Docker {
     /// Events of `fleet`'s containers from `since` (Unix seconds) on; `None` = from now.

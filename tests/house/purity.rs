@@ -1,9 +1,7 @@
-//! The pure crates' promise, checked: nothing in drover-core's or drover-signals' dependency
-//! tree does I/O, async or terminal work, and the signals depend on nothing of drover's. Reads
-//! the workspace's Cargo.lock and walks each crate's dependencies.
-
-// Test support code may unwrap: a panic is a failed test with its location.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Which crate may depend on what, checked from the workspace's Cargo.lock: nothing in
+//! drover-core's or drover-signals' tree does I/O, async or terminal work, the signals depend
+//! on nothing of drover's, the runtime on nothing but the core (no store, git or terminal), and
+//! only the runtime names the Engine API.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,7 +48,7 @@ fn lock_graph(lock: &str) -> BTreeMap<String, Vec<String>> {
 
 /// Every package `root` depends on, itself included, from the lock file.
 fn tree_of(root: &str) -> BTreeSet<String> {
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
         .expect("the workspace's Cargo.lock");
     let graph = lock_graph(&lock);
     assert!(graph.contains_key("tokio"), "the lock file was read");
@@ -82,4 +80,39 @@ fn the_signals_depend_on_nothing_of_drovers_and_do_no_io() {
         .filter(|f| seen.contains(*f))
         .collect();
     assert!(bad.is_empty(), "drover-signals pulls in {bad:?}");
+}
+
+#[test]
+fn the_runtime_depends_on_the_core_only_and_no_face_or_store() {
+    let seen = tree_of("drover-runtime");
+    assert!(
+        seen.contains("bollard"),
+        "the runtime is the Docker adapter"
+    );
+    let bad: Vec<_> = ["drover", "sqlx", "git2", "ratatui", "crossterm", "notify"]
+        .into_iter()
+        .filter(|f| seen.contains(*f))
+        .collect();
+    assert!(bad.is_empty(), "drover-runtime pulls in {bad:?}");
+}
+
+/// Which packages name `dep` in their own dependency list.
+fn direct_dependents(dep: &str) -> BTreeSet<String> {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+        .expect("the workspace's Cargo.lock");
+    lock_graph(&lock)
+        .into_iter()
+        .filter(|(_, deps)| deps.iter().any(|d| d == dep))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn only_the_runtime_and_the_demo_name_the_engine_api() {
+    // The root package still names bollard for the demo's image build and cleanup
+    // (`demo::image`, `demo::clean`); everything else reaches Docker through the port.
+    let names = direct_dependents("bollard");
+    let allowed = BTreeSet::from(["drover-runtime".to_string(), "drover".to_string()]);
+    assert!(names.contains("drover-runtime"), "{names:?}");
+    assert!(names.is_subset(&allowed), "bollard is named by {names:?}");
 }

@@ -1,5 +1,6 @@
 //! What a slot's container looks like: deterministic name, drover's labels, and the create body
-//! (image, command, env, mounts, limits, hardening) built from a role's config.
+//! (image, command, env, mounts, limits, hardening) built from a role's config
+//! (resolved by the config, which depends on this crate, never the reverse).
 //!
 //! Invariants: the name is a pure function of (fleet, slot), so Docker itself refuses a
 //! duplicate; the spec hash covers everything that defines the container except secret *values*
@@ -12,9 +13,7 @@ use std::path::PathBuf;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use serde::Serialize;
 
-use crate::config::{Config, RoleSection};
-
-pub use crate::runtime::identity::{
+pub use crate::identity::{
     LABEL_FLEET, LABEL_FLEET_ID, LABEL_GENERATION, LABEL_ROLE, LABEL_SLOT, LABEL_SPEC_HASH,
     container_name, fleet_filter, fleet_id_filter,
 };
@@ -76,49 +75,6 @@ pub struct ContainerSpec {
 }
 
 impl ContainerSpec {
-    /// Resolves role `role` of `cfg`, adding the upstream repo mount if configured.
-    pub fn from_config(cfg: &Config, role: &RoleSection) -> Self {
-        let mut mounts: Vec<BindMount> = Vec::new();
-        if let Some(up) = &cfg.file.upstream {
-            mounts.push(BindMount {
-                source: absolute(cfg.resolve(&up.repo)),
-                target: up.mount_target.clone(),
-                read_only: up.read_only,
-            });
-        }
-        mounts.extend(role.mounts.iter().map(|m| BindMount {
-            source: absolute(cfg.resolve(&m.source)),
-            target: m.target.clone(),
-            read_only: m.read_only,
-        }));
-        Self {
-            fleet: cfg.file.fleet.name.clone(),
-            role: role.name.clone(),
-            image: role.image.clone(),
-            command: role.command.clone(),
-            workdir: role.workdir.clone(),
-            user: role.user.clone(),
-            env: role
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            pass_env: role.pass_env.clone(),
-            required_env: role.required_env.clone(),
-            mounts,
-            memory: i64::try_from(role.limits.memory.0).unwrap_or(i64::MAX),
-            nano_cpus: (role.limits.cpus * 1e9) as i64,
-            pids: role.limits.pids,
-            cap_drop: role.security.cap_drop.clone(),
-            cap_add: role.security.cap_add.clone(),
-            no_new_privileges: role.security.no_new_privileges,
-            read_only_rootfs: role.security.read_only_rootfs,
-            preflight: role.preflight.as_ref().map(|p| p.command.clone()),
-            probe_exec: role.probe.as_ref().and_then(|p| p.exec.clone()),
-            hostname: cfg.file.fleet.hostname.clone(),
-        }
-    }
-
     /// A stable 64-bit FNV-1a hash (hex) of the spec. Literal env values count (they define the
     /// container) but are folded in as hashes of `key=value`, never stored.
     pub fn spec_hash(&self) -> String {
@@ -167,7 +123,7 @@ impl ContainerSpec {
         env.push(format!("DROVER_FLEET={}", self.fleet));
         env.push(format!("DROVER_GENERATION={generation}"));
         // An empty fleet id (preflight containers) leaves the identity label out.
-        let labels = crate::runtime::identity::labels(
+        let labels = crate::identity::labels(
             &self.fleet,
             fleet_id,
             slot,
@@ -285,10 +241,6 @@ pub fn exposes_docker_socket(source: &std::path::Path, docker_host: Option<&str>
     false
 }
 
-fn absolute(p: PathBuf) -> PathBuf {
-    std::path::absolute(&p).unwrap_or(p)
-}
-
 /// FNV-1a: tiny, stable across Rust versions (unlike `DefaultHasher`), enough for change
 /// detection.
 struct Fnv64(u64);
@@ -305,99 +257,5 @@ impl Fnv64 {
     }
     fn finish(&self) -> u64 {
         self.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn spec() -> ContainerSpec {
-        let text = "[fleet]\nname = \"t\"\n[[roles]]\nname = \"impl\"\nimage = \"img\"\nenv = { OPENAI_API_KEY = \"sk-1\", MODE = \"x\" }\npass_env = [\"GH_TOKEN\"]\n";
-        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
-        ContainerSpec::from_config(&cfg, &cfg.file.roles[0])
-    }
-
-    #[test]
-    fn the_docker_socket_is_caught_under_any_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("engine.sock");
-        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let host = format!("unix://{}", sock.display());
-        let link = dir.path().join("innocent");
-        std::os::unix::fs::symlink(&sock, &link).unwrap();
-        let hard = dir.path().join("also-innocent");
-        std::fs::hard_link(&sock, &hard).unwrap();
-        let plain = dir.path().join("notes.txt");
-        std::fs::write(&plain, "x").unwrap();
-        let sub = dir.path().join("sub");
-        std::fs::create_dir(&sub).unwrap();
-        for p in [&sock, &link, &hard, &dir.path().to_path_buf()] {
-            assert!(exposes_docker_socket(p, Some(&host)), "{}", p.display());
-        }
-        for p in [&plain, &sub] {
-            assert!(!exposes_docker_socket(p, Some(&host)), "{}", p.display());
-        }
-        // A missing path is judged by its name.
-        assert!(exposes_docker_socket(
-            Path::new("/nonexistent/docker.sock"),
-            None
-        ));
-    }
-
-    #[test]
-    fn hardening_is_applied_by_default() {
-        let s = spec();
-        let body = s.create_body("impl-1", 3, "h", &|_| None);
-        let hc = body.host_config.unwrap();
-        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
-        assert_eq!(
-            hc.security_opt,
-            Some(vec!["no-new-privileges:true".to_string()])
-        );
-        assert_eq!(hc.memory, Some(2 << 30));
-        assert_eq!(hc.nano_cpus, Some(1_000_000_000));
-        assert_eq!(hc.pids_limit, Some(512));
-        let labels = body.labels.unwrap();
-        assert_eq!(labels[LABEL_GENERATION], "3");
-        assert_eq!(labels[LABEL_SLOT], "impl-1");
-    }
-
-    #[test]
-    fn pass_env_values_come_from_lookup_and_stay_out_of_the_hash() {
-        let s = spec();
-        let body = s.create_body("impl-1", 1, "h", &|k| {
-            (k == "GH_TOKEN").then(|| "ghp_x".into())
-        });
-        assert!(body.env.unwrap().contains(&"GH_TOKEN=ghp_x".to_string()));
-        let json = serde_json::to_string(&s).unwrap();
-        assert!(!json.contains("sk-1"), "secret value serialised: {json}");
-        let h1 = s.spec_hash();
-        let mut changed = s.clone();
-        changed.env[0].1 = "other".into();
-        assert_ne!(h1, changed.spec_hash(), "literal env must change the hash");
-        assert_eq!(h1, s.spec_hash(), "hash is stable");
-    }
-
-    #[test]
-    fn containers_know_their_slot_fleet_generation_and_hostname() {
-        let s = spec();
-        let body = s.create_body("impl-1", 3, "h", &|_| None);
-        let env = body.env.unwrap();
-        for want in ["DROVER_SLOT=impl-1", "DROVER_GENERATION=3"] {
-            assert!(env.contains(&want.to_string()), "{want} in {env:?}");
-        }
-        assert!(env.iter().any(|e| e.starts_with("DROVER_FLEET=")));
-        assert_eq!(body.hostname.as_deref(), Some("impl-1"));
-        // The default template leaves the hash as it was before hostnames existed.
-        let mut templated = s.clone();
-        templated.hostname = Some(DEFAULT_HOSTNAME.into());
-        assert_eq!(s.spec_hash(), templated.spec_hash());
-        templated.hostname = Some("{fleet}-{slot}".into());
-        assert_ne!(s.spec_hash(), templated.spec_hash());
-        let body = templated.create_body("impl-1", 1, "h", &|_| None);
-        assert_eq!(body.hostname, Some(format!("{}-impl-1", templated.fleet)));
-        assert_eq!(container_hostname(Some(""), "f", "impl-1"), None);
     }
 }

@@ -13,8 +13,8 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::files::{cut_note, rotated_part};
 use super::follow::ts_millis;
-use super::logs::{cut_note, rotated_part};
 
 /// Bytes read per step backwards.
 const CHUNK: usize = 64 * 1024;

@@ -14,7 +14,7 @@ pub const MAX_ARCHIVE_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_FILES: usize = 500;
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-pub use crate::runtime::ArchivedFile;
+pub use crate::port::ArchivedFile;
 
 impl Docker {
     /// The regular files under `path` in container `id`, whose names end with `suffix`.

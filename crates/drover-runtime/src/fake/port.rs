@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::{Call, FakeContainer, FakeRuntime, Record, Signal, rfc3339, unreachable};
-use crate::runtime::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
-use crate::runtime::{
+use crate::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
+use crate::port::{
     ArchivedFile, Connector, ContainerAction, ContainerDetails, ContainerEvent, ContainerRuntime,
     CreateRequest, EngineStatus, ExecOutcome, ListedContainer, LogChunk, Runtime, RuntimeError,
 };

@@ -13,9 +13,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::logs::{LineSplitter, RotatingFile, SplitLine};
+use super::files::{LineSplitter, RotatingFile, SplitLine};
 use super::ring::LogHub;
-use crate::runtime::Runtime;
+use drover_runtime::Runtime;
 
 /// Receives every line of a container's output, in order.
 pub trait LineSink: Send + 'static {
@@ -59,7 +59,7 @@ pub async fn follow_container(
         limits,
         hub,
     } = target;
-    match super::logs::prune_slot_logs(&file, limits.slot_max) {
+    match super::files::prune_slot_logs(&file, limits.slot_max) {
         Ok(removed) if !removed.is_empty() => {
             tracing::info!(slot, generations = ?removed, "pruned older container logs to the slot's size limit");
         }
@@ -217,7 +217,7 @@ fn deliver(
     let (_, body) = split_timestamp(&line.bytes);
     let mut text = String::from_utf8_lossy(body).into_owned();
     if line.dropped > 0 {
-        text.push_str(&super::logs::cut_note(line.dropped));
+        text.push_str(&super::files::cut_note(line.dropped));
     }
     // The one place agent output enters drover: masked here, a secret value it prints reaches
     // no file, parser, reason, ring or client.
