@@ -19,13 +19,33 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The audit log's `who` for a command from socket peer `peer` (its user, as the kernel
 /// reports it) that claims `claimed`: the peer's user, except that a `drover mcp` server
-/// acting for an MCP client names that client (`mcp:<name>`, as [`crate::mcp::audit_who`]
+/// acting for an MCP client names that client (`mcp:<name>`, as [`audit_who`]
 /// spells it). Only the daemon's own user or root can connect to the socket.
 pub fn audited_who(peer: &str, claimed: &str) -> String {
     match claimed.strip_prefix("mcp:") {
-        Some(name) if crate::mcp::audit_who(Some(name)) == claimed => claimed.to_string(),
+        Some(name) if audit_who(Some(name)) == claimed => claimed.to_string(),
         _ => peer.to_string(),
     }
+}
+
+/// The longest MCP client name kept in an audit record.
+pub const MAX_CLIENT_NAME: usize = 64;
+
+/// The audit log's `who` for an MCP client: `mcp:` and its name, kept to printable ASCII.
+pub fn audit_who(client: Option<&str>) -> String {
+    let name: String = client
+        .unwrap_or("unknown")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_CLIENT_NAME)
+        .collect();
+    format!("mcp:{}", if name.is_empty() { "unknown" } else { &name })
 }
 
 /// The first frame a client sends.

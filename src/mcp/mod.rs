@@ -23,15 +23,13 @@ use rmcp::{ErrorData, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 
 use crate::control::client::{ClientError, Connection};
-use crate::control::protocol::{Reply, Request, ServerFrame, Subscription};
+use crate::control::protocol::{Reply, Request, ServerFrame, Subscription, audit_who};
 use crate::core::{CommandReply, CommandRequest};
 
 /// How long pushed frames (log tail, PROGRESS.md) are awaited after subscribing.
 pub const PUSH_WAIT: Duration = Duration::from_secs(5);
 /// A pause this long after the last tail line ends the tail (the daemon sends it in one go).
 const TAIL_QUIET: Duration = Duration::from_millis(300);
-/// The longest client name kept in the audit log.
-const MAX_CLIENT_NAME: usize = 64;
 
 /// What `drover mcp` was started with.
 #[derive(Clone, Debug)]
@@ -49,23 +47,6 @@ pub enum McpError {
     Start(String),
     #[error("the MCP session ended with an error: {0}")]
     Run(String),
-}
-
-/// The audit log's `who` for an MCP client: `mcp:` and its name, kept to printable ASCII.
-pub fn audit_who(client: Option<&str>) -> String {
-    let name: String = client
-        .unwrap_or("unknown")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(MAX_CLIENT_NAME)
-        .collect();
-    format!("mcp:{}", if name.is_empty() { "unknown" } else { &name })
 }
 
 /// The MCP server handler.
@@ -333,6 +314,9 @@ mod tests {
         assert_eq!(audit_who(Some("claude-code")), "mcp:claude-code");
         assert_eq!(audit_who(Some("a b\n\"c")), "mcp:a_b__c");
         assert_eq!(audit_who(None), "mcp:unknown");
-        assert_eq!(audit_who(Some(&"x".repeat(200))).len(), 4 + MAX_CLIENT_NAME);
+        assert_eq!(
+            audit_who(Some(&"x".repeat(200))).len(),
+            4 + crate::control::protocol::MAX_CLIENT_NAME
+        );
     }
 }

@@ -105,7 +105,7 @@ pub enum Effect {
     },
     /// Upsert of a role's `ctl scale` override; one whose `replicas` equal `configured` is
     /// no override (delete it).
-    PersistScale(super::scale::ScaleOverride),
+    PersistScale(super::model::ScaleOverride),
 }
 
 impl Effect {
@@ -422,7 +422,7 @@ pub struct ResumeState {
     pub spend_day: Option<(u64, u64)>,
     /// `ctl scale` overrides in force.
     #[serde(default)]
-    pub scale_overrides: Vec<super::scale::ScaleOverride>,
+    pub scale_overrides: Vec<super::model::ScaleOverride>,
     /// Each slot's latest stored test run: (slot, when, summary), so the TESTS column is
     /// right from the first frame.
     #[serde(default)]

@@ -176,7 +176,7 @@ impl Fleet {
                 && r.replicas == o.configured
             {
                 configured.push((o.role.clone(), r.replicas));
-                r.replicas = o.replicas.min(super::scale::MAX_SLOTS);
+                r.replicas = o.replicas.min(super::model::MAX_SLOTS);
             }
         }
         let mut fleet = Self::new(spec, seed);

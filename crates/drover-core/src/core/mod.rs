@@ -105,11 +105,11 @@ pub use model::{
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
     slot_name,
 };
+pub use model::{MAX_SLOTS, ScaleOverride};
 pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
 };
-pub use scale::{MAX_SLOTS, ScaleOverride};
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{

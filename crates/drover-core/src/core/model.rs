@@ -298,3 +298,17 @@ pub fn slot_name(role: &str, n: u32) -> String {
 pub fn container_name(fleet: &str, slot: &str) -> String {
     format!("drover-{fleet}-{slot}")
 }
+
+/// The most slots a fleet may have, all roles together: every slot costs a log follower, a
+/// ring and a row in every snapshot, and a mistyped `replicas` must not take the host down.
+/// The config check refuses more, and so does `ctl scale`.
+pub const MAX_SLOTS: u32 = 1_000;
+
+/// A role's replicas set by `ctl scale`, over the config's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleOverride {
+    pub role: String,
+    pub replicas: u32,
+    /// The config's replicas it overrides.
+    pub configured: u32,
+}

@@ -8,29 +8,14 @@
 //! force; a reload keeps it until the config's own replicas for the role change (the config
 //! then wins, with an event saying the override ended).
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::command::CommandReply;
 use super::effect::{Effect, EventKind, SlotMode};
 use super::failure::fresh_start;
 use super::fleet::{Fleet, RoleEntry, Scope, event};
-use super::model::Millis;
+use super::model::{MAX_SLOTS, Millis, ScaleOverride};
 use super::policy::FleetSpec;
-
-/// The most slots a fleet may have, all roles together: every slot costs a log follower, a
-/// ring and a row in every snapshot, and a mistyped `replicas` must not take the host down.
-/// The config check refuses more, and so does `ctl scale`.
-pub const MAX_SLOTS: u32 = 1_000;
-
-/// A role's replicas set by `ctl scale`, over the config's.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScaleOverride {
-    pub role: String,
-    pub replicas: u32,
-    /// The config's replicas it overrides.
-    pub configured: u32,
-}
 
 impl Fleet {
     /// Overrides in force, by role.

@@ -52,7 +52,7 @@ pub struct Snapshot {
     pub upstream: UpstreamView,
     /// Roles whose replicas a `ctl scale` override sets instead of the config.
     #[serde(default)]
-    pub scale_overrides: Vec<super::scale::ScaleOverride>,
+    pub scale_overrides: Vec<super::model::ScaleOverride>,
 }
 
 impl Snapshot {
