@@ -167,6 +167,9 @@ struct MochaRun {
     detail_done: bool,
     /// Indentation the output lost (a summary pasted flush left): added back to every line.
     shift: usize,
+    /// The failing titles of the list (`1) title`), kept for a summary whose details are
+    /// missing (cut from the paste, or not printed).
+    listed: Vec<String>,
 }
 
 impl MochaRun {
@@ -181,6 +184,7 @@ impl MochaRun {
             reason_lines: 0,
             detail_done: false,
             shift: 0,
+            listed: Vec::new(),
         }
     }
 
@@ -191,6 +195,11 @@ impl MochaRun {
             RunEnd::CutOff
         };
         self.b.counts = self.summary.unwrap_or(self.tally);
+        if self.b.counts.failed > 0 && self.b.failures.is_empty() {
+            for title in std::mem::take(&mut self.listed) {
+                self.b.push_failure(&title, None, None);
+            }
+        }
         self.b.finish(end)
     }
 }
@@ -284,7 +293,7 @@ impl RunParser for MochaParser {
             && let Some((n, dur)) = passing(t)
         {
             // The details that follow name every failure in full.
-            run.b.failures.clear();
+            run.listed = run.b.failures.drain(..).map(|f| f.name).collect();
             run.b.failures_omitted = 0;
             run.summary = Some(Counts {
                 passed: n,

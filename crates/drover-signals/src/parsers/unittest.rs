@@ -323,9 +323,11 @@ impl RunParser for UnittestParser {
             return Claim::NotMine;
         };
         if run.ran.is_some() {
-            if is_result_line(line) {
+            // A result pasted inside markdown backticks (`FAILED (failures=1)`) is still it.
+            let result = line.trim_end_matches('`').trim_end();
+            if is_result_line(result) {
                 if let Some(run) = self.run.take() {
-                    out.push(run.finish(Some(line)));
+                    out.push(run.finish(Some(result)));
                 }
                 return Claim::Mine;
             }
