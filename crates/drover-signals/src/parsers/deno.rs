@@ -8,7 +8,9 @@
 //!
 //! The summary is authoritative (`ignored` counts as skipped, `filtered out` not at all). A run
 //! starts at `running N tests from`; a summary line alone (pasted, or `--quiet`) is a run of its
-//! own when no other run is active.
+//! own when no other run is active. Deno 0.x (`Found N matching test modules.`, then a
+//! cargo-like `test result: OK 2 passed; 0 failed; 0 ignored; …`) is read from that line to
+//! its result.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};

@@ -9,7 +9,10 @@
 //! ignored (the detector never offers it there), and a summary followed within
 //! [`PREAMBLE_LINES`] by another runner's run is dropped as that run's preamble (node prints a
 //! test file's stdout before its results). A summary line alone cannot be told from a custom
-//! script's, and counts.
+//! script's, and counts. Words before it (`Running cargo test 6 passed; 1 failed;`) make it a
+//! run only when it counts failures and a failure it counts is shown below it; below any
+//! summary with failures, the failing tests shown (`---- name output ----`, `FAILED name`,
+//! `✗ name`) are named, with the first line of their block that reads as a reason.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
@@ -256,6 +259,30 @@ mod tests {
         assert_eq!((c.passed, c.failed, c.skipped, d), (10, 2, 1, Some(3500)));
         let (c, _) = parse_generic("Tests: 3 failed | 7 passed (1.2s)").unwrap();
         assert_eq!((c.passed, c.failed), (7, 3));
+    }
+
+    #[test]
+    fn a_summary_after_words_counts_only_failures() {
+        // Such a line can never make a pass, and is a run only when its failures are shown.
+        assert!(parse_prefixed("the last run had 390 passed, 0 failed").is_none());
+        let (c, _) = parse_prefixed("Running cargo test 6 passed; 1 failed;").unwrap();
+        assert_eq!((c.passed, c.failed), (6, 1));
+        assert!(parse_prefixed("so 3 of us passed, 1 failed the exam today").is_none());
+    }
+
+    #[test]
+    fn names_failures_shown_below_a_summary() {
+        assert_eq!(
+            failure_header("---- tests::adds output ----"),
+            Some("tests::adds")
+        );
+        assert_eq!(
+            failure_header("FAILED test_a.py::test_x"),
+            Some("test_a.py::test_x")
+        );
+        assert_eq!(failure_header("---- not a header ----"), None);
+        assert!(!reason_like("error output:"));
+        assert!(reason_like("assertion `left == right` failed: balance"));
     }
 
     #[test]

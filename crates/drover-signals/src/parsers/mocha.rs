@@ -5,7 +5,8 @@
 //! The closing counts are authoritative. A run starts at the first `✔` line, at the first
 //! failure's `1) title` line, or at the `passing` line; a load error before either (mocha
 //! prints only the exception) is not seen. A run cut off before its summary names its failed
-//! tests by the titles their lines show; the details after a summary name them in full.
+//! tests by the titles their lines show; the details after a summary name them in full, and
+//! when the details are missing the titles of the list name them.
 //! The details have no closing line, so the run settles (see the detector). Mocha prints test
 //! output unframed: a test printing mocha's exact `  N passing` line (two-space indent) before
 //! the real one is taken as the summary; the named failures still keep the run from passing.

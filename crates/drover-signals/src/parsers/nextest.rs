@@ -2,7 +2,9 @@
 //! test (`PASS [0.005s] (1/5) crate tests::x`), indented `stdout ───`/`stderr ───` sections for
 //! failures, and `Summary [..] N tests run: a passed, b failed, c skipped`.
 //!
-//! The summary is authoritative; status lines are tallied for runs cut off before it. The
+//! The summary is authoritative; status lines are tallied for runs cut off before it. A summary
+//! alone (its run's start not pasted) is a run, wrapped over two lines or not, and the `FAIL`
+//! lines after it name its failures. The
 //! failure sections are the test's captured output (never read as structure) from which the
 //! panic message and location are taken. The JUnit report nextest writes is read by
 //! `signals::junit`.

@@ -4,7 +4,8 @@
 //! the error and ` ❯ file:line:col`, and the closing ` Test Files` / `Tests` / `Duration` lines.
 //!
 //! `Tests` is authoritative (`todo` counts as skipped); unhandled errors (` Errors  N errors`)
-//! count as errors; a suite that fails to load means the run could not start.
+//! count as errors; a suite that fails to load means the run could not start, and so does a
+//! file `Test Files` counts as failed when no test failed (one error per such file).
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
