@@ -1,5 +1,6 @@
 //! JUnit XML reports (`<testsuites>`/`<testsuite>`/`<testcase>`), as written by cargo-nextest,
 //! pytest `--junitxml`, go-junit-report, jest-junit, vitest, `bun test --reporter=junit`,
+//! `deno test --junit-path`,
 //! node's `--test-reporter=junit` and many CI tools. Pure: the input is the file's bytes.
 //!
 //! node's report is recognised by its bare `<testsuites>` and its closing `<!-- tests N -->`
@@ -107,6 +108,7 @@ pub fn parse_junit(xml: &[u8]) -> Result<TestRun, JunitError> {
                             Some("vitest tests") => runner = Runner::Vitest,
                             Some("jest tests") => runner = Runner::Jest,
                             Some("bun test") => runner = Runner::Bun,
+                            Some("deno test") => runner = Runner::Deno,
                             _ => {}
                         }
                         root_time = attr(e, "time").and_then(|t| seconds_to_ms(&t));
@@ -377,6 +379,8 @@ fn case_name(e: &BytesStart<'_>, runner: Runner) -> String {
             parts.push(&name);
             parts.join(" > ")
         }
+        // deno's classname is the test's file (`./a_test.ts`); its console names a test alone.
+        Some(_) if runner == Runner::Deno => name,
         Some(class) => format!("{class}.{name}"),
         None => name,
     }
@@ -506,6 +510,35 @@ mod tests {
         assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 1));
         assert_eq!(run.failures[0].name, "outer > inner > divides");
         assert_eq!(run.failures[0].location.as_deref(), Some("a.test.js:9"));
+    }
+
+    /// The shape `deno test --junit-path` writes (root `name="deno test"`, one suite per file,
+    /// the file as classname, steps as `step[…]` properties of their test).
+    #[test]
+    fn deno_reports_are_deno_and_name_tests_alone() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="deno test" tests="2" failures="1" errors="0" time="0.012">
+    <testsuite name="./math_test.ts" tests="2" disabled="0" errors="0" failures="1">
+        <testcase name="adds" classname="./math_test.ts" time="0.002" line="3" col="6">
+            <properties>
+                <property name="step[passed]" value="small numbers"/>
+            </properties>
+        </testcase>
+        <testcase name="divides" classname="./math_test.ts" time="0.004" line="9" col="6">
+            <failure message="Uncaught AssertionError: Values are not equal">AssertionError: Values are not equal</failure>
+        </testcase>
+    </testsuite>
+</testsuites>"#;
+        let run = parse_junit(xml.as_bytes()).unwrap();
+        assert_eq!(run.runner, Runner::Deno);
+        assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 0));
+        assert_eq!(run.failures[0].name, "divides");
+        assert!(
+            run.failures[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Values are not equal"))
+        );
     }
 
     #[test]

@@ -180,6 +180,20 @@ fn compile_failure(line: &str) -> Option<String> {
     is_test.then(|| format!("{krate} ({target})"))
 }
 
+/// `error: could not compile `x`.` / `error: Could not compile `x`.` (no target named) → `x`.
+fn old_compile_failure(line: &str) -> Option<&str> {
+    let rest = line
+        .strip_prefix("error: could not compile `")
+        .or_else(|| line.strip_prefix("error: Could not compile `"))?;
+    let (krate, after) = rest.split_once('`')?;
+    matches!(after.trim(), "" | ".").then_some(krate)
+}
+
+/// A compiler location in a test file: `tests/x.rs:3:13`, `crate/tests/x.rs:…`.
+fn is_test_source(location: &str) -> bool {
+    location.starts_with("tests/") || location.contains("/tests/")
+}
+
 impl RunParser for CargoTestParser {
     fn phase(&self) -> Phase {
         match &self.run {
@@ -244,6 +258,30 @@ impl RunParser for CargoTestParser {
             self.compile_error.clear();
             self.compile_location.clear();
             return Claim::Mine;
+        }
+
+        // Cargo before 1.50 named no target (`error: could not compile `x`.`, and before 1.30
+        // `Could not compile`): a test run's when the first error was in a test file. One
+        // error per crate, however many of its targets failed.
+        if let Some(krate) = old_compile_failure(line) {
+            if let Some(run) = self.run.as_ref()
+                && run.b.failure_index(krate).is_some()
+            {
+                return Claim::Mine;
+            }
+            if is_test_source(&self.compile_location) {
+                let reason =
+                    (!self.compile_error.is_empty()).then_some(self.compile_error.as_str());
+                let location = Some(self.compile_location.as_str());
+                let run = self.run.get_or_insert_with(|| CargoRun::new(ctx.line_no));
+                run.not_started = true;
+                run.b.counts.errors = run.b.counts.errors.saturating_add(1);
+                run.b.push_failure(krate, reason, location);
+                run.b.note(ctx.line_no, line, Decides::Verdict);
+                self.compile_error.clear();
+                self.compile_location.clear();
+                return Claim::Mine;
+            }
         }
 
         if let Some(result) = parse_result(line) {
@@ -498,6 +536,7 @@ impl CargoTestParser {
         let is_error = line.starts_with("error[E")
             || (line.starts_with("error: ")
                 && !line.starts_with("error: could not compile")
+                && !line.starts_with("error: Could not compile")
                 && !line.starts_with("error: test failed")
                 && !line.starts_with("error: aborting")
                 && !line.starts_with("error: command"));

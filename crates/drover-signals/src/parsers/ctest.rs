@@ -100,11 +100,18 @@ impl CtestRun {
             self.tally.skipped += 1;
         } else if let Some(s) = status.strip_prefix("***") {
             self.tally.failed += 1;
-            let reason = s.split("  ").next().unwrap_or(s).trim();
+            // `***Failed  Required regular expression not found.Regex=[…]  0.87 sec`: the
+            // status, then CTest's own why (a regex or a property), then the time.
+            let reason = s
+                .split("  ")
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && !p.ends_with(" sec"))
+                .collect::<Vec<_>>()
+                .join(": ");
             self.output_of = self.b.push_failure(&name, None, None);
             if let Some(i) = self.output_of {
                 // The status stands until the test's output replaces it.
-                self.b.set_reason_if_none(i, reason);
+                self.b.set_reason_if_none(i, &reason);
             }
             self.output_started = false;
         } else {
@@ -187,6 +194,18 @@ impl RunParser for CtestParser {
                 return Claim::Mine;
             }
             if run.result_line(t) {
+                return Claim::Mine;
+            }
+            // The rest of a result line whose reason held a newline (`]  0.87 sec`).
+            if run.output_of.is_some()
+                && !run.output_started
+                && t.ends_with(" sec")
+                && t.rsplit("  ").next().is_some_and(|d| {
+                    d.trim_end_matches(" sec")
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'.')
+                })
+            {
                 return Claim::Mine;
             }
             if let Some(i) = run.output_of

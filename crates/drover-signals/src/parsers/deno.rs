@@ -8,7 +8,9 @@
 //!
 //! The summary is authoritative (`ignored` counts as skipped, `filtered out` not at all). A run
 //! starts at `running N tests from`; a summary line alone (pasted, or `--quiet`) is a run of its
-//! own when no other run is active.
+//! own when no other run is active. Deno 0.x (`Found N matching test modules.`, then a
+//! cargo-like `test result: OK 2 passed; 0 failed; 0 ignored; …`) is read from that line to
+//! its result.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
@@ -17,6 +19,9 @@ use crate::text::{count_item, duration_ms};
 #[derive(Default)]
 pub(crate) struct DenoParser {
     run: Option<DenoRun>,
+    /// Deno 0.x (`Found 3 matching test modules.` … `test result: OK 2 passed; 0 failed; …`):
+    /// the line that started it, until its cargo-like result line.
+    legacy: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +62,29 @@ impl DenoRun {
         self.b.counts = self.summary.unwrap_or(self.tally);
         self.b.finish(end)
     }
+}
+
+/// Deno 0.x: `test result: OK 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out (2ms)`.
+fn legacy_result(t: &str) -> Option<Counts> {
+    let rest = t.strip_prefix("test result: ")?;
+    let rest = rest
+        .strip_prefix("OK ")
+        .or_else(|| rest.strip_prefix("FAIL "))
+        .or_else(|| rest.strip_prefix("FAILED "))?;
+    let mut c = Counts::default();
+    for item in rest.split(';') {
+        let item = item.split(" (").next().unwrap_or(item);
+        let Some((n, word)) = count_item(item) else {
+            continue;
+        };
+        match word {
+            "passed" => c.passed = n,
+            "failed" => c.failed = n,
+            "ignored" => c.skipped = n,
+            _ => {}
+        }
+    }
+    Some(c)
 }
 
 /// `ok | 1 passed (9 steps) | 0 failed | 2 ignored (27ms)` → counts and duration.
@@ -110,6 +138,9 @@ fn result_line(t: &str) -> Option<(&str, &str)> {
 
 impl RunParser for DenoParser {
     fn phase(&self) -> Phase {
+        if self.legacy.is_some() {
+            return Phase::Running;
+        }
         match &self.run {
             None => Phase::Idle,
             Some(r) if r.summary.is_some() => Phase::Settling,
@@ -118,6 +149,9 @@ impl RunParser for DenoParser {
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        if let Some(start) = self.legacy.take() {
+            out.push(RunBuilder::new(Runner::Deno, start).finish(RunEnd::CutOff));
+        }
         if let Some(run) = self.run.take() {
             out.push(run.finish());
         }
@@ -125,6 +159,23 @@ impl RunParser for DenoParser {
 
     fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
         let t = line.trim_end();
+        if let Some(start) = self.legacy {
+            if let Some(c) = legacy_result(t) {
+                self.legacy = None;
+                let mut b = RunBuilder::new(Runner::Deno, start);
+                b.counts = c;
+                out.push(b.finish(RunEnd::Completed));
+            }
+            return Claim::Mine;
+        }
+        if self.run.is_none()
+            && !ctx.foreign_run_active
+            && t.starts_with("Found ")
+            && (t.ends_with(" matching test modules.") || t.ends_with(" matching test module."))
+        {
+            self.legacy = Some(ctx.line_no);
+            return Claim::Mine;
+        }
         let Some(run) = self.run.as_mut() else {
             if running_line(t) {
                 self.run = Some(DenoRun::new(ctx.line_no));

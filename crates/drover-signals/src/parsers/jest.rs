@@ -72,6 +72,12 @@ impl JestRun {
             RunEnd::Completed
         };
         self.b.counts = self.summary.unwrap_or(self.tally);
+        if self.summary.is_none() {
+            // Cut off before its summary: the tests named failing (`● title` blocks) failed,
+            // whether or not their file's result line was printed.
+            let named = (self.b.failures.len() as u64).saturating_sub(self.suites_failed_to_run);
+            self.b.counts.failed = self.b.counts.failed.max(named);
+        }
         self.b.counts.errors = self
             .b
             .counts

@@ -5,7 +5,8 @@
 //! The closing counts are authoritative. A run starts at the first `✔` line, at the first
 //! failure's `1) title` line, or at the `passing` line; a load error before either (mocha
 //! prints only the exception) is not seen. A run cut off before its summary names its failed
-//! tests by the titles their lines show; the details after a summary name them in full.
+//! tests by the titles their lines show; the details after a summary name them in full, and
+//! when the details are missing the titles of the list name them.
 //! The details have no closing line, so the run settles (see the detector). Mocha prints test
 //! output unframed: a test printing mocha's exact `  N passing` line (two-space indent) before
 //! the real one is taken as the summary; the named failures still keep the run from passing.
@@ -167,6 +168,9 @@ struct MochaRun {
     detail_done: bool,
     /// Indentation the output lost (a summary pasted flush left): added back to every line.
     shift: usize,
+    /// The failing titles of the list (`1) title`), kept for a summary whose details are
+    /// missing (cut from the paste, or not printed).
+    listed: Vec<String>,
 }
 
 impl MochaRun {
@@ -181,6 +185,7 @@ impl MochaRun {
             reason_lines: 0,
             detail_done: false,
             shift: 0,
+            listed: Vec::new(),
         }
     }
 
@@ -191,6 +196,11 @@ impl MochaRun {
             RunEnd::CutOff
         };
         self.b.counts = self.summary.unwrap_or(self.tally);
+        if self.b.counts.failed > 0 && self.b.failures.is_empty() {
+            for title in std::mem::take(&mut self.listed) {
+                self.b.push_failure(&title, None, None);
+            }
+        }
         self.b.finish(end)
     }
 }
@@ -284,7 +294,7 @@ impl RunParser for MochaParser {
             && let Some((n, dur)) = passing(t)
         {
             // The details that follow name every failure in full.
-            run.b.failures.clear();
+            run.listed = run.b.failures.drain(..).map(|f| f.name).collect();
             run.b.failures_omitted = 0;
             run.summary = Some(Counts {
                 passed: n,

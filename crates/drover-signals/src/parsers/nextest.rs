@@ -2,7 +2,9 @@
 //! test (`PASS [0.005s] (1/5) crate tests::x`), indented `stdout ───`/`stderr ───` sections for
 //! failures, and `Summary [..] N tests run: a passed, b failed, c skipped`.
 //!
-//! The summary is authoritative; status lines are tallied for runs cut off before it. The
+//! The summary is authoritative; status lines are tallied for runs cut off before it. A summary
+//! alone (its run's start not pasted) is a run, wrapped over two lines or not, and the `FAIL`
+//! lines after it name its failures. The
 //! failure sections are the test's captured output (never read as structure) from which the
 //! panic message and location are taken. The JUnit report nextest writes is read by
 //! `signals::junit`.
@@ -16,6 +18,9 @@ const MAX_PANIC_LINES: u8 = 6;
 #[derive(Default)]
 pub(crate) struct NextestParser {
     run: Option<NxRun>,
+    /// A `Summary [..] N tests run: a passed (x slow,` line wrapped before its end: joined
+    /// with the next line.
+    wrapped_summary: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,10 +111,20 @@ fn summary_line(line: &str) -> Option<(Counts, Option<u64>, u64)> {
     let (planned, items) = rest.split_once(" run: ")?;
     let planned = planned.split_whitespace().next()?;
     let planned = planned.rsplit('/').next()?.parse().ok()?;
+    // `5 passed (1 flaky)`, `1959 passed (42 slow, 2 leaky)`: parenthesised parts are details
+    // (and may hold commas of their own).
+    let mut plain = String::with_capacity(items.len());
+    let mut depth = 0u32;
+    for ch in items.chars() {
+        match ch {
+            '(' => depth = depth.saturating_add(1),
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(ch),
+            _ => {}
+        }
+    }
     let mut c = Counts::default();
-    for item in items.split(", ") {
-        // `5 passed (1 flaky)`, `1 failed (1 leaky)`: the parenthesised part is a detail.
-        let item = item.split(" (").next().unwrap_or(item);
+    for item in plain.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (n, word) = count_item(item)?;
         match word {
             "passed" => c.passed += n,
@@ -179,6 +194,29 @@ impl RunParser for NextestParser {
             }
             return Claim::Mine;
         }
+        // A summary wrapped over two lines (as pasted): read it joined.
+        let joined;
+        let (line, t) = match self.wrapped_summary.take() {
+            Some(head) => {
+                joined = format!("{head} {t}");
+                (joined.as_str(), joined.as_str())
+            }
+            None => (line, t),
+        };
+        if t.starts_with("Summary [") && t.ends_with(',') && t.contains(" run: ") {
+            self.wrapped_summary = Some(t.to_owned());
+            return Claim::Mine;
+        }
+        if self.run.is_none()
+            && !ctx.foreign_run_active
+            && let Some((_, _, planned)) = summary_line(line)
+        {
+            // The closing summary alone (the run's start scrolled off or was not pasted): the
+            // summary is the run.
+            let mut run = NxRun::new(ctx.line_no);
+            run.planned = Some(planned);
+            self.run = Some(run);
+        }
         let Some(run) = self.run.as_mut() else {
             return Claim::NotMine;
         };
@@ -228,6 +266,11 @@ impl RunParser for NextestParser {
         }
         if let Some((status, name)) = status_line(line) {
             if run.section == Section::AfterSummary {
+                // The final list repeats the failures; it names them when the run's own lines
+                // were not seen.
+                if status == Status::Fail {
+                    run.b.failure_or_push(name);
+                }
                 return Claim::Mine;
             }
             match status {

@@ -7,7 +7,8 @@
 //! TAP streams themselves (tape, node-tap's `-R tap`) are read by the TAP parser of `node/`,
 //! which names them `tap`. Here the closing counts are authoritative; without them the `total`
 //! line's `passed/planned` gives passed and failed (less the skipped notes). A run starts at the
-//! first dotted file line or at the `total` line.
+//! first dotted file line or at the `total` line. node-tap 18's base reporter closes with
+//! `Asserts:  84 pass  0 fail  84 of 84 complete`: its tally, read as a run of one line.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
@@ -98,10 +99,21 @@ impl RunParser for TapClassicParser {
         }
     }
 
-    fn feed(&mut self, line: &str, ctx: &LineCtx, _out: &mut Vec<Emitted>) -> Claim {
+    fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
         let line = line.trim_end();
         let ind = indent(line);
         let t = line.get(ind..).unwrap_or("");
+        if self.run.is_none()
+            && !ctx.foreign_run_active
+            && let Some(c) = asserts_line(t)
+        {
+            // node-tap 18's base reporter closes with `Asserts:  84 pass  0 fail  84 of 84
+            // complete`: its own tally, a run of one line.
+            let mut b = RunBuilder::new(Runner::Tap, ctx.line_no);
+            b.counts = c;
+            out.push(b.finish(RunEnd::Completed));
+            return Claim::Mine;
+        }
         let Some(run) = self.run.as_mut() else {
             if ind == 0 && !ctx.foreign_run_active && dotted(t).is_some() {
                 let run = self.run.insert(ClassicRun::new(ctx.line_no));
@@ -198,6 +210,31 @@ impl RunParser for TapClassicParser {
             Claim::Weak
         }
     }
+}
+
+/// `Asserts:  84 pass  1 fail  2 skip  87 of 87 complete` → counts.
+fn asserts_line(t: &str) -> Option<Counts> {
+    let rest = t.strip_prefix("Asserts:")?;
+    let mut words = rest.split_whitespace();
+    let mut c = Counts::default();
+    let (mut pass, mut fail) = (false, false);
+    while let Some(n) = words.next() {
+        let n: u64 = n.parse().ok()?;
+        match words.next()? {
+            "pass" => {
+                c.passed = n;
+                pass = true;
+            }
+            "fail" => {
+                c.failed = n;
+                fail = true;
+            }
+            "skip" | "todo" => c.skipped += n,
+            "of" => break,
+            _ => return None,
+        }
+    }
+    (pass && fail).then_some(c)
 }
 
 fn feed_dotted(run: &mut ClassicRun, t: &str, ctx: &LineCtx, line: &str) -> Claim {

@@ -38,6 +38,9 @@ struct UtRun {
     last_location: String,
     in_exception: bool,
     loader_error: bool,
+    /// `ERROR:` / `FAIL:` block headers seen: for a run cut off before its result line.
+    error_blocks: u64,
+    fail_blocks: u64,
     /// A `-----` rule came after the last result or failure header: the next `Ran N tests` is
     /// unittest's own (test output printing one is not).
     rule_since_result: bool,
@@ -55,6 +58,8 @@ impl UtRun {
             last_location: String::new(),
             in_exception: false,
             loader_error: false,
+            error_blocks: 0,
+            fail_blocks: 0,
             rule_since_result: false,
         }
     }
@@ -125,7 +130,12 @@ impl UtRun {
                     errors: e,
                 };
             }
-            _ => self.b.counts = self.tally,
+            _ => {
+                // No result line: the blocks printed are failures and errors all the same.
+                self.b.counts = self.tally;
+                self.b.counts.errors = self.b.counts.errors.max(self.error_blocks);
+                self.b.counts.failed = self.b.counts.failed.max(self.fail_blocks);
+            }
         }
         self.b.finish(end)
     }
@@ -256,6 +266,11 @@ impl RunParser for UnittestParser {
             let run = self.run.get_or_insert_with(|| UtRun::new(ctx.line_no));
             run.close_block();
             run.rule_since_result = false;
+            if line.starts_with("ERROR") {
+                run.error_blocks = run.error_blocks.saturating_add(1);
+            } else {
+                run.fail_blocks = run.fail_blocks.saturating_add(1);
+            }
             // A `-v` result line may have named the test already: its block (a subtest's
             // block carries `(i=2)` after the id) takes that entry over.
             let provisional = run.b.failures.iter().position(|f| {
@@ -323,9 +338,11 @@ impl RunParser for UnittestParser {
             return Claim::NotMine;
         };
         if run.ran.is_some() {
-            if is_result_line(line) {
+            // A result pasted inside markdown backticks (`FAILED (failures=1)`) is still it.
+            let result = line.trim_end_matches('`').trim_end();
+            if is_result_line(result) {
                 if let Some(run) = self.run.take() {
-                    out.push(run.finish(Some(line)));
+                    out.push(run.finish(Some(result)));
                 }
                 return Claim::Mine;
             }

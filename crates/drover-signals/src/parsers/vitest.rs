@@ -4,7 +4,8 @@
 //! the error and ` ❯ file:line:col`, and the closing ` Test Files` / `Tests` / `Duration` lines.
 //!
 //! `Tests` is authoritative (`todo` counts as skipped); unhandled errors (` Errors  N errors`)
-//! count as errors; a suite that fails to load means the run could not start.
+//! count as errors; a suite that fails to load means the run could not start, and so does a
+//! file `Test Files` counts as failed when no test failed (one error per such file).
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Decides, Emitted, RunBuilder, RunEnd, Runner};
@@ -44,6 +45,8 @@ struct VitestRun {
     tally: Counts,
     unhandled_errors: u64,
     suites_failed: u64,
+    /// Files the closing `Test Files` line counts as failed.
+    files_failed: u64,
     block: Option<usize>,
     reason_lines: u8,
     block_done: bool,
@@ -64,6 +67,7 @@ impl VitestRun {
             tally: Counts::default(),
             unhandled_errors: 0,
             suites_failed: 0,
+            files_failed: 0,
             block: None,
             reason_lines: 0,
             block_done: false,
@@ -79,7 +83,15 @@ impl VitestRun {
             // error of a run cut off inside a test.
             self.unhandled_errors = self.unhandled_errors.saturating_sub(1);
         }
-        let end = if self.suites_failed > 0 {
+        let summary_failed = self.summary.map_or(self.tally.failed, |c| c.failed);
+        // `Test Files  2 failed | 297 passed` beside `Tests  8818 passed`: files failed with no
+        // failing test in them, so they failed to load. Never a pass.
+        let unloaded = if summary_failed == 0 {
+            self.files_failed.saturating_sub(self.suites_failed)
+        } else {
+            0
+        };
+        let end = if self.suites_failed > 0 || unloaded > 0 {
             RunEnd::NotStarted
         } else if self.worker_died || !completed || self.summary.is_none() {
             RunEnd::CutOff
@@ -87,6 +99,7 @@ impl VitestRun {
             RunEnd::Completed
         };
         let mut c = self.summary.unwrap_or(self.tally);
+        c.errors = c.errors.saturating_add(unloaded);
         c.errors = c
             .errors
             .saturating_add(self.unhandled_errors)
@@ -199,6 +212,10 @@ impl RunParser for VitestParser {
                 // The closing block alone (a pasted summary, or the run's header scrolled off).
                 let run = self.run.insert(VitestRun::new(ctx.line_no));
                 run.after_files_line = true;
+                run.files_failed = t
+                    .strip_prefix("Test Files ")
+                    .and_then(counts)
+                    .map_or(0, |c| c.failed);
                 if let Some((at, text)) = self.worker_exit.take()
                     && ctx.line_no.saturating_sub(at) <= WORKER_EXIT_WINDOW
                 {
@@ -239,7 +256,8 @@ impl RunParser for VitestParser {
             return Claim::Mine;
         }
         let after_files_line = std::mem::replace(&mut run.after_files_line, false);
-        if t.starts_with("Test Files ") {
+        if let Some(rest) = t.strip_prefix("Test Files ") {
+            run.files_failed = counts(rest).map_or(0, |c| c.failed);
             run.block = None;
             run.after_files_line = true;
             return Claim::Mine;

@@ -259,9 +259,13 @@ fn result(line: &str) -> Option<(&str, &str)> {
     (!name.is_empty() && !name.contains(' ')).then_some((outcome, name))
 }
 
-/// `ok  \tpkg\t0.004s` → (ok?, pkg, detail). Go pads the status and separates with tabs.
+/// `ok  \tpkg\t0.004s` → (ok?, pkg, detail). Go pads the status and separates with tabs; a
+/// pasted or script-indented copy has the tabs turned into spaces
+/// (`        ok      github.com/x/y   0.009s  coverage: …`).
 fn package_line(line: &str) -> Option<(bool, &str, &str)> {
-    let (status, rest) = line.split_once('\t')?;
+    let Some((status, rest)) = line.split_once('\t') else {
+        return spaced_package_line(line.trim_start());
+    };
     let ok = match status.trim_end() {
         "ok" => true,
         "FAIL" | "?" => false,
@@ -279,6 +283,25 @@ fn package_line(line: &str) -> Option<(bool, &str, &str)> {
         return Some((true, pkg, "[no tests to run]"));
     }
     Some((ok, pkg, detail))
+}
+
+/// `ok      github.com/x/y   0.009s  coverage: 92.3% of statements` (tabs lost): only with a
+/// package path and a duration (or `(cached)`) after it, so prose starting `ok ` is not one.
+fn spaced_package_line(t: &str) -> Option<(bool, &str, &str)> {
+    let (status, rest) = t.split_once(' ')?;
+    let ok = match status {
+        "ok" => true,
+        "FAIL" => false,
+        _ => return None,
+    };
+    let rest = rest.trim_start();
+    let (pkg, detail) = rest.split_once(' ')?;
+    let detail = detail.trim_start();
+    let first = detail.split_whitespace().next()?;
+    let timed = first == "(cached)"
+        || (first.ends_with('s') && first.bytes().next().is_some_and(|b| b.is_ascii_digit()));
+    (timed && (pkg.contains('/') || pkg.contains('.')) && !pkg.ends_with(','))
+        .then_some((ok, pkg, detail))
 }
 
 /// A `t.Log`/`t.Error` line: `    x_test.go:18: message`.
@@ -333,6 +356,23 @@ impl RunParser for GoTestParser {
             self.compile_error = Some((loc.to_owned(), clip(msg).to_owned()));
         }
 
+        // `=== RUN   TestX --- FAIL: TestX (0.00s)     x_test.go:8: msg`: go test -v's lines
+        // joined into one (an issue body that lost its newlines): read as the lines they were.
+        if line.starts_with("=== ")
+            && let Some((head, tail)) = line.split_once(" --- ")
+        {
+            let tail = format!("--- {tail}");
+            let (result_part, log_part) = match tail.split_once("    ") {
+                Some((r, l)) if l.contains("_test.go:") => (r.trim_end(), Some(l.trim_start())),
+                _ => (tail.as_str(), None),
+            };
+            self.feed(head, ctx, out);
+            self.feed(result_part, ctx, out);
+            if let Some(log) = log_part {
+                self.feed(&format!("    {log}"), ctx, out);
+            }
+            return Claim::Mine;
+        }
         if let Some((kind, name)) = marker(line) {
             let run = self.run.get_or_insert_with(|| GoRun::new(ctx.line_no));
             run.in_package = true;

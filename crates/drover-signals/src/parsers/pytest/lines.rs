@@ -57,6 +57,15 @@ pub(super) fn parse_summary(content: &str) -> Option<(Counts, Option<u64>)> {
     known.then_some((c, dur_ms))
 }
 
+/// `!!!! Interrupted: 2 errors during collection !!!!` (banner characters optional, as pasted
+/// logs lose them) → 2.
+pub(super) fn interrupted_in_collection(t: &str) -> Option<u64> {
+    let (_, rest) = t.split_once("Interrupted: ")?;
+    let (count, _) = rest.split_once(" during collection")?;
+    let (n, word) = crate::text::count_item(count)?;
+    matches!(word, "error" | "errors").then_some(n)
+}
+
 pub(super) const STATUSES: [(&str, u8); 6] = [
     (" PASSED", b'.'),
     (" FAILED", b'F'),

@@ -10,11 +10,12 @@
 //! line and a status word at its end are read, and the summary is checked against the collected
 //! count (the progress tally cannot be read there).
 
+mod idle;
 mod lines;
 
 use lines::{
-    parse_summary, progress_chars, starts_with_status, tail_of, traceback_location,
-    trailing_status, verbose_status, xdist_status,
+    interrupted_in_collection, parse_summary, progress_chars, starts_with_status, tail_of,
+    traceback_location, trailing_status, verbose_status, xdist_status,
 };
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
@@ -46,6 +47,11 @@ struct PytestRun {
     tally: Counts,
     tally_seen: bool,
     collection_interrupted: bool,
+    /// `N` in `Interrupted: N errors during collection`, for a run cut before its summary.
+    collection_errors: u64,
+    /// Unindented lines of failure blocks (block, line), bounded: the full text behind a short
+    /// summary reason pytest cut with `...`.
+    block_lines: Vec<(usize, String)>,
     /// `Fatal Python error: …` (faulthandler's report of the crash): the reason of the test
     /// that was running.
     crash_reason: Option<String>,
@@ -70,6 +76,8 @@ impl PytestRun {
             tally: Counts::default(),
             tally_seen: false,
             collection_interrupted: false,
+            collection_errors: 0,
+            block_lines: Vec::new(),
             cut_off: false,
             crash_reason: None,
             collected: None,
@@ -81,7 +89,9 @@ impl PytestRun {
     }
 
     fn finish(mut self, summary: Option<(Counts, Option<u64>)>) -> Emitted {
-        let end = if self.collection_interrupted {
+        // Files that failed to collect (pytest before 3.0 ran the rest): never a pass or a
+        // plain failure.
+        let end = if self.collection_interrupted || self.collection_errors > 0 {
             RunEnd::NotStarted
         } else if self.cut_off || summary.is_none() {
             RunEnd::CutOff
@@ -93,7 +103,10 @@ impl PytestRun {
                 self.b.counts = counts;
                 self.b.duration_ms = dur;
             }
-            None => self.b.counts = self.tally,
+            None => {
+                self.b.counts = self.tally;
+                self.b.counts.errors = self.b.counts.errors.max(self.collection_errors);
+            }
         }
         if end == RunEnd::CutOff
             && let Some(reason) = self.crash_reason.take()
@@ -108,6 +121,13 @@ impl PytestRun {
                 None => {
                     self.b.push_failure(name, Some(&reason), None);
                 }
+            }
+        }
+        // A block without an `E` line (a collection error's message, a plugin's report): its
+        // first plain line is the reason.
+        for (i, l) in std::mem::take(&mut self.block_lines) {
+            if !l.starts_with('>') && !self.b.has_reason(i) {
+                self.b.set_reason_if_none(i, &l);
             }
         }
         if self.b.failures.len() >= crate::run::MAX_FAILURES {
@@ -216,7 +236,12 @@ impl PytestParser {
         if let Some(run) = self.run.as_mut() {
             let c = summary.0;
             let total = c.ran() + c.skipped;
-            let agrees = if run.tally_seen && total == run.tally_total() {
+            let progress_total = run.tally_total();
+            let agrees = if run.tally_seen
+                && (total == progress_total
+                    || (c.errors >= run.collection_errors
+                        && total == progress_total.saturating_add(run.collection_errors)))
+            {
                 true
             } else if run.interleaved {
                 // `-s`: the tally is unreadable; all collected tests, or fewer when the run
@@ -314,6 +339,11 @@ impl RunParser for PytestParser {
         }
 
         let t = line.trim();
+        if let Some(n) = interrupted_in_collection(t) {
+            run.collection_interrupted = true;
+            run.collection_errors = n;
+            return Claim::Mine;
+        }
         if t.starts_with("!!!") && t.ends_with("!!!") {
             if t.contains("during collection") {
                 run.collection_interrupted = true;
@@ -373,6 +403,14 @@ impl RunParser for PytestParser {
                     .or_else(|| t.strip_prefix("collecting ... collected "))
                 {
                     run.collected = crate::text::leading_number(rest).map(|(n, _)| n);
+                    // `collected 2 items / 1 errors`: files that failed to collect, which the
+                    // progress never shows but the summary counts.
+                    if let Some((_, errs)) = rest.split_once(" / ")
+                        && let Some((n, word)) = crate::text::count_item(errs)
+                        && matches!(word, "error" | "errors")
+                    {
+                        run.collection_errors = n;
+                    }
                     return Claim::Mine;
                 }
                 if t.starts_with("platform ")
@@ -437,6 +475,9 @@ impl RunParser for PytestParser {
                         && let Some(f) = run.b.failures.get_mut(block)
                     {
                         f.location = Some(truncate(loc, crate::run::MAX_LOCATION_BYTES));
+                    } else if !line.starts_with(' ') && !t.is_empty() && run.block_lines.len() < 64
+                    {
+                        run.block_lines.push((block, truncate(t, 300)));
                     }
                 }
                 // Traceback source lines are indented; `-q` summaries are not.
@@ -462,7 +503,14 @@ impl RunParser for PytestParser {
                     if let Some(i) = run.failure_for(name)
                         && let Some(r) = reason
                     {
-                        run.b.set_reason_if_none(i, r);
+                        // pytest cuts a long reason with `...`: its failure block has it whole.
+                        let whole = r.strip_suffix("...").and_then(|head| {
+                            run.block_lines
+                                .iter()
+                                .find(|(b, l)| *b == i && l.starts_with(head))
+                                .map(|(_, l)| l.clone())
+                        });
+                        run.b.set_reason_if_none(i, whole.as_deref().unwrap_or(r));
                     }
                     return Claim::Mine;
                 }
@@ -475,70 +523,6 @@ impl RunParser for PytestParser {
                 Claim::Weak
             }
         }
-    }
-}
-
-impl PytestParser {
-    fn feed_idle(
-        &mut self,
-        line: &str,
-        banner: Option<&str>,
-        ctx: &LineCtx,
-        out: &mut Vec<Emitted>,
-    ) -> Claim {
-        if let Some(title) = banner {
-            let section = match title {
-                "FAILURES" => Some(Section::Failures),
-                "ERRORS" => Some(Section::Errors),
-                "short test summary info" => Some(Section::ShortSummary),
-                t if t.starts_with("warnings summary") => Some(Section::Other),
-                _ => None,
-            };
-            if let Some(s) = section {
-                let run = self.start(ctx, s);
-                if matches!(s, Section::Failures | Section::Errors) {
-                    run.block_section = s;
-                }
-                return Claim::Mine;
-            }
-        }
-        // `-q` progress such as `....F.s  [ 42%]`.
-        if let Some((chars, true)) = progress_chars(line)
-            && !line.starts_with(' ')
-        {
-            let run = self.start(ctx, Section::Header);
-            for c in chars.bytes() {
-                run.tally_char(c);
-            }
-            return Claim::Mine;
-        }
-        // `-q` prints no header: a crash glued to the first progress line
-        // (`...Fatal Python error: Segmentation fault`) is the first sign of the run, and the
-        // tests that passed before it still count.
-        if let Some(i) = line.find("Fatal Python error: ")
-            && !ctx.foreign_run_active
-            && let Some((chars, _)) = progress_chars(line.get(..i).unwrap_or(""))
-        {
-            let report = line.get(i..).unwrap_or("").trim().to_owned();
-            let run = self.start(ctx, Section::Header);
-            for c in chars.bytes() {
-                run.tally_char(c);
-            }
-            run.crash_reason = Some(crate::run::truncate(&report, 200));
-            run.cut_off = true;
-            run.b.note(ctx.line_no, line, crate::run::Decides::Verdict);
-            return Claim::Mine;
-        }
-        // `-qq` prints only the summary line.
-        if !ctx.foreign_run_active
-            && !line.starts_with(' ')
-            && let Some(summary) = parse_summary(line.trim())
-        {
-            let run = PytestRun::new(ctx.line_no, Section::Header);
-            out.push(run.finish(Some(summary)));
-            return Claim::Mine;
-        }
-        Claim::NotMine
     }
 }
 
