@@ -16,6 +16,7 @@
 mod blocks;
 mod budget;
 mod chant;
+mod edits;
 mod failing;
 mod limits;
 mod notices;
@@ -25,6 +26,7 @@ mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
+pub(crate) use edits::{edit_change, is_edit};
 pub use failing::FailingSetStreak;
 pub use limits::{CYCLE_REPEATS_LIMIT, MAX_CYCLE_LIMIT, TurnLimits};
 pub use tool_calls::tool_call_key;

@@ -29,6 +29,7 @@
 
 use std::collections::VecDeque;
 
+use super::edits::EditLoops;
 use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::normalize::hash_sequence;
 use crate::transcript::{Turn, TurnKind};
@@ -57,8 +58,9 @@ struct Pair {
 #[derive(Debug, Default)]
 pub(super) struct TurnLoops {
     limits: TurnLimits,
-    /// Actions awaiting their results: key, first line, stamp, tool-use id.
-    pending: VecDeque<(u64, String, u64, Option<u64>)>,
+    /// Actions awaiting their results: key, first line, stamp, tool-use id, edits a file.
+    pending: VecDeque<(u64, String, u64, Option<u64>, bool)>,
+    edits: EditLoops,
     pairs: VecDeque<Pair>,
     same: u32,
     same_since: u64,
@@ -138,8 +140,14 @@ impl TurnLoops {
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.pop_front();
                 }
-                self.pending
-                    .push_back((turn.key, turn.first_line.clone(), stamp, turn.call));
+                self.pending.push_back((
+                    turn.key,
+                    turn.first_line.clone(),
+                    stamp,
+                    turn.call,
+                    turn.edit,
+                ));
+                self.edits.action(turn, stamp, out);
             }
             TurnKind::Result => {
                 // A result names its call where the format has ids (parallel calls come back
@@ -148,8 +156,11 @@ impl TurnLoops {
                     let i = self.pending.iter().position(|p| p.3 == Some(c))?;
                     self.pending.remove(i)
                 });
-                if let Some((action, line, at, _)) = by_id.or_else(|| self.pending.pop_front()) {
+                if let Some((action, line, at, _, edit)) =
+                    by_id.or_else(|| self.pending.pop_front())
+                {
                     let key = hash_sequence([action, turn.key].into_iter());
+                    self.edits.paired(edit, &line, key, turn.error, stamp, out);
                     self.pair(
                         Pair {
                             key,

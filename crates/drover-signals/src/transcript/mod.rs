@@ -64,6 +64,10 @@ pub struct Turn {
     /// `tool_result.tool_use_id`, Codex `call_id`), hashed; `None` where the format pairs by
     /// order.
     pub call: Option<u64>,
+    /// The action edits a file (an edit tool, not a view command).
+    pub edit: bool,
+    /// What the edit changes, where the action shows it: hashes of the old and the new text.
+    pub change: Option<(u64, u64)>,
 }
 
 impl Turn {
@@ -79,6 +83,12 @@ impl Turn {
             error,
             first_line: first_line(content),
             call: None,
+            edit: kind == TurnKind::Action && crate::loops::is_edit(content),
+            change: if kind == TurnKind::Action {
+                crate::loops::edit_change(content)
+            } else {
+                None
+            },
         }
     }
 
@@ -130,6 +140,8 @@ impl Turn {
             error: false,
             first_line: String::new(),
             call: None,
+            edit: false,
+            change: None,
         }
     }
 }

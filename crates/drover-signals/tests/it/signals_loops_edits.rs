@@ -1,0 +1,238 @@
+//! Edits judged by what they change, whatever the transcript format: a change undone and made
+//! again (A→B, B→A, A→B) is an oscillation even with other actions between; the same failing
+//! edit re-sent after a re-read is an edit retry; edits that move forward are progress.
+
+use drover_signals::{LoopChange, LoopFinding, OutputDetector, OutputLoopDetector};
+
+fn feed(lines: &[String]) -> Vec<LoopFinding> {
+    let mut d = OutputLoopDetector::default();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        d.feed(l.as_bytes(), i as u64 + 1, &mut out);
+    }
+    d.finish(lines.len() as u64, &mut out);
+    out
+}
+
+fn firing(findings: &[LoopFinding]) -> Vec<(OutputDetector, Vec<String>)> {
+    findings
+        .iter()
+        .filter_map(|f| match &f.change {
+            LoopChange::Holding {
+                first: true,
+                evidence,
+                ..
+            } => Some((f.detector, evidence.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Claude Code stream-json: a tool call and its result, paired by tool-use id.
+fn call(id: u32, tool: &str, input: &str, result: &str, is_error: bool) -> Vec<String> {
+    vec![
+        format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_{id:04}","name":"{tool}","input":{input}}}]}}}}"#
+        ),
+        format!(
+            r#"{{"type":"user","message":{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_{id:04}","content":"{result}","is_error":{is_error}}}]}}}}"#
+        ),
+    ]
+}
+
+fn edit(id: u32, old: &str, new: &str, result: &str, is_error: bool) -> Vec<String> {
+    call(
+        id,
+        "Edit",
+        &format!(r#"{{"file_path":"/app/src/lib.rs","old_string":"{old}","new_string":"{new}"}}"#),
+        result,
+        is_error,
+    )
+}
+
+fn read(id: u32) -> Vec<String> {
+    call(
+        id,
+        "Read",
+        r#"{"file_path":"/app/src/lib.rs"}"#,
+        r"1\tfn main() {}",
+        false,
+    )
+}
+
+fn bash(id: u32, command: &str, result: &str) -> Vec<String> {
+    call(
+        id,
+        "Bash",
+        &format!(r#"{{"command":"{command}"}}"#),
+        result,
+        false,
+    )
+}
+
+#[test]
+fn an_edit_undone_and_made_again_fires_oscillation_with_first_and_last() {
+    let a = "let timeout = 30;";
+    let b = "let timeout = Duration::from_secs(30);";
+    let mut lines = Vec::new();
+    lines.extend(edit(1, a, b, "The file has been updated.", false));
+    lines.extend(bash(2, "cargo build", "error[E0308]: mismatched types"));
+    lines.extend(edit(3, b, a, "The file has been updated.", false));
+    lines.extend(bash(
+        4,
+        "cargo test",
+        "error: test failed, to rerun pass --lib",
+    ));
+    lines.extend(edit(5, a, b, "The file has been updated.", false));
+    let fired = firing(&feed(&lines));
+    let osc = fired
+        .iter()
+        .find(|(d, _)| *d == OutputDetector::Oscillation)
+        .unwrap_or_else(|| panic!("no oscillation in {fired:?}"));
+    assert!(
+        osc.1.iter().any(|l| l.starts_with("first: Edit(")),
+        "{osc:?}"
+    );
+    assert!(
+        osc.1.iter().any(|l| l.starts_with("last: Edit(")),
+        "{osc:?}"
+    );
+}
+
+#[test]
+fn edits_that_move_forward_or_undo_once_stay_silent() {
+    let mut lines = Vec::new();
+    lines.extend(edit(
+        1,
+        "a = 1",
+        "a = 2",
+        "The file has been updated.",
+        false,
+    ));
+    lines.extend(edit(
+        2,
+        "a = 2",
+        "a = 3",
+        "The file has been updated.",
+        false,
+    ));
+    // One undo is a correction, not a loop.
+    lines.extend(edit(
+        3,
+        "a = 3",
+        "a = 2",
+        "The file has been updated.",
+        false,
+    ));
+    lines.extend(edit(
+        4,
+        "b = 1",
+        "b = 2",
+        "The file has been updated.",
+        false,
+    ));
+    let fired = firing(&feed(&lines));
+    assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
+fn aider_search_replace_blocks_flipping_fire_oscillation() {
+    let block = |from: &str, to: &str| {
+        vec![
+            "src/app.py".to_string(),
+            "```python".to_string(),
+            "<<<<<<< SEARCH".to_string(),
+            from.to_string(),
+            "=======".to_string(),
+            to.to_string(),
+            ">>>>>>> REPLACE".to_string(),
+            "```".to_string(),
+            String::new(),
+        ]
+    };
+    let mut lines = vec!["# aider chat started at 2025-01-01 10:00:00".to_string()];
+    lines.push("#### make the port configurable".to_string());
+    lines.extend(block(
+        "PORT = 8080",
+        "PORT = int(os.environ.get('PORT', 8080))",
+    ));
+    lines.push("#### that broke the tests, fix it".to_string());
+    lines.extend(block(
+        "PORT = int(os.environ.get('PORT', 8080))",
+        "PORT = 8080",
+    ));
+    lines.push("#### the port must be configurable".to_string());
+    lines.extend(block(
+        "PORT = 8080",
+        "PORT = int(os.environ.get('PORT', 8080))",
+    ));
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired.iter().any(|(d, _)| *d == OutputDetector::Oscillation),
+        "{fired:?}"
+    );
+}
+
+#[test]
+fn the_same_failing_edit_resent_after_a_reread_fires_edit_retry() {
+    let err = "<tool_use_error>String to replace not found in file.</tool_use_error>";
+    let mut lines = Vec::new();
+    lines.extend(edit(1, "fn old()", "fn new()", err, true));
+    lines.extend(read(2));
+    lines.extend(edit(3, "fn old()", "fn new()", err, true));
+    let fired = firing(&feed(&lines));
+    let retry = fired
+        .iter()
+        .find(|(d, _)| *d == OutputDetector::EditRetry)
+        .unwrap_or_else(|| panic!("no edit_retry in {fired:?}"));
+    assert!(
+        retry.1.iter().any(|l| l.starts_with("first: Edit(")),
+        "{retry:?}"
+    );
+    assert!(
+        retry.1.iter().any(|l| l.starts_with("last: Edit(")),
+        "{retry:?}"
+    );
+}
+
+#[test]
+fn a_failed_edit_fixed_after_a_reread_stays_silent() {
+    let err = "<tool_use_error>String to replace not found in file.</tool_use_error>";
+    let mut lines = Vec::new();
+    lines.extend(edit(1, "fn old()", "fn new()", err, true));
+    lines.extend(read(2));
+    lines.extend(edit(
+        3,
+        "fn old_name()",
+        "fn new()",
+        "The file has been updated.",
+        false,
+    ));
+    lines.extend(edit(4, "fn a()", "fn b()", err, true));
+    lines.extend(read(5));
+    lines.extend(edit(
+        6,
+        "fn a()",
+        "fn b()",
+        "The file has been updated.",
+        false,
+    ));
+    let fired = firing(&feed(&lines));
+    assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
+fn swe_agent_exiting_on_repeated_format_errors_is_a_harness_notice() {
+    let lines = vec![
+        "🤠 INFO     Trajectory saved".to_string(),
+        "🤠 ERROR    Exit due to repeated format/blocklist/bash syntax errors".to_string(),
+        "            NoneType: None".to_string(),
+    ];
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::HarnessNotice),
+        "{fired:?}"
+    );
+}
