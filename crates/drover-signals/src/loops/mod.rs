@@ -21,6 +21,7 @@ mod failing;
 mod limits;
 mod notices;
 mod paraphrase;
+mod reruns;
 mod tool_calls;
 mod turns;
 mod windows;
@@ -103,6 +104,8 @@ pub enum OutputDetector {
     EditRetry,
     /// The same paragraph of assistant text a third time, reworded a little.
     Paraphrase,
+    /// The same action failed the same way three times with other work between the tries.
+    RepeatedFailure,
 }
 
 impl OutputDetector {
@@ -120,6 +123,7 @@ impl OutputDetector {
             OutputDetector::RejectedReplies => "rejected_replies",
             OutputDetector::EditRetry => "edit_retry",
             OutputDetector::Paraphrase => "paraphrase",
+            OutputDetector::RepeatedFailure => "repeated_failure",
         }
     }
 }

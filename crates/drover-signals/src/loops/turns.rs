@@ -30,6 +30,7 @@
 use std::collections::VecDeque;
 
 use super::edits::EditLoops;
+use super::reruns::Reruns;
 use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::normalize::hash_sequence;
 use crate::transcript::{Turn, TurnKind};
@@ -61,6 +62,7 @@ pub(super) struct TurnLoops {
     /// Actions awaiting their results: key, first line, stamp, tool-use id, edits a file.
     pending: VecDeque<(u64, String, u64, Option<u64>, bool)>,
     edits: EditLoops,
+    reruns: Reruns,
     pairs: VecDeque<Pair>,
     same: u32,
     same_since: u64,
@@ -161,6 +163,8 @@ impl TurnLoops {
                 {
                     let key = hash_sequence([action, turn.key].into_iter());
                     self.edits.paired(edit, &line, key, turn.error, stamp, out);
+                    self.reruns
+                        .paired(action, &line, turn.key, turn.error, stamp, out);
                     self.pair(
                         Pair {
                             key,

@@ -236,3 +236,80 @@ fn swe_agent_exiting_on_repeated_format_errors_is_a_harness_notice() {
         "{fired:?}"
     );
 }
+
+const BUN_FAIL: &str = r"src/cart.test.ts:\n✗ cart > applies the discount [0.41ms]\n error: expect(received).toBe(expected)\n Expected: 90\n Received: 100\n\n 0 pass\n 1 fail\nRan 1 tests across 1 files. [12.00ms]";
+
+#[test]
+fn the_same_failing_test_run_after_run_between_edits_fires_repeated_failure() {
+    let mut lines = Vec::new();
+    for i in 0..3u32 {
+        // A different edit each time: work happens, the test does not change.
+        let old = format!("price * {i}");
+        let new = format!("price * 0.{}", 9 - i);
+        lines.extend(edit(
+            10 * i + 1,
+            &old,
+            &new,
+            "The file has been updated.",
+            false,
+        ));
+        lines.extend(call(
+            10 * i + 2,
+            "Bash",
+            r#"{"command":"bun test src/cart.test.ts"}"#,
+            &BUN_FAIL.replace("0.41ms", &format!("0.{}ms", 40 + i)),
+            true,
+        ));
+    }
+    let fired = firing(&feed(&lines));
+    let rerun = fired
+        .iter()
+        .find(|(d, _)| *d == OutputDetector::RepeatedFailure)
+        .unwrap_or_else(|| panic!("no repeated_failure in {fired:?}"));
+    assert!(rerun.1.iter().any(|l| l.contains("bun test")), "{rerun:?}");
+    assert!(rerun.1.iter().any(|l| l.starts_with("last: ")), "{rerun:?}");
+}
+
+#[test]
+fn a_failing_test_whose_count_moves_or_that_passes_stays_silent() {
+    let mut lines = Vec::new();
+    for (i, tally) in ["3 fail", "2 fail", "2 fail", "0 fail"].iter().enumerate() {
+        let i = i as u32;
+        lines.extend(edit(
+            10 * i + 1,
+            &format!("v{i}"),
+            &format!("w{i}"),
+            "ok",
+            false,
+        ));
+        lines.extend(call(
+            10 * i + 2,
+            "Bash",
+            r#"{"command":"bun test"}"#,
+            &format!(r"0 pass\n {tally}"),
+            *tally != "0 fail",
+        ));
+    }
+    let fired = firing(&feed(&lines));
+    assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
+fn codex_exec_json_failing_the_same_way_between_patches_fires_repeated_failure() {
+    let mut lines = vec![r#"{"type":"thread.started","thread_id":"t1"}"#.to_string()];
+    for i in 0..3 {
+        lines.push(format!(
+            r#"{{"type":"item.completed","item":{{"id":"item_{i}a","type":"file_change","changes":[{{"path":"src/app.ts","kind":"update","n":{i}}}],"status":"completed"}}}}"#
+        ));
+        lines.push(format!(
+            r#"{{"type":"item.completed","item":{{"id":"item_{i}b","type":"command_execution","command":"bash -lc 'npm test'","aggregated_output":"FAIL src/app.test.ts\n  ● app › renders\n Tests: 1 failed, 4 passed, 5 total","exit_code":1,"status":"failed"}}}}"#
+        ));
+    }
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::RepeatedFailure),
+        "{fired:?}"
+    );
+}
