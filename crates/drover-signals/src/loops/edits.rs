@@ -96,7 +96,11 @@ fn block_change(action: &str) -> Option<(String, String)> {
             after = true;
             continue;
         }
-        if t.starts_with("<<<<<<<") || t.starts_with(">>>>>>>") || t.starts_with("```") {
+        if t.starts_with(">>>>>>>") {
+            // The block ends here; what follows (closing tags, another block) is not its text.
+            break;
+        }
+        if t.starts_with("<<<<<<<") || t.starts_with("```") {
             continue;
         }
         let side = if after { &mut new } else { &mut old };

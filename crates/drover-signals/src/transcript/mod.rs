@@ -8,13 +8,14 @@
 //! session files, Gemini CLI `stream-json`, OpenHands events, OpenAI-style chat messages (one
 //! per line); terminal transcripts of Claude Code (`⏺ Tool(…)` / `⎿`), Codex (`• Ran …` / `└`)
 //! and Gemini CLI (`✦`, tool boxes); aider chat history; OpenManus step logs; harness iteration banners; and, as documents, mini-swe-agent / OpenHands message lists and
-//! SWE-agent `.traj` trajectories. Anything else is plain text: one text turn per line.
+//! SWE-agent `.traj` trajectories, Cline/Roo/Kilo Code task histories. Anything else is plain text: one text turn per line.
 //!
 //! Invariants: pure (bytes in, turns out); per line O(line length) plus a JSON parse of lines
 //! that look like JSON objects (at most [`MAX_JSON_LINE_BYTES`]); the streaming parser keeps a
 //! few short strings and two counters between lines.
 
 mod agentlog;
+mod cline;
 mod document;
 mod jsonl;
 mod terminal;
@@ -161,6 +162,7 @@ pub enum Format {
     OpenManusLog,
     MiniSweAgent,
     SweAgent,
+    ClineTask,
     PlainText,
 }
 
@@ -179,6 +181,7 @@ impl Format {
             Format::OpenManusLog => "openmanus-log",
             Format::MiniSweAgent => "mini-swe-agent",
             Format::SweAgent => "swe-agent",
+            Format::ClineTask => "cline-task",
             Format::PlainText => "plain-text",
         }
     }

@@ -313,3 +313,93 @@ fn codex_exec_json_failing_the_same_way_between_patches_fires_repeated_failure()
         "{fired:?}"
     );
 }
+
+/// A Cline/Roo/Kilo task history (`api_conversation_history.json`) from (assistant text, user
+/// text) exchanges.
+fn cline_task(exchanges: &[(String, String)]) -> Vec<u8> {
+    let mut messages = vec![serde_json::json!({"role": "user", "ts": 1, "content": [
+        {"type": "text", "text": "<task>\nRename the config loader\n</task>"}]})];
+    for (i, (said, answer)) in exchanges.iter().enumerate() {
+        messages.push(serde_json::json!({"role": "assistant", "ts": 2 * i + 2,
+            "content": [{"type": "text", "text": said}]}));
+        messages.push(serde_json::json!({"role": "user", "ts": 2 * i + 3, "content": [
+            {"type": "text", "text": answer},
+            {"type": "text", "text": "<environment_details>\n# Current Time\n</environment_details>"}]}));
+    }
+    serde_json::to_vec(&messages).unwrap()
+}
+
+fn loop_names(bytes: &[u8]) -> Vec<&'static str> {
+    drover_signals::scan_bytes(bytes)
+        .iter()
+        .filter_map(|f| match f {
+            drover_signals::Finding::Loop { detector, .. } if *detector != "budget" => {
+                Some(*detector)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn replace_in_file(from: &str, to: &str) -> String {
+    format!(
+        "I'll update the loader.\n<replace_in_file>\n<path>src/config.ts</path>\n<diff>\n<<<<<<< SEARCH\n{from}\n=======\n{to}\n>>>>>>> REPLACE\n</diff>\n</replace_in_file>"
+    )
+}
+
+#[test]
+fn a_cline_task_resending_a_failed_diff_after_reading_the_file_fires_edit_retry() {
+    let failed = "[replace_in_file for 'src/config.ts'] Result:\nThe tool execution failed with the following error:\n<error>\nThe SEARCH block:\nexport function loadConfig() {\n...does not match anything in the file.\n</error>".to_string();
+    let read = (
+        "Let me read the file again.\n<read_file>\n<path>src/config.ts</path>\n</read_file>"
+            .to_string(),
+        "[read_file for 'src/config.ts'] Result:\nexport function loadSettings() {}".to_string(),
+    );
+    let edit = replace_in_file(
+        "export function loadConfig() {",
+        "export function readConfig() {",
+    );
+    let bytes = cline_task(&[(edit.clone(), failed.clone()), read, (edit, failed)]);
+    assert_eq!(
+        drover_signals::transcript::detect_format(&bytes).as_str(),
+        "cline-task"
+    );
+    assert!(
+        loop_names(&bytes).contains(&"edit_retry"),
+        "{:?}",
+        loop_names(&bytes)
+    );
+}
+
+#[test]
+fn a_cline_task_making_progress_stays_silent_and_flipping_edits_fire() {
+    let ok = "[replace_in_file for 'src/config.ts'] Result:\nThe content was successfully saved to src/config.ts.".to_string();
+    let (a, b, c) = (
+        "const retries = 3;",
+        "const retries = 5;",
+        "const retries = 8;",
+    );
+    let forward = cline_task(&[
+        (replace_in_file(a, b), ok.clone()),
+        (replace_in_file(b, c), ok.clone()),
+        (
+            replace_in_file("const delay = 1;", "const delay = 2;"),
+            ok.clone(),
+        ),
+    ]);
+    assert!(
+        loop_names(&forward).is_empty(),
+        "{:?}",
+        loop_names(&forward)
+    );
+    let flipping = cline_task(&[
+        (replace_in_file(a, b), ok.clone()),
+        (replace_in_file(b, a), ok.clone()),
+        (replace_in_file(a, b), ok),
+    ]);
+    assert!(
+        loop_names(&flipping).contains(&"oscillation"),
+        "{:?}",
+        loop_names(&flipping)
+    );
+}
