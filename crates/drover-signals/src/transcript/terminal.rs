@@ -302,9 +302,21 @@ fn banner(s: &str) -> Option<Format> {
         .collect::<String>()
         .to_ascii_lowercase();
     let lower = lower.strip_prefix("starting ").unwrap_or(&lower);
-    let rest = ["ralph iteration ", "iteration ", "loop "]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p))?;
+    // The counter may follow one word naming what is iterated or who iterates (`--- task
+    // iteration 12 ---`, `Ralph Iteration 3 of 10`).
+    let after_word = lower
+        .split_once(' ')
+        // An end banner (`=== Completed Loop #11 ===`) closes a session; the next one opens it.
+        .filter(|(w, _)| {
+            w.chars().all(char::is_alphabetic)
+                && !matches!(*w, "completed" | "end" | "ended" | "finished" | "done")
+        })
+        .map_or("", |(_, r)| r);
+    let rest = [lower, after_word].iter().find_map(|l| {
+        ["iteration ", "loop "]
+            .iter()
+            .find_map(|p| l.strip_prefix(p))
+    })?;
     rest.trim_start_matches('#')
         .starts_with(|c: char| c.is_ascii_digit())
         .then_some(Format::PlainText)
@@ -407,6 +419,9 @@ mod tests {
         assert!(banner("**Session 12 ended** - Agent finished naturally").is_none());
         assert!(banner("The session started late, so I waited.").is_none());
         assert!(banner("[2026-04-03 09:41:26] [LOOP] === Starting Loop #12 ===").is_some());
+        assert!(banner("--- task iteration 12 ---").is_some());
+        assert!(banner("Ralph Iteration 3 of 10").is_none());
+        assert!(banner("=== Ralph Iteration 3 of 10 ===").is_some());
         assert!(banner("[2026-04-03 09:41:26] [INFO] Loop #12 - calling init").is_none());
         assert!(banner("[2026-04-03 09:41:26] [LOOP] === Completed Loop #11 ===").is_none());
     }
