@@ -403,3 +403,23 @@ fn a_cline_task_making_progress_stays_silent_and_flipping_edits_fire() {
         loop_names(&flipping)
     );
 }
+
+#[test]
+fn claude_tool_calls_that_lost_their_bullet_still_count_as_the_same_call() {
+    let call =
+        "    Bash(git add settings.py && git commit -m \"Fix CORS for booster PATCH requests";
+    let mut lines: Vec<String> = (0..4).map(|_| call.to_string()).collect();
+    lines.push(format!("  ● {}", call.trim_start()));
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::ToolCallRepetition),
+        "{fired:?}"
+    );
+    // Prose that mentions a tool is no call.
+    let prose: Vec<String> = (0..6)
+        .map(|i| format!("Bashing the build {i} times did not help"))
+        .collect();
+    assert!(firing(&feed(&prose)).is_empty());
+}
