@@ -130,6 +130,12 @@ pub(super) struct Notices {
 
 impl Notices {
     /// One cleaned plain-text line (not a JSON event).
+    /// The agent made a valid action (read from a structured transcript): a streak of rejected
+    /// replies is over.
+    pub(super) fn acted(&mut self) {
+        self.rejection = None;
+    }
+
     pub(super) fn feed(&mut self, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
         self.line += 1;
         let t = text.trim();

@@ -423,3 +423,39 @@ fn claude_tool_calls_that_lost_their_bullet_still_count_as_the_same_call() {
         .collect();
     assert!(firing(&feed(&prose)).is_empty());
 }
+
+#[test]
+fn harness_rejections_inside_stream_json_fire_rejected_replies_unless_the_agent_acts() {
+    let reject = r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"[ERROR] You did not use a tool in your previous response! Please retry with a tool use."}]}}"#;
+    let said = |i: u32| {
+        format!(
+            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"text","text":"I have finished the task, version {i}."}}]}}}}"#
+        )
+    };
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        lines.push(said(i));
+        lines.push(reject.to_string());
+    }
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::RejectedReplies),
+        "{fired:?}"
+    );
+    // A valid action between the rejections: short retries, not a streak.
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        lines.push(said(i));
+        lines.push(reject.to_string());
+        lines.extend(bash(10 + i, "ls", &format!("file{i}.txt")));
+    }
+    let fired = firing(&feed(&lines));
+    assert!(
+        !fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::RejectedReplies),
+        "{fired:?}"
+    );
+}
