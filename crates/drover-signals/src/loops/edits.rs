@@ -37,10 +37,10 @@ struct Change {
 
 /// The tool name of an action written `name(arguments)` (or the whole first word).
 fn tool_name(action: &str) -> String {
+    // Status glyphs before the name (Gemini CLI's `✔  Edit a.py: …`) are not part of it.
     action
-        .trim_start()
-        .split(|c: char| c == '(' || c.is_whitespace())
-        .next()
+        .split(|c: char| c == '(' || c == ':' || c.is_whitespace())
+        .find(|w| w.starts_with(|c: char| c.is_alphabetic()))
         .unwrap_or_default()
         .to_ascii_lowercase()
 }

@@ -459,3 +459,35 @@ fn harness_rejections_inside_stream_json_fire_rejected_replies_unless_the_agent_
         "{fired:?}"
     );
 }
+
+/// One Gemini CLI tool box as the terminal shows it.
+fn gemini_box(status: &str, call: &str, body: &str) -> Vec<String> {
+    vec![
+        " ╭──────────────────────────────────────────────────────────╮".to_string(),
+        format!(" │ {status}  {call}"),
+        " │".to_string(),
+        format!(" │    {body}"),
+        " ╰──────────────────────────────────────────────────────────╯".to_string(),
+    ]
+}
+
+#[test]
+fn a_gemini_edit_failing_again_after_a_read_fires_edit_retry() {
+    let edit = "Edit AGENTS.rst: *   **`MeanReversionScalpe... => *   **`MeanReversionScalpe...";
+    let err = "Error: Failed to edit, could not find the string to replace.";
+    let mut lines = vec!["✦ I will update the strategy list.".to_string()];
+    lines.extend(gemini_box("✖", edit, err));
+    lines.extend(gemini_box("✔", "ReadFile AGENTS.rst", "Read 120 lines."));
+    lines.push("✦ Let me try the replacement again.".to_string());
+    lines.extend(gemini_box("✖", edit, err));
+    let fired = firing(&feed(&lines));
+    let retry = fired
+        .iter()
+        .find(|(d, _)| *d == OutputDetector::EditRetry)
+        .unwrap_or_else(|| panic!("no edit_retry in {fired:?}"));
+    assert!(
+        retry.1[0].contains("the same edit failed 2 times"),
+        "{retry:?}"
+    );
+    assert!(retry.1[1].contains("Edit AGENTS.rst"), "{retry:?}");
+}
