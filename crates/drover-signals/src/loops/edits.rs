@@ -61,7 +61,9 @@ pub(crate) fn edit_change(action: &str) -> Option<(u64, u64)> {
     if !is_edit(action) {
         return None;
     }
-    let (old, new) = json_change(action).or_else(|| block_change(action))?;
+    let (old, new) = json_change(action)
+        .or_else(|| block_change(action))
+        .or_else(|| diff_change(action))?;
     let (old, new) = (content_key(&old), content_key(&new));
     (old != new).then_some((old, new))
 }
@@ -108,6 +110,31 @@ fn block_change(action: &str) -> Option<(String, String)> {
         side.push('\n');
     }
     after.then_some((old, new))
+}
+
+/// A unified diff or a Codex `apply_patch` body (`*** Begin Patch`, `@@`): the removed lines are
+/// the old text, the added lines the new. JSON-escaped patches (a Codex call's arguments) are
+/// read with their `\n` as line breaks.
+fn diff_change(action: &str) -> Option<(String, String)> {
+    if !action.contains("@@") && !action.contains("*** Begin Patch") {
+        return None;
+    }
+    let text = action.replace("\\n", "\n");
+    let mut old = String::new();
+    let mut new = String::new();
+    for line in text.lines() {
+        if line.starts_with("---") || line.starts_with("+++") {
+            continue;
+        }
+        if let Some(l) = line.strip_prefix('-') {
+            old.push_str(l);
+            old.push('\n');
+        } else if let Some(l) = line.strip_prefix('+') {
+            new.push_str(l);
+            new.push('\n');
+        }
+    }
+    (!old.is_empty() || !new.is_empty()).then_some((old, new))
 }
 
 #[derive(Debug, Default)]
@@ -256,5 +283,8 @@ mod tests {
         let b = edit_change("edit\nx  =  2\n=======\nx = 1\n");
         assert!(a.is_some() && b.is_some());
         assert_eq!(a, b.map(|(o, n)| (n, o)));
+        // A Codex apply_patch, as its JSON-escaped arguments show it.
+        let patch = r#"apply_patch({"input":"*** Begin Patch\n*** Update File: a.rs\n@@\n-x = 2\n+x = 1\n*** End Patch"})"#;
+        assert_eq!(edit_change(patch), b);
     }
 }
