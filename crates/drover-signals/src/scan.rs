@@ -284,12 +284,13 @@ pub fn scan_turns(turns: &[Turn], limits: ScanLimits) -> Vec<Finding> {
     findings
 }
 
-/// The input may be one JSON transcript document (its first byte opens an object).
+/// The input may be one JSON transcript document (its first byte opens an object, or an array:
+/// a Cline/Roo/Kilo task history).
 pub fn looks_like_json_document(input: &[u8]) -> bool {
     input
         .iter()
         .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{')
+        .is_some_and(|b| matches!(b, b'{' | b'['))
 }
 
 /// Scans a whole input with the default limits: a JUnit XML or TRX report (detected by its

@@ -16,15 +16,18 @@
 mod blocks;
 mod budget;
 mod chant;
+mod edits;
 mod failing;
 mod limits;
 mod notices;
 mod paraphrase;
+mod reruns;
 mod tool_calls;
 mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
+pub(crate) use edits::{edit_change, is_edit};
 pub use failing::FailingSetStreak;
 pub use limits::{CYCLE_REPEATS_LIMIT, MAX_CYCLE_LIMIT, TurnLimits};
 pub use tool_calls::tool_call_key;
@@ -101,6 +104,8 @@ pub enum OutputDetector {
     EditRetry,
     /// The same paragraph of assistant text a third time, reworded a little.
     Paraphrase,
+    /// The same action failed the same way three times with other work between the tries.
+    RepeatedFailure,
 }
 
 impl OutputDetector {
@@ -118,6 +123,7 @@ impl OutputDetector {
             OutputDetector::RejectedReplies => "rejected_replies",
             OutputDetector::EditRetry => "edit_retry",
             OutputDetector::Paraphrase => "paraphrase",
+            OutputDetector::RepeatedFailure => "repeated_failure",
         }
     }
 }
@@ -204,6 +210,10 @@ pub struct OutputLoopDetector {
     /// The text turns being judged are the assistant's (a recognised transcript format), not
     /// plain text where tool output and the agent's words cannot be told apart.
     agent_text: bool,
+    /// The turns being judged come from JSON (an event line or a whole document): their replies
+    /// and results never reach the line detectors, so the harness's words in them are read
+    /// here.
+    structured_turns: bool,
 }
 
 impl Default for OutputLoopDetector {
@@ -230,6 +240,7 @@ impl OutputLoopDetector {
             notices: Notices::default(),
             paraphrase: Paraphrase::default(),
             agent_text: false,
+            structured_turns: false,
         }
     }
 
@@ -242,6 +253,7 @@ impl OutputLoopDetector {
     /// turns are the assistant's).
     pub fn feed_turn(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
         self.agent_text = true;
+        self.structured_turns = true;
         self.judge_turn(turn, stamp, out);
     }
 
@@ -275,6 +287,18 @@ impl OutputLoopDetector {
             }
             TurnKind::Reply => self.paraphrase.end(stamp, out),
         }
+        if self.structured_turns {
+            // The harness's words inside JSON (a format error as a user message, a loop verdict
+            // in a tool result) are read as the line detectors read them in plain logs; doing
+            // something valid ends a streak of rejected replies.
+            match turn.kind {
+                TurnKind::Reply | TurnKind::Result => {
+                    self.notices.feed(&turn.first_line, stamp, out)
+                }
+                TurnKind::Action => self.notices.acted(),
+                _ => {}
+            }
+        }
         if turn.kind != TurnKind::Quote {
             self.turns.agent_text = self.agent_text;
             self.turns.feed(turn, stamp, out);
@@ -285,6 +309,8 @@ impl OutputLoopDetector {
     pub fn finish(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
         let mut turns = std::mem::take(&mut self.turn_buf);
         self.parser.finish(&mut turns);
+        // What the parser still held is terminal text, whose lines were read already.
+        self.structured_turns = false;
         for t in turns.drain(..) {
             self.judge_turn(&t, stamp, out);
         }
@@ -311,6 +337,7 @@ impl OutputLoopDetector {
         // A blank line ends a paragraph, and so does each JSON event (one message is one
         // paragraph) — after the turns the line produced.
         let paragraph_ends = structured || text_buf.trim().is_empty();
+        self.structured_turns = structured;
         for t in turns.drain(..) {
             self.judge_turn(&t, stamp, out);
         }

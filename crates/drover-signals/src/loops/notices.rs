@@ -4,7 +4,7 @@
 //! - `harness_notice`: the agent's harness already judged a loop and said so in its own fixed
 //!   wording (Gemini CLI "A potential loop was detected", Kilo/Roo/Cline "appears to be stuck
 //!   in a loop", OpenHands "Agent got stuck in a loop", Agent Zero "You have sent the same
-//!   message again"). A bare circuit breaker or "no progress" line is *not* one: Ralph's breaker
+//!   message again", SWE-agent "Exit due to repeated format/blocklist/bash syntax errors"). A bare circuit breaker or "no progress" line is *not* one: Ralph's breaker
 //!   also opens on healthy runs (it counts uncommitted files, or every successful loop), so
 //!   those lines only count together with repeated sessions (see `turns`).
 //! - `rejected_replies`: the harness rejected the agent's reply several times in a row, read
@@ -31,12 +31,14 @@ const SAME_REPORT_LINES: u64 = 4;
 const CYCLE_LINES: u64 = 80;
 
 /// Exact wordings of harness loop verdicts (matched case-insensitively).
-const LOOP_VERDICTS: [&str; 5] = [
+const LOOP_VERDICTS: [&str; 6] = [
     "a potential loop was detected",
     "appears to be stuck in a loop",
     "agent got stuck in a loop",
     "agentstuckinlooperror",
     "you have sent the same message again",
+    // SWE-agent ends a run whose replies it kept rejecting.
+    "exit due to repeated format",
 ];
 
 /// Lines that say an edit did not apply.
@@ -128,6 +130,12 @@ pub(super) struct Notices {
 
 impl Notices {
     /// One cleaned plain-text line (not a JSON event).
+    /// The agent made a valid action (read from a structured transcript): a streak of rejected
+    /// replies is over.
+    pub(super) fn acted(&mut self) {
+        self.rejection = None;
+    }
+
     pub(super) fn feed(&mut self, text: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
         self.line += 1;
         let t = text.trim();

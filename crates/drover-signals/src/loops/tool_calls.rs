@@ -1,6 +1,7 @@
 //! Identical tool calls in a row: the agent asks for the same action again and again, whatever
 //! it prints in between. Recognised forms: stream-JSON `tool_use` items (name + input; the
-//! per-call id is ignored), transcript lines like `⏺ Bash(cargo test)` / `● Read(src/x.rs)`,
+//! per-call id is ignored), transcript lines like `⏺ Bash(cargo test)` / `● Read(src/x.rs)` (or
+//! a Claude Code tool's `Bash(…)` without its bullet),
 //! and lines starting (after an optional `[tag]`) with `Tool:`, `Tool call:`, `Calling tool` or
 //! `[tool]`. Calls are compared by [`content_key`]: a clock time, a duration or a generated id
 //! inside a call does not make it new, but a different number does (another file, another
@@ -28,7 +29,7 @@ fn tool_call_text(text: &str) -> Option<String> {
     let t = text.trim_start();
     let raw = if t.starts_with('{') {
         json_tool_calls(t)?
-    } else if let Some(rest) = t.strip_prefix(BULLETS) {
+    } else if let Some(rest) = t.strip_prefix(BULLETS).or_else(|| bare_call(t)) {
         let rest = rest.trim_start();
         let name_len = rest
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
@@ -50,6 +51,26 @@ fn tool_call_text(text: &str) -> Option<String> {
         t.to_string()
     };
     Some(raw)
+}
+
+/// Claude Code's tool names: a call shown without its bullet (a copy that lost the `⏺`, a
+/// redraw) is still `Name(arguments` at the start of the line.
+const CLAUDE_TOOLS: [&str; 10] = [
+    "Bash(",
+    "Read(",
+    "Edit(",
+    "MultiEdit(",
+    "Write(",
+    "Grep(",
+    "Glob(",
+    "WebFetch(",
+    "Task(",
+    "NotebookEdit(",
+];
+
+/// The line as a call when it starts with one of [`CLAUDE_TOOLS`].
+fn bare_call(t: &str) -> Option<&str> {
+    CLAUDE_TOOLS.iter().any(|n| t.starts_with(n)).then_some(t)
 }
 
 fn json_tool_calls(line: &str) -> Option<String> {

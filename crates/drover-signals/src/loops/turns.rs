@@ -29,6 +29,8 @@
 
 use std::collections::VecDeque;
 
+use super::edits::EditLoops;
+use super::reruns::Reruns;
 use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
 use crate::normalize::hash_sequence;
 use crate::transcript::{Turn, TurnKind};
@@ -40,6 +42,44 @@ const DONE_TICKS: u32 = 2;
 fn is_tick(line: &str) -> bool {
     let t = line.trim_start().trim_start_matches(['-', '*', ' ']);
     t.starts_with(['✓', '✔', '✅']) || t.starts_with("[x]") || t.starts_with("[X]")
+}
+
+/// Identical sessions in a row that fire once the harness itself said it stopped for lack of
+/// progress. Its breaker alone is no proof (Ralph's opens on healthy runs too), and repetition
+/// alone needs [`TurnLimits::session_repeats`]; together, two identical sessions are enough.
+const STOP_LINE_REPEATS: u32 = 2;
+
+/// A harness's stop line: its circuit breaker, or its own "no progress" verdict.
+fn is_stop_line(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("circuit breaker") || lower.contains("no progress")
+}
+
+/// A text turn's identity when sessions are compared: a harness's counter (`Loop #12 - calling
+/// …`) moves with every relaunch and says nothing about what the session did, so `#<digits>`
+/// is dropped; any other number stays (a moved tally is a different session).
+fn session_text_key(turn: &Turn) -> u64 {
+    let line = &turn.first_line;
+    let bytes = line.as_bytes();
+    let counter = bytes
+        .windows(2)
+        .any(|w| w.first() == Some(&b'#') && w.get(1).is_some_and(u8::is_ascii_digit));
+    if !counter {
+        return turn.key;
+    }
+    let mut kept = String::with_capacity(line.len());
+    let mut in_counter = false;
+    for c in line.chars() {
+        if c == '#' {
+            in_counter = true;
+        } else if !(in_counter && c.is_ascii_digit()) {
+            in_counter = false;
+        } else {
+            continue;
+        }
+        kept.push(c);
+    }
+    crate::transcript::content_key(&kept)
 }
 
 /// Actions awaiting their results (parallel tool calls) kept.
@@ -57,8 +97,10 @@ struct Pair {
 #[derive(Debug, Default)]
 pub(super) struct TurnLoops {
     limits: TurnLimits,
-    /// Actions awaiting their results: key, first line, stamp, tool-use id.
-    pending: VecDeque<(u64, String, u64, Option<u64>)>,
+    /// Actions awaiting their results: key, first line, stamp, tool-use id, edits a file.
+    pending: VecDeque<(u64, String, u64, Option<u64>, bool)>,
+    edits: EditLoops,
+    reruns: Reruns,
     pairs: VecDeque<Pair>,
     same: u32,
     same_since: u64,
@@ -96,6 +138,8 @@ pub(super) struct TurnLoops {
     session_repeats: u32,
     session_since: u64,
     session_firing: bool,
+    /// The harness's own stop line ("circuit breaker", "no progress"), once seen.
+    stop_line: Option<String>,
 }
 
 impl TurnLoops {
@@ -107,8 +151,23 @@ impl TurnLoops {
     }
 
     pub(super) fn feed(&mut self, turn: &Turn, stamp: u64, out: &mut Vec<LoopFinding>) {
+        if turn.kind == TurnKind::Text && is_stop_line(&turn.first_line) {
+            // The harness's own verdict is not what the session said (it would make the
+            // session look new); it lowers the repeats needed instead.
+            self.stop_line = Some(super::evidence_line(&turn.first_line));
+            if self.session_repeats >= STOP_LINE_REPEATS && !self.session_firing {
+                self.session_fired(
+                    stamp,
+                    Vec::new(),
+                    "made the same actions or said the same",
+                    out,
+                );
+            }
+            return;
+        }
         if turn.kind == TurnKind::Text {
-            self.session_text = hash_sequence([self.session_text, turn.key].into_iter());
+            self.session_text =
+                hash_sequence([self.session_text, session_text_key(turn)].into_iter());
             self.session_text_turns = self.session_text_turns.saturating_add(1);
             if self.session_text_first.is_none() {
                 self.session_text_first = Some((turn.first_line.clone(), stamp));
@@ -138,8 +197,14 @@ impl TurnLoops {
                 if self.pending.len() >= MAX_PENDING {
                     self.pending.pop_front();
                 }
-                self.pending
-                    .push_back((turn.key, turn.first_line.clone(), stamp, turn.call));
+                self.pending.push_back((
+                    turn.key,
+                    turn.first_line.clone(),
+                    stamp,
+                    turn.call,
+                    turn.edit,
+                ));
+                self.edits.action(turn, stamp, out);
             }
             TurnKind::Result => {
                 // A result names its call where the format has ids (parallel calls come back
@@ -148,8 +213,13 @@ impl TurnLoops {
                     let i = self.pending.iter().position(|p| p.3 == Some(c))?;
                     self.pending.remove(i)
                 });
-                if let Some((action, line, at, _)) = by_id.or_else(|| self.pending.pop_front()) {
+                if let Some((action, line, at, _, edit)) =
+                    by_id.or_else(|| self.pending.pop_front())
+                {
                     let key = hash_sequence([action, turn.key].into_iter());
+                    self.edits.paired(edit, &line, key, turn.error, stamp, out);
+                    self.reruns
+                        .paired(action, &line, turn.key, turn.error, stamp, out);
                     self.pair(
                         Pair {
                             key,
@@ -447,21 +517,39 @@ impl TurnLoops {
             self.clear(OutputDetector::SessionRepeat, stamp, out);
         }
         self.previous_session = Some(sig);
-        if self.session_repeats >= self.limits.session_repeats {
-            let first = !self.session_firing;
-            self.session_firing = true;
-            let mut evidence = vec![format!("{} sessions in a row {what}", self.session_repeats)];
-            evidence.extend(lines);
-            out.push(LoopFinding {
-                detector: OutputDetector::SessionRepeat,
-                at: stamp,
-                change: LoopChange::Holding {
-                    first,
-                    since: self.session_since,
-                    evidence,
-                },
-            });
+        let need = if self.stop_line.is_some() {
+            STOP_LINE_REPEATS.min(self.limits.session_repeats)
+        } else {
+            self.limits.session_repeats
+        };
+        if self.session_repeats >= need {
+            self.session_fired(stamp, lines, what, out);
         }
+    }
+
+    fn session_fired(
+        &mut self,
+        stamp: u64,
+        lines: Vec<String>,
+        what: &str,
+        out: &mut Vec<LoopFinding>,
+    ) {
+        let first = !self.session_firing;
+        self.session_firing = true;
+        let mut evidence = vec![format!("{} sessions in a row {what}", self.session_repeats)];
+        evidence.extend(lines);
+        if let Some(stop) = &self.stop_line {
+            evidence.push(format!("harness: {stop}"));
+        }
+        out.push(LoopFinding {
+            detector: OutputDetector::SessionRepeat,
+            at: stamp,
+            change: LoopChange::Holding {
+                first,
+                since: self.session_since,
+                evidence,
+            },
+        });
     }
 
     fn clear(&mut self, detector: OutputDetector, stamp: u64, out: &mut Vec<LoopFinding>) {

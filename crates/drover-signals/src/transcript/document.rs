@@ -1,6 +1,7 @@
 //! Whole-document transcripts (one JSON value for a run): mini-swe-agent `.traj.json`
 //! (`messages`), OpenHands LLM completion logs (`messages` + `response`), SWE-agent `.traj`
-//! (`trajectory` steps) and any `{"messages": [...]}` chat. A harness message that follows an
+//! (`trajectory` steps), Cline/Roo/Kilo task histories (see `cline`) and any `{"messages": [...]}`
+//! chat. A harness message that follows an
 //! action is that action's result; otherwise it is a reply (a prompt, a format error).
 
 use serde_json::Value;
@@ -11,6 +12,9 @@ use super::{Format, Turn, TurnKind};
 /// Turns of a JSON document, or `None` when `input` is not one of the known documents.
 pub fn parse_document(input: &[u8]) -> Option<(Format, Vec<Turn>)> {
     let v: Value = serde_json::from_slice(input).ok()?;
+    if let Some(turns) = super::cline::task_turns(&v) {
+        return Some((Format::ClineTask, turns));
+    }
     let mut out = Vec::new();
     if let Some(steps) = v.get("trajectory").and_then(Value::as_array) {
         for step in steps {

@@ -8,13 +8,14 @@
 //! session files, Gemini CLI `stream-json`, OpenHands events, OpenAI-style chat messages (one
 //! per line); terminal transcripts of Claude Code (`⏺ Tool(…)` / `⎿`), Codex (`• Ran …` / `└`)
 //! and Gemini CLI (`✦`, tool boxes); aider chat history; OpenManus step logs; harness iteration banners; and, as documents, mini-swe-agent / OpenHands message lists and
-//! SWE-agent `.traj` trajectories. Anything else is plain text: one text turn per line.
+//! SWE-agent `.traj` trajectories, Cline/Roo/Kilo Code task histories. Anything else is plain text: one text turn per line.
 //!
 //! Invariants: pure (bytes in, turns out); per line O(line length) plus a JSON parse of lines
 //! that look like JSON objects (at most [`MAX_JSON_LINE_BYTES`]); the streaming parser keeps a
 //! few short strings and two counters between lines.
 
 mod agentlog;
+mod cline;
 mod document;
 mod jsonl;
 mod terminal;
@@ -64,6 +65,10 @@ pub struct Turn {
     /// `tool_result.tool_use_id`, Codex `call_id`), hashed; `None` where the format pairs by
     /// order.
     pub call: Option<u64>,
+    /// The action edits a file (an edit tool, not a view command).
+    pub edit: bool,
+    /// What the edit changes, where the action shows it: hashes of the old and the new text.
+    pub change: Option<(u64, u64)>,
 }
 
 impl Turn {
@@ -79,6 +84,12 @@ impl Turn {
             error,
             first_line: first_line(content),
             call: None,
+            edit: kind == TurnKind::Action && crate::loops::is_edit(content),
+            change: if kind == TurnKind::Action {
+                crate::loops::edit_change(content)
+            } else {
+                None
+            },
         }
     }
 
@@ -130,6 +141,8 @@ impl Turn {
             error: false,
             first_line: String::new(),
             call: None,
+            edit: false,
+            change: None,
         }
     }
 }
@@ -149,6 +162,7 @@ pub enum Format {
     OpenManusLog,
     MiniSweAgent,
     SweAgent,
+    ClineTask,
     PlainText,
 }
 
@@ -167,6 +181,7 @@ impl Format {
             Format::OpenManusLog => "openmanus-log",
             Format::MiniSweAgent => "mini-swe-agent",
             Format::SweAgent => "swe-agent",
+            Format::ClineTask => "cline-task",
             Format::PlainText => "plain-text",
         }
     }

@@ -275,6 +275,19 @@ fn banner(s: &str) -> Option<Format> {
     if s.starts_with("# aider chat started") {
         return Some(Format::Aider);
     }
+    // A harness log line's own prefix (`[2026-04-03 09:41:26] [LOOP] === Starting Loop #12 ===`)
+    // is not part of the banner: at most two bracketed groups, then the banner as written.
+    let mut s = s;
+    for _ in 0..2 {
+        match s.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((tag, rest))
+                if tag.len() <= 32 && rest.trim_start().starts_with(['=', '#', '[']) =>
+            {
+                s = rest.trim_start();
+            }
+            _ => break,
+        }
+    }
     let core = s.trim_start_matches(['=', '#', '-', '*', '[', ' ']);
     if session_started(core) {
         return Some(Format::PlainText);
@@ -288,10 +301,24 @@ fn banner(s: &str) -> Option<Format> {
         .take(24)
         .collect::<String>()
         .to_ascii_lowercase();
-    let rest = ["ralph iteration ", "iteration ", "loop "]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p))?;
-    rest.starts_with(|c: char| c.is_ascii_digit())
+    let lower = lower.strip_prefix("starting ").unwrap_or(&lower);
+    // The counter may follow one word naming what is iterated or who iterates (`--- task
+    // iteration 12 ---`, `Ralph Iteration 3 of 10`).
+    let after_word = lower
+        .split_once(' ')
+        // An end banner (`=== Completed Loop #11 ===`) closes a session; the next one opens it.
+        .filter(|(w, _)| {
+            w.chars().all(char::is_alphabetic)
+                && !matches!(*w, "completed" | "end" | "ended" | "finished" | "done")
+        })
+        .map_or("", |(_, r)| r);
+    let rest = [lower, after_word].iter().find_map(|l| {
+        ["iteration ", "loop "]
+            .iter()
+            .find_map(|p| l.strip_prefix(p))
+    })?;
+    rest.trim_start_matches('#')
+        .starts_with(|c: char| c.is_ascii_digit())
         .then_some(Format::PlainText)
 }
 
@@ -391,5 +418,11 @@ mod tests {
         assert!(banner("**Session 12 started** (model: opus-4.5-thinking)").is_some());
         assert!(banner("**Session 12 ended** - Agent finished naturally").is_none());
         assert!(banner("The session started late, so I waited.").is_none());
+        assert!(banner("[2026-04-03 09:41:26] [LOOP] === Starting Loop #12 ===").is_some());
+        assert!(banner("--- task iteration 12 ---").is_some());
+        assert!(banner("Ralph Iteration 3 of 10").is_none());
+        assert!(banner("=== Ralph Iteration 3 of 10 ===").is_some());
+        assert!(banner("[2026-04-03 09:41:26] [INFO] Loop #12 - calling init").is_none());
+        assert!(banner("[2026-04-03 09:41:26] [LOOP] === Completed Loop #11 ===").is_none());
     }
 }

@@ -142,3 +142,74 @@ fn an_agent_saying_its_edit_still_fails_and_it_will_reread_fires_edit_retry() {
         vec!["✦ The patch failed on src/app.ts. I will read the file and re-apply it.".to_string()];
     assert_eq!(firing(&feed(&lines)), vec![]);
 }
+
+/// One Ralph-style relaunch: the harness's timestamped banner and counter lines, then what the
+/// agent said.
+fn ralph_loop(n: u32, said: &str) -> Vec<String> {
+    vec![
+        format!("[2026-04-03 09:4{n}:26] [LOOP] === Starting Loop #{n} ==="),
+        format!("[2026-04-03 09:4{n}:26] [INFO] Loop #{n} - calling init_call_tracking..."),
+        said.to_string(),
+        "Tasks in @fix_plan.md: all items checked, nothing left to implement.".to_string(),
+        format!("[2026-04-03 09:4{n}:58] [LOOP] === Completed Loop #{n} ==="),
+    ]
+}
+
+const DONE: &str = "All tasks in the plan are complete; the build and the tests pass.";
+
+#[test]
+fn two_identical_relaunches_then_the_harness_breaker_fire_session_repeat() {
+    let mut lines = Vec::new();
+    lines.extend(ralph_loop(1, DONE));
+    lines.extend(ralph_loop(2, DONE));
+    lines.push(
+        "[2026-04-03 09:43:01] [WARN] Circuit breaker opened: no progress in 2 loops".to_string(),
+    );
+    let fired = firing(&feed(&lines));
+    let (_, evidence) = fired
+        .iter()
+        .find(|(d, _)| *d == OutputDetector::SessionRepeat)
+        .unwrap_or_else(|| panic!("no session_repeat in {fired:?}"));
+    assert!(
+        evidence
+            .iter()
+            .any(|l| l.contains("Circuit breaker opened")),
+        "{evidence:?}"
+    );
+}
+
+#[test]
+fn three_identical_relaunches_fire_without_any_breaker() {
+    let mut lines = Vec::new();
+    for n in 1..=3 {
+        lines.extend(ralph_loop(n, DONE));
+    }
+    let fired = firing(&feed(&lines));
+    assert!(
+        fired
+            .iter()
+            .any(|(d, _)| *d == OutputDetector::SessionRepeat),
+        "{fired:?}"
+    );
+}
+
+#[test]
+fn a_breaker_after_different_relaunches_or_two_alone_stays_silent() {
+    let mut lines = Vec::new();
+    lines.extend(ralph_loop(1, DONE));
+    lines.extend(ralph_loop(2, DONE));
+    // Two identical relaunches and no verdict from the harness: not yet a loop.
+    assert!(firing(&feed(&lines)).is_empty());
+    let mut lines = Vec::new();
+    lines.extend(ralph_loop(
+        1,
+        "Implemented the login form; 3 of 7 tasks done.",
+    ));
+    lines.extend(ralph_loop(
+        2,
+        "Implemented the session store; 4 of 7 tasks done.",
+    ));
+    lines.push("[2026-04-03 09:43:01] [WARN] Circuit breaker opened: no progress".to_string());
+    // The breaker alone (it also opens on healthy runs) is no loop.
+    assert!(firing(&feed(&lines)).is_empty());
+}
