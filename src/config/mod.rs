@@ -6,6 +6,7 @@
 mod diagnose;
 mod loops;
 pub mod schema;
+mod schema_board;
 mod schema_transcript;
 pub mod units;
 mod validate;
