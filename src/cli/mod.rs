@@ -3,6 +3,7 @@
 //! edge, so errors here are `anyhow` with context.
 
 pub mod attach;
+pub mod board;
 pub mod ctl;
 pub mod daemon;
 pub mod demo;

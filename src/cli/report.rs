@@ -14,6 +14,7 @@ use crate::core::RunRecord;
 use crate::logs::logfile::ReverseLogReader;
 use crate::store::Store;
 use crate::upstream::report as upstream_report;
+use crate::upstream::{board, board_flow, board_text};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -167,6 +168,7 @@ async fn configured_upstream(
 }
 
 async fn upstream(args: &ReportArgs, path: &Path) -> anyhow::Result<()> {
+    let (board, flow) = upstream_board(args, path).await?;
     let since_s = args.since.map(|s| from_ms(s, now_ms()).div_euclid(1000));
     let (path, branch, dir) = (path.to_owned(), args.branch.clone(), args.locks_dir.clone());
     let shown = path.display().to_string();
@@ -177,11 +179,39 @@ async fn upstream(args: &ReportArgs, path: &Path) -> anyhow::Result<()> {
     .context("reading the upstream history")?
     .with_context(|| format!("reading {shown}"))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        let mut v = serde_json::to_value(&r)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("board".into(), serde_json::to_value(&board)?);
+            obj.insert("flow".into(), serde_json::to_value(&flow)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", report::upstream_to_text(&r));
+        println!();
+        print!("{}", board_text::board_to_text(&board));
+        if let Some(flow) = &flow {
+            print!("{}", board_text::flow_to_text(flow));
+        }
     }
     Ok(())
+}
+
+/// The board at the tip and its flow over the whole history (the window does not apply: the
+/// board is what is there now).
+async fn upstream_board(
+    args: &ReportArgs,
+    path: &Path,
+) -> anyhow::Result<(board::Board, Option<board_flow::Flow>)> {
+    let settings = board::BoardSettings {
+        locks_dir: args.locks_dir.clone(),
+        ..board::BoardSettings::default()
+    };
+    let (path, branch) = (path.to_owned(), args.branch.clone());
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || board::read(&path, branch.as_deref(), &settings, now_ms()))
+        .await
+        .context("reading the upstream board")?
+        .with_context(|| format!("reading the board of {shown}"))
 }
 
 /// The run that landed `sha` and its log lines around the commit's time.

@@ -40,7 +40,17 @@ async fn run(args: &StatusArgs, config: Option<&Path>) -> Result<(), RemoteFailu
         other => return Err(anyhow::anyhow!("unexpected reply {other:?}").into()),
     };
     if args.json {
-        let text = serde_json::to_string_pretty(&view).map_err(anyhow::Error::from)?;
+        let mut value = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
+        if let (Some(obj), Some(board)) = (
+            value.as_object_mut(),
+            super::board::configured(config).await,
+        ) {
+            obj.insert(
+                "board".into(),
+                serde_json::to_value(&board).map_err(anyhow::Error::from)?,
+            );
+        }
+        let text = serde_json::to_string_pretty(&value).map_err(anyhow::Error::from)?;
         println!("{text}");
     } else {
         print!("{}", view.to_text());

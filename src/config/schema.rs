@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::schema_board::{BoardSection, BoardSource};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
@@ -79,6 +80,8 @@ pub struct UpstreamSection {
     pub progress_host_path: Option<PathBuf>,
     /// Mount the repo read-only into agents (they then cannot push).
     pub read_only: bool,
+    /// Where the team's board lives (`[upstream.board]`).
+    pub board: BoardSection,
 }
 
 impl Default for UpstreamSection {
@@ -91,6 +94,7 @@ impl Default for UpstreamSection {
             progress_file: "PROGRESS.md".into(),
             progress_host_path: None,
             read_only: false,
+            board: BoardSection::default(),
         }
     }
 }

@@ -62,6 +62,7 @@ pub fn validate(
                 ),
             ));
         }
+        super::schema_board::validate(&up.board, index, &mut out);
         if !up.mount_target.starts_with('/') {
             out.push(index.at_path(
                 &[key("upstream"), key("mount_target")],

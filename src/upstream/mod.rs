@@ -20,6 +20,9 @@
 //! Its compare-and-swap ref update (`reference_matching`) takes the same `.lock` file as
 //! `git receive-pack`, which is what makes the release race-safe.
 
+pub mod board;
+pub mod board_flow;
+pub mod board_text;
 mod error;
 mod evidence;
 mod history;
