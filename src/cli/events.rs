@@ -64,11 +64,15 @@ pub fn format_event(e: &StoredEvent, json: bool) -> String {
         .as_deref()
         .map(|w| format!(" [{w}]"))
         .unwrap_or_default();
+    // Messages, slot names and `who` can carry agent text: shown through the sanitiser.
+    let shown = |t: &str| crate::secrets::shown_line(t, 2000);
     format!(
-        "{} {:<14} {:<16}{who} {message}",
+        "{} {:<14} {:<16}{} {}",
         humantime::format_rfc3339_millis(at),
-        e.slot.as_deref().unwrap_or("-"),
-        e.kind
+        shown(e.slot.as_deref().unwrap_or("-")),
+        shown(&e.kind),
+        shown(&who),
+        shown(message)
     )
 }
 

@@ -26,6 +26,9 @@ pub fn limits(explicit: Option<&std::path::Path>) -> anyhow::Result<ScanLimits> 
     Ok(crate::config::load(&path)?.file.loops.scan_limits())
 }
 
+/// Characters of one printed line of untrusted text.
+const SHOWN_CHARS: usize = 2000;
+
 /// Scans `files` (stdin when empty); returns how many findings were printed.
 pub fn scan(
     files: &[std::path::PathBuf],
@@ -36,7 +39,16 @@ pub fn scan(
     let mut printed = 0;
     let mut emit = |findings: Vec<Finding>, out: &mut dyn Write| -> anyhow::Result<()> {
         for f in findings {
-            let line = if json { f.to_json_line() } else { f.to_text() };
+            // Findings quote the scanned input: text goes to a terminal through the sanitiser.
+            let line = if json {
+                f.to_json_line()
+            } else {
+                f.to_text()
+                    .lines()
+                    .map(|l| crate::secrets::shown_line(l, SHOWN_CHARS))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             writeln!(out, "{line}")?;
             printed += 1;
         }

@@ -7,6 +7,7 @@ mod common;
 #[path = "../upstream_support/mod.rs"]
 mod upstream_support;
 
+mod upstream_bounds;
 mod upstream_fleet;
 mod upstream_headless;
 mod upstream_locks;

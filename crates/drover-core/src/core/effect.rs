@@ -335,6 +335,20 @@ pub struct SlotRecord {
     /// The current run is such a retry: its failure blocks again at once.
     #[serde(default)]
     pub retrying: bool,
+    /// The current run's clock (extensions and stopped time included) and the container it
+    /// belongs to, so an acknowledged `extend` and paused or taken-over time survive a restart
+    /// of drover.
+    #[serde(default)]
+    pub run_clock: Option<KeptClock>,
+}
+
+/// A run clock as stored in the slot's record (see `run_limit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptClock {
+    pub container: String,
+    pub ends_at: Millis,
+    pub stopped_at: Option<Millis>,
+    pub allowed: Millis,
 }
 
 impl SlotRecord {
@@ -362,6 +376,7 @@ impl SlotRecord {
             throttles: 0,
             unblock_retries: 0,
             retrying: false,
+            run_clock: None,
         }
     }
 
@@ -386,6 +401,7 @@ impl SlotRecord {
             && self.throttles == other.throttles
             && self.unblock_retries == other.unblock_retries
             && self.retrying == other.retrying
+            && self.run_clock == other.run_clock
             && self.slot == other.slot
             && self.role == other.role
     }
