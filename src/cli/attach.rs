@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::remote::{self, RemoteFailure};
 use crate::control::client::Connection;
-use crate::control::protocol::{Reply, Request, ServerFrame, Subscription};
+use crate::control::protocol::{ErrorCode, Reply, Request, ServerFrame, Subscription};
 use crate::logs::ring::LogHub;
 use crate::store::StoredEvent;
 use crate::theme::Theme;
@@ -123,7 +123,8 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
     let first = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(frame) = pushes.0.recv().await {
             match frame {
-                ServerFrame::Snapshot(s) => return Some(*s),
+                ServerFrame::Snapshot(s) => return Some(Ok(*s)),
+                ServerFrame::Error(e) if e.code == ErrorCode::Oversized => return Some(Err(e)),
                 ServerFrame::Log(l) => hub.push(&l.slot, l.ts_ms, l.stderr, l.text),
                 _ => {}
             }
@@ -132,7 +133,14 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
     })
     .await;
     let initial = match first {
-        Ok(Some(s)) => s,
+        Ok(Some(Ok(s))) => s,
+        Ok(Some(Err(e))) => {
+            return Err(anyhow::anyhow!(
+                "the fleet's snapshot is too large to attach: {}",
+                e.message
+            )
+            .into());
+        }
         Ok(None) => return Err(RemoteFailure::NotRunning("the daemon is gone".into())),
         Err(_) => return Err(anyhow::anyhow!("the daemon sent no snapshot within 15s").into()),
     };

@@ -67,11 +67,15 @@ pub fn format_event(e: &StoredEvent, json: bool) -> String {
         .as_deref()
         .map(|w| format!(" [{w}]"))
         .unwrap_or_default();
+    // Messages, slot names and `who` can carry agent text: shown through the sanitiser.
+    let shown = |t: &str| crate::secrets::shown_line(t, 2000);
     format!(
-        "{} {:<14} {:<16}{who} {message}",
+        "{} {:<14} {:<16}{} {}",
         humantime::format_rfc3339_millis(at),
-        e.slot.as_deref().unwrap_or("-"),
-        e.kind
+        shown(e.slot.as_deref().unwrap_or("-")),
+        shown(&e.kind),
+        shown(&who),
+        shown(message)
     )
 }
 
@@ -178,4 +182,32 @@ async fn run(args: &EventsArgs, config: Option<&Path>) -> Result<(), RemoteFailu
     Err(RemoteFailure::NotRunning(
         "the daemon is gone (connection closed)".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event whose message quotes agent output (an exit line, a reason) prints without the
+    /// escape sequences it carried: no title change, clipboard write or screen clear.
+    #[test]
+    fn event_lines_carry_no_terminal_control() {
+        let e = StoredEvent {
+            id: 1,
+            ts_ms: 1_767_225_600_000,
+            slot: Some("w-1\u{1b}[2J".into()),
+            kind: "exited".into(),
+            who: None,
+            payload: serde_json::json!({
+                "message": "exit: \u{1b}]52;c;ZWNobyBoaQ==\u{7}\u{1b}]0;owned\u{7}boom"
+            })
+            .to_string(),
+        };
+        let line = format_event(&e, false);
+        assert!(line.contains("boom"), "{line}");
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{7}'),
+            "{line:?}"
+        );
+    }
 }

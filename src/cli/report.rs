@@ -43,6 +43,9 @@ pub struct ReportArgs {
     pub commit: Option<String>,
 }
 
+/// Characters of one printed line of agent text.
+const SHOWN_CHARS: usize = 2000;
+
 /// Log lines shown before a commit's time (and after it, the few seconds of a push).
 const COMMIT_LOG_BEFORE_MS: u64 = 120_000;
 const COMMIT_LOG_AFTER_MS: u64 = 5_000;
@@ -101,7 +104,7 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         let data_dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
         let found = cost::run_of_commit(&store, sha).await;
         store.close().await;
-        return commit_log(sha, found?, &data_dir);
+        return commit_log(sha, found?, &data_dir, &mut std::io::stdout().lock());
     }
     let now = now_ms();
     let since = args
@@ -219,6 +222,7 @@ fn commit_log(
     sha: &str,
     found: Option<(RunRecord, String)>,
     data_dir: &Path,
+    out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
     let Some((run, log)) = found else {
         anyhow::bail!("no run in the ledger landed a commit {sha}");
@@ -226,16 +230,17 @@ fn commit_log(
     let Some(c) = run.commits.iter().find(|c| c.commit.starts_with(sha)) else {
         anyhow::bail!("no run in the ledger landed a commit {sha}");
     };
-    println!(
+    writeln!(
+        out,
         "{} {} · {} run of {} (generation {}, started {}) · {}",
         c.commit.get(..10).unwrap_or(&c.commit),
-        c.summary,
+        crate::secrets::shown_line(&c.summary, SHOWN_CHARS),
         run.end.as_ref().map_or("open".into(), |e| e.describe()),
         run.slot,
         run.generation,
         report::fmt_time_s(i64::try_from(run.started_at / 1000).unwrap_or(0)),
         log
-    );
+    )?;
     let path = data_dir.join(&log);
     let mut reader = ReverseLogReader::open(&path, 64 * 1024);
     let mut lines = Vec::new();
@@ -251,18 +256,66 @@ fn commit_log(
         }
     }
     if lines.is_empty() {
-        println!(
+        writeln!(
+            out,
             "(no log lines of this run around the commit in {})",
             path.display()
-        );
+        )?;
     }
     for l in lines.iter().rev() {
         let mark = if l.ts_ms > c.at { '>' } else { ' ' };
-        println!(
+        writeln!(
+            out,
             "{mark} {} {}",
             report::fmt_time_s(i64::try_from(l.ts_ms / 1000).unwrap_or(0)),
-            crate::secrets::mask(&l.text)
-        );
+            // Agent output: it may carry OSC 52 (clipboard), OSC 0 (title) or CSI 2J.
+            crate::secrets::shown_line(&l.text, SHOWN_CHARS)
+        )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::LandedCommit;
+
+    /// An agent line holding OSC 52 (write the clipboard), OSC 0 (retitle) and CSI 2J (clear)
+    /// reaches the operator's terminal through `report --commit` without any of them.
+    #[test]
+    fn report_commit_prints_agent_lines_without_terminal_control() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = 1_767_225_600_000u64;
+        let line = "pwned \u{1b}]52;c;ZWNobyBoaQ==\u{7}\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[H done";
+        std::fs::create_dir_all(dir.path().join("logs/w-1")).unwrap();
+        std::fs::write(
+            dir.path().join("logs/w-1/1.log"),
+            format!("2026-01-01T00:00:00.000Z O {line}\n"),
+        )
+        .unwrap();
+        let run = RunRecord {
+            slot: "w-1".into(),
+            started_at: at - 60_000,
+            commits: vec![LandedCommit {
+                commit: "abcdef1234".into(),
+                at,
+                summary: "fix \u{1b}]0;title\u{7}it".into(),
+            }],
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        commit_log(
+            "abcdef",
+            Some((run, "logs/w-1/1.log".into())),
+            dir.path(),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("pwned"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
 }

@@ -36,6 +36,9 @@ pub struct ScanOutput {
     pub explain: bool,
 }
 
+/// Characters of one printed line of untrusted text.
+const SHOWN_CHARS: usize = 2000;
+
 /// Scans `files` (stdin when empty); returns how many findings were printed.
 pub fn scan(
     files: &[std::path::PathBuf],
@@ -46,13 +49,20 @@ pub fn scan(
     let mut printed = 0;
     let mut emit = |findings: Vec<Finding>, out: &mut dyn Write| -> anyhow::Result<()> {
         for f in findings {
+            // Findings quote the scanned input: text goes to a terminal through the sanitiser.
+            let shown = |text: String| {
+                text.lines()
+                    .map(|l| crate::secrets::shown_line(l, SHOWN_CHARS))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             let line = match (output.json, output.explain) {
                 (true, false) => f.to_json_line(),
                 (true, true) => f.to_json_line_explained(),
-                (false, false) => f.to_text(),
+                (false, false) => shown(f.to_text()),
                 (false, true) => match f.explain_text() {
-                    Some(why) => format!("{}\n{why}", f.to_text()),
-                    None => f.to_text(),
+                    Some(why) => shown(format!("{}\n{why}", f.to_text())),
+                    None => shown(f.to_text()),
                 },
             };
             writeln!(out, "{line}")?;

@@ -44,6 +44,11 @@ pub struct ConfigFile {
 pub struct BudgetSection {
     /// Once today's (UTC) spend reaches this, no new session starts until midnight UTC.
     pub daily_usd: Option<f64>,
+    /// The same per slot: a slot that spent this today starts no new session until midnight
+    /// UTC; the rest of the fleet runs on.
+    pub slot_daily_usd: Option<f64>,
+    /// The same per role (role name → dollars): only that role's slots are held.
+    pub role_daily_usd: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -146,6 +146,8 @@ impl Connection {
                         Some(id) => (id, Err(e)),
                         None => {
                             tracing::warn!(message = e.message, "the daemon reported an error");
+                            // A face waiting for a push learns why it did not come.
+                            let _ = push_tx.send(ServerFrame::Error(e)).await;
                             continue;
                         }
                     },

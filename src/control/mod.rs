@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod cost;
+mod fit;
 pub mod metrics;
 pub mod protocol;
 pub mod report;

@@ -22,9 +22,7 @@ use super::protocol::{
     ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
     Subscription, Welcome, WireLogLine, WireProgress,
 };
-use super::transport::{
-    ControlListener, FrameReader, MAX_FRAME, TransportError, encode_frame, write_frame,
-};
+use super::transport::{ControlListener, FrameReader, TransportError, write_frame};
 use super::view::StatusView;
 use crate::peer::user_name;
 use crate::store::EventFilter;
@@ -38,6 +36,12 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_CLIENTS: usize = 64;
 /// Time a new connection has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// A client with no subscription that sends nothing for this long is closed, so idle
+/// connections cannot hold every client slot and lock the operator out.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a refused client's hello is awaited, so the `busy` reply is read rather than
+/// lost to a reset (closing a socket with unread input resets it).
+const REFUSAL_DRAIN: Duration = Duration::from_millis(500);
 /// How often subscribed log lines and persisted events are collected for a client.
 const PUSH_POLL: Duration = Duration::from_millis(150);
 /// Most events in one reply or push round.
@@ -78,7 +82,7 @@ pub async fn serve(listener: ControlListener, handle: SupervisorHandle, stop: Ca
     drop(listener);
 }
 
-fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
     ServerFrame::Error(ErrorFrame {
         id,
         code,
@@ -107,12 +111,13 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
         Err(_) => "unknown".to_string(),
     };
     let (r, mut w) = stream.into_split();
+    let mut reader = FrameReader::new(r);
     let Ok(_permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
         tracing::warn!("control socket: too many clients, refusing one");
+        let _ = tokio::time::timeout(REFUSAL_DRAIN, reader.next_raw()).await;
         let _ = send_now(&mut w, &error(None, ErrorCode::Busy, "too many clients")).await;
         return;
     };
-    let mut reader = FrameReader::new(r);
     let client = match tokio::time::timeout(HELLO_TIMEOUT, reader.next_raw()).await {
         Err(_) => {
             let _ = send_now(&mut w, &error(None, ErrorCode::Handshake, "no hello")).await;
@@ -185,10 +190,24 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
             }
         }
     };
+    let mut subscribed = false;
     loop {
+        // Subscribed faces (attach, events --follow) only listen; anyone else must speak.
+        let idle = if subscribed {
+            Duration::MAX
+        } else {
+            IDLE_TIMEOUT
+        };
         let raw = tokio::select! {
             _ = dropped.cancelled() => break,
-            r = reader.next_raw() => r,
+            r = tokio::time::timeout(idle, reader.next_raw()) => match r {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::debug!(client, "control client idle; closed");
+                    let _ = out_tx.try_send(error(None, ErrorCode::Busy, "idle for too long; closed"));
+                    break;
+                }
+            },
         };
         let frame = match raw {
             Ok(raw) => match serde_json::from_slice::<ClientFrame>(raw) {
@@ -211,6 +230,7 @@ async fn connection(stream: UnixStream, ctx: Arc<Ctx>, stop: CancellationToken) 
             ClientFrame::Hello(_) => error(None, ErrorCode::Handshake, "already said hello"),
             ClientFrame::Request(req) => match req.body {
                 Request::Subscribe(sub) => {
+                    subscribed = true;
                     if sub_tx.try_send((req.id, sub)).is_err() {
                         error(Some(req.id), ErrorCode::Busy, "subscription change pending")
                     } else {
@@ -390,7 +410,7 @@ async fn write_loop(
         // One write per round: a log burst or an initial tail is thousands of small frames.
         let mut batch = Vec::new();
         for f in frames {
-            if let Some(bytes) = encode_fitted(f) {
+            if let Some(bytes) = super::fit::encode_fitted(f) {
                 batch.extend_from_slice(&bytes);
             }
         }
@@ -406,58 +426,6 @@ async fn write_loop(
     }
 }
 
-/// A frame's bytes within [`MAX_FRAME`]: an events page too large is cut (the client pages on
-/// from its last id), PROGRESS.md is cut (flagged truncated), any other reply too large
-/// becomes an error echoing its id, so a client never waits for a reply that was never sent.
-fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
-    let err = match encode_frame(&frame) {
-        Ok(bytes) => return Some(bytes),
-        Err(e) => e,
-    };
-    if !matches!(err, TransportError::Oversized) {
-        tracing::error!(error = %err, "could not encode a frame");
-        return None;
-    }
-    let replacement = match frame {
-        ServerFrame::Reply(ReplyFrame {
-            id,
-            body: Reply::Events(mut rows),
-        }) if rows.len() > 1 => {
-            rows.truncate(rows.len() / 2);
-            return encode_fitted(ServerFrame::Reply(ReplyFrame {
-                id,
-                body: Reply::Events(rows),
-            }));
-        }
-        ServerFrame::Progress(mut p) => {
-            let text = p.text.take().unwrap_or_default();
-            let half = super::protocol::cut_at(&text, text.len() / 2);
-            if half.is_empty() {
-                return None;
-            }
-            p.text = Some(half.to_string());
-            p.truncated = true;
-            return encode_fitted(ServerFrame::Progress(p));
-        }
-        ServerFrame::Reply(r) => error(
-            Some(r.id),
-            ErrorCode::Oversized,
-            format!("the reply exceeds the {MAX_FRAME}-byte frame limit"),
-        ),
-        ServerFrame::Snapshot(_) => error(
-            None,
-            ErrorCode::Oversized,
-            format!("a snapshot exceeds the {MAX_FRAME}-byte frame limit and was not sent"),
-        ),
-        _ => {
-            tracing::warn!("a frame for a control client exceeds the limit; skipped");
-            return None;
-        }
-    };
-    tracing::warn!("a frame for a control client exceeds the limit; an error was sent instead");
-    encode_frame(&replacement).ok()
-}
-
 fn wire_line(slot: &str, l: crate::logs::ring::RingLine) -> ServerFrame {
     ServerFrame::Log(WireLogLine {
         slot: slot.to_string(),
@@ -465,80 +433,4 @@ fn wire_line(slot: &str, l: crate::logs::ring::RingLine) -> ServerFrame {
         stderr: l.stderr,
         text: l.text,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::StoredEvent;
-
-    fn event(id: i64, payload_bytes: usize) -> StoredEvent {
-        StoredEvent {
-            id,
-            ts_ms: 0,
-            slot: Some("w-1".into()),
-            kind: "exited".into(),
-            who: None,
-            payload: "x".repeat(payload_bytes),
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> ServerFrame {
-        assert!(bytes.len() <= MAX_FRAME, "{}", bytes.len());
-        serde_json::from_slice(bytes).expect("a frame")
-    }
-
-    #[test]
-    fn an_events_page_too_large_is_cut_oldest_first() {
-        let rows: Vec<StoredEvent> = (1..=5_000).map(|i| event(i, 2_000)).collect();
-        let frame = ServerFrame::Reply(ReplyFrame {
-            id: 9,
-            body: Reply::Events(rows),
-        });
-        let bytes = encode_fitted(frame).expect("a frame is sent");
-        match decode(&bytes) {
-            ServerFrame::Reply(ReplyFrame {
-                id: 9,
-                body: Reply::Events(rows),
-            }) => {
-                assert!(!rows.is_empty() && rows.len() < 5_000, "{}", rows.len());
-                assert_eq!(rows.first().map(|r| r.id), Some(1));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_reply_that_cannot_fit_becomes_an_error_with_its_id() {
-        let frame = ServerFrame::Reply(ReplyFrame {
-            id: 4,
-            body: Reply::Events(vec![event(1, MAX_FRAME + 1)]),
-        });
-        let bytes = encode_fitted(frame).expect("an error is sent instead");
-        match decode(&bytes) {
-            ServerFrame::Error(e) => {
-                assert_eq!(e.id, Some(4));
-                assert_eq!(e.code, ErrorCode::Oversized);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn progress_frames_fit_whatever_the_file() {
-        // Quotes double in JSON: the worst case for sanitised text.
-        let view = crate::supervisor::ProgressView {
-            text: Some("\"".repeat(4 << 20)),
-            ..Default::default()
-        };
-        let bytes = encode_fitted(ServerFrame::Progress(WireProgress::from(&view)))
-            .expect("progress is sent");
-        match decode(&bytes) {
-            ServerFrame::Progress(p) => {
-                assert!(p.truncated);
-                assert!(p.text.is_some_and(|t| !t.is_empty()));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }

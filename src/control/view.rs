@@ -9,14 +9,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{DockerStatus, Snapshot, UpstreamState, Verdict};
 
+/// JSON bytes of the lock table, and separately of the alert table, in one view. Both tables
+/// grow with what agents push (lock files) and do (alerts); cut here (rows in order until the
+/// next would pass the budget), with every text cell at most [`VIEW_CELL`] bytes, the view stays
+/// inside the frame limit whatever they hold, so `status` and every `ctl` command keep
+/// answering. 10 000 locks with ordinary names fit whole.
+pub const VIEW_TABLE_BYTES: usize = 3 << 19;
+/// Bytes of one agent-controlled text cell (a task, a holder, an alert message).
+pub const VIEW_CELL: usize = 512;
+
+/// The leading rows whose JSON fits in [`VIEW_TABLE_BYTES`].
+fn within_budget<T: Serialize>(rows: impl Iterator<Item = T>) -> Vec<T> {
+    let mut used = 0usize;
+    let mut kept = Vec::new();
+    for row in rows {
+        let n = serde_json::to_vec(&row).map_or(usize::MAX, |v| v.len().saturating_add(1));
+        used = used.saturating_add(n);
+        if used > VIEW_TABLE_BYTES {
+            break;
+        }
+        kept.push(row);
+    }
+    kept
+}
+
+fn cell(text: &str) -> String {
+    crate::control::protocol::cut_at(text, VIEW_CELL).to_string()
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     pub fleet: String,
     /// `up`, `down`, or `unknown` before the first contact.
     pub docker: String,
     pub slots: Vec<SlotStatus>,
+    /// The leading locks within [`VIEW_TABLE_BYTES`]; `locks_total` says how many there are.
     pub locks: Vec<LockStatus>,
+    /// The leading alerts within [`VIEW_TABLE_BYTES`]; `alerts_total` says how many are active.
     pub alerts: Vec<AlertStatus>,
+    /// Locks in the fleet's table; more than `locks.len()` when the view was cut.
+    #[serde(default)]
+    pub locks_total: u64,
+    /// Active alerts; more than `alerts.len()` when the view was cut.
+    #[serde(default)]
+    pub alerts_total: u64,
     pub mttr: MttrStatus,
     /// The upstream repo: `state` is `unknown` (none configured or not read yet), `ready`,
     /// `empty` (waiting for the first push) or `unreadable`.
@@ -236,30 +272,22 @@ impl StatusView {
                 }),
             })
             .collect();
-        let locks = s
-            .locks
-            .iter()
-            .map(|l| LockStatus {
-                task: l.task.clone(),
-                holder: l.holder.clone(),
-                claimed_at: l.claimed_at,
-                claims: l.claims,
-                stale: l.stale,
-            })
-            .collect();
-        let alerts = s
-            .alerts
-            .iter()
-            .map(|a| AlertStatus {
-                id: a.id,
-                slot: a.key.slot.clone(),
-                kind: a.key.kind.name().to_string(),
-                severity: enum_word(&a.severity),
-                since: a.first_seen,
-                acked: a.acked.is_some(),
-                message: a.message.clone(),
-            })
-            .collect();
+        let locks = within_budget(s.locks.iter().map(|l| LockStatus {
+            task: cell(&l.task),
+            holder: l.holder.as_deref().map(cell),
+            claimed_at: l.claimed_at,
+            claims: l.claims,
+            stale: l.stale,
+        }));
+        let alerts = within_budget(s.alerts.iter().map(|a| AlertStatus {
+            id: a.id,
+            slot: a.key.slot.clone(),
+            kind: a.key.kind.name().to_string(),
+            severity: enum_word(&a.severity),
+            since: a.first_seen,
+            acked: a.acked.is_some(),
+            message: cell(&a.message),
+        }));
         let service = &s.metrics.service;
         let upstream = UpstreamStatus {
             state: match &s.upstream.state {
@@ -282,6 +310,8 @@ impl StatusView {
             slots,
             locks,
             alerts,
+            locks_total: s.locks.len() as u64,
+            alerts_total: s.alerts.len() as u64,
             mttr: MttrStatus {
                 p50_s: secs(service.mttr_p50),
                 p95_s: secs(service.mttr_p95),
@@ -302,7 +332,7 @@ impl StatusView {
             self.fleet,
             self.docker,
             self.slots.len(),
-            self.alerts.len(),
+            self.alerts_total.max(self.alerts.len() as u64),
             self.mttr
                 .p50_s
                 .map_or("-".to_string(), |s| format!("{s:.0}s")),
@@ -370,6 +400,13 @@ impl StatusView {
                 a.message
             );
         }
+        if self.alerts_total > self.alerts.len() as u64 {
+            let _ = writeln!(
+                out,
+                "… {} more alerts not shown",
+                self.alerts_total - self.alerts.len() as u64
+            );
+        }
         for l in &self.locks {
             let _ = writeln!(
                 out,
@@ -377,6 +414,13 @@ impl StatusView {
                 l.task,
                 l.holder.as_deref().unwrap_or("?"),
                 if l.stale { " (stale)" } else { "" }
+            );
+        }
+        if self.locks_total > self.locks.len() as u64 {
+            let _ = writeln!(
+                out,
+                "… {} more locks not shown (the view holds {VIEW_TABLE_BYTES} bytes of them)",
+                self.locks_total - self.locks.len() as u64
             );
         }
         out
@@ -442,5 +486,39 @@ mod tests {
         assert_eq!(r["commits"], 3);
         assert_eq!(r["locks_released"], 1);
         assert!(r["passing_delta"].is_null());
+    }
+
+    /// 10 000 pushed lock files with quote-heavy 200-character names (each quote doubles in
+    /// JSON): the status reply must still fit one frame, saying how much it left out.
+    #[test]
+    fn ten_thousand_quote_heavy_lock_names_still_fit_one_status_frame() {
+        use crate::control::protocol::{Reply, ReplyFrame, ServerFrame};
+        use crate::control::transport::encode_frame;
+        let mut snap = sample::snapshot(vec![sample::slot("worker-1", SlotState::Running)]);
+        snap.locks = (0..10_000)
+            .map(|i| crate::core::LockView {
+                task: format!("{i:05}{}", "\"".repeat(195)),
+                holder: Some("\"".repeat(64)),
+                claimed_at: 0,
+                holder_is_slot: false,
+                overdue: true,
+                stale: false,
+                release_requested: false,
+                claims: 1,
+                claim_commit: Some("a".repeat(40)),
+            })
+            .collect();
+        let view = StatusView::from_snapshot(&snap);
+        let frame = ServerFrame::Reply(ReplyFrame {
+            id: 1,
+            body: Reply::Status(Box::new(view.clone())),
+        });
+        let bytes = encode_frame(&frame).expect("the status reply fits the frame limit");
+        assert!(bytes.len() < crate::control::transport::MAX_FRAME);
+        let shown = view.locks.len();
+        assert!(shown > 100 && shown < 10_000, "{shown}");
+        assert_eq!(view.locks_total, 10_000);
+        let notice = format!("{} more locks not shown", 10_000 - shown);
+        assert!(view.to_text().contains(&notice));
     }
 }

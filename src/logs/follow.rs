@@ -17,6 +17,9 @@ use super::files::{LineSplitter, RotatingFile, SplitLine};
 use super::ring::LogHub;
 use drover_runtime::Runtime;
 
+/// Times the tail is read again after a follow stream ended (see `follow_container`).
+const MAX_TAIL_REREADS: u32 = 4;
+
 /// Receives every line of a container's output, in order.
 pub trait LineSink: Send + 'static {
     fn line(&mut self, ts_ms: u64, stderr: bool, text: &str);
@@ -85,7 +88,9 @@ pub async fn follow_container(
     let mut ts_ms = last_ts.as_deref().and_then(ts_millis).unwrap_or(0);
     let mut cur_ts = last_ts.clone().unwrap_or_default();
     let mut attempts = 0u32;
+    let mut rereads = 0u32;
     loop {
+        let mut delivered = 0usize;
         let since = last_ts.as_deref().and_then(ts_seconds);
         let mut stream = Box::pin(docker.logs(&id, true, since));
         let mut out_split = LineSplitter::new(limits.max_line);
@@ -155,6 +160,7 @@ pub async fn follow_container(
                 &mut out_split
             };
             splitter.feed(body, &mut |l| lines.push(l));
+            delivered += lines.len();
             for l in lines.drain(..) {
                 deliver(
                     &slot,
@@ -187,6 +193,14 @@ pub async fn follow_container(
         }
         mark.write(last_ts.as_deref(), same_ts_delivered);
         if ended_cleanly {
+            // Docker can end a follow stream before the container's output ends (seen after a
+            // 10 MB line): the tail is read again from the last position before the end is
+            // reported, since the exit is judged on the last lines. A pass that brings nothing
+            // new is the real end.
+            if rereads < MAX_TAIL_REREADS && (rereads == 0 || delivered > 0) {
+                rereads += 1;
+                continue;
+            }
             break;
         }
         // The stream broke (daemon restart, network): retry with backoff from where we were.
@@ -221,7 +235,7 @@ fn deliver(
     }
     // The one place agent output enters drover: masked here, a secret value it prints reaches
     // no file, parser, reason, ring or client.
-    crate::secrets::masker().mask_string(&mut text);
+    crate::secrets::masker().mask_shown(&mut text);
     if let Some(f) = file.as_mut() {
         let stream = if stderr { 'E' } else { 'O' };
         // Docker's own timestamp (nanoseconds) is kept, so a later follower can resume exactly.

@@ -303,8 +303,27 @@ async fn attempt(
 /// Rows per multi-row INSERT: 6 binds each stays far below SQLite's variable limit.
 const EVENT_ROWS_PER_STATEMENT: usize = 500;
 
+/// Commits `batch` in one transaction on a connection of its own. When anything fails (a full
+/// disk fails an insert or the COMMIT itself), the transaction is rolled back explicitly and
+/// the connection is closed rather than returned to the pool: a connection left inside a
+/// failed transaction keeps the write lock, and every later commit on another connection
+/// would wait out the busy timeout and fail with `database is locked` until drover restarts.
 async fn commit(pool: &SqlitePool, batch: &[StoreOp]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    let result = write_batch(&mut conn, batch).await;
+    if result.is_err() {
+        // Fails harmlessly ("no transaction is active") when SQLite already rolled back.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        let _ = sqlx::Connection::close(conn.detach()).await;
+    }
+    result
+}
+
+async fn write_batch(
+    conn: &mut sqlx::pool::PoolConnection<Sqlite>,
+    batch: &[StoreOp],
+) -> Result<(), StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
     let mut events: Vec<&EventRecord> = Vec::new();
     for op in batch {
         match op {

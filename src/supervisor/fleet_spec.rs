@@ -108,11 +108,15 @@ impl FleetPlan {
             );
         }
         let mut core = FleetSpec::new(&cfg.file.fleet.name, core_roles);
-        core.daily_budget_micros = cfg
-            .file
-            .budget
-            .daily_usd
-            .map(|usd| (usd.max(0.0) * 1_000_000.0).round() as u64);
+        let micros = |usd: f64| (usd.max(0.0) * 1_000_000.0).round() as u64;
+        let budget = &cfg.file.budget;
+        core.daily_budget_micros = budget.daily_usd.map(micros);
+        core.slot_daily_budget_micros = budget.slot_daily_usd.map(micros);
+        core.role_daily_budget_micros = budget
+            .role_daily_usd
+            .iter()
+            .map(|(role, usd)| (role.clone(), micros(*usd)))
+            .collect();
         Self { core, roles }
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::config::LoopsSection;
 use crate::core::{ActivityKind, DetectorAction, Input, TestSummary};
 use crate::logs::follow::LineSink;
-use crate::signals::usage::{PriceTable, Tokens, UsageCounter};
+use crate::signals::usage::{MAX_LINE_COST_MICROS, PriceTable, Tokens, UsageCounter};
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
     TestRunDetector, quota,
@@ -67,6 +67,8 @@ pub struct AgentOutput {
     /// The last usage-limit notice reported (a repeated notice is reported once).
     last_limit: Option<String>,
     last_activity: Option<Instant>,
+    /// Implausible usage lines the core has been told about (see `UsageCounter::implausible`).
+    implausible_sent: u64,
 }
 
 impl AgentOutput {
@@ -93,6 +95,7 @@ impl AgentOutput {
             limits: LineCleaner::new(),
             last_limit: None,
             last_activity: None,
+            implausible_sent: 0,
         }
     }
 
@@ -161,6 +164,27 @@ impl AgentOutput {
         }
     }
 
+    /// Tells the core about usage lines ignored as implausible since the last report (it keeps
+    /// one alert per slot); retried with the next line when the queue is full.
+    fn report_implausible(&mut self) {
+        let ignored = self.counter.implausible();
+        if ignored == self.implausible_sent {
+            return;
+        }
+        let input = Input::UsageImplausible {
+            slot: self.slot.clone(),
+            ignored,
+            line: self
+                .counter
+                .last_implausible()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        if self.inputs.try_send(input).is_ok() {
+            self.implausible_sent = ignored;
+        }
+    }
+
     /// A usage-limit notice goes to the core with its reset resolved here, where named time
     /// zones can be read; kept for retry like a clearing, since the exit that follows needs it.
     fn watch_limits(&mut self, text: &str) {
@@ -218,14 +242,25 @@ impl LineSink for AgentOutput {
                 self.report_loops();
             }
         }
-        if let Some(spent) = self.counter.feed(self.usage.clean(text.as_bytes())) {
+        let clean = self.usage.clean(text.as_bytes());
+        if let Some(spent) = self.counter.feed(clean) {
             let cost = self.prices.cost_micros(&spent);
+            if cost > MAX_LINE_COST_MICROS {
+                // Plausible tokens at an impossible price: not spend either.
+                let line = clean.to_string();
+                self.counter.ignore(&line);
+                self.report_implausible();
+                self.report_usage();
+                self.watch_limits(text);
+                return;
+            }
             let u = &mut self.unsent_usage;
             u.0 = u.0.saturating_add(spent.tokens.io());
             u.1 = u.1.saturating_add(1);
             u.2.add(&spent.tokens);
             u.3 = u.3.saturating_add(cost);
         }
+        self.report_implausible();
         self.report_usage();
         self.watch_limits(text);
     }

@@ -138,6 +138,8 @@ pub(crate) struct EntryInfoCache {
 
 /// Bounded so a repo with endless distinct lock contents cannot grow the cache forever.
 const ENTRY_CACHE_MAX: usize = 4096;
+/// Lock files larger than this are not read (holder unknown, preview says why).
+pub(crate) const MAX_LOCK_READ: u64 = 16 * 1024 * 1024;
 
 impl EntryInfoCache {
     pub(crate) fn describe(
@@ -168,9 +170,20 @@ fn describe_entry(repo: &Repository, entry: EntryState) -> Result<EntryInfo, Ups
             evidence: Default::default(),
         });
     }
+    // A lock file is a name and a line or two; its size (from the object header) decides
+    // whether it is read at all, so a huge well-compressed blob is never inflated.
+    let size = super::repo::blob_size(repo, entry.id)?;
+    if size > MAX_LOCK_READ {
+        return Ok(EntryInfo {
+            kind: LockFileKind::Binary,
+            size,
+            preview: format!("[{size} bytes, not read]"),
+            holder: None,
+            evidence: Default::default(),
+        });
+    }
     let blob = repo.find_blob(entry.id).git("reading a lock file")?;
     let content = blob.content();
-    let size = content.len() as u64;
     if entry.mode == MODE_LINK {
         return Ok(EntryInfo {
             kind: LockFileKind::Symlink,

@@ -15,6 +15,16 @@ use crate::untrusted::multi_line;
 
 /// Bytes of PROGRESS.md kept; the rest is cut and `Progress::truncated` set.
 pub const MAX_PROGRESS_BYTES: usize = 4 * 1024 * 1024;
+/// A PROGRESS.md blob larger than this is not read at all (its size comes from the object
+/// header): git can only inflate a blob whole, and a push of a few MB can hold gigabytes.
+pub const MAX_PROGRESS_READ: u64 = 4 * MAX_PROGRESS_BYTES as u64;
+
+/// What faces show instead of a PROGRESS.md too large to read.
+pub(crate) fn too_large_notice(size: u64) -> String {
+    format!(
+        "[PROGRESS.md is {size} bytes, over the {MAX_PROGRESS_READ}-byte read limit: not read]\n"
+    )
+}
 
 /// Where PROGRESS.md is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

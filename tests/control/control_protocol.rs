@@ -238,3 +238,46 @@ async fn bad_clients_get_errors_and_the_daemon_stays_up() {
     assert!(daemon.alive());
     daemon.stop();
 }
+
+/// `MAX_CLIENTS` connections that say hello and then nothing: the next client is refused and
+/// reads `busy` (not a reset), and once the idle ones time out the operator's commands are
+/// served again (before, idle clients held every slot for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_time_out_and_a_refused_client_reads_busy() {
+    use drover::control::server::{IDLE_TIMEOUT, MAX_CLIENTS};
+    common::require_docker();
+    let name = common::unique_fleet("idle");
+    let _guard = common::FleetGuard(name.clone());
+    let fleet = Fleet::new(&name, ROLES);
+    let mut daemon = fleet.start_daemon();
+    let mut idle = Vec::new();
+    for _ in 0..MAX_CLIENTS {
+        idle.push(Raw::hello(&fleet).await);
+    }
+    let mut refused = Raw::open(&fleet).await;
+    refused
+        .send(b"{\"hello\":{\"version\":1,\"client\":\"test\"}}\n")
+        .await;
+    let reply = refused.next().await.expect("a frame before the close");
+    assert_eq!(reply["error"]["code"], "busy", "{reply}");
+
+    let since = Instant::now();
+    let deadline = since + IDLE_TIMEOUT + Duration::from_secs(20);
+    loop {
+        let out = fleet.run(&["status", "--json"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "idle clients still hold every slot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("served again {:?} after the slots filled", since.elapsed());
+    // The idle ones were told why they were closed.
+    let why = idle[0].next().await.expect("a frame before the close");
+    assert_eq!(why["error"]["code"], "busy", "{why}");
+    daemon.stop();
+}

@@ -351,3 +351,35 @@ fn a_recorded_stream_json_session_adds_up_to_its_stated_totals() {
     assert_eq!(run.cost_micros, 71_182);
     assert_eq!(h.snapshot().metrics.spend.today_micros, run.cost_micros);
 }
+
+/// One agent's (forged or real) spend reaches the slot's daily cap: that slot is held until
+/// midnight UTC with its own alert, while the fleet-wide budget is untouched and the other slot
+/// keeps starting sessions.
+#[test]
+fn a_slot_budget_holds_only_the_slot_that_spent_it() {
+    const S2: &str = "implementer-2";
+    let mut s = FleetSpec::new("demo", vec![RoleSpec::new("implementer", 2, "hash-1")]);
+    s.slot_daily_budget_micros = Some(100_000);
+    let mut h = Harness::new(s);
+    h.boot();
+    h.advance(MIN);
+    usage(&mut h, 1_000, 100, 150_000);
+    let snap = h.snapshot();
+    assert!(
+        snap.metrics.spend.held_until.is_none(),
+        "the fleet is not held"
+    );
+    let alert = snap
+        .alerts
+        .iter()
+        .find(|a| a.key.kind.name() == "daily_budget")
+        .expect("a budget alert");
+    assert_eq!(alert.key.slot.as_deref(), Some(S1));
+    // Both agents end their sessions: only the other slot starts a new one.
+    let (s1_starts, s2_starts) = (h.starts(S1), h.starts(S2));
+    h.die(S1, 0, &[]);
+    h.die(S2, 0, &[]);
+    h.advance(10 * MIN);
+    assert_eq!(h.starts(S1), s1_starts, "the slot over its budget waits");
+    assert!(h.starts(S2) > s2_starts, "the other slot runs on");
+}

@@ -205,6 +205,69 @@ fn extend_gives_the_current_run_more_time_and_is_audited() {
     assert!(matches!(reply, CommandReply::Refused { .. }), "{reply:?}");
 }
 
+/// `extend 0s` and `extend` by 2^64 s (saturating to "never ends") are refused, and the run
+/// keeps its limit.
+#[test]
+fn extend_refuses_zero_and_absurd_durations() {
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    h.advance(25 * MIN);
+    for by_ms in [0, u64::MAX, 8 * 24 * 60 * MIN] {
+        let (reply, _) = h.command(Command::Extend {
+            slot: S1.into(),
+            by_ms,
+        });
+        assert!(
+            matches!(reply, CommandReply::Refused { .. }),
+            "{by_ms}: {reply:?}"
+        );
+    }
+    assert_eq!(stops(&h.advance(5 * MIN - SEC)), 0);
+    assert_eq!(stops(&h.advance(SEC)), 1, "still 30 minutes in all");
+}
+
+/// A restarted drover continues the run's clock from the slot's record: the 15 minutes given
+/// by an audited `extend` and the 20 minutes the run spent paused still count, so the run ends
+/// 65 minutes after it started (30 + 15 + 20), not 30 minutes after drover saw it again.
+#[test]
+fn extend_and_paused_time_survive_a_restart_of_drover() {
+    use crate::core_support::last_records;
+    use drover::core::ResumeState;
+    let mut h = Harness::new(limited(1));
+    h.boot();
+    let started = h.now;
+    h.advance(10 * MIN);
+    h.command(Command::Pause { slot: S1.into() });
+    h.advance(20 * MIN);
+    h.command(Command::Resume { slot: S1.into() });
+    h.advance(5 * MIN);
+    let (reply, _) = h.command(Command::Extend {
+        slot: S1.into(),
+        by_ms: 15 * MIN,
+    });
+    assert_eq!(reply, CommandReply::Accepted);
+    // drover stops; the container keeps running; a new drover reads the store back.
+    let resume = ResumeState {
+        slots: last_records(&h.log),
+        ..ResumeState::default()
+    };
+    let now = h.now + MIN;
+    let world = h.world.clone();
+    let mut h = Harness::with_fleet(Fleet::restore(limited(1), 7, resume), world);
+    h.now = now;
+    h.handle_only(Input::DockerUp);
+    let listing = listing_without_start_times(&h.world);
+    h.handle_only(Input::ContainersListed {
+        containers: listing,
+    });
+    let limit = h.view(S1).run_limit.expect("a run limit");
+    assert_eq!(limit.allowed_ms, 45 * MIN, "the extension is kept");
+    assert_eq!(limit.ends_at, Some(started + 65 * MIN));
+    assert_eq!(stops(&h.advance_to(started + 65 * MIN - SEC)), 0);
+    let e = h.advance(SEC);
+    assert_eq!(stops(&e), 1, "{e:#?}");
+}
+
 #[test]
 fn three_timeouts_in_a_row_block_the_slot_with_the_count() {
     let mut h = Harness::new(spec(1, |r| r.run_timeout = Some(8 * SEC)));

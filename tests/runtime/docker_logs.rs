@@ -161,3 +161,83 @@ async fn logs_survive_removal_and_stay_bounded() {
     );
     assert!(on_disk.lines().last().unwrap().ends_with(" O done"));
 }
+
+/// Followed live, a container prints 10 MB lines and then the line that explains its exit.
+/// Docker's follow stream can end early after such a line; the follower must re-read the tail
+/// (`since` its last position) before reporting the end, so the last line is delivered (the
+/// exit is judged on it: crash signatures, limit notices).
+#[tokio::test]
+async fn after_a_10mb_line_followed_live_the_last_lines_still_arrive() {
+    common::ensure_test_image();
+    let fleet = common::unique_fleet("tail");
+    let _guard = common::FleetGuard(fleet.clone());
+    // Three such lines: each is a chance for the stream to end early.
+    let script = "echo first; sleep 1; for n in 1 2 3; do head -c 10485760 /dev/zero | tr '\\0' x; echo; echo after-$n; done; echo 'panic: the real reason'";
+    let text = format!(
+        "[fleet]\nname = \"{fleet}\"\n[[roles]]\nname = \"w\"\nimage = \"{}\"\ncommand = [\"sh\", \"-c\", '''{script}''']\n",
+        common::TEST_IMAGE
+    );
+    let cfg = drover::config::parse(&text, Path::new("t.toml")).unwrap();
+    let spec = cfg.container_spec(&cfg.file.roles[0]);
+    let docker = Docker::connect(None).await.unwrap();
+    let id = docker
+        .create(
+            &container_name(&fleet, "w-1"),
+            spec.create_body("w-1", 1, "h", &|_| None),
+        )
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let target = Follow {
+        docker: std::sync::Arc::new(docker.clone()),
+        id: id.clone(),
+        slot: "w-1".into(),
+        file: data.path().join("logs/w-1/1.log"),
+        limits: FollowLimits {
+            max_line: 64 * 1024,
+            file_max: 64 << 20,
+            keep_files: 2,
+            slot_max: 1 << 30,
+        },
+        hub: LogHub::new(1000, 256 * 1024),
+    };
+    docker.start(&id).await.unwrap();
+    let task = tokio::spawn(follow_container(
+        target,
+        Box::new(Collect(lines.clone(), Some(done_tx))),
+        CancellationToken::new(),
+    ));
+    tokio::time::timeout(Duration::from_secs(60), done_rx)
+        .await
+        .expect("output ends")
+        .unwrap();
+    task.await.unwrap();
+    docker.remove(&id).await.unwrap();
+    let got = lines.lock().unwrap().clone();
+    let short: Vec<&str> = got
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.starts_with("xxxx"))
+        .collect();
+    assert_eq!(
+        short,
+        [
+            "first",
+            "after-1",
+            "after-2",
+            "after-3",
+            "panic: the real reason"
+        ],
+        "every short line, once and in order"
+    );
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("panic: the real reason"),
+        "the last line delivered before the end; lines: {:?}",
+        got.iter()
+            .map(|l| l.get(..40).unwrap_or(l))
+            .collect::<Vec<_>>()
+    );
+}

@@ -8,6 +8,7 @@ mod common;
 mod upstream_support;
 
 mod upstream_board;
+mod upstream_bounds;
 mod upstream_fleet;
 mod upstream_headless;
 mod upstream_locks;

@@ -71,6 +71,10 @@ impl Masker {
                 if inner != v {
                     push(inner);
                 }
+                // Some encoders also escape `/` (`\/`), which serde does not.
+                if inner.contains('/') {
+                    push(&inner.replace('/', "\\/"));
+                }
             }
         }
         all.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -111,6 +115,25 @@ impl Masker {
     pub fn mask_string(&self, text: &mut String) -> bool {
         match self.mask(text) {
             Cow::Borrowed(_) => false,
+            Cow::Owned(masked) => {
+                *text = masked;
+                true
+            }
+        }
+    }
+
+    /// Masks text on its way to a terminal: the raw text first, then what a terminal would
+    /// show of it. A value split by escape sequences (`grep --color` output) is only visible
+    /// after stripping; such a line loses its escapes and is masked as shown. Returns whether
+    /// anything changed.
+    pub fn mask_shown(&self, text: &mut String) -> bool {
+        let raw = self.mask_string(text);
+        if self.is_empty() || !crate::untrusted::has_escapes(text) {
+            return raw;
+        }
+        let shown = crate::untrusted::without_escapes(text);
+        match self.mask(&shown) {
+            Cow::Borrowed(_) => raw,
             Cow::Owned(masked) => {
                 *text = masked;
                 true
@@ -170,6 +193,14 @@ pub fn mask_owned(mut text: String) -> String {
     text
 }
 
+/// Untrusted text as one line safe for a terminal: masked before and after escape stripping
+/// (see [`Masker::mask_shown`]), then through [`crate::untrusted::one_line`].
+pub fn shown_line(text: &str, max_chars: usize) -> String {
+    let mut t = text.to_string();
+    masker().mask_shown(&mut t);
+    mask_owned(crate::untrusted::one_line(&t, max_chars))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +244,30 @@ mod tests {
         let json = serde_json::to_string("p: pa\"ss\\word").unwrap_or_default();
         assert_eq!(m.mask(&json), "\"p: <redacted>\"");
         assert_eq!(m.mask("p: pa\"ss\\word"), "p: <redacted>");
+    }
+
+    #[test]
+    fn a_value_split_by_colour_codes_is_masked_as_shown() {
+        let m = Masker::new(["ghp_S3cr3tT0ken"]);
+        // `grep --color` wraps the match: the raw bytes never hold the value whole.
+        let mut line = "token: ghp_S3c\u{1b}[01;31m\u{1b}[Kr3t\u{1b}[m\u{1b}[KT0ken ok".to_string();
+        assert!(m.mask_shown(&mut line));
+        assert_eq!(line, "token: <redacted> ok");
+        let mut plain = "\u{1b}[31mred\u{1b}[0m".to_string();
+        assert!(!m.mask_shown(&mut plain));
+        assert_eq!(
+            plain, "\u{1b}[31mred\u{1b}[0m",
+            "colours stay when nothing is hidden"
+        );
+    }
+
+    #[test]
+    fn a_value_with_slashes_is_masked_in_its_escaped_slash_form() {
+        let m = Masker::new(["https://user:pw@host/x"]);
+        assert_eq!(
+            m.mask(r#"{"url":"https:\/\/user:pw@host\/x"}"#),
+            r#"{"url":"<redacted>"}"#
+        );
     }
 
     #[test]

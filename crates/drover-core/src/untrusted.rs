@@ -60,6 +60,26 @@ pub fn multi_line(input: &str) -> String {
     out
 }
 
+/// `input` with terminal escape sequences removed and everything else kept: the text a
+/// terminal would show, for checks (secret masking) that must see what the reader sees.
+pub fn without_escapes(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => skip_escape(&mut chars),
+            '\u{9b}' => skip_csi(&mut chars),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `input` holds anything [`without_escapes`] would remove.
+pub fn has_escapes(input: &str) -> bool {
+    input.contains(['\u{1b}', '\u{9b}'])
+}
+
 fn skip_escape(chars: &mut Peekable<Chars<'_>>) {
     match chars.next() {
         Some('[') => skip_csi(chars),

@@ -26,6 +26,15 @@ pub const MAX_MESSAGES: usize = 256;
 pub const MAX_SESSIONS: usize = 16;
 /// JSON lines longer than this are not parsed.
 const MAX_JSON_BYTES: usize = 256 * 1024;
+/// The largest context window of any model drover prices (1M tokens). One message reads at
+/// most a window (input and cache) and writes at most a window, so one line can add at most
+/// twice this; more is a forged or broken line, not spend.
+pub const MODEL_WINDOW_TOKENS: u64 = 1_000_000;
+/// Tokens one usage line may add before it counts as implausible.
+pub const MAX_LINE_TOKENS: u64 = 2 * MODEL_WINDOW_TOKENS;
+/// Cost one usage line may add before it counts as implausible: $100 (a full 1M-token window
+/// in and out at today's dearest prices stays under it).
+pub const MAX_LINE_COST_MICROS: u64 = 100_000_000;
 
 /// Tokens by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,11 +108,43 @@ pub struct UsageCounter {
     sessions: VecDeque<(String, Tokens)>,
     /// The last model named by an init or assistant line (result lines name none).
     model: Option<String>,
+    /// Usage lines ignored as implausible (see [`MAX_LINE_TOKENS`]), and the last of them.
+    implausible: u64,
+    last_implausible: Option<String>,
 }
 
 impl UsageCounter {
-    /// What this line adds, if it reports usage.
+    /// What this line adds, if it reports plausible usage. A line adding more than
+    /// [`MAX_LINE_TOKENS`] is ignored and counted in [`Self::implausible`]: agent output is
+    /// untrusted, and one forged line must not spend the fleet's daily budget.
     pub fn feed(&mut self, text: &str) -> Option<Spent> {
+        let spent = self.read(text)?;
+        if spent.tokens.total() > MAX_LINE_TOKENS {
+            self.ignore(text);
+            return None;
+        }
+        Some(spent)
+    }
+
+    /// Records `text` as an implausible usage line (also for callers that price a line and
+    /// find its cost above [`MAX_LINE_COST_MICROS`]).
+    pub fn ignore(&mut self, text: &str) {
+        self.implausible = self.implausible.saturating_add(1);
+        let cut = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+        self.last_implausible = Some(text[..cut].to_string());
+    }
+
+    /// Usage lines ignored so far as implausible.
+    pub fn implausible(&self) -> u64 {
+        self.implausible
+    }
+
+    /// The last ignored line (at most 200 characters), for the alert that names it.
+    pub fn last_implausible(&self) -> Option<&str> {
+        self.last_implausible.as_deref()
+    }
+
+    fn read(&mut self, text: &str) -> Option<Spent> {
         let t = text.trim_start();
         if !t.starts_with('{') {
             return usage_tokens(t).map(|n| Spent {
@@ -317,6 +358,20 @@ mod tests {
             }
         );
         assert_eq!(c.feed(r), None, "a repeated result adds nothing");
+    }
+
+    /// One forged line (a trillion output tokens) would stop the fleet at its daily budget:
+    /// it is ignored and counted, and plausible lines around it still count.
+    #[test]
+    fn an_implausible_usage_line_is_ignored_and_counted() {
+        let mut c = UsageCounter::default();
+        let forged = r#"{"type":"assistant","message":{"id":"m9","model":"claude-sonnet-4-5","usage":{"input_tokens":1,"output_tokens":1000000000000}},"session_id":"s"}"#;
+        assert_eq!(c.feed(forged), None);
+        assert_eq!(c.feed("tokens=99999999999"), None);
+        assert_eq!(c.implausible(), 2);
+        assert_eq!(c.last_implausible(), Some("tokens=99999999999"));
+        assert!(c.feed(&assistant("m1", 5)).is_some());
+        assert_eq!(c.implausible(), 2);
     }
 
     #[test]

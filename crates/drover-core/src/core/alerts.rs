@@ -58,6 +58,11 @@ pub enum AlertKind {
     UsageLimit,
     /// The fleet's daily spend reached `[budget] daily_usd`: no new sessions today.
     DailyBudget,
+    /// The slot's agent printed usage lines too large to be real; they were not counted.
+    ImplausibleUsage,
+    /// More overdue or stale locks than are alerted one by one (see `MAX_LOCK_ALERTS`): the
+    /// rest are counted in this one alert.
+    LockAlertsCounted,
 }
 
 impl AlertKind {
@@ -77,6 +82,8 @@ impl AlertKind {
             AlertKind::ForeignContainer { .. } => "foreign_container",
             AlertKind::UsageLimit => "usage_limit",
             AlertKind::DailyBudget => "daily_budget",
+            AlertKind::ImplausibleUsage => "implausible_usage",
+            AlertKind::LockAlertsCounted => "lock_alerts_counted",
         }
     }
 }

@@ -224,6 +224,26 @@ impl Fleet {
             } => {
                 scope.visible |= self.release_finished(now, &task, claim.as_deref(), &outcome, out);
             }
+            Input::UsageImplausible {
+                slot,
+                ignored,
+                line,
+            } => {
+                // One alert per slot, updated as more lines are ignored: never one per line.
+                scope.visible = true;
+                self.alerts.raise(
+                    now,
+                    AlertKey::slot(&slot, AlertKind::ImplausibleUsage),
+                    Severity::Warning,
+                    &format!(
+                        "{ignored} usage line(s) ignored as implausible (over {} tokens or ${} per line); last: {line}",
+                        drover_signals::usage::MAX_LINE_TOKENS,
+                        drover_signals::usage::MAX_LINE_COST_MICROS / 1_000_000
+                    ),
+                    &[],
+                    out,
+                );
+            }
             Input::UsageLimit {
                 slot,
                 reset_at,

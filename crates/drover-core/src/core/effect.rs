@@ -345,6 +345,20 @@ pub struct SlotRecord {
     /// Times of usage-limit exits inside the role's `limits_window` (see `throttle`).
     #[serde(default)]
     pub limit_exits: Vec<Millis>,
+    /// The current run's clock (extensions and stopped time included) and the container it
+    /// belongs to, so an acknowledged `extend` and paused or taken-over time survive a restart
+    /// of drover.
+    #[serde(default)]
+    pub run_clock: Option<KeptClock>,
+}
+
+/// A run clock as stored in the slot's record (see `run_limit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptClock {
+    pub container: String,
+    pub ends_at: Millis,
+    pub stopped_at: Option<Millis>,
+    pub allowed: Millis,
 }
 
 impl SlotRecord {
@@ -374,6 +388,7 @@ impl SlotRecord {
             retrying: false,
             blocked_under: None,
             limit_exits: Vec::new(),
+            run_clock: None,
         }
     }
 
@@ -400,6 +415,7 @@ impl SlotRecord {
             && self.retrying == other.retrying
             && self.blocked_under == other.blocked_under
             && self.limit_exits == other.limit_exits
+            && self.run_clock == other.run_clock
             && self.slot == other.slot
             && self.role == other.role
     }

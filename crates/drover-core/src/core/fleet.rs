@@ -139,6 +139,8 @@ impl Fleet {
             wakeup: None,
             spend: super::spend::Spend {
                 cap: spec.daily_budget_micros,
+                slot_cap: spec.slot_daily_budget_micros,
+                role_caps: spec.role_daily_budget_micros.clone(),
                 ..Default::default()
             },
             ledger: Default::default(),
@@ -317,7 +319,10 @@ impl Fleet {
         let i = i?;
         scope.touched.push(i);
         let ready = self.docker.ready();
-        let budget_hold = self.spend.held_until(now);
+        let budget_hold = self
+            .spend
+            .held_until(now)
+            .or_else(|| self.scoped_hold(now, Some(i)));
         let Fleet {
             name,
             seed,

@@ -182,6 +182,14 @@ pub enum Input {
         slot: String,
         detector: String,
     },
+    /// The slot's agent printed usage lines too large to be real (more tokens than a model
+    /// window, or more cost than a message can have): they were not counted. `ignored` is how
+    /// many so far, `line` the last of them.
+    UsageImplausible {
+        slot: String,
+        ignored: u64,
+        line: String,
+    },
     /// The slot's agent printed a usage-limit notice (`line`, ANSI stripped); `reset_at` is the
     /// reset it states, resolved by the adapter (which knows named time zones). The exit that
     /// follows decides whether the slot is throttled.
@@ -362,6 +370,15 @@ impl Input {
                     .map(|(n, why)| (name(n), text(why)))
                     .collect(),
             },
+            Input::UsageImplausible {
+                slot,
+                ignored,
+                line,
+            } => Input::UsageImplausible {
+                slot,
+                ignored,
+                line: clean_text(&line, MAX_LINE_BYTES),
+            },
             Input::UsageLimit {
                 slot,
                 reset_at,
@@ -418,6 +435,7 @@ impl Input {
             | Input::UsageObserved { slot, .. }
             | Input::DetectorFired { slot, .. }
             | Input::DetectorCleared { slot, .. }
+            | Input::UsageImplausible { slot, .. }
             | Input::UsageLimit { slot, .. } => Some(slot),
             _ => None,
         }

@@ -302,6 +302,8 @@ pub(crate) fn on_started(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, id: &str) {
     s.run_tokens = Default::default();
     s.run_cost_micros = 0;
     super::throttle::on_started(s, cx);
+    // A new run (a restart in place keeps the container id): its clock starts fresh.
+    s.rec.run_clock = None;
     begin_run(s, role, now);
     cx.event(
         &s.name,

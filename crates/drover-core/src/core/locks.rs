@@ -97,6 +97,10 @@ impl UpstreamView {
     }
 }
 
+/// Overdue (and, separately, stale) locks alerted one by one; the rest are counted in one
+/// fleet alert.
+pub const MAX_LOCK_ALERTS: usize = 50;
+
 /// Released locks needed before the fleet's own hold times set the overdue threshold.
 pub const ADAPTIVE_MIN_RELEASES: u64 = 20;
 /// Overdue past this many times the fleet's p90 hold (when that exceeds the floor).
@@ -245,6 +249,10 @@ impl LockBook {
         if !self.observed {
             return (changed, raised);
         }
+        // Overdue and stale locks past the first MAX_LOCK_ALERTS (in task order, so the same
+        // ones each time) are only counted: one push of 100 000 lock files must not raise
+        // 100 000 alerts.
+        let (mut overdue_n, mut stale_n) = (0usize, 0usize);
         let upstream = &self.upstream;
         for l in self.locks.values_mut() {
             let info = l.holder.as_deref().and_then(&holder);
@@ -284,6 +292,10 @@ impl LockBook {
                 },
             };
             let current = info.is_some().then(|| l.holder.clone()).flatten();
+            overdue_n += usize::from(overdue);
+            stale_n += usize::from(stale);
+            let overdue = overdue && overdue_n <= MAX_LOCK_ALERTS;
+            let stale_alert = stale && stale_n <= MAX_LOCK_ALERTS;
             if alerting && overdue && !alerts.is_active(&overdue_key) {
                 let who = l.holder.as_deref().unwrap_or("an unknown holder");
                 let msg = format!("task {} held by {who} for over {}", l.task, human(timeout));
@@ -294,14 +306,14 @@ impl LockBook {
             } else if !overdue || !alerting {
                 alerts.clear(now, &overdue_key, out);
             }
-            if alerting && stale && !alerts.is_active(&stale_key) {
+            if alerting && stale_alert && !alerts.is_active(&stale_key) {
                 let who = l.holder.as_deref().unwrap_or("?");
                 let msg = format!("task {} is locked by {who}, which is not running", l.task);
                 alerts.raise(now, stale_key, Severity::Warning, &msg, &[], out);
-            } else if !stale || !alerting {
+            } else if !stale_alert || !alerting {
                 alerts.clear(now, &stale_key, out);
             }
-            l.overdue = overdue;
+            l.overdue = now.saturating_sub(l.claimed_at) >= timeout;
             l.stale = stale;
             l.holder_is_slot = holder_is_slot;
         }
@@ -321,6 +333,18 @@ impl LockBook {
         });
         for k in gone {
             alerts.clear(now, &k, out);
+        }
+        let key = AlertKey::fleet(AlertKind::LockAlertsCounted);
+        let extra_overdue = overdue_n.saturating_sub(MAX_LOCK_ALERTS);
+        let extra_stale = stale_n.saturating_sub(MAX_LOCK_ALERTS);
+        if alerting && extra_overdue + extra_stale > 0 {
+            let msg = format!(
+                "{overdue_n} locks overdue and {stale_n} stale: past the first {MAX_LOCK_ALERTS} of each, {extra_overdue} overdue and {extra_stale} stale are counted here instead of alerted one by one"
+            );
+            // One alert, its message updated in place as the counts move.
+            alerts.raise(now, key, Severity::Warning, &msg, &[], out);
+        } else {
+            alerts.clear(now, &key, out);
         }
         (changed, raised)
     }

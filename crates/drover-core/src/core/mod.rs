@@ -86,8 +86,8 @@ pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
 pub use dispatch::MAX_LOCKS;
 pub use effect::{
-    Effect, EventKind, FailureStreak, FleetEvent, RecoveryStep, RestartPlan, ResumeState, SlotMode,
-    SlotRecord,
+    Effect, EventKind, FailureStreak, FleetEvent, KeptClock, RecoveryStep, RestartPlan,
+    ResumeState, SlotMode, SlotRecord,
 };
 pub use failure::human as human_duration;
 pub use fleet::Fleet;

@@ -26,6 +26,13 @@ pub struct FleetSpec {
     /// reaches it (see `spend`).
     #[serde(default)]
     pub daily_budget_micros: Option<u64>,
+    /// The same cap scoped to one slot (`[budget] slot_daily_usd`) and to each named role
+    /// (`[budget] role_daily_usd`): reaching one holds only that slot, or that role's slots,
+    /// so one agent cannot stop the fleet.
+    #[serde(default)]
+    pub slot_daily_budget_micros: Option<u64>,
+    #[serde(default)]
+    pub role_daily_budget_micros: std::collections::BTreeMap<String, u64>,
 }
 
 impl FleetSpec {
@@ -35,6 +42,8 @@ impl FleetSpec {
             roles,
             op_timeout: 2 * MINUTE,
             daily_budget_micros: None,
+            slot_daily_budget_micros: None,
+            role_daily_budget_micros: Default::default(),
         }
     }
 

@@ -229,6 +229,8 @@ fn compare(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, k: &ObservedContainer) {
             s.rec.restart = None;
             s.rec.completed = false;
             s.rec.starts += 1;
+            // Started again outside drover: a new run, whose clock starts fresh.
+            s.rec.run_clock = None;
             begin_run(s, role, started);
             cx.event(
                 &s.name,

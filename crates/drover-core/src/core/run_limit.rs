@@ -8,11 +8,14 @@
 
 use serde_json::json;
 
-use super::effect::{EventKind, SlotMode};
+use super::effect::{EventKind, KeptClock, SlotMode};
 use super::failure::human;
 use super::model::{ContainerStatus, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
+
+/// The most one `extend` may add: a week.
+pub const MAX_EXTEND: Millis = 7 * 24 * 60 * 60 * 1000;
 
 /// One run's clock against the role's limit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,8 +30,24 @@ pub(crate) struct RunClock {
     pub timed_out: bool,
 }
 
-/// A run started (or was adopted) at `started`: its clock starts there.
+/// A run started (or was adopted) at `started`: its clock starts there, unless the slot's
+/// record keeps this container's clock from before a restart of drover (then it continues).
 pub(crate) fn start(s: &mut Slot, role: &RoleSpec, started: Millis) {
+    let container = s.container.as_ref().map(|c| c.id.clone());
+    let kept = s
+        .rec
+        .run_clock
+        .as_ref()
+        .filter(|k| role.run_timeout.is_some() && Some(&k.container) == container.as_ref());
+    if let Some(k) = kept {
+        s.run_clock = RunClock {
+            ends_at: Some(k.ends_at),
+            stopped_at: k.stopped_at,
+            allowed: k.allowed,
+            timed_out: false,
+        };
+        return;
+    }
     s.run_clock = match role.run_timeout {
         Some(limit) => RunClock {
             ends_at: Some(started.saturating_add(limit)),
@@ -37,6 +56,21 @@ pub(crate) fn start(s: &mut Slot, role: &RoleSpec, started: Millis) {
             timed_out: false,
         },
         None => RunClock::default(),
+    };
+    keep(s);
+}
+
+/// Copies the clock into the slot's record (persisted with it).
+fn keep(s: &mut Slot) {
+    let container = s.container.as_ref().map(|c| c.id.clone());
+    s.rec.run_clock = match (container, s.run_clock.ends_at) {
+        (Some(container), Some(ends_at)) => Some(KeptClock {
+            container,
+            ends_at,
+            stopped_at: s.run_clock.stopped_at,
+            allowed: s.run_clock.allowed,
+        }),
+        _ => None,
     };
 }
 
@@ -62,8 +96,9 @@ pub(crate) fn sync(s: &mut Slot, now: Millis) {
             clock.stopped_at = None;
         }
         (false, None) => clock.stopped_at = Some(now),
-        _ => {}
+        _ => return,
     }
+    keep(s);
 }
 
 /// The deadline the fleet must wake up for, if the clock runs.
@@ -97,6 +132,18 @@ pub(crate) fn on_timer(s: &mut Slot, cx: &mut Cx) {
 
 /// Why an extension cannot be given, or the new end of the run.
 pub(crate) fn extend(s: &mut Slot, by: Millis) -> Result<Millis, String> {
+    // An audited extension of nothing, or of centuries (2^64 s saturates to "never"), is a
+    // typo or an attack on the limit, not a decision.
+    if by == 0 {
+        return Err("extend needs a duration above zero".into());
+    }
+    if by > MAX_EXTEND {
+        return Err(format!(
+            "extend by at most {} at a time (asked {})",
+            human(MAX_EXTEND),
+            human(by)
+        ));
+    }
     let clock = &mut s.run_clock;
     let Some(ends_at) = clock.ends_at else {
         return Err(format!("{} has no run time limit running", s.name));
@@ -106,6 +153,7 @@ pub(crate) fn extend(s: &mut Slot, by: Millis) -> Result<Millis, String> {
     }
     clock.ends_at = Some(ends_at.saturating_add(by));
     clock.allowed = clock.allowed.saturating_add(by);
+    keep(s);
     Ok(ends_at.saturating_add(by))
 }
 

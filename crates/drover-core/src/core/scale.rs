@@ -153,6 +153,8 @@ impl Fleet {
     ) {
         self.op_timeout = spec.op_timeout;
         self.spend.cap = spec.daily_budget_micros;
+        self.spend.slot_cap = spec.slot_daily_budget_micros;
+        self.spend.role_caps = spec.role_daily_budget_micros.clone();
         let names: Vec<String> = spec.roles.iter().map(|r| r.name.clone()).collect();
         for role in spec.roles {
             let mut replicas = role.replicas;

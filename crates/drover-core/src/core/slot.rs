@@ -150,6 +150,8 @@ pub(crate) struct Slot {
     pub run_tokens: drover_signals::usage::Tokens,
     pub run_cost_micros: u64,
     pub cost_micros: u64,
+    /// The slot's spend on one UTC day (day number, micro-dollars), for scoped budgets.
+    pub day_spend: (u64, u64),
     /// A usage-limit notice the log follower saw during this run (the exit decides).
     pub limit_seen: Option<super::throttle::LimitSeen>,
     /// The container's exit was reported and its last lines are on their way: the slot shows
@@ -200,6 +202,7 @@ impl Slot {
             run_tokens: Default::default(),
             run_cost_micros: 0,
             cost_micros: 0,
+            day_spend: (0, 0),
             awaiting_listing: false,
             deadline: None,
         }

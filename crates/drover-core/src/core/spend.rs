@@ -39,6 +39,9 @@ pub(crate) struct Spend {
     pub total_micros: u64,
     pub tokens: Tokens,
     pub cap: Option<u64>,
+    /// Scoped caps (see `FleetSpec::slot_daily_budget_micros`).
+    pub slot_cap: Option<u64>,
+    pub role_caps: std::collections::BTreeMap<String, u64>,
     /// Today's spend changed since it was last persisted.
     pub dirty: bool,
 }
@@ -107,10 +110,19 @@ impl Fleet {
         cost_micros: u64,
         out: &mut Vec<Effect>,
     ) {
+        let scoped_before = self.scoped_hold(now, i).is_some();
         if let Some(s) = i.and_then(|i| self.slots.get_mut(i)) {
             s.run_tokens.add(kinds);
             s.run_cost_micros = s.run_cost_micros.saturating_add(cost_micros);
             s.cost_micros = s.cost_micros.saturating_add(cost_micros);
+            let today = now / DAY;
+            if s.day_spend.0 != today {
+                s.day_spend = (today, 0);
+            }
+            s.day_spend.1 = s.day_spend.1.saturating_add(cost_micros);
+        }
+        if !scoped_before {
+            self.raise_scoped_hold(now, i, out);
         }
         self.roll_day(now, out);
         let was_held = self.spend.held(now);
@@ -143,6 +155,80 @@ impl Fleet {
         }
     }
 
+    /// Today's spend of slot `i` and of its role, each against its scoped cap: when either is
+    /// reached, the next UTC midnight (the slot starts no new session until then).
+    pub(crate) fn scoped_hold(&self, now: Millis, i: Option<usize>) -> Option<Millis> {
+        self.scoped_reason(now, i?).map(|_| (now / DAY + 1) * DAY)
+    }
+
+    /// Which scoped cap slot `i` reached today (`slot` or `role`), as a message, and the slots
+    /// it holds.
+    fn scoped_reason(&self, now: Millis, i: usize) -> Option<(&'static str, String, Vec<usize>)> {
+        let today = now / DAY;
+        let spent = |s: &super::slot::Slot| {
+            if s.day_spend.0 == today {
+                s.day_spend.1
+            } else {
+                0
+            }
+        };
+        let s = self.slots.get(i)?;
+        if let Some(cap) = self.spend.slot_cap.filter(|c| spent(s) >= *c) {
+            let msg = format!(
+                "slot daily budget reached: {} of {} spent today by {}; it starts no new session until 00:00 UTC",
+                dollars(spent(s)),
+                dollars(cap),
+                s.name
+            );
+            return Some(("slot", msg, vec![i]));
+        }
+        let role = &self.roles.get(s.role)?.spec.name;
+        let cap = *self.spend.role_caps.get(role)?;
+        let members: Vec<usize> = (0..self.slots.len())
+            .filter(|&j| self.slots.get(j).is_some_and(|o| o.role == s.role))
+            .collect();
+        let role_spent = members
+            .iter()
+            .filter_map(|&j| self.slots.get(j))
+            .map(spent)
+            .fold(0u64, u64::saturating_add);
+        (role_spent >= cap).then(|| {
+            let msg = format!(
+                "role daily budget reached: {} of {} spent today by role {role}; its slots start no new session until 00:00 UTC",
+                dollars(role_spent),
+                dollars(cap)
+            );
+            ("role", msg, members)
+        })
+    }
+
+    /// One `daily_budget` alert per held slot when a scoped cap is reached.
+    fn raise_scoped_hold(&mut self, now: Millis, i: Option<usize>, out: &mut Vec<Effect>) {
+        let Some((scope, msg, held)) = i.and_then(|i| self.scoped_reason(now, i)) else {
+            return;
+        };
+        for j in held {
+            let Some(name) = self.slots.get(j).map(|s| s.name.clone()) else {
+                continue;
+            };
+            self.alerts.raise(
+                now,
+                AlertKey::slot(&name, AlertKind::DailyBudget),
+                Severity::Warning,
+                &msg,
+                &[],
+                out,
+            );
+            out.push(event(
+                now,
+                Some(&name),
+                EventKind::BudgetHold,
+                msg.clone(),
+                json!({ "scope": scope }),
+            ));
+        }
+    }
+
     /// A new UTC day: the count starts again and a hold ends.
     pub(crate) fn roll_day(&mut self, now: Millis, out: &mut Vec<Effect>) {
         let today = now / DAY;
@@ -152,7 +238,11 @@ impl Fleet {
         self.spend.day = today;
         // Nothing to persist: a day without a row reads back as a day with nothing spent.
         self.spend.today_micros = 0;
-        self.alerts
-            .clear(now, &AlertKey::fleet(AlertKind::DailyBudget), out);
+        let budget_alerts = self
+            .alerts
+            .keys_where(|k| matches!(k.kind, AlertKind::DailyBudget));
+        for key in budget_alerts {
+            self.alerts.clear(now, &key, out);
+        }
     }
 }
