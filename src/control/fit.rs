@@ -5,8 +5,7 @@
 //! that cannot fit becomes an error echoing its id, and a snapshot is cut (with a notice)
 //! rather than withheld.
 
-use super::protocol::{ErrorCode, Reply, ReplyFrame, ServerFrame};
-use super::server::error;
+use super::protocol::{ErrorCode, ErrorFrame, Reply, ReplyFrame, ServerFrame};
 use super::transport::{MAX_FRAME, TransportError, encode_frame};
 
 /// A frame's bytes within [`MAX_FRAME`]: an events page too large is cut (the client pages on
@@ -34,7 +33,7 @@ pub(super) fn encode_fitted(frame: ServerFrame) -> Option<Vec<u8>> {
         }
         ServerFrame::Progress(mut p) => {
             let text = p.text.take().unwrap_or_default();
-            let half = super::protocol::cut_at(&text, text.len() / 2);
+            let half = super::view::cut_at(&text, text.len() / 2);
             if half.is_empty() {
                 return None;
             }
@@ -119,6 +118,15 @@ fn fit_snapshot(mut s: crate::core::Snapshot) -> Option<Vec<u8>> {
         format!("a snapshot exceeds the {MAX_FRAME}-byte frame limit and was not sent"),
     ))
     .ok()
+}
+
+/// An error frame answering request `id` (or none).
+pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+    ServerFrame::Error(ErrorFrame {
+        id,
+        code,
+        message: message.into(),
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::{CommandReply, CommandRequest, Snapshot};
 use crate::store::StoredEvent;
 
-use super::view::StatusView;
+use super::view::{StatusView, cut_at};
 
 /// The protocol version this build speaks; a different one is refused at the handshake.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -213,18 +213,6 @@ impl From<WireProgress> for crate::supervisor::ProgressView {
             tip: p.tip,
         }
     }
-}
-
-/// The longest prefix of `text` of at most `max` bytes ending on a character boundary.
-pub fn cut_at(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// One agent log line as pushed to attached faces.

@@ -18,8 +18,9 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::fit::error;
 use super::protocol::{
-    ClientFrame, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
+    ClientFrame, ErrorCode, PROTOCOL_VERSION, Reply, ReplyFrame, Request, ServerFrame,
     Subscription, Welcome, WireLogLine, WireProgress,
 };
 use super::transport::{ControlListener, FrameReader, TransportError, write_frame};
@@ -80,14 +81,6 @@ pub async fn serve(listener: ControlListener, handle: SupervisorHandle, stop: Ca
         tokio::spawn(async move { connection(stream, ctx, stop).await });
     }
     drop(listener);
-}
-
-pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
-    ServerFrame::Error(ErrorFrame {
-        id,
-        code,
-        message: message.into(),
-    })
 }
 
 async fn send_now(w: &mut OwnedWriteHalf, frame: &ServerFrame) -> bool {

@@ -34,7 +34,7 @@ fn within_budget<T: Serialize>(rows: impl Iterator<Item = T>) -> Vec<T> {
 }
 
 fn cell(text: &str) -> String {
-    crate::control::protocol::cut_at(text, VIEW_CELL).to_string()
+    cut_at(text, VIEW_CELL).to_string()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -425,6 +425,18 @@ impl StatusView {
         }
         out
     }
+}
+
+/// The longest prefix of `text` of at most `max` bytes ending on a character boundary.
+pub fn cut_at(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]

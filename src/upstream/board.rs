@@ -15,6 +15,7 @@ use git2::{ObjectType, Oid, Repository};
 use serde::Serialize;
 
 use super::board_flow::{self, Flow};
+pub use super::board_settings::{BoardSettings, BoardSource, DayCount};
 use super::error::{GitContext, UpstreamError};
 use super::locks::{MODE_GITLINK, MODE_LINK, MODE_TREE, task_name};
 use super::repo::UpstreamRepo;
@@ -33,40 +34,6 @@ pub const CHECKLIST_MAX_BYTES: usize = 1024 * 1024;
 pub const PROGRESS_FILE: &str = "PROGRESS.md";
 /// Checklist files looked for, in order, when none is configured.
 pub const CHECKLIST_CANDIDATES: &[&str] = &["TODO.md", "TASKS.md", "BACKLOG.md", "todo.md"];
-
-/// Which source the board reads (`[upstream.board] source`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BoardSource {
-    /// Folders when any of the three is present, else a checklist file, else none.
-    #[default]
-    Auto,
-    Folders,
-    Checklist,
-    None,
-}
-
-/// Where the board lives in the repo.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BoardSettings {
-    pub source: BoardSource,
-    pub backlog_dir: String,
-    pub locks_dir: String,
-    pub done_dir: String,
-    /// `None`: the first of `CHECKLIST_CANDIDATES` present.
-    pub checklist_file: Option<String>,
-}
-
-impl Default for BoardSettings {
-    fn default() -> Self {
-        BoardSettings {
-            source: BoardSource::Auto,
-            backlog_dir: "ideas".into(),
-            locks_dir: "current_tasks".into(),
-            done_dir: "completed_tasks".into(),
-            checklist_file: None,
-        }
-    }
-}
 
 /// One task on the board.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -109,14 +76,6 @@ impl BoardColumn {
             items,
         }
     }
-}
-
-/// Tasks completed on one UTC day.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DayCount {
-    /// `YYYY-MM-DD` (UTC).
-    pub day: String,
-    pub completed: u64,
 }
 
 /// The board at the branch tip.

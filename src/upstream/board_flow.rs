@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use git2::Oid;
 use serde::Serialize;
 
-use super::board::{BoardSettings, DayCount};
+use super::board_settings::{BoardSettings, DayCount};
 use super::error::{GitContext, UpstreamError};
 use super::locks::{MODE_TREE, task_name};
 use super::repo::UpstreamRepo;

@@ -172,7 +172,7 @@ fn describe_entry(repo: &Repository, entry: EntryState) -> Result<EntryInfo, Ups
     }
     // A lock file is a name and a line or two; its size (from the object header) decides
     // whether it is read at all, so a huge well-compressed blob is never inflated.
-    let size = super::repo::blob_size(repo, entry.id)?;
+    let size = blob_size(repo, entry.id)?;
     if size > MAX_LOCK_READ {
         return Ok(EntryInfo {
             kind: LockFileKind::Binary,
@@ -236,6 +236,13 @@ pub(crate) fn full_path(locks_dir: &str, rel_path: &[u8]) -> Vec<u8> {
     path.push(b'/');
     path.extend_from_slice(rel_path);
     path
+}
+
+/// A blob's size read from its object header, without inflating its content.
+pub(crate) fn blob_size(repo: &Repository, id: Oid) -> Result<u64, UpstreamError> {
+    let odb = repo.odb().git("opening the object database")?;
+    let (size, _) = odb.read_header(id).git("reading an object header")?;
+    Ok(size as u64)
 }
 
 #[cfg(test)]

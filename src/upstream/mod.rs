@@ -22,6 +22,7 @@
 
 pub mod board;
 pub mod board_flow;
+pub mod board_settings;
 pub mod board_text;
 mod error;
 mod evidence;

@@ -471,7 +471,7 @@ impl UpstreamRepo {
         };
         // The size comes from the object header: a cheap push (a small pack of a huge,
         // well-compressed file) must not make drover inflate it.
-        let size = blob_size(&self.repo, entry.id)?;
+        let size = super::locks::blob_size(&self.repo, entry.id)?;
         let (content, truncated) = if size > progress::MAX_PROGRESS_READ {
             (progress::too_large_notice(size), true)
         } else {
@@ -486,13 +486,6 @@ impl UpstreamRepo {
             last_change: self.state.progress_change.clone(),
         }))
     }
-}
-
-/// A blob's size read from its object header, without inflating its content.
-pub(crate) fn blob_size(repo: &Repository, id: Oid) -> Result<u64, UpstreamError> {
-    let odb = repo.odb().git("opening the object database")?;
-    let (size, _) = odb.read_header(id).git("reading an object header")?;
-    Ok(size as u64)
 }
 
 /// The branch HEAD points at (bare repos keep HEAD symbolic, even before the first commit).

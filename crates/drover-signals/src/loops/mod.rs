@@ -27,7 +27,6 @@ mod turns;
 mod windows;
 
 pub use budget::{BudgetLevel, BudgetLimits, BudgetMeter, usage_tokens};
-pub(crate) use edits::{edit_change, is_edit};
 pub use failing::FailingSetStreak;
 pub use limits::{CYCLE_REPEATS_LIMIT, MAX_CYCLE_LIMIT, TurnLimits};
 pub use tool_calls::tool_call_key;

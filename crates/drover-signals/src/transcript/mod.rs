@@ -17,10 +17,12 @@
 mod agentlog;
 mod cline;
 mod document;
+mod edit;
 mod jsonl;
 mod terminal;
 
 pub use document::parse_document;
+pub(crate) use edit::{edit_change, is_edit};
 
 /// JSON lines longer than this are not parsed (their text still counts as plain text).
 pub const MAX_JSON_LINE_BYTES: usize = 256 * 1024;
@@ -84,9 +86,9 @@ impl Turn {
             error,
             first_line: first_line(content),
             call: None,
-            edit: kind == TurnKind::Action && crate::loops::is_edit(content),
+            edit: kind == TurnKind::Action && is_edit(content),
             change: if kind == TurnKind::Action {
-                crate::loops::edit_change(content)
+                edit_change(content)
             } else {
                 None
             },
