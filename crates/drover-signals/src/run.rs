@@ -369,6 +369,34 @@ impl RunBuilder {
         self.running = Some(truncate(name, MAX_NAME_BYTES));
     }
 
+    /// Ends a run by the principle every parser follows: the runner's own `summary` wins over
+    /// the `tally` of per-test lines; a run that never printed its summary is cut off and keeps
+    /// what it saw; a run the runner reported `broken` (its process died) is one error more,
+    /// with whatever counts it had.
+    pub fn finish_by_summary(
+        mut self,
+        summary: Option<Counts>,
+        tally: Counts,
+        broken: Option<RunEnd>,
+    ) -> Emitted {
+        if let Some(end) = broken {
+            self.counts = summary.unwrap_or(tally);
+            self.counts.errors += 1;
+            self.crash_recorded = true;
+            return self.finish(end);
+        }
+        match summary {
+            Some(c) => {
+                self.counts = c;
+                self.finish(RunEnd::Completed)
+            }
+            None => {
+                self.counts = tally;
+                self.finish(RunEnd::CutOff)
+            }
+        }
+    }
+
     pub fn finish(mut self, end: RunEnd) -> Emitted {
         // A run cut off mid-way died inside a test: that test counts as one error, named as
         // precisely as the output allowed.

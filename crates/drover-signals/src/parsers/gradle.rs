@@ -45,23 +45,9 @@ impl GradleRun {
         }
     }
 
-    fn finish(mut self) -> Emitted {
-        if let Some(end) = self.broken {
-            self.b.counts = self.summary.unwrap_or(self.tally);
-            self.b.counts.errors += 1;
-            self.b.crash_recorded = true;
-            return self.b.finish(end);
-        }
-        match self.summary {
-            Some(c) => {
-                self.b.counts = c;
-                self.b.finish(RunEnd::Completed)
-            }
-            None => {
-                self.b.counts = self.tally;
-                self.b.finish(RunEnd::CutOff)
-            }
-        }
+    fn finish(self) -> Emitted {
+        self.b
+            .finish_by_summary(self.summary, self.tally, self.broken)
     }
 }
 
