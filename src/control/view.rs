@@ -61,6 +61,16 @@ pub struct StatusView {
     /// Roles whose replicas a `ctl scale` override sets (until the config's replicas change).
     #[serde(default)]
     pub scale_overrides: Vec<crate::core::ScaleOverride>,
+    /// Fleet-wide figures: `spend` (today against the daily cap, and since drover started).
+    #[serde(default)]
+    pub metrics: StatusMetrics,
+}
+
+/// The fleet's figures in `status --json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusMetrics {
+    /// Micro-dollars (1 000 000 = $1) and tokens, as the daily budget counts them.
+    pub spend: crate::core::SpendView,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +111,13 @@ pub struct SlotStatus {
     /// The current run's totals from the run ledger, or null while no container runs.
     #[serde(default)]
     pub run: Option<RunStatus>,
+    /// While throttled by a usage limit: when the slot starts again (ms since the epoch).
+    #[serde(default)]
+    pub throttled_until: Option<u64>,
+    /// Usage as the agent printed it: this run's tokens by kind and cost, the cost since drover
+    /// started, and the tokens spent on the task the slot holds.
+    #[serde(default)]
+    pub usage: crate::core::UsageView,
 }
 
 /// What the current run has spent and delivered so far.
@@ -270,6 +287,11 @@ impl StatusView {
                     locks_released: r.locks_released.len() as u64,
                     passing_delta: r.passing_delta(),
                 }),
+                throttled_until: v.throttled_until,
+                usage: crate::core::UsageView {
+                    task: v.usage.task.as_deref().map(cell),
+                    ..v.usage.clone()
+                },
             })
             .collect();
         let locks = within_budget(s.locks.iter().map(|l| LockStatus {
@@ -305,6 +327,9 @@ impl StatusView {
         Self {
             upstream,
             scale_overrides: s.scale_overrides.clone(),
+            metrics: StatusMetrics {
+                spend: s.metrics.spend.clone(),
+            },
             fleet: s.fleet.clone(),
             docker: docker.to_string(),
             slots,
@@ -469,6 +494,24 @@ mod tests {
         assert_eq!(s["run_limit"]["left_s"], 60.0);
         assert_eq!(s["run_limit"]["ends_at"], 2_000_000);
         assert!(s["run"].is_null(), "no run ledger record: null");
+    }
+
+    #[test]
+    fn throttled_until_usage_and_spend_are_in_the_documented_json() {
+        let mut slot = sample::slot("worker-1", SlotState::Running);
+        slot.throttled_until = Some(1_700_000_000_000);
+        slot.usage.run_cost_micros = 12_345;
+        slot.usage.cost_micros = 67_890;
+        slot.usage.run_tokens.output = 42;
+        let mut snap = sample::snapshot(vec![slot]);
+        snap.metrics.spend.today_micros = 500_000;
+        let json = serde_json::to_value(StatusView::from_snapshot(&snap)).unwrap();
+        let s = &json["slots"][0];
+        assert_eq!(s["throttled_until"], 1_700_000_000_000u64);
+        assert_eq!(s["usage"]["run_cost_micros"], 12_345);
+        assert_eq!(s["usage"]["cost_micros"], 67_890);
+        assert_eq!(s["usage"]["run_tokens"]["output"], 42);
+        assert_eq!(json["metrics"]["spend"]["today_micros"], 500_000);
     }
 
     #[test]
