@@ -14,6 +14,19 @@ pub(crate) fn leading_number(s: &str) -> Option<(u64, &str)> {
     Some((n, s.get(end..)?))
 }
 
+/// The `Label: N` items of a summary list (`Failures: 1, Errors: 0, Skipped: 2`) split at
+/// `sep`, label and number trimmed; items without a leading number are skipped.
+pub(crate) fn labelled_counts<'a>(
+    list: &'a str,
+    sep: &'a str,
+) -> impl Iterator<Item = (&'a str, u64)> + 'a {
+    list.split(sep).filter_map(|item| {
+        let (key, value) = item.split_once(':')?;
+        let (n, _) = leading_number(value.trim())?;
+        Some((key.trim(), n))
+    })
+}
+
 /// Parses `N word` (e.g. `3 passed`), returning the number and the word(s) after it, trimmed.
 pub(crate) fn count_item(item: &str) -> Option<(u64, &str)> {
     let item = item.trim();

@@ -12,7 +12,7 @@
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
-use crate::text::leading_number;
+use crate::text::{labelled_counts, leading_number};
 
 #[derive(Default)]
 pub(crate) struct DotnetParser {
@@ -70,14 +70,8 @@ fn one_line_summary(t: &str) -> Option<Counts> {
         .strip_prefix("- ")?;
     let mut c = Counts::default();
     let mut seen_total = false;
-    for item in rest.split(',') {
-        let Some((key, value)) = item.split_once(':') else {
-            continue;
-        };
-        let Some((n, _)) = leading_number(value.trim()) else {
-            continue;
-        };
-        match key.trim() {
+    for (key, n) in labelled_counts(rest, ",") {
+        match key {
             "Failed" => c.failed = n,
             "Passed" => c.passed = n,
             "Skipped" => c.skipped = n,

@@ -13,7 +13,7 @@
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
-use crate::text::leading_number;
+use crate::text::{labelled_counts, leading_number};
 
 /// Lines after a stray `PHP Fatal error:` within which PHPUnit's loader must appear.
 const LOADER_WINDOW: u8 = 12;
@@ -104,13 +104,7 @@ fn tests_line(t: &str) -> Option<Counts> {
     let (n, _) = leading_number(rest)?;
     let mut c = Counts::default();
     let mut seen_assertions = false;
-    for item in rest.trim_end_matches('.').split(", ") {
-        let Some((key, value)) = item.split_once(": ") else {
-            continue;
-        };
-        let Some((v, _)) = leading_number(value) else {
-            continue;
-        };
+    for (key, v) in labelled_counts(rest.trim_end_matches('.'), ", ") {
         match key {
             "Assertions" => seen_assertions = true,
             "Failures" => c.failed = v,

@@ -11,7 +11,7 @@
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner};
-use crate::text::leading_number;
+use crate::text::{labelled_counts, leading_number};
 
 #[derive(Default)]
 pub(crate) struct SurefireParser {
@@ -56,14 +56,8 @@ fn tests_run(t: &str) -> Option<(Counts, bool)> {
     let (n, _) = leading_number(rest)?;
     let mut c = Counts::default();
     let mut per_class = false;
-    for item in rest.split(", ") {
-        let Some((key, value)) = item.split_once(": ") else {
-            continue;
-        };
-        let Some((v, _)) = leading_number(value.trim()) else {
-            continue;
-        };
-        match key.trim() {
+    for (key, v) in labelled_counts(rest, ", ") {
+        match key {
             "Failures" => c.failed = v,
             "Errors" => c.errors = v,
             "Skipped" => c.skipped = v,
