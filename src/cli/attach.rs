@@ -20,7 +20,6 @@ use super::remote::{self, RemoteFailure};
 use crate::control::client::Connection;
 use crate::control::protocol::{ErrorCode, Reply, Request, ServerFrame, Subscription};
 use crate::logs::ring::LogHub;
-use crate::store::StoredEvent;
 use crate::theme::Theme;
 use crate::ui::{self, EventSource, UiOptions};
 
@@ -48,7 +47,7 @@ impl EventSource for RemoteEvents {
         &self,
         after_id: i64,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, String>> {
+    ) -> BoxFuture<'_, Result<Vec<ui::feed::StoredEvent>, String>> {
         Box::pin(async move {
             let body = Request::Events {
                 after_id,
@@ -57,7 +56,7 @@ impl EventSource for RemoteEvents {
                 limit: u32::try_from(limit).unwrap_or(u32::MAX),
             };
             match self.0.call(body).await {
-                Ok(Reply::Events(rows)) => Ok(rows),
+                Ok(Reply::Events(rows)) => Ok(rows.into_iter().map(ui::stored_event).collect()),
                 Ok(other) => Err(format!("unexpected reply {other:?}")),
                 Err(e) => Err(e.to_string()),
             }
@@ -92,7 +91,7 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
         Err(_) => None,
     };
     let opts = match &cfg {
-        Some(cfg) => UiOptions::from_config(cfg, args.read_only).map_err(anyhow::Error::from)?,
+        Some(cfg) => ui::options(cfg, args.read_only).map_err(anyhow::Error::from)?,
         None => {
             let theme =
                 Theme::load_respecting_no_color("dark", None).map_err(anyhow::Error::from)?;
@@ -151,7 +150,9 @@ async fn run(args: AttachArgs, config: Option<&Path>) -> Result<(), RemoteFailur
     );
     // The daemon writes its containers' logs under the config's data dir on this host; with
     // only a socket there is no telling where they are, so older lines stay unavailable.
-    channels.log_files = cfg.as_ref().map(ui::LogFiles::from_config);
+    channels.log_files = cfg
+        .as_ref()
+        .map(|c| Arc::new(ui::LogFiles::from_config(c)) as Arc<dyn ui::LogFileSource>);
     let ui::FaceFeed {
         snapshot,
         progress,

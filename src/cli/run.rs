@@ -5,7 +5,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::logging::{self, LogFormat, LogSink};
 use crate::supervisor::{self, SupervisorOptions};
-use crate::ui::{self, FaceChannels, UiOptions};
+use crate::ui;
 
 /// How the supervised fleet is faced.
 #[derive(Clone, Copy, Debug)]
@@ -44,7 +44,7 @@ pub async fn supervise(
     limit: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let ui_opts = match face {
-        FaceChoice::Tui { read_only } => Some(UiOptions::from_config(&cfg, read_only)?),
+        FaceChoice::Tui { read_only } => Some(ui::options(&cfg, read_only)?),
         FaceChoice::Headless => None,
     };
     let fleet = cfg.file.fleet.name.clone();
@@ -76,7 +76,7 @@ pub async fn supervise(
     match ui_opts {
         Some(ui_opts) => {
             tokio::select! {
-                r = ui::run(FaceChannels::from_handle(&handle), ui_opts) => r?,
+                r = ui::run(ui::channels(&handle), ui_opts) => r?,
                 _ = until_limit => {}
             }
         }

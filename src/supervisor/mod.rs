@@ -58,12 +58,9 @@ pub enum SupervisorError {
     FleetTaken(String),
 }
 
-/// A command for the loop, with where to send the reply.
-#[derive(Debug)]
-pub struct CommandEnvelope {
-    pub request: CommandRequest,
-    pub reply: oneshot::Sender<CommandReply>,
-}
+/// A command for the loop, with where to send the reply: the faces' type, which every face
+/// (the TUI, the control socket) sends.
+pub use drover_tui::ui::feed::CommandEnvelope;
 
 /// A validated new config for the running loop (SIGHUP), with where to say how it went.
 #[derive(Debug)]

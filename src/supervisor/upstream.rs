@@ -20,18 +20,8 @@ use crate::upstream::{
     UpstreamUpdate, WatchOptions, changes_since, spawn_watcher,
 };
 
-/// PROGRESS.md as the faces show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProgressView {
-    /// `None` until read, or when the file does not exist.
-    pub text: Option<String>,
-    pub truncated: bool,
-    /// Commit (short id) and time of the last change, when known.
-    pub commit: Option<String>,
-    pub changed_at_ms: Option<i64>,
-    /// Branch tip the view was read at.
-    pub tip: String,
-}
+/// PROGRESS.md as the faces show it (the faces' type, which the watcher publishes).
+pub use drover_tui::ui::feed::ProgressView;
 
 /// Parameters to open another handle on the repo (a repo handle is not `Sync`).
 #[derive(Clone)]

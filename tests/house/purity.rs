@@ -1,7 +1,8 @@
 //! Which crate may depend on what, checked from the workspace's Cargo.lock: nothing in
 //! drover-core's or drover-signals' tree does I/O, async or terminal work, the signals depend
-//! on nothing of drover's, the runtime on nothing but the core (no store, git or terminal), and
-//! only the runtime names the Engine API.
+//! on nothing of drover's, the runtime on nothing but the core (no store, git or terminal), the
+//! face (drover-tui) on no engine, store, git, file watcher or HTTP server, and only the runtime
+//! names the Engine API.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -115,4 +116,23 @@ fn only_the_runtime_and_the_demo_name_the_engine_api() {
     let allowed = BTreeSet::from(["drover-runtime".to_string(), "drover".to_string()]);
     assert!(names.contains("drover-runtime"), "{names:?}");
     assert!(names.is_subset(&allowed), "bollard is named by {names:?}");
+}
+
+#[test]
+fn the_face_depends_on_no_engine_store_git_or_server() {
+    let seen = tree_of("drover-tui");
+    assert!(seen.contains("ratatui"), "the face draws with ratatui");
+    let bad: Vec<_> = [
+        "drover",
+        "drover-runtime",
+        "bollard",
+        "sqlx",
+        "git2",
+        "hyper",
+        "notify",
+    ]
+    .into_iter()
+    .filter(|f| seen.contains(*f))
+    .collect();
+    assert!(bad.is_empty(), "drover-tui pulls in {bad:?}");
 }

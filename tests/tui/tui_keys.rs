@@ -673,7 +673,7 @@ fn progress_view_jumps_between_changed_lines() {
 fn events_view_filters_by_field_and_text() {
     let snap = sample::fleet(4);
     let mut ui = ui(&snap);
-    let ev = |id: i64, slot: &str, kind: &str| drover::store::StoredEvent {
+    let ev = |id: i64, slot: &str, kind: &str| drover::ui::feed::StoredEvent {
         id,
         ts_ms: id * 1000,
         slot: Some(slot.into()),

@@ -147,10 +147,10 @@ async fn scrolling_up_reads_older_lines_from_the_log_file() {
         slot("implementer-2", SlotState::Running),
     ]);
     let (mut channels, _feed) = face_channels(snap, Arc::new(hub), Arc::new(NoEvents));
-    channels.log_files = Some(LogFiles {
+    channels.log_files = Some(Arc::new(LogFiles {
         data_dir: dir.path().to_path_buf(),
         max_line: 64 * 1024,
-    });
+    }));
     let mut face = Face::new(
         channels,
         UiOptions::plain(Theme::load("dark", None).unwrap()),

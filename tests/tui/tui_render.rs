@@ -11,8 +11,8 @@ use drover::core::{
 };
 use drover::keys::Keymap;
 use drover::logs::ring::LogHub;
-use drover::store::StoredEvent;
 use drover::theme::Theme;
+use drover::ui::feed::StoredEvent;
 use drover::ui::palette::View;
 use drover::ui::sample;
 use drover::ui::state::{DetailTab, Focus, InputKind, Overlay};

@@ -10,13 +10,13 @@ use serde::Deserialize;
 
 /// Names and text of the themes compiled into the binary.
 pub const BUILTIN: [(&str, &str); 4] = [
-    ("dark", include_str!("../themes/dark.toml")),
-    ("light", include_str!("../themes/light.toml")),
+    ("dark", include_str!("../../../themes/dark.toml")),
+    ("light", include_str!("../../../themes/light.toml")),
     (
         "high-contrast",
-        include_str!("../themes/high-contrast.toml"),
+        include_str!("../../../themes/high-contrast.toml"),
     ),
-    ("mono", include_str!("../themes/mono.toml")),
+    ("mono", include_str!("../../../themes/mono.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -16,12 +16,11 @@ use ratatui::crossterm::event::Event;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{Command, CommandReply, CommandRequest, Snapshot};
-use crate::logs::logfile::ReverseLogReader;
-use crate::store::StoredEvent;
 use crate::theme::Theme;
 
+use super::feed::{LogCursor, StoredEvent};
 use super::key_handling::Outcome;
-use super::logpages::OlderPage;
+use super::logpages::{OlderPage, read_older};
 use super::palette::View;
 use super::state::{self, UiState};
 use super::{CommandEnvelope, FaceChannels, UiError, UiOptions, render, shell};
@@ -38,7 +37,16 @@ enum Notice {
 struct OlderReader {
     slot: String,
     epoch: u64,
-    reader: ReverseLogReader,
+    reader: Box<dyn LogCursor>,
+}
+
+/// Why the event loop stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum FaceError {
+    #[error("drawing failed: {0}")]
+    Draw(String),
+    #[error("reading the terminal failed: {0}")]
+    Terminal(std::io::Error),
 }
 
 /// Why the event loop returned.
@@ -173,11 +181,11 @@ impl Face {
     }
 
     /// Draws one frame now.
-    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> anyhow::Result<()> {
+    pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), FaceError> {
         let (snap, ui, theme) = (&self.snap, &self.ui, &self.theme);
         terminal
             .draw(|f| render(f, snap, ui, theme))
-            .map_err(|e| anyhow::anyhow!("drawing failed: {e}"))?;
+            .map_err(|e| FaceError::Draw(e.to_string()))?;
         self.draws += 1;
         Ok(())
     }
@@ -188,7 +196,7 @@ impl Face {
         &mut self,
         terminal: &mut Terminal<B>,
         mut input: S,
-    ) -> anyhow::Result<LoopExit>
+    ) -> Result<LoopExit, FaceError>
     where
         B: Backend,
         S: Stream<Item = std::io::Result<Event>> + Unpin,
@@ -230,7 +238,7 @@ impl Face {
             tokio::select! {
                 ev = input.next() => match ev {
                     None => return Ok(LoopExit::Quit),
-                    Some(Err(e)) => return Err(anyhow::anyhow!("reading the terminal failed: {e}")),
+                    Some(Err(e)) => return Err(FaceError::Terminal(e)),
                     Some(Ok(ev)) => {
                         dirty |= self.on_terminal_event(&ev);
                         if let Event::Key(key) = ev {
@@ -374,7 +382,7 @@ impl Face {
         tokio::spawn(async move {
             let (slot, epoch) = (ask.slot.clone(), ask.epoch);
             let read =
-                tokio::task::spawn_blocking(move || files.read_older(&ask, generation, reader));
+                tokio::task::spawn_blocking(move || read_older(&*files, &ask, generation, reader));
             let page = read.await.unwrap_or_else(|e| OlderPage {
                 slot,
                 epoch,

@@ -356,10 +356,11 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::logs::ring::{LogHub, RingLine};
+    use crate::ui::feed::RingLine;
+    use crate::ui::sample::SampleLogs;
 
-    fn hub_with(lines: &[&str]) -> LogHub {
-        let hub = LogHub::new(1000, 1 << 20);
+    fn hub_with(lines: &[&str]) -> SampleLogs {
+        let hub = SampleLogs::new(1000);
         for (i, l) in lines.iter().enumerate() {
             hub.push("impl-1", i as u64, false, l);
         }
@@ -383,7 +384,7 @@ mod tests {
 
     #[test]
     fn cap_bounds_memory_and_keeps_matches_consistent() {
-        let hub = LogHub::new(10_000, 1 << 24);
+        let hub = SampleLogs::new(10_000);
         let mut v = LogView::new(50);
         v.attach("impl-1");
         v.set_search("err");

@@ -1,14 +1,69 @@
 //! Sample fleets for tests, the render benchmark and screenshots: snapshots built directly
-//! from the core's plain data types, deterministic for a given size and time.
+//! from the core's plain data types, deterministic for a given size and time, and log lines
+//! held in memory for the log pane.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
 
+use super::feed::{LogSource, ProgressView, RingLine};
 use crate::core::{
     Acknowledgement, Actor, Alert, AlertKey, AlertKind, DockerStatus, ExitInfo, FleetMetrics,
     Health, HeldTask, Incident, IncidentCause, LockView, ServiceMetrics, Severity, SlotState,
     SlotView, Snapshot, TestRecord, TestSummary, TrendPoint, Verdict,
 };
-use crate::supervisor::ProgressView;
+
+/// Log lines held in memory per slot, numbered from 0 in each slot as a log ring numbers
+/// them: the log pane's source in tests. Bounded: the oldest lines go past `max_lines`.
+#[derive(Debug)]
+pub struct SampleLogs {
+    max_lines: usize,
+    slots: Mutex<HashMap<String, (u64, VecDeque<RingLine>)>>,
+}
+
+impl SampleLogs {
+    pub fn new(max_lines: usize) -> Self {
+        Self {
+            max_lines,
+            slots: Mutex::default(),
+        }
+    }
+
+    /// Appends a line to `slot`.
+    pub fn push(&self, slot: &str, ts_ms: u64, stderr: bool, text: impl AsRef<str>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, lines) = slots.entry(slot.to_string()).or_default();
+        lines.push_back(RingLine {
+            seq: *next,
+            ts_ms,
+            stderr,
+            text: text.as_ref().to_string(),
+        });
+        *next += 1;
+        while lines.len() > self.max_lines {
+            lines.pop_front();
+        }
+    }
+}
+
+impl LogSource for SampleLogs {
+    fn tail(&self, slot: &str, n: usize) -> Vec<RingLine> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(slot).map_or_else(Vec::new, |(_, lines)| {
+            lines
+                .iter()
+                .skip(lines.len().saturating_sub(n))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn since(&self, slot: &str, from: u64) -> Vec<RingLine> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(slot).map_or_else(Vec::new, |(_, lines)| {
+            lines.iter().filter(|l| l.seq >= from).cloned().collect()
+        })
+    }
+}
 
 /// The sample clock: 2026-11-23 10:00:00 UTC.
 pub const NOW: u64 = 1_795_428_000_000;

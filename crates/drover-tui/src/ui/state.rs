@@ -9,11 +9,10 @@ use crate::core::Command;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use crate::config::schema::RoleSection;
-use crate::store::StoredEvent;
-use crate::supervisor::ProgressView;
+use crate::line_changes::changes_since;
 use crate::theme::Theme;
 
+use super::feed::{ProgressView, StoredEvent};
 use super::filter::{FilterQuery, Filterable};
 use super::fleet::FleetTable;
 use super::logview::LogView;
@@ -153,51 +152,6 @@ pub struct RoleInfo {
     pub hardening: String,
 }
 
-impl From<&RoleSection> for RoleInfo {
-    fn from(r: &RoleSection) -> Self {
-        let mut env_names: Vec<String> = r.env.keys().cloned().collect();
-        env_names.extend(r.pass_env.iter().cloned());
-        env_names.extend(r.required_env.iter().cloned());
-        env_names.sort();
-        env_names.dedup();
-        let mut hardening = Vec::new();
-        if r.security.no_new_privileges {
-            hardening.push("no-new-privileges".to_string());
-        }
-        if !r.security.cap_drop.is_empty() {
-            hardening.push(format!("cap-drop {}", r.security.cap_drop.join(",")));
-        }
-        if r.security.read_only_rootfs {
-            hardening.push("read-only rootfs".into());
-        }
-        if r.security.allow_docker_socket {
-            hardening.push("DOCKER SOCKET MOUNTED".into());
-        }
-        Self {
-            image: r.image.clone(),
-            command: r.command.as_ref().map(|c| c.join(" ")),
-            memory: r.limits.memory.to_string(),
-            cpus: format!("{}", r.limits.cpus),
-            pids: r.limits.pids.to_string(),
-            env_names,
-            required_env: r.required_env.clone(),
-            mounts: r
-                .mounts
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{} → {}{}",
-                        m.source.display(),
-                        m.target,
-                        if m.read_only { " (ro)" } else { "" }
-                    )
-                })
-                .collect(),
-            hardening: hardening.join(", "),
-        }
-    }
-}
-
 /// The events view's copy of the persisted log.
 #[derive(Clone, Debug, Default)]
 pub struct EventsState {
@@ -285,7 +239,7 @@ impl ProgressState {
         let blank: Vec<bool> = text.lines().map(|l| l.trim().is_empty()).collect();
         self.changed = match &self.seen {
             // A new blank line is not news.
-            Some(seen) => crate::upstream::changes_since(seen, text)
+            Some(seen) => changes_since(seen, text)
                 .new_lines
                 .into_iter()
                 .filter(|i| !blank.get(*i).copied().unwrap_or(true))

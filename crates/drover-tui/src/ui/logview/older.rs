@@ -8,7 +8,7 @@
 //! newest lines — the far end from where the operator reads — are dropped and the view is
 //! detached until it follows again.
 
-use crate::logs::logfile::FileLine;
+use crate::ui::feed::FileLine;
 use crate::ui::logpages::{BOUNDARY_LINES, OlderAsk};
 use crate::ui::text::find_matches;
 
@@ -173,7 +173,7 @@ impl LogView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::ring::LogHub;
+    use crate::ui::sample::SampleLogs;
 
     fn file_lines(range: std::ops::Range<u64>) -> Vec<FileLine> {
         range
@@ -186,8 +186,8 @@ mod tests {
     }
 
     /// A view of slot `s` holding ring lines `from..to` (ts = number in the text).
-    fn view_with_ring(from: u64, to: u64, view: LogView) -> (LogView, LogHub) {
-        let hub = LogHub::new(10_000, 1 << 24);
+    fn view_with_ring(from: u64, to: u64, view: LogView) -> (LogView, SampleLogs) {
+        let hub = SampleLogs::new(10_000);
         for i in from..to {
             hub.push("s", i, false, format!("line {i}"));
         }
