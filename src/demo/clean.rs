@@ -12,7 +12,6 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::Context;
-use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
 
 use super::fleet::{DemoLayout, MARKER_FILE, check_owned, find_previous};
 use super::image::remove_demo_image;
@@ -126,50 +125,17 @@ async fn demo_containers(
     layout: &DemoLayout,
 ) -> anyhow::Result<(Vec<(String, String)>, Vec<String>)> {
     let filter = fleet_filter(&layout.fleet);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&std::collections::HashMap::from([(
-            "label",
-            vec![filter.as_str()],
-        )]))
-        .build();
     let list = docker
-        .api()
-        .list_containers(Some(opts))
+        .containers_labelled(&filter)
         .await
         .context("cannot list the demo's containers")?;
     let mut ours = Vec::new();
     let mut foreign = Vec::new();
     for c in list {
-        let Some(id) = c.id else { continue };
-        let info = match docker
-            .api()
-            .inspect_container(&id, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(i) => i,
-            // Gone between list and inspect: nothing to remove.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => continue,
-            Err(e) => return Err(anyhow::Error::new(e).context("cannot inspect a container")),
-        };
-        let name = info
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string();
-        let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
-        let mounts: Vec<String> = info
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| m.source)
-            .collect();
-        if is_this_demos(layout, &name, &labels, &mounts) {
-            ours.push((id, name));
+        if is_this_demos(layout, &c.name, &c.labels, &c.mount_sources) {
+            ours.push((c.id, c.name));
         } else {
-            foreign.push(name);
+            foreign.push(c.name);
         }
     }
     Ok((ours, foreign))
@@ -194,27 +160,10 @@ pub fn is_this_demos(
 
 /// Names of the containers (any fleet, any state) created from `image`.
 async fn containers_using(docker: &Docker, image: &str) -> anyhow::Result<Vec<String>> {
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&std::collections::HashMap::from([(
-            "ancestor",
-            vec![image],
-        )]))
-        .build();
-    let list = match docker.api().list_containers(Some(opts)).await {
-        Ok(l) => l,
-        // An unknown image is an error for the ancestor filter: nobody uses it.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 400 | 404,
-            ..
-        }) => return Ok(Vec::new()),
-        Err(e) => return Err(anyhow::Error::new(e).context("cannot list containers")),
-    };
-    Ok(list
-        .into_iter()
-        .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
-        .map(|n| n.trim_start_matches('/').to_string())
-        .collect())
+    docker
+        .containers_from_image(image)
+        .await
+        .context("cannot list containers")
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context, bail};
-use bollard::query_parameters::RemoveImageOptionsBuilder;
 
 use drover_runtime::docker::Docker;
 
@@ -97,14 +96,7 @@ pub async fn ensure_demo_image_from(tag: &str, exe: &Path) -> anyhow::Result<Dem
         && let Some(new) = image_labels(&docker, tag).await?
         && new.0 != old_id
     {
-        let _ = docker
-            .api()
-            .remove_image(
-                &old_id,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
-            .await;
+        let _ = docker.remove_image(&old_id, false).await;
     }
     Ok(DemoImage {
         tag: tag.to_string(),
@@ -123,10 +115,8 @@ async fn is_static(exe: &Path) -> bool {
 pub async fn remove_demo_image(docker: &Docker, tag: &str) -> anyhow::Result<bool> {
     match image_labels(docker, tag).await? {
         Some((_, Some(_))) => {
-            let opts = RemoveImageOptionsBuilder::default().force(true).build();
             docker
-                .api()
-                .remove_image(tag, Some(opts), None)
+                .remove_image(tag, true)
                 .await
                 .with_context(|| format!("cannot remove image {tag}"))?;
             Ok(true)
@@ -141,18 +131,11 @@ async fn image_labels(
     docker: &Docker,
     tag: &str,
 ) -> anyhow::Result<Option<(String, Option<String>)>> {
-    match docker.api().inspect_image(tag).await {
-        Ok(img) => Ok(Some((
-            img.id.unwrap_or_default(),
-            img.config
-                .and_then(|c| c.labels)
-                .and_then(|mut l| l.remove(LABEL_DEMO_HASH)),
-        ))),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot inspect image {tag}"))),
-    }
+    let facts = docker
+        .image_facts(tag)
+        .await
+        .with_context(|| format!("cannot inspect image {tag}"))?;
+    Ok(facts.map(|mut img| (img.id, img.labels.remove(LABEL_DEMO_HASH))))
 }
 
 /// The shared libraries and loader `exe` needs, as absolute host paths (none if static).

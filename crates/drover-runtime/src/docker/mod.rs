@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod events;
+pub mod images;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -395,9 +396,9 @@ impl Docker {
             })
     }
 
-    /// The Engine API client itself, for the demo's image build and cleanup, which speak to
-    /// Docker about images rather than a fleet's containers.
-    pub fn api(&self) -> &bollard::Docker {
+    /// The Engine API client itself, for this adapter's modules only (`images`, the demo's
+    /// calls): nothing outside the runtime crate names bollard.
+    pub(crate) fn api(&self) -> &bollard::Docker {
         &self.api
     }
 }
