@@ -1,8 +1,9 @@
-//! The re-claim detector: every claim of every task, as the upstream adapter reports them
-//! (commit time, claimer, commit), judged against the re-claim rule — a task claimed
-//! `max_claims` times within `window`, or by one slot `max_claims_per_slot` times, is a loop
-//! (the agent keeps dropping the task and taking it again). The alert names the task and goes
-//! to the latest claimer (a fleet-wide alert when that is not one of this fleet's slots).
+//! The re-claim detector's book (the fleet acts on its firings in `loops`): every claim of
+//! every task, as the upstream adapter reports them (commit time, claimer, commit), judged
+//! against the re-claim rule — a task claimed `max_claims` times within `window`, or by one
+//! slot `max_claims_per_slot` times, is a loop (the agent keeps dropping the task and taking
+//! it again). The alert names the task and goes to the latest claimer (a fleet-wide alert when
+//! that is not one of this fleet's slots).
 //!
 //! Invariants: memory is bounded — per task at most [`KEEP_PER_TASK`] claims inside the window
 //! and at most [`MAX_TASKS`] tasks (the longest unclaimed are forgotten first); one alert per
@@ -12,12 +13,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertKey, AlertKind, AlertTable, Severity};
+use super::alerts::AlertTable;
 use super::effect::Effect;
-use super::failure::human;
-use super::fleet::{Fleet, Scope};
-use super::loops::{LoopPolicy, ReclaimRule, act_on_loop};
-use super::model::Millis;
+use super::model::alert::{AlertKey, AlertKind, Severity};
+use super::model::{Millis, human};
+use super::policy::ReclaimRule;
 
 /// Claims kept per task: enough to evidence any sensible threshold.
 pub const KEEP_PER_TASK: usize = 64;
@@ -179,43 +179,5 @@ impl ClaimBook {
             .filter_map(|t| t.recent.front())
             .map(|c| c.at.saturating_add(rule.window).saturating_add(1))
             .min()
-    }
-}
-
-impl Fleet {
-    /// The `[loops]` policy (every role carries the same one; the first role's is used for
-    /// fleet-wide detectors).
-    pub(crate) fn loop_policy(&self) -> LoopPolicy {
-        self.roles.first().map(|r| r.spec.loops).unwrap_or_default()
-    }
-
-    /// Re-claim loops: alerts, claim counters on the lock table, actions on new firings.
-    pub(crate) fn evaluate_claims(
-        &mut self,
-        now: Millis,
-        out: &mut Vec<Effect>,
-        scope: &mut Scope,
-    ) {
-        let rule = self.loop_policy().reclaim;
-        let index = &self.index;
-        let firings =
-            self.claims
-                .evaluate(now, &rule, |h| index.contains_key(h), &mut self.alerts, out);
-        let claims = &self.claims;
-        scope.visible |= self.locks.set_claims(|task| claims.total(task));
-        for f in firings {
-            let i = self.index.get(&f.slot).copied();
-            self.on_slot(i, now, out, scope, |s, r, cx| {
-                act_on_loop(
-                    s,
-                    r,
-                    cx,
-                    "reclaim",
-                    rule.rule.action,
-                    &f.message,
-                    &f.evidence,
-                )
-            });
-        }
     }
 }

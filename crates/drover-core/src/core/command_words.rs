@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use super::alerts::AlertRef;
-use super::command::Command;
-use super::failure::human;
+use super::model::alert::AlertRef;
+use super::model::command::Command;
+use super::model::human;
 
 impl Command {
     /// Whether the operator must confirm first: it stops work, loses a claim or scales down.

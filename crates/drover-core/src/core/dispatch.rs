@@ -6,7 +6,6 @@
 
 use serde_json::json;
 
-use super::alerts::{AlertKey, AlertKind, Severity};
 use super::effect::{Effect, EventKind};
 use super::failure as fail;
 use super::fleet::{DockerLink, Fleet, Scope, event};
@@ -14,10 +13,10 @@ use super::health::{on_activity, on_probe};
 use super::input::{Input, ReleaseReport};
 use super::lifecycle as life;
 use super::loops;
-use super::model::{ActivityKind, DetectorAction, LockObservation, Millis};
+use super::model::alert::{AlertKey, AlertKind, Severity};
+use super::model::{ActivityKind, DetectorAction, DockerStatus, LockObservation, Millis};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
-use super::snapshot::DockerStatus;
 use super::throttle;
 
 /// The most upstream locks the core keeps (and every face shows).

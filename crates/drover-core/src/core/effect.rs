@@ -11,11 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::Alert;
-use super::incidents::Incident;
-use super::ledger::RunRecord;
+use super::model::alert::Alert;
+use super::model::incident::Incident;
+use super::model::run::RunRecord;
+use super::model::throttle::Throttle;
 use super::model::{Actor, ExitInfo, Millis};
-use super::throttle::Throttle;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]

@@ -9,15 +9,14 @@
 
 use serde_json::json;
 
-use super::alerts::{AlertKind, Severity};
 use super::effect::{EventKind, FailureStreak, RecoveryStep, RestartPlan, SlotMode};
-use super::incidents::IncidentCause;
-use super::lifecycle::settle;
 use super::loops::act_on_loop;
-use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, ExitReason, Millis};
+use super::model::alert::{AlertKind, Severity};
+use super::model::incident::IncidentCause;
+use super::model::{Actor, ContainerStatus, DetectorAction, ExitInfo, ExitReason, Millis, human};
 use super::policy::{RestartMode, RoleSpec, jitter_unit};
-use super::signature::{explaining_line, failure_signature};
-use super::slot::{Cx, PendingExit, PendingOp, Slot};
+use super::signature::{explaining_line, failure_signature, short};
+use super::slot::{Cx, PendingExit, PendingOp, Slot, block, forget_failures, settle};
 
 /// The first half of a death: the exit is shown at once; the decision waits for
 /// [`on_died`], which brings the last lines (see [`Slot::exit_pending`]).
@@ -378,41 +377,6 @@ pub(crate) fn record_failure(
     );
 }
 
-/// Blocks the slot: no automatic action until an operator unblocks it.
-pub(crate) fn block(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, reason: String, by: Actor) {
-    let now = cx.now;
-    s.rec.restart = None;
-    s.restart_requested = false;
-    let severity = match by {
-        Actor::Drover => Severity::Critical,
-        Actor::Operator(_) => Severity::Warning,
-    };
-    if by == Actor::Drover {
-        cx.incidents.open(
-            now,
-            &s.name,
-            &role.name,
-            IncidentCause::Blocked,
-            &reason,
-            cx.out,
-        );
-    }
-    cx.raise(&s.name, AlertKind::Blocked, severity, &reason);
-    cx.event(
-        &s.name,
-        EventKind::Blocked,
-        by.who(),
-        format!("{}: blocked by {by}: {reason}", s.name),
-        json!({ "reason": reason }),
-    );
-    s.rec.blocked_under = (by == Actor::Drover).then(|| role.cause_key());
-    s.rec.mode = SlotMode::Blocked {
-        reason,
-        by,
-        at: now,
-    };
-}
-
 /// The slot's container is gone although nothing here asked for it (removed behind drover's
 /// back, or missing from a listing). A live one counts as a failure.
 pub(crate) fn vanished(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
@@ -492,63 +456,9 @@ pub(crate) fn has_failure_memory(s: &Slot) -> bool {
     s.rec.backoff_step > 0 || s.rec.consecutive_failures > 0 || s.rec.streak.is_some()
 }
 
-fn forget_failures(s: &mut Slot) {
-    s.rec.retrying = false;
-    s.rec.unblock_retries = 0;
-    s.rec.backoff_step = 0;
-    s.rec.consecutive_failures = 0;
-    s.rec.streak = None;
-}
-
-/// An operator took responsibility: forget every failure count and flag.
-pub(crate) fn fresh_start(s: &mut Slot, cx: &mut Cx) {
-    forget_failures(s);
-    s.rec.failure_restarts.clear();
-    s.rec.early_failures.clear();
-    s.rec.idle_exits.clear();
-    s.rec.crash_looping = false;
-    s.rec.idle_spinning = false;
-    s.rec.completed = false;
-    s.hold_until = None;
-    cx.clear(&s.name, AlertKind::CrashLoop);
-    if !s.is_live() {
-        s.rec.restart = Some(RestartPlan {
-            at: cx.now,
-            via: RecoveryStep::Restart,
-        });
-    }
-}
-
 fn push_in_window(times: &mut Vec<Millis>, now: Millis, window: Millis, keep: u32) {
     times.retain(|t| now.saturating_sub(*t) < window);
     times.push(now);
     let excess = times.len().saturating_sub(keep.max(1) as usize);
     times.drain(..excess);
-}
-
-/// The first 12 characters of a container id.
-pub(crate) fn short(id: &str) -> &str {
-    super::signature::cut(id, 12)
-}
-
-/// "1.5s", "2m", "1h 5m" for event messages.
-pub fn human(ms: Millis) -> String {
-    if ms < 60_000 {
-        let tenths = ms / 100;
-        if tenths.is_multiple_of(10) {
-            format!("{}s", tenths / 10)
-        } else {
-            format!("{}.{}s", tenths / 10, tenths % 10)
-        }
-    } else if ms < 3_600_000 {
-        let s = ms / 1_000;
-        if s.is_multiple_of(60) {
-            format!("{}m", s / 60)
-        } else {
-            format!("{}m {}s", s / 60, s % 60)
-        }
-    } else {
-        let m = ms / 60_000;
-        format!("{}h {}m", m / 60, m % 60)
-    }
 }

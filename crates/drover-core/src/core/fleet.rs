@@ -10,15 +10,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::alerts::AlertTable;
 use super::claims::ClaimBook;
-use super::command::{CommandOutcome, CommandReply, CommandRequest};
 use super::effect::{Effect, EventKind, FleetEvent, ResumeState, SlotMode, SlotRecord};
-use super::incidents::{IncidentBook, Resolution};
+use super::incidents::IncidentBook;
 use super::input::Input;
 use super::locks::LockBook;
-use super::model::{Millis, slot_name};
+use super::model::command::{CommandOutcome, CommandReply, CommandRequest};
+use super::model::incident::Resolution;
+use super::model::{DockerStatus, Millis, slot_name};
 use super::policy::{FleetSpec, RoleSpec};
 use super::slot::{Cx, Slot};
-use super::snapshot::DockerStatus;
 
 #[derive(Clone, Debug)]
 pub(crate) struct RoleEntry {
@@ -106,7 +106,7 @@ pub struct Fleet {
     pub(crate) last_reply: Option<CommandReply>,
     /// The earliest deadline, recomputed at the end of every `handle`.
     pub(crate) wakeup: Option<Millis>,
-    pub(crate) spend: super::spend::Spend,
+    pub(crate) spend: super::model::spend::Spend,
     pub(crate) ledger: super::ledger::Ledger,
     /// Blocks by drover read back by `restore` are re-evaluated by the next `handle` (which
     /// has a time for the events it writes).
@@ -137,7 +137,7 @@ impl Fleet {
             extras: Vec::new(),
             last_reply: None,
             wakeup: None,
-            spend: super::spend::Spend {
+            spend: super::model::spend::Spend {
                 cap: spec.daily_budget_micros,
                 slot_cap: spec.slot_daily_budget_micros,
                 role_caps: spec.role_daily_budget_micros.clone(),
@@ -303,7 +303,7 @@ impl Fleet {
     }
 
     /// Open incidents (at most one per slot).
-    pub fn open_incidents(&self) -> impl Iterator<Item = &super::incidents::Incident> {
+    pub fn open_incidents(&self) -> impl Iterator<Item = &super::model::incident::Incident> {
         self.incidents.open_incidents()
     }
 
@@ -349,13 +349,6 @@ impl Fleet {
             budget_hold,
         };
         Some(f(s, role, &mut cx))
-    }
-
-    /// Re-evaluates every block by drover against its role's current cause key.
-    pub(crate) fn review_blocks(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
-        for i in 0..self.slots.len() {
-            self.on_slot(Some(i), now, out, scope, super::unblock::review);
-        }
     }
 
     pub(crate) fn add_slot(&mut self, role: usize, n: u32) -> Option<usize> {

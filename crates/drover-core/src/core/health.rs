@@ -7,12 +7,12 @@
 
 use serde_json::json;
 
-use super::alerts::{AlertKind, Severity};
 use super::effect::{Effect, EventKind, SlotMode};
-use super::failure::{has_failure_memory, human, maybe_forget_failures};
-use super::incidents::IncidentCause;
+use super::failure::{has_failure_memory, maybe_forget_failures};
 use super::loops::act_on_loop;
-use super::model::{Health, Millis};
+use super::model::alert::{AlertKind, Severity};
+use super::model::incident::IncidentCause;
+use super::model::{Health, Millis, human};
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 

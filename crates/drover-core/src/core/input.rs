@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::claims::ClaimObservation;
-use super::command::CommandRequest;
+use super::model::command::CommandRequest;
 use super::model::{
     ActivityKind, DetectorAction, DockerOp, LockObservation, Millis, ObservedContainer, TestSummary,
 };
@@ -406,7 +406,7 @@ impl Input {
             Input::Operator { mut request } => {
                 request.who = name(request.who);
                 request.why = request.why.map(text);
-                if let super::command::Command::Block { reason, .. } = &mut request.command {
+                if let super::model::command::Command::Block { reason, .. } = &mut request.command {
                     *reason = text(std::mem::take(reason));
                 }
                 Input::Operator { request }

@@ -8,12 +8,12 @@
 use serde_json::json;
 
 use super::effect::{Effect, EventKind, RecoveryStep, RestartPlan, SlotMode};
-use super::failure::{block, record_failure, short, vanished};
-use super::incidents::IncidentCause;
+use super::failure::{record_failure, vanished};
+use super::model::incident::IncidentCause;
 use super::model::{Actor, ContainerStatus, Millis, container_name};
 use super::policy::RoleSpec;
-use super::signature::explaining_line;
-use super::slot::{Container, Cx, InFlight, PendingOp, Slot};
+use super::signature::{explaining_line, short};
+use super::slot::{Container, Cx, InFlight, PendingOp, Slot, block, settle};
 
 /// Pause before retrying after a failed stop/pause/unpause/remove.
 pub const OP_RETRY_HOLD: Millis = 5_000;
@@ -179,13 +179,6 @@ fn remove(s: &mut Slot, cx: &mut Cx) {
         slot: s.name.clone(),
         id,
     });
-}
-
-/// Clears the in-flight operation if `matches` says the answer is for it.
-pub(crate) fn settle(s: &mut Slot, matches: impl Fn(&PendingOp) -> bool) {
-    if s.in_flight.as_ref().is_some_and(|f| matches(&f.op)) {
-        s.in_flight = None;
-    }
 }
 
 pub(crate) fn on_created(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, generation: u64, id: &str) {

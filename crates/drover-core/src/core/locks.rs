@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertKey, AlertKind, AlertTable, Severity};
+use super::alerts::AlertTable;
 use super::effect::Effect;
-use super::failure::human;
-use super::model::{LockObservation, Millis, SlotState};
+use super::model::alert::{AlertKey, AlertKind, Severity};
+use super::model::{LockObservation, Millis, SlotState, human};
 
 /// A lock with what the core concluded about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,15 +83,15 @@ impl UpstreamView {
         let adaptive = if self.releases >= ADAPTIVE_MIN_RELEASES {
             format!(
                 "; overdue past max(task_timeout, {ADAPTIVE_FACTOR} × p90 = {})",
-                super::failure::human(p90.saturating_mul(ADAPTIVE_FACTOR))
+                super::model::human(p90.saturating_mul(ADAPTIVE_FACTOR))
             )
         } else {
             format!("; adaptive overdue from {ADAPTIVE_MIN_RELEASES} releases")
         };
         Some(format!(
             "hold p50 {} · p90 {} ({} released){adaptive}",
-            super::failure::human(p50),
-            super::failure::human(p90),
+            super::model::human(p50),
+            super::model::human(p90),
             self.releases
         ))
     }

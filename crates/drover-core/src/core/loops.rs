@@ -1,96 +1,24 @@
 //! Loop detectors the core judges itself, from its own inputs: the same failing tests run
 //! after run with no commit, the token budget of the slot's current task, and what every
 //! detector does when it fires (alert, pause, block, restart — [`act_on_loop`]). The re-claim
-//! detector lives in [`super::claims`]; the log-fed ones run in the output pipeline and arrive
+//! detector's records live in [`super::claims`] and its firings are acted on here
+//! (`Fleet::evaluate_claims`); the log-fed ones run in the output pipeline and arrive
 //! as [`super::Input::DetectorFired`].
 //!
 //! Invariants: a firing acts once (when its alert is new); a detector that is disabled neither
 //! alerts nor acts; the failing-test streak and the task budget restart on the slot's next
 //! commit and next task respectively, so progress always ends these conditions.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::alerts::{AlertKey, AlertKind, Severity};
-use super::effect::{EventKind, SlotMode};
-use super::failure as fail;
+use super::effect::{Effect, EventKind, SlotMode};
+use super::model::alert::{AlertKey, AlertKind, Severity};
+
+use super::fleet::{Fleet, Scope};
 use super::model::{Actor, DetectorAction, Millis, TestSummary, Verdict};
-use super::policy::RoleSpec;
-use super::slot::{Cx, Slot};
-use drover_signals::{BudgetLevel, BudgetLimits};
-
-const HOUR: Millis = 3_600_000;
-
-/// Whether a detector runs and what it does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DetectorRule {
-    pub enabled: bool,
-    pub action: DetectorAction,
-}
-
-impl Default for DetectorRule {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            action: DetectorAction::Alert,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReclaimRule {
-    pub rule: DetectorRule,
-    /// Claims of one task within `window` that make a re-claim loop.
-    pub max_claims: u32,
-    /// Claims of one task by one slot within `window` that make one too.
-    pub max_claims_per_slot: u32,
-    pub window: Millis,
-}
-
-impl Default for ReclaimRule {
-    fn default() -> Self {
-        Self {
-            rule: DetectorRule::default(),
-            max_claims: 5,
-            max_claims_per_slot: 3,
-            window: 6 * HOUR,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailingTestsRule {
-    pub rule: DetectorRule,
-    /// The same failing set in this many consecutive runs with no commit in between.
-    pub runs: u32,
-}
-
-impl Default for FailingTestsRule {
-    fn default() -> Self {
-        Self {
-            rule: DetectorRule::default(),
-            runs: 3,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetRule {
-    pub rule: DetectorRule,
-    pub limits: BudgetLimits,
-}
-
-/// The `[loops]` policy: what each detector does. Carried by every role.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LoopPolicy {
-    pub crash_loop: DetectorRule,
-    pub stall: DetectorRule,
-    pub lock_overdue: DetectorRule,
-    pub reclaim: ReclaimRule,
-    pub failing_tests: FailingTestsRule,
-    pub budget: BudgetRule,
-}
+use super::policy::{LoopPolicy, RoleSpec};
+use super::slot::{Cx, Slot, block};
+use drover_signals::BudgetLevel;
 
 pub(crate) const FAILING_TESTS: &str = "failing_tests";
 pub(crate) const BUDGET: &str = "budget";
@@ -119,7 +47,7 @@ pub(crate) fn act_on_loop(
             s.rec.mode = SlotMode::Paused { by: Actor::Drover };
         }
         DetectorAction::Block if matches!(s.rec.mode, SlotMode::Auto | SlotMode::Paused { .. }) => {
-            fail::block(s, role, cx, msg.to_string(), Actor::Drover);
+            block(s, role, cx, msg.to_string(), Actor::Drover);
         }
         DetectorAction::Restart if s.rec.mode == SlotMode::Auto && s.is_live() => {
             s.restart_requested = true;
@@ -253,6 +181,44 @@ pub(crate) fn on_usage(
             };
             cx.raise_with(&s.name, kind, Severity::Warning, &msg, &[]);
             act_on_loop(s, role, cx, BUDGET, rule.rule.action, &msg, &[]);
+        }
+    }
+}
+
+impl Fleet {
+    /// The `[loops]` policy (every role carries the same one; the first role's is used for
+    /// fleet-wide detectors).
+    pub(crate) fn loop_policy(&self) -> LoopPolicy {
+        self.roles.first().map(|r| r.spec.loops).unwrap_or_default()
+    }
+
+    /// Re-claim loops: alerts, claim counters on the lock table, actions on new firings.
+    pub(crate) fn evaluate_claims(
+        &mut self,
+        now: Millis,
+        out: &mut Vec<Effect>,
+        scope: &mut Scope,
+    ) {
+        let rule = self.loop_policy().reclaim;
+        let index = &self.index;
+        let firings =
+            self.claims
+                .evaluate(now, &rule, |h| index.contains_key(h), &mut self.alerts, out);
+        let claims = &self.claims;
+        scope.visible |= self.locks.set_claims(|task| claims.total(task));
+        for f in firings {
+            let i = self.index.get(&f.slot).copied();
+            self.on_slot(i, now, out, scope, |s, r, cx| {
+                act_on_loop(
+                    s,
+                    r,
+                    cx,
+                    "reclaim",
+                    rule.rule.action,
+                    &f.message,
+                    &f.evidence,
+                )
+            });
         }
     }
 }

@@ -50,6 +50,21 @@
 //! emitting timer effects, so a stale timer can never fire an outdated decision; it also runs
 //! any overdue timers at the start of every `handle`, so a late `Tick` only delays, never
 //! skips, a decision.
+//!
+//! The files are layered, and no file imports one that imports it (`tests/house` checks it):
+//! - **model** — plain data and the state the fleet holds: `model` (with `model::alert`,
+//!   `model::incident`, `model::run`, `model::command`, `model::spend`, `model::throttle`),
+//!   `signature`, `policy`, `effect`, `input`, `holders`; the books that keep their own records
+//!   (`alerts`, `incidents`, `ledger`, `claims`, `locks`); `slot` (a slot's state, the context
+//!   `Cx` rules run in, and the state changes every rule shares: `block`, `fresh_start`,
+//!   `settle`); `fleet` (the `Fleet` itself).
+//! - **rules per concern** — `run_limit`, `throttle`, `unblock`, `loops`, `failure`,
+//!   `lifecycle`, `command`, `command_words`, `spend`, `runs`, `scale`: each imports the model;
+//!   a rule calls another concern only through its entry points, in one direction (`failure`
+//!   asks `loops`, `unblock`, `throttle` and `run_limit`; `lifecycle` asks `failure`,
+//!   `throttle` and `run_limit`; `command` asks `throttle` and `run_limit`).
+//! - **dispatch** — `dispatch` (inputs to rules), `health`, `reconcile`, `settle` (timers and
+//!   the end of every `handle`) and `snapshot` (what the faces read).
 
 mod alerts;
 mod claims;
@@ -81,31 +96,36 @@ mod spend;
 mod throttle;
 mod unblock;
 
-pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
+pub use alerts::NotifyGate;
 pub use claims::ClaimObservation;
-pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
 pub use dispatch::MAX_LOCKS;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, KeptClock, RecoveryStep, RestartPlan,
     ResumeState, SlotMode, SlotRecord,
 };
-pub use failure::human as human_duration;
 pub use fleet::Fleet;
 pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
-pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{CommitObservation, Input, ReleaseReport};
-pub use ledger::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoint};
 pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
 };
-pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
+pub use model::DockerStatus;
+pub use model::alert::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, Severity};
+pub use model::command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use model::human as human_duration;
+pub use model::incident::{Incident, IncidentCause, Resolution, ServiceMetrics};
+pub use model::run::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoint};
+pub use model::spend::{SpendView, dollars};
+pub use model::throttle::Throttle;
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, ExitReason, Health,
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
     slot_name,
 };
 pub use model::{MAX_SLOTS, ScaleOverride};
+pub use policy::ThrottlePolicy;
+pub use policy::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
@@ -113,8 +133,7 @@ pub use policy::{
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
-    DockerStatus, FleetMetrics, HeldTask, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView, SlotView,
-    Snapshot, TestRecord, UsageView,
+    FleetMetrics, HeldTask, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView, SlotView, Snapshot,
+    TestRecord, UsageView,
 };
-pub use spend::{SpendView, dollars};
-pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};
+pub use throttle::TAIL_LINES as THROTTLE_TAIL_LINES;

@@ -1,5 +1,14 @@
 //! Plain data shared by every part of the core: time, container facts, slot states, health,
-//! exit records, lock observations and test summaries. No behaviour beyond small helpers.
+//! exit records, lock observations and test summaries; alerts, incidents, runs, commands,
+//! spend and throttles in the child modules. No behaviour beyond small helpers; nothing here
+//! imports a rule.
+
+pub mod alert;
+pub mod command;
+pub mod incident;
+pub mod run;
+pub mod spend;
+pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 
@@ -311,4 +320,40 @@ pub struct ScaleOverride {
     pub replicas: u32,
     /// The config's replicas it overrides.
     pub configured: u32,
+}
+
+/// "1.5s", "2m", "1h 5m" for event messages.
+pub fn human(ms: Millis) -> String {
+    if ms < 60_000 {
+        let tenths = ms / 100;
+        if tenths.is_multiple_of(10) {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
+    } else if ms < 3_600_000 {
+        let s = ms / 1_000;
+        if s.is_multiple_of(60) {
+            format!("{}m", s / 60)
+        } else {
+            format!("{}m {}s", s / 60, s % 60)
+        }
+    } else {
+        let m = ms / 60_000;
+        format!("{}h {}m", m / 60, m % 60)
+    }
+}
+
+/// Docker connectivity as the core knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "docker", rename_all = "snake_case")]
+pub enum DockerStatus {
+    /// No listing or connection report yet.
+    #[default]
+    Unknown,
+    Up,
+    Down {
+        error: String,
+        since: Millis,
+    },
 }

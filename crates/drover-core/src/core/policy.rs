@@ -1,14 +1,14 @@
 //! The fleet specification and the lifecycle policies the core enforces, with the defaults of
-//! DESIGN.md §4, plus the backoff arithmetic and its deterministic jitter.
+//! DESIGN.md §4 — restart, crash loop, recovery, probes, loop detectors (`LoopPolicy`) and
+//! usage limits (`ThrottlePolicy`) — plus the backoff arithmetic and its deterministic jitter.
 //!
 //! The config module maps TOML into these structs; the core never parses anything itself.
 //! Jitter is a pure function of (seed, slot, attempt), so a replay gives identical schedules.
 
 use serde::{Deserialize, Serialize};
 
-use super::loops::LoopPolicy;
-use super::model::Millis;
-use super::throttle::ThrottlePolicy;
+use super::model::{DetectorAction, Millis};
+use drover_signals::BudgetLimits;
 
 const SECOND: Millis = 1_000;
 const MINUTE: Millis = 60 * SECOND;
@@ -291,6 +291,144 @@ pub(crate) fn jitter_unit(seed: u64, slot: &str, attempt: u64) -> f64 {
     let x = splitmix64(seed ^ splitmix64(fnv1a(slot) ^ splitmix64(attempt)));
     // 53 random bits → [0, 1) → [-1, 1).
     ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+}
+
+const HOUR: Millis = 3_600_000;
+
+/// Whether a detector runs and what it does when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectorRule {
+    pub enabled: bool,
+    pub action: DetectorAction,
+}
+
+impl Default for DetectorRule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            action: DetectorAction::Alert,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReclaimRule {
+    pub rule: DetectorRule,
+    /// Claims of one task within `window` that make a re-claim loop.
+    pub max_claims: u32,
+    /// Claims of one task by one slot within `window` that make one too.
+    pub max_claims_per_slot: u32,
+    pub window: Millis,
+}
+
+impl Default for ReclaimRule {
+    fn default() -> Self {
+        Self {
+            rule: DetectorRule::default(),
+            max_claims: 5,
+            max_claims_per_slot: 3,
+            window: 6 * HOUR,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingTestsRule {
+    pub rule: DetectorRule,
+    /// The same failing set in this many consecutive runs with no commit in between.
+    pub runs: u32,
+}
+
+impl Default for FailingTestsRule {
+    fn default() -> Self {
+        Self {
+            rule: DetectorRule::default(),
+            runs: 3,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetRule {
+    pub rule: DetectorRule,
+    pub limits: BudgetLimits,
+}
+
+/// The `[loops]` policy: what each detector does. Carried by every role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoopPolicy {
+    pub crash_loop: DetectorRule,
+    pub stall: DetectorRule,
+    pub lock_overdue: DetectorRule,
+    pub reclaim: ReclaimRule,
+    pub failing_tests: FailingTestsRule,
+    pub budget: BudgetRule,
+}
+
+/// How a role waits out usage limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottlePolicy {
+    /// Slots sharing an account; `None` = the role's name (the role is the group).
+    pub group: Option<String>,
+    /// Wait when the notice states no reset time; doubles with each limit in a row.
+    pub cooldown: Millis,
+    pub max_cooldown: Millis,
+    /// Each slot restarts up to this long after the reset (deterministic per slot), so a
+    /// group's slots do not all hit the account in the same second.
+    pub jitter: Millis,
+    /// The longest a throttle lasts, whatever reset a notice states.
+    #[serde(default = "default_max_throttle")]
+    pub max_throttle: Millis,
+    /// This many limits within `limits_window` block the slot (0 = never).
+    #[serde(default = "default_max_limits")]
+    pub max_limits: u32,
+    #[serde(default = "default_limits_window")]
+    pub limits_window: Millis,
+}
+
+/// Default of [`ThrottlePolicy::max_throttle`]: a day.
+pub const MAX_THROTTLE: Millis = 24 * 60 * MINUTE;
+
+fn default_max_throttle() -> Millis {
+    MAX_THROTTLE
+}
+
+fn default_max_limits() -> u32 {
+    6
+}
+
+fn default_limits_window() -> Millis {
+    60 * MINUTE
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            group: None,
+            cooldown: 15 * MINUTE,
+            max_cooldown: 2 * 60 * MINUTE,
+            jitter: MINUTE,
+            max_throttle: default_max_throttle(),
+            max_limits: default_max_limits(),
+            limits_window: default_limits_window(),
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// The quota group of `role`.
+    pub fn group_of<'a>(&'a self, role: &'a str) -> &'a str {
+        self.group.as_deref().unwrap_or(role)
+    }
+
+    /// The cool-down after `streak` limits in a row (0 = first).
+    pub fn cooldown_after(&self, streak: u32) -> Millis {
+        let factor = 1u64 << streak.min(20);
+        self.cooldown
+            .saturating_mul(factor)
+            .min(self.max_cooldown.max(self.cooldown))
+    }
 }
 
 #[cfg(test)]

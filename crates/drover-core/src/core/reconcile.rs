@@ -14,15 +14,15 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
-use super::alerts::{AlertKey, AlertKind};
 use super::effect::{Effect, EventKind, SlotMode};
-use super::failure::{on_died, short, vanished};
+use super::failure::{on_died, vanished};
 use super::fleet::{Fleet, Scope, event};
 use super::lifecycle::{begin_run, on_removed};
-use super::model::{ContainerStatus, ObservedContainer};
+use super::model::alert::{AlertKey, AlertKind};
+use super::model::{ContainerStatus, DockerStatus, ObservedContainer};
 use super::policy::RoleSpec;
+use super::signature::short;
 use super::slot::{Container, Cx, PendingOp, Slot};
-use super::snapshot::DockerStatus;
 
 impl Fleet {
     pub(crate) fn reconcile(

@@ -9,26 +9,12 @@
 use serde_json::json;
 
 use super::effect::{EventKind, KeptClock, SlotMode};
-use super::failure::human;
-use super::model::{ContainerStatus, Millis};
+use super::model::{ContainerStatus, Millis, human};
 use super::policy::RoleSpec;
-use super::slot::{Cx, Slot};
+use super::slot::{Cx, RunClock, Slot};
 
 /// The most one `extend` may add: a week.
 pub const MAX_EXTEND: Millis = 7 * 24 * 60 * 60 * 1000;
-
-/// One run's clock against the role's limit.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RunClock {
-    /// When the run must end, as of the last time the clock was running.
-    pub ends_at: Option<Millis>,
-    /// The clock is stopped since this time (paused, taken over, not running).
-    pub stopped_at: Option<Millis>,
-    /// The limit this run was given (the role's limit plus extensions), for messages.
-    pub allowed: Millis,
-    /// The limit passed: the run is being stopped because of it.
-    pub timed_out: bool,
-}
 
 /// A run started (or was adopted) at `started`: its clock starts there, unless the slot's
 /// record keeps this container's clock from before a restart of drover (then it continues).

@@ -9,7 +9,8 @@
 use super::effect::Effect;
 use super::fleet::{Fleet, Scope};
 use super::input::CommitObservation;
-use super::ledger::{BeforeDeath, LandedCommit, Live, classify};
+use super::ledger::{BeforeDeath, Live, classify};
+use super::model::run::LandedCommit;
 use super::model::{LockObservation, Millis, SlotState};
 use super::slot::PendingOp;
 

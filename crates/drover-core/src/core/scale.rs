@@ -10,12 +10,12 @@
 
 use serde_json::json;
 
-use super::command::CommandReply;
 use super::effect::{Effect, EventKind, SlotMode};
-use super::failure::fresh_start;
 use super::fleet::{Fleet, RoleEntry, Scope, event};
+use super::model::command::CommandReply;
 use super::model::{MAX_SLOTS, Millis, ScaleOverride};
 use super::policy::FleetSpec;
+use super::slot::fresh_start;
 
 impl Fleet {
     /// Overrides in force, by role.
@@ -118,7 +118,7 @@ impl Fleet {
                 // A taken-over slot is left to its operator; it retires when handed back.
                 let held = matches!(s.rec.mode, SlotMode::TakenOver { .. });
                 if n > replicas && s.rec.mode != SlotMode::Retiring && !held {
-                    cx.clear(&s.name, super::alerts::AlertKind::Blocked);
+                    cx.clear(&s.name, super::model::alert::AlertKind::Blocked);
                     s.rec.mode = SlotMode::Retiring;
                     s.rec.restart = None;
                     s.restart_requested = false;

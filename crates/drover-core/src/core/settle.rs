@@ -10,13 +10,12 @@ use serde_json::json;
 use super::effect::{Effect, EventKind};
 use super::fleet::{Fleet, Removal, RoleEntry, Scope, event};
 use super::health::{deadlines, on_timers};
-use super::incidents::Resolution;
 use super::lifecycle as life;
 use super::locks::HolderInfo;
 use super::loops::act_on_loop;
-use super::model::Millis;
+use super::model::incident::Resolution;
+use super::model::{DockerStatus, Millis};
 use super::slot::Slot;
-use super::snapshot::DockerStatus;
 
 /// Default task timeout for locks whose holder is not one of this fleet's slots.
 const FALLBACK_TASK_TIMEOUT: Millis = 30 * 60 * 1_000;
@@ -207,7 +206,7 @@ impl Fleet {
                 format!(
                     "{}: removing extra container {}",
                     r.slot,
-                    super::failure::short(id)
+                    super::signature::short(id)
                 ),
                 json!({ "id": id }),
             ));

@@ -203,6 +203,11 @@ pub fn failure_signature(code: Option<i64>, oom_killed: bool, line: Option<&str>
     format!("{code}|{}", line.map(normalise).unwrap_or_default())
 }
 
+/// The first 12 characters of a container id.
+pub(crate) fn short(id: &str) -> &str {
+    cut(id, 12)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! One slot's state inside the core: its persisted business record plus runtime facts (the
-//! container as last observed, the Docker operation in flight, health tracking, activity).
+//! container as last observed, the Docker operation in flight, health tracking, activity),
+//! the context rules run in (`Cx`), and the state changes every rule shares (`block`,
+//! `fresh_start`, `settle`).
 //!
 //! Invariants: at most one container is the slot's own (`container`); at most one Docker
 //! lifecycle operation is in flight per slot (probes are tracked separately), so the core can
@@ -9,11 +11,17 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::{AlertTable, Severity};
-use super::effect::{Effect, EventKind, FleetEvent, SlotMode, SlotRecord};
+use super::alerts::AlertTable;
+use super::effect::{
+    Effect, EventKind, FleetEvent, RecoveryStep, RestartPlan, SlotMode, SlotRecord,
+};
 use super::incidents::IncidentBook;
-use super::model::{ContainerStatus, Health, Millis, SlotState, TestSummary, Verdict};
+use super::model::alert::{AlertKind, Severity};
+use super::model::incident::IncidentCause;
+use super::model::{Actor, ContainerStatus, Health, Millis, SlotState, TestSummary, Verdict};
+use super::policy::RoleSpec;
 use drover_signals::{BudgetMeter, FailingSetStreak};
+use serde_json::json;
 
 /// Test runs kept per slot for the trend.
 pub const TREND_LEN: usize = 20;
@@ -145,7 +153,7 @@ pub(crate) struct Slot {
     pub budget_task: Option<String>,
     pub session_tokens: u64,
     /// The current run's clock against the role's `run_timeout`.
-    pub run_clock: super::run_limit::RunClock,
+    pub run_clock: super::slot::RunClock,
     /// Usage by kind and its cost in this run, and the slot's cost since drover started.
     pub run_tokens: drover_signals::usage::Tokens,
     pub run_cost_micros: u64,
@@ -153,7 +161,7 @@ pub(crate) struct Slot {
     /// The slot's spend on one UTC day (day number, micro-dollars), for scoped budgets.
     pub day_spend: (u64, u64),
     /// A usage-limit notice the log follower saw during this run (the exit decides).
-    pub limit_seen: Option<super::throttle::LimitSeen>,
+    pub limit_seen: Option<super::model::throttle::LimitSeen>,
     /// The container's exit was reported and its last lines are on their way: the slot shows
     /// the exit and makes no decision until they arrive.
     pub exit_pending: Option<PendingExit>,
@@ -342,25 +350,113 @@ impl Cx<'_> {
         }));
     }
 
-    pub fn raise(&mut self, slot: &str, kind: super::alerts::AlertKind, sev: Severity, msg: &str) {
+    pub fn raise(
+        &mut self,
+        slot: &str,
+        kind: super::model::alert::AlertKind,
+        sev: Severity,
+        msg: &str,
+    ) {
         self.raise_with(slot, kind, sev, msg, &[]);
     }
 
     pub fn raise_with(
         &mut self,
         slot: &str,
-        kind: super::alerts::AlertKind,
+        kind: super::model::alert::AlertKind,
         sev: Severity,
         msg: &str,
         evidence: &[String],
     ) {
-        let key = super::alerts::AlertKey::slot(slot, kind);
+        let key = super::model::alert::AlertKey::slot(slot, kind);
         self.alerts
             .raise(self.now, key, sev, msg, evidence, self.out);
     }
 
-    pub fn clear(&mut self, slot: &str, kind: super::alerts::AlertKind) {
-        let key = super::alerts::AlertKey::slot(slot, kind);
+    pub fn clear(&mut self, slot: &str, kind: super::model::alert::AlertKind) {
+        let key = super::model::alert::AlertKey::slot(slot, kind);
         self.alerts.clear(self.now, &key, self.out);
     }
+}
+
+/// Blocks the slot: no automatic action until an operator unblocks it.
+pub(crate) fn block(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, reason: String, by: Actor) {
+    let now = cx.now;
+    s.rec.restart = None;
+    s.restart_requested = false;
+    let severity = match by {
+        Actor::Drover => Severity::Critical,
+        Actor::Operator(_) => Severity::Warning,
+    };
+    if by == Actor::Drover {
+        cx.incidents.open(
+            now,
+            &s.name,
+            &role.name,
+            IncidentCause::Blocked,
+            &reason,
+            cx.out,
+        );
+    }
+    cx.raise(&s.name, AlertKind::Blocked, severity, &reason);
+    cx.event(
+        &s.name,
+        EventKind::Blocked,
+        by.who(),
+        format!("{}: blocked by {by}: {reason}", s.name),
+        json!({ "reason": reason }),
+    );
+    s.rec.blocked_under = (by == Actor::Drover).then(|| role.cause_key());
+    s.rec.mode = SlotMode::Blocked {
+        reason,
+        by,
+        at: now,
+    };
+}
+
+pub(crate) fn forget_failures(s: &mut Slot) {
+    s.rec.retrying = false;
+    s.rec.unblock_retries = 0;
+    s.rec.backoff_step = 0;
+    s.rec.consecutive_failures = 0;
+    s.rec.streak = None;
+}
+
+/// An operator took responsibility: forget every failure count and flag.
+pub(crate) fn fresh_start(s: &mut Slot, cx: &mut Cx) {
+    forget_failures(s);
+    s.rec.failure_restarts.clear();
+    s.rec.early_failures.clear();
+    s.rec.idle_exits.clear();
+    s.rec.crash_looping = false;
+    s.rec.idle_spinning = false;
+    s.rec.completed = false;
+    s.hold_until = None;
+    cx.clear(&s.name, AlertKind::CrashLoop);
+    if !s.is_live() {
+        s.rec.restart = Some(RestartPlan {
+            at: cx.now,
+            via: RecoveryStep::Restart,
+        });
+    }
+}
+
+/// Clears the in-flight operation if `matches` says the answer is for it.
+pub(crate) fn settle(s: &mut Slot, matches: impl Fn(&PendingOp) -> bool) {
+    if s.in_flight.as_ref().is_some_and(|f| matches(&f.op)) {
+        s.in_flight = None;
+    }
+}
+
+/// One run's clock against the role's limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunClock {
+    /// When the run must end, as of the last time the clock was running.
+    pub ends_at: Option<Millis>,
+    /// The clock is stopped since this time (paused, taken over, not running).
+    pub stopped_at: Option<Millis>,
+    /// The limit this run was given (the role's limit plus extensions), for messages.
+    pub allowed: Millis,
+    /// The limit passed: the run is being stopped because of it.
+    pub timed_out: bool,
 }

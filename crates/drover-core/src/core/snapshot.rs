@@ -6,26 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::Alert;
-use super::incidents::{Incident, ServiceMetrics};
-use super::ledger::RunRecord;
 use super::locks::{LockView, UpstreamView};
-use super::model::{ExitInfo, Health, Millis, SlotState, TestSummary};
+use super::model::alert::Alert;
+use super::model::incident::{Incident, ServiceMetrics};
+use super::model::run::RunRecord;
+use super::model::{DockerStatus, ExitInfo, Health, Millis, SlotState, TestSummary};
 use super::slot::TrendPoint;
-
-/// Docker connectivity as the core knows it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "docker", rename_all = "snake_case")]
-pub enum DockerStatus {
-    /// No listing or connection report yet.
-    #[default]
-    Unknown,
-    Up,
-    Down {
-        error: String,
-        since: Millis,
-    },
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -72,7 +58,7 @@ pub struct FleetMetrics {
     pub by_state: BTreeMap<String, u32>,
     /// Tokens and cost of the fleet, today's spend against the daily cap.
     #[serde(default)]
-    pub spend: super::spend::SpendView,
+    pub spend: super::model::spend::SpendView,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

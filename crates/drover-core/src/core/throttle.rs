@@ -17,14 +17,13 @@
 //! slot's throttle at once. Recognition reads the tail of the output only (the notice is the
 //! agent's last word), so a notice quoted in the middle of a run throttles nothing.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::alerts::{AlertKind, Severity};
 use super::effect::{EventKind, RecoveryStep, RestartPlan, SlotMode};
-use super::failure::human;
 use super::fleet::{Fleet, Scope};
-use super::model::Millis;
+use super::model::alert::{AlertKind, Severity};
+use super::model::throttle::{LimitSeen, Throttle};
+use super::model::{Millis, human};
 use super::policy::{RestartMode, RoleSpec, jitter_unit};
 use super::signature::{cut, strip_ansi};
 use super::slot::{Cx, Slot};
@@ -33,95 +32,6 @@ use drover_signals::quota;
 
 /// Output lines (from the end) searched for a usage-limit notice when a container exits.
 pub const TAIL_LINES: usize = 20;
-
-const MINUTE: Millis = 60_000;
-
-/// How a role waits out usage limits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThrottlePolicy {
-    /// Slots sharing an account; `None` = the role's name (the role is the group).
-    pub group: Option<String>,
-    /// Wait when the notice states no reset time; doubles with each limit in a row.
-    pub cooldown: Millis,
-    pub max_cooldown: Millis,
-    /// Each slot restarts up to this long after the reset (deterministic per slot), so a
-    /// group's slots do not all hit the account in the same second.
-    pub jitter: Millis,
-    /// The longest a throttle lasts, whatever reset a notice states.
-    #[serde(default = "default_max_throttle")]
-    pub max_throttle: Millis,
-    /// This many limits within `limits_window` block the slot (0 = never).
-    #[serde(default = "default_max_limits")]
-    pub max_limits: u32,
-    #[serde(default = "default_limits_window")]
-    pub limits_window: Millis,
-}
-
-/// Default of [`ThrottlePolicy::max_throttle`]: a day.
-pub const MAX_THROTTLE: Millis = 24 * 60 * MINUTE;
-
-fn default_max_throttle() -> Millis {
-    MAX_THROTTLE
-}
-fn default_max_limits() -> u32 {
-    6
-}
-fn default_limits_window() -> Millis {
-    60 * MINUTE
-}
-
-impl Default for ThrottlePolicy {
-    fn default() -> Self {
-        Self {
-            group: None,
-            cooldown: 15 * MINUTE,
-            max_cooldown: 2 * 60 * MINUTE,
-            jitter: MINUTE,
-            max_throttle: default_max_throttle(),
-            max_limits: default_max_limits(),
-            limits_window: default_limits_window(),
-        }
-    }
-}
-
-impl ThrottlePolicy {
-    /// The quota group of `role`.
-    pub fn group_of<'a>(&'a self, role: &'a str) -> &'a str {
-        self.group.as_deref().unwrap_or(role)
-    }
-
-    /// The cool-down after `streak` limits in a row (0 = first).
-    pub fn cooldown_after(&self, streak: u32) -> Millis {
-        let factor = 1u64 << streak.min(20);
-        self.cooldown
-            .saturating_mul(factor)
-            .min(self.max_cooldown.max(self.cooldown))
-    }
-}
-
-/// A slot waiting for its account's limit to lift (persisted in the slot record).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Throttle {
-    /// The reset as stated by the notice, or the end of the cool-down.
-    pub until: Millis,
-    /// When the slot starts again: `until` plus its jitter.
-    pub restart_at: Millis,
-    pub since: Millis,
-    /// The notice line (bounded).
-    pub reason: String,
-    /// The slot whose notice it was: itself, or a peer in its quota group.
-    pub source: String,
-    /// The notice stated the reset (false: cool-down).
-    pub stated: bool,
-}
-
-/// The notice the log follower saw while the slot ran, with the reset it resolved (it knows
-/// named time zones, the core does not).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct LimitSeen {
-    pub reset_at: Option<Millis>,
-    pub line: String,
-}
 
 /// Called for every exit of an automatic slot before failure accounting. Returns true when
 /// the exit was a usage limit and the slot is now throttled (nothing else to do).
@@ -192,7 +102,7 @@ pub(crate) fn on_exit(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, lines: &[Strin
                 human(window),
                 cut(&line, 300)
             );
-            super::failure::block(s, role, cx, why, super::model::Actor::Drover);
+            super::slot::block(s, role, cx, why, super::model::Actor::Drover);
             return true;
         }
     }
@@ -386,6 +296,9 @@ fn hold_peer(p: &mut Slot, role: &RoleSpec, cx: &mut Cx, t: Throttle, group: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::policy::ThrottlePolicy;
+
+    const MINUTE: Millis = 60_000;
 
     #[test]
     fn cooldown_doubles_up_to_the_cap() {

@@ -12,12 +12,12 @@
 
 use serde_json::json;
 
-use super::alerts::AlertKind;
-use super::effect::{EventKind, RecoveryStep, RestartPlan, SlotMode};
-use super::failure::{fresh_start, human};
-use super::model::{Actor, Millis};
+use super::effect::{Effect, EventKind, RecoveryStep, RestartPlan, SlotMode};
+use super::fleet::{Fleet, Scope};
+use super::model::alert::AlertKind;
+use super::model::{Actor, Millis, human};
 use super::policy::RoleSpec;
-use super::slot::{Cx, Slot};
+use super::slot::{Cx, Slot, fresh_start};
 
 /// When the blocked slot retries, if it does.
 pub(crate) fn due(s: &Slot, role: &RoleSpec) -> Option<Millis> {
@@ -116,4 +116,13 @@ pub(crate) fn review(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) -> bool {
         json!({ "unblocked": why, "was": was }),
     );
     true
+}
+
+impl Fleet {
+    /// Re-evaluates every block by drover against its role's current cause key.
+    pub(crate) fn review_blocks(&mut self, now: Millis, out: &mut Vec<Effect>, scope: &mut Scope) {
+        for i in 0..self.slots.len() {
+            self.on_slot(Some(i), now, out, scope, review);
+        }
+    }
 }
