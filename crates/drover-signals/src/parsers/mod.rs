@@ -16,12 +16,15 @@
 
 mod bun;
 mod cargo;
+mod catch2;
 mod ctest;
 mod deno;
 mod dotnet;
+mod exunit;
 mod generic;
 mod gotest;
 mod gradle;
+mod gtest;
 mod jest;
 mod mocha;
 mod nextest;
@@ -89,9 +92,10 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 19] = [
-    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "rspec",
-    "phpunit", "dotnet", "surefire", "gradle", "ctest", "bun", "deno", "tap", "generic",
+pub const PARSER_NAMES: [&str; 25] = [
+    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "exunit",
+    "rspec", "phpunit", "dotnet", "surefire", "gradle", "ctest", "gtest", "catch2", "bun", "deno",
+    "zig", "xctest", "dart", "tap", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -118,12 +122,15 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("jest", Box::<jest::JestParser>::default());
     add("vitest", Box::<vitest::VitestParser>::default());
     add("mocha", Box::<mocha::MochaParser>::default());
+    add("exunit", Box::<exunit::ExunitParser>::default());
     add("rspec", Box::<rspec::RspecParser>::default());
     add("phpunit", Box::<phpunit::PhpunitParser>::default());
     add("dotnet", Box::<dotnet::DotnetParser>::default());
     add("surefire", Box::<surefire::SurefireParser>::default());
     add("gradle", Box::<gradle::GradleParser>::default());
     add("ctest", Box::<ctest::CtestParser>::default());
+    add("gtest", Box::<gtest::GtestParser>::default());
+    add("catch2", Box::<catch2::Catch2Parser>::default());
     add("bun", Box::<bun::BunParser>::default());
     add("deno", Box::<deno::DenoParser>::default());
     add("tap", Box::<tap::TapClassicParser>::default());
