@@ -18,6 +18,7 @@ mod bun;
 mod cargo;
 mod catch2;
 mod ctest;
+mod dart;
 mod deno;
 mod dotnet;
 mod exunit;
@@ -37,6 +38,8 @@ mod surefire;
 mod tap;
 mod unittest;
 mod vitest;
+mod xctest;
+mod zig;
 
 use super::run::Emitted;
 
@@ -133,6 +136,9 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("catch2", Box::<catch2::Catch2Parser>::default());
     add("bun", Box::<bun::BunParser>::default());
     add("deno", Box::<deno::DenoParser>::default());
+    add("zig", Box::<zig::ZigParser>::default());
+    add("xctest", Box::<xctest::XctestParser>::default());
+    add("dart", Box::<dart::DartParser>::default());
     add("tap", Box::<tap::TapClassicParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
