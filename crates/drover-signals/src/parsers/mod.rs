@@ -27,11 +27,13 @@ mod gotest;
 mod gradle;
 mod gtest;
 mod jest;
+mod junit_stdout;
 mod mocha;
 mod nextest;
 mod node;
 mod noted;
 mod phpunit;
+mod prove;
 mod pytest;
 mod rspec;
 mod surefire;
@@ -95,10 +97,10 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 25] = [
+pub const PARSER_NAMES: [&str; 26] = [
     "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "exunit",
     "rspec", "phpunit", "dotnet", "surefire", "gradle", "ctest", "gtest", "catch2", "bun", "deno",
-    "zig", "xctest", "dart", "tap", "generic",
+    "zig", "xctest", "dart", "tap", "junit", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -140,6 +142,8 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("xctest", Box::<xctest::XctestParser>::default());
     add("dart", Box::<dart::DartParser>::default());
     add("tap", Box::<tap::TapClassicParser>::default());
+    add("tap", Box::<prove::ProveParser>::default());
+    add("junit", Box::<junit_stdout::JunitStdoutParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }
