@@ -18,6 +18,7 @@ enum YamlField {
     None,
     Error,
     Stack,
+    Diff,
 }
 
 struct TapRun {
@@ -45,6 +46,10 @@ struct TapRun {
     node_style: bool,
     /// vitest's dialect (`# time=` directives, `{`/`}` blocks around suites and files).
     vitest: bool,
+    /// node-tap's dialect (`# Subtest:` lines and `# time=` directives): its leaves are the
+    /// tests (assertions, as its other reporters count them), the results that close a
+    /// subtest are not, and it has no closing counts of node's.
+    node_tap: bool,
     /// Open `{` blocks (vitest): a result opening one is a suite or file, not a test.
     blocks: usize,
     /// The top-level plan (`1..N`) and the top-level results seen: a TAP stream without node's
@@ -96,6 +101,7 @@ impl TapRun {
             file_crashed: false,
             not_started: false,
             node_style: false,
+            node_tap: false,
             vitest: false,
             blocks: 0,
             plan: None,
@@ -127,7 +133,9 @@ impl TapRun {
         } else {
             RunEnd::Completed
         };
-        self.b.runner = if self.node_style {
+        self.b.runner = if self.node_tap {
+            Runner::Tap
+        } else if self.node_style {
             Runner::NodeTest
         } else if self.vitest {
             Runner::Vitest
@@ -186,6 +194,19 @@ impl TapRun {
                         }
                         self.reason_lines += 1;
                     }
+                    YamlField::Diff
+                        if self.reason_lines < MAX_REASON_LINES
+                            && t.starts_with(['-', '+'])
+                            && !t.starts_with("---")
+                            && !t.starts_with("+++") =>
+                    {
+                        if self.reason_lines == 0 {
+                            self.b.set_reason_if_none(i, t);
+                        } else {
+                            self.b.append_reason(i, t);
+                        }
+                        self.reason_lines += 1;
+                    }
                     YamlField::Stack if !self.stack_located => {
                         // The first frame in user code is where the assertion failed: more
                         // precise than the test's own `location`.
@@ -228,6 +249,12 @@ impl TapRun {
                         self.b.set_location_if_none(i, unquoted);
                     }
                 }
+            }
+            // node-tap's assertion diff (`diff: |` then `--- expected` / `+++ actual` / `-4`
+            // / `+3`): the lines that differ are the reason.
+            "diff" if value.starts_with('|') && self.node_tap => {
+                self.yaml_field = YamlField::Diff;
+                self.yaml_field_indent = 0;
             }
             // vitest's `error:` map and mocha's TAP 13 block carry `message`.
             "error" | "message" => {
@@ -422,7 +449,7 @@ impl RunParser for NodeTapParser {
             return Claim::Mine;
         }
         if let Some(name) = t.strip_prefix("# Subtest: ") {
-            run.node_style = true;
+            run.node_style = !run.node_tap;
             let depth = (ind / 4).min(MAX_DEPTH);
             run.subtests.truncate(depth);
             if run.subtests.len() == depth {
@@ -437,7 +464,23 @@ impl RunParser for NodeTapParser {
         };
         if let Some((ind, outcome, name)) = tap_result(body) {
             let depth = (ind / 4).min(MAX_DEPTH);
-            run.vitest |= body.contains(" # time=");
+            if run.node_style && !run.node_tap && body.contains(" # time=") {
+                // Node's own reporter never prints `# time=`: this is node-tap.
+                run.node_tap = true;
+                run.node_style = false;
+            }
+            run.vitest |= body.contains(" # time=") && !run.node_tap;
+            if run.node_tap && run.subtests.get(depth).is_some_and(|s| s == name) {
+                // The result that closes a `# Subtest:` (node-tap counts its leaves).
+                if depth == 0 {
+                    run.top_results += 1;
+                }
+                run.subtests.truncate(depth);
+                run.yaml_outcome = None;
+                run.yaml_failure = None;
+                run.check_complete();
+                return Claim::Mine;
+            }
             if depth == 0 {
                 run.top_results += 1;
                 run.unconfirmed &= run.top_results < 2;
@@ -461,7 +504,20 @@ impl RunParser for NodeTapParser {
                 Outcome::Skip => run.tally.skipped += 1,
                 Outcome::Fail => {
                     run.tally.failed += 1;
-                    let q = qualified(&run.subtests, depth, name);
+                    // node-tap runs each file as a top-level subtest: named like its other
+                    // reporters name a failure, without the file.
+                    let file_level = run.node_tap
+                        && depth > 0
+                        && run.subtests.first().is_some_and(|f| {
+                            [".js", ".mjs", ".cjs", ".ts"]
+                                .iter()
+                                .any(|e| f.ends_with(e))
+                        });
+                    let q = if file_level {
+                        qualified(run.subtests.get(1..).unwrap_or(&[]), depth - 1, name)
+                    } else {
+                        qualified(&run.subtests, depth, name)
+                    };
                     run.yaml_failure = run.b.push_failure(&q, None, None);
                 }
             }
