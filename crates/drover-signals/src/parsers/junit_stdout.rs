@@ -135,16 +135,15 @@ impl JunitStdoutParser {
         doc.depth += opens(t, root);
         let closes = t.matches(format!("</{root}>").as_str()).count();
         doc.depth = doc.depth.saturating_sub(closes);
-        let self_closed_root = closes == 0 && doc.depth == 0;
-        if doc.depth == 0 || self_closed_root {
-            if let Some(doc) = self.doc.take()
-                && let Ok(run) = parse_junit(doc.text.as_bytes())
-            {
-                out.push(Emitted {
-                    run,
-                    start_line: doc.start_line,
-                });
-            }
+        // Depth 0: the root closed (or was self-closing): the document is whole.
+        if doc.depth == 0
+            && let Some(doc) = self.doc.take()
+            && let Ok(run) = parse_junit(doc.text.as_bytes())
+        {
+            out.push(Emitted {
+                run,
+                start_line: doc.start_line,
+            });
         }
         Claim::Mine
     }

@@ -118,6 +118,7 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
         }
     };
     add("pytest", Box::<pytest::PytestParser>::default());
+    add("pytest", Box::<pytest::PytestRichParser>::default());
     add("unittest", Box::<unittest::UnittestParser>::default());
     add("nextest", Box::<nextest::NextestParser>::default());
     add("cargo", Box::<cargo::CargoTestParser>::default());

@@ -1,8 +1,11 @@
 //! `node --test` TAP reporter: `# Subtest:` / `ok N - name` / `not ok N - name` with YAML
 //! diagnostics (`error`, `location`, `stack`, `failureType`, `exitCode`), closed by the
 //! `# tests` … `# duration_ms` comments. Node escapes `#` in test output (`# \# tests 390`), so
-//! a test cannot fake those comments.
+//! a test cannot fake those comments. The same reader takes the other producers' TAP: tape,
+//! mocha's TAP 12, vitest's (`# time=` and `{` blocks) and node-tap's (`# Subtest:` with `#
+//! time=` results: leaves are its tests, the results closing subtests are not).
 
+use super::tap_line::{Outcome, is_script, tap_result};
 use super::{MAX_DEPTH, MAX_REASON_LINES, NodeSummary, is_file_test, load_error, qualified};
 use crate::parsers::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
@@ -72,13 +75,6 @@ struct TapRun {
     unconfirmed: bool,
     /// Lines of a TAP 12 failure's indented message/stack read so far (mocha).
     diag_lines: u8,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Pass,
-    Fail,
-    Skip,
 }
 
 impl TapRun {
@@ -252,7 +248,10 @@ impl TapRun {
             }
             // node-tap's assertion diff (`diff: |` then `--- expected` / `+++ actual` / `-4`
             // / `+3`): the lines that differ are the reason.
-            "diff" if value.starts_with('|') && self.node_tap => {
+            "diff"
+                if value.starts_with('|')
+                    && self.yaml_failure.is_some_and(|i| !self.b.has_reason(i)) =>
+            {
                 self.yaml_field = YamlField::Diff;
                 self.yaml_field_indent = 0;
             }
@@ -312,35 +311,6 @@ impl TapRun {
             self.yaml_field_indent = self.yaml_field_indent.max(ind);
         }
     }
-}
-
-/// `    not ok 2 - inner bad # TODO` → (indent, outcome, name).
-fn tap_result(line: &str) -> Option<(usize, Outcome, &str)> {
-    let ind = indent(line);
-    let t = line.get(ind..)?;
-    let (ok, rest) = if let Some(r) = t.strip_prefix("ok ") {
-        (true, r)
-    } else {
-        (false, t.strip_prefix("not ok ")?)
-    };
-    let (num, rest) = rest.split_once(' ')?;
-    if !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let name = rest.strip_prefix("- ").unwrap_or(rest);
-    let (name, directive) = match name.rfind(" # ") {
-        Some(i) => (name.get(..i)?, name.get(i + 3..)?),
-        None => (name, ""),
-    };
-    let directive = directive.to_ascii_uppercase();
-    let outcome = if directive.starts_with("SKIP") || directive.starts_with("TODO") {
-        Outcome::Skip
-    } else if ok {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    };
-    Some((ind, outcome, name.trim()))
 }
 
 impl RunParser for NodeTapParser {
@@ -468,6 +438,15 @@ impl RunParser for NodeTapParser {
                 // Node's own reporter never prints `# time=`: this is node-tap.
                 run.node_tap = true;
                 run.node_style = false;
+                // Failures named before this was known lose the file-level subtest too.
+                if let Some(file) = run.subtests.first().filter(|f| is_script(f)) {
+                    let prefix = format!("{file} > ");
+                    for f in &mut run.b.failures {
+                        if let Some(rest) = f.name.strip_prefix(prefix.as_str()) {
+                            f.name = rest.to_owned();
+                        }
+                    }
+                }
             }
             run.vitest |= body.contains(" # time=") && !run.node_tap;
             if run.node_tap && run.subtests.get(depth).is_some_and(|s| s == name) {
@@ -508,11 +487,7 @@ impl RunParser for NodeTapParser {
                     // reporters name a failure, without the file.
                     let file_level = run.node_tap
                         && depth > 0
-                        && run.subtests.first().is_some_and(|f| {
-                            [".js", ".mjs", ".cjs", ".ts"]
-                                .iter()
-                                .any(|e| f.ends_with(e))
-                        });
+                        && run.subtests.first().is_some_and(|f| is_script(f));
                     let q = if file_level {
                         qualified(run.subtests.get(1..).unwrap_or(&[]), depth - 1, name)
                     } else {
@@ -590,50 +565,5 @@ impl RunParser for NodeTapParser {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tap_lines() {
-        assert_eq!(
-            tap_result("    not ok 2 - inner bad"),
-            Some((4, Outcome::Fail, "inner bad"))
-        );
-        assert_eq!(
-            tap_result("ok 3 - skipped # SKIP"),
-            Some((0, Outcome::Skip, "skipped"))
-        );
-        assert_eq!(tap_result("ok then"), None);
-    }
-
-    /// The shape of mocha's TAP 12 output as its reporter (lib/reporters/tap.js) prints it:
-    /// plan first, `ok N full title`, `# SKIP -` for pending tests, the failure's message and
-    /// stack indented by two spaces, then `# tests` (passes + failures), `# pass`, `# fail`.
-    #[test]
-    fn mocha_tap12_runs_are_counted_without_their_suites() {
-        let text = "1..4\nok 1 cart totals adds\nnot ok 2 cart totals rounds\n  expected 3 to equal 2\n  AssertionError: expected 3 to equal 2\n      at Context.<anonymous> (test/cart.spec.js:12:18)\nok 3 cart totals later # SKIP -\nok 4 cart empty\n# tests 3\n# pass 2\n# fail 1\n";
-        let runs: Vec<_> = crate::scan_bytes(text.as_bytes())
-            .into_iter()
-            .filter_map(|f| match f {
-                crate::Finding::TestRun { run, .. } => Some(run),
-                crate::Finding::Loop { .. } => None,
-            })
-            .collect();
-        assert_eq!(runs.len(), 1, "{runs:?}");
-        let r = &runs[0];
-        assert_eq!(r.runner, Runner::Mocha);
-        assert_eq!((r.passed, r.failed, r.skipped, r.errors), (2, 1, 1, 0));
-        assert_eq!(r.verdict, crate::Verdict::Fail);
-        assert_eq!(r.failures[0].name, "cart totals rounds");
-        assert_eq!(
-            r.failures[0].reason.as_deref(),
-            Some("expected 3 to equal 2")
-        );
-        assert_eq!(
-            r.failures[0].location.as_deref(),
-            Some("test/cart.spec.js:12:18")
-        );
-        // A lone plan line in other output is not a run.
-        assert!(crate::scan_bytes(b"1..3\nbuilding docs\n").is_empty());
-    }
-}
+#[path = "tap_tests.rs"]
+mod tests;

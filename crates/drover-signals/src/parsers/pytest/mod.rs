@@ -15,6 +15,9 @@
 
 mod idle;
 mod lines;
+mod rich;
+
+pub(crate) use rich::PytestRichParser;
 
 use lines::{
     interrupted_in_collection, parse_summary, progress_chars, starts_with_status, tail_of,
