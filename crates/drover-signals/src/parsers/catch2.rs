@@ -6,6 +6,9 @@
 //! `test cases: 2 | 2 failed` when all failed), `assertions: …`, or `All tests passed (4
 //! assertions in 2 test cases)`, or `No tests ran`.
 //!
+//! The compact reporter (`-r compact`) prints `file:line: failed: expr for: 5 == 6` and only
+//! `Failed 2 test cases, failed 2 assertions.`: the failed count, no passes, no names.
+//!
 //! The `test cases:` line decides (assertions are not tests). A failing test case is named by
 //! its first line in the block, its reason is what follows `FAILED:`.
 
@@ -68,6 +71,26 @@ fn test_cases(t: &str) -> Option<Counts> {
         c.passed = total.saturating_sub(c.failed).saturating_sub(c.skipped);
     }
     Some(c)
+}
+
+/// The compact reporter's last line: `Failed 2 test cases, failed 2 assertions.` (the passed
+/// cases are not counted there) / `Passed 1 test case with 1 assertion.` / `Passed all 3 test
+/// cases with 7 assertions.`
+fn compact_summary(t: &str) -> Option<Counts> {
+    if let Some(rest) = t.strip_prefix("Failed ") {
+        let (n, rest) = leading_number(rest)?;
+        return rest.starts_with(" test case").then_some(Counts {
+            failed: n,
+            ..Counts::default()
+        });
+    }
+    let rest = t.strip_prefix("Passed ")?;
+    let rest = rest.strip_prefix("all ").unwrap_or(rest);
+    let (n, rest) = leading_number(rest)?;
+    rest.starts_with(" test case").then_some(Counts {
+        passed: n,
+        ..Counts::default()
+    })
 }
 
 /// `All tests passed (4 assertions in 2 test cases)` → 2.
@@ -136,7 +159,7 @@ impl RunParser for Catch2Parser {
             if ctx.foreign_run_active {
                 return Claim::NotMine;
             }
-            let summary = test_cases(t).or_else(|| {
+            let summary = test_cases(t).or_else(|| compact_summary(t)).or_else(|| {
                 all_passed(t).map(|n| Counts {
                     passed: n,
                     ..Counts::default()
@@ -248,5 +271,10 @@ mod tests {
             Some(1)
         );
         assert_eq!(all_passed("All tests passed"), None);
+        let c = compact_summary("Failed 2 test cases, failed 2 assertions.").unwrap();
+        assert_eq!((c.passed, c.failed), (0, 2));
+        let c = compact_summary("Passed all 3 test cases with 7 assertions.").unwrap();
+        assert_eq!(c.passed, 3);
+        assert!(compact_summary("Failed to open file").is_none());
     }
 }

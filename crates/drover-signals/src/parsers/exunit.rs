@@ -198,7 +198,11 @@ impl RunParser for ExunitParser {
                 let detail = self.failure_detail(line);
                 // Anything but progress marks, entries and their (indented) details forgets
                 // the early entries.
+                // `--trace` prints `  * test name (1.2ms) [L#5]` per test and the module's
+                // `CalcTest [test/calc_test.exs]`: progress too.
+                let trace = t.starts_with("* ") || t.ends_with(".exs]");
                 if !detail
+                    && !trace
                     && !t.is_empty()
                     && indent(line) < 4
                     && !t.bytes().all(|b| matches!(b, b'.' | b'*'))

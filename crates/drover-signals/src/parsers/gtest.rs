@@ -8,7 +8,8 @@
 //! a failing test's reason is the output between its `RUN` and `FAILED` lines. A binary that
 //! dies inside a test (a segfault, an abort) never prints `ran.`: the run is cut off, keeps
 //! the results seen, and the test that was running is the error, with the lines printed after
-//! it (the shell's `Segmentation fault`) as its reason.
+//! it (the shell's `Segmentation fault`) as its reason. `--gtest_brief=1` prints no header and
+//! no `RUN` lines: a timed result line starts the run, and the output before it is the reason.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, Runner};
@@ -20,6 +21,9 @@ const MAX_REASON_LINES: usize = 6;
 #[derive(Default)]
 pub(crate) struct GtestParser {
     run: Option<GtestRun>,
+    /// `--gtest_brief=1` prints a failure's output before its `[  FAILED  ]` line and no
+    /// `RUN` line: the last lines from a `file:N: Failure` on, kept while idle.
+    idle_output: Vec<String>,
 }
 
 struct GtestRun {
@@ -115,6 +119,7 @@ impl RunParser for GtestParser {
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        self.idle_output.clear();
         if let Some(run) = self.run.take() {
             out.push(run.finish());
         }
@@ -124,6 +129,25 @@ impl RunParser for GtestParser {
         let t = line.trim();
         let parsed = tag(t);
         let Some(run) = self.run.as_mut() else {
+            // `[  FAILED  ] Suite.Name (0 ms)` with its timing: a result, not a list entry.
+            if let Some(("FAILED" | "OK", rest)) = parsed
+                && rest.ends_with(" ms)")
+            {
+                let mut run = GtestRun::new(ctx.line_no);
+                run.output = std::mem::take(&mut self.idle_output);
+                self.run = Some(run);
+                return self.feed(line, ctx, out);
+            }
+            if t.ends_with(": Failure") {
+                self.idle_output.clear();
+            }
+            if !t.is_empty() && (t.ends_with(": Failure") || !self.idle_output.is_empty()) {
+                if self.idle_output.len() < MAX_REASON_LINES {
+                    self.idle_output.push(t.to_owned());
+                } else {
+                    self.idle_output.clear();
+                }
+            }
             if running_header(t) {
                 self.run = Some(GtestRun::new(ctx.line_no));
                 return Claim::Mine;
@@ -159,7 +183,7 @@ impl RunParser for GtestParser {
                 }
                 return Claim::NotMine;
             }
-            if run.b.running.is_some() && !t.is_empty() && run.output.len() < MAX_REASON_LINES {
+            if !t.is_empty() && run.output.len() < MAX_REASON_LINES {
                 run.output.push(t.to_owned());
             }
             return if t.is_empty() {
@@ -176,10 +200,12 @@ impl RunParser for GtestParser {
             "OK" if !run.ran => {
                 run.b.running = None;
                 run.tally.passed += 1;
+                run.output.clear();
             }
             "SKIPPED" if !run.ran => {
                 run.b.running = None;
                 run.tally.skipped += 1;
+                run.output.clear();
             }
             "FAILED" if !run.ran => {
                 run.b.running = None;
