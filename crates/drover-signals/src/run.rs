@@ -90,6 +90,10 @@ pub enum Runner {
     Xctest,
     /// `dart test` / `flutter test`.
     Dart,
+    /// Haskell's test-framework console table (HUnit and QuickCheck suites).
+    TestFramework,
+    /// Haskell's doctest (`Examples: N  Tried: N  Errors: N  Failures: N`).
+    Doctest,
 }
 
 impl Runner {
@@ -122,6 +126,8 @@ impl Runner {
             Runner::Zig => "zig",
             Runner::Xctest => "xctest",
             Runner::Dart => "dart",
+            Runner::TestFramework => "test-framework",
+            Runner::Doctest => "doctest",
         }
     }
 }

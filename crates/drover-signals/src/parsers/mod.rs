@@ -26,6 +26,7 @@ mod generic;
 mod gotest;
 mod gradle;
 mod gtest;
+mod haskell;
 mod jest;
 mod junit_stdout;
 mod mocha;
@@ -97,10 +98,10 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 26] = [
+pub const PARSER_NAMES: [&str; 27] = [
     "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "exunit",
     "rspec", "phpunit", "dotnet", "surefire", "gradle", "ctest", "gtest", "catch2", "bun", "deno",
-    "zig", "xctest", "dart", "tap", "junit", "generic",
+    "zig", "xctest", "dart", "haskell", "tap", "junit", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -142,6 +143,8 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("zig", Box::<zig::ZigParser>::default());
     add("xctest", Box::<xctest::XctestParser>::default());
     add("dart", Box::<dart::DartParser>::default());
+    add("haskell", Box::<haskell::TestFrameworkParser>::default());
+    add("haskell", Box::<haskell::DoctestParser>::default());
     add("tap", Box::<tap::TapClassicParser>::default());
     add("tap", Box::<prove::ProveParser>::default());
     add("junit", Box::<junit_stdout::JunitStdoutParser>::default());
