@@ -33,6 +33,23 @@ pub const COOLDOWN_LINES: u32 = 3;
 /// A sample announcement applies to a run starting within this many lines after it.
 pub const SAMPLE_WINDOW_LINES: u64 = 500;
 
+/// A shell prompt with a command after it: `$ go test ./...`, `user@host:~/app$ pytest`.
+fn is_prompt(line: &str) -> bool {
+    let t = line.trim_start();
+    let command = match t.strip_prefix("$ ") {
+        Some(c) => c,
+        None => match t.split_once("$ ") {
+            // `user@host:~/dir$ cmd`: no space before the `$`.
+            Some((head, c)) if head.contains('@') && head.contains(':') && !head.contains(' ') => c,
+            _ => return false,
+        },
+    };
+    command
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/' | b'_'))
+}
+
 /// Finds test runs in one log stream, fed line by line.
 pub struct TestRunDetector {
     cleaner: LineCleaner,
@@ -199,10 +216,20 @@ impl TestRunDetector {
         } = self;
         let line = cleaner.clean(raw);
         let blank = line.trim().is_empty();
+        let prompt = is_prompt(line);
         if !blank {
             *cooldown = cooldown.saturating_sub(1);
         }
 
+        // A prompt ends a run that has printed its summary: the new command is another run.
+        if prompt
+            && let Some(o) = *owner
+            && let Some(p) = parsers.get_mut(o)
+            && p.phase() == Phase::Settling
+        {
+            p.interrupt(Interrupt::OtherRunStarted, scratch);
+            *owner = None;
+        }
         let mut owner_claim = Claim::NotMine;
         // A line that ends a settling run by not belonging to it is still adjacent to that run:
         // it may start another run but not be a summary of its own.
@@ -290,6 +317,11 @@ impl TestRunDetector {
             }
         }
         self.take_scratch();
+        // A shell prompt (`$ go test ./...`) means a new command was typed: what follows is
+        // its output, not the previous run's quoted summary.
+        if prompt {
+            self.cooldown = 0;
+        }
     }
 
     /// Moves finished runs from the parsers' scratch into the output queue, marking the ones an
@@ -308,5 +340,29 @@ impl TestRunDetector {
             }
             self.emitted.push(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prompt_ends_the_quiet_after_a_run() {
+        assert!(is_prompt("$ go test ./price/ ./cart/"));
+        assert!(is_prompt("dev@box:~/shop$ go test ./..."));
+        assert!(!is_prompt("costs $ 5"));
+        assert!(!is_prompt("$ "));
+        // A package line right after a pytest run and the command that started go: go's run.
+        let log = "3 passed in 0.01s\n$ go test ./price/\nok  \texample.com/shop/price\t(cached)\n";
+        let mut d = TestRunDetector::new();
+        let mut runs = Vec::new();
+        for l in log.lines() {
+            runs.extend(d.feed_line(l.as_bytes()));
+        }
+        runs.extend(d.finish());
+        let names: Vec<&str> = runs.iter().map(|r| r.runner.as_str()).collect();
+        assert_eq!(names, ["pytest", "go-test"]);
+        assert_eq!(runs[1].passed, 1);
     }
 }

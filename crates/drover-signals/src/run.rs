@@ -78,6 +78,22 @@ pub enum Runner {
     Deno,
     /// A TAP stream from a producer drover has no closer name for (tape, node-tap).
     Tap,
+    /// Elixir's ExUnit (`mix test`).
+    Exunit,
+    /// Catch2's console reporter.
+    Catch2,
+    /// A GoogleTest binary run directly (run through CTest it is `Ctest`).
+    Gtest,
+    /// `zig test` and `zig build test`.
+    Zig,
+    /// XCTest (`swift test`, `xcodebuild test`).
+    Xctest,
+    /// `dart test` / `flutter test`.
+    Dart,
+    /// Haskell's test-framework console table (HUnit and QuickCheck suites).
+    TestFramework,
+    /// Haskell's doctest (`Examples: N  Tried: N  Errors: N  Failures: N`).
+    Doctest,
 }
 
 impl Runner {
@@ -104,6 +120,14 @@ impl Runner {
             Runner::Bun => "bun",
             Runner::Deno => "deno",
             Runner::Tap => "tap",
+            Runner::Exunit => "exunit",
+            Runner::Catch2 => "catch2",
+            Runner::Gtest => "gtest",
+            Runner::Zig => "zig",
+            Runner::Xctest => "xctest",
+            Runner::Dart => "dart",
+            Runner::TestFramework => "test-framework",
+            Runner::Doctest => "doctest",
         }
     }
 }

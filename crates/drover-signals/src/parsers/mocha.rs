@@ -28,7 +28,16 @@ pub(crate) struct MochaParser {
     /// A JavaScript error seen while idle, until its stack shows whether mocha was loading a
     /// spec file (a frame in `mocha/lib/`) or something else failed.
     pending_load: Option<PendingLoad>,
+    /// `undefined title` pass lines (Debian's mocha) seen while idle, since the last line at
+    /// indent 0: the passes of a run that a failing test's `1) title` then starts.
+    undefined_marks: u64,
+    /// The suite titles above the current line (indent, title), innermost last: a failing
+    /// test's `1) title` line is named with them, as its details would name it.
+    suites: Vec<(usize, String)>,
 }
+
+/// Suite levels remembered.
+const MAX_SUITES: usize = 16;
 
 /// What a load error printed so far: node's `file:line` header, the error line, and the file
 /// from its `Require stack:`.
@@ -209,6 +218,57 @@ fn pass_mark(t: &str) -> bool {
     t.starts_with("✔ ") || t.starts_with("✓ ")
 }
 
+/// Debian's mocha 10 prints `undefined` where its tick symbol is missing: `    undefined
+/// adds an item`. Read as a pass inside a run, and remembered while idle (see
+/// [`MochaParser::undefined_marks`]).
+fn undefined_mark(t: &str) -> bool {
+    t.strip_prefix("undefined ")
+        .is_some_and(|r| !r.trim().is_empty())
+}
+
+/// `title` under the suites above indent `ind`: `Cart checkout rejects an empty cart`.
+fn full_title(suites: &[(usize, String)], ind: usize, title: &str) -> String {
+    let mut name = String::new();
+    for (_, s) in suites.iter().filter(|(i, _)| *i < ind) {
+        name.push_str(s);
+        name.push(' ');
+    }
+    name.push_str(title);
+    name
+}
+
+impl MochaParser {
+    fn full_title(&self, ind: usize, title: &str) -> String {
+        full_title(&self.suites, ind, title)
+    }
+
+    /// Remembers a suite title line (indented, no mark, no number), dropping the suites at
+    /// its depth or deeper; an unindented line ends every suite.
+    fn note_suite(&mut self, ind: usize, t: &str) {
+        if t.is_empty() {
+            return;
+        }
+        if ind == 0 {
+            self.suites.clear();
+            return;
+        }
+        let marked = pass_mark(t)
+            || undefined_mark(t)
+            || numbered(t).is_some()
+            || t.starts_with("- ")
+            || count_item(t).is_some()
+            || passing(t).is_some();
+        if ind < 2 || marked {
+            return;
+        }
+        self.suites.retain(|(i, _)| *i < ind);
+        if self.suites.len() < MAX_SUITES {
+            self.suites
+                .push((ind, crate::run::truncate(t.trim_end(), 200)));
+        }
+    }
+}
+
 /// `1) title` → (1, title).
 fn numbered(t: &str) -> Option<(u64, &str)> {
     let (n, rest) = t.split_once(") ")?;
@@ -236,6 +296,8 @@ impl RunParser for MochaParser {
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        self.undefined_marks = 0;
+        self.suites.clear();
         if let Some(run) = self.run.take() {
             out.push(run.finish());
         }
@@ -244,10 +306,23 @@ impl RunParser for MochaParser {
     fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
         let ind = indent(line);
         let t = line.get(ind..).unwrap_or("");
+        let shift = self.run.as_ref().map_or(0, |r| r.shift);
+        if self.run.as_ref().is_none_or(|r| r.summary.is_none()) {
+            self.note_suite(ind + shift, t);
+        }
+        if self.run.is_none() {
+            if ind >= 4 && undefined_mark(t) {
+                self.undefined_marks = self.undefined_marks.saturating_add(1);
+                return Claim::NotMine;
+            }
+            if ind == 0 && !t.is_empty() {
+                self.undefined_marks = 0;
+            }
+        }
         let Some(run) = self.run.as_mut() else {
             if ind >= 2 && pass_mark(t) {
                 let run = self.run.insert(MochaRun::new(ctx.line_no));
-                run.tally.passed += 1;
+                run.tally.passed += 1 + std::mem::take(&mut self.undefined_marks);
                 return Claim::Mine;
             }
             // The first test failed: `    1) title`, indented under its suite.
@@ -255,9 +330,11 @@ impl RunParser for MochaParser {
                 && !ctx.foreign_run_active
                 && let Some((1, title)) = numbered(t)
             {
+                let name = self.full_title(ind, title);
                 let run = self.run.insert(MochaRun::new(ctx.line_no));
                 run.tally.failed += 1;
-                run.b.push_failure(title, None, None);
+                run.tally.passed += std::mem::take(&mut self.undefined_marks);
+                run.b.push_failure(&name, None, None);
                 return Claim::Mine;
             }
             // `  3 passing (12ms)`; flush left when the output was pasted without its indent
@@ -372,13 +449,14 @@ impl RunParser for MochaParser {
         }
 
         if ind >= 2 {
-            if pass_mark(t) {
+            if pass_mark(t) || undefined_mark(t) {
                 run.tally.passed += 1;
                 return Claim::Mine;
             }
             if let Some((_, title)) = numbered(t) {
+                let name = full_title(&self.suites, ind, title);
                 run.tally.failed += 1;
-                run.b.push_failure(title, None, None);
+                run.b.push_failure(&name, None, None);
                 return Claim::Mine;
             }
             if t.starts_with("- ") {
@@ -396,6 +474,27 @@ impl RunParser for MochaParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debians_undefined_tick_is_a_pass() {
+        assert!(undefined_mark("undefined adds an item"));
+        assert!(!undefined_mark("undefined "));
+        let mut p = MochaParser::default();
+        let mut out = Vec::new();
+        for (i, l) in ["  sync", "    undefined pulls", "    1) pushes"]
+            .iter()
+            .enumerate()
+        {
+            let ctx = LineCtx {
+                line_no: i as u64 + 1,
+                foreign_run_active: false,
+            };
+            p.feed(l, &ctx, &mut out);
+        }
+        p.interrupt(Interrupt::EndOfStream, &mut out);
+        let r = &out[0].run;
+        assert_eq!((r.passed, r.failed, r.errors), (1, 1, 1));
+    }
 
     #[test]
     fn lines() {

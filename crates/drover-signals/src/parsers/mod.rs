@@ -16,24 +16,33 @@
 
 mod bun;
 mod cargo;
+mod catch2;
 mod ctest;
+mod dart;
 mod deno;
 mod dotnet;
+mod exunit;
 mod generic;
 mod gotest;
 mod gradle;
+mod gtest;
+mod haskell;
 mod jest;
+mod junit_stdout;
 mod mocha;
 mod nextest;
 mod node;
 mod noted;
 mod phpunit;
+mod prove;
 mod pytest;
 mod rspec;
 mod surefire;
 mod tap;
 mod unittest;
 mod vitest;
+mod xctest;
+mod zig;
 
 use super::run::Emitted;
 
@@ -89,9 +98,10 @@ pub(crate) trait RunParser {
 }
 
 /// The names `[roles.tests] parsers` accepts (besides `auto`), in the order parsers are tried.
-pub const PARSER_NAMES: [&str; 19] = [
-    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "rspec",
-    "phpunit", "dotnet", "surefire", "gradle", "ctest", "bun", "deno", "tap", "generic",
+pub const PARSER_NAMES: [&str; 27] = [
+    "pytest", "unittest", "nextest", "cargo", "go", "node", "jest", "vitest", "mocha", "exunit",
+    "rspec", "phpunit", "dotnet", "surefire", "gradle", "ctest", "gtest", "catch2", "bun", "deno",
+    "zig", "xctest", "dart", "haskell", "tap", "junit", "generic",
 ];
 
 /// All parsers, most specific first: an idle line is offered in this order and the first
@@ -109,6 +119,7 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
         }
     };
     add("pytest", Box::<pytest::PytestParser>::default());
+    add("pytest", Box::<pytest::PytestRichParser>::default());
     add("unittest", Box::<unittest::UnittestParser>::default());
     add("nextest", Box::<nextest::NextestParser>::default());
     add("cargo", Box::<cargo::CargoTestParser>::default());
@@ -118,15 +129,25 @@ pub(crate) fn selected(keep: impl Fn(&str) -> bool) -> Vec<Box<dyn RunParser + S
     add("jest", Box::<jest::JestParser>::default());
     add("vitest", Box::<vitest::VitestParser>::default());
     add("mocha", Box::<mocha::MochaParser>::default());
+    add("exunit", Box::<exunit::ExunitParser>::default());
     add("rspec", Box::<rspec::RspecParser>::default());
     add("phpunit", Box::<phpunit::PhpunitParser>::default());
     add("dotnet", Box::<dotnet::DotnetParser>::default());
     add("surefire", Box::<surefire::SurefireParser>::default());
     add("gradle", Box::<gradle::GradleParser>::default());
     add("ctest", Box::<ctest::CtestParser>::default());
+    add("gtest", Box::<gtest::GtestParser>::default());
+    add("catch2", Box::<catch2::Catch2Parser>::default());
     add("bun", Box::<bun::BunParser>::default());
     add("deno", Box::<deno::DenoParser>::default());
+    add("zig", Box::<zig::ZigParser>::default());
+    add("xctest", Box::<xctest::XctestParser>::default());
+    add("dart", Box::<dart::DartParser>::default());
+    add("haskell", Box::<haskell::TestFrameworkParser>::default());
+    add("haskell", Box::<haskell::DoctestParser>::default());
     add("tap", Box::<tap::TapClassicParser>::default());
+    add("tap", Box::<prove::ProveParser>::default());
+    add("junit", Box::<junit_stdout::JunitStdoutParser>::default());
     add("generic", Box::<generic::GenericSummaryParser>::default());
     out
 }

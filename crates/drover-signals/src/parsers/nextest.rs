@@ -87,11 +87,22 @@ fn status_line(line: &str) -> Option<(Status, &str)> {
     if !timing.trim_start_matches('>').trim().ends_with('s') {
         return None;
     }
-    let name = match rest.strip_prefix('(') {
-        Some(r) => r.split_once(") ")?.1,
-        None => rest,
+    let (counter, name) = match rest.strip_prefix('(') {
+        Some(r) => {
+            let (c, n) = r.split_once(") ")?;
+            (Some(c), n)
+        }
+        None => (None, rest),
     };
-    let status = status.trim();
+    let mut status = status.trim();
+    // `TRY 3 FAIL [ 0.02s] (2/5) bin test`: with retries, the try that carries the progress
+    // counter is the test's result; earlier tries show `(───)` instead.
+    if let Some(rest) = status.strip_prefix("TRY ")
+        && let Some((_, final_status)) = rest.split_once(' ')
+        && counter.is_some_and(|c| c.contains('/'))
+    {
+        status = final_status.trim();
+    }
     let kind = match status {
         "PASS" | "LEAK" | "FLAKY" => Status::Pass,
         "SKIP" => Status::Skip,
@@ -373,6 +384,18 @@ impl NextestParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retried_tests_last_try_is_its_result() {
+        assert_eq!(
+            status_line("  TRY 3 FAIL [   0.024s] (2/5) ledger tests::sums_entries").map(|s| s.0),
+            Some(Status::Fail)
+        );
+        assert_eq!(
+            status_line("  TRY 1 FAIL [   0.032s] (───) ledger tests::sums_entries").map(|s| s.0),
+            Some(Status::Other)
+        );
+    }
 
     #[test]
     fn status_lines() {

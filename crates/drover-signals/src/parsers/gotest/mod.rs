@@ -320,6 +320,18 @@ fn test_frame(line: &str) -> Option<&str> {
     path.contains("_test.go:").then_some(path)
 }
 
+/// A goroutine frame calling a test function: `example.com/pkg.TestHang(0xc000007860?)` →
+/// `TestHang`.
+fn test_function_frame(line: &str) -> Option<&str> {
+    if line.starts_with([' ', '\t']) {
+        return None;
+    }
+    let (call, _) = line.split_once('(')?;
+    let (_, func) = call.rsplit_once('.')?;
+    (func.starts_with("Test") && func.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(func)
+}
+
 /// A compiler error line: `./broken_test.go:6:14: cannot use …`.
 fn compile_error_line(line: &str) -> Option<(&str, &str)> {
     if line.starts_with(' ') {
@@ -413,6 +425,11 @@ impl RunParser for GoTestParser {
             return Claim::Mine;
         }
 
+        if self.run.is_none() && line.starts_with("panic: test timed out after ") {
+            // Plain `go test` prints nothing before a test binary's timeout: the panic is
+            // where its run begins.
+            self.run = Some(GoRun::new(ctx.line_no));
+        }
         let Some(run) = self.run.as_mut() else {
             return Claim::NotMine;
         };
@@ -444,6 +461,15 @@ impl RunParser for GoTestParser {
             {
                 run.b.set_location_if_none(i, path);
             }
+            // Plain output never named the test a timeout killed; its goroutine does
+            // (`example.com/pkg.TestHang(0xc000007860?)`).
+            if let Some(i) = run.panic_failure
+                && let Some(test) = test_function_frame(line)
+                && let Some(f) = run.b.failures.get_mut(i)
+                && f.name == "panic"
+            {
+                f.name = test.to_owned();
+            }
             return Claim::Weak;
         }
         if let Some((loc, msg)) = test_log(line) {
@@ -467,6 +493,19 @@ impl RunParser for GoTestParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_in_plain_output_names_the_test_from_its_goroutine() {
+        assert_eq!(
+            test_function_frame("example.com/shop/slow.TestHang(0xc000007860?)"),
+            Some("TestHang")
+        );
+        assert_eq!(
+            test_function_frame("testing.tRunner(0xc000007ba0, 0x52f2f0)"),
+            None
+        );
+        assert_eq!(test_function_frame("\texample.com/x.TestA(0x1)"), None);
+    }
 
     #[test]
     fn lines() {

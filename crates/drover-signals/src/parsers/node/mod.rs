@@ -10,6 +10,7 @@
 
 mod spec;
 mod tap;
+mod tap_line;
 
 pub(crate) use spec::NodeSpecParser;
 pub(crate) use tap::NodeTapParser;

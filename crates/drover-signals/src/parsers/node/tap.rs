@@ -1,8 +1,11 @@
 //! `node --test` TAP reporter: `# Subtest:` / `ok N - name` / `not ok N - name` with YAML
 //! diagnostics (`error`, `location`, `stack`, `failureType`, `exitCode`), closed by the
 //! `# tests` … `# duration_ms` comments. Node escapes `#` in test output (`# \# tests 390`), so
-//! a test cannot fake those comments.
+//! a test cannot fake those comments. The same reader takes the other producers' TAP: tape,
+//! mocha's TAP 12, vitest's (`# time=` and `{` blocks) and node-tap's (`# Subtest:` with `#
+//! time=` results: leaves are its tests, the results closing subtests are not).
 
+use super::tap_line::{Outcome, is_script, tap_result};
 use super::{MAX_DEPTH, MAX_REASON_LINES, NodeSummary, is_file_test, load_error, qualified};
 use crate::parsers::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::run::{Counts, Emitted, RunBuilder, RunEnd, Runner, truncate};
@@ -18,6 +21,7 @@ enum YamlField {
     None,
     Error,
     Stack,
+    Diff,
 }
 
 struct TapRun {
@@ -45,6 +49,10 @@ struct TapRun {
     node_style: bool,
     /// vitest's dialect (`# time=` directives, `{`/`}` blocks around suites and files).
     vitest: bool,
+    /// node-tap's dialect (`# Subtest:` lines and `# time=` directives): its leaves are the
+    /// tests (assertions, as its other reporters count them), the results that close a
+    /// subtest are not, and it has no closing counts of node's.
+    node_tap: bool,
     /// Open `{` blocks (vitest): a result opening one is a suite or file, not a test.
     blocks: usize,
     /// The top-level plan (`1..N`) and the top-level results seen: a TAP stream without node's
@@ -69,13 +77,6 @@ struct TapRun {
     diag_lines: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Pass,
-    Fail,
-    Skip,
-}
-
 impl TapRun {
     fn new(line_no: u64) -> Self {
         TapRun {
@@ -96,6 +97,7 @@ impl TapRun {
             file_crashed: false,
             not_started: false,
             node_style: false,
+            node_tap: false,
             vitest: false,
             blocks: 0,
             plan: None,
@@ -127,7 +129,9 @@ impl TapRun {
         } else {
             RunEnd::Completed
         };
-        self.b.runner = if self.node_style {
+        self.b.runner = if self.node_tap {
+            Runner::Tap
+        } else if self.node_style {
             Runner::NodeTest
         } else if self.vitest {
             Runner::Vitest
@@ -186,6 +190,19 @@ impl TapRun {
                         }
                         self.reason_lines += 1;
                     }
+                    YamlField::Diff
+                        if self.reason_lines < MAX_REASON_LINES
+                            && t.starts_with(['-', '+'])
+                            && !t.starts_with("---")
+                            && !t.starts_with("+++") =>
+                    {
+                        if self.reason_lines == 0 {
+                            self.b.set_reason_if_none(i, t);
+                        } else {
+                            self.b.append_reason(i, t);
+                        }
+                        self.reason_lines += 1;
+                    }
                     YamlField::Stack if !self.stack_located => {
                         // The first frame in user code is where the assertion failed: more
                         // precise than the test's own `location`.
@@ -228,6 +245,15 @@ impl TapRun {
                         self.b.set_location_if_none(i, unquoted);
                     }
                 }
+            }
+            // node-tap's assertion diff (`diff: |` then `--- expected` / `+++ actual` / `-4`
+            // / `+3`): the lines that differ are the reason.
+            "diff"
+                if value.starts_with('|')
+                    && self.yaml_failure.is_some_and(|i| !self.b.has_reason(i)) =>
+            {
+                self.yaml_field = YamlField::Diff;
+                self.yaml_field_indent = 0;
             }
             // vitest's `error:` map and mocha's TAP 13 block carry `message`.
             "error" | "message" => {
@@ -285,35 +311,6 @@ impl TapRun {
             self.yaml_field_indent = self.yaml_field_indent.max(ind);
         }
     }
-}
-
-/// `    not ok 2 - inner bad # TODO` → (indent, outcome, name).
-fn tap_result(line: &str) -> Option<(usize, Outcome, &str)> {
-    let ind = indent(line);
-    let t = line.get(ind..)?;
-    let (ok, rest) = if let Some(r) = t.strip_prefix("ok ") {
-        (true, r)
-    } else {
-        (false, t.strip_prefix("not ok ")?)
-    };
-    let (num, rest) = rest.split_once(' ')?;
-    if !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let name = rest.strip_prefix("- ").unwrap_or(rest);
-    let (name, directive) = match name.rfind(" # ") {
-        Some(i) => (name.get(..i)?, name.get(i + 3..)?),
-        None => (name, ""),
-    };
-    let directive = directive.to_ascii_uppercase();
-    let outcome = if directive.starts_with("SKIP") || directive.starts_with("TODO") {
-        Outcome::Skip
-    } else if ok {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    };
-    Some((ind, outcome, name.trim()))
 }
 
 impl RunParser for NodeTapParser {
@@ -422,7 +419,7 @@ impl RunParser for NodeTapParser {
             return Claim::Mine;
         }
         if let Some(name) = t.strip_prefix("# Subtest: ") {
-            run.node_style = true;
+            run.node_style = !run.node_tap;
             let depth = (ind / 4).min(MAX_DEPTH);
             run.subtests.truncate(depth);
             if run.subtests.len() == depth {
@@ -437,7 +434,32 @@ impl RunParser for NodeTapParser {
         };
         if let Some((ind, outcome, name)) = tap_result(body) {
             let depth = (ind / 4).min(MAX_DEPTH);
-            run.vitest |= body.contains(" # time=");
+            if run.node_style && !run.node_tap && body.contains(" # time=") {
+                // Node's own reporter never prints `# time=`: this is node-tap.
+                run.node_tap = true;
+                run.node_style = false;
+                // Failures named before this was known lose the file-level subtest too.
+                if let Some(file) = run.subtests.first().filter(|f| is_script(f)) {
+                    let prefix = format!("{file} > ");
+                    for f in &mut run.b.failures {
+                        if let Some(rest) = f.name.strip_prefix(prefix.as_str()) {
+                            f.name = rest.to_owned();
+                        }
+                    }
+                }
+            }
+            run.vitest |= body.contains(" # time=") && !run.node_tap;
+            if run.node_tap && run.subtests.get(depth).is_some_and(|s| s == name) {
+                // The result that closes a `# Subtest:` (node-tap counts its leaves).
+                if depth == 0 {
+                    run.top_results += 1;
+                }
+                run.subtests.truncate(depth);
+                run.yaml_outcome = None;
+                run.yaml_failure = None;
+                run.check_complete();
+                return Claim::Mine;
+            }
             if depth == 0 {
                 run.top_results += 1;
                 run.unconfirmed &= run.top_results < 2;
@@ -461,7 +483,16 @@ impl RunParser for NodeTapParser {
                 Outcome::Skip => run.tally.skipped += 1,
                 Outcome::Fail => {
                     run.tally.failed += 1;
-                    let q = qualified(&run.subtests, depth, name);
+                    // node-tap runs each file as a top-level subtest: named like its other
+                    // reporters name a failure, without the file.
+                    let file_level = run.node_tap
+                        && depth > 0
+                        && run.subtests.first().is_some_and(|f| is_script(f));
+                    let q = if file_level {
+                        qualified(run.subtests.get(1..).unwrap_or(&[]), depth - 1, name)
+                    } else {
+                        qualified(&run.subtests, depth, name)
+                    };
                     run.yaml_failure = run.b.push_failure(&q, None, None);
                 }
             }
@@ -534,50 +565,5 @@ impl RunParser for NodeTapParser {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tap_lines() {
-        assert_eq!(
-            tap_result("    not ok 2 - inner bad"),
-            Some((4, Outcome::Fail, "inner bad"))
-        );
-        assert_eq!(
-            tap_result("ok 3 - skipped # SKIP"),
-            Some((0, Outcome::Skip, "skipped"))
-        );
-        assert_eq!(tap_result("ok then"), None);
-    }
-
-    /// The shape of mocha's TAP 12 output as its reporter (lib/reporters/tap.js) prints it:
-    /// plan first, `ok N full title`, `# SKIP -` for pending tests, the failure's message and
-    /// stack indented by two spaces, then `# tests` (passes + failures), `# pass`, `# fail`.
-    #[test]
-    fn mocha_tap12_runs_are_counted_without_their_suites() {
-        let text = "1..4\nok 1 cart totals adds\nnot ok 2 cart totals rounds\n  expected 3 to equal 2\n  AssertionError: expected 3 to equal 2\n      at Context.<anonymous> (test/cart.spec.js:12:18)\nok 3 cart totals later # SKIP -\nok 4 cart empty\n# tests 3\n# pass 2\n# fail 1\n";
-        let runs: Vec<_> = crate::scan_bytes(text.as_bytes())
-            .into_iter()
-            .filter_map(|f| match f {
-                crate::Finding::TestRun { run, .. } => Some(run),
-                crate::Finding::Loop { .. } => None,
-            })
-            .collect();
-        assert_eq!(runs.len(), 1, "{runs:?}");
-        let r = &runs[0];
-        assert_eq!(r.runner, Runner::Mocha);
-        assert_eq!((r.passed, r.failed, r.skipped, r.errors), (2, 1, 1, 0));
-        assert_eq!(r.verdict, crate::Verdict::Fail);
-        assert_eq!(r.failures[0].name, "cart totals rounds");
-        assert_eq!(
-            r.failures[0].reason.as_deref(),
-            Some("expected 3 to equal 2")
-        );
-        assert_eq!(
-            r.failures[0].location.as_deref(),
-            Some("test/cart.spec.js:12:18")
-        );
-        // A lone plan line in other output is not a run.
-        assert!(crate::scan_bytes(b"1..3\nbuilding docs\n").is_empty());
-    }
-}
+#[path = "tap_tests.rs"]
+mod tests;

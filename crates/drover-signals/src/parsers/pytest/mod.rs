@@ -8,10 +8,16 @@
 //! the collected count) — a test that prints `=== 390 passed ===` cannot pass a run.
 //! With `-s` the test's own output sits between pytest's words: only a test id at the start of a
 //! line and a status word at its end are read, and the summary is checked against the collected
-//! count (the progress tally cannot be read there).
+//! count (the progress tally cannot be read there). pytest-sugar's `Results (0.2s):` block
+//! stands for the summary line; under pytest-xdist a file that fails to collect leaves the
+//! rest running (still an error), and a worker that died and was replaced is the summary's
+//! failure, not a crash of the run.
 
 mod idle;
 mod lines;
+mod rich;
+
+pub(crate) use rich::PytestRichParser;
 
 use lines::{
     interrupted_in_collection, parse_summary, progress_chars, starts_with_status, tail_of,
@@ -58,6 +64,12 @@ struct PytestRun {
     cut_off: bool,
     /// `collected N items`.
     collected: Option<u64>,
+    /// `ERROR collecting x.py` blocks: files that failed to collect (under xdist pytest runs
+    /// the rest and prints no `collected … / N errors`).
+    collect_blocks: u64,
+    /// pytest-sugar's `Results (0.17s):` block, read so far: its counts replace pytest's
+    /// summary line.
+    sugar: Option<Counts>,
     /// The run began with `=== test session starts ===` (not `-q`).
     session_banner: bool,
     block: Option<usize>,
@@ -81,6 +93,8 @@ impl PytestRun {
             cut_off: false,
             crash_reason: None,
             collected: None,
+            collect_blocks: 0,
+            sugar: None,
             session_banner: false,
             block: None,
             block_reason_lines: 0,
@@ -91,13 +105,15 @@ impl PytestRun {
     fn finish(mut self, summary: Option<(Counts, Option<u64>)>) -> Emitted {
         // Files that failed to collect (pytest before 3.0 ran the rest): never a pass or a
         // plain failure.
-        let end = if self.collection_interrupted || self.collection_errors > 0 {
-            RunEnd::NotStarted
-        } else if self.cut_off || summary.is_none() {
-            RunEnd::CutOff
-        } else {
-            RunEnd::Completed
-        };
+        let end =
+            if self.collection_interrupted || self.collection_errors > 0 || self.collect_blocks > 0
+            {
+                RunEnd::NotStarted
+            } else if self.cut_off || summary.is_none() {
+                RunEnd::CutOff
+            } else {
+                RunEnd::Completed
+            };
         match summary {
             Some((counts, dur)) => {
                 self.b.counts = counts;
@@ -239,8 +255,10 @@ impl PytestParser {
             let progress_total = run.tally_total();
             let agrees = if run.tally_seen
                 && (total == progress_total
-                    || (c.errors >= run.collection_errors
-                        && total == progress_total.saturating_add(run.collection_errors)))
+                    || (c.errors >= run.collection_errors.max(run.collect_blocks)
+                        && total
+                            == progress_total
+                                .saturating_add(run.collection_errors.max(run.collect_blocks))))
             {
                 true
             } else if run.interleaved {
@@ -284,6 +302,10 @@ impl RunParser for PytestParser {
     }
 
     fn interrupt(&mut self, _why: Interrupt, out: &mut Vec<Emitted>) {
+        if let Some(c) = self.run.as_ref().and_then(|r| r.sugar) {
+            // pytest-sugar's Results block was the last thing printed.
+            self.accept_summary((c, None), out);
+        }
         if let Some(run) = self.run.take() {
             out.push(run.finish(None));
         }
@@ -291,7 +313,9 @@ impl RunParser for PytestParser {
 
     fn feed(&mut self, line: &str, ctx: &LineCtx, out: &mut Vec<Emitted>) -> Claim {
         let banner = strip_banner(line, '=');
-        if banner == Some("test session starts") {
+        if banner == Some("test session starts")
+            || line.starts_with("Test session starts (platform: ")
+        {
             if let Some(prev) = self.run.take() {
                 out.push(prev.finish(None));
             }
@@ -357,6 +381,39 @@ impl RunParser for PytestParser {
             return Claim::Mine;
         }
 
+        if let Some(c) = run.sugar.as_mut() {
+            if t.is_empty() || t.starts_with("- ") {
+                return Claim::Mine;
+            }
+            if let Some((n, word)) = crate::text::count_item(t) {
+                match word {
+                    "passed" | "xpassed" => c.passed += n,
+                    "failed" => c.failed += n,
+                    "skipped" | "xfailed" => c.skipped += n,
+                    "error" | "errors" => c.errors += n,
+                    _ => {}
+                }
+                return Claim::Mine;
+            }
+            let c = *c;
+            self.accept_summary((c, None), out);
+            return Claim::NotMine;
+        }
+        if t.starts_with("Results (") && t.ends_with("):") {
+            run.sugar = Some(Counts::default());
+            return Claim::Mine;
+        }
+        // pytest-xdist replaced a worker that died: the run goes on, and the test it was
+        // running is reported as failed in the summary.
+        if t.starts_with("replacing crashed worker ") {
+            run.cut_off = false;
+            run.crash_reason = None;
+            return Claim::Mine;
+        }
+        let line = match line.find("[gw") {
+            Some(i) if line.contains("] node down:") => line.get(..i).unwrap_or(""),
+            _ => line,
+        };
         match run.section {
             Section::Header => {
                 // A crash report glued to the progress line (`test_x.py ..Fatal Python
@@ -431,6 +488,9 @@ impl RunParser for PytestParser {
                 if let Some(title) = strip_banner(line, '_')
                     && line.starts_with("___")
                 {
+                    if title.starts_with("ERROR collecting ") {
+                        run.collect_blocks += 1;
+                    }
                     let name = title
                         .strip_prefix("ERROR at setup of ")
                         .or_else(|| title.strip_prefix("ERROR at teardown of "))
@@ -458,6 +518,26 @@ impl RunParser for PytestParser {
                     {
                         return self.accept_summary(summary, out);
                     }
+                    return Claim::Mine;
+                }
+                // `[gw0] linux -- Python 3.11.7 …`: which xdist worker ran the test.
+                if t.starts_with("[gw") {
+                    return Claim::Mine;
+                }
+                // xdist names a crashed worker's block after the file; this line names the test.
+                if let Some(block) = run.block
+                    && let Some(node) = t
+                        .strip_prefix("worker '")
+                        .and_then(|r| r.split_once("' crashed while running '"))
+                        .map(|(_, n)| n.trim_end_matches('\''))
+                {
+                    if run.b.failure_index(node).is_none()
+                        && let Some(f) = run.b.failures.get_mut(block)
+                        && !f.name.contains("::")
+                    {
+                        f.name = truncate(node, crate::run::MAX_NAME_BYTES);
+                    }
+                    run.b.set_reason_if_none(block, t);
                     return Claim::Mine;
                 }
                 if let Some(block) = run.block {
@@ -527,49 +607,4 @@ impl RunParser for PytestParser {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries() {
-        let (c, d) =
-            parse_summary("2 failed, 1 passed, 1 skipped, 1 xfailed, 1 error in 0.03s").unwrap();
-        assert_eq!((c.passed, c.failed, c.skipped, c.errors), (1, 2, 2, 1));
-        assert_eq!(d, Some(30));
-        let (c, _) = parse_summary("no tests ran in 0.00s").unwrap();
-        assert_eq!(c.ran(), 0);
-        assert!(parse_summary("390 passed, 0 failed").is_none());
-        assert!(parse_summary("we are in trouble").is_none());
-        let (c, d) = parse_summary("390 passed in 61.20s (0:01:01)").unwrap();
-        assert_eq!((c.passed, d), (390, Some(61_200)));
-    }
-
-    #[test]
-    fn statuses() {
-        assert_eq!(
-            verbose_status("test_a.py::test_bad FAILED          [ 33%]"),
-            Some(("test_a.py::test_bad", b'F'))
-        );
-        assert_eq!(
-            verbose_status("test_a.py::test_skip SKIPPED (not today)   [ 50%]"),
-            Some(("test_a.py::test_skip", b's'))
-        );
-        assert_eq!(verbose_status("test_slow.py::test_hangs "), None);
-        assert_eq!(
-            progress_chars("test_a.py .FsxEF       [100%]"),
-            Some((".FsxEF", true))
-        );
-        assert_eq!(progress_chars("test_slow.py .."), Some(("..", false)));
-        assert_eq!(progress_chars("....  [ 50%]"), Some(("....", true)));
-        assert_eq!(progress_chars("see the docs. [1%]"), None);
-    }
-
-    #[test]
-    fn block_names_match_canonical_names() {
-        assert_eq!(
-            tail_of("test_a.py::TestX::test_y[1.5]"),
-            tail_of("TestX.test_y[1.5]")
-        );
-        assert_eq!(tail_of("test_a.py::test_bad"), "test_bad");
-    }
-}
+mod tests;
