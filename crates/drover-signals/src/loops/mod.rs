@@ -282,6 +282,8 @@ impl OutputLoopDetector {
                 if !quoted && self.agent_text {
                     self.paraphrase.text(&turn.first_line, stamp, out);
                     self.admissions.text(&turn.first_line, stamp, out);
+                } else if !quoted {
+                    self.paraphrase.plain_text(&turn.first_line, stamp, out);
                 }
             }
             // Doing something ends a chant: the same words around new actions are narration.
