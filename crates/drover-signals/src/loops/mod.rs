@@ -341,6 +341,10 @@ impl OutputLoopDetector {
         text_buf.clear();
         let text = self.cleaner.clean(raw);
         text_buf.push_str(text);
+        if usage_tokens(text).is_some_and(|n| n > 0) {
+            // The agent's model was asked: idle lines repeated around this are paid for.
+            self.chant.spent(stamp);
+        }
         let structured = self.parser.feed(raw, text, &mut turns);
         self.agent_text = self.parser.format() != super::transcript::Format::PlainText;
         // A blank line ends a paragraph, and so does each JSON event (one message is one
