@@ -17,6 +17,7 @@ mod admissions;
 mod blocks;
 mod budget;
 mod chant;
+mod counters;
 mod edits;
 mod failing;
 mod limits;
@@ -281,10 +282,12 @@ impl OutputLoopDetector {
                 // transcript format says which text is the agent's.
                 if !quoted && self.agent_text {
                     self.paraphrase.text(&turn.first_line, stamp, out);
-                    self.admissions.text(&turn.first_line, stamp, out);
                 } else if !quoted {
                     self.paraphrase.plain_text(&turn.first_line, stamp, out);
                 }
+                // An admission is read wherever it is written: quoted by the person who saw
+                // it, or in plain text (its wording needs the agent as subject).
+                self.admissions.text(&turn.first_line, stamp, out);
             }
             // Doing something ends a chant: the same words around new actions are narration.
             TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
