@@ -1,14 +1,18 @@
 //! The whole supervisor (driver loop, executor, runtime link, log followers, store) against the
 //! in-memory engine of `drover_runtime::fake`: adoption, the order of lifecycle calls, a lost
 //! and regained engine, deaths with their last lines, and operator commands — in seconds and
-//! without a daemon. The same behaviours against real Docker live in the `runtime` tests.
+//! without a daemon. The same behaviours against real Docker live in the `runtime` tests. An
+//! idle worker's waiting lines, through the whole output pipeline, raise no loop alert unless
+//! the worker pays a model for them.
 
 use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use drover::core::{Command, CommandReply, CommandRequest, DockerStatus, SlotState, Snapshot};
+use drover::core::{
+    AlertKind, Command, CommandReply, CommandRequest, DockerStatus, SlotState, Snapshot,
+};
 use drover::supervisor::{self, SupervisorHandle, SupervisorOptions};
 use drover_runtime::fake::{Call, FakeRuntime};
 
@@ -330,6 +334,74 @@ async fn operator_pause_and_resume_reach_the_engine_and_are_acknowledged_once_st
     assert_eq!(
         ops_on(&fake.calls(), &container),
         ["create", "start", "pause", "unpause"]
+    );
+    sup.stop().await;
+}
+
+/// A loop alert on `slot` from `detector` (any loop detector when `None`).
+fn loop_alert(s: &Snapshot, slot: &str, detector: Option<&str>) -> bool {
+    s.alerts.iter().any(|a| {
+        a.key.slot.as_deref() == Some(slot)
+            && matches!(&a.key.kind, AlertKind::Loop { detector: d } if detector.is_none_or(|x| x == d))
+    })
+}
+
+/// The demo's idle worker prints "No open tasks left … waiting for new work" at every poll;
+/// the README says heartbeats do not fire, and through the whole pipeline (log follower,
+/// detectors, core) they do not. The same words as paid model turns (stream-JSON with usage:
+/// an agent asking its model at every poll) are a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_waiting_for_work_raises_no_loop_alert_unless_it_pays_for_the_polls() {
+    let fake = FakeRuntime::new();
+    let data = tempfile::tempdir().unwrap();
+    let sup = start(&fake, data.path(), 2).await;
+    sup.wait("workers running", |s| {
+        running(s, "worker-1") && running(s, "worker-2")
+    })
+    .await;
+    let idle = "No open tasks left at 3f9a2c1 — waiting for new work";
+    for _ in 0..30 {
+        fake.print(&name("worker-1"), idle, false);
+    }
+    // A usage line after the polls: once the core has counted it, every line before it has
+    // been judged (one ordered stream per slot).
+    fake.print(&name("worker-1"), "poller stats: tokens=7", false);
+    for i in 0..30 {
+        fake.print(
+            &name("worker-2"),
+            &format!(
+                r#"{{"type":"assistant","message":{{"id":"msg_{i:04}","role":"assistant","content":[{{"type":"text","text":"{idle}"}}],"usage":{{"input_tokens":1200,"output_tokens":40}}}}}}"#
+            ),
+            false,
+        );
+    }
+    let snap = sup
+        .wait(
+            "the paying poller's loop alert and the idle worker's usage",
+            |s| {
+                loop_alert(s, "worker-2", Some("chant"))
+                    && s.slot("worker-1")
+                        .is_some_and(|v| v.usage.session_tokens >= 7)
+            },
+        )
+        .await;
+    assert!(
+        !loop_alert(&snap, "worker-1", None),
+        "an idle worker raised a loop alert: {:?}",
+        snap.alerts
+    );
+    let paid = snap
+        .alerts
+        .iter()
+        .find(|a| {
+            a.key.slot.as_deref() == Some("worker-2")
+                && matches!(&a.key.kind, AlertKind::Loop { detector } if detector == "chant")
+        })
+        .unwrap();
+    assert!(
+        paid.evidence.iter().any(|l| l.contains("token usage")),
+        "{:?}",
+        paid.evidence
     );
     sup.stop().await;
 }

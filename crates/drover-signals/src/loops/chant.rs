@@ -12,6 +12,13 @@
 //! and separators out (thresholds in [`TurnLimits`]). A paragraph longer than an evidence line
 //! arrives sentence by sentence, so a sentence chanted inside one paragraph is a run too.
 //!
+//! An idle agent's waiting lines ("No open tasks left at 3f9a2c1 — waiting for new work",
+//! "nothing to do, sleeping 30s") printed at every poll are a heartbeat, not a chant: a cycle
+//! made only of such lines fires only when the agent printed token usage during the run (an
+//! agent that asks its model at every poll and is told to wait spends money on it; a script
+//! that polls upstream does not). A cycle that holds any other line (a harness re-prompt and
+//! the same "Awaiting your choice" answer) is judged as usual.
+//!
 //! Borrowed from gemini-cli's loop detection service (content loop: the same chunk of streamed
 //! text many times within a short distance, code blocks excepted); drover compares whole lines
 //! instead of 50-character chunks and does not skip code fences, because pasted and captured
@@ -28,6 +35,35 @@ pub const MAX_PERIOD: usize = 4;
 const CLEAR_LINES: u32 = 20;
 /// While firing, a fresh `Holding` at most every this many lines.
 const REPORT_EVERY: u32 = 50;
+
+/// Phrases of a line that says the agent waits for work or has none (matched lowercase).
+const WAITING_PHRASES: [&str; 14] = [
+    "waiting for new",
+    "waiting for work",
+    "waiting for tasks",
+    "waiting for a task",
+    "waiting for the next",
+    "waiting for more",
+    "no open tasks",
+    "no tasks",
+    "no pending tasks",
+    "no new tasks",
+    "nothing to do",
+    "no work",
+    "no assignments",
+    "will check again",
+];
+/// Words of such a line (whole words).
+const WAITING_WORDS: [&str; 4] = ["idle", "idling", "sleeping", "heartbeat"];
+
+/// The line says the agent is idle: it waits for work, has none, or sleeps until the next poll.
+pub(crate) fn waiting_line(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    WAITING_PHRASES.iter().any(|p| lower.contains(p))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| WAITING_WORDS.contains(&w))
+}
 
 /// Lines a run of period `p` must cover. Agent text: three whole cycles (the same paragraph
 /// written three times is the loop), at most `2p + 3`. A cycle holding a quoted or prompt line
@@ -49,6 +85,10 @@ pub(super) struct Chant {
     ring: VecDeque<(u64, String, u64)>,
     /// Whether each line of `ring` was quoted (a prompt or quoted reply), not agent text.
     quoted: VecDeque<bool>,
+    /// Whether each line of `ring` says the agent is idle ([`waiting_line`]).
+    waiting: VecDeque<bool>,
+    /// Stamp of the last line that printed token usage.
+    last_spend: Option<u64>,
     runs: [u32; MAX_PERIOD + 1],
     run_start: [u64; MAX_PERIOD + 1],
     firing: bool,
@@ -107,6 +147,10 @@ impl Chant {
             self.quoted.pop_front();
         }
         self.quoted.push_back(quoted);
+        if self.waiting.len() >= MAX_PERIOD {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(waiting_line(t));
         let hit = (1..=MAX_PERIOD).find(|&p| {
             let run = self.runs[p] + p as u32;
             let cycle_quoted = self
@@ -117,6 +161,7 @@ impl Chant {
             run >= self.limits.chant_min_run.max(chant_lines(p, cycle_quoted))
                 && self.minimal(p)
                 && self.says_something(p)
+                && (!self.idle_cycle(p) || self.spent_since(self.run_start[p]))
         });
         match hit {
             Some(p) => {
@@ -134,6 +179,12 @@ impl Chant {
                     "the same {p} line{} written {times} times in a row ({lines} lines)",
                     if p == 1 { "" } else { "s" }
                 )];
+                if self.idle_cycle(p) {
+                    evidence.push(
+                        "idle lines, but the agent printed token usage while repeating them"
+                            .to_string(),
+                    );
+                }
                 let start = self.ring.len().saturating_sub(p);
                 evidence.extend(self.ring.iter().skip(start).map(|(_, t, _)| t.clone()));
                 out.push(LoopFinding {
@@ -162,10 +213,29 @@ impl Chant {
         }
     }
 
+    /// The line at `stamp` printed token usage (the agent's model was asked).
+    pub(super) fn spent(&mut self, stamp: u64) {
+        self.last_spend = Some(stamp);
+    }
+
+    /// Tokens were spent at or after `stamp`.
+    fn spent_since(&self, stamp: u64) -> bool {
+        self.last_spend.is_some_and(|s| s >= stamp)
+    }
+
+    /// Every line of the last `p` says the agent is idle.
+    fn idle_cycle(&self, p: usize) -> bool {
+        self.waiting
+            .iter()
+            .skip(self.waiting.len().saturating_sub(p))
+            .all(|w| *w)
+    }
+
     /// Something other than text happened (an action, a result, a new session).
     pub(super) fn interrupt(&mut self, stamp: u64, out: &mut Vec<LoopFinding>) {
         self.ring.clear();
         self.quoted.clear();
+        self.waiting.clear();
         self.runs = [0; MAX_PERIOD + 1];
         if self.firing {
             self.firing = false;
@@ -238,6 +308,53 @@ mod tests {
         let out = run(&lines);
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].detector, OutputDetector::Chant);
+    }
+
+    #[test]
+    fn an_idle_line_repeated_fires_only_with_tokens_spent() {
+        let idle = "No open tasks left at 3f9a2c1 — waiting for new work";
+        assert!(run(&[idle; 40]).is_empty());
+        let mut c = Chant::default();
+        let mut out = Vec::new();
+        for i in 0..10 {
+            c.spent(i + 1);
+            c.feed(idle, false, i + 1, &mut out);
+        }
+        assert_eq!(out.first().map(|f| f.detector), Some(OutputDetector::Chant));
+        // Spending before the run began says nothing about the run.
+        let mut c = Chant::default();
+        let mut out = Vec::new();
+        c.spent(0);
+        for i in 0..10 {
+            c.feed(idle, false, i + 1, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // A re-prompt in the cycle is not idling: the same answer to it is the agent's.
+        let mut lines = Vec::new();
+        for _ in 0..6 {
+            lines.push("◯ Goal not yet met… continuing");
+            lines.push("Awaiting your choice (Option A or B). Nothing actionable on my end.");
+        }
+        assert_eq!(run(&lines).len(), 1);
+    }
+
+    #[test]
+    fn waiting_lines_are_told_by_their_words() {
+        for l in [
+            "No open tasks left at 3f9a2c1 — waiting for new work",
+            "nothing to do, sleeping 30s",
+            "worker idle; will check again in 20 s",
+            "No tasks available. Waiting...",
+        ] {
+            assert!(waiting_line(l), "{l}");
+        }
+        for l in [
+            "Let me try a different approach to the borrow error.",
+            "The middle column is waiting on the buffer",
+            "Awaiting your choice (Option A or B).",
+        ] {
+            assert!(!waiting_line(l), "{l}");
+        }
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! detectors; a commit by the slot during the repetition also rules it out (the core checks that,
 //! using `since`).
 
+mod admissions;
 mod blocks;
 mod budget;
 mod chant;
+mod counters;
 mod edits;
 mod failing;
 mod limits;
@@ -34,6 +36,7 @@ pub use tool_calls::tool_call_key;
 use super::ansi::LineCleaner;
 use super::normalize::{line_hash, normalize_into};
 use super::transcript::{TranscriptParser, Turn, TurnKind};
+use admissions::Admissions;
 use blocks::BlockRepetition;
 use chant::Chant;
 use notices::Notices;
@@ -105,6 +108,8 @@ pub enum OutputDetector {
     Paraphrase,
     /// The same action failed the same way three times with other work between the tries.
     RepeatedFailure,
+    /// The agent said, in its own words, that it is stuck in a loop.
+    SelfReport,
 }
 
 impl OutputDetector {
@@ -123,6 +128,7 @@ impl OutputDetector {
             OutputDetector::EditRetry => "edit_retry",
             OutputDetector::Paraphrase => "paraphrase",
             OutputDetector::RepeatedFailure => "repeated_failure",
+            OutputDetector::SelfReport => "self_report",
         }
     }
 }
@@ -206,6 +212,7 @@ pub struct OutputLoopDetector {
     turns: TurnLoops,
     notices: Notices,
     paraphrase: Paraphrase,
+    admissions: Admissions,
     /// The text turns being judged are the assistant's (a recognised transcript format), not
     /// plain text where tool output and the agent's words cannot be told apart.
     agent_text: bool,
@@ -238,6 +245,7 @@ impl OutputLoopDetector {
             turns: TurnLoops::new(limits.turns.unwrap_or_default()),
             notices: Notices::default(),
             paraphrase: Paraphrase::default(),
+            admissions: Admissions::default(),
             agent_text: false,
             structured_turns: false,
         }
@@ -274,7 +282,12 @@ impl OutputLoopDetector {
                 // transcript format says which text is the agent's.
                 if !quoted && self.agent_text {
                     self.paraphrase.text(&turn.first_line, stamp, out);
+                } else if !quoted {
+                    self.paraphrase.plain_text(&turn.first_line, stamp, out);
                 }
+                // An admission is read wherever it is written: quoted by the person who saw
+                // it, or in plain text (its wording needs the agent as subject).
+                self.admissions.text(&turn.first_line, stamp, out);
             }
             // Doing something ends a chant: the same words around new actions are narration.
             TurnKind::Action | TurnKind::Result | TurnKind::SessionStart => {
@@ -331,6 +344,10 @@ impl OutputLoopDetector {
         text_buf.clear();
         let text = self.cleaner.clean(raw);
         text_buf.push_str(text);
+        if usage_tokens(text).is_some_and(|n| n > 0) {
+            // The agent's model was asked: idle lines repeated around this are paid for.
+            self.chant.spent(stamp);
+        }
         let structured = self.parser.feed(raw, text, &mut turns);
         self.agent_text = self.parser.format() != super::transcript::Format::PlainText;
         // A blank line ends a paragraph, and so does each JSON event (one message is one

@@ -2,18 +2,21 @@
 //! or an explanation written a third time with a few words different. Exact repeats of one to
 //! four lines are `chant`'s, identical answers without an action `monologue`'s; this one
 //! compares whole paragraphs by their word shingles, so a changed word, a reordered clause or
-//! an added sentence still matches (and an identical paragraph is left to those two).
+//! an added sentence still matches. Identical versions count along with reworded ones (a loop
+//! that alternates an exact repeat with a reworded one is still three versions); only a run
+//! of identical ones is left to those two.
 //!
-//! A paragraph is the assistant's prose between two other events (an action, a result, a
-//! reply, a new session) or blank lines; code, lists and checklists end it (a file or a todo
-//! list re-shown after each step is content). An action, a result or a new session also
-//! forgets the paragraphs before it: the same words around new actions are narration of
-//! progress. The caller feeds only text a recognised transcript format marks as the
-//! assistant's — never quoted or prompt lines, never plain text, where compiler summaries
-//! and the agent's words cannot be told apart. A paragraph needs [`MIN_WORDS`] words. Each paragraph becomes the set of its 3-word shingles (hashed,
-//! at most [`MAX_SHINGLES`]); two paragraphs are near-duplicates when their Jaccard similarity
-//! is at least [`SIMILARITY`]. The detector fires when a paragraph is a near-duplicate of two
-//! of the [`RECENT`] paragraphs before it: three versions of the same paragraph.
+//! A paragraph is prose between two other events (an action, a result, a reply, a new session)
+//! or blank lines; code, lists and checklists end it (a file or a todo list re-shown after
+//! each step is content). An action, a result or a new session also forgets the paragraphs
+//! before it: the same words around new actions are narration of progress. Quoted and prompt
+//! lines are never fed. Prose a recognised transcript format marks as the assistant's needs
+//! [`MIN_WORDS`] words and [`SIMILARITY`]; plain text, where a tool's templated summary and the
+//! agent's words cannot be told apart, needs [`PLAIN_MIN_WORDS`] and [`PLAIN_SIMILARITY`].
+//! Each paragraph becomes the set of its 3-word shingles (hashed, at most [`MAX_SHINGLES`]);
+//! the detector fires when a paragraph is a near-duplicate (Jaccard similarity at the
+//! threshold or above) of two of the [`RECENT`] paragraphs before it: three versions of the
+//! same paragraph.
 //!
 //! Invariants: pure; memory bounded by `RECENT × MAX_SHINGLES` hashes and two evidence lines.
 
@@ -30,6 +33,17 @@ pub const MIN_WORDS: usize = 12;
 /// none does. 0.45 keeps a margin of half again over that, and still holds three versions of
 /// a 25-word plan with a few words changed (0.48 to 0.62 between them, see the tests).
 pub const SIMILARITY: f64 = 0.45;
+/// The same for plain text, where a paragraph may be a tool's or a harness's templated report
+/// as well as the agent's words (an issue excerpt, a harness log). Measured on the 43 healthy
+/// plain-text transcripts of the corpus, paragraphs fed from every plain line: at 0.3 with
+/// [`MIN_WORDS`] two fire — cargo's `warning: … generated 4 warnings` summaries (18–20 words,
+/// up to 1.0 alike) and a 14-word narration (0.42); with [`PLAIN_MIN_WORDS`] none fires down
+/// to 0.3. 0.6 keeps a margin on both sides: three versions of a 51-word paragraph in a real
+/// loop are 0.88 and 1.0 alike.
+pub const PLAIN_SIMILARITY: f64 = 0.6;
+/// Words a plain-text paragraph needs (two sentences or so): one-line tool summaries that
+/// differ in a count are shorter.
+pub const PLAIN_MIN_WORDS: usize = 30;
 /// Paragraphs remembered for comparison.
 pub const RECENT: usize = 6;
 /// Shingles kept per paragraph (a long paragraph is judged by its first ones).
@@ -40,12 +54,16 @@ struct Paragraph {
     shingles: Vec<u64>,
     first_line: String,
     stamp: u64,
+    /// Read from plain text.
+    plain: bool,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Paraphrase {
     /// The paragraph being read: its words so far (lowercase), first line and stamp.
     words: Vec<String>,
+    /// The paragraph being read comes from plain text (judged at [`PLAIN_SIMILARITY`]).
+    plain: bool,
     first_line: Option<(String, u64)>,
     recent: VecDeque<Paragraph>,
     firing: bool,
@@ -56,9 +74,23 @@ impl Paraphrase {
     /// and tool banners end the paragraph instead (a file, a todo list or a table re-shown
     /// after each step is content, not a reworded plan).
     pub(super) fn text(&mut self, line: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+        self.line(line, false, stamp, out);
+    }
+
+    /// One line of plain text: compared like the assistant's prose, at the stricter
+    /// [`PLAIN_SIMILARITY`].
+    pub(super) fn plain_text(&mut self, line: &str, stamp: u64, out: &mut Vec<LoopFinding>) {
+        self.line(line, true, stamp, out);
+    }
+
+    fn line(&mut self, line: &str, plain: bool, stamp: u64, out: &mut Vec<LoopFinding>) {
         if !prose(line) {
             self.end(stamp, out);
             return;
+        }
+        if plain != self.plain {
+            self.end(stamp, out);
+            self.plain = plain;
         }
         if self.first_line.is_none() {
             self.first_line = Some((evidence_line(line.trim()), stamp));
@@ -95,7 +127,13 @@ impl Paraphrase {
         let Some((first_line, at)) = self.first_line.take() else {
             return;
         };
-        if words.len() < MIN_WORDS {
+        if words.len()
+            < if self.plain {
+                PLAIN_MIN_WORDS
+            } else {
+                MIN_WORDS
+            }
+        {
             return;
         }
         let mut shingles: Vec<u64> = words
@@ -105,14 +143,21 @@ impl Paraphrase {
             .collect();
         shingles.sort_unstable();
         shingles.dedup();
+        let threshold = if self.plain {
+            PLAIN_SIMILARITY
+        } else {
+            SIMILARITY
+        };
         let similar: Vec<(&Paragraph, f64)> = self
             .recent
             .iter()
             .map(|p| (p, jaccard(&p.shingles, &shingles)))
-            // Identical paragraphs are `monologue`'s and `chant`'s (one finding per loop).
-            .filter(|(_, j)| *j >= SIMILARITY && *j < 1.0)
+            .filter(|(p, j)| *j >= threshold.max(if p.plain { PLAIN_SIMILARITY } else { 0.0 }))
             .collect();
-        if similar.len() >= 2 {
+        // Only identical versions are `monologue`'s and `chant`'s (one finding per loop); a
+        // reworded one among them makes it this detector's, identical versions counting too.
+        let reworded = similar.iter().any(|(_, j)| *j < 1.0);
+        if similar.len() >= 2 && reworded {
             let lowest = similar.iter().map(|(_, j)| *j).fold(1.0, f64::min);
             let (earliest, _) = similar[0];
             let first = !self.firing;
@@ -148,6 +193,7 @@ impl Paraphrase {
             shingles,
             first_line,
             stamp: at,
+            plain: self.plain,
         });
     }
 }
@@ -237,6 +283,58 @@ mod tests {
             "Two paragraphs alike are a retry, not yet a loop; this one is about the writer module and its buffered output instead.",
         ]);
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    fn run_plain(paragraphs: &[&str]) -> Vec<LoopFinding> {
+        let mut p = Paraphrase::default();
+        let mut out = Vec::new();
+        for (i, para) in paragraphs.iter().enumerate() {
+            for line in para.lines() {
+                p.plain_text(line, i as u64 + 1, &mut out);
+            }
+            p.end(i as u64 + 1, &mut out);
+        }
+        out
+    }
+
+    const CONFIRMED: &str = "I've confirmed that your project is linked to the main billing account and that it shows no active credits or budgets. I'll check the closed account to see if your credits are there, and I'll also look at how to restore the credit.";
+    const CONFIRMING: &str = "I've confirming that your project is linked to the main billing account and that it shows no active credits or budgets. I'll check the closed account to see if your credits are there, and I'll also look at how to restore the credit.";
+
+    #[test]
+    fn an_exact_repeat_after_a_reworded_one_is_the_third_version() {
+        // Identical, reworded, identical: two of the three are the same words.
+        let out = run_plain(&[
+            CONFIRMED,
+            "I'll start by checking the logs for billing events.",
+            CONFIRMING,
+            CONFIRMED,
+        ]);
+        assert!(
+            out.iter().any(|f| f.detector == OutputDetector::Paraphrase),
+            "{out:?}"
+        );
+        // Only exact repeats: chant's and monologue's, not this detector's.
+        let out = run_plain(&[CONFIRMED, CONFIRMED, CONFIRMED]);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn plain_text_needs_long_paragraphs_and_close_wording() {
+        // A tool's one-line summary with another count, three times: not a paragraph.
+        let summaries = [
+            "warning: the crate groovy-cli (bin groovy-cli test) generated 4 warnings in this build",
+            "warning: the crate groovy-cli (bin groovy-cli) generated 4 warnings in this build",
+            "warning: the crate groovy-cli (bin groovy-cli test) generated 3 warnings in this build",
+        ];
+        assert!(run_plain(&summaries).is_empty());
+        // The agent-prose threshold would take these three plans; plain text does not.
+        let plans = [
+            "Let me check the billing settings first. I will open the account page, read the plan and the usage, then compare them with the invoice and the receipts of the last three months.",
+            "Let me check the billing settings again. I will open the account page, read the plan and the usage, and then compare them with the invoice and the receipts of the quarter.",
+            "Let me check the billing settings once more. I will open the account page, read the current plan and the usage, then compare them with the invoice and the receipts of the year.",
+        ];
+        assert!(!run(&plans).is_empty());
+        assert!(run_plain(&plans).is_empty());
     }
 
     #[test]

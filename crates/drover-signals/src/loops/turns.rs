@@ -29,6 +29,7 @@
 
 use std::collections::VecDeque;
 
+use super::counters::session_text_key;
 use super::edits::EditLoops;
 use super::reruns::Reruns;
 use super::{LoopChange, LoopFinding, OutputDetector, TurnLimits};
@@ -53,33 +54,6 @@ const STOP_LINE_REPEATS: u32 = 2;
 fn is_stop_line(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
     lower.contains("circuit breaker") || lower.contains("no progress")
-}
-
-/// A text turn's identity when sessions are compared: a harness's counter (`Loop #12 - calling
-/// …`) moves with every relaunch and says nothing about what the session did, so `#<digits>`
-/// is dropped; any other number stays (a moved tally is a different session).
-fn session_text_key(turn: &Turn) -> u64 {
-    let line = &turn.first_line;
-    let bytes = line.as_bytes();
-    let counter = bytes
-        .windows(2)
-        .any(|w| w.first() == Some(&b'#') && w.get(1).is_some_and(u8::is_ascii_digit));
-    if !counter {
-        return turn.key;
-    }
-    let mut kept = String::with_capacity(line.len());
-    let mut in_counter = false;
-    for c in line.chars() {
-        if c == '#' {
-            in_counter = true;
-        } else if !(in_counter && c.is_ascii_digit()) {
-            in_counter = false;
-        } else {
-            continue;
-        }
-        kept.push(c);
-    }
-    crate::transcript::content_key(&kept)
 }
 
 /// Actions awaiting their results (parallel tool calls) kept.

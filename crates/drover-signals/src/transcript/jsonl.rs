@@ -9,6 +9,9 @@ use super::{Format, Turn, TurnKind};
 
 /// Turns of one event; `None` when the object is no known transcript event.
 pub(super) fn event_turns(v: &Value, out: &mut Vec<Turn>) -> Option<Format> {
+    if let Some(items) = v.as_array() {
+        return array_turns(items, out);
+    }
     let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
     match ty {
         // Claude Code
@@ -88,6 +91,34 @@ pub(super) fn event_turns(v: &Value, out: &mut Vec<Turn>) -> Option<Format> {
         }
         _ => other_event(v, out),
     }
+}
+
+/// A pretty-printed JSON array: the content blocks of one Claude message (`text`, `tool_use`,
+/// `tool_result`), as session exports print each message under its heading, or a list of
+/// events. A message holding tool results is the user's side (results, the person's words);
+/// any other is the assistant's. Tool uses and results keep their ids, so a poll and its
+/// answer pair up however the export orders them.
+fn array_turns(items: &[Value], out: &mut Vec<Turn>) -> Option<Format> {
+    const BLOCKS: [&str; 5] = ["text", "tool_use", "tool_result", "thinking", "image"];
+    let block_type = |i: &Value| {
+        i.get("type")
+            .and_then(Value::as_str)
+            .filter(|t| BLOCKS.contains(t))
+            .map(str::to_string)
+    };
+    if !items.is_empty() && items.iter().all(|i| block_type(i).is_some()) {
+        let user = items
+            .iter()
+            .any(|i| block_type(i).as_deref() == Some("tool_result"));
+        let content = Value::Array(items.to_vec());
+        claude_content(if user { "user" } else { "assistant" }, &content, out);
+        return Some(Format::ClaudeJson);
+    }
+    let mut format = None;
+    for item in items.iter().filter(|i| i.is_object()) {
+        format = event_turns(item, out).or(format);
+    }
+    format
 }
 
 /// OpenHands events (`action` / `observation`) and chat messages (`role`).

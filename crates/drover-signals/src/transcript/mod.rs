@@ -193,7 +193,9 @@ impl Format {
 #[derive(Debug, Default)]
 pub struct TranscriptParser {
     terminal: terminal::TerminalState,
-    /// A pretty-printed JSON object being read (from a line `{` to a line `}`).
+    /// A pretty-printed JSON object being read (from a line `{` to a line `}`), or an array
+    /// (from a line `[` to a line `]`: the content blocks of one message, as session exports
+    /// print them).
     object: Option<Vec<u8>>,
     /// The most specific format seen so far (plain text until something structured shows).
     format: Option<Format>,
@@ -214,12 +216,23 @@ impl TranscriptParser {
     /// is (part of) a JSON event: its structure is judged as turns, not as lines.
     pub fn feed(&mut self, raw: &[u8], text: &str, out: &mut Vec<Turn>) -> bool {
         let trimmed = trim_ascii(raw);
+        if self
+            .object
+            .as_ref()
+            .is_some_and(|buf| buf.len() + raw.len() >= MAX_JSON_LINE_BYTES)
+        {
+            // No closing line within the bound: it was no pretty-printed document (a lone
+            // `[` in a log); the lines from here on are read as what they are.
+            self.object = None;
+        }
         if let Some(buf) = self.object.as_mut() {
-            if buf.len() + raw.len() < MAX_JSON_LINE_BYTES {
-                buf.extend_from_slice(raw);
-                buf.push(b'\n');
-            }
-            if raw.first() == Some(&b'}') && trimmed == b"}" {
+            buf.extend_from_slice(raw);
+            buf.push(b'\n');
+            let closes = match buf.first() {
+                Some(b'[') => raw.first() == Some(&b']') && trimmed == b"]",
+                _ => raw.first() == Some(&b'}') && trimmed == b"}",
+            };
+            if closes {
                 let buf = self.object.take().unwrap_or_default();
                 if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&buf) {
                     self.event(&value, out);
@@ -227,9 +240,11 @@ impl TranscriptParser {
             }
             return true;
         }
-        if raw.first() == Some(&b'{') && trimmed == b"{" {
+        if raw.first().is_some_and(|b| matches!(b, b'{' | b'[')) && matches!(trimmed, b"{" | b"[") {
             self.terminal.flush(out);
-            self.object = Some(b"{\n".to_vec());
+            let mut buf = trimmed.to_vec();
+            buf.push(b'\n');
+            self.object = Some(buf);
             return true;
         }
         if trimmed.first() == Some(&b'{')
@@ -315,7 +330,10 @@ fn content_key_with(content: &str, separator: &str) -> u64 {
     let mut h = foldhash::quality::FixedState::with_seed(KEY_SEED).build_hasher();
     if separator.is_empty() {
         // Tokens glued together: hashed as one string, so where the spaces were does not matter.
-        let glued: String = head.split_whitespace().filter(|t| !volatile(t)).collect();
+        let mut glued = String::new();
+        for token in head.split_whitespace() {
+            kept_parts(token, |part| glued.push_str(part));
+        }
         h.write(glued.as_bytes());
     } else {
         // Hashed token by token (no copy of the content): the kept tokens, separated.
@@ -328,12 +346,45 @@ fn content_key_with(content: &str, separator: &str) -> u64 {
                 h.write(separator.as_bytes());
             }
             first = false;
-            h.write(token.as_bytes());
+            kept_parts(token, |part| h.write(part.as_bytes()));
         }
     }
     // The length of what was cut keeps two long outputs with the same start apart.
     h.write_usize(content.len() / 64);
     h.finish()
+}
+
+/// Markup that glues a value to its neighbours (`<timestamp>2025-…</timestamp>`,
+/// `"at":"12:00:01"`, `(took 1.2s)`): a volatile value inside is dropped on its own.
+const MARKUP: [char; 12] = ['<', '>', '"', '\'', '=', ',', ';', '(', ')', '[', ']', '|'];
+
+/// Calls `f` with what a token keeps: nothing when it is volatile as a whole, else its parts
+/// between [`MARKUP`] characters that are not volatile, with the markup itself.
+fn kept_parts(token: &str, mut f: impl FnMut(&str)) {
+    if volatile(token) {
+        return;
+    }
+    if !token.contains(MARKUP) {
+        f(token);
+        return;
+    }
+    let mut start = 0;
+    for (i, c) in token.char_indices() {
+        if MARKUP.contains(&c) {
+            if let Some(part) = token.get(start..i)
+                && !volatile(part)
+            {
+                f(part);
+            }
+            f(token.get(i..i + c.len_utf8()).unwrap_or_default());
+            start = i + c.len_utf8();
+        }
+    }
+    if let Some(part) = token.get(start..)
+        && !volatile(part)
+    {
+        f(part);
+    }
 }
 
 /// A token that varies between repetitions of the same output.
@@ -395,6 +446,27 @@ mod tests {
             content_key("12:07:44 ran 5 tests in 1.50s (req 77b0e9aa)")
         );
         assert_ne!(content_key("5 passed"), content_key("6 passed"));
+    }
+
+    #[test]
+    fn times_inside_markup_are_dropped_and_the_markup_kept() {
+        assert_eq!(
+            content_key(
+                "<status>running</status>\n<timestamp>2025-12-01T04:48:27.908Z</timestamp>"
+            ),
+            content_key(
+                "<status>running</status>\n<timestamp>2025-12-01T04:49:05.830Z</timestamp>"
+            )
+        );
+        assert_ne!(
+            content_key("<status>running</status>"),
+            content_key("<status>completed</status>")
+        );
+        assert_eq!(
+            content_key(r#"{"at":"12:00:01","done":3}"#),
+            content_key(r#"{"at":"12:07:44","done":3}"#)
+        );
+        assert_ne!(content_key(r#"{"done":3}"#), content_key(r#"{"done":4}"#));
     }
 
     #[test]

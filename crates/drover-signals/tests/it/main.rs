@@ -10,6 +10,7 @@ mod signals_fixtures;
 mod signals_loops;
 mod signals_loops_corpus;
 mod signals_loops_edits;
+mod signals_loops_idle;
 mod signals_loops_reconfirm;
 mod signals_loops_turns;
 mod signals_props;
