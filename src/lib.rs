@@ -25,6 +25,7 @@ pub use drover_core::untrusted;
 pub use drover_signals as signals;
 pub mod store;
 pub mod supervisor;
+pub mod telemetry;
 pub mod theme;
 pub mod ui;
 pub mod upstream;
