@@ -202,7 +202,7 @@ fn run_attributes(r: &RunRecord) -> Vec<KeyValue> {
             mask(&end.describe()).into_owned(),
         ));
         if let RunEnd::Exited { code } = end {
-            out.push(KeyValue::new("exit_code", i64::from(*code)));
+            out.push(KeyValue::new("exit_code", *code));
         }
     }
     let strings = |v: Vec<String>| -> Value {

@@ -317,7 +317,7 @@ authorization = "Bearer {header_secret}"
     assert_eq!(run.resource["drover.fleet"], name);
     let mut runs: Vec<&String> = all
         .iter()
-        .filter(|s| s.attrs.get("still_running").is_none())
+        .filter(|s| !s.attrs.contains_key("still_running"))
         .map(|s| &s.attrs["run"])
         .collect();
     let n = runs.len();
