@@ -27,5 +27,6 @@ pub use drover_signals as signals;
 pub mod store;
 pub mod supervisor;
 pub use drover_tui::theme;
+pub mod telemetry;
 pub mod ui;
 pub mod upstream;

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::remote::{self, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, RemoteFailure};
 use crate::control::client::Connection;
 use crate::control::protocol::{Reply, Request};
-use crate::control::view::StatusView;
+use crate::control::view::{AlertStatus, StatusView};
 use crate::core::{AlertRef, Command, CommandReply, CommandRequest};
 
 const EXIT_CODES: &str = "Exit codes: 0 done (or already so), 1 other error, 2 usage, \
@@ -190,20 +190,44 @@ fn expand(target: &str, status: &StatusView) -> Vec<String> {
     }
 }
 
-fn alert_ref(spec: &str, status: &StatusView) -> Result<AlertRef, String> {
+fn alert_ref(spec: &str, status: &StatusView) -> Result<AlertRef, CommandReply> {
+    resolve_alert(spec, &status.alerts)
+}
+
+/// The alert `spec` names: an id, or the `<slot>/<kind>` key `status` shows (`fleet/<kind>`
+/// for fleet-wide ones). A key that fits several alerts (one `loop` alert per detector, one
+/// `stale_lock` per task) is refused with the matches listed, so an ack never lands on an
+/// alert the operator did not mean.
+fn resolve_alert(spec: &str, alerts: &[AlertStatus]) -> Result<AlertRef, CommandReply> {
     if let Ok(id) = spec.parse::<u64>() {
         return Ok(AlertRef::Id(id));
     }
-    let (slot, kind) = spec
-        .split_once('/')
-        .ok_or_else(|| format!("`{spec}` is neither an alert id nor <slot>/<kind>"))?;
+    let Some((slot, kind)) = spec.split_once('/') else {
+        return Err(CommandReply::NotFound {
+            what: format!("`{spec}` is neither an alert id nor <slot>/<kind>"),
+        });
+    };
     let slot = (slot != "fleet").then_some(slot);
-    status
-        .alerts
+    let matches: Vec<&AlertStatus> = alerts
         .iter()
-        .find(|a| a.slot.as_deref() == slot && a.kind == kind)
-        .map(|a| AlertRef::Id(a.id))
-        .ok_or_else(|| format!("no active alert {spec}"))
+        .filter(|a| a.slot.as_deref() == slot && a.kind == kind)
+        .collect();
+    match matches.as_slice() {
+        [] => Err(CommandReply::NotFound {
+            what: format!("no active alert {spec}"),
+        }),
+        [one] => Ok(AlertRef::Id(one.id)),
+        many => Err(CommandReply::Refused {
+            why: format!(
+                "{spec} matches {} alerts; none was acknowledged. Acknowledge one by its id: {}",
+                many.len(),
+                many.iter()
+                    .map(|a| format!("{} ({})", a.id, a.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }),
+    }
 }
 
 async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8), RemoteFailure> {
@@ -300,14 +324,14 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
                 let st = status(&conn).await?;
                 match alert_ref(&alert, &st) {
                     Ok(r) => requests.push((alert.clone(), Command::AckAlert { alert: r })),
-                    Err(what) => {
-                        let reply = CommandReply::NotFound { what };
+                    Err(reply) => {
+                        let code = exit_for(&reply);
                         return Ok((
                             vec![Outcome {
                                 target: alert,
                                 reply,
                             }],
-                            EXIT_NOT_FOUND,
+                            code,
                         ));
                     }
                 }
@@ -367,6 +391,57 @@ mod tests {
                 crate::cli::Cli::try_parse_from(["drover", sub, "--fleet", "demo"]).is_ok(),
                 "{sub} --fleet"
             );
+        }
+    }
+
+    fn alert(id: u64, slot: Option<&str>, kind: &str, message: &str) -> AlertStatus {
+        AlertStatus {
+            id,
+            key: crate::control::view::alert_key(slot, kind),
+            slot: slot.map(str::to_string),
+            kind: kind.into(),
+            severity: "warning".into(),
+            since: 0,
+            acked: false,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn an_ambiguous_alert_key_lists_its_matches_and_acknowledges_none() {
+        let alerts = [
+            alert(11, Some("looper-1"), "loop", "output repeats"),
+            alert(12, Some("looper-1"), "loop", "same tool call"),
+            alert(13, Some("looper-1"), "stall", "silent"),
+            alert(14, None, "docker_down", "no engine"),
+        ];
+        match resolve_alert("looper-1/loop", &alerts) {
+            Err(CommandReply::Refused { why }) => {
+                assert!(why.contains("matches 2 alerts"), "{why}");
+                assert!(why.contains("11 (output repeats)"), "{why}");
+                assert!(why.contains("12 (same tool call)"), "{why}");
+                assert!(why.contains("none was acknowledged"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            resolve_alert("looper-1/stall", &alerts),
+            Ok(AlertRef::Id(13))
+        );
+        assert_eq!(
+            resolve_alert("fleet/docker_down", &alerts),
+            Ok(AlertRef::Id(14))
+        );
+        assert_eq!(resolve_alert("12", &alerts), Ok(AlertRef::Id(12)));
+        assert!(matches!(
+            resolve_alert("looper-1/budget", &alerts),
+            Err(CommandReply::NotFound { .. })
+        ));
+        // The key status shows is the key ack takes.
+        for a in &alerts {
+            if a.kind != "loop" {
+                assert_eq!(resolve_alert(&a.key, &alerts), Ok(AlertRef::Id(a.id)));
+            }
         }
     }
 }

@@ -120,18 +120,42 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         tracing::warn!(error = %e, "cost figures left out of the report");
         Vec::new()
     }));
-    // The configured fleet's upstream gets the same lock figures as `--upstream` would give.
-    let up = if args.db.is_none() {
-        configured_upstream(config, from.div_euclid(1000)).await
+    // The fleet's config, found as the store was (also through the running daemon): its
+    // prices and its upstream. With `--db` the config is not the database's, so neither.
+    let cfg = if args.db.is_none() {
+        super::discover::locate(config)
+            .ok()
+            .and_then(|p| crate::config::load(&p).ok())
     } else {
         None
+    };
+    // Unknown prices (no config readable): whatever the ledger recorded is all there is.
+    let priced = match &cfg {
+        Some(c) => !c.file.pricing.0.is_empty(),
+        None => costs.fleet.cost_micros > 0,
+    };
+    // The configured fleet's upstream gets the same lock figures as `--upstream` would give.
+    let up = match &cfg {
+        Some(c) => configured_upstream(c, from.div_euclid(1000)).await,
+        None => Err("no config read (--db)".to_string()),
     };
     if args.json {
         let mut v = serde_json::to_value(&r)?;
         if let Some(obj) = v.as_object_mut() {
-            obj.insert("cost".into(), serde_json::to_value(&costs)?);
-            if let Some(up) = &up {
-                obj.insert("upstream".into(), serde_json::to_value(up)?);
+            let mut cost = serde_json::to_value(&costs)?;
+            if let Some(c) = cost.as_object_mut() {
+                c.insert("prices_configured".into(), priced.into());
+            }
+            obj.insert("cost".into(), cost);
+            obj.insert(
+                "upstream".into(),
+                match &up {
+                    Ok(up) => serde_json::to_value(up)?,
+                    Err(_) => serde_json::Value::Null,
+                },
+            );
+            if let Err(why) = &up {
+                obj.insert("upstream_missing".into(), why.clone().into());
             }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -143,31 +167,35 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         println!("drover report: {window} ({})", db.display());
         print!("{}", report::to_text(&r));
         println!();
-        print!("{}", cost::to_text(&costs));
-        if let Some(up) = &up {
-            println!();
-            print!("{}", report::upstream_to_text(up));
+        print!("{}", cost::to_text(&costs, priced));
+        println!();
+        match &up {
+            Ok(up) => print!("{}", report::upstream_to_text(up)),
+            Err(why) => println!("upstream: {why}"),
         }
     }
     store.close().await;
     Ok(())
 }
 
+/// The lock figures of `cfg`'s upstream, or why there are none.
 async fn configured_upstream(
-    config: Option<&Path>,
+    cfg: &crate::config::Config,
     since_s: i64,
-) -> Option<upstream_report::UpstreamReport> {
-    let path = crate::config::locate(config).ok()?;
-    let cfg = crate::config::load(&path).ok()?;
-    let up = cfg.file.upstream.clone()?;
+) -> Result<upstream_report::UpstreamReport, String> {
+    let up = cfg
+        .file
+        .upstream
+        .clone()
+        .ok_or_else(|| "none configured ([upstream] repo)".to_string())?;
     let repo = cfg.resolve(&up.repo);
+    let shown = repo.display().to_string();
     tokio::task::spawn_blocking(move || {
         upstream_report::report(&repo, up.branch.as_deref(), &up.locks_dir, Some(since_s))
     })
     .await
-    .ok()?
-    .map_err(|e| tracing::warn!(error = %e, "upstream figures left out of the report"))
-    .ok()
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("{shown} could not be read: {e}"))
 }
 
 async fn upstream(args: &ReportArgs, path: &Path) -> anyhow::Result<()> {

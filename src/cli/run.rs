@@ -1,5 +1,7 @@
 //! `drover run`: supervise a fleet with the TUI in front, or headless until SIGINT/SIGTERM.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 
 use crate::config::Config;
@@ -54,9 +56,17 @@ pub async fn supervise(
     let listener = super::daemon::bind_control(&cfg)?;
     // Lets `drover status` & co. find this daemon from any folder while it runs.
     let _registration = super::discover::register(&cfg.path, &fleet, listener.path());
+    let mut opts = opts;
+    let telemetry = crate::telemetry::Telemetry::start(&cfg.file.telemetry, &fleet)?;
+    if let Some(t) = &telemetry {
+        opts.observer = Some(Arc::clone(t) as Arc<dyn supervisor::FleetObserver>);
+    }
     let (handle, task) = supervisor::start(cfg, opts)
         .await
         .context("starting the supervisor")?;
+    if let Some(t) = &telemetry {
+        t.watch_fleet(handle.snapshot.clone())?;
+    }
     let services =
         match super::daemon::start(listener, &handle, handle.shutdown.child_token(), hup).await {
             Ok(s) => s,
@@ -95,6 +105,9 @@ pub async fn supervise(
     task.await.context("the supervisor task failed")?;
     for t in services {
         let _ = t.await;
+    }
+    if let Some(t) = telemetry {
+        t.shutdown().await;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod diagnose;
 mod loops;
 pub mod schema;
 mod schema_board;
+mod schema_telemetry;
 mod schema_transcript;
 pub mod units;
 mod validate;
@@ -202,9 +203,10 @@ impl Config {
     }
 
     /// Every value drover must mask in what it writes or shows: each `pass_env` value found in
-    /// drover's environment and each `env` value whose key looks secret (see [`secrets`]).
+    /// drover's environment, each `env` value whose key looks secret (see [`secrets`]) and each
+    /// `[telemetry.headers]` value.
     pub fn secret_values(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = self.file.telemetry.headers.values().cloned().collect();
         for r in &self.file.roles {
             for k in &r.pass_env {
                 if let Ok(v) = std::env::var(k) {
@@ -258,6 +260,31 @@ impl Config {
             }
         }
         let _ = writeln!(s, "theme    {}", f.ui.theme);
+        if let Some(endpoint) = &f.telemetry.otlp_endpoint {
+            let headers: Vec<String> = f
+                .telemetry
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let shown = if show_values {
+                        v.as_str()
+                    } else {
+                        secrets::REDACTED
+                    };
+                    format!("{k}={shown}")
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "otlp     {endpoint} as service {}{}",
+                f.telemetry.service_name,
+                if headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(", headers {}", headers.join(" "))
+                }
+            );
+        }
         for r in &f.roles {
             let _ = writeln!(s, "\nrole {} × {}  image {}", r.name, r.replicas, r.image);
             if let Some(c) = &r.command {

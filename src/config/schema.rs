@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use super::schema_board::{BoardSection, BoardSource};
+pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
@@ -31,6 +32,9 @@ pub struct ConfigFile {
     pub logs: LogsSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// OpenTelemetry export over OTLP/HTTP; off unless `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
     /// Dollars per million tokens per model (name or prefix; `default` for the rest).
     #[serde(default)]
     pub pricing: crate::signals::usage::PriceTable,

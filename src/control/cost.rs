@@ -101,9 +101,33 @@ fn opt_dollars(v: Option<u64>) -> String {
     v.map_or_else(|| "—".to_string(), dollars)
 }
 
-/// The report as a table: fleet, then per role and per slot.
-pub fn to_text(r: &CostReport) -> String {
+/// What the cost columns say when no `[pricing]` is configured: every figure would be $0.00,
+/// which reads as "free", not as "unknown".
+pub const NO_PRICES: &str = "no prices configured";
+
+/// The report as a table: fleet, then per role and per slot. Without prices (`priced` false)
+/// the money columns say so instead of showing $0.00; runs, commits and tasks still count.
+pub fn to_text(r: &CostReport, priced: bool) -> String {
     let mut out = String::new();
+    if !priced {
+        out.push_str(&format!(
+            "cost: {NO_PRICES} — add a [pricing] table to the config to see what runs cost\n"
+        ));
+    }
+    let money = |v: u64| {
+        if priced {
+            dollars(v)
+        } else {
+            "—".to_string()
+        }
+    };
+    let opt_money = |v: Option<u64>| {
+        if priced {
+            opt_dollars(v)
+        } else {
+            "—".to_string()
+        }
+    };
     out.push_str(&format!(
         "{:<22} {:>5} {:>10} {:>8} {:>6} {:>12} {:>12}\n",
         "cost", "runs", "spent", "commits", "tasks", "per commit", "per task"
@@ -113,11 +137,11 @@ pub fn to_text(r: &CostReport) -> String {
             "{:<22} {:>5} {:>10} {:>8} {:>6} {:>12} {:>12}\n",
             name,
             f.runs,
-            dollars(f.cost_micros),
+            money(f.cost_micros),
             f.commits,
             f.tasks,
-            opt_dollars(f.per_commit_micros),
-            opt_dollars(f.per_task_micros)
+            opt_money(f.per_commit_micros),
+            opt_money(f.per_task_micros)
         ));
     };
     row("fleet", &r.fleet);
@@ -160,6 +184,15 @@ mod tests {
         assert_eq!(r.slots["worker-2"].per_commit_micros, None);
         assert_eq!(r.roles["worker"].per_commit_micros, Some(2_250_000));
         assert_eq!(r.fleet.ends["exited"], 3);
-        assert!(to_text(&r).contains("$2.25"), "{}", to_text(&r));
+        assert!(to_text(&r, true).contains("$2.25"), "{}", to_text(&r, true));
+    }
+
+    #[test]
+    fn without_prices_the_report_says_so_instead_of_zero_dollars() {
+        let r = compute(&[run("worker-1", 0, 2, 1)]);
+        let text = to_text(&r, false);
+        assert!(text.contains(NO_PRICES), "{text}");
+        assert!(!text.contains("$0.00"), "{text}");
+        assert!(to_text(&r, true).contains("$0.00"));
     }
 }

@@ -190,6 +190,8 @@ pub struct LockStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertStatus {
     pub id: u64,
+    /// `<slot>/<kind>` (`fleet/<kind>` for fleet-wide alerts): what `drover ctl ack` takes.
+    pub key: String,
     /// The slot it concerns; `null` for fleet-wide alerts.
     pub slot: Option<String>,
     pub kind: String,
@@ -207,6 +209,12 @@ pub struct MttrStatus {
     /// Incidents closed so far (open ones are in `open`).
     pub incidents: u32,
     pub open: u32,
+}
+
+/// The key an alert goes by in `status` and `drover ctl ack`: `<slot>/<kind>`, or
+/// `fleet/<kind>` for a fleet-wide alert.
+pub fn alert_key(slot: Option<&str>, kind: &str) -> String {
+    format!("{}/{kind}", slot.unwrap_or("fleet"))
 }
 
 pub fn verdict_label(v: &Verdict) -> &'static str {
@@ -303,6 +311,7 @@ impl StatusView {
         }));
         let alerts = within_budget(s.alerts.iter().map(|a| AlertStatus {
             id: a.id,
+            key: alert_key(a.key.slot.as_deref(), a.key.kind.name()),
             slot: a.key.slot.clone(),
             kind: a.key.kind.name().to_string(),
             severity: enum_word(&a.severity),

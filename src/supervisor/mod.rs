@@ -69,6 +69,13 @@ pub struct ReloadRequest {
     pub reply: oneshot::Sender<Result<(), String>>,
 }
 
+/// Told of every event and run record the driver persists, in order (the OpenTelemetry
+/// export). Called on the driver loop, so it must only queue and never wait.
+pub trait FleetObserver: Send + Sync {
+    fn event(&self, event: &crate::core::FleetEvent);
+    fn run(&self, run: &crate::core::RunRecord);
+}
+
 /// Knobs that tests and benchmarks turn; the defaults are what `drover run` uses.
 #[derive(Clone)]
 pub struct SupervisorOptions {
@@ -82,6 +89,8 @@ pub struct SupervisorOptions {
     /// The container engine to supervise through; `None` = Docker at the config's
     /// `docker_host` (tests pass an in-memory [`drover_runtime::fake::FakeRuntime`]).
     pub connector: Option<Arc<dyn Connector>>,
+    /// Also hands events and runs to this (`None`: only the store and the log get them).
+    pub observer: Option<Arc<dyn FleetObserver>>,
 }
 
 impl Default for SupervisorOptions {
@@ -95,6 +104,7 @@ impl Default for SupervisorOptions {
             safety_reconcile: Duration::from_secs(30),
             stop_agents: false,
             connector: None,
+            observer: None,
         }
     }
 }
@@ -408,10 +418,18 @@ impl Driver {
             let op = match effect {
                 Effect::PersistEvent(e) => {
                     log_event(&e);
+                    if let Some(o) = &self.opts.observer {
+                        o.event(&e);
+                    }
                     Ok(persist::event_op(&e))
                 }
                 Effect::PersistSlot(r) => persist::slot_op(&r),
-                Effect::PersistRun(r) => persist::run_op(&r),
+                Effect::PersistRun(r) => {
+                    if let Some(o) = &self.opts.observer {
+                        o.run(&r);
+                    }
+                    persist::run_op(&r)
+                }
                 Effect::PersistSpend { day, micros } => Ok(persist::spend_op(day, micros)),
                 Effect::PersistScale(o) => Ok(persist::scale_op(&o)),
                 Effect::ForgetSlot { slot } => {

@@ -96,6 +96,13 @@ fn valid_configs_pass_and_redact_secrets() {
     assert!(stdout.contains("OPENAI_API_KEY=<redacted>"), "{stdout}");
     // Every literal value is redacted by default, not only secret-looking ones.
     assert!(stdout.contains("MODE=<redacted>"), "{stdout}");
+    // An OTLP header's value is a secret too.
+    assert!(
+        stdout.contains(
+            "otlp     http://127.0.0.1:4318 as service agents, headers authorization=<redacted>"
+        ),
+        "{stdout}"
+    );
     let shown = Command::new(env!("CARGO_BIN_EXE_drover"))
         .current_dir(&dir)
         .args(["check-config", "--show-values", "--config", "full.toml"])

@@ -26,6 +26,7 @@ fn example_matches_the_built_in_defaults() {
     assert_eq!(f.notify, NotifySection::default());
     assert_eq!(f.logs, LogsSection::default());
     assert_eq!(f.metrics, MetricsSection::default());
+    assert_eq!(f.telemetry, TelemetrySection::default());
 }
 
 #[test]

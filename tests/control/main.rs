@@ -17,6 +17,7 @@ mod control_ledger;
 mod control_lock_flood;
 mod control_mcp;
 mod control_metrics_load;
+mod control_otlp;
 mod control_peer;
 mod control_prometheus;
 mod control_protocol;

@@ -509,4 +509,51 @@ async fn a_configured_fleets_report_carries_its_upstream_lock_figures() {
         v["fleet"].is_object(),
         "the reliability figures are still there: {v}"
     );
+    // No [pricing]: the report says so instead of $0.00.
+    assert_eq!(v["cost"]["prices_configured"], false, "{v}");
+
+    // From a folder with no config, the fleet is found through the running daemon's
+    // registration (a listening control socket makes it live): the upstream section and the
+    // missing prices are still reported.
+    let elsewhere = dir.path().join("elsewhere");
+    let registry = elsewhere.join("run").join("drover").join("running");
+    std::fs::create_dir_all(&registry).expect("registry");
+    let socket = elsewhere.join("rep.sock");
+    let _listening = std::os::unix::net::UnixListener::bind(&socket).expect("socket");
+    std::fs::write(
+        registry.join(format!("{}.json", std::process::id())),
+        serde_json::json!({
+            "pid": std::process::id(),
+            "fleet": "rep",
+            "config": config,
+            "socket": socket,
+        })
+        .to_string(),
+    )
+    .expect("registration");
+    let through_daemon = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_drover"));
+        c.current_dir(&elsewhere)
+            .arg("report")
+            .env("XDG_RUNTIME_DIR", elsewhere.join("run"))
+            .env("HOME", &elsewhere)
+            .env_remove("DROVER_CONFIG")
+            .env_remove("XDG_CONFIG_HOME");
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("drover runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let v: serde_json::Value = serde_json::from_str(&through_daemon(true)).expect("json");
+    assert_eq!(v["upstream"]["locks"]["claims"], 2, "{v}");
+    let text = through_daemon(false);
+    assert!(text.contains("no prices configured"), "{text}");
+    assert!(!text.contains("$0.00"), "{text}");
+    assert!(text.contains("claims"), "the upstream section: {text}");
 }

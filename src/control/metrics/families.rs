@@ -1,5 +1,6 @@
-//! The fleet's metric families, built in a fresh `prometheus-client` registry from one snapshot
-//! and encoded as OpenMetrics text by the crate itself.
+//! The fleet's metric families: [`series`] computes them from one snapshot (the OTLP export in
+//! `telemetry` reads the same list), [`registry`] puts them in a fresh `prometheus-client`
+//! registry, encoded as OpenMetrics text by the crate itself.
 //!
 //! Invariants: encoding is a pure function of the snapshot (a scrape never reads live state);
 //! every slot exports a full one-hot set of states; counters are registered without their
@@ -8,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -36,164 +36,128 @@ pub const STATES: &[&str] = &[
     "retiring",
 ];
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
-    state: String,
+/// Whether a family counts up (exported as a counter) or can move both ways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number that can go up and down.
+    Gauge,
+    /// A fractional gauge (seconds).
+    FloatGauge,
+    /// Monotonic; the Prometheus text appends `_total` to its samples.
+    Counter,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SlotStateLabels {
-    slot: String,
-    role: String,
-    state: String,
+/// One metric family with its samples: the one definition both exports read (the Prometheus
+/// endpoint here, OTLP in `telemetry`), so their names, labels and values cannot drift apart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The family's name, without `_total` for counters.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    /// Label names, in the order they are printed; empty for a single unlabelled value.
+    pub labels: &'static [&'static str],
+    /// Label values (one per label name) and the value.
+    pub points: Vec<(Vec<String>, f64)>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HealthLabels {
-    slot: String,
-    role: String,
-    health: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SlotRoleLabels {
-    slot: String,
-    role: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SlotLabel {
-    slot: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabels {
-    slot: String,
-    outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VerdictLabels {
-    slot: String,
-    verdict: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct QuantileLabel {
-    quantile: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AlertLabels {
-    severity: String,
-    acked: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StaleLabel {
-    stale: String,
-}
-
-type FloatGauge = Gauge<f64, AtomicU64>;
-
-fn gauge_family<L>(registry: &mut Registry, name: &str, help: &str) -> Family<L, Gauge>
-where
-    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
-{
-    let family = Family::<L, Gauge>::default();
-    registry.register(name, help, family.clone());
-    family
-}
-
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
-    let g = Gauge::<i64>::default();
-    g.set(value);
-    registry.register(name, help, g);
-}
-
-fn count(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
-}
-
-/// The registry holding every family for `snap`.
-pub fn registry(snap: &Snapshot) -> Registry {
-    let mut r = Registry::default();
-    gauge(
-        &mut r,
-        "drover_docker_up",
-        "1 when the Docker Engine answers.",
-        i64::from(matches!(snap.docker, DockerStatus::Up)),
-    );
-
-    let slots = gauge_family::<StateLabel>(&mut r, "drover_slots", "Slots of the fleet by state.");
-    for (state, n) in &snap.metrics.by_state {
-        slots
-            .get_or_create(&StateLabel {
-                state: state.clone(),
-            })
-            .set(count(*n));
+impl Series {
+    fn new(
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            help,
+            kind,
+            labels,
+            points: Vec::new(),
+        }
     }
 
-    let slot_state = gauge_family::<SlotStateLabels>(
-        &mut r,
+    fn single(name: &'static str, help: &'static str, kind: Kind, value: f64) -> Self {
+        let mut s = Self::new(name, help, kind, &[]);
+        s.points.push((Vec::new(), value));
+        s
+    }
+
+    fn push<const N: usize>(&mut self, values: [&str; N], value: f64) {
+        self.points
+            .push((values.iter().map(|v| (*v).to_string()).collect(), value));
+    }
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// Every family for `snap`, in exposition order; every family is present even when empty.
+pub fn series(snap: &Snapshot) -> Vec<Series> {
+    let mut out = vec![Series::single(
+        "drover_docker_up",
+        "1 when the Docker Engine answers.",
+        Kind::Gauge,
+        flag(matches!(snap.docker, DockerStatus::Up)),
+    )];
+
+    let mut slots = Series::new(
+        "drover_slots",
+        "Slots of the fleet by state.",
+        Kind::Gauge,
+        &["state"],
+    );
+    for (state, n) in &snap.metrics.by_state {
+        slots.push([state], *n as f64);
+    }
+    out.push(slots);
+
+    let mut slot_state = Series::new(
         "drover_slot_state",
         "1 for the state each slot is in, 0 for the others.",
+        Kind::Gauge,
+        &["slot", "role", "state"],
     );
-    let healthy = gauge_family::<HealthLabels>(
-        &mut r,
+    let mut healthy = Series::new(
         "drover_slot_healthy",
         "1 when the slot's health is healthy.",
+        Kind::Gauge,
+        &["slot", "role", "health"],
     );
-    let restarts = Family::<SlotRoleLabels, Counter>::default();
-    r.register(
+    let mut restarts = Series::new(
         "drover_slot_restarts",
         "Restarts of the slot (starts after the first).",
-        restarts.clone(),
+        Kind::Counter,
+        &["slot", "role"],
     );
-    let alerts = gauge_family::<SlotLabel>(
-        &mut r,
+    let mut alerts = Series::new(
         "drover_slot_alerts",
         "Active alerts concerning the slot.",
+        Kind::Gauge,
+        &["slot"],
     );
-    let tests = gauge_family::<OutcomeLabels>(
-        &mut r,
+    let mut tests = Series::new(
         "drover_slot_tests",
         "Counts of the slot's last test run by outcome.",
+        Kind::Gauge,
+        &["slot", "outcome"],
     );
-    let passing = gauge_family::<VerdictLabels>(
-        &mut r,
+    let mut passing = Series::new(
         "drover_slot_tests_passing",
         "1 when the slot's last test run passed, 0 otherwise.",
+        Kind::Gauge,
+        &["slot", "verdict"],
     );
     for s in &snap.slots {
         let current = s.state.label();
         for st in STATES {
-            slot_state
-                .get_or_create(&SlotStateLabels {
-                    slot: s.slot.clone(),
-                    role: s.role.clone(),
-                    state: (*st).to_string(),
-                })
-                .set(i64::from(*st == current));
+            slot_state.push([&s.slot, &s.role, st], flag(*st == current));
         }
-        healthy
-            .get_or_create(&HealthLabels {
-                slot: s.slot.clone(),
-                role: s.role.clone(),
-                health: s.health.label().to_string(),
-            })
-            .set(i64::from(s.health.label() == "healthy"));
-        restarts
-            .get_or_create(&SlotRoleLabels {
-                slot: s.slot.clone(),
-                role: s.role.clone(),
-            })
-            .inc_by(s.restarts);
-        alerts
-            .get_or_create(&SlotLabel {
-                slot: s.slot.clone(),
-            })
-            .set(count(s.open_alerts));
+        let health = s.health.label();
+        healthy.push([&s.slot, &s.role, health], flag(health == "healthy"));
+        restarts.push([&s.slot, &s.role], s.restarts as f64);
+        alerts.push([&s.slot], s.open_alerts as f64);
         let Some(t) = &s.last_test else { continue };
         for (outcome, n) in [
             ("passed", t.summary.passed),
@@ -201,57 +165,46 @@ pub fn registry(snap: &Snapshot) -> Registry {
             ("skipped", t.summary.skipped),
             ("errors", t.summary.errors),
         ] {
-            tests
-                .get_or_create(&OutcomeLabels {
-                    slot: s.slot.clone(),
-                    outcome: outcome.to_string(),
-                })
-                .set(count(n));
+            tests.push([&s.slot, outcome], n as f64);
         }
         let verdict = verdict_label(&t.summary.verdict);
-        passing
-            .get_or_create(&VerdictLabels {
-                slot: s.slot.clone(),
-                verdict: verdict.to_string(),
-            })
-            .set(i64::from(verdict == "pass"));
+        passing.push([&s.slot, verdict], flag(verdict == "pass"));
     }
+    out.extend([slot_state, healthy, restarts, alerts, tests, passing]);
 
     let service = &snap.metrics.service;
-    gauge(
-        &mut r,
+    out.push(Series::single(
         "drover_incidents_open",
         "Incidents (slots out of healthy service) now open.",
-        count(service.incidents_open),
-    );
-    let closed = Counter::<u64>::default();
-    closed.inc_by(u64::from(service.incidents_closed));
-    r.register(
+        Kind::Gauge,
+        service.incidents_open as f64,
+    ));
+    out.push(Series::single(
         "drover_incidents_closed",
         "Incidents closed since the daemon started.",
-        closed,
-    );
-    let mttr = Family::<QuantileLabel, FloatGauge>::default();
-    r.register(
+        Kind::Counter,
+        f64::from(service.incidents_closed),
+    ));
+    let mut mttr = Series::new(
         "drover_mttr_seconds",
         "Time to repair of closed incidents, by quantile.",
-        mttr.clone(),
+        Kind::FloatGauge,
+        &["quantile"],
     );
     for (q, v) in [("0.5", service.mttr_p50), ("0.95", service.mttr_p95)] {
         if let Some(ms) = v {
-            mttr.get_or_create(&QuantileLabel {
-                quantile: q.to_string(),
-            })
-            .set(ms as f64 / 1000.0);
+            mttr.push([q], ms as f64 / 1000.0);
         }
     }
+    out.push(mttr);
 
-    let active = gauge_family::<AlertLabels>(
-        &mut r,
+    let mut active = Series::new(
         "drover_alerts_active",
         "Active alerts by severity and acknowledgement.",
+        Kind::Gauge,
+        &["severity", "acked"],
     );
-    let mut by: BTreeMap<(String, bool), i64> = BTreeMap::new();
+    let mut by: BTreeMap<(String, bool), u64> = BTreeMap::new();
     for a in &snap.alerts {
         let sev = serde_json::to_value(a.severity)
             .ok()
@@ -260,26 +213,80 @@ pub fn registry(snap: &Snapshot) -> Registry {
         *by.entry((sev, a.acked.is_some())).or_default() += 1;
     }
     for ((severity, acked), n) in by {
-        active
-            .get_or_create(&AlertLabels {
-                severity,
-                acked: acked.to_string(),
-            })
-            .set(n);
+        active.push([&severity, if acked { "true" } else { "false" }], n as f64);
     }
+    out.push(active);
 
-    let locks = gauge_family::<StaleLabel>(
-        &mut r,
+    let mut locks = Series::new(
         "drover_locks",
         "Task locks held upstream, and how many are stale.",
+        Kind::Gauge,
+        &["stale"],
     );
     let stale = snap.locks.iter().filter(|l| l.stale).count();
-    for (label, n) in [("false", snap.locks.len() - stale), ("true", stale)] {
-        locks
-            .get_or_create(&StaleLabel {
-                stale: label.to_string(),
-            })
-            .set(count(n));
+    locks.push(["false"], (snap.locks.len() - stale) as f64);
+    locks.push(["true"], stale as f64);
+    out.push(locks);
+    out
+}
+
+type Labels = Vec<(&'static str, String)>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+fn labelled(names: &'static [&'static str], values: &[String]) -> Labels {
+    names.iter().copied().zip(values.iter().cloned()).collect()
+}
+
+/// The registry holding every family for `snap`.
+pub fn registry(snap: &Snapshot) -> Registry {
+    let mut r = Registry::default();
+    for s in series(snap) {
+        // Every value is a count or a 0/1 flag except the float gauges, so the casts are exact.
+        if s.labels.is_empty() {
+            let v = s.points.first().map_or(0.0, |p| p.1);
+            match s.kind {
+                Kind::Gauge => {
+                    let g = Gauge::<i64>::default();
+                    g.set(v as i64);
+                    r.register(s.name, s.help, g);
+                }
+                Kind::FloatGauge => {
+                    let g = FloatGauge::default();
+                    g.set(v);
+                    r.register(s.name, s.help, g);
+                }
+                Kind::Counter => {
+                    let c = Counter::<u64>::default();
+                    c.inc_by(v as u64);
+                    r.register(s.name, s.help, c);
+                }
+            }
+            continue;
+        }
+        match s.kind {
+            Kind::Gauge => {
+                let f = Family::<Labels, Gauge>::default();
+                for (values, v) in &s.points {
+                    f.get_or_create(&labelled(s.labels, values)).set(*v as i64);
+                }
+                r.register(s.name, s.help, f);
+            }
+            Kind::FloatGauge => {
+                let f = Family::<Labels, FloatGauge>::default();
+                for (values, v) in &s.points {
+                    f.get_or_create(&labelled(s.labels, values)).set(*v);
+                }
+                r.register(s.name, s.help, f);
+            }
+            Kind::Counter => {
+                let f = Family::<Labels, Counter>::default();
+                for (values, v) in &s.points {
+                    f.get_or_create(&labelled(s.labels, values))
+                        .inc_by(*v as u64);
+                }
+                r.register(s.name, s.help, f);
+            }
+        }
     }
     r
 }
