@@ -560,7 +560,7 @@ mod tests {
             .into_iter()
             .filter_map(|f| match f {
                 crate::Finding::TestRun { run, .. } => Some(run),
-                crate::Finding::Loop { .. } => None,
+                crate::Finding::Loop { .. } | crate::Finding::Compaction { .. } => None,
             })
             .collect();
         assert_eq!(runs.len(), 1, "{runs:?}");
