@@ -47,6 +47,10 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         throttle: None,
         run: None,
         runs: Vec::new(),
+        context: None,
+        compactions: 0,
+        last_compaction: None,
+        context_history: Vec::new(),
     }
 }
 
@@ -78,6 +82,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         locks: Vec::new(),
         upstream: Default::default(),
         scale_overrides: Vec::new(),
+        limits: Default::default(),
     }
 }
 

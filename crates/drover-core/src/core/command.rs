@@ -72,6 +72,10 @@ pub enum Command {
         slot: String,
         by_ms: Millis,
     },
+    /// End the usage-limit throttle of every slot of a quota group at once.
+    ResumeGroup {
+        group: String,
+    },
 }
 
 impl Command {
@@ -92,6 +96,7 @@ impl Command {
             Command::CloseIncident { .. } => "close-incident",
             Command::ReleaseLock { .. } => "release-lock",
             Command::Extend { .. } => "extend",
+            Command::ResumeGroup { .. } => "resume-group",
         }
     }
 
@@ -129,6 +134,7 @@ impl Command {
             }
             Command::Scale { role, replicas } => format!("{role} to {replicas}"),
             Command::ReleaseLock { task } => format!("lock {task}"),
+            Command::ResumeGroup { group } => format!("quota group {group}"),
             Command::Extend { slot, by_ms } => format!("{slot} by {}", human(*by_ms)),
             other => other.slot().unwrap_or_default().to_string(),
         }
@@ -251,6 +257,7 @@ impl Fleet {
                 },
             },
             Command::Scale { role, replicas } => self.scale(now, role, *replicas, out, scope),
+            Command::ResumeGroup { group } => self.resume_group(now, group, out, scope),
             Command::ReleaseLock { task } => match self.locks.get(task) {
                 None => CommandReply::NotFound {
                     what: format!("lock {task}"),

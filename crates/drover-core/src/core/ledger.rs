@@ -134,6 +134,14 @@ pub struct RunRecord {
     pub locks_released: Vec<String>,
     pub first_test: Option<TestPoint>,
     pub last_test: Option<TestPoint>,
+    /// Context compactions during the run, and the last of them.
+    #[serde(default)]
+    pub compactions: u64,
+    #[serde(default)]
+    pub last_compaction: Option<super::context_track::CompactionView>,
+    /// The fullest the agent's context was seen in the run, in percent of its window.
+    #[serde(default)]
+    pub peak_context_percent: Option<u32>,
 }
 
 impl RunRecord {
@@ -368,6 +376,30 @@ impl Ledger {
         self.with_run(slot, now, |r| {
             r.tokens.add(tokens);
             r.cost_micros = r.cost_micros.saturating_add(cost);
+            true
+        });
+    }
+
+    /// A context reading of the slot at `now`: the run's peak grows.
+    pub(crate) fn context(&mut self, now: Millis, slot: &str, used: u64, window: Option<u64>) {
+        let Some(p) = window.map(|w| drover_signals::transcript::context::percent_of(used, w))
+        else {
+            return;
+        };
+        self.with_run(slot, now, |r| {
+            if r.peak_context_percent.is_some_and(|old| old >= p) {
+                return false;
+            }
+            r.peak_context_percent = Some(p);
+            true
+        });
+    }
+
+    /// A compaction of the slot's agent's context.
+    pub(crate) fn compaction(&mut self, slot: &str, c: super::context_track::CompactionView) {
+        self.with_run(slot, c.at, |r| {
+            r.compactions = r.compactions.saturating_add(1);
+            r.last_compaction = Some(c);
             true
         });
     }

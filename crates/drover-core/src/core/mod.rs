@@ -55,6 +55,8 @@ mod alerts;
 mod claims;
 mod command;
 mod command_words;
+mod context;
+mod context_track;
 mod dispatch;
 mod effect;
 mod failure;
@@ -69,6 +71,7 @@ mod locks;
 mod loops;
 mod model;
 mod policy;
+mod quota_groups;
 mod reconcile;
 mod run_limit;
 mod runs;
@@ -84,6 +87,7 @@ mod unblock;
 pub use alerts::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, NotifyGate, Severity};
 pub use claims::ClaimObservation;
 pub use command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use context_track::{CompactionView, ContextView};
 pub use dispatch::MAX_LOCKS;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, KeptClock, RecoveryStep, RestartPlan,
@@ -99,7 +103,10 @@ pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
 };
-pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
+pub use loops::{
+    BudgetRule, CompactionLoopRule, ContextHighRule, ContextPolicy, DetectorRule, FailingTestsRule,
+    IdleAfterCompactionRule, LoopPolicy, ReclaimRule,
+};
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, ExitReason, Health,
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,
@@ -113,8 +120,8 @@ pub use policy::{
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
-    DockerStatus, FleetMetrics, HeldTask, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView, SlotView,
-    Snapshot, TestRecord, UsageView,
+    DockerStatus, FleetMetrics, GroupLimits, HeldTask, LimitsView, RUN_COMMITS_SHOWN, RUNS_SHOWN,
+    RunLimitView, SlotView, Snapshot, TestRecord, UsageView,
 };
 pub use spend::{SpendView, dollars};
 pub use throttle::{TAIL_LINES as THROTTLE_TAIL_LINES, Throttle, ThrottlePolicy};
