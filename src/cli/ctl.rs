@@ -41,8 +41,15 @@ pub enum CtlCommand {
     Pause {
         target: String,
     },
+    /// Resume a paused slot, or end a usage-limit wait now: of one slot (or role), or of a
+    /// whole quota group with `--group`.
     Resume {
-        target: String,
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        target: Option<String>,
+        /// Every slot of this quota group (`quota_group`, else the role's name) that waits
+        /// out a usage limit starts again now.
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
     },
     /// Stop and start again now; failure counters are forgotten.
     Restart {
@@ -237,7 +244,10 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
     let why = args.reason.clone();
     let slot_cmd: Option<(String, MakeCommand)> = match &args.command {
         CtlCommand::Pause { target } => Some((target.clone(), |slot| Command::Pause { slot })),
-        CtlCommand::Resume { target } => Some((target.clone(), |slot| Command::Resume { slot })),
+        CtlCommand::Resume {
+            target: Some(target),
+            ..
+        } => Some((target.clone(), |slot| Command::Resume { slot })),
         CtlCommand::Restart { target } => Some((target.clone(), |slot| Command::Restart { slot })),
         CtlCommand::Stop { target } => Some((target.clone(), |slot| Command::Stop { slot })),
         CtlCommand::Start { target } => Some((target.clone(), |slot| Command::Start { slot })),
@@ -310,6 +320,9 @@ async fn run(args: CtlArgs, config: Option<&Path>) -> Result<(Vec<Outcome>, u8),
             CtlCommand::ReleaseLock { task } => {
                 requests.push((task.clone(), Command::ReleaseLock { task }))
             }
+            CtlCommand::Resume {
+                group: Some(group), ..
+            } => requests.push((group.clone(), Command::ResumeGroup { group })),
             CtlCommand::Extend { target, by } => {
                 let by_ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
                 let st = status(&conn).await?;
@@ -384,6 +397,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(a.fleet.as_deref(), Some("demo"));
+        match ctl(&["drover", "ctl", "resume", "--group", "team"]).command {
+            CtlCommand::Resume { target, group } => {
+                assert_eq!((target, group.as_deref()), (None, Some("team")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            crate::cli::Cli::try_parse_from(["drover", "ctl", "resume"]).is_err(),
+            "resume needs a slot or --group"
+        );
         let cli = crate::cli::Cli::try_parse_from(["drover", "ls"]).unwrap();
         assert!(matches!(cli.command, Some(crate::cli::Command::Ls)));
         for sub in ["status", "events", "attach"] {

@@ -63,7 +63,8 @@ impl LoopsSection {
         }
     }
 
-    /// The core's share: crash loop, stall, lock overdue, re-claim, failing tests, budget.
+    /// The core's share: crash loop, stall, lock overdue, re-claim, failing tests, budget,
+    /// and the context detectors.
     pub fn loop_policy(&self) -> LoopPolicy {
         LoopPolicy {
             crash_loop: rule(&self.crash_loop),
@@ -91,6 +92,30 @@ impl LoopsSection {
                     action: self.budget.action.into(),
                 },
                 limits: self.budget_limits(),
+            },
+            context: crate::core::ContextPolicy {
+                high: crate::core::ContextHighRule {
+                    rule: rule(&SimpleDetector {
+                        enabled: self.context.enabled,
+                        action: self.context.action,
+                    }),
+                    warn_at: self.context.warn_at,
+                },
+                compaction_loop: crate::core::CompactionLoopRule {
+                    rule: rule(&SimpleDetector {
+                        enabled: self.compaction_loop.enabled,
+                        action: self.compaction_loop.action,
+                    }),
+                    max: self.compaction_loop.compactions,
+                    window: self.compaction_loop.window.as_millis_u64(),
+                },
+                idle_after_compaction: crate::core::IdleAfterCompactionRule {
+                    rule: rule(&SimpleDetector {
+                        enabled: self.idle_after_compaction.enabled,
+                        action: self.idle_after_compaction.action,
+                    }),
+                    after: self.idle_after_compaction.after.as_millis_u64(),
+                },
             },
         }
     }

@@ -9,6 +9,7 @@ mod loops;
 pub mod schema;
 mod schema_board;
 mod schema_telemetry;
+pub mod schema_context;
 mod schema_transcript;
 pub mod units;
 mod validate;

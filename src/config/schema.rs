@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub use super::schema_board::{BoardSection, BoardSource};
 pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
+pub use super::schema_context::{
+    CompactionLoopDetector, ContextDetector, IdleAfterCompactionDetector,
+};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
@@ -40,6 +43,10 @@ pub struct ConfigFile {
     pub pricing: crate::signals::usage::PriceTable,
     #[serde(default)]
     pub budget: BudgetSection,
+    /// Context window in tokens per model (name or prefix; `default` for the rest), on top
+    /// of the built-in table.
+    #[serde(default)]
+    pub context_windows: BTreeMap<String, u64>,
 }
 
 /// Fleet-wide spending limits.
@@ -432,6 +439,9 @@ pub struct LoopsSection {
     pub stall: SimpleDetector,
     pub budget: BudgetDetector,
     pub lock_overdue: SimpleDetector,
+    pub context: ContextDetector,
+    pub compaction_loop: CompactionLoopDetector,
+    pub idle_after_compaction: IdleAfterCompactionDetector,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -308,6 +308,29 @@ pub fn validate(
             "window_lines and windows must be at least 1",
         ));
     }
+    if !(1..=100).contains(&file.loops.context.warn_at) {
+        out.push(index.at_path(
+            &[key("loops"), key("context"), key("warn_at")],
+            "warn_at is a percent of the model's context window, 1 to 100 (e.g. 85)",
+        ));
+    }
+    if file.loops.compaction_loop.compactions == 0 {
+        out.push(index.at_path(
+            &[key("loops"), key("compaction_loop"), key("compactions")],
+            "compactions must be at least 1 (use enabled = false to turn the detector off)",
+        ));
+    }
+    for (model, window) in &file.context_windows {
+        if *window == 0 || *window > crate::signals::transcript::context::MAX_WINDOW_TOKENS {
+            out.push(index.at_path(
+                &[key("context_windows"), key(model)],
+                format!(
+                    "a context window is a number of tokens, 1 to {} (e.g. 200000)",
+                    crate::signals::transcript::context::MAX_WINDOW_TOKENS
+                ),
+            ));
+        }
+    }
     // The ranges live beside the detectors (`TurnLimits::problems`); each is reported at its key.
     for (field, message) in file.loops.transcript.limits().problems() {
         out.push(index.at_path(&[key("loops"), key("transcript"), key(field)], message));

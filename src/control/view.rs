@@ -64,6 +64,9 @@ pub struct StatusView {
     /// Fleet-wide figures: `spend` (today against the daily cap, and since drover started).
     #[serde(default)]
     pub metrics: StatusMetrics,
+    /// Usage limits across the fleet: `throttled` slots (of `slots`), `next_reset`, `groups`.
+    #[serde(default)]
+    pub limits: crate::core::LimitsView,
 }
 
 /// The fleet's figures in `status --json`.
@@ -118,6 +121,12 @@ pub struct SlotStatus {
     /// started, and the tokens spent on the task the slot holds.
     #[serde(default)]
     pub usage: crate::core::UsageView,
+    /// How full the agent's context is (`used` tokens, `window`, `percent`), once it said.
+    #[serde(default)]
+    pub context: Option<crate::core::ContextView>,
+    /// Context compactions in the current run.
+    #[serde(default)]
+    pub compactions: u32,
 }
 
 /// What the current run has spent and delivered so far.
@@ -300,6 +309,8 @@ impl StatusView {
                     task: v.usage.task.as_deref().map(cell),
                     ..v.usage.clone()
                 },
+                context: v.context.clone(),
+                compactions: v.compactions,
             })
             .collect();
         let locks = within_budget(s.locks.iter().map(|l| LockStatus {
@@ -336,6 +347,7 @@ impl StatusView {
         Self {
             upstream,
             scale_overrides: s.scale_overrides.clone(),
+            limits: s.limits.clone(),
             metrics: StatusMetrics {
                 spend: s.metrics.spend.clone(),
             },

@@ -2,11 +2,14 @@
 //! stall detection, throttled so a chatty agent costs one input per interval; test runs parsed
 //! from runner output — recorded in full in the store and summarised for the core; the
 //! log-fed loop detectors (output repetition, repeated blocks, identical tool calls), whose
-//! firings go to the core with the log time their evidence began; and printed token usage.
+//! firings go to the core with the log time their evidence began; printed token usage; and
+//! context health (how full the agent's context is, and each compaction of it).
 //!
 //! Invariant: the sink never blocks the log stream. If the loop's queue is full a sign of life
 //! or a repeated firing is dropped (harmless: firings repeat while they hold); a clearing and
-//! usage are kept and retried with the next line; a test run is logged as lost.
+//! usage are kept and retried with the next line; a compaction is kept like a clearing (the
+//! idle-after-compaction detector needs it); a context reading is sent when it changes and
+//! may be dropped (the next one replaces it); a test run is logged as lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::config::LoopsSection;
 use crate::core::{ActivityKind, DetectorAction, Input, TestSummary};
 use crate::logs::follow::LineSink;
+use crate::signals::transcript::context::{ContextEvent, ContextTracker, WindowTable};
 use crate::signals::usage::{MAX_LINE_COST_MICROS, PriceTable, Tokens, UsageCounter};
 use crate::signals::{
     LineCleaner, LoopChange, LoopFinding, OutputLimits, OutputLoopDetector, TestRun,
@@ -35,14 +39,17 @@ pub struct OutputWatch {
     pub action: DetectorAction,
     /// `[pricing]`: usage is always counted (for cost), priced by this table.
     pub prices: Arc<PriceTable>,
+    /// The context window per model (`[context_windows]` over the built-in table).
+    pub windows: Arc<WindowTable>,
 }
 
 impl OutputWatch {
-    pub fn from_config(loops: &LoopsSection, prices: &PriceTable) -> Self {
+    pub fn from_config(loops: &LoopsSection, prices: &PriceTable, windows: WindowTable) -> Self {
         Self {
             output: loops.output_limits(),
             action: loops.output_action(),
             prices: Arc::new(prices.clone()),
+            windows: Arc::new(windows),
         }
     }
 }
@@ -69,6 +76,9 @@ pub struct AgentOutput {
     last_activity: Option<Instant>,
     /// Implausible usage lines the core has been told about (see `UsageCounter::implausible`).
     implausible_sent: u64,
+    context: ContextTracker,
+    /// The last context reading sent (used, window): an unchanged one is not sent again.
+    context_sent: Option<(u64, Option<u64>)>,
 }
 
 impl AgentOutput {
@@ -96,6 +106,46 @@ impl AgentOutput {
             last_limit: None,
             last_activity: None,
             implausible_sent: 0,
+            context: ContextTracker::new(watch.windows.as_ref().clone()),
+            context_sent: None,
+        }
+    }
+
+    /// Context health: a reading goes to the core when it changed; a compaction always, and
+    /// the next line is then reported as a sign of life at once (silence after a compaction
+    /// is what the core judges, so the first word after it must not wait for the throttle).
+    fn report_context(&mut self, event: Option<ContextEvent>) {
+        match event {
+            None => {}
+            Some(ContextEvent::Usage(u)) => {
+                if self.context_sent == Some((u.used, u.window)) {
+                    return;
+                }
+                let input = Input::ContextObserved {
+                    slot: self.slot.clone(),
+                    used: u.used,
+                    window: u.window,
+                };
+                if self.inputs.try_send(input).is_ok() {
+                    self.context_sent = Some((u.used, u.window));
+                }
+            }
+            Some(ContextEvent::Compaction(c)) => {
+                self.context_sent = None;
+                self.last_activity = None;
+                let input = Input::CompactionObserved {
+                    slot: self.slot.clone(),
+                    trigger: c.trigger,
+                    pre_tokens: c.pre_tokens,
+                    percent: c.percent(),
+                };
+                if !self.held.is_empty() || self.inputs.try_send(input.clone()).is_err() {
+                    if self.held.len() >= MAX_HELD {
+                        self.held.remove(0);
+                    }
+                    self.held.push(input);
+                }
+            }
         }
     }
 
@@ -243,6 +293,7 @@ impl LineSink for AgentOutput {
             }
         }
         let clean = self.usage.clean(text.as_bytes());
+        let context = self.context.feed(clean);
         if let Some(spent) = self.counter.feed(clean) {
             let cost = self.prices.cost_micros(&spent);
             if cost > MAX_LINE_COST_MICROS {
@@ -252,6 +303,7 @@ impl LineSink for AgentOutput {
                 self.report_implausible();
                 self.report_usage();
                 self.watch_limits(text);
+                self.report_context(context);
                 return;
             }
             let u = &mut self.unsent_usage;
@@ -263,6 +315,7 @@ impl LineSink for AgentOutput {
         self.report_implausible();
         self.report_usage();
         self.watch_limits(text);
+        self.report_context(context);
     }
 
     fn end(&mut self) {

@@ -100,6 +100,7 @@ impl Driver {
                 let watch = output::OutputWatch::from_config(
                     &self.config.file.loops,
                     &self.config.file.pricing,
+                    crate::config::schema_context::windows(&self.config.file.context_windows),
                 );
                 let parsers = tests.map(|t| t.parsers.clone()).unwrap_or_default();
                 let sink = output::AgentOutput::new(

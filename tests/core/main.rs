@@ -9,6 +9,7 @@ mod common;
 mod core_support;
 
 mod core_bounds;
+mod core_context;
 mod core_ledger;
 mod core_loops;
 mod core_restarts;

@@ -18,6 +18,7 @@ mod store_crash;
 mod store_full_disk;
 mod store_private;
 mod supervisor_chaos;
+mod supervisor_context;
 mod supervisor_fleet;
 mod supervisor_loops;
 mod supervisor_probe;

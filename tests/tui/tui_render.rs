@@ -625,3 +625,30 @@ fn why_a_slot_is_blocked_is_on_the_main_screen() {
     assert!(!screen.contains("ANTHROPIC_API_KEY=<redacted>"), "{screen}");
     assert!(screen.contains("MODE=<redacted>"), "{screen}");
 }
+
+/// The header says how many slots wait out a usage limit and when the next one resets; the
+/// CTX column shows each slot's context, red from 85 %.
+#[test]
+fn the_header_counts_limited_slots_and_ctx_shows_the_context() {
+    let th = theme("dark");
+    let mut snap = sample::fleet(16);
+    snap.limits = drover::core::LimitsView {
+        throttled: 6,
+        slots: 16,
+        next_reset: Some(snap.at + 42 * 60_000),
+        groups: Vec::new(),
+    };
+    let ui = ui_for(&snap, 200, 30);
+    let t = draw(&snap, &ui, &th);
+    let text = text_of(t.backend().buffer());
+    assert!(text.contains("6/16 limited · next reset"), "{text}");
+    assert!(text.contains("(in 42m)"), "{text}");
+    assert!(text.contains("CTX"), "{text}");
+    let high = snap
+        .slots
+        .iter()
+        .find(|s| s.context.as_ref().and_then(|c| c.percent) >= Some(85))
+        .expect("a slot over 85 %");
+    let p = high.context.as_ref().and_then(|c| c.percent).unwrap();
+    assert!(text.contains(&format!("{p}%")), "{text}");
+}

@@ -21,6 +21,7 @@ use super::loops::{
     OutputLimits, OutputLoopDetector, usage_tokens,
 };
 use super::run::{Decides, Evidence, RunEnd, TestRun, Verdict};
+use super::transcript::context::{CompactTrigger, Compaction, ContextEvent, ContextTracker};
 use super::transcript::{MAX_JSON_LINE_BYTES, Turn, parse_document};
 use super::trx::{looks_like_trx, parse_trx};
 
@@ -56,6 +57,17 @@ pub enum Finding {
         evidence: Vec<String>,
         since: u64,
     },
+    /// The harness compacted the agent's context at `line` (where the compaction is marked).
+    Compaction { line: u64, compaction: Compaction },
+}
+
+/// Field order is part of the output contract.
+#[derive(Serialize)]
+struct CompactionJson {
+    kind: &'static str,
+    line: u64,
+    trigger: Option<&'static str>,
+    pre_tokens: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -145,6 +157,13 @@ impl Finding {
                 line: *line,
                 evidence,
                 since: *since,
+            })
+            .unwrap_or_else(|_| String::from("{}")),
+            Finding::Compaction { line, compaction } => serde_json::to_string(&CompactionJson {
+                kind: "compaction",
+                line: *line,
+                trigger: compaction.trigger.map(CompactTrigger::as_str),
+                pre_tokens: compaction.pre_tokens,
             })
             .unwrap_or_else(|_| String::from("{}")),
         }
@@ -240,6 +259,21 @@ impl Finding {
                 for e in evidence {
                     s.push_str("\n  │ ");
                     s.push_str(e);
+                }
+                s
+            }
+            Finding::Compaction { line, compaction } => {
+                let mut s = format!(
+                    "line {line}: context compacted ({})",
+                    compaction
+                        .trigger
+                        .map_or("trigger unknown", CompactTrigger::as_str)
+                );
+                if let Some(pre) = compaction.pre_tokens {
+                    s.push_str(&format!(", {pre} tokens before"));
+                }
+                if let Some(p) = compaction.percent() {
+                    s.push_str(&format!(", {p}% of the window"));
                 }
                 s
             }
@@ -343,6 +377,7 @@ pub struct Scanner {
     cleaner: LineCleaner,
     failing: FailingSetStreak,
     budget: BudgetMeter,
+    context: ContextTracker,
     partial: Vec<u8>,
     pending_cr: bool,
     located: Vec<(u64, TestRun)>,
@@ -435,8 +470,12 @@ impl Scanner {
             loops.feed(&self.partial, line, &mut self.loop_scratch);
             first_firings(&mut self.loop_scratch, &mut self.findings);
         }
+        let clean = self.cleaner.clean(&self.partial);
+        if let Some(ContextEvent::Compaction(compaction)) = self.context.feed(clean) {
+            self.findings.push(Finding::Compaction { line, compaction });
+        }
         if let Some(limits) = self.limits.budget
-            && let Some(tokens) = usage_tokens(self.cleaner.clean(&self.partial))
+            && let Some(tokens) = usage_tokens(clean)
             && let Some(level) = self.budget.add(&limits, tokens, 1)
             && level > BudgetLevel::Ok
         {

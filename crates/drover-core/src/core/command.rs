@@ -74,6 +74,7 @@ impl Fleet {
                 },
             },
             Command::Scale { role, replicas } => self.scale(now, role, *replicas, out, scope),
+            Command::ResumeGroup { group } => self.resume_group(now, group, out, scope),
             Command::ReleaseLock { task } => match self.locks.get(task) {
                 None => CommandReply::NotFound {
                     what: format!("lock {task}"),

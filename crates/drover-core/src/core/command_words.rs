@@ -52,6 +52,9 @@ impl fmt::Display for Command {
             Command::Extend { slot, by_ms } => {
                 write!(f, "give {slot}'s run {} more", human(*by_ms))
             }
+            Command::ResumeGroup { group } => {
+                write!(f, "end the usage-limit wait of quota group {group}")
+            }
         }
     }
 }

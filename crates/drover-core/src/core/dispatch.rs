@@ -58,7 +58,8 @@ impl Fleet {
             }
             Input::ContainerStarted { slot, id } => {
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
-                    life::on_started(s, r, cx, &id)
+                    life::on_started(s, r, cx, &id);
+                    super::context::sync_run(s, cx);
                 });
             }
             Input::StartFailed { slot, id, error } => {
@@ -154,6 +155,7 @@ impl Fleet {
                     if kind == ActivityKind::Commit {
                         loops::on_commit(s, cx);
                     }
+                    super::context::on_output(s, cx);
                     on_activity(s, r, cx)
                 });
                 scope.activity |= changed.unwrap_or(false);
@@ -209,6 +211,31 @@ impl Fleet {
             } => {
                 self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
                     detector_fired(s, r, cx, &detector, &evidence, action, since)
+                });
+            }
+            Input::ContextObserved { slot, used, window } => {
+                scope.visible = true;
+                self.ledger.context(now, &slot, used, window);
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    super::context::on_reading(s, r, cx, used, window)
+                });
+            }
+            Input::CompactionObserved {
+                slot,
+                trigger,
+                pre_tokens,
+                percent,
+            } => {
+                scope.visible = true;
+                let view = super::model::context::CompactionView {
+                    at: now,
+                    trigger,
+                    pre_tokens,
+                    percent,
+                };
+                self.ledger.compaction(&slot, view);
+                self.on_slot(at(self, &slot), now, out, scope, |s, r, cx| {
+                    super::context::on_compaction(s, r, cx, trigger, pre_tokens, percent)
                 });
             }
             Input::DetectorCleared { slot, detector } => {

@@ -201,6 +201,8 @@ pub enum EventKind {
     Throttled,
     /// The daily budget is reached: no new sessions until midnight UTC.
     BudgetHold,
+    /// The harness compacted the agent's context.
+    Compaction,
 }
 
 impl EventKind {
@@ -241,6 +243,7 @@ impl EventKind {
             EventKind::TimedOut => "timed_out",
             EventKind::Throttled => "throttled",
             EventKind::BudgetHold => "budget_hold",
+            EventKind::Compaction => "compaction",
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) fn on_timers(s: &mut Slot, role: &RoleSpec, cx: &mut Cx, op_timeout: 
     }
     super::unblock::on_timer(s, role, cx);
     super::run_limit::on_timer(s, cx);
+    super::context::on_timer(s, role, cx);
     // A run without a known start has no timers: `deadlines` must offer exactly the timers
     // this function can fire, or a wake-up stays due forever and the core spins.
     if s.is_running()
@@ -138,6 +139,9 @@ pub(crate) fn deadlines(
         f(t);
     }
     if let Some(t) = super::run_limit::deadline(s) {
+        f(t);
+    }
+    if let Some(t) = super::context::deadline(s, role) {
         f(t);
     }
     if s.is_running()

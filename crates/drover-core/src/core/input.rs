@@ -182,6 +182,21 @@ pub enum Input {
         slot: String,
         detector: String,
     },
+    /// How full the slot's agent's context is: its last request was answered from `used`
+    /// tokens of a `window`-token context (`None`: the model's window is unknown).
+    ContextObserved {
+        slot: String,
+        used: u64,
+        window: Option<u64>,
+    },
+    /// The harness compacted the slot's agent's context, as its output states: the trigger,
+    /// the size just before and, when known, how full that was in percent of the window.
+    CompactionObserved {
+        slot: String,
+        trigger: Option<drover_signals::transcript::context::CompactTrigger>,
+        pre_tokens: Option<u64>,
+        percent: Option<u32>,
+    },
     /// The slot's agent printed usage lines too large to be real (more tokens than a model
     /// window, or more cost than a message can have): they were not counted. `ignored` is how
     /// many so far, `line` the last of them.
@@ -436,6 +451,8 @@ impl Input {
             | Input::DetectorFired { slot, .. }
             | Input::DetectorCleared { slot, .. }
             | Input::UsageImplausible { slot, .. }
+            | Input::ContextObserved { slot, .. }
+            | Input::CompactionObserved { slot, .. }
             | Input::UsageLimit { slot, .. } => Some(slot),
             _ => None,
         }

@@ -237,6 +237,30 @@ impl Ledger {
         });
     }
 
+    /// A context reading of the slot at `now`: the run's peak grows.
+    pub(crate) fn context(&mut self, now: Millis, slot: &str, used: u64, window: Option<u64>) {
+        let Some(p) = window.map(|w| drover_signals::transcript::context::percent_of(used, w))
+        else {
+            return;
+        };
+        self.with_run(slot, now, |r| {
+            if r.peak_context_percent.is_some_and(|old| old >= p) {
+                return false;
+            }
+            r.peak_context_percent = Some(p);
+            true
+        });
+    }
+
+    /// A compaction of the slot's agent's context.
+    pub(crate) fn compaction(&mut self, slot: &str, c: super::model::context::CompactionView) {
+        self.with_run(slot, c.at, |r| {
+            r.compactions = r.compactions.saturating_add(1);
+            r.last_compaction = Some(c);
+            true
+        });
+    }
+
     /// A commit attributed to the slot, made at `at`.
     pub(crate) fn commit(&mut self, slot: &str, c: LandedCommit) {
         self.with_run(slot, c.at, |r| {

@@ -70,6 +70,7 @@ mod alerts;
 mod claims;
 mod command;
 mod command_words;
+mod context;
 mod dispatch;
 mod effect;
 mod failure;
@@ -84,6 +85,7 @@ mod locks;
 mod loops;
 mod model;
 mod policy;
+mod quota_groups;
 mod reconcile;
 mod run_limit;
 mod runs;
@@ -98,6 +100,8 @@ mod unblock;
 
 pub use alerts::NotifyGate;
 pub use claims::ClaimObservation;
+pub use drover_signals::transcript::context::CompactTrigger;
+pub use model::context::{CompactionView, ContextView};
 pub use dispatch::MAX_LOCKS;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, KeptClock, RecoveryStep, RestartPlan,
@@ -125,7 +129,10 @@ pub use model::{
 };
 pub use model::{MAX_SLOTS, ScaleOverride};
 pub use policy::ThrottlePolicy;
-pub use policy::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
+pub use policy::{
+    BudgetRule, CompactionLoopRule, ContextHighRule, ContextPolicy, DetectorRule, FailingTestsRule,
+    IdleAfterCompactionRule, LoopPolicy, ReclaimRule,
+};
 pub use policy::{
     CrashLoopPolicy, FleetSpec, ProbeAction, ProbePolicy, RecoveryPolicy, RestartMode,
     RestartPolicy, RoleSpec,
@@ -133,7 +140,7 @@ pub use policy::{
 pub use signature::{explaining_line, failure_signature, normalise, strip_ansi};
 pub use slot::TrendPoint;
 pub use snapshot::{
-    FleetMetrics, HeldTask, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView, SlotView, Snapshot,
-    TestRecord, UsageView,
+    FleetMetrics, GroupLimits, HeldTask, LimitsView, RUN_COMMITS_SHOWN, RUNS_SHOWN, RunLimitView,
+    SlotView, Snapshot, TestRecord, UsageView,
 };
 pub use throttle::TAIL_LINES as THROTTLE_TAIL_LINES;

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod command;
+pub mod context;
 pub mod incident;
 pub mod run;
 pub mod spend;

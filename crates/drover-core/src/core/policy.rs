@@ -364,6 +364,70 @@ pub struct LoopPolicy {
     pub reclaim: ReclaimRule,
     pub failing_tests: FailingTestsRule,
     pub budget: BudgetRule,
+    /// `context_high`, `compaction_loop`, `idle_after_compaction`.
+    pub context: ContextPolicy,
+}
+
+/// `[loops.context]`: the agent's context is nearly full (`context_high`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextHighRule {
+    pub rule: DetectorRule,
+    /// Percent of the model's window at which it fires.
+    pub warn_at: u32,
+}
+
+impl Default for ContextHighRule {
+    fn default() -> Self {
+        Self {
+            rule: DetectorRule::default(),
+            warn_at: 85,
+        }
+    }
+}
+
+/// `[loops.compaction_loop]`: compaction after compaction in one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionLoopRule {
+    pub rule: DetectorRule,
+    /// Compactions within `window` that fire it.
+    pub max: u32,
+    pub window: Millis,
+}
+
+impl Default for CompactionLoopRule {
+    fn default() -> Self {
+        Self {
+            rule: DetectorRule::default(),
+            max: 3,
+            window: HOUR,
+        }
+    }
+}
+
+/// `[loops.idle_after_compaction]`: silence after a compaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleAfterCompactionRule {
+    pub rule: DetectorRule,
+    /// Silence after a compaction that fires it.
+    pub after: Millis,
+}
+
+impl Default for IdleAfterCompactionRule {
+    fn default() -> Self {
+        Self {
+            rule: DetectorRule::default(),
+            after: HOUR / 12,
+        }
+    }
+}
+
+/// The context detectors, judged in `context.rs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContextPolicy {
+    pub high: ContextHighRule,
+    pub compaction_loop: CompactionLoopRule,
+    pub idle_after_compaction: IdleAfterCompactionRule,
 }
 
 /// How a role waits out usage limits.

@@ -165,6 +165,8 @@ pub(crate) struct Slot {
     /// The container's exit was reported and its last lines are on their way: the slot shows
     /// the exit and makes no decision until they arrive.
     pub exit_pending: Option<PendingExit>,
+    /// Context health of the current run.
+    pub context: super::model::context::ContextTrack,
 }
 
 /// An exit seen before its last lines (see [`Slot::exit_pending`]).
@@ -213,6 +215,7 @@ impl Slot {
             day_spend: (0, 0),
             awaiting_listing: false,
             deadline: None,
+            context: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::locks::{LockView, UpstreamView};
+use super::model::context::{CompactionView, ContextView};
 use super::model::alert::Alert;
 use super::model::incident::{Incident, ServiceMetrics};
 use super::model::run::RunRecord;
@@ -39,6 +40,9 @@ pub struct Snapshot {
     /// Roles whose replicas a `ctl scale` override sets instead of the config.
     #[serde(default)]
     pub scale_overrides: Vec<super::model::ScaleOverride>,
+    /// Usage limits across the fleet: limited slots, the next reset, the limited groups.
+    #[serde(default)]
+    pub limits: LimitsView,
 }
 
 impl Snapshot {
@@ -118,6 +122,40 @@ pub struct SlotView {
     /// The slot's latest finished runs, newest first (at most [`RUNS_SHOWN`]).
     #[serde(default)]
     pub runs: Vec<RunRecord>,
+    /// How full the agent's context is in the current (or last) run, once its output said.
+    #[serde(default)]
+    pub context: Option<ContextView>,
+    /// Context compactions in that run, and the last of them.
+    #[serde(default)]
+    pub compactions: u32,
+    #[serde(default)]
+    pub last_compaction: Option<CompactionView>,
+    /// The run's context readings in percent, oldest first (the detail pane's sparkline).
+    #[serde(default)]
+    pub context_history: Vec<u32>,
+}
+
+/// One quota group that is limited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLimits {
+    pub group: String,
+    /// Slots of the group that are limited, and all its slots.
+    pub throttled: u32,
+    pub slots: u32,
+    /// The group's reset (the latest stated by its limited slots: the account works again).
+    pub until: Option<Millis>,
+}
+
+/// The fleet's usage limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsView {
+    /// Limited slots, of `slots`.
+    pub throttled: u32,
+    pub slots: u32,
+    /// The earliest reset among the limited slots.
+    pub next_reset: Option<Millis>,
+    /// The limited groups, by name.
+    pub groups: Vec<GroupLimits>,
 }
 
 /// Finished runs per slot in a snapshot (the store keeps them all).
@@ -282,6 +320,10 @@ impl super::fleet::Fleet {
                         }),
                         _ => None,
                     },
+                    context: s.context.current.clone(),
+                    compactions: s.context.count,
+                    last_compaction: s.context.last.clone(),
+                    context_history: s.context.history.iter().copied().collect(),
                 }
             })
             .collect();
@@ -306,6 +348,7 @@ impl super::fleet::Fleet {
             locks: self.locks.views().cloned().collect(),
             upstream: self.locks.upstream.clone(),
             scale_overrides: self.scale_overrides(),
+            limits: self.limits_view(now),
         }
     }
 

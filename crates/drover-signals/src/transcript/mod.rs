@@ -16,6 +16,7 @@
 
 mod agentlog;
 mod cline;
+pub mod context;
 mod document;
 mod edit;
 mod jsonl;

@@ -5,6 +5,7 @@
 // Test support code may unwrap: a panic is a failed test with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod signals_context;
 mod signals_detector;
 mod signals_fixtures;
 mod signals_loops;

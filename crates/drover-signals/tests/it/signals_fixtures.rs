@@ -125,7 +125,7 @@ fn runs_of(path: &Path) -> Vec<TestRun> {
         .into_iter()
         .filter_map(|f| match f {
             Finding::TestRun { run, .. } => Some(run),
-            Finding::Loop { .. } => None,
+            Finding::Loop { .. } | Finding::Compaction { .. } => None,
         })
         .collect()
 }
@@ -502,7 +502,7 @@ fn consecutive_runs_stay_separate() {
     let combined = scan_bytes(&both);
     let strip = |f: &Finding| match f {
         Finding::TestRun { run, .. } => Some(run.clone()),
-        Finding::Loop { .. } => None,
+        Finding::Loop { .. } | Finding::Compaction { .. } => None,
     };
     let mut combined: Vec<TestRun> = combined.iter().filter_map(strip).collect();
     let mut separate: Vec<TestRun> = first.iter().filter_map(strip).collect();

@@ -43,7 +43,7 @@ fn runs(findings: Vec<Finding>) -> Vec<TestRun> {
         .into_iter()
         .filter_map(|f| match f {
             Finding::TestRun { run, .. } => Some(run),
-            Finding::Loop { .. } => None,
+            Finding::Loop { .. } | Finding::Compaction { .. } => None,
         })
         .collect()
 }

@@ -25,13 +25,15 @@ pub enum Column {
     Task,
     Tests,
     Alerts,
+    /// How full the agent's context is, and the run's compactions.
+    Context,
     Activity,
     /// Why the slot is in its state (blocked reason, last error, …); shown when there is room.
     Reason,
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Slot,
         Column::Role,
         Column::State,
@@ -42,6 +44,7 @@ impl Column {
         Column::Task,
         Column::Tests,
         Column::Alerts,
+        Column::Context,
         Column::Activity,
         Column::Reason,
     ];
@@ -58,6 +61,7 @@ impl Column {
             Column::Task => "task",
             Column::Tests => "tests",
             Column::Alerts => "alerts",
+            Column::Context => "ctx",
             Column::Activity => "activity",
             Column::Reason => "reason",
         }
@@ -75,6 +79,7 @@ impl Column {
             Column::Task => "TASK",
             Column::Tests => "TESTS",
             Column::Alerts => "ALR",
+            Column::Context => "CTX",
             Column::Activity => "ACTIVE",
             Column::Reason => "REASON",
         }
@@ -99,6 +104,7 @@ impl Column {
             Column::Task => (14, 22),
             Column::Tests => (11, 17),
             Column::Alerts => (3, 3),
+            Column::Context => (4, 7),
             Column::Activity => (6, 6),
             Column::Reason => (16, 48),
         }
@@ -116,7 +122,7 @@ impl Column {
             Column::Uptime => 6,
             Column::LastExit => 7,
             Column::Activity => 8,
-            Column::Role => 9,
+            Column::Role | Column::Context => 9,
             // First to go: a narrow screen shows the selected slot's reason under the table.
             Column::Reason => 10,
         }
@@ -308,6 +314,10 @@ fn compare(a: &SlotView, b: &SlotView, col: Column, now: u64) -> Ordering {
         }
         Column::Tests => test_rank(a).cmp(&test_rank(b)),
         Column::Alerts => b.open_alerts.cmp(&a.open_alerts),
+        Column::Context => {
+            let p = |s: &SlotView| s.context.as_ref().and_then(|c| c.percent);
+            p(b).cmp(&p(a))
+        }
         Column::Activity => b.last_activity.cmp(&a.last_activity),
         Column::Reason => {
             let r = |s: &SlotView| super::reason::slot_reason(s);

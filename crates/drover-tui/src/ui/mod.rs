@@ -9,6 +9,7 @@
 //! take-over shell.
 
 mod actions;
+pub mod context_view;
 pub mod desktop_notice;
 mod face;
 pub mod feed;

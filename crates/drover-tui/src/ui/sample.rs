@@ -102,6 +102,10 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         throttle: None,
         run: None,
         runs: Vec::new(),
+        context: None,
+        compactions: 0,
+        last_compaction: None,
+        context_history: Vec::new(),
     }
 }
 
@@ -133,6 +137,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         locks: Vec::new(),
         upstream: Default::default(),
         scale_overrides: Vec::new(),
+        limits: Default::default(),
     }
 }
 
@@ -183,6 +188,26 @@ fn running(name: &str, i: u64) -> SlotView {
         at: NOW - 3 * MIN,
         summary: summary(passed, 0, &[]),
     });
+    // Context from 20 % to 94 % of a 200k window; every third slot was compacted.
+    let percent = 20 + (i * 17 % 75) as u32;
+    s.context = Some(crate::core::ContextView {
+        used: u64::from(percent) * 2_000,
+        window: Some(200_000),
+        percent: Some(percent),
+    });
+    s.context_history = (0..6)
+        .map(|k| percent.saturating_sub(5 * k))
+        .rev()
+        .collect();
+    s.compactions = (i % 3) as u32;
+    if s.compactions > 0 {
+        s.last_compaction = Some(crate::core::CompactionView {
+            at: NOW - (4 + i) * MIN,
+            trigger: Some(crate::core::CompactTrigger::Auto),
+            pre_tokens: Some(170_000),
+            percent: Some(85),
+        });
+    }
     s
 }
 

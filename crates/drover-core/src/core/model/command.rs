@@ -60,6 +60,10 @@ pub enum Command {
         slot: String,
         by_ms: Millis,
     },
+    /// End the usage-limit throttle of every slot of a quota group at once.
+    ResumeGroup {
+        group: String,
+    },
 }
 
 impl Command {
@@ -80,6 +84,7 @@ impl Command {
             Command::CloseIncident { .. } => "close-incident",
             Command::ReleaseLock { .. } => "release-lock",
             Command::Extend { .. } => "extend",
+            Command::ResumeGroup { .. } => "resume-group",
         }
     }
 
@@ -117,6 +122,7 @@ impl Command {
             }
             Command::Scale { role, replicas } => format!("{role} to {replicas}"),
             Command::ReleaseLock { task } => format!("lock {task}"),
+            Command::ResumeGroup { group } => format!("quota group {group}"),
             Command::Extend { slot, by_ms } => format!("{slot} by {}", human(*by_ms)),
             other => other.slot().unwrap_or_default().to_string(),
         }

@@ -113,6 +113,14 @@ pub struct RunRecord {
     pub locks_released: Vec<String>,
     pub first_test: Option<TestPoint>,
     pub last_test: Option<TestPoint>,
+    /// Context compactions during the run, and the last of them.
+    #[serde(default)]
+    pub compactions: u64,
+    #[serde(default)]
+    pub last_compaction: Option<super::context::CompactionView>,
+    /// The fullest the agent's context was seen in the run, in percent of its window.
+    #[serde(default)]
+    pub peak_context_percent: Option<u32>,
 }
 
 impl RunRecord {

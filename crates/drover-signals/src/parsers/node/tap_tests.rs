@@ -25,7 +25,7 @@ fn mocha_tap12_runs_are_counted_without_their_suites() {
         .into_iter()
         .filter_map(|f| match f {
             crate::Finding::TestRun { run, .. } => Some(run),
-            crate::Finding::Loop { .. } => None,
+            crate::Finding::Loop { .. } | crate::Finding::Compaction { .. } => None,
         })
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");

@@ -372,6 +372,9 @@ fn container(s: &SlotView, ui: &UiState, theme: &Theme) -> Vec<Line<'static>> {
             theme,
         ));
     }
+    for (k, v) in crate::ui::context_view::detail_lines(s, ui.now_ms) {
+        lines.push(kv(k, v, theme));
+    }
     if let Some(l) = &s.run_limit {
         let left = compact_duration(l.left_ms);
         // Near the end (last tenth, or under five minutes) the way to give it more is shown.

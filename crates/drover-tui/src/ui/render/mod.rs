@@ -228,6 +228,12 @@ fn summary_groups(snap: &Snapshot, theme: &Theme, compact: bool) -> Vec<Vec<Span
         Span::raw(" "),
         Span::styled(alert_text, alert_style),
     ]);
+    if let Some(text) = crate::ui::context_view::limits_text(&snap.limits, snap.at, compact) {
+        groups.push(vec![Span::styled(
+            format!("⏸ {text}"),
+            style::severity_style(theme, Severity::Warning),
+        )]);
+    }
     let mut states: Vec<(&String, &u32)> = m.by_state.iter().filter(|(_, n)| **n > 0).collect();
     states.sort_by_key(|(label, _)| state_order(label));
     let mut state_group = Vec::new();

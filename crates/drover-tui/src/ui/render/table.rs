@@ -228,6 +228,11 @@ fn cell(
                 Cell::from(format!("▲{}", s.open_alerts)).style(style::severity_style(theme, sev))
             }
         }
+        Column::Context => {
+            let (text, sev) = crate::ui::context_view::ctx_cell(s);
+            let st = sev.map_or(muted, |v| style::severity_style(theme, v));
+            Cell::from(fit(&text, width)).style(st)
+        }
         Column::Activity => Cell::from(age(now, s.last_activity)).style(muted),
         Column::Reason => match slot_reason(s) {
             None => Cell::from(""),
