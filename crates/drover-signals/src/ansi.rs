@@ -69,13 +69,15 @@ fn has_control_bytes(bytes: &[u8]) -> bool {
     bytes.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
-/// Removes, repeatedly, a Docker RFC 3339 timestamp, a `[tag] ` and a compose-style
-/// `name  | ` prefix. Only the one separating space goes, so indentation after it is kept.
+/// Removes, repeatedly, a Docker RFC 3339 timestamp, a `[tag] `, a compose-style `name  | `
+/// prefix, a syslog timestamp (`Dec 08 01:38:46 `) and a Nix build log's `       > `. Only the one separating space goes, so indentation after it is kept.
 pub fn strip_prefixes(mut s: &str) -> &str {
     for _ in 0..4 {
         if let Some(rest) = strip_docker_timestamp(s)
             .or_else(|| strip_bracket_tag(s))
             .or_else(|| strip_compose_prefix(s))
+            .or_else(|| strip_syslog_timestamp(s))
+            .or_else(|| strip_nix_build_prefix(s))
         {
             s = rest;
         } else {
@@ -150,6 +152,57 @@ fn strip_bracket_tag(s: &str) -> Option<&str> {
     rest.get(close + 1..)?.strip_prefix(' ')
 }
 
+/// `Dec 08 01:38:46 ` (syslog, `ts`, journal short format): a month name, a day, a time.
+fn strip_syslog_timestamp(s: &str) -> Option<&str> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = s.get(..3)?;
+    if !MONTHS.contains(&month) {
+        return None;
+    }
+    let rest = s.get(3..)?.strip_prefix(' ')?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    let rest = rest.get(day_len..)?.strip_prefix(' ')?;
+    let b = rest.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let time = digit(0)
+        && digit(1)
+        && b.get(2) == Some(&b':')
+        && digit(3)
+        && digit(4)
+        && b.get(5) == Some(&b':')
+        && digit(6)
+        && digit(7);
+    if !time {
+        return None;
+    }
+    match rest.get(8..)? {
+        "" => Some(""),
+        r => r.strip_prefix(' '),
+    }
+}
+
+/// `       > test a ... ok`: the prefix Nix puts before a builder's output (seven spaces and
+/// `>`), but not a code frame such as jest's `       > 12 |`.
+fn strip_nix_build_prefix(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix("       >")?;
+    if rest.is_empty() {
+        return Some("");
+    }
+    let rest = rest.strip_prefix(' ')?;
+    let t = rest.trim_start();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let frame = digits > 0
+        && t.get(digits..)
+            .is_some_and(|r| r.trim_start().starts_with('|'));
+    (!frame).then_some(rest)
+}
+
 /// `web-1  | ` as printed by `docker compose logs`. The name must end in compose's replica
 /// number (`-1`, `_1`) so that runner output such as vitest's `stdout | file > test` stays.
 fn strip_compose_prefix(s: &str) -> Option<&str> {
@@ -219,6 +272,25 @@ mod tests {
         assert_eq!(
             clean(b"stdout | src/a.test.ts > x"),
             "stdout | src/a.test.ts > x"
+        );
+    }
+
+    #[test]
+    fn removes_syslog_timestamps_and_nix_build_prefixes() {
+        assert_eq!(
+            clean(b"Dec 08 01:38:46 4 examples, 2 failures"),
+            "4 examples, 2 failures"
+        );
+        assert_eq!(clean(b"Jan  5 10:00:00 ok"), "ok");
+        assert_eq!(clean(b"Dec 08 meeting"), "Dec 08 meeting");
+        assert_eq!(
+            clean(b"       > test result: FAILED. 13 passed; 1 failed"),
+            "test result: FAILED. 13 passed; 1 failed"
+        );
+        assert_eq!(clean(b"       >"), "");
+        assert_eq!(
+            clean(b"       > 12 |   expect(x).toBe(2);"),
+            "       > 12 |   expect(x).toBe(2);"
         );
     }
 

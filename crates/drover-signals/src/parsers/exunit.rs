@@ -268,6 +268,36 @@ mod tests {
     }
 
     #[test]
+    fn trace_lines_keep_the_failures_read_before_the_summary() {
+        let log = [
+            "CalcTest [test/calc_test.exs]",
+            "  1) test says mars (CalcTest)",
+            "     test/calc_test.exs:14",
+            "     Assertion with == failed",
+            "  * test adds [L#5]  * test adds (0.00ms) [L#5]",
+            "Finished in 0.08 seconds (0.00s async, 0.08s sync)",
+            "2 tests, 1 failure",
+        ];
+        let mut p = ExunitParser::default();
+        let mut out = Vec::new();
+        for (i, l) in log.iter().enumerate() {
+            let ctx = LineCtx {
+                line_no: i as u64 + 1,
+                foreign_run_active: false,
+            };
+            p.feed(l, &ctx, &mut out);
+        }
+        p.interrupt(Interrupt::EndOfStream, &mut out);
+        let r = &out[0].run;
+        assert_eq!((r.passed, r.failed), (1, 1));
+        assert_eq!(r.failures[0].name, "test says mars (CalcTest)");
+        assert_eq!(
+            r.failures[0].reason.as_deref(),
+            Some("Assertion with == failed")
+        );
+    }
+
+    #[test]
     fn failure_entries_name_tests_and_finished_needs_exunits_timing() {
         assert_eq!(
             failure_entry("  1) test subtracts (CalcTest)"),

@@ -249,6 +249,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn brief_mode_starts_at_a_timed_result_with_the_output_before_it() {
+        let log = [
+            "Running main() from gtest_main.cc",
+            "gt.cpp:6: Failure",
+            "Expected equality of these values:",
+            "    Which is: 10",
+            "[  FAILED  ] ClampTest.Above (0 ms)",
+            "[==========] 2 tests from 1 test suite ran. (0 ms total)",
+            "[  PASSED  ] 1 test.",
+        ];
+        let mut p = GtestParser::default();
+        let mut out = Vec::new();
+        for (i, l) in log.iter().enumerate() {
+            let ctx = LineCtx {
+                line_no: i as u64 + 1,
+                foreign_run_active: false,
+            };
+            p.feed(l, &ctx, &mut out);
+        }
+        p.interrupt(Interrupt::EndOfStream, &mut out);
+        let r = &out[0].run;
+        assert_eq!((r.passed, r.failed), (1, 1));
+        assert!(
+            r.failures[0]
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("Which is: 10")
+        );
+        assert_eq!(r.failures[0].location.as_deref(), Some("gt.cpp:6"));
+    }
+
+    #[test]
     fn tags_and_names() {
         assert_eq!(
             tag("[  FAILED  ] ClampTest.Above (0 ms)"),

@@ -6,7 +6,8 @@
 //!
 //! Invariants: at most [`MAX_DOCUMENT_BYTES`] are held; a longer document, or one the reader
 //! rejects (cut off, malformed, a header that contradicts its cases), is dropped, never
-//! judged: drover does not guess from half a report.
+//! judged: drover does not guess from half a report. A document never starts inside another
+//! runner's output, and its non-markup lines are free-form, so a run starting there ends it.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser};
 use crate::junit::parse_junit;
@@ -82,7 +83,8 @@ impl RunParser for JunitStdoutParser {
         let Some(doc) = self.doc.as_mut() else {
             let declaration = t.starts_with("<?xml ") && t.ends_with("?>");
             let root = root_of(t);
-            if !declaration && root.is_none() {
+            // Inside another runner's output a document is that run's test printing XML.
+            if (!declaration && root.is_none()) || ctx.foreign_run_active {
                 return Claim::NotMine;
             }
             let mut doc = Doc {
@@ -112,7 +114,14 @@ impl RunParser for JunitStdoutParser {
                 return Claim::NotMine;
             }
         }
-        self.feed_root_line(t, out)
+        let claim = self.feed_root_line(t, out);
+        // Text inside the document (a case's system-out) is free-form: another runner starting
+        // a run there means the report was cut off, and it is dropped.
+        if claim == Claim::Mine && self.doc.is_some() && !t.is_empty() && !t.starts_with('<') {
+            Claim::Weak
+        } else {
+            claim
+        }
     }
 }
 
@@ -177,6 +186,31 @@ mod tests {
         assert_eq!(got[0].start_line, 3);
         let cut: String = doc.lines().take(6).collect::<Vec<_>>().join("\n");
         assert!(runs(&cut).is_empty(), "half a report is never judged");
+    }
+
+    #[test]
+    fn a_report_inside_another_run_or_cut_by_one_is_not_read() {
+        let mut p = JunitStdoutParser::default();
+        let mut out = Vec::new();
+        let foreign = LineCtx {
+            line_no: 1,
+            foreign_run_active: true,
+        };
+        assert_eq!(
+            p.feed("<testsuites name=\"x\">", &foreign, &mut out),
+            Claim::NotMine
+        );
+        let idle = LineCtx {
+            line_no: 2,
+            foreign_run_active: false,
+        };
+        assert_eq!(
+            p.feed("<testsuites name=\"x\">", &idle, &mut out),
+            Claim::Mine
+        );
+        assert_eq!(p.feed("some captured text", &idle, &mut out), Claim::Weak);
+        p.interrupt(Interrupt::OtherRunStarted, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -11,6 +11,8 @@
 mod spec;
 mod tap;
 mod tap_line;
+#[cfg(test)]
+mod tap_tests;
 
 pub(crate) use spec::NodeSpecParser;
 pub(crate) use tap::NodeTapParser;

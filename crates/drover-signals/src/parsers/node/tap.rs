@@ -563,7 +563,3 @@ impl RunParser for NodeTapParser {
         Claim::Weak
     }
 }
-
-#[cfg(test)]
-#[path = "tap_tests.rs"]
-mod tests;

@@ -1,6 +1,9 @@
 //! Unit tests of node's TAP reader and the dialects it tells apart.
 
-use super::*;
+use super::tap::NodeTapParser;
+use super::tap_line::{Outcome, tap_result};
+use crate::parsers::{Interrupt, LineCtx, RunParser};
+use crate::run::Runner;
 
 #[test]
 fn tap_lines() {

@@ -6,7 +6,9 @@
 //! messages in the `---- name stdout ----` sections give reasons and `file:line:col`; everything
 //! else in those sections is the test's captured output and is never read as structure. A
 //! compile error in a test target (`could not compile … (lib test)`) is a run that could not
-//! start. The invocation has no closing line, so the run settles (see the detector).
+//! start. The invocation has no closing line, so the run settles (see the detector). A paste
+//! that starts at its first `test x ... ok` line (its `running N tests` cut off) opens a block
+//! whose `test result:` is taken whatever it counts.
 
 use super::{Claim, Interrupt, LineCtx, Phase, RunParser, rust_panic_header};
 use crate::run::{Counts, Decides, Emitted, MAX_REASON_BYTES, RunBuilder, RunEnd, Runner};
@@ -95,6 +97,13 @@ impl CargoRun {
         self.block_open = true;
         self.block_tally = Counts::default();
         self.section = Section::Block;
+    }
+
+    /// A block whose `running N tests` line was not seen (a paste that starts at its first
+    /// result): its `test result:` line is taken whatever it counts.
+    fn open_headerless_block(&mut self) {
+        self.open_block(0);
+        self.declared = None;
     }
 }
 
@@ -234,6 +243,12 @@ impl RunParser for CargoTestParser {
                 None => self.run.insert(CargoRun::new(ctx.line_no)).open_block(n),
             }
             return Claim::Mine;
+        }
+
+        if self.run.is_none() && !ctx.foreign_run_active && test_line(line).is_some() {
+            self.run
+                .insert(CargoRun::new(ctx.line_no))
+                .open_headerless_block();
         }
 
         if let Some(desc) = binary_line(line) {
@@ -553,44 +568,4 @@ impl CargoTestParser {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn result_lines() {
-        let r = parse_result(
-            "test result: FAILED. 2 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.08s",
-        )
-        .unwrap();
-        assert_eq!(
-            (r.counts.passed, r.counts.failed, r.counts.skipped),
-            (2, 3, 1)
-        );
-        assert_eq!((r.ran, r.duration_ms), (6, Some(80)));
-        assert!(parse_result("test result: whatever").is_none());
-    }
-
-    #[test]
-    fn compile_failures_only_for_test_targets() {
-        assert_eq!(
-            compile_failure("error: could not compile `ledger` (lib test) due to 1 previous error"),
-            Some("ledger (lib test)".to_owned())
-        );
-        assert!(
-            compile_failure(
-                "error: could not compile `ledger` (test \"api\") due to 2 previous errors"
-            )
-            .is_some()
-        );
-        assert!(
-            compile_failure("error: could not compile `ledger` (lib) due to 1 previous error")
-                .is_none()
-        );
-        assert!(
-            compile_failure(
-                "error: could not compile `ledger` (bin \"x\") due to 1 previous error"
-            )
-            .is_none()
-        );
-    }
-}
+mod tests;
