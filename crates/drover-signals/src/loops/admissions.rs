@@ -50,6 +50,15 @@ const LOOKBACK: usize = 6;
 
 /// Whether `line` holds a sentence in which the agent says it is stuck in a loop.
 pub(super) fn admits_loop(line: &str) -> bool {
+    // Most lines name no loop at all: skip them without copying.
+    let names_trap = line.as_bytes().windows(4).any(|w| {
+        w.eq_ignore_ascii_case(b"loop")
+            || w.eq_ignore_ascii_case(b"cycl")
+            || w.eq_ignore_ascii_case(b"circ")
+    });
+    if !names_trap {
+        return false;
+    }
     let lower: String = line
         .chars()
         .map(|c| if c == '’' { '\'' } else { c })

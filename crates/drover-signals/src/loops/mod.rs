@@ -278,8 +278,8 @@ impl OutputLoopDetector {
                 let quoted = turn.kind == TurnKind::Quote;
                 self.chant.feed(&turn.first_line, quoted, stamp, out);
                 // Quoted and prompt lines are the human's words, never the agent's paragraph;
-                // plain text mixes the agent's words with tool output, so only a recognised
-                // transcript format says which text is the agent's.
+                // plain text mixes the agent's words with tool output (templated summaries), so
+                // its paragraphs are judged at the stricter plain-text settings.
                 if !quoted && self.agent_text {
                     self.paraphrase.text(&turn.first_line, stamp, out);
                 } else if !quoted {
