@@ -13,6 +13,7 @@ mod control_attach;
 mod control_client;
 mod control_config;
 mod control_daemon;
+mod control_down;
 mod control_ledger;
 mod control_lock_flood;
 mod control_mcp;
