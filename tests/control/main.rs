@@ -22,5 +22,6 @@ mod control_otlp;
 mod control_peer;
 mod control_prometheus;
 mod control_protocol;
+mod control_readme_fields;
 mod control_secrets;
 mod control_transport;
