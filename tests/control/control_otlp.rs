@@ -279,11 +279,17 @@ authorization = "Bearer {header_secret}"
         },
     );
     fleet.wait_for(
-        "the fleet metrics under their Prometheus names",
+        "the fleet metrics under their Prometheus names, restarts counted",
         Duration::from_secs(30),
         || {
+            // Exported once a second; wait for one made after the first restart.
             let m = metrics(&inbox);
-            m.contains_key("drover_slot_state") && m.contains_key("drover_slot_restarts")
+            m.contains_key("drover_slot_state")
+                && m.get("drover_slot_restarts").is_some_and(|(_, points)| {
+                    points
+                        .iter()
+                        .any(|(a, v)| a["slot"] == "worker-1" && *v >= 1.0)
+                })
         },
     );
     daemon.stop();
