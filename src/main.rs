@@ -115,8 +115,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 stop_agents: args.stop_agents,
                 ..Default::default()
             };
-            tokio::runtime::Runtime::new()?
+            let left = tokio::runtime::Runtime::new()?
                 .block_on(drover::cli::run::supervise(cfg, face, opts, None))?;
+            eprint!("{}", left.summary(&drover::cli::hint::command()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
@@ -160,6 +161,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for line in drover::cli::discover::listing(&live) {
                 println!("{}", line.trim_start());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Down(args) => {
+            let _log = logging::init(None, LogSink::StderrOnly(cli.log_format), level)?;
+            tokio::runtime::Runtime::new()?
+                .block_on(drover::cli::down::down(args, cli.config.as_deref()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(args) => {

@@ -88,8 +88,9 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
             layout
         }
     };
+    let cmd = super::hint::command();
     eprintln!(
-        "drover demo: from another terminal, `drover status`, `drover events` and `drover attach` find this demo while it runs (or pass --config {})",
+        "drover demo: from another terminal, `{cmd} status`, `{cmd} events` and `{cmd} attach` find this demo while it runs (or pass --config {})",
         layout.config.display()
     );
     let cfg = crate::config::load(&layout.config)?;
@@ -111,11 +112,9 @@ pub async fn demo(args: DemoArgs, format: LogFormat, level: &str) -> anyhow::Res
         env,
         ..Default::default()
     };
-    let result = run::supervise(cfg, face, opts, args.duration).await;
-    if result.is_ok() {
-        eprint!("{}", exit_hint(&layout, &dir_arg));
-    }
-    result
+    run::supervise(cfg, face, opts, args.duration).await?;
+    eprint!("{}", exit_hint(&cmd, &layout, &dir_arg));
+    Ok(())
 }
 
 /// Why a previous demo is replaced rather than resumed (`None`: resume it).
@@ -145,23 +144,25 @@ fn refuse_if_supervised(prev: &DemoLayout, dir_arg: &str) -> anyhow::Result<()> 
         && std::os::unix::net::UnixStream::connect(&s).is_ok()
     {
         bail!(
-            "a drover is supervising the demo in {} right now — watch it with `drover attach --config {}`, or quit it first (then `drover demo{dir_arg}` resumes it)",
+            "a drover is supervising the demo in {} right now — watch it with `{cmd} attach --config {}`, or quit it first (then `{cmd} demo{dir_arg}` resumes it)",
             prev.root.display(),
-            prev.config.display()
+            prev.config.display(),
+            cmd = super::hint::command()
         );
     }
     Ok(())
 }
 
-/// What the operator can do next, printed when the demo's TUI or time limit ends.
-fn exit_hint(layout: &DemoLayout, dir_arg: &str) -> String {
+/// What the operator can do next, printed when the demo's TUI or time limit ends; `cmd` runs
+/// drover in the user's situation (see [`super::hint`]).
+fn exit_hint(cmd: &str, layout: &DemoLayout, dir_arg: &str) -> String {
     let cfg = layout.config.display();
     format!(
         "drover demo: stopped supervising; the agents keep running in their containers.\n\
-         \x20 resume:          drover demo{dir_arg}\n\
-         \x20 while it runs:   drover status, drover attach, drover events (another terminal, any folder)\n\
-         \x20 history now:     drover events --config {cfg}  (or drover report --config …)\n\
-         \x20 remove it all:   drover demo --clean{dir_arg}\n",
+         \x20 resume:          {cmd} demo{dir_arg}\n\
+         \x20 while it runs:   {cmd} status, {cmd} attach, {cmd} events (another terminal, any folder)\n\
+         \x20 history now:     {cmd} events --config {cfg}  (or {cmd} report --config …)\n\
+         \x20 remove it all:   {cmd} demo --clean{dir_arg}\n",
     )
 }
 
@@ -209,10 +210,19 @@ mod tests {
     fn the_exit_hint_names_the_folder_only_when_it_is_not_the_default() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = demo::prepare(&tmp.path().join("d"), &DemoOptions::default()).unwrap();
-        let plain = exit_hint(&layout, "");
+        let plain = exit_hint("drover", &layout, "");
         assert!(plain.contains("resume:          drover demo\n"), "{plain}");
         assert!(plain.contains("drover demo --clean\n"), "{plain}");
-        let with = exit_hint(&layout, " --dir /x");
+        let with = exit_hint("drover", &layout, " --dir /x");
         assert!(with.contains("drover demo --clean --dir /x"), "{with}");
+        // Not installed: every line names the command that works.
+        let cargo = exit_hint("cargo run --release --locked --", &layout, "");
+        assert!(
+            cargo.contains(
+                "cargo run --release --locked -- status, cargo run --release --locked -- attach"
+            ),
+            "{cargo}"
+        );
+        assert!(!cargo.contains(" drover "), "{cargo}");
     }
 }

@@ -8,7 +8,9 @@ pub mod ctl;
 pub mod daemon;
 pub mod demo;
 pub mod discover;
+pub mod down;
 pub mod events;
+pub mod hint;
 pub mod mcp;
 pub mod remote;
 pub mod report;
@@ -57,6 +59,9 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// The running fleets of this user (name, pid, config): pick one with `--fleet NAME`.
     Ls,
+    /// Take the fleet down: stop and remove drover's containers of it (`--purge`: also its
+    /// data folder). Refused while a drover supervises the fleet.
+    Down(down::DownArgs),
     /// An MCP server on stdio for the running daemon (read tools; actions with --allow).
     Mcp(mcp::McpArgs),
     /// Validate the config and print the resolved fleet (`env` values redacted).

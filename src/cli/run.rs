@@ -38,19 +38,69 @@ pub fn init_logging(
     Ok(guard)
 }
 
+/// What supervising left behind: the fleet's containers still there when drover stopped.
+#[derive(Debug)]
+pub struct Left {
+    pub fleet: String,
+    pub config: std::path::PathBuf,
+    pub data: std::path::PathBuf,
+    /// (slot, state) of every slot whose container is still there.
+    pub running: Vec<(String, String)>,
+}
+
+impl Left {
+    /// What is still running and how to supervise it again, open a shell in it or take it
+    /// down, with `cmd` the command that runs drover here (see [`super::hint`]).
+    pub fn summary(&self, cmd: &str) -> String {
+        let cfg = self.config.display();
+        let mut out = String::new();
+        if self.running.is_empty() {
+            out.push_str(&format!(
+                "drover: stopped supervising fleet `{}`; none of its containers is left running.\n",
+                self.fleet
+            ));
+        } else {
+            let list: Vec<String> = self
+                .running
+                .iter()
+                .map(|(slot, state)| format!("{slot} ({state})"))
+                .collect();
+            out.push_str(&format!(
+                "drover: stopped supervising fleet `{}`; its containers keep running: {}\n",
+                self.fleet,
+                list.join(", ")
+            ));
+            out.push_str(&format!(
+                "  supervise again:  {cmd} run --config {cfg}   (adopts them as they are)\n"
+            ));
+            out.push_str(&format!(
+                "  a shell in one:   docker exec -it {} sh\n",
+                crate::core::container_name(&self.fleet, &self.running[0].0)
+            ));
+        }
+        out.push_str(&format!(
+            "  take it down:     {cmd} down --config {cfg}   (--purge also deletes {})\n",
+            self.data.display()
+        ));
+        out
+    }
+}
+
 /// Supervises `cfg` until the operator quits the TUI, a signal arrives, or `limit` passes.
 pub async fn supervise(
     cfg: Config,
     face: FaceChoice,
     opts: SupervisorOptions,
     limit: Option<std::time::Duration>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Left> {
     let ui_opts = match face {
         FaceChoice::Tui { read_only } => Some(ui::options(&cfg, read_only)?),
         FaceChoice::Headless => None,
     };
     let fleet = cfg.file.fleet.name.clone();
     let data = cfg.data_dir.clone();
+    let cfg_path = cfg.path.clone();
+    let stop_agents = opts.stop_agents;
     let hup = super::daemon::listen_for_sighup();
     // Before anything else: a second drover for this fleet stops here.
     let listener = super::daemon::bind_control(&cfg)?;
@@ -101,6 +151,7 @@ pub async fn supervise(
             }
         }
     }
+    let last = handle.snapshot.borrow().clone();
     handle.shutdown.cancel();
     task.await.context("the supervisor task failed")?;
     for t in services {
@@ -109,5 +160,63 @@ pub async fn supervise(
     if let Some(t) = telemetry {
         t.shutdown().await;
     }
-    Ok(())
+    Ok(Left {
+        fleet,
+        config: cfg_path,
+        data,
+        running: if stop_agents {
+            Vec::new()
+        } else {
+            last.slots
+                .iter()
+                .filter(|s| s.container_id.is_some())
+                .map(|s| (s.slot.clone(), s.state.label().to_string()))
+                .collect()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quitting_names_what_still_runs_and_how_to_take_it_down() {
+        let left = Left {
+            fleet: "acme".into(),
+            config: "/srv/acme/drover.toml".into(),
+            data: "/srv/acme/data".into(),
+            running: vec![
+                ("worker-1".into(), "running".into()),
+                ("worker-2".into(), "paused".into()),
+            ],
+        };
+        let text = left.summary("cargo run --release --locked --");
+        assert!(
+            text.contains("its containers keep running: worker-1 (running), worker-2 (paused)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cargo run --release --locked -- run --config /srv/acme/drover.toml"),
+            "{text}"
+        );
+        assert!(
+            text.contains("docker exec -it drover-acme-worker-1 sh"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cargo run --release --locked -- down --config /srv/acme/drover.toml   (--purge also deletes /srv/acme/data)"),
+            "{text}"
+        );
+        let none = Left {
+            running: Vec::new(),
+            ..left
+        };
+        let text = none.summary("drover");
+        assert!(
+            text.contains("none of its containers is left running"),
+            "{text}"
+        );
+        assert!(text.contains("drover down --config"), "{text}");
+    }
 }

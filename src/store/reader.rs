@@ -171,6 +171,16 @@ impl Store {
     /// The random identity of `fleet` in this store, created on first use (see
     /// `migrations/0002_fleet_identity.sql`). 128 bits from the OS-seeded generator: an id
     /// nobody else's drover has, not a secret.
+    /// The id `fleet_id` gave `fleet`, without creating one (for read-only stores).
+    pub async fn known_fleet_id(&self, fleet: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM fleet_identity WHERE fleet = ?")
+                .bind(fleet)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
     pub async fn fleet_id(&self, fleet: &str) -> Result<String, StoreError> {
         let fresh = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let now = std::time::SystemTime::now()

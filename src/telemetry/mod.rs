@@ -30,7 +30,6 @@ use crate::config::{TelemetrySection, endpoint_problem};
 use crate::core::{FleetEvent, RunRecord, Snapshot};
 use crate::supervisor::FleetObserver;
 use client::{Client, WarnGate};
-pub use runs::run_id;
 
 /// Log records and spans queued at most, each; more are dropped until the queue drains.
 pub const MAX_QUEUE: usize = 2048;

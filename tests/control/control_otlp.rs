@@ -1,10 +1,11 @@
 //! OpenTelemetry export against a real OTLP/HTTP receiver: a hyper server in the test decodes
 //! what a real daemon posts to `/v1/logs`, `/v1/traces` and `/v1/metrics` with the official
 //! protobuf types (`opentelemetry-proto`). A crashing agent gives died events (logs), its runs
-//! (spans with exit reason, tokens, cost, commits) and the fleet metrics under their
-//! Prometheus names; neither the agent's secret `env` value nor the configured header's value
-//! appears in any byte received. Then a daemon whose collector is unreachable supervises and
-//! answers `ctl` as usual, with one rate-limited warning.
+//! (spans with exit reason, tokens, cost, commits; a run still going at shutdown is marked
+//! `still_running`) and the fleet metrics under their Prometheus names; neither the agent's
+//! secret `env` value nor the configured header's value appears in any byte received. Then a
+//! daemon whose collector is unreachable supervises and answers `ctl` as usual, with one
+//! rate-limited warning.
 
 use crate::common;
 use crate::control_support;
@@ -242,6 +243,12 @@ command = ["sh", "-c", "echo tokens=1500; echo \"connecting with $SERVICE_PASSWO
 initial_backoff = "100ms"
 max_backoff = "200ms"
 
+[[roles]]
+name = "steady"
+replicas = 1
+image = "{image}"
+command = ["sh", "-c", "while true; do sleep 1; done"]
+
 [pricing.default]
 input = 10.0
 output = 10.0
@@ -279,11 +286,17 @@ authorization = "Bearer {header_secret}"
         },
     );
     fleet.wait_for(
-        "the fleet metrics under their Prometheus names",
+        "the fleet metrics under their Prometheus names, restarts counted",
         Duration::from_secs(30),
         || {
+            // Exported once a second; wait for one made after the first restart.
             let m = metrics(&inbox);
-            m.contains_key("drover_slot_state") && m.contains_key("drover_slot_restarts")
+            m.contains_key("drover_slot_state")
+                && m.get("drover_slot_restarts").is_some_and(|(_, points)| {
+                    points
+                        .iter()
+                        .any(|(a, v)| a["slot"] == "worker-1" && *v >= 1.0)
+                })
         },
     );
     daemon.stop();
@@ -315,6 +328,16 @@ authorization = "Bearer {header_secret}"
     );
     assert_eq!(run.resource["service.name"], "drover-otlp-test");
     assert_eq!(run.resource["drover.fleet"], name);
+    // A run still going when drover stops is sent, marked as such, at shutdown.
+    let steady = all
+        .iter()
+        .find(|s| s.attrs["slot"] == "steady-1")
+        .unwrap_or_else(|| panic!("no span for the run drover left running"));
+    assert_eq!(
+        steady.attrs.get("still_running").map(String::as_str),
+        Some("true")
+    );
+    assert!(!steady.attrs.contains_key("end"), "{:?}", steady.attrs);
     let mut runs: Vec<&String> = all
         .iter()
         .filter(|s| !s.attrs.contains_key("still_running"))
