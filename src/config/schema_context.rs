@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::DetectorAction;
+use super::schema_action::DetectorAction;
 use super::units::HumanDuration;
 use crate::core::{CompactionLoopRule, ContextHighRule, IdleAfterCompactionRule};
 use crate::signals::transcript::context::WindowTable;
