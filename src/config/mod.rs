@@ -7,6 +7,7 @@ mod container;
 mod diagnose;
 mod loops;
 pub mod schema;
+mod schema_action;
 mod schema_board;
 mod schema_telemetry;
 pub mod schema_context;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::schema_action::DetectorAction;
 pub use super::schema_board::{BoardSection, BoardSource};
 pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
 pub use super::schema_context::{
@@ -416,16 +417,6 @@ impl Default for TestsSection {
             junit_dir: None,
         }
     }
-}
-
-/// What a detector does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DetectorAction {
-    Alert,
-    Pause,
-    Block,
-    Restart,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::DetectorAction;
+use super::schema_action::DetectorAction;
 use super::units::HumanDuration;
 use crate::core::{CompactionLoopRule, ContextHighRule, IdleAfterCompactionRule};
 use crate::signals::transcript::context::WindowTable;
@@ -79,4 +79,61 @@ pub fn windows(overrides: &BTreeMap<String, u64>) -> WindowTable {
     let mut t = WindowTable::default();
     t.0.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_sections_reach_the_core_policy_and_the_window_table() {
+        let text = r#"
+[fleet]
+name = "ci"
+
+[[roles]]
+name = "worker"
+image = "agent:1"
+
+[loops.context]
+warn_at = 90
+action = "pause"
+
+[loops.compaction_loop]
+compactions = 4
+window = "30m"
+
+[loops.idle_after_compaction]
+after = "2m"
+action = "restart"
+
+[context_windows]
+"claude-sonnet-4-5" = 1000000
+default = 128000
+"#;
+        let cfg = crate::config::parse(text, Path::new("fleet.toml")).unwrap();
+        let p = cfg.file.loops.loop_policy().context;
+        assert_eq!(p.high.warn_at, 90);
+        assert_eq!(p.high.rule.action, crate::core::DetectorAction::Pause);
+        assert_eq!(
+            (p.compaction_loop.max, p.compaction_loop.window),
+            (4, 30 * 60_000)
+        );
+        assert_eq!(p.idle_after_compaction.after, 2 * 60_000);
+        assert_eq!(
+            p.idle_after_compaction.rule.action,
+            crate::core::DetectorAction::Restart
+        );
+        let w = super::windows(&cfg.file.context_windows);
+        assert_eq!(
+            w.window(Some("claude-sonnet-4-5-20250929")),
+            Some(1_000_000)
+        );
+        assert_eq!(
+            w.window(Some("claude-opus-4-6")),
+            Some(200_000),
+            "built in stays"
+        );
+        assert_eq!(w.window(Some("llama-3")), Some(128_000));
+    }
 }

@@ -73,6 +73,12 @@ fn context_high_fires_at_warn_at_and_ends_when_the_context_shrinks() {
     h.advance(MIN);
     reading(&mut h, 171_000);
     assert!(active(&h, "context_high"), "85% fires");
+    compaction(&mut h);
+    assert!(!active(&h, "context_high"), "a compaction ends it");
+    assert!(
+        h.view(S1).context.is_none(),
+        "no reading since the compaction"
+    );
     h.advance(MIN);
     reading(&mut h, 40_000);
     assert!(!active(&h, "context_high"));
@@ -108,7 +114,7 @@ fn compactions_are_events_in_the_ledger_and_in_the_snapshot() {
     assert!(
         events[0]
             .message
-            .contains("context compacted (auto) at 170251 tokens (85%)"),
+            .contains("context compacted (auto) at 170251 tokens (85%) (#1 this run)"),
         "{}",
         events[0].message
     );

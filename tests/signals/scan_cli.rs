@@ -185,3 +185,24 @@ fn explain_names_the_lines_behind_runner_counts_and_verdict() {
     let (_, plain, _) = scan(&["--json".as_ref(), bun.as_os_str()], b"");
     assert!(!plain.contains("evidence"), "{plain}");
 }
+
+/// A real Claude Code session with an automatic compaction (the context fixtures' source is in
+/// their SOURCES.toml): `--json` prints the compaction on its own line, text says it in words.
+#[test]
+fn a_compaction_is_one_json_line_with_its_line_trigger_and_size() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "crates/drover-signals/tests/fixtures/context/claude-session-spotter-autocompact.jsonl",
+    );
+    let (ok, out, err) = scan(&["--json".as_ref(), file.as_os_str()], b"");
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim_end(),
+        r#"{"kind":"compaction","line":2,"trigger":"auto","pre_tokens":170251}"#
+    );
+    let (ok, text, err) = scan(&[file.as_os_str()], b"");
+    assert!(ok, "{err}");
+    assert_eq!(
+        text.trim_end(),
+        "line 2: context compacted (auto), 170251 tokens before, 85% of the window"
+    );
+}

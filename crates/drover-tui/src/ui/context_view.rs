@@ -154,6 +154,14 @@ mod tests {
     }
 
     #[test]
+    fn the_palette_sorts_by_ctx() {
+        assert_eq!(
+            crate::ui::fleet::Column::parse("ctx"),
+            Some(crate::ui::fleet::Column::Context)
+        );
+    }
+
+    #[test]
     fn sparkline_scales_and_keeps_the_newest() {
         assert_eq!(sparkline(&[0, 50, 100, 200], 10), "▁▄██");
         assert_eq!(sparkline(&[0, 50, 100], 2), "▄█");
