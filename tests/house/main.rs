@@ -94,6 +94,88 @@ fn no_module_of_any_crate_imports_its_importer() {
     }
 }
 
+/// The layers of `drover-core`'s `core`, lowest first: the model (data, the books that keep
+/// records, a slot's state, the fleet), the rules per concern, the dispatch. Files under
+/// `core/model/` are model.
+const CORE_LAYERS: &[&[&str]] = &[
+    &[
+        "model",
+        "signature",
+        "policy",
+        "effect",
+        "input",
+        "holders",
+        "alerts",
+        "incidents",
+        "ledger",
+        "claims",
+        "locks",
+        "slot",
+        "fleet",
+    ],
+    &[
+        "run_limit",
+        "throttle",
+        "unblock",
+        "loops",
+        "failure",
+        "lifecycle",
+        "command",
+        "command_words",
+        "spend",
+        "runs",
+        "scale",
+        "context",
+        "quota_groups",
+    ],
+    &["dispatch", "health", "reconcile", "settle", "snapshot"],
+];
+
+/// A file of the core imports only from its own layer or below: the model imports no rule,
+/// a rule no dispatch (circles inside a layer are the other test's business).
+#[test]
+fn the_cores_layers_import_only_downwards() {
+    let core = workspace().join("crates/drover-core/src/core");
+    let layer = |f: &Path| -> Option<usize> {
+        let rel = f.strip_prefix(&core).ok()?;
+        if rel.starts_with("model") || rel == Path::new("mod.rs") {
+            return Some(0);
+        }
+        let name = rel.file_stem()?.to_str()?;
+        CORE_LAYERS.iter().position(|l| l.contains(&name))
+    };
+    let edges = circles::edges(&workspace().join("crates/drover-core/src/lib.rs"));
+    let mut report = String::new();
+    let mut seen = 0;
+    // Uses of the crate's other modules (`secrets`, `untrusted`) are outside the layers.
+    for e in edges
+        .iter()
+        .filter(|e| e.from.starts_with(&core) && e.to.starts_with(&core))
+    {
+        seen += 1;
+        let (Some(from), Some(to)) = (layer(&e.from), layer(&e.to)) else {
+            report.push_str(&format!(
+                "  {} or {} is in no layer of CORE_LAYERS\n",
+                relative(&e.from),
+                relative(&e.to)
+            ));
+            continue;
+        };
+        // `mod.rs` re-exports from every layer: it is the core's face, not a layer.
+        if to > from && !e.from.ends_with("core/mod.rs") {
+            report.push_str(&format!(
+                "  {}:{} uses {} ({})\n",
+                relative(&e.from),
+                e.line,
+                e.path,
+                relative(&e.to)
+            ));
+        }
+    }
+    assert!(seen > 100, "the core's imports were read: {seen}");
+    assert!(report.is_empty(), "imports upwards:\n{report}");
+}
+
 /// The checker itself, on a crate made for it: a circle through `super::`, a child path and a
 /// re-export is found with its lines; the same files without the back edge are not a circle.
 #[test]
