@@ -78,6 +78,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         locks: Vec::new(),
         upstream: Default::default(),
         scale_overrides: Vec::new(),
+        main: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod core_support;
 mod core_bounds;
 mod core_ledger;
 mod core_loops;
+mod core_main;
 mod core_restarts;
 mod core_scenarios;
 mod core_simulation;

@@ -63,6 +63,9 @@ pub enum AlertKind {
     /// More overdue or stale locks than are alerted one by one (see `MAX_LOCK_ALERTS`): the
     /// rest are counted in this one alert.
     LockAlertsCounted,
+    /// The shared branch's check turned red (`[upstream.check]`): names the first red commit,
+    /// who landed it and the failing tests.
+    UpstreamRed,
 }
 
 impl AlertKind {
@@ -84,6 +87,7 @@ impl AlertKind {
             AlertKind::DailyBudget => "daily_budget",
             AlertKind::ImplausibleUsage => "implausible_usage",
             AlertKind::LockAlertsCounted => "lock_alerts_counted",
+            AlertKind::UpstreamRed => "upstream_red",
         }
     }
 }
@@ -222,6 +226,31 @@ impl AlertTable {
         };
         out.push(Effect::RaiseAlert(alert.clone()));
         self.active.insert(key, alert);
+    }
+
+    /// Restates an active alert whose message changed (what is known about the condition
+    /// grew); emits [`Effect::UpdateAlert`]. An inactive key is raised.
+    pub(crate) fn restate(
+        &mut self,
+        now: Millis,
+        key: AlertKey,
+        severity: Severity,
+        message: &str,
+        evidence: &[String],
+        out: &mut Vec<Effect>,
+    ) {
+        let cut_msg = cut(message, MAX_REASON_BYTES);
+        match self.active.get_mut(&key) {
+            Some(a) if a.message == cut_msg => a.last_seen = now,
+            Some(a) => {
+                a.last_seen = now;
+                a.message = cut_msg.to_string();
+                a.severity = a.severity.max(severity);
+                a.evidence = bounded_evidence(evidence);
+                out.push(Effect::UpdateAlert(a.clone()));
+            }
+            None => self.raise(now, key, severity, message, evidence, out),
+        }
     }
 
     /// Ends the condition for `key`; emits the final record once.

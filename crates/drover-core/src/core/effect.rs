@@ -201,6 +201,12 @@ pub enum EventKind {
     Throttled,
     /// The daily budget is reached: no new sessions until midnight UTC.
     BudgetHold,
+    /// The shared branch's check turned red (and, with `on_red = "hold"`, new runs wait).
+    MainRed,
+    /// Bisection named the first red commit (or the narrowest range it could).
+    MainCulprit,
+    /// The shared branch's check is green again; a hold ends with it.
+    MainGreen,
 }
 
 impl EventKind {
@@ -241,6 +247,9 @@ impl EventKind {
             EventKind::TimedOut => "timed_out",
             EventKind::Throttled => "throttled",
             EventKind::BudgetHold => "budget_hold",
+            EventKind::MainRed => "main_red",
+            EventKind::MainCulprit => "main_culprit",
+            EventKind::MainGreen => "main_green",
         }
     }
 }

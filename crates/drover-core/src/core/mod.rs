@@ -67,6 +67,8 @@ mod ledger;
 mod lifecycle;
 mod locks;
 mod loops;
+mod main_check;
+mod main_rules;
 mod model;
 mod policy;
 mod reconcile;
@@ -98,6 +100,10 @@ pub use ledger::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoi
 pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
+};
+pub use main_check::{
+    CheckOutcome, CheckRecord, CommitInfo, Culprit, Landing, MAX_CHECKS_KEPT, MAX_FAILING, MAX_RANGE,
+    MainCheck, MainPolicy, MainState, MainView, OnRed, Step as MainStep, judge as judge_check,
 };
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
 pub use model::{

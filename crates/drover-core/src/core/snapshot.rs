@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// Roles whose replicas a `ctl scale` override sets instead of the config.
     #[serde(default)]
     pub scale_overrides: Vec<super::model::ScaleOverride>,
+    /// The shared branch's check (`[upstream.check]`); `None` when none is configured.
+    #[serde(default)]
+    pub main: Option<super::main_check::MainView>,
 }
 
 impl Snapshot {
@@ -227,6 +230,12 @@ impl super::fleet::Fleet {
                     (SlotState::Throttled { .. }, Some(t)) => {
                         Some(format!("usage limit: {}", t.reason))
                     }
+                    _ if s.main_held => self.main.as_ref().map(|m| {
+                        format!(
+                            "held: main is red since {} (on_red = \"hold\"); starts when main is green",
+                            m.short_commit().unwrap_or("?")
+                        )
+                    }),
                     _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
                 };
                 SlotView {
@@ -320,6 +329,7 @@ impl super::fleet::Fleet {
             locks: self.locks.views().cloned().collect(),
             upstream: self.locks.upstream.clone(),
             scale_overrides: self.scale_overrides(),
+            main: self.main.clone(),
         }
     }
 
