@@ -8,6 +8,7 @@ mod diagnose;
 mod loops;
 pub mod schema;
 mod schema_board;
+pub mod schema_check;
 mod schema_transcript;
 pub mod units;
 mod validate;
