@@ -56,6 +56,45 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The container spec of the shared branch's check: `check`'s image, command and limits,
+    /// the checkout at `checkout` mounted (writable: it is a throwaway copy) at its
+    /// `mount_target`, which is also the working directory; hardened as a role is by default.
+    pub fn check_spec(
+        &self,
+        check: &super::schema_check::CheckSection,
+        checkout: &std::path::Path,
+    ) -> ContainerSpec {
+        let security = super::schema::SecuritySection::default();
+        ContainerSpec {
+            fleet: self.file.fleet.name.clone(),
+            role: "check".into(),
+            image: check.image.clone(),
+            command: Some(check.command.clone()),
+            workdir: Some(check.mount_target.clone()),
+            user: None,
+            env: Vec::new(),
+            pass_env: Vec::new(),
+            required_env: Vec::new(),
+            mounts: vec![BindMount {
+                source: absolute(checkout.to_path_buf()),
+                target: check.mount_target.clone(),
+                read_only: false,
+            }],
+            memory: i64::try_from(check.limits.memory.0).unwrap_or(i64::MAX),
+            nano_cpus: (check.limits.cpus * 1e9) as i64,
+            pids: check.limits.pids,
+            cap_drop: security.cap_drop,
+            cap_add: security.cap_add,
+            no_new_privileges: security.no_new_privileges,
+            read_only_rootfs: false,
+            preflight: None,
+            probe_exec: None,
+            hostname: None,
+        }
+    }
+}
+
 fn absolute(p: PathBuf) -> PathBuf {
     std::path::absolute(&p).unwrap_or(p)
 }

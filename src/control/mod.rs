@@ -12,3 +12,4 @@ pub mod report;
 pub mod server;
 pub mod transport;
 pub mod view;
+mod view_main;
