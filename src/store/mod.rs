@@ -6,8 +6,8 @@
 //! the order of submission and a batch is atomic); readers use the pool concurrently (WAL).
 //! Queries are runtime-checked, so building needs no database.
 
-pub mod private;
 mod main_checks;
+pub mod private;
 mod reader;
 mod runs;
 mod writer;

@@ -21,8 +21,8 @@ use super::upstream::UpstreamLink;
 use crate::config::Config;
 use crate::config::schema_check::CheckSection;
 use crate::core::{
-    CheckOutcome, CheckRecord, CommitInfo, Input, Landing, MAX_CHECKS_KEPT, MAX_FAILING,
-    MAX_RANGE, MainCheck, MainState, MainStep, MainView, Millis, TestSummary, judge_check,
+    CheckOutcome, CheckRecord, CommitInfo, Input, Landing, MAX_CHECKS_KEPT, MAX_FAILING, MAX_RANGE,
+    MainCheck, MainState, MainStep, MainView, Millis, TestSummary, judge_check,
 };
 use crate::signals::{Finding, scan_bytes};
 use crate::store::{Store, StoreOp, StoreWriter};
@@ -89,17 +89,17 @@ impl MainChecker {
     /// latest tip check's verdict; the latest checks either way.
     async fn resume(&self) -> MainCheck {
         let policy = self.check.policy();
-        let checks: Vec<CheckRecord> = match self.store.main_checks_latest(MAX_CHECKS_KEPT as i64).await
-        {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|r| serde_json::from_value(r).ok())
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "earlier checks of main not read");
-                Vec::new()
-            }
-        };
+        let checks: Vec<CheckRecord> =
+            match self.store.main_checks_latest(MAX_CHECKS_KEPT as i64).await {
+                Ok(rows) => rows
+                    .into_iter()
+                    .filter_map(|r| serde_json::from_value(r).ok())
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "earlier checks of main not read");
+                    Vec::new()
+                }
+            };
         let open = self.store.main_red_open().await.ok().flatten();
         let view = match open.and_then(|p| serde_json::from_value::<MainView>(p.record).ok()) {
             Some(mut v) => {
@@ -155,7 +155,13 @@ impl Task {
         }
     }
 
-    async fn check(&mut self, docker: &Runtime, checks: &std::path::Path, commit: CommitInfo, bisect: bool) {
+    async fn check(
+        &mut self,
+        docker: &Runtime,
+        checks: &std::path::Path,
+        commit: CommitInfo,
+        bisect: bool,
+    ) {
         self.seq += 1;
         let dir = checks.join(format!(
             "{}-{}",

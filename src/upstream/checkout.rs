@@ -75,11 +75,7 @@ impl UpstreamRepo {
             let a = c.author();
             out.push(BranchCommit {
                 id: oid.to_string(),
-                author: format!(
-                    "{} <{}>",
-                    a.name().unwrap_or("?"),
-                    a.email().unwrap_or("?")
-                ),
+                author: format!("{} <{}>", a.name().unwrap_or("?"), a.email().unwrap_or("?")),
                 summary: c.summary().ok().flatten().unwrap_or("").to_string(),
                 time_ms: c.time().seconds().saturating_mul(1000),
             });
@@ -129,11 +125,13 @@ impl UpstreamRepo {
                     let blob = match self.repo.find_blob(entry.id()) {
                         Ok(b) => b,
                         Err(e) => {
-                            failure = Some(UpstreamError::Git {
-                                context: "reading a file to check",
-                                source: e,
-                            }
-                            .into());
+                            failure = Some(
+                                UpstreamError::Git {
+                                    context: "reading a file to check",
+                                    source: e,
+                                }
+                                .into(),
+                            );
                             return TreeWalkResult::Abort;
                         }
                     };
@@ -158,13 +156,7 @@ impl UpstreamRepo {
                 }
             }
         })
-        .or_else(|e| {
-            if failure.is_some() {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
+        .or_else(|e| if failure.is_some() { Ok(()) } else { Err(e) })
         .git("writing the checkout")?;
         match failure {
             Some(f) => Err(f),
@@ -184,8 +176,8 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn write_blob(path: &Path, content: &[u8], mode: i32) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
     // 0o120000: a symlink; its content is the target, written as a link (never followed).
     if mode == 0o120_000 {
         let target = String::from_utf8_lossy(content).into_owned();

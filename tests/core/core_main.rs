@@ -76,13 +76,23 @@ fn only_a_pass_is_green_no_tests_is_unknown_and_failures_are_red() {
     let pass = summary(5, 0, Verdict::Pass, &[]);
     let fail = summary(4, 1, Verdict::Fail, &["t::broken"]);
     let none = summary(0, 0, Verdict::NoTests, &[]);
-    assert_eq!(judge_check(std::slice::from_ref(&pass), 0).0, MainState::Green);
+    assert_eq!(
+        judge_check(std::slice::from_ref(&pass), 0).0,
+        MainState::Green
+    );
     let (state, sum) = judge_check(&[pass.clone(), fail], 101);
     assert_eq!(state, MainState::Red);
     assert_eq!((sum.passed, sum.failed), (9, 1));
     assert_eq!(sum.failing, vec!["t::broken".to_string()]);
-    assert_eq!(judge_check(std::slice::from_ref(&none), 0).0, MainState::Unknown);
-    assert_eq!(judge_check(&[], 0).0, MainState::Unknown, "no tests is never green");
+    assert_eq!(
+        judge_check(std::slice::from_ref(&none), 0).0,
+        MainState::Unknown
+    );
+    assert_eq!(
+        judge_check(&[], 0).0,
+        MainState::Unknown,
+        "no tests is never green"
+    );
     assert_eq!(judge_check(&[], 2).0, MainState::Unknown);
     // Passing tests, yet the command failed afterwards: not a pass.
     assert_eq!(judge_check(&[pass], 1).0, MainState::Red);
@@ -97,7 +107,11 @@ fn a_tip_is_checked_at_most_once_per_interval_and_always_the_newest() {
     m.observe_tip(vec![commit("b2")]);
     m.observe_tip(vec![commit("c3")]);
     assert_eq!(m.next(10_000), MainStep::WaitUntil(MIN));
-    assert_eq!(run_due(&mut m, MIN, &|_| green()), vec!["c3"], "the newest tip only");
+    assert_eq!(
+        run_due(&mut m, MIN, &|_| green()),
+        vec!["c3"],
+        "the newest tip only"
+    );
     assert_eq!(m.next(5 * MIN), MainStep::Idle, "nothing new: no check");
 }
 
@@ -109,7 +123,9 @@ fn first_red_after_green_bisects_to_the_breaking_commit() {
     // Four commits at once; the second one breaks the check.
     m.observe_tip(vec![commit("b2"), commit("c3"), commit("d4"), commit("e5")]);
     let bad = |id: &str| !id.starts_with("b2") && !id.starts_with("a1");
-    let checked = run_due(&mut m, MIN, &|id| if bad(id) { red("t::x") } else { green() });
+    let checked = run_due(&mut m, MIN, &|id| {
+        if bad(id) { red("t::x") } else { green() }
+    });
     assert_eq!(checked[0], "e5", "the tip first");
     assert!(checked.len() - 1 <= 4, "within max_bisect: {checked:?}");
     let v = m.view();
@@ -141,7 +157,11 @@ fn bisection_stops_at_max_bisect_naming_the_range_left() {
             red("t::y")
         }
     });
-    assert_eq!(checked.len(), 2, "the tip and one bisection step: {checked:?}");
+    assert_eq!(
+        checked.len(),
+        2,
+        "the tip and one bisection step: {checked:?}"
+    );
     let c = m.view().culprit.clone().expect("culprit");
     assert!(!c.exact);
     assert!(c.range_from.is_some());
@@ -157,9 +177,16 @@ fn the_checks_own_failures_are_neither_red_nor_green() {
         error: "image drover-check:1 is missing".into(),
     });
     let v = m.view();
-    assert_eq!(v.state, MainState::Green, "still green: the check did not run");
+    assert_eq!(
+        v.state,
+        MainState::Green,
+        "still green: the check did not run"
+    );
     assert!(!v.hold);
-    assert_eq!(v.check_error.as_deref(), Some("image drover-check:1 is missing"));
+    assert_eq!(
+        v.check_error.as_deref(),
+        Some("image drover-check:1 is missing")
+    );
     assert_eq!(v.checks[0].verdict(), "failed");
     // Retried on the next interval.
     assert_eq!(run_due(&mut m, 2 * MIN, &|_| red("t::z")), vec!["b2"]);
@@ -282,9 +309,11 @@ fn hold_keeps_ended_runs_from_restarting_until_green_except_fixes_main() {
         matches!(e, Effect::PersistEvent(ev) if ev.kind == EventKind::MainGreen && ev.message.contains("hold ended"))
     });
     assert!(ended);
-    assert!(effects.iter().any(
-        |e| matches!(e, Effect::ClearAlert(a) if a.key.kind == AlertKind::UpstreamRed)
-    ));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::ClearAlert(a) if a.key.kind == AlertKind::UpstreamRed))
+    );
     assert_eq!(h.starts("worker-1"), 2, "started again on green");
     assert_eq!(h.state("worker-1"), SlotState::Running);
 }

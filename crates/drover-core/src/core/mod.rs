@@ -101,11 +101,12 @@ pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
 };
-pub use main_check::{
-    CheckOutcome, CheckRecord, CommitInfo, Culprit, Landing, MAX_CHECKS_KEPT, MAX_FAILING, MAX_RANGE,
-    MainCheck, MainPolicy, MainState, MainView, OnRed, Step as MainStep, judge as judge_check,
-};
 pub use loops::{BudgetRule, DetectorRule, FailingTestsRule, LoopPolicy, ReclaimRule};
+pub use main_check::{
+    CheckOutcome, CheckRecord, CommitInfo, Culprit, Landing, MAX_CHECKS_KEPT, MAX_FAILING,
+    MAX_RANGE, MainCheck, MainPolicy, MainState, MainView, OnRed, Step as MainStep,
+    judge as judge_check,
+};
 pub use model::{
     ActivityKind, Actor, ContainerStatus, DetectorAction, DockerOp, ExitInfo, ExitReason, Health,
     LockObservation, Millis, ObservedContainer, SlotState, TestSummary, Verdict, container_name,

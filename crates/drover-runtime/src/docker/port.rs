@@ -10,8 +10,7 @@ use futures::stream::BoxStream;
 use super::Docker;
 use crate::port::{
     ArchivedFile, CheckRequest, ContainerDetails, ContainerEvent, ContainerRuntime, CreateRequest,
-    ExecOutcome,
-    ListedContainer, LogChunk, RuntimeError,
+    ExecOutcome, ListedContainer, LogChunk, RuntimeError,
 };
 
 impl ContainerRuntime for Docker {

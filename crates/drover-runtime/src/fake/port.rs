@@ -12,8 +12,9 @@ use futures::stream::BoxStream;
 use super::{Call, FakeContainer, FakeRuntime, Record, Signal, rfc3339, unreachable};
 use crate::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
 use crate::port::{
-    ArchivedFile, CheckRequest, Connector, ContainerAction, ContainerDetails, ContainerEvent, ContainerRuntime,
-    CreateRequest, EngineStatus, ExecOutcome, ListedContainer, LogChunk, Runtime, RuntimeError,
+    ArchivedFile, CheckRequest, Connector, ContainerAction, ContainerDetails, ContainerEvent,
+    ContainerRuntime, CreateRequest, EngineStatus, ExecOutcome, ListedContainer, LogChunk, Runtime,
+    RuntimeError,
 };
 
 impl Connector for FakeRuntime {
