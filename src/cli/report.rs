@@ -120,6 +120,13 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         tracing::warn!(error = %e, "cost figures left out of the report");
         Vec::new()
     }));
+    // A database from before the check has no main_red table: no red-main figures then.
+    let checked = has_checks(&store).await;
+    let main = crate::control::main_report::load(&store, from)
+        .await
+        .ok()
+        .map(|p| crate::control::main_report::compute(&p, from, now))
+        .filter(|m| checked || !m.breaks.is_empty());
     // The configured fleet's upstream gets the same lock figures as `--upstream` would give.
     let up = if args.db.is_none() {
         configured_upstream(config, from.div_euclid(1000)).await
@@ -130,6 +137,9 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         let mut v = serde_json::to_value(&r)?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert("cost".into(), serde_json::to_value(&costs)?);
+            if let Some(main) = &main {
+                obj.insert("main".into(), serde_json::to_value(main)?);
+            }
             if let Some(up) = &up {
                 obj.insert("upstream".into(), serde_json::to_value(up)?);
             }
@@ -144,6 +154,10 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         print!("{}", report::to_text(&r));
         println!();
         print!("{}", cost::to_text(&costs));
+        if let Some(main) = &main {
+            println!();
+            print!("{}", crate::control::main_report::to_text(main));
+        }
         if let Some(up) = &up {
             println!();
             print!("{}", report::upstream_to_text(up));
@@ -151,6 +165,14 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     }
     store.close().await;
     Ok(())
+}
+
+/// The store has checks of main (`[upstream.check]` ran at some time).
+async fn has_checks(store: &Store) -> bool {
+    store
+        .main_checks_latest(1)
+        .await
+        .is_ok_and(|c| !c.is_empty())
 }
 
 async fn configured_upstream(

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod cost;
 mod fit;
+pub mod main_report;
 pub mod metrics;
 pub mod protocol;
 pub mod report;

@@ -219,6 +219,37 @@ async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix
     assert_eq!(periods[0].commit, bad);
     assert_eq!(periods[0].slot.as_deref(), Some("worker-1"));
     assert!(periods[0].until_ms.is_some());
+    // `drover report` (the CLI, on the store read-only): red time per day, the commit that
+    // broke main, by slot.
+    let db = _data.path().join("drover.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["report", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .expect("drover report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let main = &report["main"];
+    assert_eq!(main["breaks"][0]["commit"], bad.as_str());
+    assert_eq!(main["breaks"][0]["slot"], "worker-1");
+    assert_eq!(
+        main["breaks"][0]["author"],
+        "worker-1 <worker-1@agents.local>"
+    );
+    assert_eq!(main["by_slot"]["worker-1"], 1);
+    assert!(main["red_days"][0]["red_s"].as_f64().unwrap() > 0.0);
+    let text = Command::new(env!("CARGO_BIN_EXE_drover"))
+        .args(["report", "--db"])
+        .arg(&db)
+        .output()
+        .expect("drover report");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Commits that broke main:"), "{text}");
+    assert!(text.contains(&bad[..10]), "{text}");
     handle.shutdown.cancel();
 }
 
