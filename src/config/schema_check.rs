@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::diagnose::{Diagnostic, Seg, SourceIndex};
-use super::schema::LimitsSection;
-use super::units::HumanDuration;
+use super::units::{ByteSize, HumanDuration};
 use crate::core::{MainPolicy, OnRed};
 
 /// The most bisection steps a red range may take (2^32 commits; more is a typo).
@@ -28,7 +27,7 @@ pub struct CheckSection {
     pub timeout: HumanDuration,
     /// Memory, CPUs and processes of the check container, as a role's.
     #[serde(default)]
-    pub limits: LimitsSection,
+    pub limits: CheckLimits,
     /// Extra checks allowed to find the first red commit of a red range.
     #[serde(default = "default_max_bisect")]
     pub max_bisect: u32,
@@ -38,6 +37,25 @@ pub struct CheckSection {
     /// Where the checkout is mounted in the check container (also its working directory).
     #[serde(default = "default_mount_target")]
     pub mount_target: String,
+}
+
+/// `[upstream.check.limits]`: a role's limits without `run_timeout` (the check has `timeout`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckLimits {
+    pub memory: ByteSize,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+impl Default for CheckLimits {
+    fn default() -> Self {
+        Self {
+            memory: ByteSize(2 << 30),
+            cpus: 1.0,
+            pids: 512,
+        }
+    }
 }
 
 fn default_every() -> HumanDuration {
@@ -125,11 +143,5 @@ pub(super) fn validate(check: &CheckSection, index: &SourceIndex<'_>, out: &mut 
     }
     if l.pids < 1 {
         out.push(index.at_path(&limits("pids"), "pids must be at least 1"));
-    }
-    if l.run_timeout.is_some() {
-        out.push(index.at_path(
-            &limits("run_timeout"),
-            "a check has no run_timeout: use [upstream.check] timeout",
-        ));
     }
 }

@@ -51,9 +51,7 @@ impl MainChecker {
     pub async fn run(self, cancel: CancellationToken) {
         let machine = self.resume().await;
         let mut task = Task {
-            open_red: (machine.view().state == MainState::Red)
-                .then(|| machine.view().since)
-                .flatten(),
+            open_red: (machine.view().state == MainState::Red).then(|| machine.view().clone()),
             machine,
             tries: 0,
             seq: 0,
@@ -126,8 +124,8 @@ impl MainChecker {
 
 struct Task {
     machine: MainCheck,
-    /// `since` of the red period written as open.
-    open_red: Option<Millis>,
+    /// The red period written as open, as last written.
+    open_red: Option<MainView>,
     /// Attribution attempts for the current culprit.
     tries: u32,
     /// Numbers checkout folders.
@@ -305,31 +303,28 @@ impl Task {
             .unwrap_or_default(),
         };
         let mut ops = Vec::new();
-        match (view.state == MainState::Red, self.open_red) {
+        match (view.state == MainState::Red, self.open_red.take()) {
             (true, _) => {
-                let since = view.since.unwrap_or(now);
-                self.open_red = Some(since);
-                ops.push(period(since, None, &view));
+                ops.push(period(view.since.unwrap_or(now), None, &view));
+                self.open_red = Some(view.clone());
             }
-            (false, Some(since)) => {
-                self.open_red = None;
+            // The period keeps what it was: the commit that broke main and who landed it.
+            (false, Some(last)) => {
                 let until = view.since.unwrap_or(now);
-                let mut last = view.clone();
-                last.state = MainState::Red;
-                // The period keeps what it was: the commit that broke main and who landed it.
-                if let Ok(Some(p)) = self.me.store.main_red_open().await {
-                    if let Ok(v) = serde_json::from_value::<MainView>(p.record) {
-                        last = v;
-                    }
-                }
-                ops.push(period(since, Some(until), &last));
+                ops.push(period(last.since.unwrap_or(until), Some(until), &last));
             }
             (false, None) => {}
         }
         for op in ops {
             let _ = self.me.writer.submit(op).await;
         }
-        let _ = self.me.inputs.send(Input::MainObserved { view }).await;
+        let _ = self
+            .me
+            .inputs
+            .send(Input::MainObserved {
+                view: Box::new(view),
+            })
+            .await;
     }
 }
 

@@ -248,7 +248,7 @@ fn fleet(on_red: OnRed) -> (Harness, MainCheck) {
 
 fn report(h: &mut Harness, m: &MainCheck) -> Vec<Effect> {
     h.feed(Input::MainObserved {
-        view: m.view().clone(),
+        view: Box::new(m.view().clone()),
     })
 }
 
@@ -343,7 +343,9 @@ fn texts_from_the_repo_are_bounded() {
         ..MainView::default()
     };
     view.check_error = Some("e".repeat(100_000));
-    h.feed(Input::MainObserved { view });
+    h.feed(Input::MainObserved {
+        view: Box::new(view),
+    });
     let main = h.snapshot().main.unwrap();
     assert!(main.commit.unwrap().len() <= 1_000);
     assert!(main.failing.len() <= 1_000);

@@ -136,7 +136,7 @@ pub enum Input {
     /// The shared branch's check (`[upstream.check]`) changed: its state, first red commit,
     /// hold and recent checks, from the supervisor's `MainCheck` (replaces the previous one).
     MainObserved {
-        view: super::main_check::MainView,
+        view: Box<super::main_check::MainView>,
     },
     /// The upstream adapter's answer to [`crate::core::Effect::ReleaseLock`].
     ReleaseFinished {
