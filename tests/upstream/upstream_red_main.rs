@@ -48,7 +48,24 @@ impl Drop for CheckGuard {
     }
 }
 
-async fn start(up: &Upstream, prefix: &str) -> (SupervisorHandle, String, tempfile::TempDir) {
+/// The `[upstream.check]` of the red-main tests.
+fn hold_check() -> String {
+    format!(
+        r#"image = "{}"
+command = ["sh", "check.sh"]
+every = "{EVERY_S}s"
+timeout = "60s"
+max_bisect = 4
+on_red = "hold""#,
+        common::TEST_IMAGE
+    )
+}
+
+async fn start(
+    up: &Upstream,
+    prefix: &str,
+    check: &str,
+) -> (SupervisorHandle, String, tempfile::TempDir) {
     common::ensure_test_image();
     let fleet = common::unique_fleet(prefix);
     let data = tempfile::tempdir().expect("tempdir");
@@ -68,12 +85,7 @@ data_dir = "{data}"
 repo = "{bare}"
 
 [upstream.check]
-image = "{image}"
-command = ["sh", "check.sh"]
-every = "{EVERY_S}s"
-timeout = "60s"
-max_bisect = 4
-on_red = "hold"
+{check}
 
 [[roles]]
 name = "worker"
@@ -124,7 +136,7 @@ async fn commit_in_run(handle: &SupervisorHandle, agent: &Agent, slot: &str, msg
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix_ends_it() {
     let up = Upstream::new();
-    let (handle, fleet, _data) = start(&up, "redmain").await;
+    let (handle, fleet, _data) = start(&up, "redmain", &hold_check()).await;
     let _guard = common::FleetGuard(fleet.clone());
     let _check = CheckGuard(fleet.clone());
 
@@ -256,7 +268,7 @@ async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_commits_pushed_at_once_are_bisected_to_the_breaking_one() {
     let up = Upstream::new();
-    let (handle, fleet, _data) = start(&up, "redbisect").await;
+    let (handle, fleet, _data) = start(&up, "redbisect", &hold_check()).await;
     let _guard = common::FleetGuard(fleet.clone());
     let _check = CheckGuard(fleet.clone());
     common::wait_for_snapshot(&handle, "main green", 60, |s| {
@@ -286,5 +298,94 @@ async fn two_commits_pushed_at_once_are_bisected_to_the_breaking_one() {
         1,
         "one extra check decides between two commits"
     );
+    handle.shutdown.cancel();
+}
+
+fn labels_of(container: &str) -> Option<serde_json::Value> {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{json .Config.Labels}}", container])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_times_out_is_its_own_failure_and_its_container_is_never_a_slot() {
+    let up = Upstream::new();
+    let check = format!(
+        r#"image = "{}"
+command = ["sh", "-c", "sleep 30"]
+every = "1s"
+timeout = "3s""#,
+        common::TEST_IMAGE
+    );
+    let (handle, fleet, _data) = start(&up, "redtimeout", &check).await;
+    let _guard = common::FleetGuard(fleet.clone());
+    let _check = CheckGuard(fleet.clone());
+    // While the check runs: drover's check label, none of a slot's.
+    let name = format!("drover-{fleet}-check");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let labels = loop {
+        if let Some(l) = labels_of(&name) {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "no check container appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(labels["io.drover.check"], fleet.as_str());
+    assert!(labels.get("io.drover.fleet").is_none(), "{labels}");
+    assert!(labels.get("io.drover.slot").is_none(), "{labels}");
+    let snap = common::wait_for_snapshot(&handle, "the timeout reported", 60, |s| {
+        s.main
+            .as_ref()
+            .and_then(|m| m.check_error.as_deref())
+            .is_some_and(|e| e.contains("timed out after 3s"))
+    })
+    .await;
+    let main = snap.main.clone().unwrap();
+    assert_eq!(main.state, MainState::Unknown, "neither red nor green");
+    assert!(!main.hold);
+    assert!(red_alert(&snap).is_none());
+    assert_eq!(main.checks[0].verdict(), "failed");
+    // The fleet never took the check container for one of its own or a foreign look-alike.
+    assert!(snap.slots.iter().all(|s| s.slot != "check"));
+    assert!(
+        snap.alerts
+            .iter()
+            .all(|a| !matches!(a.key.kind, AlertKind::ForeignContainer { .. })),
+        "{:?}",
+        snap.alerts
+    );
+    let status = serde_json::to_value(StatusView::from_snapshot(&snap)).unwrap();
+    assert_eq!(status["upstream"]["main"]["state"], "unknown");
+    assert!(
+        status["upstream"]["main"]["check_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out"))
+    );
+    handle.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_check_image_is_reported_as_such() {
+    let up = Upstream::new();
+    let check = r#"image = "dv-red-no-such-image:0"
+command = ["sh", "check.sh"]
+every = "1s""#;
+    let (handle, fleet, _data) = start(&up, "rednoimage", check).await;
+    let _guard = common::FleetGuard(fleet.clone());
+    let snap = common::wait_for_snapshot(&handle, "the missing image reported", 60, |s| {
+        s.main
+            .as_ref()
+            .and_then(|m| m.check_error.as_deref())
+            .is_some_and(|e| e.contains("dv-red-no-such-image:0 is missing"))
+    })
+    .await;
+    let main = snap.main.clone().unwrap();
+    assert_eq!(main.state, MainState::Unknown);
+    assert!(red_alert(&snap).is_none());
     handle.shutdown.cancel();
 }
