@@ -141,6 +141,35 @@ mod tests {
     }
 
     #[test]
+    fn the_check_runs_hardened_on_its_checkout() {
+        let text = "[fleet]\nname = \"t\"\n[upstream]\nrepo = \".\"\n[upstream.check]\nimage = \"rust:1\"\ncommand = [\"cargo\", \"test\"]\nlimits = { memory = \"1g\", cpus = 2.0, pids = 64 }\n[[roles]]\nname = \"impl\"\nimage = \"img\"\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        let check = cfg.file.upstream.clone().unwrap().check.unwrap();
+        let spec = cfg.check_spec(&check, Path::new("/data/checks/abc-1"));
+        assert_eq!(spec.image, "rust:1");
+        assert_eq!(spec.workdir.as_deref(), Some("/src"));
+        assert_eq!(
+            spec.mounts.len(),
+            1,
+            "the checkout only, not the upstream repo"
+        );
+        assert_eq!(spec.mounts[0].source, Path::new("/data/checks/abc-1"));
+        assert_eq!(spec.mounts[0].target, "/src");
+        let hc = spec
+            .create_body("check", 0, "check", &|_| None)
+            .host_config
+            .unwrap();
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            hc.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        assert_eq!(hc.memory, Some(1 << 30));
+        assert_eq!(hc.nano_cpus, Some(2_000_000_000));
+        assert_eq!(hc.pids_limit, Some(64));
+    }
+
+    #[test]
     fn hardening_is_applied_by_default() {
         let s = spec();
         let body = s.create_body("impl-1", 3, "h", &|_| None);
