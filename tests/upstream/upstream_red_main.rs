@@ -65,7 +65,7 @@ async fn start(
     up: &Upstream,
     prefix: &str,
     check: &str,
-) -> (SupervisorHandle, String, tempfile::TempDir) {
+) -> (SupervisorHandle, String, tempfile::TempDir, String) {
     common::ensure_test_image();
     let fleet = common::unique_fleet(prefix);
     let data = tempfile::tempdir().expect("tempdir");
@@ -102,14 +102,18 @@ fixes_main = true
         bare = up.bare.display(),
         image = common::TEST_IMAGE,
     );
-    let cfg = drover::config::parse(&text, Path::new("fleet.toml")).expect("config");
+    let (handle, _task) = launch(&text).await;
+    (handle, fleet, data, text)
+}
+
+async fn launch(text: &str) -> (SupervisorHandle, tokio::task::JoinHandle<()>) {
+    let cfg = drover::config::parse(text, Path::new("fleet.toml")).expect("config");
     let opts = SupervisorOptions {
         env: Arc::new(|_| None),
         seed: 7,
         ..Default::default()
     };
-    let (handle, _task) = supervisor::start(cfg, opts).await.expect("supervisor");
-    (handle, fleet, data)
+    supervisor::start(cfg, opts).await.expect("supervisor")
 }
 
 fn main_state(s: &Snapshot) -> Option<MainState> {
@@ -136,7 +140,7 @@ async fn commit_in_run(handle: &SupervisorHandle, agent: &Agent, slot: &str, msg
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix_ends_it() {
     let up = Upstream::new();
-    let (handle, fleet, _data) = start(&up, "redmain", &hold_check()).await;
+    let (handle, fleet, _data, text) = start(&up, "redmain", &hold_check()).await;
     let _guard = common::FleetGuard(fleet.clone());
     let _check = CheckGuard(fleet.clone());
 
@@ -200,6 +204,20 @@ async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix
         .unwrap_or_default()
         .to_string();
     assert!(why.contains("held: main is red since"), "{why}");
+
+    // drover restarts while main is red: it resumes red, held, with who broke it.
+    handle.shutdown.cancel();
+    let (handle, _task) = launch(&text).await;
+    let resumed =
+        common::wait_for_snapshot(&handle, "main resumed", 30, |s| s.main.is_some()).await;
+    let main = resumed.main.clone().expect("resumed at start");
+    assert_eq!(main.state, MainState::Red);
+    assert!(main.hold);
+    assert_eq!(main.commit.as_deref(), Some(bad.as_str()));
+    assert_eq!(
+        main.culprit.and_then(|c| c.landed_by).map(|l| l.slot),
+        Some("worker-1".to_string())
+    );
 
     // The fix: green again, the hold ends by itself and worker-1 starts.
     let fixer_agent = up.agent("fixer-1");
@@ -268,7 +286,7 @@ async fn a_breaking_push_turns_main_red_names_who_landed_it_holds_runs_and_a_fix
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_commits_pushed_at_once_are_bisected_to_the_breaking_one() {
     let up = Upstream::new();
-    let (handle, fleet, _data) = start(&up, "redbisect", &hold_check()).await;
+    let (handle, fleet, _data, _) = start(&up, "redbisect", &hold_check()).await;
     let _guard = common::FleetGuard(fleet.clone());
     let _check = CheckGuard(fleet.clone());
     common::wait_for_snapshot(&handle, "main green", 60, |s| {
@@ -322,7 +340,7 @@ every = "1s"
 timeout = "3s""#,
         common::TEST_IMAGE
     );
-    let (handle, fleet, _data) = start(&up, "redtimeout", &check).await;
+    let (handle, fleet, _data, _) = start(&up, "redtimeout", &check).await;
     let _guard = common::FleetGuard(fleet.clone());
     let _check = CheckGuard(fleet.clone());
     // While the check runs: drover's check label, none of a slot's.
@@ -375,7 +393,7 @@ async fn a_missing_check_image_is_reported_as_such() {
     let check = r#"image = "dv-red-no-such-image:0"
 command = ["sh", "check.sh"]
 every = "1s""#;
-    let (handle, fleet, _data) = start(&up, "rednoimage", check).await;
+    let (handle, fleet, _data, _) = start(&up, "rednoimage", check).await;
     let _guard = common::FleetGuard(fleet.clone());
     let snap = common::wait_for_snapshot(&handle, "the missing image reported", 60, |s| {
         s.main
