@@ -351,3 +351,42 @@ fn texts_from_the_repo_are_bounded() {
     assert!(main.failing.len() <= 1_000);
     assert!(main.check_error.unwrap().len() <= 10_000);
 }
+
+#[test]
+fn a_restarted_drover_resumes_red_without_raising_it_again() {
+    let (mut h, mut m) = fleet(OnRed::Hold);
+    m.observe_tip(vec![commit("a1")]);
+    run_due(&mut m, h.now, &|_| green());
+    report(&mut h, &m);
+    m.observe_tip(vec![commit("b2")]);
+    run_due(&mut m, h.now + MIN, &|_| red("t::a"));
+    let raised = report(&mut h, &m);
+    let alert = raised
+        .iter()
+        .find_map(|e| match e {
+            Effect::RaiseAlert(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("raised");
+    let resume = drover::core::ResumeState {
+        active_alerts: vec![alert],
+        ..Default::default()
+    };
+    let worker = RoleSpec::new("worker", 1, "h");
+    let fleet = drover::core::Fleet::restore(FleetSpec::new("demo", vec![worker]), 7, resume);
+    let mut next = Harness::with_fleet(fleet, Default::default());
+    next.now = h.now + MIN;
+    next.boot();
+    let effects = report(&mut next, &m);
+    assert!(!kinds(&effects).contains(&EventKind::MainRed), "not news");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::RaiseAlert(_))));
+    assert_eq!(next.snapshot().main.unwrap().state, MainState::Red);
+    assert_eq!(
+        next.snapshot()
+            .alerts
+            .iter()
+            .filter(|a| a.key.kind == AlertKind::UpstreamRed)
+            .count(),
+        1
+    );
+}

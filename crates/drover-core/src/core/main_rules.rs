@@ -27,6 +27,11 @@ impl Fleet {
         out: &mut Vec<Effect>,
         scope: &mut Scope,
     ) {
+        // The first report after drover restarted while red: the restored alert stands.
+        let resumed = self.main.is_none()
+            && self
+                .alerts
+                .is_active(&AlertKey::fleet(AlertKind::UpstreamRed));
         let old = self.main.take().unwrap_or_default();
         let key = AlertKey::fleet(AlertKind::UpstreamRed);
         let red = view.state == MainState::Red;
@@ -37,7 +42,7 @@ impl Fleet {
                 .as_ref()
                 .map_or(&view.failing, |c| &c.failing)
                 .clone();
-            if old.state != MainState::Red {
+            if old.state != MainState::Red && !resumed {
                 self.alerts
                     .raise(now, key, Severity::Critical, &message, &evidence, out);
                 out.push(event(
@@ -57,6 +62,7 @@ impl Fleet {
                     .restate(now, key, Severity::Critical, &message, &evidence, out);
             }
             if let Some(c) = &view.culprit
+                && !resumed
                 && old.culprit.as_ref().map(|o| &o.commit.id) != Some(&c.commit.id)
             {
                 out.push(event(
