@@ -120,6 +120,13 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         tracing::warn!(error = %e, "cost figures left out of the report");
         Vec::new()
     }));
+    // A database from before the check has no main_red table: no red-main figures then.
+    let checked = has_checks(&store).await;
+    let main = crate::control::main_report::load(&store, from)
+        .await
+        .ok()
+        .map(|p| crate::control::main_report::compute(&p, from, now))
+        .filter(|m| checked || !m.breaks.is_empty());
     // The fleet's config, found as the store was (also through the running daemon): its
     // prices and its upstream. With `--db` the config is not the database's, so neither.
     let cfg = if args.db.is_none() {
@@ -157,6 +164,9 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
             if let Err(why) = &up {
                 obj.insert("upstream_missing".into(), why.clone().into());
             }
+            if let Some(main) = &main {
+                obj.insert("main".into(), serde_json::to_value(main)?);
+            }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -168,6 +178,10 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
         print!("{}", report::to_text(&r));
         println!();
         print!("{}", cost::to_text(&costs, priced));
+        if let Some(main) = &main {
+            println!();
+            print!("{}", crate::control::main_report::to_text(main));
+        }
         println!();
         match &up {
             Ok(up) => print!("{}", report::upstream_to_text(up)),
@@ -176,6 +190,14 @@ pub async fn report(args: ReportArgs, config: Option<&Path>) -> anyhow::Result<(
     }
     store.close().await;
     Ok(())
+}
+
+/// The store has checks of main (`[upstream.check]` ran at some time).
+async fn has_checks(store: &Store) -> bool {
+    store
+        .main_checks_latest(1)
+        .await
+        .is_ok_and(|c| !c.is_empty())
 }
 
 /// The lock figures of `cfg`'s upstream, or why there are none.

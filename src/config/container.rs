@@ -56,6 +56,45 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The container spec of the shared branch's check: `check`'s image, command and limits,
+    /// the checkout at `checkout` mounted (writable: it is a throwaway copy) at its
+    /// `mount_target`, which is also the working directory; hardened as a role is by default.
+    pub fn check_spec(
+        &self,
+        check: &super::schema_check::CheckSection,
+        checkout: &std::path::Path,
+    ) -> ContainerSpec {
+        let security = super::schema::SecuritySection::default();
+        ContainerSpec {
+            fleet: self.file.fleet.name.clone(),
+            role: "check".into(),
+            image: check.image.clone(),
+            command: Some(check.command.clone()),
+            workdir: Some(check.mount_target.clone()),
+            user: None,
+            env: Vec::new(),
+            pass_env: Vec::new(),
+            required_env: Vec::new(),
+            mounts: vec![BindMount {
+                source: absolute(checkout.to_path_buf()),
+                target: check.mount_target.clone(),
+                read_only: false,
+            }],
+            memory: i64::try_from(check.limits.memory.0).unwrap_or(i64::MAX),
+            nano_cpus: (check.limits.cpus * 1e9) as i64,
+            pids: check.limits.pids,
+            cap_drop: security.cap_drop,
+            cap_add: security.cap_add,
+            no_new_privileges: security.no_new_privileges,
+            read_only_rootfs: false,
+            preflight: None,
+            probe_exec: None,
+            hostname: None,
+        }
+    }
+}
+
 fn absolute(p: PathBuf) -> PathBuf {
     std::path::absolute(&p).unwrap_or(p)
 }
@@ -99,6 +138,35 @@ mod tests {
             Path::new("/nonexistent/docker.sock"),
             None
         ));
+    }
+
+    #[test]
+    fn the_check_runs_hardened_on_its_checkout() {
+        let text = "[fleet]\nname = \"t\"\n[upstream]\nrepo = \".\"\n[upstream.check]\nimage = \"rust:1\"\ncommand = [\"cargo\", \"test\"]\nlimits = { memory = \"1g\", cpus = 2.0, pids = 64 }\n[[roles]]\nname = \"impl\"\nimage = \"img\"\n";
+        let cfg = crate::config::parse(text, Path::new("f.toml")).unwrap();
+        let check = cfg.file.upstream.clone().unwrap().check.unwrap();
+        let spec = cfg.check_spec(&check, Path::new("/data/checks/abc-1"));
+        assert_eq!(spec.image, "rust:1");
+        assert_eq!(spec.workdir.as_deref(), Some("/src"));
+        assert_eq!(
+            spec.mounts.len(),
+            1,
+            "the checkout only, not the upstream repo"
+        );
+        assert_eq!(spec.mounts[0].source, Path::new("/data/checks/abc-1"));
+        assert_eq!(spec.mounts[0].target, "/src");
+        let hc = spec
+            .create_body("check", 0, "check", &|_| None)
+            .host_config
+            .unwrap();
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            hc.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        assert_eq!(hc.memory, Some(1 << 30));
+        assert_eq!(hc.nano_cpus, Some(2_000_000_000));
+        assert_eq!(hc.pids_limit, Some(64));
     }
 
     #[test]

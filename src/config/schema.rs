@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 pub use super::schema_action::DetectorAction;
 pub use super::schema_board::{BoardSection, BoardSource};
-pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
 pub use super::schema_context::{
     CompactionLoopDetector, ContextDetector, IdleAfterCompactionDetector,
 };
+pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
@@ -99,6 +99,9 @@ pub struct UpstreamSection {
     pub read_only: bool,
     /// Where the team's board lives (`[upstream.board]`).
     pub board: BoardSection,
+    /// The check of the shared branch (`[upstream.check]`); off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<super::schema_check::CheckSection>,
 }
 
 impl Default for UpstreamSection {
@@ -112,6 +115,7 @@ impl Default for UpstreamSection {
             progress_host_path: None,
             read_only: false,
             board: BoardSection::default(),
+            check: None,
         }
     }
 }
@@ -169,6 +173,10 @@ pub struct RoleSection {
     pub quota_group: Option<String>,
     #[serde(default)]
     pub quota: QuotaSection,
+    /// Its slots start new runs while main is red under `[upstream.check] on_red = "hold"`
+    /// (the role that repairs the branch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixes_main: bool,
 }
 
 /// How usage limits are waited out.

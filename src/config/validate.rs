@@ -63,6 +63,9 @@ pub fn validate(
             ));
         }
         super::schema_board::validate(&up.board, index, &mut out);
+        if let Some(check) = &up.check {
+            super::schema_check::validate(check, index, &mut out);
+        }
         if !up.mount_target.starts_with('/') {
             out.push(index.at_path(
                 &[key("upstream"), key("mount_target")],

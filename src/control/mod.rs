@@ -6,9 +6,11 @@
 pub mod client;
 pub mod cost;
 mod fit;
+pub mod main_report;
 pub mod metrics;
 pub mod protocol;
 pub mod report;
 pub mod server;
 pub mod transport;
 pub mod view;
+mod view_main;

@@ -85,7 +85,12 @@ pub struct UpstreamStatus {
     pub releases: u64,
     pub hold_p50_s: Option<f64>,
     pub hold_p90_s: Option<f64>,
+    /// The shared branch's check (`[upstream.check]`); absent when none is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main: Option<MainStatus>,
 }
+
+pub use super::view_main::{MainCulprit, MainStatus};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlotStatus {
@@ -343,6 +348,7 @@ impl StatusView {
             releases: s.upstream.releases,
             hold_p50_s: secs(s.upstream.hold_p50),
             hold_p90_s: secs(s.upstream.hold_p90),
+            main: s.main.as_ref().map(MainStatus::from_view),
         };
         Self {
             upstream,

@@ -6,6 +6,7 @@
 //! the order of submission and a batch is atomic); readers use the pool concurrently (WAL).
 //! Queries are runtime-checked, so building needs no database.
 
+mod main_checks;
 pub mod private;
 mod reader;
 mod runs;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use main_checks::RedPeriod;
 pub use reader::{EventFilter, StoredEvent};
 pub use runs::StoredRun;
 pub use writer::{BatchPolicy, StoreWriter, WriterStats};
@@ -113,6 +115,23 @@ pub enum StoreOp {
     SpendDay {
         day: i64,
         micros: i64,
+    },
+    /// One check of the shared branch (`main_checks`).
+    MainCheck {
+        commit: String,
+        started_ms: i64,
+        duration_ms: i64,
+        bisect: bool,
+        verdict: String,
+        record: serde_json::Value,
+    },
+    /// Upsert of one red period of main (`main_red`), keyed by `since_ms`.
+    MainRed {
+        since_ms: i64,
+        until_ms: Option<i64>,
+        commit: String,
+        slot: Option<String>,
+        record: serde_json::Value,
     },
     /// A role's `ctl scale` override; `replicas == configured` deletes it.
     ScaleOverride {

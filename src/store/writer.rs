@@ -451,6 +451,47 @@ async fn write_batch(
                 .execute(&mut *tx)
                 .await?;
             }
+            StoreOp::MainCheck {
+                commit,
+                started_ms,
+                duration_ms,
+                bisect,
+                verdict,
+                record,
+            } => {
+                sqlx::query(
+                    "INSERT INTO main_checks (commit_id, started_ms, duration_ms, bisect, verdict, record) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(commit)
+                .bind(started_ms)
+                .bind(duration_ms)
+                .bind(bisect)
+                .bind(verdict)
+                .bind(record.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+            StoreOp::MainRed {
+                since_ms,
+                until_ms,
+                commit,
+                slot,
+                record,
+            } => {
+                sqlx::query(
+                    "INSERT INTO main_red (since_ms, until_ms, commit_id, slot, record) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT(since_ms) DO UPDATE SET until_ms = excluded.until_ms, \
+                     commit_id = excluded.commit_id, slot = excluded.slot, record = excluded.record",
+                )
+                .bind(since_ms)
+                .bind(until_ms)
+                .bind(commit)
+                .bind(slot)
+                .bind(record.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
             StoreOp::SpendDay { day, micros } => {
                 sqlx::query(
                     "INSERT INTO spend_days (day, micros) VALUES (?, ?) \

@@ -84,6 +84,7 @@ impl FleetPlan {
                 limits_window: r.quota.limits_window.as_millis_u64(),
             };
             core.environment = environment(&container, &|k| std::env::var(k).ok());
+            core.fixes_main = r.fixes_main;
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.
             core.preflight = true;

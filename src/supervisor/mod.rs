@@ -13,6 +13,7 @@ mod followers;
 mod http_probe;
 mod junit;
 mod link;
+mod main_check;
 mod output;
 pub mod persist;
 mod publish;
@@ -225,10 +226,25 @@ pub async fn start(
         inputs_tx.clone(),
         plan.roles.clone(),
         Arc::clone(&opts.env),
-        (cfg.file.fleet.name.clone(), fleet_id),
+        (cfg.file.fleet.name.clone(), fleet_id.clone()),
         suspect,
     );
     let cfg = Arc::new(cfg);
+    let check = cfg.file.upstream.as_ref().and_then(|u| u.check.clone());
+    if let (Some(check), Some(link)) = (check, &upstream) {
+        let checker = main_check::MainChecker {
+            config: Arc::clone(&cfg),
+            check,
+            link: link.clone(),
+            docker: docker_rx.clone(),
+            fleet_id,
+            env: Arc::clone(&opts.env),
+            inputs: inputs_tx.clone(),
+            writer: writer.clone(),
+            store: store.clone(),
+        };
+        tokio::spawn(checker.run(shutdown.child_token()));
+    }
     let writer_handle = writer.clone();
     let driver = Driver {
         fleet,

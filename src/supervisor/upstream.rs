@@ -461,6 +461,11 @@ fn log_event(kind: &'static str, ev: &ClaimEvent, holder: Option<&str>) {
 }
 
 impl UpstreamLink {
+    /// Another handle on the repo (for the shared branch's check).
+    pub(super) fn open_repo(&self) -> Result<UpstreamRepo, crate::upstream::UpstreamError> {
+        (self.open)()
+    }
+
     /// Commits the removal of `task`'s lock (only of the claim made by commit `claim`, when
     /// given) in the background and reports the outcome as [`Input::ReleaseFinished`]; the
     /// watcher reports the lock gone.

@@ -24,6 +24,7 @@ pub mod board;
 pub mod board_flow;
 pub mod board_settings;
 pub mod board_text;
+mod checkout;
 mod error;
 mod evidence;
 mod history;
@@ -36,6 +37,7 @@ mod scan;
 mod text;
 mod watch;
 
+pub use checkout::{BranchCommit, CheckoutError, MAX_CHECKOUT_BYTES, MAX_CHECKOUT_FILES};
 pub use error::UpstreamError;
 pub use history::{
     ClaimEvent, ClaimEventKind, ClaimHistory, ClaimSpan, MAX_EVENTS, MAX_SPANS_PER_TASK,

@@ -12,6 +12,7 @@ mod core_bounds;
 mod core_context;
 mod core_ledger;
 mod core_loops;
+mod core_main;
 mod core_restarts;
 mod core_scenarios;
 mod core_simulation;

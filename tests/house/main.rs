@@ -112,6 +112,7 @@ const CORE_LAYERS: &[&[&str]] = &[
         "locks",
         "slot",
         "fleet",
+        "main_check",
     ],
     &[
         "run_limit",
@@ -127,6 +128,7 @@ const CORE_LAYERS: &[&[&str]] = &[
         "scale",
         "context",
         "quota_groups",
+        "main_rules",
     ],
     &["dispatch", "health", "reconcile", "settle", "snapshot"],
 ];

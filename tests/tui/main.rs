@@ -6,6 +6,7 @@
 mod common;
 
 mod tui_keys;
+mod tui_main;
 mod tui_older_logs;
 mod tui_render;
 mod tui_tmux;

@@ -12,6 +12,7 @@ mod upstream_bounds;
 mod upstream_fleet;
 mod upstream_headless;
 mod upstream_locks;
+mod upstream_red_main;
 mod upstream_release;
 mod upstream_report;
 mod upstream_tui;

@@ -16,6 +16,11 @@ pub const LABEL_SPEC_HASH: &str = "io.drover.spec-hash";
 /// anyone can set, this one only the drover holding that store knows.
 pub const LABEL_FLEET_ID: &str = "io.drover.fleet-id";
 
+/// Written on the shared branch's check container instead of [`LABEL_FLEET`] (with the fleet's
+/// name as value): drover's own, found and removed by drover, yet never listed with the
+/// fleet's agents, so never adopted as a slot's.
+pub const LABEL_CHECK: &str = "io.drover.check";
+
 /// Generations above this are not drover's (a forged label): a real slot never gets near it,
 /// and the next generation (`+ 1`) of anything accepted cannot wrap.
 pub const MAX_GENERATION: u64 = u32::MAX as u64;
@@ -89,9 +94,35 @@ pub fn labels(
     ]
 }
 
+/// The name of `fleet`'s check container. Slot names end in `-<n>`, so no slot has it.
+pub fn check_name(fleet: &str) -> String {
+    format!("drover-{fleet}-check")
+}
+
+/// The labels of `fleet`'s check container: drover's check label and the fleet id, and none
+/// of the labels that make a container a slot's (fleet, slot, generation).
+pub fn check_labels(fleet: &str, fleet_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (LABEL_CHECK, fleet.to_string()),
+        (LABEL_FLEET_ID, fleet_id.to_string()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_check_container_is_drovers_but_never_a_slots() {
+        let labels = check_labels("f", "abc");
+        assert!(labels.iter().any(|(k, v)| *k == LABEL_CHECK && v == "f"));
+        for slot_label in [LABEL_FLEET, LABEL_SLOT, LABEL_GENERATION] {
+            assert!(labels.iter().all(|(k, _)| *k != slot_label), "{slot_label}");
+        }
+        // No slot name (`<role>-<n>`) gives it: a slot's container never collides with it.
+        assert_eq!(check_name("f"), "drover-f-check");
+        assert_ne!(check_name("f"), container_name("f", "check-1"));
+    }
 
     #[test]
     fn only_named_identified_containers_with_sane_generations_are_owned() {

@@ -199,6 +199,20 @@ pub struct CreateRequest<'a> {
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
 }
 
+/// The shared branch's check: a throwaway container of `spec` (image, command, limits,
+/// mounts) under `name`, labelled as drover's check ([`identity::check_labels`]).
+pub struct CheckRequest<'a> {
+    pub name: &'a str,
+    pub spec: &'a ContainerSpec,
+    pub fleet_id: &'a str,
+    pub timeout: Duration,
+    /// Resolves `pass_env` names from drover's own environment.
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+/// Output a check keeps: the end of it, where test runners print their summaries.
+pub const CHECK_OUTPUT_TAIL: usize = 256 * 1024;
+
 /// The operations the supervisor needs from a container engine.
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Where the engine is (for messages).
@@ -235,6 +249,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         req: CreateRequest<'a>,
         command: &'a [String],
         timeout: Duration,
+    ) -> BoxFuture<'a, Result<ExecOutcome, RuntimeError>>;
+    /// Runs the shared branch's check to completion (at most `req.timeout`, then
+    /// [`RuntimeError::Timeout`]) and removes its container; the output keeps its last
+    /// [`CHECK_OUTPUT_TAIL`] bytes. Its labels are not a fleet's, so listings and events never
+    /// see it. A missing image is [`RuntimeError::NotFound`].
+    fn run_check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
     ) -> BoxFuture<'a, Result<ExecOutcome, RuntimeError>>;
     /// Events of `fleet`'s containers from `since` (Unix seconds) on; `None` = from now.
     fn events(

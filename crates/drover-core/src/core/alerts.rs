@@ -83,6 +83,31 @@ impl AlertTable {
         self.active.insert(key, alert);
     }
 
+    /// Restates an active alert whose message changed (what is known about the condition
+    /// grew); emits [`Effect::UpdateAlert`]. An inactive key is raised.
+    pub(crate) fn restate(
+        &mut self,
+        now: Millis,
+        key: AlertKey,
+        severity: Severity,
+        message: &str,
+        evidence: &[String],
+        out: &mut Vec<Effect>,
+    ) {
+        let cut_msg = cut(message, MAX_REASON_BYTES);
+        match self.active.get_mut(&key) {
+            Some(a) if a.message == cut_msg => a.last_seen = now,
+            Some(a) => {
+                a.last_seen = now;
+                a.message = cut_msg.to_string();
+                a.severity = a.severity.max(severity);
+                a.evidence = bounded_evidence(evidence);
+                out.push(Effect::UpdateAlert(a.clone()));
+            }
+            None => self.raise(now, key, severity, message, evidence, out),
+        }
+    }
+
     /// Ends the condition for `key`; emits the final record once.
     pub(crate) fn clear(&mut self, now: Millis, key: &AlertKey, out: &mut Vec<Effect>) {
         if let Some(mut a) = self.active.remove(key) {

@@ -14,14 +14,14 @@
 
 use serde_json::json;
 
+use super::effect::EventKind;
+use super::loops::{Firing, fire};
+use super::model::Millis;
 use super::model::alert::{AlertKind, Severity};
 use super::model::context::{
     CompactionView, ContextTrack, ContextView, HISTORY_LEN, MAX_COMPACTIONS,
 };
-use super::effect::EventKind;
 use super::model::human;
-use super::loops::{Firing, fire};
-use super::model::Millis;
 use super::policy::RoleSpec;
 use super::slot::{Cx, Slot};
 use drover_signals::transcript::context::{CompactTrigger, percent_of};

@@ -197,6 +197,7 @@ impl Fleet {
                 scope.locks = true;
                 scope.visible |= self.locks.set_upstream(view);
             }
+            Input::MainObserved { view } => self.on_main(now, *view, out, scope),
             Input::ClaimsObserved { claims, replace } => {
                 scope.locks = true;
                 scope.visible = true;

@@ -203,6 +203,12 @@ pub enum EventKind {
     BudgetHold,
     /// The harness compacted the agent's context.
     Compaction,
+    /// The shared branch's check turned red (and, with `on_red = "hold"`, new runs wait).
+    MainRed,
+    /// Bisection named the first red commit (or the narrowest range it could).
+    MainCulprit,
+    /// The shared branch's check is green again; a hold ends with it.
+    MainGreen,
 }
 
 impl EventKind {
@@ -244,6 +250,9 @@ impl EventKind {
             EventKind::Throttled => "throttled",
             EventKind::BudgetHold => "budget_hold",
             EventKind::Compaction => "compaction",
+            EventKind::MainRed => "main_red",
+            EventKind::MainCulprit => "main_culprit",
+            EventKind::MainGreen => "main_green",
         }
     }
 }

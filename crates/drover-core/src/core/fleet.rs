@@ -111,6 +111,9 @@ pub struct Fleet {
     /// Blocks by drover read back by `restore` are re-evaluated by the next `handle` (which
     /// has a time for the events it writes).
     pub(crate) review_blocks: bool,
+    /// The shared branch's check, as the supervisor last reported it (`None`: no check
+    /// configured or not reported yet).
+    pub(crate) main: Option<super::main_check::MainView>,
 }
 
 impl Fleet {
@@ -145,6 +148,7 @@ impl Fleet {
             },
             ledger: Default::default(),
             review_blocks: false,
+            main: None,
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -332,8 +336,10 @@ impl Fleet {
             incidents,
             want_listing,
             extras,
+            main,
             ..
         } = self;
+        let main = main.as_ref();
         let s = slots.get_mut(i)?;
         let role = &roles.get(s.role)?.spec;
         let mut cx = Cx {
@@ -347,6 +353,7 @@ impl Fleet {
             want_listing,
             extras,
             budget_hold,
+            main_hold: main.is_some_and(|m| m.hold),
         };
         Some(f(s, role, &mut cx))
     }

@@ -176,6 +176,7 @@ pub(crate) fn deadlines(
         && s.hold_until.is_none()
         && !s.awaiting_listing
         && !s.is_live()
+        && !s.main_held
         && let Some(plan) = s.rec.restart
     {
         f(plan.at);

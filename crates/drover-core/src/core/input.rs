@@ -133,6 +133,11 @@ pub enum Input {
     UpstreamObserved {
         view: super::locks::UpstreamView,
     },
+    /// The shared branch's check (`[upstream.check]`) changed: its state, first red commit,
+    /// hold and recent checks, from the supervisor's `MainCheck` (replaces the previous one).
+    MainObserved {
+        view: Box<super::main_check::MainView>,
+    },
     /// The upstream adapter's answer to [`crate::core::Effect::ReleaseLock`].
     ReleaseFinished {
         task: String,
@@ -377,6 +382,42 @@ impl Input {
                     *error = text(std::mem::take(error));
                 }
                 Input::UpstreamObserved { view }
+            }
+            Input::MainObserved { mut view } => {
+                // Commit texts, authors, test names and errors come from the repo and the
+                // check's output: bounded and cleaned like any agent text.
+                view.commit = view.commit.map(name);
+                view.failing = items(view.failing, super::main_check::MAX_FAILING);
+                view.check_error = view.check_error.map(text);
+                view.red_range = view.red_range.map(|(a, b)| (a.map(name), name(b)));
+                view.checks.truncate(super::main_check::MAX_CHECKS_KEPT);
+                for c in &mut view.checks {
+                    c.commit = name(std::mem::take(&mut c.commit));
+                    c.author = text(std::mem::take(&mut c.author));
+                    c.summary = text(std::mem::take(&mut c.summary));
+                    match &mut c.outcome {
+                        super::main_check::CheckOutcome::Failed { error } => {
+                            *error = text(std::mem::take(error));
+                        }
+                        super::main_check::CheckOutcome::Ran { summary, .. } => {
+                            summary.failing = items(
+                                std::mem::take(&mut summary.failing),
+                                super::main_check::MAX_FAILING,
+                            );
+                        }
+                    }
+                }
+                if let Some(c) = view.culprit.as_mut() {
+                    c.commit.id = name(std::mem::take(&mut c.commit.id));
+                    c.commit.author = text(std::mem::take(&mut c.commit.author));
+                    c.commit.summary = text(std::mem::take(&mut c.commit.summary));
+                    c.range_from = c.range_from.take().map(name);
+                    c.failing = items(
+                        std::mem::take(&mut c.failing),
+                        super::main_check::MAX_FAILING,
+                    );
+                }
+                Input::MainObserved { view }
             }
             Input::ForeignContainers { containers } => Input::ForeignContainers {
                 containers: containers

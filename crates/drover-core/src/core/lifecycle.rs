@@ -57,12 +57,18 @@ pub(crate) fn drive(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
 
 fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
     let now = cx.now;
+    let main_hold = cx.main_hold && !role.fixes_main;
+    s.main_held = false;
     let Some(c) = &s.container else {
         if s.rec.completed || s.rec.restart.is_some_and(|p| p.at > now) {
             return;
         }
         if let Some(until) = cx.budget_hold {
             return hold_for_budget(s, until);
+        }
+        if main_hold {
+            s.main_held = true;
+            return;
         }
         if role.preflight && !s.preflight_passed {
             return preflight(s, role, cx);
@@ -95,6 +101,8 @@ fn drive_auto(s: &mut Slot, role: &RoleSpec, cx: &mut Cx) {
                 _ if cx.budget_hold.is_some() => {
                     hold_for_budget(s, cx.budget_hold.unwrap_or(now));
                 }
+                // Main is red: the run ended and the next waits for green (the drain).
+                _ if main_hold => s.main_held = true,
                 Some(RestartPlan {
                     via: RecoveryStep::Recreate,
                     ..

@@ -83,6 +83,8 @@ mod ledger;
 mod lifecycle;
 mod locks;
 mod loops;
+mod main_check;
+mod main_rules;
 mod model;
 mod policy;
 mod quota_groups;
@@ -100,9 +102,8 @@ mod unblock;
 
 pub use alerts::NotifyGate;
 pub use claims::ClaimObservation;
-pub use drover_signals::transcript::context::CompactTrigger;
-pub use model::context::{CompactionView, ContextView};
 pub use dispatch::MAX_LOCKS;
+pub use drover_signals::transcript::context::CompactTrigger;
 pub use effect::{
     Effect, EventKind, FailureStreak, FleetEvent, KeptClock, RecoveryStep, RestartPlan,
     ResumeState, SlotMode, SlotRecord,
@@ -114,9 +115,15 @@ pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,
     adaptive_timeout, percentile,
 };
+pub use main_check::{
+    CheckOutcome, CheckRecord, CommitInfo, Culprit, Landing, MAX_CHECKS_KEPT, MAX_FAILING,
+    MAX_RANGE, MainCheck, MainPolicy, MainState, MainView, OnRed, Step as MainStep,
+    judge as judge_check,
+};
 pub use model::DockerStatus;
 pub use model::alert::{Acknowledgement, Alert, AlertKey, AlertKind, AlertRef, Severity};
 pub use model::command::{Command, CommandOutcome, CommandReply, CommandRequest};
+pub use model::context::{CompactionView, ContextView};
 pub use model::human as human_duration;
 pub use model::incident::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use model::run::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoint};

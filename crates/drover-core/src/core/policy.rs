@@ -86,6 +86,9 @@ pub struct RoleSpec {
     /// the image. A block by drover decided under another fingerprint is re-evaluated.
     #[serde(default)]
     pub environment: String,
+    /// Exempt from the red-main hold: its slots start while main is red (to fix it).
+    #[serde(default)]
+    pub fixes_main: bool,
 }
 
 impl RoleSpec {
@@ -107,6 +110,7 @@ impl RoleSpec {
             run_timeout: None,
             throttle: ThrottlePolicy::default(),
             environment: String::new(),
+            fixes_main: false,
         }
     }
 

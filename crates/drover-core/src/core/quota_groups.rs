@@ -6,11 +6,11 @@
 //! throttle whose reset is still ahead (a running peer of a limited group, whose next exit
 //! waits). Groups are the roles' quota groups (`[roles.limits] group`, else the role's name).
 
-use super::model::command::CommandReply;
 use super::effect::Effect;
 use super::fleet::{Fleet, Scope};
+use super::model::command::CommandReply;
+use super::model::throttle::{GroupLimits, LimitsView};
 use super::model::{Millis, SlotState};
-use super::snapshot::{GroupLimits, LimitsView};
 
 impl Fleet {
     fn group_of_slot(&self, i: usize) -> Option<&str> {

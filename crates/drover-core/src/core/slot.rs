@@ -123,6 +123,9 @@ pub(crate) struct Slot {
     pub in_flight: Option<InFlight>,
     /// Preflight passed for the start attempt under way; consumed by the start.
     pub preflight_passed: bool,
+    /// A new run is due but held while main is red (`on_red = "hold"`): no deadline is
+    /// offered for it; the hold's end drives every slot again.
+    pub main_held: bool,
     /// An operator (or detector) restart: stop, then start at once without failure accounting.
     pub restart_requested: bool,
     /// The probe policy asked for this stop; the exit counts as a failure with this detail.
@@ -189,6 +192,7 @@ impl Slot {
             container: None,
             in_flight: None,
             preflight_passed: false,
+            main_held: false,
             restart_requested: false,
             probe_kill: None,
             probe: ProbeTrack::default(),
@@ -328,6 +332,8 @@ pub(crate) struct Cx<'a> {
     pub out: &'a mut Vec<Effect>,
     /// Today's spend reached the daily cap: no new session may start before this time.
     pub budget_hold: Option<Millis>,
+    /// Main is red and `on_red = "hold"`: no new run starts (roles with `fixes_main` excepted).
+    pub main_hold: bool,
     /// Set when the slot's knowledge is doubtful and a fresh listing is needed.
     pub want_listing: &'a mut bool,
     /// Containers found to be extra (not the slot's own): the fleet removes them.

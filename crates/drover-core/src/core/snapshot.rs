@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::locks::{LockView, UpstreamView};
-use super::model::context::{CompactionView, ContextView};
 use super::model::alert::Alert;
+use super::model::context::{CompactionView, ContextView};
 use super::model::incident::{Incident, ServiceMetrics};
 use super::model::run::RunRecord;
+pub use super::model::throttle::{GroupLimits, LimitsView};
 use super::model::{DockerStatus, ExitInfo, Health, Millis, SlotState, TestSummary};
 use super::slot::TrendPoint;
 
@@ -43,6 +44,9 @@ pub struct Snapshot {
     /// Usage limits across the fleet: limited slots, the next reset, the limited groups.
     #[serde(default)]
     pub limits: LimitsView,
+    /// The shared branch's check (`[upstream.check]`); `None` when none is configured.
+    #[serde(default)]
+    pub main: Option<super::main_check::MainView>,
 }
 
 impl Snapshot {
@@ -133,29 +137,6 @@ pub struct SlotView {
     /// The run's context readings in percent, oldest first (the detail pane's sparkline).
     #[serde(default)]
     pub context_history: Vec<u32>,
-}
-
-/// One quota group that is limited.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupLimits {
-    pub group: String,
-    /// Slots of the group that are limited, and all its slots.
-    pub throttled: u32,
-    pub slots: u32,
-    /// The group's reset (the latest stated by its limited slots: the account works again).
-    pub until: Option<Millis>,
-}
-
-/// The fleet's usage limits.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LimitsView {
-    /// Limited slots, of `slots`.
-    pub throttled: u32,
-    pub slots: u32,
-    /// The earliest reset among the limited slots.
-    pub next_reset: Option<Millis>,
-    /// The limited groups, by name.
-    pub groups: Vec<GroupLimits>,
 }
 
 /// Finished runs per slot in a snapshot (the store keeps them all).
@@ -251,6 +232,12 @@ impl super::fleet::Fleet {
                     (SlotState::Throttled { .. }, Some(t)) => {
                         Some(format!("usage limit: {}", t.reason))
                     }
+                    _ if s.main_held => self.main.as_ref().map(|m| {
+                        format!(
+                            "held: main is red since {} (on_red = \"hold\"); starts when main is green",
+                            m.short_commit().unwrap_or("?")
+                        )
+                    }),
                     _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
                 };
                 SlotView {
@@ -349,6 +336,7 @@ impl super::fleet::Fleet {
             upstream: self.locks.upstream.clone(),
             scale_overrides: self.scale_overrides(),
             limits: self.limits_view(now),
+            main: self.main.clone(),
         }
     }
 

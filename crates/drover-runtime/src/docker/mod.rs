@@ -320,12 +320,48 @@ impl Docker {
             .map_err(|_| RuntimeError::Timeout(timeout))?
     }
 
+    /// The shared branch's check (see [`crate::ContainerRuntime::run_check`]).
+    pub async fn run_check(
+        &self,
+        req: crate::port::CheckRequest<'_>,
+    ) -> Result<ExecOutcome, RuntimeError> {
+        let mut body = req
+            .spec
+            .create_body_for("check", 0, "check", req.fleet_id, &|k| (req.env)(k));
+        body.labels = Some(
+            crate::identity::check_labels(&req.spec.fleet, req.fleet_id)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        );
+        body.hostname = None;
+        if !self.image_exists(&req.spec.image).await? {
+            return Err(RuntimeError::NotFound(format!(
+                "image {} is not on this Docker host",
+                req.spec.image
+            )));
+        }
+        self.run_oneshot_keeping(req.name, body, req.timeout, Keep::Tail)
+            .await
+    }
+
     /// Runs `cmd` in a throwaway container of `body`'s image and removes it (preflight checks).
     pub async fn run_oneshot(
         &self,
         name: &str,
         body: ContainerCreateBody,
         timeout: Duration,
+    ) -> Result<ExecOutcome, RuntimeError> {
+        self.run_oneshot_keeping(name, body, timeout, Keep::Head)
+            .await
+    }
+
+    async fn run_oneshot_keeping(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        timeout: Duration,
+        keep: Keep,
     ) -> Result<ExecOutcome, RuntimeError> {
         // A leftover from an interrupted earlier run would block the name.
         self.remove(name).await?;
@@ -342,12 +378,17 @@ impl Docker {
                 Ok(None) => -1,
             };
             let mut output = String::new();
+            let mut tail: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
             let mut logs = self.logs(&id, false, None);
             while let Some(chunk) = logs.next().await {
-                match chunk {
-                    Ok(c) => append_capped(&mut output, &c.bytes),
-                    Err(_) => break,
+                match (chunk, keep) {
+                    (Ok(c), Keep::Head) => append_capped(&mut output, &c.bytes),
+                    (Ok(c), Keep::Tail) => append_tail(&mut tail, &c.bytes),
+                    (Err(_), _) => break,
                 }
+            }
+            if keep == Keep::Tail {
+                output = String::from_utf8_lossy(tail.make_contiguous()).into_owned();
             }
             Ok(ExecOutcome {
                 exit_code: code,
@@ -401,6 +442,30 @@ impl Docker {
     pub(crate) fn api(&self) -> &bollard::Docker {
         &self.api
     }
+}
+
+/// Which end of a one-shot container's output to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    /// The first [`OUTPUT_CAP`] bytes (preflight: the first error explains).
+    Head,
+    /// The last [`crate::port::CHECK_OUTPUT_TAIL`] bytes (a check: summaries come last).
+    Tail,
+}
+
+/// Appends one log message without its timestamp (the readers of test output expect the
+/// runner's own lines), keeping the last bytes only.
+fn append_tail(out: &mut std::collections::VecDeque<u8>, bytes: &[u8]) {
+    let stamped = bytes.len() > 20 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-';
+    let bytes = match bytes.iter().position(|b| *b == b' ') {
+        Some(i) if stamped => &bytes[i + 1..],
+        _ => bytes,
+    };
+    let cap = crate::port::CHECK_OUTPUT_TAIL;
+    let bytes = &bytes[bytes.len().saturating_sub(cap)..];
+    let excess = (out.len() + bytes.len()).saturating_sub(cap);
+    out.drain(..excess.min(out.len()));
+    out.extend(bytes);
 }
 
 fn append_capped(out: &mut String, bytes: &[u8]) {

@@ -9,8 +9,8 @@ use futures::stream::BoxStream;
 
 use super::Docker;
 use crate::port::{
-    ArchivedFile, ContainerDetails, ContainerEvent, ContainerRuntime, CreateRequest, ExecOutcome,
-    ListedContainer, LogChunk, RuntimeError,
+    ArchivedFile, CheckRequest, ContainerDetails, ContainerEvent, ContainerRuntime, CreateRequest,
+    ExecOutcome, ListedContainer, LogChunk, RuntimeError,
 };
 
 impl ContainerRuntime for Docker {
@@ -94,6 +94,13 @@ impl ContainerRuntime for Docker {
         // The throwaway container must not look like a slot's container to listings and events.
         body.labels = None;
         Box::pin(Docker::run_oneshot(self, req.name, body, timeout))
+    }
+
+    fn run_check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<ExecOutcome, RuntimeError>> {
+        Box::pin(Docker::run_check(self, req))
     }
 
     fn events(

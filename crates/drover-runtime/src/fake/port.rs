@@ -12,8 +12,9 @@ use futures::stream::BoxStream;
 use super::{Call, FakeContainer, FakeRuntime, Record, Signal, rfc3339, unreachable};
 use crate::identity::{self, LABEL_FLEET, LABEL_GENERATION, LABEL_SLOT};
 use crate::port::{
-    ArchivedFile, Connector, ContainerAction, ContainerDetails, ContainerEvent, ContainerRuntime,
-    CreateRequest, EngineStatus, ExecOutcome, ListedContainer, LogChunk, Runtime, RuntimeError,
+    ArchivedFile, CheckRequest, Connector, ContainerAction, ContainerDetails, ContainerEvent,
+    ContainerRuntime, CreateRequest, EngineStatus, ExecOutcome, ListedContainer, LogChunk, Runtime,
+    RuntimeError,
 };
 
 impl Connector for FakeRuntime {
@@ -219,6 +220,19 @@ impl ContainerRuntime for FakeRuntime {
         _timeout: Duration,
     ) -> BoxFuture<'a, Result<ExecOutcome, RuntimeError>> {
         let r = self.call("preflight", req.name).map(|st| {
+            st.exec_result.clone().unwrap_or(ExecOutcome {
+                exit_code: 0,
+                output: String::new(),
+            })
+        });
+        Box::pin(async move { r })
+    }
+
+    fn run_check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<ExecOutcome, RuntimeError>> {
+        let r = self.call("check", req.name).map(|st| {
             st.exec_result.clone().unwrap_or(ExecOutcome {
                 exit_code: 0,
                 output: String::new(),

@@ -138,6 +138,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         upstream: Default::default(),
         scale_overrides: Vec::new(),
         limits: Default::default(),
+        main: None,
     }
 }
 

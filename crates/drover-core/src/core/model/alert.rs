@@ -53,6 +53,9 @@ pub enum AlertKind {
     /// More overdue or stale locks than are alerted one by one (see `MAX_LOCK_ALERTS`): the
     /// rest are counted in this one alert.
     LockAlertsCounted,
+    /// The shared branch's check turned red (`[upstream.check]`): names the first red commit,
+    /// who landed it and the failing tests.
+    UpstreamRed,
 }
 
 impl AlertKind {
@@ -74,6 +77,7 @@ impl AlertKind {
             AlertKind::DailyBudget => "daily_budget",
             AlertKind::ImplausibleUsage => "implausible_usage",
             AlertKind::LockAlertsCounted => "lock_alerts_counted",
+            AlertKind::UpstreamRed => "upstream_red",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A slot held back by a usage-limit notice (`Throttle`, persisted and shown) and the last
-//! limit notice seen; the rules that throttle and resume are `throttle`.
+//! limit notice seen, and the fleet-wide summary of limits (`LimitsView`); the rules that
+//! throttle and resume are `throttle`.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,4 +28,27 @@ pub struct Throttle {
 pub(crate) struct LimitSeen {
     pub reset_at: Option<Millis>,
     pub line: String,
+}
+
+/// One quota group that is limited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLimits {
+    pub group: String,
+    /// Slots of the group that are limited, and all its slots.
+    pub throttled: u32,
+    pub slots: u32,
+    /// The group's reset (the latest stated by its limited slots: the account works again).
+    pub until: Option<Millis>,
+}
+
+/// The fleet's usage limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsView {
+    /// Limited slots, of `slots`.
+    pub throttled: u32,
+    pub slots: u32,
+    /// The earliest reset among the limited slots.
+    pub next_reset: Option<Millis>,
+    /// The limited groups, by name.
+    pub groups: Vec<GroupLimits>,
 }

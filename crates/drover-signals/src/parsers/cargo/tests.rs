@@ -45,7 +45,7 @@ fn a_paste_that_starts_at_its_first_result_keeps_its_failures() {
         .into_iter()
         .filter_map(|f| match f {
             crate::Finding::TestRun { run, .. } => Some(run),
-            crate::Finding::Loop { .. } => None,
+            _ => None,
         })
         .collect();
     assert_eq!(runs.len(), 1);

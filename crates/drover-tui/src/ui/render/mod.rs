@@ -7,6 +7,7 @@
 
 mod detail;
 mod logs;
+mod main_checks;
 mod overlay;
 mod runs;
 pub(crate) mod style;
@@ -46,7 +47,20 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, ui: &UiState, theme: &Them
                 detail::detail_pane(frame, d, snap, ui, theme);
             }
         }
-        View::Locks => views::locks(frame, a.body, snap, ui, theme),
+        View::Locks => match &snap.main {
+            // With a check of main configured, its recent checks show under the locks.
+            Some(main) if a.body.height >= 16 => {
+                let rows = u16::try_from(main.checks.len().clamp(1, 10)).unwrap_or(10) + 3;
+                let [locks, checks] = ratatui::layout::Layout::vertical([
+                    ratatui::layout::Constraint::Fill(1),
+                    ratatui::layout::Constraint::Length(rows),
+                ])
+                .areas(a.body);
+                views::locks(frame, locks, snap, ui, theme);
+                main_checks::checks(frame, checks, main, theme);
+            }
+            _ => views::locks(frame, a.body, snap, ui, theme),
+        },
         View::Alerts => views::alerts(frame, a.body, snap, ui, theme),
         View::Events => views::events(frame, a.body, ui, theme),
         View::Progress => views::progress(frame, a.body, ui, theme),
@@ -142,6 +156,9 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
             format!("◌ {msg}"),
             style::severity_style(theme, Severity::Warning),
         )]);
+    }
+    if let Some(main) = &snap.main {
+        head.push(main_checks::header_group(main, theme));
     }
     for o in &snap.scale_overrides {
         // A `ctl scale` override: the config's replicas are not what runs.
