@@ -3,7 +3,6 @@
 //! edge, so errors here are `anyhow` with context.
 
 pub mod attach;
-pub mod board;
 pub mod ctl;
 pub mod daemon;
 pub mod demo;

@@ -41,14 +41,12 @@ async fn run(args: &StatusArgs, config: Option<&Path>) -> Result<(), RemoteFailu
     };
     if args.json {
         let mut value = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
-        if let (Some(obj), Some(board)) = (
-            value.as_object_mut(),
-            super::board::configured(config).await,
-        ) {
-            obj.insert(
-                "board".into(),
-                serde_json::to_value(&board).map_err(anyhow::Error::from)?,
-            );
+        // The daemon reads the board and masks it; an older daemon or a board not read in
+        // time leaves the key out rather than failing the status.
+        if let (Some(obj), Ok(Reply::Board(Some(board)))) =
+            (value.as_object_mut(), conn.call(Request::Board).await)
+        {
+            obj.insert("board".into(), *board);
         }
         let text = serde_json::to_string_pretty(&value).map_err(anyhow::Error::from)?;
         println!("{text}");

@@ -3,6 +3,7 @@
 //! commands and snapshots the in-process TUI uses; plus the loopback Prometheus endpoint and
 //! the store-only report.
 
+pub mod board;
 pub mod client;
 pub mod cost;
 mod fit;

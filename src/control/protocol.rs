@@ -81,6 +81,9 @@ pub enum Request {
     Status,
     /// The full snapshot.
     Snapshot,
+    /// The team's board at the upstream tip, masked (`None` without an upstream or when it
+    /// could not be read in time): `board` in `drover status --json`.
+    Board,
     /// Persisted events with an id above `after_id` (0: the newest `limit`), oldest first.
     Events {
         after_id: i64,
@@ -145,6 +148,7 @@ pub enum Reply {
     Command(CommandReply),
     Status(Box<StatusView>),
     Snapshot(Box<Snapshot>),
+    Board(Option<Box<serde_json::Value>>),
     Events(Vec<StoredEvent>),
     Subscribed,
 }

@@ -54,6 +54,8 @@ struct Ctx {
     handle: SupervisorHandle,
     fleet: String,
     slots: Arc<Semaphore>,
+    /// One board read at a time (see `control::board`).
+    board_reads: Arc<Semaphore>,
 }
 
 /// Serves `listener` until `stop` fires; dropping the listener on return removes the socket.
@@ -62,6 +64,7 @@ pub async fn serve(listener: ControlListener, handle: SupervisorHandle, stop: Ca
         fleet: handle.config.file.fleet.name.clone(),
         handle,
         slots: Arc::new(Semaphore::new(MAX_CLIENTS)),
+        board_reads: Arc::new(Semaphore::new(1)),
     });
     tracing::info!(socket = %listener.path().display(), "control socket listening");
     loop {
@@ -266,6 +269,10 @@ async fn answer(ctx: &Ctx, id: u64, body: Request, peer: &str) -> ServerFrame {
         Request::Snapshot => {
             let snap = ctx.handle.snapshot.borrow().clone();
             ok(Reply::Snapshot(Box::new((*snap).clone())))
+        }
+        Request::Board => {
+            let board = super::board::read_masked(&ctx.handle.config, &ctx.board_reads).await;
+            ok(Reply::Board(board.map(Box::new)))
         }
         Request::Events {
             after_id,

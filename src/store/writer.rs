@@ -543,11 +543,13 @@ async fn insert_events(
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO events (ts_ms, slot, kind, who, payload) ");
         qb.push_values(chunk, |mut row, e| {
+            // The last gate before disk: whatever path an event took (a lock name, a container
+            // name, a label), no known secret value is stored.
             row.push_bind(e.ts_ms)
-                .push_bind(e.slot.as_deref())
+                .push_bind(e.slot.as_deref().map(crate::secrets::mask))
                 .push_bind(e.kind.as_str())
-                .push_bind(e.who.as_deref())
-                .push_bind(e.payload.to_string());
+                .push_bind(e.who.as_deref().map(crate::secrets::mask))
+                .push_bind(crate::secrets::mask_owned(e.payload.to_string()));
         });
         qb.build().execute(&mut **tx).await?;
     }

@@ -177,8 +177,13 @@ impl Feed {
             .last_locks
             .iter()
             .map(|l| LockObservation {
-                task: l.task.clone(),
-                holder: self.directory.attribute(&l.evidence),
+                // Lock names and holders are pushed by agents: masked before the core, the
+                // store or any face sees them (a release maps the masked name back).
+                task: crate::secrets::mask_owned(l.task.clone()),
+                holder: self
+                    .directory
+                    .attribute(&l.evidence)
+                    .map(crate::secrets::mask_owned),
                 claimed_at: u64::try_from(l.claimed_at_ms).unwrap_or(0),
                 claim_commit: Some(l.claim_commit.clone()),
             })
@@ -231,11 +236,11 @@ impl Feed {
                         );
                     }
                     claims.push(ClaimObservation {
-                        task: ev.task.clone(),
-                        holder,
+                        task: crate::secrets::mask_owned(ev.task.clone()),
+                        holder: holder.map(crate::secrets::mask_owned),
                         at: u64::try_from(ev.time_ms).unwrap_or(0),
                         commit: ev.commit.clone(),
-                        summary: ev.summary.clone(),
+                        summary: crate::secrets::mask_owned(ev.summary.clone()),
                     });
                 }
                 ClaimEventKind::Released => {
@@ -480,9 +485,12 @@ impl UpstreamLink {
         let open = Arc::clone(&self.open);
         tokio::task::spawn_blocking(move || {
             let reason = why.unwrap_or_else(|| "released by operator".into());
-            let result = open().and_then(|mut r| match claim.as_deref() {
-                Some(c) => r.release_claim(&task, c, &who, &reason),
-                None => r.release_lock(&task, &who, &reason),
+            let result = open().and_then(|mut r| {
+                let raw = unmasked_task(&mut r, &task)?;
+                match claim.as_deref() {
+                    Some(c) => r.release_claim(&raw, c, &who, &reason),
+                    None => r.release_lock(&raw, &who, &reason),
+                }
             });
             let outcome = match result {
                 Ok(ReleaseOutcome::Released { commit, .. }) => ReleaseReport::Released { commit },
@@ -509,4 +517,21 @@ impl UpstreamLink {
             });
         });
     }
+}
+
+/// The lock's own name for `task` as the core knows it: lock names reach the core masked, so a
+/// name holding a secret is looked up among the current locks by its masked form.
+fn unmasked_task(
+    repo: &mut crate::upstream::UpstreamRepo,
+    task: &str,
+) -> Result<String, crate::upstream::UpstreamError> {
+    if !task.contains(crate::secrets::REDACTED) {
+        return Ok(task.to_owned());
+    }
+    Ok(repo
+        .lock_table()?
+        .into_iter()
+        .map(|l| l.task)
+        .find(|raw| crate::secrets::mask(raw) == task)
+        .unwrap_or_else(|| task.to_owned()))
 }

@@ -226,7 +226,27 @@ pub(crate) fn task_name(rel_path: &[u8]) -> String {
             (1..=10).contains(&ext.len()) && ext.iter().all(u8::is_ascii_alphanumeric)
         })
         .map_or(rel_path, |dot| &rel_path[..name_start + dot]);
-    display_label(stem, LABEL_MAX_CHARS)
+    let label = display_label(stem, LABEL_MAX_CHARS);
+    if !cut_at_cap(stem) {
+        return label;
+    }
+    // The label was cut at the cap, so two files whose names agree in their first
+    // `LABEL_MAX_CHARS` characters would read the same and merge into one lock. A short stable
+    // hash of the exact bytes keeps each file its own task.
+    format!("{label} #{:08x}", fnv1a32(stem))
+}
+
+/// True if `display_label` cuts these bytes at [`LABEL_MAX_CHARS`].
+fn cut_at_cap(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes).chars().count() > LABEL_MAX_CHARS
+}
+
+/// FNV-1a, 32 bits: stable across Rust versions and runs, so a task keeps its name from one
+/// scan to the next and across restarts.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Full repo path bytes of a lock, given the locks folder and the relative path.
@@ -256,6 +276,25 @@ mod tests {
         assert_eq!(task_name(b"notes.md"), "notes");
         assert_eq!(task_name(b"fix-v1.2-upgrade"), "fix-v1.2-upgrade");
         assert_eq!(task_name(b"noext"), "noext");
+    }
+
+    #[test]
+    fn names_that_share_their_shown_form_stay_distinct_tasks() {
+        let long_a = format!("{}a.txt", "x".repeat(300));
+        let long_b = format!("{}b.txt", "x".repeat(300));
+        let (a, b) = (task_name(long_a.as_bytes()), task_name(long_b.as_bytes()));
+        assert_ne!(a, b, "two long names cut at the cap must not merge");
+        assert!(a.chars().count() < LABEL_MAX_CHARS + 20, "{a}");
+        assert_eq!(
+            a,
+            task_name(long_a.as_bytes()),
+            "stable from one scan to the next"
+        );
+        assert_eq!(
+            task_name(b"plain-name.txt"),
+            "plain-name",
+            "ordinary names are unchanged"
+        );
         assert_eq!(task_name(b".txt"), ".txt");
         assert_eq!(task_name(b"caf\xe9.txt"), "caf\u{fffd}");
     }

@@ -179,3 +179,76 @@ fn secret_values_are_masked_everywhere_drover_writes() {
         "pass_env values are never printed: {shown}"
     );
 }
+
+/// A lock pushed under a name that holds a secret value (an agent that put its token in a task
+/// name) is shown, logged and stored masked, and the operator can still release it by the name
+/// drover shows.
+#[test]
+fn a_secret_in_a_lock_name_is_masked_and_the_lock_still_releases() {
+    let image = common::ensure_test_image();
+    let name = common::unique_fleet("lockname");
+    let _guard = common::FleetGuard(name.clone());
+    let token = format!("tok-{}", name.replace('-', ""));
+    let up = crate::upstream_support::Upstream::new();
+    let roles = format!(
+        r#"
+[upstream]
+repo = "{}"
+branch = "main"
+
+[[roles]]
+name = "worker"
+replicas = 1
+image = "{image}"
+pass_env = ["{TOKEN_VAR}"]
+command = ["sh", "-c", "while true; do sleep 1; done"]
+"#,
+        up.bare.display()
+    );
+    let fleet = Fleet::new(&name, &roles);
+    let child = fleet
+        .cmd(&["run", "--no-tui"])
+        .env(TOKEN_VAR, &token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let mut daemon = Daemon { child: Some(child) };
+    let agent = up.agent("worker-1");
+    agent.write(format!("current_tasks/deploy-{token}.txt"), b"worker-1\n");
+    agent.commit_all(
+        "claim the deploy task",
+        crate::upstream_support::SEED_TIME + 10,
+    );
+    agent.push().expect("push");
+
+    let status = fleet.wait_status("the lock in the table", |s| {
+        s["locks"].as_array().is_some_and(|l| l.len() == 1)
+    });
+    let raw = serde_json::to_string(&status).unwrap_or_default();
+    assert!(!raw.contains(&token), "status --json: {raw}");
+    let task = status["locks"][0]["task"].as_str().unwrap_or("").to_owned();
+    assert_eq!(task, "deploy-<redacted>", "{raw}");
+    // The board (read by the daemon from the repo, not from the core) is masked too.
+    assert_eq!(
+        status["board"]["in_progress"]["items"][0]["task"], "deploy-<redacted>",
+        "{raw}"
+    );
+
+    let out = fleet.run(&["ctl", "release-lock", &task]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fleet.wait_status("the lock released", |s| {
+        s["locks"].as_array().is_some_and(Vec::is_empty)
+    });
+    let events = fleet.run(&["events", "--json", "--since", "10m"]);
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
+    assert!(events.contains("deploy-<redacted>"), "events: {events}");
+    assert!(!events.contains(&token), "events: {events}");
+    daemon.stop();
+    let hits = files_containing(&fleet.dir.path().join("data"), &token);
+    assert!(hits.is_empty(), "secret found in {hits:?}");
+}

@@ -63,3 +63,39 @@ fn huge_blobs_in_a_push_are_sized_from_their_headers_not_inflated() {
         grew >> 20
     );
 }
+
+/// Two lock files whose names agree in their first 200 characters (a long folder path) are two
+/// tasks, each with its own name, and releasing one finds exactly that file; before, both read
+/// as the same cut name, so the fleet's lock table (keyed by task) merged them and a release
+/// was refused as ambiguous.
+#[test]
+fn long_lock_names_that_share_a_prefix_stay_two_locks() {
+    let up = Upstream::new();
+    let a = up.agent("implementer-1");
+    let folder = "a-very-long-folder-name-".repeat(10);
+    for task in ["alpha", "beta"] {
+        a.write(
+            format!("current_tasks/{folder}/{task}.txt"),
+            b"implementer-1\n",
+        );
+    }
+    a.commit_all("claim two long tasks", T + 10);
+    a.push().expect("push");
+
+    let mut repo = open(&up);
+    let locks = repo.lock_table().expect("locks");
+    assert_eq!(
+        locks.len(),
+        2,
+        "{:?}",
+        locks.iter().map(|l| &l.task).collect::<Vec<_>>()
+    );
+    assert_ne!(locks[0].task, locks[1].task);
+    for lock in &locks {
+        let prepared = repo
+            .prepare_release(&lock.task, "operator", "test")
+            .expect("release")
+            .expect("the lock is found by its shown name");
+        drop(prepared);
+    }
+}

@@ -208,8 +208,8 @@ fn daemon_socket_paths(docker_host: Option<&str>) -> Vec<PathBuf> {
 
 /// True if bind-mounting `source` hands the agent the Docker daemon's socket, whatever the
 /// path is called: the path (links resolved) is the daemon's socket file — same device and
-/// inode, which also catches symlinks and hard links — or a folder holding it (`/run`, `/var`),
-/// or any socket named `docker.sock`.
+/// inode, which also catches symlinks and hard links — or a folder holding it (`/run`, `/var`)
+/// or a hard link to it, or any socket named `docker.sock`.
 pub fn exposes_docker_socket(source: &std::path::Path, docker_host: Option<&str>) -> bool {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let named = source.file_name().is_some_and(|n| n == "docker.sock");
@@ -233,10 +233,59 @@ pub fn exposes_docker_socket(source: &std::path::Path, docker_host: Option<&str>
         let Ok(dir) = std::fs::canonicalize(source) else {
             return false;
         };
-        return daemon
+        if daemon
             .iter()
             .filter_map(|p| std::fs::canonicalize(p).ok())
-            .any(|sock| sock.starts_with(&dir));
+            .any(|sock| sock.starts_with(&dir))
+        {
+            return true;
+        }
+        let sockets: Vec<(u64, u64)> = daemon
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .filter(|d| d.file_type().is_socket())
+            .map(|d| (d.dev(), d.ino()))
+            .collect();
+        return !sockets.is_empty() && holds_socket_link(&dir, &sockets);
+    }
+    false
+}
+
+/// How many folder entries [`holds_socket_link`] reads before it stops: a mounted workspace
+/// can be huge (`node_modules`, `target`), and config validation must stay quick. A link
+/// hidden deeper than this is not found; the name and symlink checks above still hold.
+const SOCKET_SEARCH_ENTRIES: usize = 20_000;
+
+/// True if a socket under `dir` (not following symlinks, at most [`SOCKET_SEARCH_ENTRIES`]
+/// entries) is one of `sockets` (device, inode): a hard link to the daemon's socket inside
+/// a mounted folder hands the agent the engine as surely as the socket itself.
+fn holds_socket_link(dir: &std::path::Path, sockets: &[(u64, u64)]) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut pending = vec![dir.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > SOCKET_SEARCH_ENTRIES {
+                return false;
+            }
+            // The entry's own type (lstat-like): symlinks are not followed, so a loop of
+            // links cannot keep the walk going.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_socket()
+                && let Ok(m) = entry.metadata()
+                && sockets.contains(&(m.dev(), m.ino()))
+            {
+                return true;
+            }
+        }
     }
     false
 }

@@ -52,7 +52,10 @@ impl AlertTable {
         evidence: &[String],
         out: &mut Vec<Effect>,
     ) {
-        let message = cut(message, MAX_REASON_BYTES).to_string();
+        // Alerts name what agents and the engine chose (lock names, container names, lines of
+        // output): masked here, before the cut, so no face and no store ever holds a secret
+        // value or a prefix of one.
+        let message = cut(&crate::secrets::mask(message), MAX_REASON_BYTES).to_string();
         if let Some(a) = self.active.get_mut(&key) {
             a.last_seen = now;
             a.count = a.count.saturating_add(1);
@@ -94,7 +97,8 @@ impl AlertTable {
         evidence: &[String],
         out: &mut Vec<Effect>,
     ) {
-        let cut_msg = cut(message, MAX_REASON_BYTES);
+        let masked = crate::secrets::mask(message);
+        let cut_msg = cut(&masked, MAX_REASON_BYTES);
         match self.active.get_mut(&key) {
             Some(a) if a.message == cut_msg => a.last_seen = now,
             Some(a) => {
@@ -205,7 +209,7 @@ fn bounded_evidence(lines: &[String]) -> Vec<String> {
     // The start is at most `len`, so the slice cannot be out of range.
     lines[lines.len().saturating_sub(MAX_EVIDENCE)..]
         .iter()
-        .map(|l| cut(l, MAX_REASON_BYTES).to_string())
+        .map(|l| cut(&crate::secrets::mask(l), MAX_REASON_BYTES).to_string())
         .collect()
 }
 
@@ -213,6 +217,34 @@ fn bounded_evidence(lines: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::core::model::alert::AlertKind;
+
+    /// A container or lock name holding a secret value (the only test in this crate that
+    /// installs a masker: it is process-wide) is masked in the alert's message and evidence.
+    #[test]
+    fn alert_text_is_masked_before_it_is_kept() {
+        let secret = "sk-live-0123456789abcdef";
+        crate::secrets::install(crate::secrets::Masker::new([secret]));
+        let mut t = AlertTable::default();
+        let mut out = Vec::new();
+        let long = format!("{}{secret}", "x".repeat(MAX_REASON_BYTES - 5));
+        t.raise(
+            1_000,
+            AlertKey::slot("a-1", AlertKind::Stall),
+            Severity::Warning,
+            &format!("container drover-{secret} is not ours"),
+            &[format!("name: {secret}"), long],
+            &mut out,
+        );
+        let alert = t.active().next().cloned().expect("raised");
+        assert_eq!(alert.message, "container drover-<redacted> is not ours");
+        assert_eq!(alert.evidence[0], "name: <redacted>");
+        assert!(
+            !alert.evidence[1].contains("sk-live"),
+            "a cut must not leave a prefix of the secret: {}",
+            alert.evidence[1]
+        );
+        crate::secrets::install(crate::secrets::Masker::default());
+    }
 
     #[test]
     fn one_alert_per_condition_until_cleared() {

@@ -1,11 +1,16 @@
-//! The configured fleet's board for `drover status --json`: read straight from the upstream
-//! repo (read-only, like `report`), so the daemon's snapshot does not carry it.
+//! The team's board for `drover status --json`, read by the daemon from the upstream repo at
+//! its tip (read-only, like `report`) and masked before it leaves: task and idea names are
+//! pushed by agents, and only the daemon knows the secret values to mask. One read at a time;
+//! a read that outlasts [`STATUS_BOARD_WAIT`] is left out, never waited for.
 
-use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
 use crate::config::schema::{BoardSource as ConfigSource, UpstreamSection};
-use crate::upstream::board::{self, Board, BoardSettings, BoardSource};
+use crate::upstream::board::{self, BoardSettings, BoardSource};
 
 /// The board settings `[upstream.board]` asks for (locks folder: the upstream's own unless set).
 pub fn settings(up: &UpstreamSection) -> BoardSettings {
@@ -29,25 +34,36 @@ pub fn settings(up: &UpstreamSection) -> BoardSettings {
 /// is left out (with a warning) and the status answers without it.
 pub const STATUS_BOARD_WAIT: Duration = Duration::from_secs(3);
 
-/// The configured fleet's board, or `None` (with a warning in the log) when there is no config,
-/// no upstream, the repo cannot be read, or reading it takes longer than [`STATUS_BOARD_WAIT`].
-pub async fn configured(config: Option<&Path>) -> Option<Board> {
-    let path = crate::config::locate(config).ok()?;
-    let cfg = crate::config::load(&path).ok()?;
+/// The configured fleet's board as JSON with every string masked, or `None` (with a warning in
+/// the log) when there is no upstream, the repo cannot be read, another read is still running,
+/// or reading takes longer than [`STATUS_BOARD_WAIT`].
+pub async fn read_masked(cfg: &Config, reads: &Arc<Semaphore>) -> Option<serde_json::Value> {
     let up = cfg.file.upstream.clone()?;
     let repo = cfg.resolve(&up.repo);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let settings = settings(&up);
+    // Bounds the threads a client can start by asking again and again: the permit travels with
+    // the read and is given back when the read ends, answered or not.
+    let permit = tokio::time::timeout(STATUS_BOARD_WAIT, Arc::clone(reads).acquire_owned())
+        .await
+        .ok()?
+        .ok()?;
     // A thread of its own rather than `spawn_blocking`: the runtime waits for its blocking
-    // tasks when it shuts down, and a read given up on must not hold the command's exit.
+    // tasks when it shuts down, and a read given up on must not hold the daemon's exit.
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(board::read(&repo, up.branch.as_deref(), &settings, now_ms));
+        let read = board::read(&repo, up.branch.as_deref(), &settings, now_ms);
+        drop(permit);
+        let _ = tx.send(read);
     });
     match tokio::time::timeout(STATUS_BOARD_WAIT, rx).await {
-        Ok(Ok(Ok((b, _)))) => Some(b),
+        Ok(Ok(Ok((b, _)))) => {
+            let mut value = serde_json::to_value(&b).ok()?;
+            mask_strings(&mut value);
+            Some(value)
+        }
         Ok(Ok(Err(e))) => {
             tracing::warn!(error = %e, "board left out of the status");
             None
@@ -60,5 +76,18 @@ pub async fn configured(config: Option<&Path>) -> Option<Board> {
             );
             None
         }
+    }
+}
+
+/// Masks every string in `value` (keys are drover's own field names).
+fn mask_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            let masked = crate::secrets::mask_owned(std::mem::take(s));
+            *s = masked;
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(mask_strings),
+        _ => {}
     }
 }
