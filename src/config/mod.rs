@@ -8,6 +8,7 @@ mod diagnose;
 mod loops;
 pub mod schema;
 mod schema_board;
+pub mod schema_hosts;
 mod schema_transcript;
 pub mod units;
 mod validate;

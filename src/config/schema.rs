@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use super::schema_board::{BoardSection, BoardSource};
+pub use super::schema_hosts::{EngineKind, HostSection, Placement, RuntimeSection};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
 
@@ -36,6 +37,11 @@ pub struct ConfigFile {
     pub pricing: crate::signals::usage::PriceTable,
     #[serde(default)]
     pub budget: BudgetSection,
+    /// The Docker engines the fleet runs on; none: the one at `[fleet] docker_host`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostSection>,
+    #[serde(default, skip_serializing_if = "RuntimeSection::is_default")]
+    pub runtime: RuntimeSection,
 }
 
 /// Fleet-wide spending limits.
@@ -157,6 +163,12 @@ pub struct RoleSection {
     pub quota_group: Option<String>,
     #[serde(default)]
     pub quota: QuotaSection,
+    /// The `[[hosts]]` this role's replicas go round, in order; empty: every host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Over every host (`"spread"`, the default with `[[hosts]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 /// How usage limits are waited out.

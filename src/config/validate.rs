@@ -81,6 +81,7 @@ pub fn validate(
             ),
         ));
     }
+    super::schema_hosts::validate(file, index, base, &mut out);
     if file.roles.is_empty() {
         out.push(index.at(
             0,

@@ -47,6 +47,8 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         throttle: None,
         run: None,
         runs: Vec::new(),
+        host: None,
+        host_down_since: None,
     }
 }
 
@@ -78,6 +80,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         locks: Vec::new(),
         upstream: Default::default(),
         scale_overrides: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 

@@ -111,6 +111,8 @@ pub struct Fleet {
     /// Blocks by drover read back by `restore` are re-evaluated by the next `handle` (which
     /// has a time for the events it writes).
     pub(crate) review_blocks: bool,
+    /// Hosts known to be unreachable (fleets over several engines; see `hosts`).
+    pub(crate) hosts_down: BTreeMap<String, super::hosts::HostOutage>,
 }
 
 impl Fleet {
@@ -145,6 +147,7 @@ impl Fleet {
             },
             ledger: Default::default(),
             review_blocks: false,
+            hosts_down: BTreeMap::new(),
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -318,7 +321,8 @@ impl Fleet {
     ) -> Option<R> {
         let i = i?;
         scope.touched.push(i);
-        let ready = self.docker.ready();
+        // A slot on an unreachable host is frozen as last seen (see `hosts`).
+        let ready = self.docker.ready() && self.outage_of(i).is_none();
         let budget_hold = self
             .spend
             .held_until(now)

@@ -61,6 +61,7 @@ mod failure;
 mod fleet;
 mod health;
 mod holders;
+mod hosts;
 mod incidents;
 mod input;
 mod ledger;
@@ -92,6 +93,7 @@ pub use effect::{
 pub use failure::human as human_duration;
 pub use fleet::Fleet;
 pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
+pub use hosts::{HostOutage, HostView, place};
 pub use incidents::{Incident, IncidentCause, Resolution, ServiceMetrics};
 pub use input::{CommitObservation, Input, ReleaseReport};
 pub use ledger::{GRACE as LEDGER_GRACE, LandedCommit, RunEnd, RunRecord, TestPoint};

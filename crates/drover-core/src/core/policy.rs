@@ -86,6 +86,10 @@ pub struct RoleSpec {
     /// the image. A block by drover decided under another fingerprint is re-evaluated.
     #[serde(default)]
     pub environment: String,
+    /// The hosts this role's replicas go round (see `hosts::place`); empty when the fleet
+    /// has one engine.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 impl RoleSpec {
@@ -107,6 +111,7 @@ impl RoleSpec {
             run_timeout: None,
             throttle: ThrottlePolicy::default(),
             environment: String::new(),
+            hosts: Vec::new(),
         }
     }
 

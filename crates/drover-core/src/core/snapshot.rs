@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// Roles whose replicas a `ctl scale` override sets instead of the config.
     #[serde(default)]
     pub scale_overrides: Vec<super::model::ScaleOverride>,
+    /// The engines of a fleet over several hosts (empty with one engine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<super::hosts::HostView>,
 }
 
 impl Snapshot {
@@ -132,6 +135,12 @@ pub struct SlotView {
     /// The slot's latest finished runs, newest first (at most [`RUNS_SHOWN`]).
     #[serde(default)]
     pub runs: Vec<RunRecord>,
+    /// The host the slot runs on, in a fleet over several engines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Since when its host is unreachable: the state shown is the last known one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_down_since: Option<Millis>,
 }
 
 /// Finished runs per slot in a snapshot (the store keeps them all).
@@ -209,10 +218,16 @@ impl super::fleet::Fleet {
         let slots: Vec<SlotView> = self
             .slots
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let role = self.roles.get(s.role).map(|r| &r.spec);
                 let state = s.state();
-                *by_state.entry(state.label().to_string()).or_default() += 1;
+                // A slot whose host is unreachable counts as such, whatever it last was.
+                let label = match self.outage_of(i) {
+                    Some(_) => "host_down",
+                    None => state.label(),
+                };
+                *by_state.entry(label.to_string()).or_default() += 1;
                 if s.health == Health::Healthy {
                     healthy += 1;
                 }
@@ -230,7 +245,15 @@ impl super::fleet::Fleet {
                     _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
                 };
                 SlotView {
-                    reason,
+                    host: self.host_of(i).map(str::to_string),
+                    host_down_since: self.outage_of(i).map(|(_, o)| o.since),
+                    reason: match self.outage_of(i) {
+                        Some((host, _)) => Some(format!(
+                            "host down: {host} unreachable (last known state{})",
+                            reason.map(|r| format!("; {r}")).unwrap_or_default()
+                        )),
+                        None => reason,
+                    },
                     throttled_until,
                     throttle: s.rec.throttle.as_deref().cloned(),
                     slot: s.name.clone(),
@@ -320,6 +343,7 @@ impl super::fleet::Fleet {
             locks: self.locks.views().cloned().collect(),
             upstream: self.locks.upstream.clone(),
             scale_overrides: self.scale_overrides(),
+            hosts: self.host_views(),
         }
     }
 
