@@ -120,7 +120,10 @@ async fn replicas_go_round_the_hosts_and_a_lost_host_freezes_only_its_slots() {
         assert!(id.starts_with(&format!("{host}/")), "{slot}: {id}");
     }
     let json = serde_json::to_value(&*snap).unwrap();
-    assert_eq!(json["slots"][1]["host"], "b", "status --json names the host");
+    assert_eq!(
+        json["slots"][1]["host"], "b",
+        "status --json names the host"
+    );
     assert_eq!(snap.hosts.len(), 2);
 
     // Host b goes away: its slots keep their last state, marked host down; a carries on.
@@ -135,12 +138,17 @@ async fn replicas_go_round_the_hosts_and_a_lost_host_freezes_only_its_slots() {
     for slot in ["worker-2", "worker-4"] {
         let v = snap.slot(slot).unwrap();
         assert_eq!(v.state, SlotState::Running, "last known state kept");
-        assert!(v.reason.as_deref().unwrap_or("").starts_with("host down"), "{v:?}");
+        assert!(
+            v.reason.as_deref().unwrap_or("").starts_with("host down"),
+            "{v:?}"
+        );
     }
     assert!(snap.hosts.iter().any(|h| h.name == "b" && h.down.is_some()));
     assert_eq!(snap.metrics.by_state.get("host_down"), Some(&2));
     assert!(
-        snap.alerts.iter().any(|a| a.message.contains("host b unreachable")),
+        snap.alerts
+            .iter()
+            .any(|a| a.message.contains("host b unreachable")),
         "{:?}",
         snap.alerts
     );
@@ -172,7 +180,11 @@ async fn replicas_go_round_the_hosts_and_a_lost_host_freezes_only_its_slots() {
     // b comes back: its containers are adopted, nothing is created twice.
     b.come_up();
     let snap = sup.wait("every worker running again", all_running).await;
-    assert!(snap.hosts.iter().all(|h| h.down.is_none()), "{:?}", snap.hosts);
+    assert!(
+        snap.hosts.iter().all(|h| h.down.is_none()),
+        "{:?}",
+        snap.hosts
+    );
     assert_eq!(slots_on(&b), ["worker-2", "worker-4"], "no duplicate on b");
     assert_eq!(creates(&b), b_creates, "adopted, not recreated");
     assert!(
@@ -200,15 +212,19 @@ async fn a_host_down_at_start_is_waited_for_not_replaced() {
     let sup = Running::start(data.path(), &a, &b).await;
     let snap = sup
         .wait("a's workers running, b's host down", |s| {
-            ["worker-1", "worker-3"].iter().all(|n| {
-                s.slot(n)
-                    .is_some_and(|v| v.state == SlotState::Running)
-            }) && ["worker-2", "worker-4"]
+            ["worker-1", "worker-3"]
                 .iter()
-                .all(|n| s.slot(n).is_some_and(|v| v.host_down_since.is_some()))
+                .all(|n| s.slot(n).is_some_and(|v| v.state == SlotState::Running))
+                && ["worker-2", "worker-4"]
+                    .iter()
+                    .all(|n| s.slot(n).is_some_and(|v| v.host_down_since.is_some()))
         })
         .await;
-    assert_eq!(slots_on(&a), ["worker-1", "worker-3"], "b's slots are not moved to a");
+    assert_eq!(
+        slots_on(&a),
+        ["worker-1", "worker-3"],
+        "b's slots are not moved to a"
+    );
     assert!(snap.slot("worker-2").unwrap().container_id.is_none());
     b.come_up();
     sup.wait("every worker running", all_running).await;
