@@ -177,12 +177,25 @@ pub struct UiOptions {
     pub roles: BTreeMap<String, RoleInfo>,
     /// Passed to `docker -H` for the take-over shell.
     pub docker_host: Option<String>,
+    /// `[[hosts]]`: name → docker_host, for the take-over shell of a `host/id` container.
+    pub hosts: BTreeMap<String, String>,
     /// `[notify]`: bell and desktop notifications for alerts that need a human.
     pub bell: bool,
     pub desktop: bool,
 }
 
 impl UiOptions {
+    /// The engine (`docker -H`) and its own id for `container`: a `host/id` of a fleet over
+    /// several hosts goes to that host's engine.
+    pub fn engine_for(&self, container: &str) -> (Option<String>, String) {
+        match container.split_once('/') {
+            Some((host, id)) if self.hosts.contains_key(host) => {
+                (self.hosts.get(host).cloned(), id.to_string())
+            }
+            _ => (self.docker_host.clone(), container.to_string()),
+        }
+    }
+
     /// Options from a loaded config: its theme (mono under `NO_COLOR`), keys, frame rate and
     /// roles; `$TMUX` and `$USER` from the environment.
     pub fn from_config(cfg: &Config, read_only: bool) -> Result<Self, crate::theme::ThemeError> {
@@ -202,6 +215,12 @@ impl UiOptions {
                 .map(|r| (r.name.clone(), RoleInfo::from(r)))
                 .collect(),
             docker_host: cfg.file.fleet.docker_host.clone(),
+            hosts: cfg
+                .file
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.docker_host.clone()))
+                .collect(),
             bell: cfg.file.notify.bell,
             desktop: cfg.file.notify.desktop,
         })
@@ -219,6 +238,7 @@ impl UiOptions {
             who: "operator".into(),
             roles: BTreeMap::new(),
             docker_host: None,
+            hosts: BTreeMap::new(),
             bell: false,
             desktop: false,
         }
@@ -250,7 +270,7 @@ pub async fn run(channels: FaceChannels, opts: UiOptions) -> anyhow::Result<()> 
             Ok(LoopExit::Quit) => break Ok(()),
             Ok(LoopExit::Shell { slot, container }) => {
                 ratatui::try_restore()?;
-                let host = face.opts.docker_host.clone();
+                let (host, container) = face.opts.engine_for(&container);
                 let r = shell::run_in_place(host.as_deref(), &container).await;
                 terminal = shell::fresh_terminal()?;
                 face.ui.after_shell(&slot, r);

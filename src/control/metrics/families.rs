@@ -41,11 +41,34 @@ struct StateLabel {
     state: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct SlotStateLabels {
     slot: String,
     role: String,
     state: String,
+    /// In a fleet over several engines only: a one-engine fleet's series stay as they were.
+    host: Option<String>,
+}
+
+impl EncodeLabelSet for SlotStateLabels {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel;
+        ("slot", self.slot.as_str()).encode(encoder.encode_label())?;
+        ("role", self.role.as_str()).encode(encoder.encode_label())?;
+        ("state", self.state.as_str()).encode(encoder.encode_label())?;
+        if let Some(h) = &self.host {
+            ("host", h.as_str()).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabel {
+    host: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -134,6 +157,20 @@ pub fn registry(snap: &Snapshot) -> Registry {
             .set(count(*n));
     }
 
+    if !snap.hosts.is_empty() {
+        let hosts = gauge_family::<HostLabel>(
+            &mut r,
+            "drover_host_up",
+            "1 when the host's Docker Engine answers (fleets over several hosts).",
+        );
+        for h in &snap.hosts {
+            hosts
+                .get_or_create(&HostLabel {
+                    host: h.name.clone(),
+                })
+                .set(i64::from(h.down.is_none()));
+        }
+    }
     let slot_state = gauge_family::<SlotStateLabels>(
         &mut r,
         "drover_slot_state",
@@ -173,6 +210,7 @@ pub fn registry(snap: &Snapshot) -> Registry {
                     slot: s.slot.clone(),
                     role: s.role.clone(),
                     state: (*st).to_string(),
+                    host: s.host.clone(),
                 })
                 .set(i64::from(*st == current));
         }
@@ -316,6 +354,43 @@ mod tests {
             .filter(|l| l.starts_with("drover_slot_state{") && l.ends_with(" 0"))
             .count();
         assert_eq!(zeros, 2 * (STATES.len() - 1), "{text}");
+    }
+
+    /// Over several hosts each slot's state names its host and each host says whether it is
+    /// up; a one-engine fleet's series carry no host label.
+    #[test]
+    fn slots_of_several_hosts_carry_a_host_label() {
+        use crate::core::Input;
+        let mut role = RoleSpec::new("w", 2, "h");
+        role.hosts = vec!["a".into(), "b".into()];
+        let mut fleet = Fleet::restore(FleetSpec::new("f", vec![role]), 1, Default::default());
+        fleet.handle(
+            1_000,
+            Input::HostDown {
+                host: "b".into(),
+                error: "gone".into(),
+            },
+        );
+        let text = render(&fleet.snapshot(2_000));
+        assert!(
+            text.contains(
+                "drover_slot_state{slot=\"w-2\",role=\"w\",state=\"pending\",host=\"b\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("drover_host_up{host=\"a\"} 1"), "{text}");
+        assert!(text.contains("drover_host_up{host=\"b\"} 0"), "{text}");
+        assert!(
+            text.contains("drover_slots{state=\"host_down\"} 1"),
+            "{text}"
+        );
+        let one = Fleet::restore(
+            FleetSpec::new("f", vec![RoleSpec::new("w", 1, "h")]),
+            1,
+            Default::default(),
+        );
+        let text = render(&one.snapshot(1_000));
+        assert!(!text.contains("host"), "{text}");
     }
 
     /// The series names stay the documented ones although counters are registered without
