@@ -241,7 +241,17 @@ impl Config {
             .clone()
             .or_else(|| std::env::var("DOCKER_HOST").ok())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-        let _ = writeln!(s, "docker   {docker}");
+        if f.hosts.is_empty() {
+            let _ = writeln!(s, "docker   {docker}");
+        }
+        for h in &f.hosts {
+            let tls = if h.tls_cert.is_some() { " (TLS)" } else { "" };
+            let _ = writeln!(
+                s,
+                "host     {} {}{tls}, timeout {}",
+                h.name, h.docker_host, h.request_timeout
+            );
+        }
         match &f.upstream {
             Some(u) => {
                 let _ = writeln!(
@@ -261,6 +271,13 @@ impl Config {
         let _ = writeln!(s, "theme    {}", f.ui.theme);
         for r in &f.roles {
             let _ = writeln!(s, "\nrole {} × {}  image {}", r.name, r.replicas, r.image);
+            if !f.hosts.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  hosts    {} (replicas in turn)",
+                    schema_hosts::role_hosts(f, r).join(", ")
+                );
+            }
             if let Some(c) = &r.command {
                 let _ = writeln!(s, "  command  {}", c.join(" "));
             }
