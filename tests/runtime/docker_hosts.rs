@@ -329,3 +329,150 @@ initial_backoff = "0s"
     handle.shutdown.cancel();
     task.await.unwrap();
 }
+
+/// The figures of the README's "Scaling out": 2 hosts × N agents printing a line a second
+/// (`DROVER_HOSTS_AGENTS`, default 10 per host) over a `WINDOW` of idling: drover's CPU and RSS
+/// (this process), Docker API requests a minute per host (counted by a proxy in front of each
+/// engine), death → snapshot latency, and how long a stopped host takes to be noticed and its
+/// slots to run again when it returns. Run with
+/// `cargo test --test runtime docker_hosts -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: a minute or more, run by hand for the README figures"]
+async fn figures_for_two_hosts() {
+    use drover::bench::procfs::{self, CpuMeter};
+    use drover::bench::proxy::DockerProxy;
+
+    common::ensure_test_image();
+    let per_host: u32 = std::env::var("DROVER_HOSTS_AGENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let window = Duration::from_secs(
+        std::env::var("DROVER_HOSTS_WINDOW")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    );
+    let fleet = common::unique_fleet("dv-hosts-fig");
+    let _guard = common::FleetGuard(fleet.clone());
+    let mut second = SecondEngine::start_new();
+    let dir = tempfile::tempdir().unwrap();
+    let local_proxy =
+        DockerProxy::start(&dir.path().join("local.sock"), Path::new("/var/run/docker.sock"))
+            .unwrap();
+    let second_proxy = DockerProxy::start(&dir.path().join("second.sock"), &second.socket()).unwrap();
+    let text = format!(
+        r#"
+[fleet]
+name = "{fleet}"
+data_dir = "{data}"
+
+[[hosts]]
+name = "local"
+docker_host = "{local}"
+
+[[hosts]]
+name = "second"
+docker_host = "{second}"
+request_timeout = "5s"
+
+[[roles]]
+name = "worker"
+replicas = {replicas}
+image = "{image}"
+command = ["sh", "-c", "trap 'exit 0' TERM; while true; do echo working; sleep 1; done"]
+[roles.limits]
+memory = "64m"
+[roles.restart]
+initial_backoff = "0s"
+"#,
+        data = dir.path().join("data").display(),
+        local = local_proxy.host(),
+        second = second_proxy.host(),
+        replicas = per_host * 2,
+        image = common::TEST_IMAGE,
+    );
+    let cfg = drover::config::parse(&text, Path::new("fleet.toml")).unwrap();
+    let opts = SupervisorOptions {
+        env: Arc::new(|_| None),
+        seed: 7,
+        ..Default::default()
+    };
+    let began = Instant::now();
+    let (handle, task) = supervisor::start(cfg, opts).await.unwrap();
+    let slots: Vec<String> = (1..=per_host * 2).map(|n| format!("worker-{n}")).collect();
+    let all_running = |s: &Snapshot| slots.iter().all(|n| running(s, n));
+    common::wait_for_snapshot(&handle, "every worker running", 180, all_running).await;
+    println!(
+        "2 hosts × {per_host} agents running after {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
+
+    let me = std::process::id().to_string();
+    let (l0, s0) = (local_proxy.requests(), second_proxy.requests());
+    let cpu = CpuMeter::start(&me);
+    tokio::time::sleep(window).await;
+    let minutes = window.as_secs_f64() / 60.0;
+    println!(
+        "idle {}s: drover CPU {} RSS {}; API requests/min local {:.0}, second {:.0}",
+        window.as_secs(),
+        procfs::show_percent(cpu.percent()),
+        procfs::show_kib(procfs::rss_kib(&me)),
+        (local_proxy.requests() - l0) as f64 / minutes,
+        (second_proxy.requests() - s0) as f64 / minutes,
+    );
+
+    // Death → snapshot: kill a container on each host in turn, time until the death shows.
+    let mut lat = Vec::new();
+    for (i, slot) in slots.iter().take(10).enumerate() {
+        let host = if i % 2 == 0 { None } else { Some(second.host()) };
+        let before = handle.snapshot.borrow().slot(slot).map(|v| v.starts).unwrap_or(0);
+        let name = format!("drover-{fleet}-{slot}");
+        let killed = Instant::now();
+        let mut kill = Command::new("docker");
+        if let Some(h) = &host {
+            kill.args(["-H", h]);
+        }
+        assert!(kill.args(["kill", &name]).stdout(Stdio::null()).status().unwrap().success());
+        common::wait_for_snapshot(&handle, "the death shown", 30, |s| {
+            s.slot(slot).is_some_and(|v| {
+                v.last_exit.as_ref().is_some_and(|e| e.at >= s.at.saturating_sub(30_000))
+                    && (v.state != SlotState::Running || v.starts > before)
+            })
+        })
+        .await;
+        lat.push(killed.elapsed());
+    }
+    lat.sort();
+    println!(
+        "death → snapshot over {} kills: median {:?}, max {:?}",
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() - 1]
+    );
+    common::wait_for_snapshot(&handle, "every worker running", 120, all_running).await;
+
+    let stopped = Instant::now();
+    second.stop();
+    let on_second: Vec<String> = slots.iter().skip(1).step_by(2).cloned().collect();
+    common::wait_for_snapshot(&handle, "second's slots host down", 30, |s| {
+        on_second
+            .iter()
+            .all(|n| s.slot(n).is_some_and(|v| v.host_down_since.is_some()))
+    })
+    .await;
+    let noticed = stopped.elapsed();
+    let restarted = Instant::now();
+    second.start();
+    common::wait_for_snapshot(&handle, "every worker running again", 180, all_running).await;
+    println!(
+        "host stopped → its {} slots host down: {:.1} s; engine back → all running: {:.1} s",
+        on_second.len(),
+        noticed.as_secs_f64(),
+        restarted.elapsed().as_secs_f64()
+    );
+    assert!(noticed < Duration::from_secs(10));
+    assert_eq!(second.containers(&fleet).len(), per_host as usize, "no duplicate");
+    handle.shutdown.cancel();
+    task.await.unwrap();
+}
