@@ -357,10 +357,13 @@ async fn figures_for_two_hosts() {
     let _guard = common::FleetGuard(fleet.clone());
     let mut second = SecondEngine::start_new();
     let dir = tempfile::tempdir().unwrap();
-    let local_proxy =
-        DockerProxy::start(&dir.path().join("local.sock"), Path::new("/var/run/docker.sock"))
-            .unwrap();
-    let second_proxy = DockerProxy::start(&dir.path().join("second.sock"), &second.socket()).unwrap();
+    let local_proxy = DockerProxy::start(
+        &dir.path().join("local.sock"),
+        Path::new("/var/run/docker.sock"),
+    )
+    .unwrap();
+    let second_proxy =
+        DockerProxy::start(&dir.path().join("second.sock"), &second.socket()).unwrap();
     let text = format!(
         r#"
 [fleet]
@@ -425,18 +428,35 @@ initial_backoff = "0s"
     // Death → snapshot: kill a container on each host in turn, time until the death shows.
     let mut lat = Vec::new();
     for (i, slot) in slots.iter().take(10).enumerate() {
-        let host = if i % 2 == 0 { None } else { Some(second.host()) };
-        let before = handle.snapshot.borrow().slot(slot).map(|v| v.starts).unwrap_or(0);
+        let host = if i % 2 == 0 {
+            None
+        } else {
+            Some(second.host())
+        };
+        let before = handle
+            .snapshot
+            .borrow()
+            .slot(slot)
+            .map(|v| v.starts)
+            .unwrap_or(0);
         let name = format!("drover-{fleet}-{slot}");
         let killed = Instant::now();
         let mut kill = Command::new("docker");
         if let Some(h) = &host {
             kill.args(["-H", h]);
         }
-        assert!(kill.args(["kill", &name]).stdout(Stdio::null()).status().unwrap().success());
+        assert!(
+            kill.args(["kill", &name])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        );
         common::wait_for_snapshot(&handle, "the death shown", 30, |s| {
             s.slot(slot).is_some_and(|v| {
-                v.last_exit.as_ref().is_some_and(|e| e.at >= s.at.saturating_sub(30_000))
+                v.last_exit
+                    .as_ref()
+                    .is_some_and(|e| e.at >= s.at.saturating_sub(30_000))
                     && (v.state != SlotState::Running || v.starts > before)
             })
         })
@@ -472,7 +492,11 @@ initial_backoff = "0s"
         restarted.elapsed().as_secs_f64()
     );
     assert!(noticed < Duration::from_secs(10));
-    assert_eq!(second.containers(&fleet).len(), per_host as usize, "no duplicate");
+    assert_eq!(
+        second.containers(&fleet).len(),
+        per_host as usize,
+        "no duplicate"
+    );
     handle.shutdown.cancel();
     task.await.unwrap();
 }
