@@ -59,19 +59,19 @@ impl SecondEngine {
         ip(&["link", "set", &bridge, "up"]);
         std::fs::write(engine.dir.path().join("daemon.json"), "{}").unwrap();
         engine.start();
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", common::TEST_IMAGE])
             .stdout(Stdio::piped())
             .spawn()
             .expect("docker save");
         let load = Command::new("docker")
             .args(["-H", &engine.host(), "load"])
-            .stdin(save.stdout.expect("save stdout"))
+            .stdin(save.stdout.take().expect("save stdout"))
             .stdout(Stdio::null())
             .status()
             .expect("docker load");
         assert!(
-            load.success(),
+            save.wait().is_ok_and(|s| s.success()) && load.success(),
             "loading the test image into the second engine failed"
         );
         engine
