@@ -12,6 +12,7 @@ pub mod schema_hosts;
 mod schema_transcript;
 pub mod units;
 mod validate;
+mod validate_hosts;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -275,7 +276,7 @@ impl Config {
                 let _ = writeln!(
                     s,
                     "  hosts    {} (replicas in turn)",
-                    schema_hosts::role_hosts(f, r).join(", ")
+                    f.role_hosts(r).join(", ")
                 );
             }
             if let Some(c) = &r.command {

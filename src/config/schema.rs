@@ -44,6 +44,17 @@ pub struct ConfigFile {
     pub runtime: RuntimeSection,
 }
 
+impl ConfigFile {
+    /// The hosts a role's replicas go round: its own `hosts`, else every `[[hosts]]` (spread);
+    /// empty with one engine.
+    pub fn role_hosts(&self, role: &RoleSection) -> Vec<String> {
+        match role.hosts.is_empty() {
+            false => role.hosts.clone(),
+            true => self.hosts.iter().map(|h| h.name.clone()).collect(),
+        }
+    }
+}
+
 /// Fleet-wide spending limits.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -89,7 +89,7 @@ impl FleetPlan {
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.
             core.preflight = true;
-            core.hosts = crate::config::schema_hosts::role_hosts(&cfg.file, r);
+            core.hosts = cfg.file.role_hosts(r);
             let hosts = core.hosts.clone();
             core_roles.push(core);
             roles.insert(

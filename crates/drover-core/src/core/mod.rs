@@ -69,6 +69,7 @@ mod lifecycle;
 mod locks;
 mod loops;
 mod model;
+mod outages;
 mod policy;
 mod reconcile;
 mod run_limit;
