@@ -151,6 +151,12 @@ pub fn options(cfg: &Config, read_only: bool) -> Result<UiOptions, ThemeError> {
             .map(|r| (r.name.clone(), role_info(r)))
             .collect(),
         docker_host: cfg.file.fleet.docker_host.clone(),
+        hosts: cfg
+            .file
+            .hosts
+            .iter()
+            .map(|h| (h.name.clone(), h.docker_host.clone()))
+            .collect(),
         bell: cfg.file.notify.bell,
         desktop: cfg.file.notify.desktop,
     })
@@ -218,7 +224,7 @@ pub async fn run(channels: FaceChannels, opts: UiOptions) -> anyhow::Result<()> 
             Ok(LoopExit::Quit) => break Ok(()),
             Ok(LoopExit::Shell { slot, container }) => {
                 ratatui::try_restore()?;
-                let host = face.opts.docker_host.clone();
+                let (host, container) = face.opts.engine_for(&container);
                 let r = shell::run_in_place(host.as_deref(), &container).await;
                 terminal = shell::fresh_terminal()?;
                 face.ui.after_shell(&slot, r);

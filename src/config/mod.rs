@@ -11,10 +11,12 @@ mod schema_action;
 mod schema_board;
 pub mod schema_check;
 pub mod schema_context;
+pub mod schema_hosts;
 mod schema_telemetry;
 mod schema_transcript;
 pub mod units;
 mod validate;
+mod validate_hosts;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -245,7 +247,17 @@ impl Config {
             .clone()
             .or_else(|| std::env::var("DOCKER_HOST").ok())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-        let _ = writeln!(s, "docker   {docker}");
+        if f.hosts.is_empty() {
+            let _ = writeln!(s, "docker   {docker}");
+        }
+        for h in &f.hosts {
+            let tls = if h.tls_cert.is_some() { " (TLS)" } else { "" };
+            let _ = writeln!(
+                s,
+                "host     {} {}{tls}, timeout {}",
+                h.name, h.docker_host, h.request_timeout
+            );
+        }
         match &f.upstream {
             Some(u) => {
                 let _ = writeln!(
@@ -290,6 +302,13 @@ impl Config {
         }
         for r in &f.roles {
             let _ = writeln!(s, "\nrole {} × {}  image {}", r.name, r.replicas, r.image);
+            if !f.hosts.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  hosts    {} (replicas in turn)",
+                    f.role_hosts(r).join(", ")
+                );
+            }
             if let Some(c) = &r.command {
                 let _ = writeln!(s, "  command  {}", c.join(" "));
             }

@@ -14,6 +14,7 @@ pub use super::schema_board::{BoardSection, BoardSource};
 pub use super::schema_context::{
     CompactionLoopDetector, ContextDetector, IdleAfterCompactionDetector,
 };
+pub use super::schema_hosts::{EngineKind, HostSection, Placement, RuntimeSection};
 pub use super::schema_telemetry::{TelemetrySection, endpoint_problem};
 pub use super::schema_transcript::TranscriptDetector;
 use super::units::{ByteSize, HumanDuration};
@@ -48,6 +49,22 @@ pub struct ConfigFile {
     /// of the built-in table.
     #[serde(default)]
     pub context_windows: BTreeMap<String, u64>,
+    /// The Docker engines the fleet runs on; none: the one at `[fleet] docker_host`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostSection>,
+    #[serde(default, skip_serializing_if = "RuntimeSection::is_default")]
+    pub runtime: RuntimeSection,
+}
+
+impl ConfigFile {
+    /// The hosts a role's replicas go round: its own `hosts`, else every `[[hosts]]` (spread);
+    /// empty with one engine.
+    pub fn role_hosts(&self, role: &RoleSection) -> Vec<String> {
+        match role.hosts.is_empty() {
+            false => role.hosts.clone(),
+            true => self.hosts.iter().map(|h| h.name.clone()).collect(),
+        }
+    }
 }
 
 /// Fleet-wide spending limits.
@@ -177,6 +194,12 @@ pub struct RoleSection {
     /// (the role that repairs the branch).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fixes_main: bool,
+    /// The `[[hosts]]` this role's replicas go round, in order; empty: every host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Over every host (`"spread"`, the default with `[[hosts]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 /// How usage limits are waited out.

@@ -85,6 +85,7 @@ pub fn validate(
         ));
     }
     super::schema_telemetry::validate(&file.telemetry, index, &mut out);
+    super::validate_hosts::validate(file, index, &|p| resolve(base, p), &mut out);
     if file.roles.is_empty() {
         out.push(index.at(
             0,

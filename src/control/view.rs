@@ -61,6 +61,9 @@ pub struct StatusView {
     /// Roles whose replicas a `ctl scale` override sets (until the config's replicas change).
     #[serde(default)]
     pub scale_overrides: Vec<crate::core::ScaleOverride>,
+    /// The engines of a fleet over several hosts, each with its outage while down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<crate::core::HostView>,
     /// Fleet-wide figures: `spend` (today against the daily cap, and since drover started).
     #[serde(default)]
     pub metrics: StatusMetrics,
@@ -132,6 +135,12 @@ pub struct SlotStatus {
     /// Context compactions in the current run.
     #[serde(default)]
     pub compactions: u32,
+    /// The host the slot runs on, in a fleet over several (`[[hosts]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Since when (ms since the epoch) its host is unreachable: `state` is then the last known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_down_since: Option<u64>,
 }
 
 /// What the current run has spent and delivered so far.
@@ -310,6 +319,8 @@ impl StatusView {
                     passing_delta: r.passing_delta(),
                 }),
                 throttled_until: v.throttled_until,
+                host: v.host.clone(),
+                host_down_since: v.host_down_since,
                 usage: crate::core::UsageView {
                     task: v.usage.task.as_deref().map(cell),
                     ..v.usage.clone()
@@ -354,6 +365,7 @@ impl StatusView {
             upstream,
             scale_overrides: s.scale_overrides.clone(),
             limits: s.limits.clone(),
+            hosts: s.hosts.clone(),
             metrics: StatusMetrics {
                 spend: s.metrics.spend.clone(),
             },

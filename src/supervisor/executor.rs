@@ -158,6 +158,7 @@ impl Shared {
                     .await;
                     return;
                 };
+                let docker = placed(&docker, &rt, &role, &slot);
                 let req = CreateRequest {
                     name: &name,
                     spec: &rt.container,
@@ -259,6 +260,7 @@ impl Shared {
                     return;
                 };
                 let timeout = Duration::from_millis(rt.preflight_timeout_ms);
+                let docker = placed(&docker, &rt, &role, &slot);
                 match preflight::run(&*docker, &rt.container, &slot, timeout, &*self.env).await {
                     Ok(result) => self.send(Input::PreflightResult { slot, result }).await,
                     Err(e) => self.down_or_log(e, "running preflight").await,
@@ -360,6 +362,19 @@ impl Shared {
         let mut cache = self.run_times.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|id, _| listed.iter().any(|c| &c.id == id));
     }
+}
+
+/// The engine slot `slot` of role `role` is placed on: its host's in a fleet over several
+/// hosts (replicas go round the role's hosts, see `core::place`), else the only one.
+fn placed(docker: &Runtime, rt: &RoleRuntime, role: &str, slot: &str) -> Runtime {
+    let n = slot
+        .strip_prefix(role)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    crate::core::place(&rt.hosts, n)
+        .and_then(|h| docker.on_host(h))
+        .unwrap_or_else(|| std::sync::Arc::clone(docker))
 }
 
 fn last_line(text: &str) -> &str {

@@ -20,6 +20,8 @@ pub struct RoleRuntime {
     pub probe_http: Option<String>,
     pub probe_timeout_ms: u64,
     pub preflight_timeout_ms: u64,
+    /// The hosts its replicas go round (empty with one engine); see `core::place`.
+    pub hosts: Vec<String>,
 }
 
 /// Everything derived from the config that the supervisor uses.
@@ -88,6 +90,8 @@ impl FleetPlan {
             // Preflight always runs: required env, image and mounts are checked even without a
             // preflight command, because that is what stops a fleet-wide start storm.
             core.preflight = true;
+            core.hosts = cfg.file.role_hosts(r);
+            let hosts = core.hosts.clone();
             core_roles.push(core);
             roles.insert(
                 r.name.clone(),
@@ -105,6 +109,7 @@ impl FleetPlan {
                         .as_ref()
                         .map(|p| p.timeout.as_millis_u64())
                         .unwrap_or(30_000),
+                    hosts,
                 },
             );
         }

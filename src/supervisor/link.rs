@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::followers::Followers;
 use crate::core::Input;
 use crate::logs::ring::LogHub;
-use drover_runtime::{Connector, ContainerAction, ContainerEvent, Runtime};
+use drover_runtime::{Connector, ContainerAction, ContainerEvent, HostState, Runtime};
 
 /// Lines of output handed to the core with a `die`, for the failure signature.
 const LAST_LINES: usize = 20;
@@ -67,6 +67,13 @@ impl RuntimeLink {
             // asks for and the first streamed event can be missed.
             let since = last_event_secs.unwrap_or_else(|| unix_secs() - 1);
             let mut events = Box::pin(docker.events(&self.fleet, Some(since)));
+            // Over several hosts: which are down is known before the listing DockerUp asks
+            // for, so their slots are kept as last seen instead of read as gone.
+            let hosts = match docker.host_states() {
+                Some(rx) => Some(self.follow_hosts(rx).await),
+                None => None,
+            };
+            let _stop_hosts = hosts.map(AbortOnDrop);
             self.docker.send_replace(Some(docker.clone()));
             if self.inputs.send(Input::DockerUp).await.is_err() {
                 return;
@@ -147,7 +154,84 @@ impl RuntimeLink {
     }
 }
 
+/// Ends a task when the connection it belongs to ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The `HostDown`/`HostUp` inputs that take the core from hosts `before` to `now`.
+fn host_changes(before: &[HostState], now: &[HostState]) -> Vec<Input> {
+    let mut out = Vec::new();
+    for s in now {
+        let was = before
+            .iter()
+            .find(|b| b.name == s.name)
+            .and_then(|b| b.down.as_ref());
+        match (&s.down, was) {
+            (Some(e), w) if w != Some(e) => out.push(Input::HostDown {
+                host: s.name.clone(),
+                error: e.clone(),
+            }),
+            (None, Some(_)) => out.push(Input::HostUp {
+                host: s.name.clone(),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl RuntimeLink {
+    /// Reports every host's state now, then each change, until the returned task is aborted.
+    async fn follow_hosts(
+        &self,
+        mut rx: watch::Receiver<Vec<HostState>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut last = rx.borrow_and_update().clone();
+        let everyone_up: Vec<HostState> = last
+            .iter()
+            .map(|s| HostState {
+                name: s.name.clone(),
+                down: Some(String::new()),
+            })
+            .collect();
+        // From "unknown": hosts up are reported up (clearing an outage the core still holds),
+        // hosts down are reported down.
+        for input in host_changes(&everyone_up, &last) {
+            let _ = self.inputs.send(input).await;
+        }
+        for s in last.iter().filter(|s| s.down.is_some()) {
+            tracing::warn!(
+                host = s.name,
+                error = s.down.as_deref().unwrap_or(""),
+                "host unreachable"
+            );
+        }
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let now = rx.borrow_and_update().clone();
+                for input in host_changes(&last, &now) {
+                    match &input {
+                        Input::HostDown { host, error } => {
+                            tracing::warn!(host, error, "lost a host")
+                        }
+                        Input::HostUp { host } => tracing::info!(host, "host reachable again"),
+                        _ => {}
+                    }
+                    if inputs.send(input).await.is_err() {
+                        return;
+                    }
+                }
+                last = now;
+            }
+        })
+    }
+
     fn spawn_death_report(
         &self,
         docker: &Runtime,

@@ -42,7 +42,8 @@ use crate::core::{
 use crate::logs::follow::FollowLimits;
 use crate::logs::ring::LogHub;
 use crate::store::{BatchPolicy, Store, StoreError, StoreOp, StoreWriter};
-use drover_runtime::docker::DockerConnector;
+use drover_runtime::docker::{DockerConnector, Endpoint, EndpointConnector, TlsFiles};
+use drover_runtime::hosts::{HostEndpoint, HostsConnector};
 use drover_runtime::{Connector, Runtime};
 
 #[derive(Debug, thiserror::Error)]
@@ -166,11 +167,10 @@ pub async fn start(
     crate::secrets::install(cfg.masker());
     let store = Store::open_in(&cfg.data_dir).await?;
     let fleet_id = store.fleet_id(&cfg.file.fleet.name).await?;
-    let connector = opts.connector.clone().unwrap_or_else(|| {
-        Arc::new(DockerConnector {
-            host: cfg.file.fleet.docker_host.clone(),
-        })
-    });
+    let connector = opts
+        .connector
+        .clone()
+        .unwrap_or_else(|| engine_connector(&cfg));
     claim_fleet_name(&cfg, &fleet_id, &*connector).await?;
     let resume = persist::load_resume(&store).await?;
     let logs = &cfg.file.logs;
@@ -280,6 +280,42 @@ pub async fn start(
         shutdown,
     };
     Ok((handle, task))
+}
+
+/// The engines `cfg` names: each `[[hosts]]` through its own transport and timeout, else the
+/// one Docker Engine at `[fleet] docker_host`.
+pub fn engine_connector(cfg: &Config) -> Arc<dyn Connector> {
+    if cfg.file.hosts.is_empty() {
+        return Arc::new(DockerConnector {
+            host: cfg.file.fleet.docker_host.clone(),
+        });
+    }
+    let endpoints = cfg
+        .file
+        .hosts
+        .iter()
+        .map(|h| {
+            let tls = match (&h.tls_ca, &h.tls_cert, &h.tls_key) {
+                (Some(ca), Some(cert), Some(key)) => Some(TlsFiles {
+                    ca: cfg.resolve(ca),
+                    cert: cfg.resolve(cert),
+                    key: cfg.resolve(key),
+                }),
+                _ => None,
+            };
+            let endpoint = Endpoint {
+                host: Some(h.docker_host.clone()),
+                tls,
+                timeout: Some(h.request_timeout.0),
+            };
+            HostEndpoint {
+                name: h.name.clone(),
+                connector: Arc::new(EndpointConnector(endpoint)),
+                timeout: h.request_timeout.0,
+            }
+        })
+        .collect();
+    Arc::new(HostsConnector::new(endpoints))
 }
 
 /// Refuses to supervise a fleet name whose containers another drover (another store: another

@@ -19,3 +19,4 @@ mod core_simulation;
 mod core_throttle;
 mod core_timers;
 mod supervisor_fake_runtime;
+mod supervisor_hosts;

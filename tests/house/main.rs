@@ -113,6 +113,7 @@ const CORE_LAYERS: &[&[&str]] = &[
         "slot",
         "fleet",
         "main_check",
+        "hosts",
     ],
     &[
         "run_limit",
@@ -129,6 +130,7 @@ const CORE_LAYERS: &[&[&str]] = &[
         "context",
         "quota_groups",
         "main_rules",
+        "outages",
     ],
     &["dispatch", "health", "reconcile", "settle", "snapshot"],
 ];

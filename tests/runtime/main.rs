@@ -12,6 +12,7 @@ mod conformance;
 mod docker_adapter;
 mod docker_adoption;
 mod docker_disconnect;
+mod docker_hosts;
 mod docker_log_resume;
 mod docker_logs;
 mod store_crash;

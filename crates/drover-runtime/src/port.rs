@@ -213,8 +213,26 @@ pub struct CheckRequest<'a> {
 /// Output a check keeps: the end of it, where test runners print their summaries.
 pub const CHECK_OUTPUT_TAIL: usize = 256 * 1024;
 
+/// One engine of a runtime over several hosts, as last checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub name: String,
+    /// `None` while reachable; else why not.
+    pub down: Option<String>,
+}
+
 /// The operations the supervisor needs from a container engine.
 pub trait ContainerRuntime: Send + Sync + 'static {
+    /// The engine of host `name`, for a runtime over several (a slot's container is created
+    /// and checked where it is placed); `None` for a runtime of one engine.
+    fn on_host(&self, _name: &str) -> Option<Runtime> {
+        None
+    }
+    /// Each host's reachability, for a runtime over several engines (each connects, fails and
+    /// reconnects on its own); `None` for a runtime of one engine.
+    fn host_states(&self) -> Option<tokio::sync::watch::Receiver<Vec<HostState>>> {
+        None
+    }
     /// Where the engine is (for messages).
     fn host(&self) -> &str;
     fn ping(&self) -> BoxFuture<'_, Result<(), RuntimeError>>;

@@ -113,11 +113,30 @@ pub fn series(snap: &Snapshot) -> Vec<Series> {
     }
     out.push(slots);
 
+    // A fleet over several engines names each slot's host; a one-engine fleet's series stay
+    // as they were.
+    let several = !snap.hosts.is_empty();
+    if several {
+        let mut up = Series::new(
+            "drover_host_up",
+            "1 when the host's Docker Engine answers (fleets over several hosts).",
+            Kind::Gauge,
+            &["host"],
+        );
+        for h in &snap.hosts {
+            up.push([&h.name], flag(h.down.is_none()));
+        }
+        out.push(up);
+    }
     let mut slot_state = Series::new(
         "drover_slot_state",
         "1 for the state each slot is in, 0 for the others.",
         Kind::Gauge,
-        &["slot", "role", "state"],
+        if several {
+            &["slot", "role", "state", "host"]
+        } else {
+            &["slot", "role", "state"]
+        },
     );
     let mut healthy = Series::new(
         "drover_slot_healthy",
@@ -152,7 +171,11 @@ pub fn series(snap: &Snapshot) -> Vec<Series> {
     for s in &snap.slots {
         let current = s.state.label();
         for st in STATES {
-            slot_state.push([&s.slot, &s.role, st], flag(*st == current));
+            let on = flag(*st == current);
+            match (several, s.host.as_deref()) {
+                (true, host) => slot_state.push([&s.slot, &s.role, st, host.unwrap_or("")], on),
+                (false, _) => slot_state.push([&s.slot, &s.role, st], on),
+            }
         }
         let health = s.health.label();
         healthy.push([&s.slot, &s.role, health], flag(health == "healthy"));
@@ -323,6 +346,43 @@ mod tests {
             .filter(|l| l.starts_with("drover_slot_state{") && l.ends_with(" 0"))
             .count();
         assert_eq!(zeros, 2 * (STATES.len() - 1), "{text}");
+    }
+
+    /// Over several hosts each slot's state names its host and each host says whether it is
+    /// up; a one-engine fleet's series carry no host label.
+    #[test]
+    fn slots_of_several_hosts_carry_a_host_label() {
+        use crate::core::Input;
+        let mut role = RoleSpec::new("w", 2, "h");
+        role.hosts = vec!["a".into(), "b".into()];
+        let mut fleet = Fleet::restore(FleetSpec::new("f", vec![role]), 1, Default::default());
+        fleet.handle(
+            1_000,
+            Input::HostDown {
+                host: "b".into(),
+                error: "gone".into(),
+            },
+        );
+        let text = render(&fleet.snapshot(2_000));
+        assert!(
+            text.contains(
+                "drover_slot_state{slot=\"w-2\",role=\"w\",state=\"pending\",host=\"b\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("drover_host_up{host=\"a\"} 1"), "{text}");
+        assert!(text.contains("drover_host_up{host=\"b\"} 0"), "{text}");
+        assert!(
+            text.contains("drover_slots{state=\"host_down\"} 1"),
+            "{text}"
+        );
+        let one = Fleet::restore(
+            FleetSpec::new("f", vec![RoleSpec::new("w", 1, "h")]),
+            1,
+            Default::default(),
+        );
+        let text = render(&one.snapshot(1_000));
+        assert!(!text.contains("host"), "{text}");
     }
 
     /// The series names stay the documented ones although counters are registered without

@@ -65,6 +65,13 @@ impl Fleet {
         out: &mut Vec<Effect>,
         scope: &mut Scope,
     ) -> CommandReply {
+        // A command for a slot on an unreachable host could not reach its container: refused
+        // with the reason, never acknowledged as done. Closing an incident touches no engine.
+        if !matches!(req.command, Command::CloseIncident { .. })
+            && let Some(why) = req.command.slot().and_then(|s| self.host_refusal(s))
+        {
+            return CommandReply::Refused { why };
+        }
         match &req.command {
             Command::AckAlert { alert } => match self.alerts.ack(now, alert, &req.who, out) {
                 AckOutcome::Acked => CommandReply::Accepted,

@@ -290,6 +290,8 @@ impl Fleet {
                 }
             }
             Input::DockerUp => self.docker_up(now, out, scope),
+            Input::HostDown { host, error } => self.host_down(now, host, error, out, scope),
+            Input::HostUp { host } => self.host_up(now, host, out, scope),
             Input::SpecChanged { spec } => self.apply_spec(now, spec, out, scope),
             Input::Tick => {}
             Input::Operator { request } => {

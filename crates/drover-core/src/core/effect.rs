@@ -192,6 +192,9 @@ pub enum EventKind {
     LockRelease,
     DockerDown,
     DockerUp,
+    /// One host of several became unreachable / reachable again.
+    HostDown,
+    HostUp,
     Scaled,
     SpecChanged,
     Retired,
@@ -243,6 +246,8 @@ impl EventKind {
             EventKind::Detector => "detector",
             EventKind::DockerDown => "docker_down",
             EventKind::DockerUp => "docker_up",
+            EventKind::HostDown => "host_down",
+            EventKind::HostUp => "host_up",
             EventKind::Scaled => "scaled",
             EventKind::SpecChanged => "spec_changed",
             EventKind::Retired => "retired",

@@ -114,6 +114,8 @@ pub struct Fleet {
     /// The shared branch's check, as the supervisor last reported it (`None`: no check
     /// configured or not reported yet).
     pub(crate) main: Option<super::main_check::MainView>,
+    /// Hosts known to be unreachable (fleets over several engines; see `hosts`).
+    pub(crate) hosts_down: BTreeMap<String, super::hosts::HostOutage>,
 }
 
 impl Fleet {
@@ -149,6 +151,7 @@ impl Fleet {
             ledger: Default::default(),
             review_blocks: false,
             main: None,
+            hosts_down: BTreeMap::new(),
         };
         for role in spec.roles {
             let replicas = role.replicas;
@@ -322,7 +325,8 @@ impl Fleet {
     ) -> Option<R> {
         let i = i?;
         scope.touched.push(i);
-        let ready = self.docker.ready();
+        // A slot on an unreachable host is frozen as last seen (see `hosts`).
+        let ready = self.docker.ready() && self.outage_of(i).is_none();
         let budget_hold = self
             .spend
             .held_until(now)

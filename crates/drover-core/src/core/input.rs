@@ -227,6 +227,16 @@ pub enum Input {
         containers: Vec<(String, String)>,
     },
     DockerUp,
+    /// One host of a fleet over several engines became unreachable: its slots keep their last
+    /// known state and get no operation until `HostUp`.
+    HostDown {
+        host: String,
+        error: String,
+    },
+    /// The host is reachable again: a listing adopts what runs there.
+    HostUp {
+        host: String,
+    },
     /// New configuration (e.g. after SIGHUP): roles added/removed/scaled, policies replaced,
     /// containers with a changed spec hash replaced. The fleet name never changes.
     SpecChanged {
@@ -377,6 +387,11 @@ impl Input {
                 detector: name(detector),
             },
             Input::DockerDown { error } => Input::DockerDown { error: text(error) },
+            Input::HostDown { host, error } => Input::HostDown {
+                host: name(host),
+                error: text(error),
+            },
+            Input::HostUp { host } => Input::HostUp { host: name(host) },
             Input::UpstreamObserved { mut view } => {
                 if let super::locks::UpstreamState::Unreadable { error } = &mut view.state {
                     *error = text(std::mem::take(error));

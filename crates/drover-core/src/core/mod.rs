@@ -77,6 +77,7 @@ mod failure;
 mod fleet;
 mod health;
 mod holders;
+mod hosts;
 mod incidents;
 mod input;
 mod ledger;
@@ -86,6 +87,7 @@ mod loops;
 mod main_check;
 mod main_rules;
 mod model;
+mod outages;
 mod policy;
 mod quota_groups;
 mod reconcile;
@@ -110,6 +112,7 @@ pub use effect::{
 };
 pub use fleet::Fleet;
 pub use holders::{HolderEvidence, SHORT_ID_LEN, SlotDirectory};
+pub use hosts::{HostOutage, HostView, place};
 pub use input::{CommitObservation, Input, ReleaseReport};
 pub use locks::{
     ADAPTIVE_FACTOR, ADAPTIVE_MIN_RELEASES, LockView, UpstreamState, UpstreamView,

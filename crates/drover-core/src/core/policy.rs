@@ -89,6 +89,10 @@ pub struct RoleSpec {
     /// Exempt from the red-main hold: its slots start while main is red (to fix it).
     #[serde(default)]
     pub fixes_main: bool,
+    /// The hosts this role's replicas go round (see `hosts::place`); empty when the fleet
+    /// has one engine.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 impl RoleSpec {
@@ -111,6 +115,7 @@ impl RoleSpec {
             throttle: ThrottlePolicy::default(),
             environment: String::new(),
             fixes_main: false,
+            hosts: Vec::new(),
         }
     }
 

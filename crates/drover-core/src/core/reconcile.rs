@@ -69,6 +69,10 @@ impl Fleet {
                 continue;
             };
             let observed = per_slot.remove(name.as_str()).unwrap_or_default();
+            // Its host is down: what ran there is unknown, not gone (kept as last seen).
+            if self.outage_of(i).is_some() {
+                continue;
+            }
             self.on_slot(Some(i), now, out, scope, |s, role, cx| {
                 observe(s, role, cx, &observed)
             });

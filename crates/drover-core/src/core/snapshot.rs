@@ -47,6 +47,9 @@ pub struct Snapshot {
     /// The shared branch's check (`[upstream.check]`); `None` when none is configured.
     #[serde(default)]
     pub main: Option<super::main_check::MainView>,
+    /// The engines of a fleet over several hosts (empty with one engine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<super::hosts::HostView>,
 }
 
 impl Snapshot {
@@ -137,6 +140,12 @@ pub struct SlotView {
     /// The run's context readings in percent, oldest first (the detail pane's sparkline).
     #[serde(default)]
     pub context_history: Vec<u32>,
+    /// The host the slot runs on, in a fleet over several engines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Since when its host is unreachable: the state shown is the last known one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_down_since: Option<Millis>,
 }
 
 /// Finished runs per slot in a snapshot (the store keeps them all).
@@ -214,10 +223,16 @@ impl super::fleet::Fleet {
         let slots: Vec<SlotView> = self
             .slots
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let role = self.roles.get(s.role).map(|r| &r.spec);
                 let state = s.state();
-                *by_state.entry(state.label().to_string()).or_default() += 1;
+                // A slot whose host is unreachable counts as such, whatever it last was.
+                let label = match self.outage_of(i) {
+                    Some(_) => "host_down",
+                    None => state.label(),
+                };
+                *by_state.entry(label.to_string()).or_default() += 1;
                 if s.health == Health::Healthy {
                     healthy += 1;
                 }
@@ -241,7 +256,15 @@ impl super::fleet::Fleet {
                     _ => reason_for(&state, &s.health, s.rec.last_exit.as_ref()),
                 };
                 SlotView {
-                    reason,
+                    host: self.host_of(i).map(str::to_string),
+                    host_down_since: self.outage_of(i).map(|(_, o)| o.since),
+                    reason: match self.outage_of(i) {
+                        Some((host, _)) => Some(format!(
+                            "host down: {host} unreachable (last known state{})",
+                            reason.map(|r| format!("; {r}")).unwrap_or_default()
+                        )),
+                        None => reason,
+                    },
                     throttled_until,
                     throttle: s.rec.throttle.as_deref().cloned(),
                     slot: s.name.clone(),
@@ -337,6 +360,7 @@ impl super::fleet::Fleet {
             scale_overrides: self.scale_overrides(),
             limits: self.limits_view(now),
             main: self.main.clone(),
+            hosts: self.host_views(),
         }
     }
 

@@ -50,20 +50,44 @@ pub struct Docker {
 const OUTPUT_CAP: usize = 64 * 1024;
 
 impl Docker {
-    /// Connects to `host` (`unix://…`, `tcp://…`), or `$DOCKER_HOST`, or the local socket, and
-    /// negotiates the API version (older engines reject bollard's default).
+    /// Connects to `host` (`unix://…`, `tcp://…`, `ssh://…`), or `$DOCKER_HOST`, or the local
+    /// socket, and negotiates the API version (older engines reject bollard's default).
     pub async fn connect(host: Option<&str>) -> Result<Self, RuntimeError> {
-        let host = host
-            .map(str::to_string)
+        Self::connect_to(&Endpoint {
+            host: host.map(str::to_string),
+            ..Endpoint::default()
+        })
+        .await
+    }
+
+    /// Connects to `endpoint`: TLS client certificates for `tcp://`, the system ssh client for
+    /// `ssh://user@host`, the socket for `unix://`.
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Self, RuntimeError> {
+        let host = endpoint
+            .host
+            .clone()
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
         let unreachable = |e: BollardError| RuntimeError::Unreachable {
             host: host.clone(),
             detail: e.to_string(),
         };
-        let api = bollard::Docker::connect_with_host(&host).map_err(unreachable)?;
+        let timeout = endpoint.timeout.unwrap_or(Duration::from_secs(60));
+        let secs = timeout.as_secs().max(1);
+        let api = match &endpoint.tls {
+            Some(tls) => bollard::Docker::connect_with_ssl(
+                &host,
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                secs,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            None => bollard::Docker::connect_with_host(&host),
+        }
+        .map_err(unreachable)?;
         let api = api
-            .with_timeout(Duration::from_secs(60))
+            .with_timeout(timeout)
             .negotiate_version()
             .await
             .map_err(unreachable)?;
@@ -497,6 +521,24 @@ fn classify(host: &str, e: BollardError) -> RuntimeError {
     }
 }
 
+/// The client certificate, key and CA of a `tcp://` engine that requires TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// Where an engine is and how to reach it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `None`: `$DOCKER_HOST`, else the local socket.
+    pub host: Option<String>,
+    pub tls: Option<TlsFiles>,
+    /// Per-request timeout (default 60 s).
+    pub timeout: Option<Duration>,
+}
+
 /// Connects to the Docker Engine at `host` (`None`: `$DOCKER_HOST` or the local socket).
 pub struct DockerConnector {
     pub host: Option<String>,
@@ -506,6 +548,18 @@ impl Connector for DockerConnector {
     fn connect(&self) -> BoxFuture<'_, Result<Runtime, RuntimeError>> {
         Box::pin(async move {
             let docker = Docker::connect(self.host.as_deref()).await?;
+            Ok(Arc::new(docker) as Runtime)
+        })
+    }
+}
+
+/// Connects to one engine of several, through its own transport and request timeout.
+pub struct EndpointConnector(pub Endpoint);
+
+impl Connector for EndpointConnector {
+    fn connect(&self) -> BoxFuture<'_, Result<Runtime, RuntimeError>> {
+        Box::pin(async move {
+            let docker = Docker::connect_to(&self.0).await?;
             Ok(Arc::new(docker) as Runtime)
         })
     }

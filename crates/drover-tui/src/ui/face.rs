@@ -451,7 +451,7 @@ impl Face {
                     container,
                     tmux_window: true,
                 } => {
-                    let host = self.opts.docker_host.clone();
+                    let (host, container) = self.opts.engine_for(&container);
                     let tx = self.notices_tx.clone();
                     self.ui.info(format!(
                         "opening a tmux window for {slot} — hand it back here when done"

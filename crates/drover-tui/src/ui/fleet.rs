@@ -16,6 +16,8 @@ use super::filter::{FilterQuery, Filterable};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
     Slot,
+    /// The engine a slot runs on; only in a fleet over several hosts.
+    Host,
     Role,
     State,
     Health,
@@ -33,8 +35,9 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 13] = [
+    pub const ALL: [Column; 14] = [
         Column::Slot,
+        Column::Host,
         Column::Role,
         Column::State,
         Column::Health,
@@ -52,6 +55,7 @@ impl Column {
     pub fn name(self) -> &'static str {
         match self {
             Column::Slot => "slot",
+            Column::Host => "host",
             Column::Role => "role",
             Column::State => "state",
             Column::Health => "health",
@@ -70,6 +74,7 @@ impl Column {
     pub fn title(self) -> &'static str {
         match self {
             Column::Slot => "SLOT",
+            Column::Host => "HOST",
             Column::Role => "ROLE",
             Column::State => "STATE",
             Column::Health => "HEALTH",
@@ -95,6 +100,7 @@ impl Column {
     pub fn width(self, names: NameWidths) -> (u16, u16) {
         match self {
             Column::Slot => (names.slot.clamp(8, 14), names.slot.clamp(8, 24)),
+            Column::Host => (names.host.clamp(4, 12), names.host.clamp(4, 16)),
             Column::Role => (names.role.clamp(4, 16), names.role.clamp(4, 16)),
             Column::State => (12, 13),
             Column::Health => (9, 10),
@@ -114,7 +120,7 @@ impl Column {
     pub fn priority(self) -> u8 {
         match self {
             Column::Slot | Column::State => 0,
-            Column::Health => 1,
+            Column::Health | Column::Host => 1,
             Column::Alerts => 2,
             Column::Task => 3,
             Column::Tests => 4,
@@ -134,16 +140,26 @@ impl Column {
 pub struct NameWidths {
     pub slot: u16,
     pub role: u16,
+    /// 0 when no slot names a host (one engine): the HOST column is then left out.
+    pub host: u16,
 }
 
 impl NameWidths {
     pub fn of<'a>(slots: impl Iterator<Item = &'a SlotView>) -> Self {
         let w =
             |s: &str| u16::try_from(unicode_width::UnicodeWidthStr::width(s)).unwrap_or(u16::MAX);
-        slots.fold(Self { slot: 4, role: 4 }, |acc, s| Self {
-            slot: acc.slot.max(w(&s.slot)),
-            role: acc.role.max(w(&s.role)),
-        })
+        slots.fold(
+            Self {
+                slot: 4,
+                role: 4,
+                host: 0,
+            },
+            |acc, s| Self {
+                slot: acc.slot.max(w(&s.slot)),
+                role: acc.role.max(w(&s.role)),
+                host: acc.host.max(s.host.as_deref().map_or(0, w)),
+            },
+        )
     }
 }
 
@@ -153,6 +169,7 @@ pub fn fit_columns(width: u16, grouped: bool, names: NameWidths) -> Vec<(Column,
     let mut cols: Vec<Column> = Column::ALL
         .into_iter()
         .filter(|c| !(grouped && *c == Column::Role) && *c != Column::Reason)
+        .filter(|c| *c != Column::Host || names.host > 0)
         .collect();
     let need = |cols: &[Column], pick: fn((u16, u16)) -> u16| -> u16 {
         cols.iter().map(|c| pick(c.width(names)) + 1).sum()
@@ -226,13 +243,14 @@ pub enum FleetRow<'a> {
 }
 
 /// Field names the fleet filter understands.
-pub const FILTER_FIELDS: &[&str] = &["slot", "role", "state", "health", "task", "reason"];
+pub const FILTER_FIELDS: &[&str] = &["slot", "role", "host", "state", "health", "task", "reason"];
 
 impl Filterable for SlotView {
     fn field(&self, field: &str) -> Option<&str> {
         match field {
             "slot" => Some(&self.slot),
             "role" => Some(&self.role),
+            "host" => self.host.as_deref(),
             "state" => Some(if self.crash_looping && !self.state.holds_automation() {
                 "crashloop"
             } else {
@@ -294,6 +312,7 @@ fn compare(a: &SlotView, b: &SlotView, col: Column, now: u64) -> Ordering {
     match col {
         Column::Slot => natural_cmp(&a.slot, &b.slot),
         Column::Role => a.role.cmp(&b.role),
+        Column::Host => a.host.cmp(&b.host),
         Column::State => state_rank(a).cmp(&state_rank(b)),
         Column::Health => health_rank(&a.health).cmp(&health_rank(&b.health)),
         // Longest-running first reads better ascending, so compare start times.
@@ -489,7 +508,11 @@ mod tests {
 
     #[test]
     fn columns_drop_by_priority_and_fit() {
-        let names = NameWidths { slot: 14, role: 11 };
+        let names = NameWidths {
+            slot: 14,
+            role: 11,
+            host: 0,
+        };
         for w in [40u16, 80, 120, 200, 250] {
             let cols = fit_columns(w, false, names);
             let used: u16 = cols.iter().map(|(_, w)| w + 1).sum();
@@ -505,7 +528,9 @@ mod tests {
         assert!(narrow.contains(&Column::Task) && narrow.contains(&Column::Tests));
         assert!(!narrow.contains(&Column::Role), "{narrow:?}");
         let wide = fit_columns(200, false, names);
-        assert_eq!(wide.len(), Column::ALL.len());
+        // Every column but HOST, which only a fleet over several hosts has.
+        assert_eq!(wide.len(), Column::ALL.len() - 1);
+        assert!(!wide.iter().any(|(c, _)| *c == Column::Host));
         assert!(
             wide.iter().any(|(c, w)| *c == Column::Role && *w == 11),
             "the role column is never cut: {wide:?}"

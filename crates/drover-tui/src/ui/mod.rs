@@ -113,6 +113,8 @@ pub struct UiOptions {
     pub roles: BTreeMap<String, RoleInfo>,
     /// Passed to `docker -H` for the take-over shell.
     pub docker_host: Option<String>,
+    /// `[[hosts]]`: name → docker_host, for the take-over shell of a `host/id` container.
+    pub hosts: BTreeMap<String, String>,
     /// `[notify]`: bell and desktop notifications for alerts that need a human.
     pub bell: bool,
     pub desktop: bool,
@@ -120,6 +122,17 @@ pub struct UiOptions {
 
 impl UiOptions {
     /// Defaults for tests and demos: the dark theme, default keys.
+    /// The engine (`docker -H`) and its own id for `container`: a `host/id` of a fleet over
+    /// several hosts goes to that host's engine.
+    pub fn engine_for(&self, container: &str) -> (Option<String>, String) {
+        match container.split_once('/') {
+            Some((host, id)) if self.hosts.contains_key(host) => {
+                (self.hosts.get(host).cloned(), id.to_string())
+            }
+            _ => (self.docker_host.clone(), container.to_string()),
+        }
+    }
+
     pub fn plain(theme: Theme) -> Self {
         Self {
             theme,
@@ -131,6 +144,7 @@ impl UiOptions {
             who: "operator".into(),
             roles: BTreeMap::new(),
             docker_host: None,
+            hosts: BTreeMap::new(),
             bell: false,
             desktop: false,
         }

@@ -74,7 +74,7 @@ pub struct PaletteContext<'a> {
 pub const COMMANDS: &[&str] = &[
     "pause", "resume", "restart", "stop", "start", "block", "unblock", "takeover", "handback",
     "scale", "release", "ack", "extend", "theme", "filter", "sort", "fleet", "locks", "progress",
-    "alerts", "events", "help", "quit",
+    "alerts", "events", "help", "quit", "host",
 ];
 
 pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, String> {
@@ -201,6 +201,11 @@ pub fn parse(line: &str, ctx: &PaletteContext<'_>) -> Result<PaletteCommand, Str
             }
         }
         "filter" | "f" => Ok(PaletteCommand::Filter(rest.to_string())),
+        // The fleet table narrowed to one host's slots (`host:NAME` as a filter term).
+        "host" => match rest.split_whitespace().next() {
+            Some(h) => Ok(PaletteCommand::Filter(format!("host:{h}"))),
+            None => Err("host: host <name> — the slots of one [[hosts]] engine".into()),
+        },
         "sort" => Ok(PaletteCommand::Sort(rest.to_lowercase())),
         "fleet" => Ok(PaletteCommand::View(View::Fleet)),
         "locks" => Ok(PaletteCommand::View(View::Locks)),
@@ -438,6 +443,10 @@ mod tests {
         assert_eq!(
             ctx_parse("filter state:blocked"),
             Ok(PaletteCommand::Filter("state:blocked".into()))
+        );
+        assert_eq!(
+            ctx_parse(":host gpu-1"),
+            Ok(PaletteCommand::Filter("host:gpu-1".into()))
         );
     }
 

@@ -106,6 +106,8 @@ pub fn slot(name: &str, state: SlotState) -> SlotView {
         compactions: 0,
         last_compaction: None,
         context_history: Vec::new(),
+        host: None,
+        host_down_since: None,
     }
 }
 
@@ -139,6 +141,7 @@ pub fn snapshot(slots: Vec<SlotView>) -> Snapshot {
         scale_overrides: Vec::new(),
         limits: Default::default(),
         main: None,
+        hosts: Vec::new(),
     }
 }
 

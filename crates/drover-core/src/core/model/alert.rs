@@ -33,6 +33,10 @@ pub enum AlertKind {
     },
     ProbeFailing,
     DockerDown,
+    /// One host of a fleet over several engines is unreachable (its slots are frozen).
+    HostDown {
+        host: String,
+    },
     /// Raised by a loop detector through [`crate::core::Input::DetectorFired`].
     Loop {
         detector: String,
@@ -70,6 +74,7 @@ impl AlertKind {
             AlertKind::Reclaim { .. } => "reclaim",
             AlertKind::ProbeFailing => "probe_failing",
             AlertKind::DockerDown => "docker_down",
+            AlertKind::HostDown { .. } => "host_down",
             AlertKind::Loop { .. } => "loop",
             AlertKind::LocksTruncated => "locks_truncated",
             AlertKind::ForeignContainer { .. } => "foreign_container",

@@ -151,6 +151,35 @@ fn header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, ui: &UiState, them
         ],
         vec![docker],
     ];
+    // A fleet over several hosts: each host's counts (running / blocked / down).
+    for h in &snap.hosts {
+        let on = || {
+            snap.slots
+                .iter()
+                .filter(|s| s.host.as_deref() == Some(&h.name))
+        };
+        let count = |label: &str| on().filter(|s| s.state.label() == label).count();
+        head.push(vec![match &h.down {
+            None => Span::styled(
+                format!(
+                    "● {} {} run · {} blocked",
+                    h.name,
+                    count("running"),
+                    count("blocked")
+                ),
+                Style::default().fg(theme.state.running),
+            ),
+            Some(o) => Span::styled(
+                format!(
+                    "✗ {} DOWN {} · {} slots",
+                    h.name,
+                    compact_duration(ui.now_ms.saturating_sub(o.since)),
+                    on().count()
+                ),
+                style::severity_style(theme, Severity::Critical),
+            ),
+        }]);
+    }
     if let Some(msg) = snap.upstream.headline() {
         head.push(vec![Span::styled(
             format!("◌ {msg}"),

@@ -160,7 +160,13 @@ fn cell(
     match col {
         Column::Slot => Cell::from(fit(&s.slot, width)).style(text),
         Column::Role => Cell::from(fit(&s.role, width)).style(muted),
-        Column::State => Cell::from(style::state_span(theme, s)),
+        Column::Host => Cell::from(fit(s.host.as_deref().unwrap_or("-"), width)).style(muted),
+        // The last known state is not shown as if current while its host is unreachable.
+        Column::State => match s.host_down_since {
+            Some(since) => Cell::from(fit(&format!("host down {}", age(now, Some(since))), width))
+                .style(style::severity_style(theme, Severity::Critical)),
+            None => Cell::from(style::state_span(theme, s)),
+        },
         Column::Health => Cell::from(style::health_span(theme, &s.health)),
         Column::Uptime => {
             let up = if live(&s.state) {
