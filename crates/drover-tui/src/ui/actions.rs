@@ -74,9 +74,12 @@ impl UiState {
                 };
             }
             SortNext => {
+                // Only the columns the table shows: HOST exists only over several engines.
+                let several_hosts = !snap.hosts.is_empty();
                 let cols: Vec<Column> = Column::ALL
                     .into_iter()
                     .filter(|c| !(self.fleet.group_by_role && *c == Column::Role))
+                    .filter(|c| *c != Column::Host || several_hosts)
                     .collect();
                 let i = cols.iter().position(|c| *c == self.fleet.sort).unwrap_or(0);
                 if let Some(c) = cols.get((i + 1) % cols.len().max(1)) {
